@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+	"github.com/spf13/pflag"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// failure is the thing looked at failing (a route lookup, a probe): exit 1.
+type failure struct{ err error }
+
+func (f failure) Error() string { return f.err.Error() }
+func (f failure) Unwrap() error { return f.err }
+
+// quiet is an outcome already reported in full on stdout.
+var errQuiet = errors.New("")
+
+// errHelp ends a command after --help.
+var errHelp = errors.New("help shown")
+
+func exitCode(err error) int {
+	var f failure
+	switch {
+	case err == nil, errors.Is(err, errHelp):
+		return 0
+	case errors.As(err, &f):
+		return 1
+	}
+	return 2
+}
+
+type env struct {
+	stdout, stderr io.Writer
+}
+
+type command struct {
+	name, args, summary, examples string
+	run                           func(ctx context.Context, e env, args []string) error
+}
+
+func commands() []command {
+	return []command{
+		{name: "setup", args: "[--routes] [naming flags]", summary: "build the two-namespace veth lab (idempotent)",
+			examples: "nsdump setup\n  nsdump setup --routes\n  nsdump setup --ns0 red --ns1 blue --addr0 192.168.7.1/24 --addr1 192.168.8.1/24",
+			run:      runSetup},
+		{name: "teardown", args: "[--force] [naming flags]", summary: "remove what setup built, and nothing else",
+			examples: "nsdump teardown\n  nsdump teardown --ns0 red --ns1 blue", run: runTeardown},
+		{name: "ls", args: "[NS...] [--json]", summary: "interfaces, addresses, veth peers and routes of namespaces",
+			examples: "nsdump ls\n  nsdump ls vnet0 --json", run: runLs},
+		{name: "route", args: "NS DST [--from SRC] [--iif IFACE] [--json]", summary: "ip route get, inside a namespace",
+			examples: "nsdump route vnet0 10.0.2.0\n  nsdump route vnet1 10.0.1.0 --from 10.0.2.0 --iif veth1", run: runRoute},
+		{name: "capture", args: "TARGET... [-w FILE|-] [-c N] [-s SNAPLEN] [FILTER...]", summary: "sniff interfaces inside namespaces (not built yet)",
+			examples: "nsdump capture vnet0 vnet1/veth1 icmp", run: notBuilt("capture")},
+		{name: "read", args: "FILE... [--json] [--packets] [FILTER...]", summary: "exchange report from pcap/pcapng files (not built yet)",
+			examples: "nsdump read lab.pcapng --json", run: notBuilt("read")},
+		{name: "trace", args: "NS_A NS_B [--to ADDR] [--port 7096] [--count 3] [--timeout 1s] [-w FILE] [--json]",
+			summary:  "probe both ways while capturing both ends, then explain (not built yet)",
+			examples: "nsdump trace vnet0 vnet1", run: notBuilt("trace")},
+		{name: "demo", args: "[--keep]", summary: "the whole walkthrough in one command (not built yet)",
+			examples: "nsdump demo", run: notBuilt("demo")},
+	}
+}
+
+func notBuilt(name string) func(context.Context, env, []string) error {
+	return func(context.Context, env, []string) error {
+		return fmt.Errorf("%s is not built yet in this version", name)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := env{stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		usage(stderr)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		usage(stdout)
+		return nil
+	case "--version", "version":
+		fmt.Fprintln(stdout, "nsdump", version)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(ctx, e, args[1:])
+			if errors.Is(err, errHelp) {
+				return nil
+			}
+			return err
+		}
+	}
+	return fmt.Errorf("unknown command %q (see nsdump --help)", args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "nsdump: a packet-capture debugger for Linux network namespaces")
+	fmt.Fprintln(w, "\nUsage: nsdump COMMAND [ARGS]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun 'nsdump COMMAND --help' for a command's flags and examples. 'nsdump --version' prints the version.")
+}
+
+// newFlags builds a command's flag set; its usage text ends with examples.
+func newFlags(e env, name string) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.SortFlags = false
+	for _, c := range commands() {
+		if c.name == name {
+			fs.Usage = func() {
+				fmt.Fprintf(e.stdout, "Usage: nsdump %s %s\n\n%s.\n\nFlags:\n%s\nExamples:\n  %s\n",
+					c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:], fs.FlagUsages(), c.examples)
+			}
+		}
+	}
+	return fs
+}
+
+// parse parses flags, turning --help into errHelp after printing usage.
+func parse(fs *pflag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return errHelp
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	return nil
+}
+
+// labFlags are the naming flags shared by setup, teardown and demo.
+type labFlags struct {
+	ns0, ns1, veth0, veth1, addr0, addr1 string
+}
+
+func addLabFlags(fs *pflag.FlagSet) *labFlags {
+	d := topology.DefaultLab()
+	f := &labFlags{}
+	fs.StringVar(&f.ns0, "ns0", d.NS0, "first namespace")
+	fs.StringVar(&f.ns1, "ns1", d.NS1, "second namespace")
+	fs.StringVar(&f.veth0, "veth0", d.Veth0, "veth end in the first namespace")
+	fs.StringVar(&f.veth1, "veth1", d.Veth1, "veth end in the second namespace")
+	fs.StringVar(&f.addr0, "addr0", d.Addr0.String(), "address/prefix of veth0")
+	fs.StringVar(&f.addr1, "addr1", d.Addr1.String(), "address/prefix of veth1")
+	return f
+}
+
+func (f *labFlags) lab() (topology.Lab, error) {
+	l := topology.Lab{NS0: f.ns0, NS1: f.ns1, Veth0: f.veth0, Veth1: f.veth1}
+	var err error
+	if l.Addr0, err = topology.ParseInterfacePrefix(f.addr0); err != nil {
+		return l, fmt.Errorf("--addr0: %w", err)
+	}
+	if l.Addr1, err = topology.ParseInterfacePrefix(f.addr1); err != nil {
+		return l, fmt.Errorf("--addr1: %w", err)
+	}
+	return l, l.Validate()
+}
+
+func noArgs(fs *pflag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s takes no arguments, got %q", fs.Name(), fs.Arg(0))
+	}
+	return nil
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+func runLs(_ context.Context, e env, args []string) error {
+	fs := newFlags(e, "ls")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	names := fs.Args()
+	for _, n := range names {
+		if err := topology.ValidateNamespace(n); err != nil {
+			return err
+		}
+	}
+	if err := topology.CheckPrivileges(); err != nil {
+		return err
+	}
+	if len(names) == 0 {
+		var err error
+		if names, err = topology.ListNamespaces(); err != nil {
+			return err
+		}
+	}
+	out := []*topology.Namespace{}
+	for _, n := range names {
+		ns, err := topology.Inspect(n)
+		if err != nil {
+			return err
+		}
+		out = append(out, ns)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"namespaces": out})
+	}
+	if len(out) == 0 {
+		fmt.Fprintln(e.stdout, "no named network namespaces (nsdump setup builds the lab)")
+	}
+	for i, ns := range out {
+		if i > 0 {
+			fmt.Fprintln(e.stdout)
+		}
+		printNamespace(e.stdout, ns)
+	}
+	return nil
+}
+
+func printNamespace(w io.Writer, ns *topology.Namespace) {
+	fmt.Fprintf(w, "%s (net:[%d])\n", ns.Name, ns.Inode)
+	for _, i := range ns.Interfaces {
+		state := "DOWN"
+		if i.Up {
+			state = "UP"
+		}
+		carrier := "no-carrier"
+		if i.Carrier {
+			carrier = "carrier"
+		}
+		line := fmt.Sprintf("  %-15s %-4s %-10s %-7s", i.Name, state, carrier, i.OperState)
+		if i.Peer != nil {
+			line += " peer " + i.Peer.String()
+		}
+		if len(i.Addresses) > 0 {
+			line += "  " + strings.Join(i.Addresses, " ")
+		}
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
+	}
+	if len(ns.Routes) == 0 {
+		fmt.Fprintln(w, "  routes: none")
+		return
+	}
+	fmt.Fprintln(w, "  routes:")
+	for _, r := range ns.Routes {
+		fmt.Fprintln(w, "    "+r.Text)
+	}
+}

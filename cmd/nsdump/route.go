@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+func runRoute(_ context.Context, e env, args []string) error {
+	fs := newFlags(e, "route")
+	from := fs.String("from", "", "source address, as ip route get ... from")
+	iif := fs.String("iif", "", "input interface, as ip route get ... iif (a packet arriving there)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("route needs a namespace and a destination: nsdump route NS DST")
+	}
+	ns := fs.Arg(0)
+	if err := topology.ValidateNamespace(ns); err != nil {
+		return err
+	}
+	q := topology.RouteQuery{Iif: *iif}
+	var err error
+	if q.Dst, err = topology.ParseAddr(fs.Arg(1)); err != nil {
+		return err
+	}
+	if *from != "" {
+		if q.From, err = topology.ParseAddr(*from); err != nil {
+			return fmt.Errorf("--from: %w", err)
+		}
+	}
+	if q.Iif != "" {
+		if err := topology.ValidateInterface(q.Iif); err != nil {
+			return fmt.Errorf("--iif: %w", err)
+		}
+	}
+	if err := topology.CheckPrivileges(); err != nil {
+		return err
+	}
+	res, err := topology.RouteGet(ns, q)
+	var rerr *topology.RouteError
+	if errors.As(err, &rerr) {
+		if *asJSON {
+			json.NewEncoder(e.stdout).Encode(map[string]any{"namespace": ns, "dst": q.Dst.String(), "error": rerr.Error()})
+		}
+		return failure{rerr}
+	}
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return json.NewEncoder(e.stdout).Encode(res)
+	}
+	fmt.Fprintln(e.stdout, res.Line)
+	return nil
+}

@@ -1,0 +1,10 @@
+module github.com/nsdump/nsdump
+
+go 1.26.8
+
+require (
+	github.com/spf13/pflag v1.0.10
+	github.com/vishvananda/netlink v1.3.1
+	github.com/vishvananda/netns v0.0.5
+	golang.org/x/sys v0.50.0
+)

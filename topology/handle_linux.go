@@ -1,0 +1,51 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// nsHandle is an open named namespace with a route netlink handle bound to it.
+type nsHandle struct {
+	name string
+	ns   netns.NsHandle
+	nl   *netlink.Handle
+}
+
+func openHandle(name string) (*nsHandle, error) {
+	ns, err := OpenNamespace(name)
+	if err != nil {
+		return nil, err
+	}
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("netlink in namespace %q: %w", name, err)
+	}
+	return &nsHandle{name: name, ns: ns, nl: h}, nil
+}
+
+func (h *nsHandle) Close() {
+	if h == nil {
+		return
+	}
+	h.nl.Close()
+	h.ns.Close()
+}
+
+// linkByName returns nil, nil when the interface does not exist.
+func (h *nsHandle) linkByName(name string) (netlink.Link, error) {
+	l, err := h.nl.LinkByName(name)
+	if err != nil {
+		var nf netlink.LinkNotFoundError
+		if errors.As(err, &nf) || errors.Is(err, unix.ENODEV) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("look up %s in namespace %q: %w", name, h.name, err)
+	}
+	return l, nil
+}

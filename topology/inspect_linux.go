@@ -1,0 +1,195 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// Namespace is what `nsdump ls` shows of one namespace.
+type Namespace struct {
+	Name       string      `json:"name"`
+	Inode      uint64      `json:"inode"`
+	Interfaces []Interface `json:"interfaces"`
+	Routes     []Route     `json:"routes"`
+}
+
+// Interface is one link with its state, addresses and, for a veth, where
+// its peer lives.
+type Interface struct {
+	Index     int      `json:"index"`
+	Name      string   `json:"name"`
+	Kind      string   `json:"kind"`
+	MAC       string   `json:"mac,omitempty"`
+	MTU       int      `json:"mtu"`
+	Up        bool     `json:"up"`
+	Carrier   bool     `json:"carrier"`
+	OperState string   `json:"operstate"`
+	Addresses []string `json:"addresses"`
+	Peer      *Peer    `json:"peer,omitempty"`
+}
+
+// Peer is the other end of a veth. Namespace is empty when the peer sits in
+// a namespace that has no name under /run/netns.
+type Peer struct {
+	Namespace string `json:"namespace"`
+	Interface string `json:"interface"`
+	Index     int    `json:"index"`
+}
+
+func (p *Peer) String() string {
+	ns := p.Namespace
+	if ns == "" {
+		ns = "(unnamed)"
+	}
+	return ns + "/" + p.Interface
+}
+
+// Route is one IPv4 route of the main table; Text is how `ip route` prints it.
+type Route struct {
+	Dst     string `json:"dst"`
+	Gateway string `json:"gateway,omitempty"`
+	Dev     string `json:"dev,omitempty"`
+	Proto   string `json:"protocol"`
+	Scope   string `json:"scope"`
+	Src     string `json:"prefsrc,omitempty"`
+	Text    string `json:"text"`
+}
+
+// Inspect reads the interfaces, addresses, veth peers and main-table IPv4
+// routes of a named namespace.
+func Inspect(name string) (*Namespace, error) {
+	h, err := openHandle(name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	ino, err := Inode(h.ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %q: %w", name, err)
+	}
+	out := &Namespace{Name: name, Inode: ino}
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces in %q: %w", name, err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	for _, l := range links {
+		ifc, err := h.describe(l, names)
+		if err != nil {
+			return nil, err
+		}
+		out.Interfaces = append(out.Interfaces, ifc)
+	}
+	routes, err := h.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes in %q: %w", name, err)
+	}
+	for _, r := range routes {
+		out.Routes = append(out.Routes, describeRoute(r, names))
+	}
+	return out, nil
+}
+
+func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, error) {
+	a := l.Attrs()
+	ifc := Interface{
+		Index: a.Index, Name: a.Name, Kind: l.Type(), MTU: a.MTU,
+		Up:        a.Flags&net.FlagUp != 0,
+		Carrier:   a.RawFlags&unix.IFF_LOWER_UP != 0,
+		OperState: a.OperState.String(),
+		Addresses: []string{},
+	}
+	if len(a.HardwareAddr) > 0 {
+		ifc.MAC = a.HardwareAddr.String()
+	}
+	addrs, err := h.nl.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return ifc, fmt.Errorf("list addresses of %s in %q: %w", a.Name, h.name, err)
+	}
+	for _, ad := range addrs {
+		ifc.Addresses = append(ifc.Addresses, ipNetPrefix(ad.IPNet).String())
+	}
+	if _, ok := l.(*netlink.Veth); ok && a.ParentIndex > 0 {
+		ifc.Peer = h.peer(a, names)
+	}
+	return ifc, nil
+}
+
+// peer finds a veth's other end: IFLA_LINK is its index and
+// IFLA_LINK_NETNSID the id, in this namespace's view, of the namespace it is
+// in. Named namespaces are matched by asking this namespace for their ids.
+func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *Peer {
+	p := &Peer{Index: a.ParentIndex}
+	if a.NetNsID < 0 {
+		p.Namespace, p.Interface = h.name, names[a.ParentIndex]
+		return p
+	}
+	all, _ := ListNamespaces()
+	for _, other := range all {
+		ns, err := OpenNamespace(other)
+		if err != nil {
+			continue
+		}
+		id, err := h.nl.GetNetNsIdByFd(int(ns))
+		if err == nil && id == a.NetNsID {
+			p.Namespace = other
+			if oh, err := openHandle(other); err == nil {
+				p.Interface = oh.linkName(uint32(a.ParentIndex))
+				oh.Close()
+			}
+			ns.Close()
+			return p
+		}
+		ns.Close()
+	}
+	p.Interface = fmt.Sprintf("if%d", a.ParentIndex)
+	return p
+}
+
+func describeRoute(r netlink.Route, names map[int]string) Route {
+	out := Route{Dst: "default", Proto: r.Protocol.String(), Scope: r.Scope.String(), Dev: names[r.LinkIndex]}
+	if r.Dst != nil {
+		if ones, bits := r.Dst.Mask.Size(); ones == bits {
+			out.Dst = r.Dst.IP.String()
+		} else {
+			out.Dst = r.Dst.String()
+		}
+	}
+	if r.Gw != nil {
+		out.Gateway = r.Gw.String()
+	}
+	if r.Src != nil {
+		out.Src = r.Src.String()
+	}
+	f := []string{out.Dst}
+	if out.Gateway != "" {
+		f = append(f, "via", out.Gateway)
+	}
+	if out.Dev != "" {
+		f = append(f, "dev", out.Dev)
+	}
+	if r.Protocol != unix.RTPROT_BOOT {
+		f = append(f, "proto", out.Proto)
+	}
+	if r.Scope != netlink.SCOPE_UNIVERSE {
+		f = append(f, "scope", out.Scope)
+	}
+	if out.Src != "" {
+		f = append(f, "src", out.Src)
+	}
+	if r.Priority != 0 {
+		f = append(f, "metric", fmt.Sprint(r.Priority))
+	}
+	if r.Flags&unix.RTNH_F_LINKDOWN != 0 {
+		f = append(f, "linkdown")
+	}
+	out.Text = strings.Join(f, " ")
+	return out
+}

@@ -1,0 +1,268 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// end is one side of the lab as found before setup changes anything.
+type end struct {
+	ns    string
+	veth  string
+	addr  netip.Prefix
+	route netip.Prefix
+	h     *nsHandle    // nil while the namespace does not exist
+	link  netlink.Link // nil while the veth does not exist
+}
+
+// Setup builds the lab, or completes a partial one. It looks at everything
+// first and changes nothing when an existing object contradicts the lab;
+// on a later failure it removes the namespaces it created. It returns what it
+// did, one line per change, in iproute2 terms.
+func Setup(l Lab, withRoutes bool) (done []string, err error) {
+	if err := l.Validate(); err != nil {
+		return nil, err
+	}
+	ends := [2]*end{
+		{ns: l.NS0, veth: l.Veth0, addr: l.Addr0, route: l.Route0()},
+		{ns: l.NS1, veth: l.Veth1, addr: l.Addr1, route: l.Route1()},
+	}
+	defer func() {
+		for _, e := range ends {
+			e.h.Close()
+		}
+	}()
+	for _, e := range ends {
+		if err := e.look(); err != nil {
+			return nil, err
+		}
+	}
+	if err := check(ends, withRoutes); err != nil {
+		return nil, err
+	}
+
+	var created []string
+	defer func() {
+		if err != nil {
+			for _, name := range created {
+				DeleteNamespace(name)
+			}
+		}
+	}()
+	for _, e := range ends {
+		if e.h != nil {
+			continue
+		}
+		if err := CreateNamespace(e.ns); err != nil {
+			return done, err
+		}
+		created = append(created, e.ns)
+		done = append(done, "ip netns add "+e.ns)
+		if e.h, err = openHandle(e.ns); err != nil {
+			return done, err
+		}
+	}
+	steps := []func([2]*end) ([]string, error){createVeth, addAddresses, setUp}
+	if withRoutes {
+		steps = append(steps, addRoutes)
+	}
+	for _, step := range steps {
+		d, err := step(ends)
+		done = append(done, d...)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+func (e *end) look() error {
+	if !NamespaceExists(e.ns) {
+		return nil
+	}
+	h, err := openHandle(e.ns)
+	if err != nil {
+		return err
+	}
+	e.h = h
+	e.link, err = h.linkByName(e.veth)
+	return err
+}
+
+// check refuses, naming the object, every existing thing the lab would have
+// to change or remove.
+func check(ends [2]*end, withRoutes bool) error {
+	a, b := ends[0], ends[1]
+	switch {
+	case a.link == nil && b.link != nil:
+		return fmt.Errorf("%s already exists in namespace %q without its peer %s in %q: %w", b.veth, b.ns, a.veth, a.ns, ErrConflict)
+	case a.link != nil:
+		if err := checkPair(a, b); err != nil {
+			return err
+		}
+	}
+	for _, e := range ends {
+		if err := e.checkAddrs(); err != nil {
+			return err
+		}
+		if withRoutes {
+			if err := e.checkRoute(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkPair(a, b *end) error {
+	if _, ok := a.link.(*netlink.Veth); !ok {
+		return fmt.Errorf("%s in namespace %q is a %s, not a veth: %w", a.veth, a.ns, a.link.Type(), ErrConflict)
+	}
+	if b.h != nil {
+		nsid, err := a.h.nl.GetNetNsIdByFd(int(b.h.ns))
+		if err == nil && nsid >= 0 && nsid == a.link.Attrs().NetNsID && b.link != nil &&
+			b.link.Attrs().Index == a.link.Attrs().ParentIndex {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s in namespace %q is not paired with %s in %q: %w", a.veth, a.ns, b.veth, b.ns, ErrConflict)
+}
+
+func (e *end) checkAddrs() error {
+	if e.link == nil {
+		return nil
+	}
+	addrs, err := e.h.nl.AddrList(e.link, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list addresses of %s in %q: %w", e.veth, e.ns, err)
+	}
+	for _, a := range addrs {
+		p := ipNetPrefix(a.IPNet)
+		if p != e.addr {
+			return fmt.Errorf("%s in namespace %q has address %s, the lab wants %s: %w", e.veth, e.ns, p, e.addr, ErrConflict)
+		}
+	}
+	return nil
+}
+
+func (e *end) checkRoute() error {
+	if e.h == nil {
+		return nil
+	}
+	rs, err := e.mainRoutes()
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if e.link == nil || r.LinkIndex != e.link.Attrs().Index || r.Gw != nil {
+			return fmt.Errorf("namespace %q already has a route to %s that is not \"dev %s\": %w", e.ns, e.route, e.veth, ErrConflict)
+		}
+	}
+	return nil
+}
+
+func (e *end) mainRoutes() ([]netlink.Route, error) {
+	filter := &netlink.Route{Dst: prefixIPNet(e.route), Table: unix.RT_TABLE_MAIN}
+	rs, err := e.h.nl.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes in %q: %w", e.ns, err)
+	}
+	return rs, nil
+}
+
+func createVeth(ends [2]*end) ([]string, error) {
+	a, b := ends[0], ends[1]
+	if a.link != nil {
+		return nil, nil
+	}
+	veth := &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: a.veth},
+		PeerName:      b.veth,
+		PeerNamespace: netlink.NsFd(b.h.ns),
+	}
+	if err := a.h.nl.LinkAdd(veth); err != nil {
+		return nil, fmt.Errorf("create veth pair %s/%s - %s/%s: %w", a.ns, a.veth, b.ns, b.veth, err)
+	}
+	for _, e := range ends {
+		l, err := e.h.linkByName(e.veth)
+		if err == nil && l == nil {
+			err = fmt.Errorf("%s vanished from namespace %q", e.veth, e.ns)
+		}
+		if err != nil {
+			return nil, err
+		}
+		e.link = l
+	}
+	return []string{fmt.Sprintf("ip -n %s link add %s type veth peer name %s netns %s", a.ns, a.veth, b.veth, b.ns)}, nil
+}
+
+func addAddresses(ends [2]*end) ([]string, error) {
+	var done []string
+	for _, e := range ends {
+		addrs, err := e.h.nl.AddrList(e.link, netlink.FAMILY_V4)
+		if err != nil {
+			return done, fmt.Errorf("list addresses of %s in %q: %w", e.veth, e.ns, err)
+		}
+		if len(addrs) > 0 {
+			continue // check() made sure it is the lab's
+		}
+		if err := e.h.nl.AddrAdd(e.link, &netlink.Addr{IPNet: prefixIPNet(e.addr)}); err != nil {
+			return done, fmt.Errorf("add %s to %s in %q: %w", e.addr, e.veth, e.ns, err)
+		}
+		done = append(done, fmt.Sprintf("ip -n %s addr add %s dev %s", e.ns, e.addr, e.veth))
+	}
+	return done, nil
+}
+
+func setUp(ends [2]*end) ([]string, error) {
+	var done []string
+	for _, e := range ends {
+		lo, err := e.h.linkByName("lo")
+		if err != nil {
+			return done, err
+		}
+		for _, l := range []netlink.Link{lo, e.link} {
+			if l == nil || l.Attrs().Flags&net.FlagUp != 0 {
+				continue
+			}
+			if err := e.h.nl.LinkSetUp(l); err != nil {
+				return done, fmt.Errorf("set %s up in %q: %w", l.Attrs().Name, e.ns, err)
+			}
+			done = append(done, fmt.Sprintf("ip -n %s link set %s up", e.ns, l.Attrs().Name))
+		}
+	}
+	return done, nil
+}
+
+func addRoutes(ends [2]*end) ([]string, error) {
+	var done []string
+	for _, e := range ends {
+		rs, err := e.mainRoutes()
+		if err != nil {
+			return done, err
+		}
+		if len(rs) > 0 {
+			continue // check() made sure it is "dev veth"
+		}
+		r := &netlink.Route{LinkIndex: e.link.Attrs().Index, Dst: prefixIPNet(e.route), Scope: netlink.SCOPE_LINK}
+		if err := e.h.nl.RouteAdd(r); err != nil {
+			return done, fmt.Errorf("add route %s dev %s in %q: %w", e.route, e.veth, e.ns, err)
+		}
+		done = append(done, RouteAddCommand(e.ns, e.route, e.veth))
+	}
+	return done, nil
+}
+
+func prefixIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+func ipNetPrefix(n *net.IPNet) netip.Prefix {
+	a, _ := netip.AddrFromSlice(n.IP)
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(a.Unmap(), ones)
+}
