@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs what the tests need (Debian packages), then
+# runs every Go test with the race detector. Run as root: most tests build
+# namespaces and veth pairs of their own (unique names, removed afterwards).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in iproute2 tcpdump tshark nftables iputils-ping libpcap-dev util-linux; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "installing: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+go test -race -count=1 ./...
