@@ -1,0 +1,113 @@
+package decode
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+// Kind is what a packet is, as far as exchanges care.
+type Kind uint8
+
+// Packet kinds.
+const (
+	KindOther Kind = iota
+	KindARP
+	KindIPv4 // IPv4 with a payload nsdump does not follow, or a fragment
+	KindIPv6
+	KindICMP4
+	KindICMP6
+	KindTCP
+	KindUDP
+)
+
+// TCP flag bits as in the header's low byte.
+const (
+	FIN = 1 << iota
+	SYN
+	RST
+	PSH
+	ACK
+	URG
+	ECE
+	CWR
+)
+
+// Quote is the packet an ICMP error carries back.
+type Quote struct {
+	Valid            bool
+	Src, Dst         netip.Addr
+	Proto            uint8
+	SrcPort, DstPort uint16 // TCP/UDP
+	ICMPType         uint8  // ICMP/ICMPv6
+	ID, Seq          uint16 // echo
+	TCPSeq           uint32
+}
+
+// Packet is one decoded frame, flat and fixed-size so that decoding
+// allocates nothing.
+type Packet struct {
+	Time   time.Time
+	NoTime bool
+	Point  int
+	Dir    capture.Direction
+	Len    int
+	Link   capture.LinkType
+
+	Kind      Kind
+	Truncated bool
+	Malformed string // why decoding stopped early, if it did
+	Hash      uint64 // of the network-layer bytes: the same packet at two capture points
+
+	Src, Dst netip.Addr
+	Proto    uint8
+	TTL      uint8
+	IPLen    int // total length from the IP header
+	IPHdrLen int
+	Frag     bool // an IPv4 fragment
+	FragOff  uint16
+	MoreFrag bool
+	IPID     uint16
+
+	// ARP
+	ARPOp                uint16
+	SenderMAC, TargetMAC [6]byte
+	ARPSender, ARPTarget netip.Addr
+
+	// ICMP and ICMPv6
+	ICMPType, ICMPCode uint8
+	ID, Seq            uint16
+	NDTarget           netip.Addr // neighbour solicitation/advertisement
+	Quote              Quote
+
+	// TCP and UDP
+	SrcPort, DstPort uint16
+	Flags            uint8
+	TCPSeq, TCPAck   uint32
+	Window           uint16
+	PayloadLen       int
+}
+
+// Echo reports whether the packet is an ICMP or ICMPv6 echo request (true,
+// false) or reply (false, true).
+func (p *Packet) Echo() (request, reply bool) {
+	switch p.Kind {
+	case KindICMP4:
+		return p.ICMPType == 8, p.ICMPType == 0
+	case KindICMP6:
+		return p.ICMPType == 128, p.ICMPType == 129
+	}
+	return false, false
+}
+
+// ICMPError reports whether the packet is an ICMP error that quotes another.
+func (p *Packet) ICMPError() bool {
+	switch p.Kind {
+	case KindICMP4:
+		return p.ICMPType == 3 || p.ICMPType == 11 || p.ICMPType == 12 || p.ICMPType == 5 || p.ICMPType == 4
+	case KindICMP6:
+		return p.ICMPType >= 1 && p.ICMPType <= 4
+	}
+	return false
+}
