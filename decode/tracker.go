@@ -71,6 +71,8 @@ func (t *Tracker) Add(p *Packet) {
 	switch {
 	case p.Kind == KindARP:
 		ex = t.addARP(p)
+	case p.Kind == KindICMP6 && p.ICMPType == 135 && p.Src.IsUnspecified():
+		// Duplicate address detection: silence is its success, not a failed resolution.
 	case p.Kind == KindICMP6 && (p.ICMPType == 135 || p.ICMPType == 136):
 		ex = t.addNDP(p)
 	case p.ICMPError():

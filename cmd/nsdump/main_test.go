@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nsdump/nsdump/topology"
@@ -49,7 +50,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"route", "vnet0", "10.0.2.300"}, 2, "not an IP address"},
 		{[]string{"route", "../x", "10.0.2.0"}, 2, "namespace name"},
 		{[]string{"route", "vnet0", "10.0.2.0", "--iif", "veth0123456789ab"}, 2, "--iif"},
-		{[]string{"capture", "vnet0"}, 2, "not built yet"},
+		{[]string{"capture"}, 2, "needs a target"},
 		{[]string{"trace", "vnet0", "vnet1"}, 2, "not built yet"},
 	}
 	for _, tt := range tests {
@@ -75,6 +76,34 @@ func requireRoot(t *testing.T) {
 	}
 }
 
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// buildNsdump builds the real binary once for the tests that run it as a
+// process (signals, pipes, other users).
+func buildNsdump(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "nsdump-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		builtBin = filepath.Join(dir, "nsdump")
+		if out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
 // TestUnprivilegedIsOneClearLine runs the real binary as nobody.
 func TestUnprivilegedIsOneClearLine(t *testing.T) {
 	requireRoot(t)
@@ -82,11 +111,7 @@ func TestUnprivilegedIsOneClearLine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("setpriv (util-linux) is needed to drop privileges: %v", err)
 	}
-	bin := filepath.Join(t.TempDir(), "nsdump")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	os.Chmod(filepath.Dir(bin), 0o755)
+	bin := buildNsdump(t)
 	for _, args := range [][]string{{"setup"}, {"teardown"}, {"ls"}, {"route", "vnet0", "10.0.2.0"}} {
 		cmd := exec.Command(setpriv, append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", bin}, args...)...)
 		var stderr bytes.Buffer

@@ -1,0 +1,292 @@
+package capture
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/google/gopacket/afpacket"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// Target is what to capture: every non-loopback interface of a namespace
+// (Interface empty) or one interface.
+type Target struct {
+	Namespace, Interface string
+}
+
+// ParseTarget reads NS or NS/IFACE, checking both names.
+func ParseTarget(s string) (Target, error) {
+	ns, ifc, found := strings.Cut(s, "/")
+	if err := topology.ValidateNamespace(ns); err != nil {
+		return Target{}, err
+	}
+	if found {
+		if err := topology.ValidateInterface(ifc); err != nil {
+			return Target{}, err
+		}
+	}
+	return Target{Namespace: ns, Interface: ifc}, nil
+}
+
+// Config tunes the rings; nil means defaults.
+type Config struct {
+	SnapLen     int           // default MaxSnapLen
+	BlockSize   int           // default 1 MiB
+	NumBlocks   int           // default 64
+	PollTimeout time.Duration // default 100ms: how soon a cancelled capture stops
+}
+
+func (c *Config) withDefaults() Config {
+	out := Config{SnapLen: MaxSnapLen, BlockSize: 1 << 20, NumBlocks: 64, PollTimeout: 100 * time.Millisecond}
+	if c != nil {
+		if c.SnapLen > 0 {
+			out.SnapLen = min(c.SnapLen, MaxSnapLen)
+		}
+		if c.BlockSize > 0 {
+			out.BlockSize = c.BlockSize
+		}
+		if c.NumBlocks > 0 {
+			out.NumBlocks = c.NumBlocks
+		}
+		if c.PollTimeout > 0 {
+			out.PollTimeout = c.PollTimeout
+		}
+	}
+	return out
+}
+
+// Stats are the kernel's counters over all sockets of a session.
+type Stats struct {
+	Captured int // frames handed to the caller
+	Received int // tp_packets: frames that passed the socket filter, drops included
+	Dropped  int // tp_drops
+}
+
+type source struct {
+	point Point
+	mac   net.HardwareAddr
+	tp    *afpacket.TPacket
+}
+
+// Session is a set of open AF_PACKET sockets, one per capture point.
+type Session struct {
+	cfg     Config
+	sources []*source
+}
+
+// Open resolves the targets and opens a TPACKET_V3 socket inside each
+// namespace, bound to its interface. The sockets keep their namespace and
+// are read from ordinary goroutines.
+func Open(targets []Target, cfg *Config) (*Session, error) {
+	s := &Session{cfg: cfg.withDefaults()}
+	for _, t := range targets {
+		ifaces, err := interfaces(t)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		for _, ifc := range ifaces {
+			src, err := s.open(t.Namespace, ifc)
+			if err != nil {
+				s.Close()
+				return nil, err
+			}
+			s.sources = append(s.sources, src)
+		}
+	}
+	if len(s.sources) == 0 {
+		return nil, errors.New("no interface to capture on")
+	}
+	return s, nil
+}
+
+func interfaces(t Target) ([]topology.Interface, error) {
+	ns, err := topology.Inspect(t.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	var out []topology.Interface
+	for _, i := range ns.Interfaces {
+		if t.Interface == i.Name || t.Interface == "" && i.Name != "lo" {
+			out = append(out, i)
+		}
+	}
+	if t.Interface != "" && len(out) == 0 {
+		return nil, fmt.Errorf("no interface %q in namespace %q (see nsdump ls %s)", t.Interface, t.Namespace, t.Namespace)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("namespace %q has no interface but lo", t.Namespace)
+	}
+	return out, nil
+}
+
+func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
+	ns, err := topology.OpenNamespace(nsName)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	ino, _ := topology.Inode(ns)
+	src := &source{point: Point{
+		Name:        nsName + "/" + ifc.Name,
+		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
+		LinkType:    LinkEthernet, SnapLen: uint32(s.cfg.SnapLen),
+	}}
+	src.mac, _ = net.ParseMAC(ifc.MAC)
+	frame := 1 << 16
+	for frame < s.cfg.SnapLen+128 && frame < s.cfg.BlockSize {
+		frame <<= 1
+	}
+	err = topology.Do(ns, func() error {
+		var err error
+		src.tp, err = afpacket.NewTPacket(afpacket.OptInterface(ifc.Name), afpacket.TPacketVersion3,
+			afpacket.OptFrameSize(frame), afpacket.OptBlockSize(s.cfg.BlockSize), afpacket.OptNumBlocks(s.cfg.NumBlocks),
+			afpacket.OptPollTimeout(s.cfg.PollTimeout), afpacket.OptBlockTimeout(10*time.Millisecond))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", src.point.Name, err)
+	}
+	return src, nil
+}
+
+// Points lists the capture points in the order Frame.Point indexes them.
+func (s *Session) Points() []Point {
+	out := make([]Point, len(s.sources))
+	for i, src := range s.sources {
+		out[i] = src.point
+	}
+	return out
+}
+
+// Close releases sockets that Run never started reading.
+func (s *Session) Close() {
+	for _, src := range s.sources {
+		if src.tp != nil {
+			src.tp.Close()
+			src.tp = nil
+		}
+	}
+}
+
+type readResult struct {
+	stats Stats
+	err   error
+}
+
+// Run reads every socket until ctx ends, count frames were handed over
+// (count > 0), or a socket fails, calling fn for each frame in timestamp
+// order. Each socket is closed by the goroutine that reads it.
+func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error) (Stats, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames := make(chan Frame, 4096)
+	results := make(chan readResult, len(s.sources))
+	for i, src := range s.sources {
+		go s.read(ctx, i, src, frames, results)
+	}
+	var st Stats
+	var firstErr error
+	m := merger{hold: 2 * s.cfg.PollTimeout / 10}
+	emit := func(f Frame) {
+		if firstErr != nil || count > 0 && st.Captured >= count {
+			return
+		}
+		if err := fn(f); err != nil {
+			firstErr = err
+			cancel()
+			return
+		}
+		st.Captured++
+		if count > 0 && st.Captured >= count {
+			cancel()
+		}
+	}
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for running := len(s.sources); running > 0; {
+		select {
+		case f := <-frames:
+			m.push(f)
+		case r := <-results:
+			running--
+			st.Received += r.stats.Received
+			st.Dropped += r.stats.Dropped
+			if r.err != nil && firstErr == nil {
+				firstErr = r.err
+				cancel()
+			}
+		case now := <-tick.C:
+			m.flush(now, emit)
+		}
+	}
+	for len(frames) > 0 {
+		m.push(<-frames)
+	}
+	m.flush(time.Time{}, emit)
+	s.sources = nil
+	return st, firstErr
+}
+
+func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame, done chan<- readResult) {
+	tp := src.tp
+	defer tp.Close()
+	var res readResult
+	for ctx.Err() == nil {
+		data, ci, err := tp.ZeroCopyReadPacketData()
+		if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, afpacket.ErrPoll) {
+			continue
+		}
+		if err != nil {
+			res.err = fmt.Errorf("capture on %s: %w", src.point.Name, err)
+			break
+		}
+		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: ci.Length, Data: bytes.Clone(data), Dir: DirIn}
+		if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
+			f.Dir = DirOut
+		}
+		select {
+		case out <- f:
+		case <-ctx.Done():
+		}
+	}
+	if _, v3, err := tp.SocketStats(); err == nil {
+		res.stats.Received, res.stats.Dropped = int(v3.Packets()), int(v3.Drops())
+	}
+	done <- res
+}
+
+// merger orders frames from several sockets by timestamp, holding each a
+// little while so that a slower socket's earlier frame can still go first.
+type merger struct {
+	hold time.Duration
+	h    frameHeap
+}
+
+func (m *merger) push(f Frame) { heap.Push(&m.h, f) }
+
+// flush emits frames older than now minus hold; a zero now emits all.
+func (m *merger) flush(now time.Time, emit func(Frame)) {
+	for m.h.Len() > 0 && (now.IsZero() || now.Sub(m.h[0].Time) >= m.hold) {
+		emit(heap.Pop(&m.h).(Frame))
+	}
+}
+
+type frameHeap []Frame
+
+func (h frameHeap) Len() int           { return len(h) }
+func (h frameHeap) Less(i, j int) bool { return h[i].Time.Before(h[j].Time) }
+func (h frameHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *frameHeap) Push(x any)        { *h = append(*h, x.(Frame)) }
+func (h *frameHeap) Pop() any {
+	old := *h
+	f := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return f
+}

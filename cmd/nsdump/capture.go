@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/sys/unix"
+)
+
+func runCapture(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "capture")
+	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
+	count := fs.IntP("count", "c", 0, "stop after N packets")
+	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	targets, filter, err := captureTargets(fs.Args())
+	if err != nil {
+		return err
+	}
+	if len(filter) > 0 {
+		return fmt.Errorf("filter expressions are not built yet in this version (got %q)", strings.Join(filter, " "))
+	}
+	if *count < 0 || *snap <= 0 || *snap > capture.MaxSnapLen {
+		return fmt.Errorf("-c must be >= 0 and -s between 1 and %d", capture.MaxSnapLen)
+	}
+	if *write != "" && *write != "-" && strings.HasSuffix(*write, ".pcap") && len(targets) > 1 {
+		return errors.New("a .pcap file holds one capture point: name the file .pcapng to capture several")
+	}
+	if err := topology.CheckPrivileges(); err != nil {
+		return err
+	}
+	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap})
+	if err != nil {
+		return err
+	}
+	points := s.Points()
+	if *write != "" && strings.HasSuffix(*write, ".pcap") && len(points) > 1 {
+		s.Close()
+		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
+	}
+	sink, closeSink, err := openSink(e, *write, points)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
+	st, runErr := s.Run(ctx, *count, sink)
+	closeErr := closeSink()
+	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
+	if runErr != nil {
+		return runErr
+	}
+	return closeErr
+}
+
+// captureTargets takes leading NS and NS/IFACE arguments as targets (a bare
+// NS must exist); the rest is a filter expression.
+func captureTargets(args []string) ([]capture.Target, []string, error) {
+	var targets []capture.Target
+	for i, a := range args {
+		if !strings.Contains(a, "/") && !topology.NamespaceExists(a) {
+			if i == 0 {
+				if err := topology.ValidateNamespace(a); err != nil {
+					return nil, nil, err
+				}
+				return nil, nil, fmt.Errorf("namespace %q: %w", a, topology.ErrNoNamespace)
+			}
+			return targets, args[i:], nil
+		}
+		t, err := capture.ParseTarget(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		return nil, nil, errors.New("capture needs a target: NS or NS/IFACE")
+	}
+	return targets, nil, nil
+}
+
+func pointNames(points []capture.Point) string {
+	names := make([]string, len(points))
+	for i, p := range points {
+		names[i] = p.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// openSink returns the per-frame writer: lines on stdout, or a capture file
+// (created 0600, never through a symlink), or a stream on stdout flushed per
+// packet.
+func openSink(e env, name string, points []capture.Point) (func(capture.Frame) error, func() error, error) {
+	if name == "" {
+		out := bufio.NewWriterSize(e.stdout, 1<<16)
+		d := decode.NewDecoder()
+		var p decode.Packet
+		var line []byte
+		return func(f capture.Frame) error {
+			d.Decode(f, &p)
+			line = decode.AppendLine(line[:0], &p, points[f.Point].Name)
+			line = append(line, '\n')
+			_, err := out.Write(line)
+			return err
+		}, out.Flush, nil
+	}
+	var w io.Writer = e.stdout
+	closeFile := func() error { return nil }
+	if name != "-" {
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return nil, nil, fmt.Errorf("create %s: %w", name, err)
+		}
+		f := os.NewFile(uintptr(fd), name)
+		w, closeFile = f, f.Close
+	}
+	var fw capture.FrameWriter
+	var err error
+	if strings.HasSuffix(name, ".pcap") {
+		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)
+	} else {
+		fw, err = capture.NewNgWriter(w, points, "captured by nsdump")
+	}
+	if err != nil {
+		closeFile()
+		return nil, nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	stream := name == "-"
+	return func(f capture.Frame) error {
+			if err := fw.WriteFrame(f, ""); err != nil {
+				return err
+			}
+			if stream {
+				return fw.Flush()
+			}
+			return nil
+		}, func() error {
+			err := fw.Flush()
+			if cerr := closeFile(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("write %s: %w", name, err)
+			}
+			return nil
+		}, nil
+}

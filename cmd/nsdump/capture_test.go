@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var labSeq atomic.Int32
+
+// testLab builds a lab with routes under unique names, removed at cleanup,
+// and returns the naming flags, the namespaces, veths and addresses.
+func testLab(t *testing.T) (flags []string, ns0, ns1, v0, v1, a0, a1 string) {
+	t.Helper()
+	requireRoot(t)
+	n := labSeq.Add(1)
+	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
+	ns0, ns1, v0, v1 = "nsdk-a"+tag, "nsdk-b"+tag, "ka"+tag, "kb"+tag
+	a0, a1 = fmt.Sprintf("172.27.%d.1", 2*n), fmt.Sprintf("172.27.%d.1", 2*n+1)
+	flags = []string{"--ns0", ns0, "--ns1", ns1, "--veth0", v0, "--veth1", v1, "--addr0", a0 + "/24", "--addr1", a1 + "/24"}
+	t.Cleanup(func() { nsdump(append([]string{"teardown", "--force"}, flags...)...) })
+	if _, e, code := nsdump(append([]string{"setup", "--routes"}, flags...)...); code != 0 {
+		t.Fatalf("setup: %s", e)
+	}
+	return
+}
+
+// startCapture runs the binary and waits until it says it is capturing.
+func startCapture(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(buildNsdump(t), append([]string{"capture"}, args...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &lockedWriter{buf: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(cmd.Stderr.(*lockedWriter).String(), "capturing on") {
+		if time.Now().After(deadline) {
+			t.Fatalf("capture did not start: %s", cmd.Stderr.(*lockedWriter).String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return cmd, &stdout, &stderr
+}
+
+func tshark(t *testing.T, file string, fields ...string) []string {
+	t.Helper()
+	args := []string{"-r", file, "-T", "fields"}
+	for _, f := range fields {
+		args = append(args, "-e", f)
+	}
+	out, err := exec.Command("tshark", args...).Output()
+	if err != nil {
+		t.Fatalf("tshark -r %s: %v", file, err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+func TestCaptureBothEndsToPcapng(t *testing.T) {
+	_, ns0, ns1, v0, v1, _, a1 := testLab(t)
+	file := filepath.Join(t.TempDir(), "both.pcapng")
+	cmd, _, stderr := startCapture(t, ns0, ns1+"/"+v1, "-w", file)
+	if out, err := exec.Command("ip", "netns", "exec", ns0, "ping", "-c3", "-i0.2", "-W1", a1).CombinedOutput(); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	start := time.Now()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture after SIGINT: %v\n%s", err, stderr)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("SIGINT took %v to stop the capture, want under 1s", d)
+	}
+	if info, err := os.Stat(file); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("capture file: %v %v, want mode 0600", info, err)
+	}
+	rows := tshark(t, file, "frame.interface_name", "frame.packet_flags_direction", "icmp.type")
+	counts := map[string]int{}
+	for _, r := range rows {
+		counts[r]++
+	}
+	// 3 requests and 3 replies, each seen leaving one end and entering the other.
+	for _, want := range []string{
+		ns0 + "/" + v0 + "\t0x00000002\t8", ns1 + "/" + v1 + "\t0x00000001\t8",
+		ns1 + "/" + v1 + "\t0x00000002\t0", ns0 + "/" + v0 + "\t0x00000001\t0",
+	} {
+		if counts[want] != 3 {
+			t.Errorf("%d frames of %q, want 3; tshark rows:\n%s", counts[want], want, strings.Join(rows, "\n"))
+		}
+	}
+	summary := stderr.String()
+	var captured, received, dropped int
+	if _, err := fmt.Sscanf(summary[strings.LastIndex(strings.TrimSpace(summary), "\n")+1:],
+		"%d packets captured, %d received by filter, %d dropped by kernel", &captured, &received, &dropped); err != nil {
+		t.Fatalf("no statistics line in %q: %v", summary, err)
+	}
+	if captured != len(rows) || dropped != 0 {
+		t.Errorf("stderr says %d captured, %d dropped; the file holds %d", captured, dropped, len(rows))
+	}
+}
+
+func TestCaptureStreamsToTshark(t *testing.T) {
+	_, ns0, _, _, _, _, a1 := testLab(t)
+	file := filepath.Join(t.TempDir(), "stream.pcapng")
+	out, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(buildNsdump(t), "capture", ns0, "-w", "-", "-c", "4")
+	cmd.Stdout = out
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	exec.Command("ip", "netns", "exec", ns0, "ping", "-c3", "-i0.2", "-W1", a1).Run()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("capture -c 4: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("capture -c 4 did not stop after 4 packets")
+	}
+	if rows := tshark(t, file, "frame.number"); len(rows) != 4 {
+		t.Fatalf("tshark read %d frames from the stream, want 4", len(rows))
+	}
+}
+
+func TestCaptureLinesAndBadTargets(t *testing.T) {
+	_, ns0, _, v0, _, a0, a1 := testLab(t)
+	cmd, stdout, _ := startCapture(t, ns0, "-c", "4") // ARP request and reply, echo request and reply
+	exec.Command("ip", "netns", "exec", ns0, "ping", "-c1", "-W1", a1).Run()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	want := fmt.Sprintf("%s/%s Out IP %s > %s: ICMP echo request", ns0, v0, a0, a1)
+	if !strings.Contains(stdout.String(), want) || len(lines) != 4 {
+		t.Fatalf("capture lines:\n%s\nwant 4 lines, one containing %q", stdout, want)
+	}
+	for _, args := range [][]string{{ns0 + "/nosuch0"}, {"nsdk-never-made"}, {ns0 + "/a b"}, {ns0, "-s", "0"}} {
+		if _, e, code := nsdump(append([]string{"capture"}, args...)...); code != 2 || strings.Count(e, "\n") != 1 {
+			t.Errorf("capture %v: exit %d, %q; want exit 2 and one line", args, code, e)
+		}
+	}
+}
+
+// lockedWriter lets the test read stderr while the process writes it.
+type lockedWriter struct {
+	mu  sync.Mutex
+	buf *bytes.Buffer
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func (w *lockedWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
