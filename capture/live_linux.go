@@ -182,8 +182,9 @@ type readResult struct {
 
 // Run reads every socket until ctx ends, count frames were handed over
 // (count > 0), or a socket fails, calling fn for each frame in timestamp
-// order. Each socket is closed by the goroutine that reads it.
-func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error) (Stats, error) {
+// order and idle (if not nil) after each batch, so that a printer can flush.
+// Each socket is closed by the goroutine that reads it.
+func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle func() error) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	frames := make(chan Frame, 4096)
@@ -193,7 +194,9 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error) (Sta
 	}
 	var st Stats
 	var firstErr error
-	m := merger{hold: 2 * s.cfg.PollTimeout / 10}
+	// A TPACKET_V3 block reaches userland when full or after its 10 ms
+	// timeout; holding frames one poll timeout lets every socket catch up.
+	m := merger{hold: s.cfg.PollTimeout}
 	emit := func(f Frame) {
 		if firstErr != nil || count > 0 && st.Captured >= count {
 			return
@@ -223,7 +226,12 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error) (Sta
 				cancel()
 			}
 		case now := <-tick.C:
-			m.flush(now, emit)
+			if m.flush(now, emit) && idle != nil && firstErr == nil {
+				if err := idle(); err != nil {
+					firstErr = err
+					cancel()
+				}
+			}
 		}
 	}
 	for len(frames) > 0 {
@@ -271,11 +279,15 @@ type merger struct {
 
 func (m *merger) push(f Frame) { heap.Push(&m.h, f) }
 
-// flush emits frames older than now minus hold; a zero now emits all.
-func (m *merger) flush(now time.Time, emit func(Frame)) {
+// flush emits frames older than now minus hold (a zero now emits all) and
+// reports whether it emitted any.
+func (m *merger) flush(now time.Time, emit func(Frame)) bool {
+	any := false
 	for m.h.Len() > 0 && (now.IsZero() || now.Sub(m.h[0].Time) >= m.hold) {
 		emit(heap.Pop(&m.h).(Frame))
+		any = true
 	}
+	return any
 }
 
 type frameHeap []Frame

@@ -106,9 +106,6 @@ func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	}
 	if err != nil && p.Malformed == "" {
 		p.Malformed = err.Error()
-		if p.Kind == KindIPv4 || p.Kind == KindIPv6 {
-			p.Truncated = true
-		}
 	}
 }
 

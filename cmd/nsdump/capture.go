@@ -48,13 +48,13 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		s.Close()
 		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
 	}
-	sink, closeSink, err := openSink(e, *write, points)
+	sink, flush, closeSink, err := openSink(e, *write, points)
 	if err != nil {
 		s.Close()
 		return err
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
-	st, runErr := s.Run(ctx, *count, sink)
+	st, runErr := s.Run(ctx, *count, sink, flush)
 	closeErr := closeSink()
 	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
 	if runErr != nil {
@@ -97,10 +97,10 @@ func pointNames(points []capture.Point) string {
 	return strings.Join(names, ", ")
 }
 
-// openSink returns the per-frame writer: lines on stdout, or a capture file
-// (created 0600, never through a symlink), or a stream on stdout flushed per
-// packet.
-func openSink(e env, name string, points []capture.Point) (func(capture.Frame) error, func() error, error) {
+// openSink returns the per-frame writer, what flushes it between batches
+// and what closes it: lines on stdout, or a capture file (created 0600,
+// never through a symlink), or a stream on stdout flushed per batch.
+func openSink(e env, name string, points []capture.Point) (write func(capture.Frame) error, flush, closeSink func() error, err error) {
 	if name == "" {
 		out := bufio.NewWriterSize(e.stdout, 1<<16)
 		d := decode.NewDecoder()
@@ -112,20 +112,19 @@ func openSink(e env, name string, points []capture.Point) (func(capture.Frame) e
 			line = append(line, '\n')
 			_, err := out.Write(line)
 			return err
-		}, out.Flush, nil
+		}, out.Flush, out.Flush, nil
 	}
 	var w io.Writer = e.stdout
 	closeFile := func() error { return nil }
 	if name != "-" {
 		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 		if err != nil {
-			return nil, nil, fmt.Errorf("create %s: %w", name, err)
+			return nil, nil, nil, fmt.Errorf("create %s: %w", name, err)
 		}
 		f := os.NewFile(uintptr(fd), name)
 		w, closeFile = f, f.Close
 	}
 	var fw capture.FrameWriter
-	var err error
 	if strings.HasSuffix(name, ".pcap") {
 		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)
 	} else {
@@ -133,25 +132,20 @@ func openSink(e env, name string, points []capture.Point) (func(capture.Frame) e
 	}
 	if err != nil {
 		closeFile()
-		return nil, nil, fmt.Errorf("write %s: %w", name, err)
+		return nil, nil, nil, fmt.Errorf("write %s: %w", name, err)
 	}
-	stream := name == "-"
-	return func(f capture.Frame) error {
-			if err := fw.WriteFrame(f, ""); err != nil {
-				return err
-			}
-			if stream {
-				return fw.Flush()
-			}
-			return nil
-		}, func() error {
-			err := fw.Flush()
-			if cerr := closeFile(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("write %s: %w", name, err)
-			}
-			return nil
-		}, nil
+	flush = func() error { return nil }
+	if name == "-" {
+		flush = fw.Flush
+	}
+	return func(f capture.Frame) error { return fw.WriteFrame(f, "") }, flush, func() error {
+		err := fw.Flush()
+		if cerr := closeFile(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		return nil
+	}, nil
 }
