@@ -212,6 +212,7 @@ func TestPeerTcpdumpLines(t *testing.T) {
 			}
 		})
 	}
+	t.Logf("compared %d packet lines with tcpdump's", compared)
 	if compared < 500 {
 		t.Errorf("compared only %d packet lines with tcpdump's", compared)
 	}
