@@ -1,0 +1,105 @@
+package decode
+
+import (
+	"encoding/hex"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+// Frames as hex, with the line tcpdump -n prints for each.
+var frames = []struct {
+	name, hex, want string
+}{
+	{
+		// IP 10.0.1.0 > 10.0.2.0: ICMP echo request, id 4660, seq 1, length 16
+		"echo request",
+		"0000000000020000000000010800" + "45000024000040004001245f0a0001000a000200" + "0800e5cb12340001" + "6e73647570696e67",
+		"IP 10.0.1.0 > 10.0.2.0: ICMP echo request, id 4660, seq 1",
+	},
+	{
+		// IP 10.0.1.0.40000 > 10.0.2.0.7096: Flags [S], seq 1000, win 32112, length 0
+		"tcp syn",
+		"0000000000020000000000010800" + "45000028000040004006245a0a0001000a000200" + "9c401bb8000003e80000000050027d7000000000",
+		"IP 10.0.1.0.40000 > 10.0.2.0.7096: Flags [S], seq 1000, win 32112, length 0",
+	},
+	{
+		// ARP, Request who-has 10.0.2.0 tell 10.0.1.0, length 28
+		"arp request",
+		"ffffffffffff0000000000010806" + "0001080006040001000000000001" + "0a000100" + "000000000000" + "0a000200",
+		"ARP, Request who-has 10.0.2.0 tell 10.0.1.0",
+	},
+}
+
+func frameOf(t testing.TB, h string) capture.Frame {
+	b, err := hex.DecodeString(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return capture.Frame{Time: time.Unix(1, 0), LinkType: capture.LinkEthernet, Len: len(b), Data: b}
+}
+
+func TestDecodeFrames(t *testing.T) {
+	d := NewDecoder()
+	for _, f := range frames {
+		t.Run(f.name, func(t *testing.T) {
+			var p Packet
+			d.Decode(frameOf(t, f.hex), &p)
+			if got := string(AppendSummary(nil, &p)); !strings.HasPrefix(got, f.want) {
+				t.Fatalf("summary %q, want %q", got, f.want)
+			}
+		})
+	}
+}
+
+// TestDecodeAllocatesNothing holds the hot path to zero allocations per
+// packet once the parser exists.
+func TestDecodeAllocatesNothing(t *testing.T) {
+	d := NewDecoder()
+	var p Packet
+	var line []byte
+	for _, f := range frames {
+		fr := frameOf(t, f.hex)
+		d.Decode(fr, &p) // builds the parser for the link type
+		line = AppendLine(line[:0], &p, "ns/if")
+		allocs := testing.AllocsPerRun(200, func() {
+			d.Decode(fr, &p)
+			line = AppendLine(line[:0], &p, "ns/if")
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %.1f allocations per packet, want 0", f.name, allocs)
+		}
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	d := NewDecoder()
+	fs := make([]capture.Frame, len(frames))
+	for i, f := range frames {
+		fs[i] = frameOf(b, f.hex)
+	}
+	var p Packet
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.Decode(fs[i%len(fs)], &p)
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, fr := range frames {
+		b, _ := hex.DecodeString(fr.hex)
+		f.Add(b, uint16(capture.LinkEthernet))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, link uint16) {
+		d := NewDecoder()
+		tr := NewTracker([]capture.Point{{Name: "a/b"}, {Name: "c/d"}})
+		var p Packet
+		for i := 0; i < 2; i++ {
+			d.Decode(capture.Frame{Time: time.Unix(int64(i), 0), Point: i, LinkType: capture.LinkType(link), Len: len(data), Data: data}, &p)
+			tr.Add(&p)
+			AppendLine(nil, &p, "a/b")
+		}
+	})
+}
