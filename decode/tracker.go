@@ -244,27 +244,10 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 func (t *Tracker) addARP(p *Packet) *Exchange {
 	switch p.ARPOp {
 	case 1:
-		k := resKey{p.ARPSender, p.ARPTarget}
-		ex := t.arp[k]
-		if ex == nil {
-			ex = t.start(p, KindARPRes, p.ARPSender.String(), p.ARPTarget.String())
-			ex.Status, ex.req = StatusUnanswered, p.Time
-			t.arp[k] = ex
-		}
-		ex.Requests++
-		ex.see(p, t.Points, "who-has")
-		return ex
+		return t.ask(t.arp, KindARPRes, resKey{p.ARPSender, p.ARPTarget}, p, "who-has")
 	case 2:
-		k := resKey{p.ARPTarget, p.ARPSender}
-		ex := t.arp[k]
-		if ex == nil {
-			ex = t.start(p, KindARPRes, p.ARPTarget.String(), p.ARPSender.String())
-		} else if !p.NoTime {
-			ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
-		}
-		delete(t.arp, k)
-		ex.Status, ex.Answer = StatusAnswered, macString(p.SenderMAC)
-		ex.see(p, t.Points, "is-at")
+		ex := t.answer(t.arp, KindARPRes, resKey{p.ARPTarget, p.ARPSender}, p, "is-at")
+		ex.Answer = macString(p.SenderMAC)
 		return ex
 	}
 	return nil
@@ -272,25 +255,36 @@ func (t *Tracker) addARP(p *Packet) *Exchange {
 
 func (t *Tracker) addNDP(p *Packet) *Exchange {
 	if p.ICMPType == 135 {
-		k := resKey{p.Src, p.NDTarget}
-		ex := t.ndp[k]
-		if ex == nil {
-			ex = t.start(p, KindNDP, p.Src.String(), p.NDTarget.String())
-			ex.Status, ex.req = StatusUnanswered, p.Time
-			t.ndp[k] = ex
-		}
-		ex.Requests++
-		ex.see(p, t.Points, "neighbor solicitation")
-		return ex
+		return t.ask(t.ndp, KindNDP, resKey{p.Src, p.NDTarget}, p, "neighbor solicitation")
 	}
-	k := resKey{p.Dst, p.NDTarget}
-	ex := t.ndp[k]
+	return t.answer(t.ndp, KindNDP, resKey{p.Dst, p.NDTarget}, p, "neighbor advertisement")
+}
+
+// ask records a resolution request (ARP who-has, neighbour solicitation);
+// a retry before any answer joins the same exchange.
+func (t *Tracker) ask(m map[resKey]*Exchange, kind string, k resKey, p *Packet, what string) *Exchange {
+	ex := m[k]
 	if ex == nil {
-		ex = t.start(p, KindNDP, p.Dst.String(), p.NDTarget.String())
+		ex = t.start(p, kind, k.requester.String(), k.target.String())
+		ex.Status, ex.req = StatusUnanswered, p.Time
+		m[k] = ex
 	}
-	delete(t.ndp, k)
+	ex.Requests++
+	ex.see(p, t.Points, what)
+	return ex
+}
+
+// answer closes the resolution k names, or records an unsolicited answer.
+func (t *Tracker) answer(m map[resKey]*Exchange, kind string, k resKey, p *Packet, what string) *Exchange {
+	ex := m[k]
+	if ex == nil {
+		ex = t.start(p, kind, k.requester.String(), k.target.String())
+	} else if !p.NoTime {
+		ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
+	}
+	delete(m, k)
 	ex.Status = StatusAnswered
-	ex.see(p, t.Points, "neighbor advertisement")
+	ex.see(p, t.Points, what)
 	return ex
 }
 
