@@ -33,9 +33,6 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if *count < 0 || *snap <= 0 || *snap > capture.MaxSnapLen {
 		return fmt.Errorf("-c must be >= 0 and -s between 1 and %d", capture.MaxSnapLen)
 	}
-	if *write != "" && *write != "-" && strings.HasSuffix(*write, ".pcap") && len(targets) > 1 {
-		return errors.New("a .pcap file holds one capture point: name the file .pcapng to capture several")
-	}
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}

@@ -20,9 +20,6 @@ type failure struct{ err error }
 func (f failure) Error() string { return f.err.Error() }
 func (f failure) Unwrap() error { return f.err }
 
-// quiet is an outcome already reported in full on stdout.
-var errQuiet = errors.New("")
-
 // errHelp ends a command after --help.
 var errHelp = errors.New("help shown")
 

@@ -14,9 +14,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "nsdump: "+msg)
-		}
+		fmt.Fprintln(os.Stderr, "nsdump: "+err.Error())
 	}
 	os.Exit(exitCode(err))
 }

@@ -17,7 +17,7 @@ import (
 func nsdump(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	err := run(context.Background(), args, &o, &e)
-	if err != nil && err.Error() != "" {
+	if err != nil {
 		fmt.Fprintln(&e, "nsdump: "+err.Error())
 	}
 	return o.String(), e.String(), exitCode(err)
