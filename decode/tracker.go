@@ -79,7 +79,7 @@ func (t *Tracker) Add(p *Packet) {
 		ex = t.addICMPError(p)
 	case p.Kind == KindICMP4 || p.Kind == KindICMP6:
 		ex = t.addEcho(p)
-	case p.Kind == KindTCP && !p.Truncated || p.Kind == KindTCP && p.Malformed == "":
+	case p.Kind == KindTCP && (!p.Truncated || p.Malformed == ""):
 		ex = t.addTCP(p)
 	}
 	if ex != nil && p.Hash != 0 {
