@@ -107,12 +107,12 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 }
 
 func interfaces(t Target) ([]topology.Interface, error) {
-	ns, err := topology.Inspect(t.Namespace)
+	links, err := topology.Links(t.Namespace)
 	if err != nil {
 		return nil, err
 	}
 	var out []topology.Interface
-	for _, i := range ns.Interfaces {
+	for _, i := range links {
 		if t.Interface == i.Name || t.Interface == "" && i.Name != "lo" {
 			out = append(out, i)
 		}

@@ -97,7 +97,26 @@ func Inspect(name string) (*Namespace, error) {
 	return out, nil
 }
 
-func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, error) {
+// Links lists a namespace's interfaces with their state and MAC only: no
+// addresses, routes or peers, for callers that just need to bind to them.
+func Links(name string) ([]Interface, error) {
+	h, err := openHandle(name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces in %q: %w", name, err)
+	}
+	out := make([]Interface, len(links))
+	for i, l := range links {
+		out[i] = linkState(l)
+	}
+	return out, nil
+}
+
+func linkState(l netlink.Link) Interface {
 	a := l.Attrs()
 	ifc := Interface{
 		Index: a.Index, Name: a.Name, Kind: l.Type(), MTU: a.MTU,
@@ -109,6 +128,12 @@ func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, er
 	if len(a.HardwareAddr) > 0 {
 		ifc.MAC = a.HardwareAddr.String()
 	}
+	return ifc
+}
+
+func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, error) {
+	a := l.Attrs()
+	ifc := linkState(l)
 	addrs, err := h.nl.AddrList(l, netlink.FAMILY_ALL)
 	if err != nil {
 		return ifc, fmt.Errorf("list addresses of %s in %q: %w", a.Name, h.name, err)
