@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -81,10 +82,10 @@ func Setup(l Lab, withRoutes bool) (done []string, err error) {
 }
 
 func (e *end) look() error {
-	if !NamespaceExists(e.ns) {
+	h, err := openHandle(e.ns)
+	if errors.Is(err, ErrNoNamespace) {
 		return nil
 	}
-	h, err := openHandle(e.ns)
 	if err != nil {
 		return err
 	}
