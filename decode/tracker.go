@@ -188,14 +188,14 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		ex := t.tcp[k]
 		if ex != nil && *ex.ISN == p.TCPSeq && ex.state == tcpSyn {
 			ex.Requests++
-			ex.see(p, t.Points, "SYN (retransmission)")
+			ex.see(p, t.Points, "[S] (retransmission)")
 			return ex
 		}
 		ex = t.start(p, KindTCPConn, src.String(), dst.String())
 		ex.Status, ex.ISN, ex.SynSeen, ex.Requests, ex.req = StatusUnanswered, ptr(p.TCPSeq), ptr(true), 1, p.Time
 		ex.BytesToServer, ex.BytesToClient, ex.Close = ptr(0), ptr(0), "open"
 		t.tcp[k] = ex
-		ex.see(p, t.Points, "SYN")
+		ex.see(p, t.Points, "[S]")
 		return ex
 	}
 	ex, toServer := t.tcp[tcpKey{src, dst}], true

@@ -6,13 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
-	"golang.org/x/sys/unix"
 )
 
 func runCapture(ctx context.Context, e env, args []string) error {
@@ -114,11 +112,10 @@ func openSink(e env, name string, points []capture.Point) (write func(capture.Fr
 	var w io.Writer = e.stdout
 	closeFile := func() error { return nil }
 	if name != "-" {
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		f, err := createOutput(name)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("create %s: %w", name, err)
+			return nil, nil, nil, err
 		}
-		f := os.NewFile(uintptr(fd), name)
 		w, closeFile = f, f.Close
 	}
 	var fw capture.FrameWriter

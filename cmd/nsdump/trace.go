@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace"
+	"golang.org/x/sys/unix"
+)
+
+func runTrace(ctx context.Context, e env, args []string) error {
+	fs := newFlags(e, "trace")
+	to := fs.String("to", "", "address in NS_B to probe (default: its address on the veth toward NS_A)")
+	port := fs.Uint16("port", 7096, "TCP port to connect to")
+	noListen := fs.Bool("no-listen", false, "do not listen on --port; probe whatever is (or is not) listening there")
+	count := fs.Int("count", 3, "ICMP echo requests per direction")
+	timeout := fs.Duration("timeout", time.Second, "how long to wait for answers")
+	write := fs.StringP("write", "w", "", "write everything captured, with the verdicts as comments, to this pcapng file")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
+	}
+	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen}
+	for _, ns := range []string{cfg.From, cfg.To} {
+		if err := topology.ValidateNamespace(ns); err != nil {
+			return err
+		}
+	}
+	if *to != "" {
+		a, err := topology.ParseAddr(*to)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("--to: %q is not an IPv4 address", *to)
+		}
+		cfg.ToAddr = a
+	}
+	if *count < 1 || *count > 100 || *timeout <= 0 || *timeout > time.Minute || *port == 0 {
+		return errors.New("--count must be 1-100, --timeout above 0 and at most 1m, --port not 0")
+	}
+	if err := topology.CheckPrivileges(); err != nil {
+		return err
+	}
+	res, err := trace.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *write != "" {
+		if err := writeTrace(*write, res.Points, []*trace.Result{res}); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return err
+		}
+	} else {
+		printTrace(e.stdout, res, cfg, useColor(e.stdout))
+	}
+	if !res.OK {
+		return failure{errors.New("a probe failed")}
+	}
+	return nil
+}
+
+func useColor(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d echoes, TCP port %d, timeout %s)\n",
+		res.From.Namespace, res.From.Address, res.To.Namespace, res.To.Address, cfg.Count, cfg.Port, cfg.Timeout)
+	for _, p := range res.Probes {
+		kind := p.Kind
+		if kind == "tcp" {
+			kind = fmt.Sprintf("tcp:%d", cfg.Port)
+		}
+		fmt.Fprintln(w)
+		if p.OK {
+			fmt.Fprintf(w, "%-14s %-10s %s  %.3f ms  %s\n", p.Direction, kind, paint("32", "ok"), deref(p.RTTms), p.Detail)
+		} else {
+			fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", p.Direction, kind, paint("31", "FAIL"), p.Cause, p.Namespace)
+		}
+		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
+		if p.OK {
+			continue
+		}
+		fmt.Fprintf(w, "    why:  %s\n", p.Detail)
+		if p.RouteGet != nil {
+			fmt.Fprintf(w, "    $ %s\n      %s\n", p.RouteGet.Command, p.RouteGet.Output)
+		}
+		if p.Fix != "" {
+			fmt.Fprintf(w, "    fix:  %s\n", paint("1", p.Fix))
+		}
+	}
+	verdict := paint("32", "all probes ok")
+	if !res.OK {
+		verdict = paint("31", "some probes failed")
+	}
+	fmt.Fprintf(w, "\n%s\n", verdict)
+}
+
+func deref(f *float64) float64 {
+	if f == nil {
+		return 0
+	}
+	return *f
+}
+
+// timeline is where the probe's packets were seen, in order.
+func timeline(p trace.Probe) string {
+	if len(p.Seen) == 0 {
+		return "nothing on the wire"
+	}
+	var steps []string
+	for _, s := range p.Seen[:min(len(p.Seen), 6)] {
+		steps = append(steps, fmt.Sprintf("%s %s %s", s.Point, s.Dir, s.What))
+	}
+	if len(p.Seen) > 6 {
+		steps = append(steps, fmt.Sprintf("... (%d sightings)", len(p.Seen)))
+	} else if !p.OK {
+		steps = append(steps, "no answer")
+	}
+	return strings.Join(steps, " -> ")
+}
+
+// writeTrace writes the frames of one or more traces to a pcapng file whose
+// section comment holds the verdicts and whose packets carry the verdict
+// they are evidence for.
+func writeTrace(name string, points []capture.Point, results []*trace.Result) error {
+	f, err := createOutput(name)
+	if err != nil {
+		return err
+	}
+	var summary []string
+	comments := map[string]string{}
+	for _, r := range results {
+		for _, p := range r.Probes {
+			v := fmt.Sprintf("%s %s: %s in %s", p.Direction, p.Kind, p.Cause, p.Namespace)
+			if p.Fix != "" {
+				v += "; fix: " + p.Fix
+			}
+			summary = append(summary, v)
+			for _, s := range p.Seen {
+				comments[fmt.Sprintf("%s@%d", s.Point, s.Time.UnixNano())] = v
+			}
+		}
+	}
+	w, err := capture.NewNgWriter(f, points, "nsdump trace\n"+strings.Join(summary, "\n"))
+	if err == nil {
+		index := map[string]int{}
+		for i, p := range points {
+			index[p.Name] = i
+		}
+		for _, r := range results {
+			for _, fr := range r.Frames {
+				name := r.Points[fr.Point].Name
+				fr.Point = index[name]
+				if err = w.WriteFrame(fr, comments[fmt.Sprintf("%s@%d", name, fr.Time.UnixNano())]); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return nil
+}
+
+// createOutput creates a file for writing, mode 0600, refusing to follow a
+// symlink at its name.
+func createOutput(name string) (*os.File, error) {
+	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}

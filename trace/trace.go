@@ -1,0 +1,297 @@
+package trace
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Config is one trace; nil fields of a *Config passed to Run take defaults.
+type Config struct {
+	From, To string     // namespaces A and B
+	ToAddr   netip.Addr // B's address to probe; found from the veth pair when invalid
+	Port     uint16     // TCP port; default 7096
+	Count    int        // echo requests per direction; default 3
+	Timeout  time.Duration
+	NoListen bool // probe whatever is (or is not) listening instead of listening ourselves
+}
+
+// Endpoint is one side of the trace.
+type Endpoint struct {
+	Namespace string `json:"namespace"`
+	Address   string `json:"address"`
+}
+
+// RouteGet is the route lookup done in the namespace a verdict blames.
+type RouteGet struct {
+	Namespace string `json:"namespace"`
+	Command   string `json:"command"`
+	OK        bool   `json:"ok"`
+	Output    string `json:"output"`
+}
+
+// Probe is one probe's verdict.
+type Probe struct {
+	Direction string            `json:"direction"`
+	Kind      string            `json:"kind"`
+	OK        bool              `json:"ok"`
+	Cause     string            `json:"cause"`
+	Namespace string            `json:"namespace"`
+	RouteGet  *RouteGet         `json:"route_get"`
+	Fix       string            `json:"fix,omitempty"`
+	Detail    string            `json:"detail"`
+	RTTms     *float64          `json:"rtt_ms,omitempty"`
+	Sent      int               `json:"sent,omitempty"`
+	Received  int               `json:"received,omitempty"`
+	Delivered *bool             `json:"message_delivered,omitempty"`
+	Seen      []decode.Sighting `json:"seen"`
+}
+
+// Result is `nsdump trace --json`; Points and Frames are what the capture
+// saw, for -w.
+type Result struct {
+	From   Endpoint        `json:"from"`
+	To     Endpoint        `json:"to"`
+	OK     bool            `json:"ok"`
+	Probes []Probe         `json:"probes"`
+	Points []capture.Point `json:"-"`
+	Frames []capture.Frame `json:"-"`
+	Report decode.Report   `json:"-"`
+}
+
+// Causes, as DESIGN.md names them.
+const (
+	CauseOK            = "ok"
+	CauseNoRoute       = "no-route"
+	CauseNoReturnRoute = "no-return-route"
+	CauseLinkDown      = "link-down"
+	CauseNeighbor      = "neighbor-unreachable"
+	CausePortClosed    = "port-closed"
+	CauseDropped       = "dropped"
+)
+
+// side is one namespace as the trace sees it.
+type side struct {
+	name string
+	ns   netns.NsHandle
+	info *topology.Namespace
+	addr netip.Addr // the address the other side probes
+}
+
+func (c Config) withDefaults() Config {
+	if c.Port == 0 {
+		c.Port = 7096
+	}
+	if c.Count <= 0 {
+		c.Count = 3
+	}
+	if c.Timeout <= 0 {
+		c.Timeout = time.Second
+	}
+	return c
+}
+
+// Run captures both namespaces, probes both ways and explains each probe.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg = cfg.withDefaults()
+	if err := topology.ValidateNamespace(cfg.From); err != nil {
+		return nil, err
+	}
+	if err := topology.ValidateNamespace(cfg.To); err != nil {
+		return nil, err
+	}
+	if cfg.From == cfg.To {
+		return nil, fmt.Errorf("trace needs two namespaces, got %q twice", cfg.From)
+	}
+	a, err := openSide(cfg.From)
+	if err != nil {
+		return nil, err
+	}
+	defer a.ns.Close()
+	b, err := openSide(cfg.To)
+	if err != nil {
+		return nil, err
+	}
+	defer b.ns.Close()
+	if a.addr, err = addressFacing(a, b.name); err != nil {
+		return nil, err
+	}
+	if b.addr = cfg.ToAddr; !b.addr.IsValid() {
+		if b.addr, err = addressFacing(b, a.name); err != nil {
+			return nil, err
+		}
+	}
+
+	var listeners []*listener
+	defer func() {
+		for _, l := range listeners {
+			l.Close()
+		}
+	}()
+	if !cfg.NoListen {
+		for _, s := range []*side{b, a} {
+			l, err := listenIn(s.ns, cfg.Port)
+			if err != nil {
+				return nil, fmt.Errorf("listen on port %d in %q: %w (use --no-listen to probe what listens there)", cfg.Port, s.name, err)
+			}
+			listeners = append(listeners, l)
+		}
+	}
+
+	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Points: sess.Points()}
+	capCtx, stopCapture := context.WithCancel(ctx)
+	capDone := make(chan error, 1)
+	go func() {
+		_, err := sess.Run(capCtx, 0, func(f capture.Frame) error {
+			res.Frames = append(res.Frames, f)
+			return nil
+		}, nil)
+		capDone <- err
+	}()
+
+	runs := []*run{
+		{from: a, to: b, listener: pick(listeners, 0)},
+		{from: b, to: a, listener: pick(listeners, 1)},
+	}
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		r.cfg = cfg
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.to.addr, randomID(), cfg.Count, cfg.Timeout)
+		}()
+		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
+	}
+	wg.Wait()
+	// Let the last frames leave the rings (block timeout 10 ms) before stopping.
+	time.Sleep(150 * time.Millisecond)
+	stopCapture()
+	if err := <-capDone; err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	tr := decode.NewTracker(res.Points)
+	d := decode.NewDecoder()
+	var p decode.Packet
+	for _, f := range res.Frames {
+		d.Decode(f, &p)
+		tr.Add(&p)
+	}
+	res.Report = tr.Report()
+	res.From = Endpoint{Namespace: a.name, Address: a.addr.String()}
+	res.To = Endpoint{Namespace: b.name, Address: b.addr.String()}
+	res.OK = true
+	for _, r := range runs {
+		if r.echoErr != nil {
+			return nil, r.echoErr
+		}
+		if r.tcpErr != nil {
+			return nil, r.tcpErr
+		}
+		for _, pr := range diagnose(r, res.Report.Exchanges) {
+			res.OK = res.OK && pr.OK
+			res.Probes = append(res.Probes, pr)
+		}
+	}
+	return res, nil
+}
+
+func pick(ls []*listener, i int) *listener {
+	if i < len(ls) {
+		return ls[i]
+	}
+	return nil
+}
+
+// run is one direction of the trace.
+type run struct {
+	cfg      Config
+	from, to *side
+	listener *listener
+	echo     echoResult
+	echoErr  error
+	tcp      tcpResult
+	tcpErr   error
+	msg      string
+	arrived  bool
+}
+
+func (r *run) tcpProbe(ctx context.Context) {
+	r.msg = fmt.Sprintf("nsdump trace %s->%s %08x\n", r.from.name, r.to.name, randomID())
+	dst := netip.AddrPortFrom(r.to.addr, r.cfg.Port)
+	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, dst, r.msg, r.cfg.Timeout)
+	if r.tcp.Connected && r.listener != nil {
+		r.arrived = r.listener.received(r.msg, r.cfg.Timeout)
+	}
+}
+
+func randomID() uint16 {
+	var b [2]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint16(b[:])
+}
+
+func openSide(name string) (*side, error) {
+	info, err := topology.Inspect(name)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := topology.OpenNamespace(name)
+	if err != nil {
+		return nil, err
+	}
+	return &side{name: name, ns: ns, info: info}, nil
+}
+
+// addressFacing is s's IPv4 address on the interface whose veth peer is in
+// the other namespace, else s's first global IPv4 address.
+func addressFacing(s *side, other string) (netip.Addr, error) {
+	var first netip.Addr
+	for _, ifc := range s.info.Interfaces {
+		for _, a := range ifc.Addresses {
+			p, err := netip.ParsePrefix(a)
+			if err != nil || !p.Addr().Is4() || p.Addr().IsLoopback() {
+				continue
+			}
+			if ifc.Peer != nil && ifc.Peer.Namespace == other {
+				return p.Addr(), nil
+			}
+			if !first.IsValid() {
+				first = p.Addr()
+			}
+		}
+	}
+	if !first.IsValid() {
+		return first, fmt.Errorf("namespace %q has no IPv4 address to probe (see nsdump ls %s)", s.name, s.name)
+	}
+	return first, nil
+}
+
+// isErrno reports whether err is one of the errnos.
+func isErrno(err error, errs ...unix.Errno) bool {
+	for _, e := range errs {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
