@@ -75,8 +75,17 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		p.Cause, p.Namespace, p.RouteGet = CauseLinkDown, ns, rg
 		p.Detail = fmt.Sprintf("%s in %s is down", name, ns)
 		p.Fix = fmt.Sprintf("ip -n %s link set %s up", ns, name)
-		if !rg.OK {
-			p.Fix += " (and add back the routes that went with it)"
+		here, other := s, d
+		if ns != s.name {
+			here, other = d, s
+			p.RouteGet = r.lookupBack()
+		}
+		if !p.RouteGet.OK {
+			// Setting the link down flushed the routes through it.
+			if add := routeFix(here, other, other.addrFor(here)); add != "" {
+				p.Fix += " && " + add
+				p.Detail += ", and its routes went down with it"
+			}
 		}
 		return
 	}

@@ -89,7 +89,8 @@ type side struct {
 	addr netip.Addr // the address the other side probes
 }
 
-func (c Config) withDefaults() Config {
+// WithDefaults fills the zero fields with the documented defaults.
+func (c Config) WithDefaults() Config {
 	if c.Port == 0 {
 		c.Port = 7096
 	}
@@ -104,7 +105,7 @@ func (c Config) withDefaults() Config {
 
 // Run captures both namespaces, probes both ways and explains each probe.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := topology.ValidateNamespace(cfg.From); err != nil {
 		return nil, err
 	}

@@ -62,14 +62,8 @@ func commands() []command {
 			summary:  "probe both ways while capturing both ends, then explain every failure",
 			examples: "nsdump trace vnet0 vnet1\n  nsdump trace vnet0 vnet1 --json -w trace.pcapng\n  nsdump trace vnet0 vnet1 --no-listen --port 22\n  nsdump trace vnet0 vnet1 --to 10.0.2.9",
 			run:      runTrace},
-		{name: "demo", args: "[--keep]", summary: "the whole walkthrough in one command (not built yet)",
-			examples: "nsdump demo", run: notBuilt("demo")},
-	}
-}
-
-func notBuilt(name string) func(context.Context, env, []string) error {
-	return func(context.Context, env, []string) error {
-		return fmt.Errorf("%s is not built yet in this version", name)
+		{name: "demo", args: "[--keep] [-w demo.pcapng] [naming flags]", summary: "the whole walkthrough in one command: trace, fix, trace again",
+			examples: "nsdump demo\n  nsdump demo --keep", run: runDemo},
 	}
 }
 

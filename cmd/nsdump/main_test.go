@@ -51,7 +51,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"route", "../x", "10.0.2.0"}, 2, "namespace name"},
 		{[]string{"route", "vnet0", "10.0.2.0", "--iif", "veth0123456789ab"}, 2, "--iif"},
 		{[]string{"capture"}, 2, "needs a target"},
-		{[]string{"trace", "vnet0", "vnet1"}, 2, "not built yet"},
+		{[]string{"trace", "nsdt-none-a", "nsdt-none-b"}, 2, "ip netns list"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -1,0 +1,275 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
+)
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if err := topology.CheckPrivileges(); err != nil {
+		if os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
+			t.Fatalf("NSDUMP_REQUIRE_ROOT=1 but: %v", err)
+		}
+		t.Skipf("needs root: %v", err)
+	}
+}
+
+var labSeq atomic.Int32
+
+// testLab builds a lab under unique names with addresses unlike the
+// defaults, without routes; it is removed when the test ends.
+func testLab(t *testing.T) topology.Lab {
+	t.Helper()
+	requireRoot(t)
+	n := labSeq.Add(1)
+	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
+	l := topology.Lab{
+		NS0: "nsdr-a" + tag, NS1: "nsdr-b" + tag, Veth0: "ra" + tag, Veth1: "rb" + tag,
+		Addr0: netip.MustParsePrefix(fmt.Sprintf("192.168.%d.10/24", 100+2*n)),
+		Addr1: netip.MustParsePrefix(fmt.Sprintf("192.168.%d.20/24", 101+2*n)),
+	}
+	t.Cleanup(func() { topology.Teardown(l, true) })
+	if _, err := topology.Setup(l, false); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func nft(t *testing.T, ns string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// ipRouteGet is the first line of `ip -n NS route get DST`, or its error.
+func ipRouteGet(ns string, dst string) string {
+	out, _ := exec.Command("ip", "-n", ns, "route", "get", dst).CombinedOutput()
+	line, _, _ := strings.Cut(string(out), "\n")
+	return strings.TrimRight(line, " ")
+}
+
+type want struct {
+	direction, kind, cause, namespace, fix string
+	detail                                 string // a part of it
+}
+
+func TestFaultMatrix(t *testing.T) {
+	tests := []struct {
+		name   string
+		break_ func(t *testing.T, l topology.Lab)
+		cfg    func(l topology.Lab) Config
+		want   []want // probes not listed must be ok
+	}{
+		{name: "healthy", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) }},
+		{name: "no routes at all", want: []want{
+			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
+			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+		}},
+		{name: "route only in A", break_: func(t *testing.T, l topology.Lab) {
+			ip(t, "-n", l.NS0, "route", "add", l.Route0().String(), "dev", l.Veth0)
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseNoReturnRoute, "B", "ip -n B route add SUBNET0 dev V1", "reached"},
+			{"A->B", "tcp", CauseNoReturnRoute, "B", "ip -n B route add SUBNET0 dev V1", "reached"},
+			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+		}},
+		{name: "route only in B", break_: func(t *testing.T, l topology.Lab) {
+			ip(t, "-n", l.NS1, "route", "add", l.Route1().String(), "dev", l.Veth1)
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
+			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", CauseNoReturnRoute, "A", "ip -n A route add SUBNET1 dev V0", "reached"},
+			{"B->A", "tcp", CauseNoReturnRoute, "A", "ip -n A route add SUBNET1 dev V0", "reached"},
+		}},
+		{name: "veth in B down", break_: func(t *testing.T, l topology.Lab) {
+			topology.Setup(l, true)
+			ip(t, "-n", l.NS1, "link", "set", l.Veth1, "down")
+		}, want: []want{
+			// Setting veth1 down also removed B's route back, so the fix restores both.
+			{"A->B", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
+			{"A->B", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
+			{"B->A", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
+			{"B->A", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
+		}},
+		{name: "nftables drop in B", break_: func(t *testing.T, l topology.Lab) {
+			topology.Setup(l, true)
+			nft(t, l.NS1, "add", "table", "inet", "nsdt")
+			nft(t, l.NS1, "add", "chain", "inet", "nsdt", "in", "{ type filter hook input priority 0; }")
+			nft(t, l.NS1, "add", "rule", "inet", "nsdt", "in", "ip", "saddr", l.Addr0.Addr().String(), "drop")
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseDropped, "B", "", "nftables"},
+			{"A->B", "tcp", CauseDropped, "B", "", "nftables"},
+			{"B->A", "icmp-echo", CauseDropped, "B", "", "nftables"},
+			{"B->A", "tcp", CauseDropped, "B", "", "nftables"},
+		}},
+		{name: "closed port without listener", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
+			cfg: func(l topology.Lab) Config { return Config{NoListen: true, Port: 7} },
+			want: []want{
+				{"A->B", "tcp", CausePortClosed, "B", "ip netns exec B nc -l 7", "reset"},
+				{"B->A", "tcp", CausePortClosed, "A", "ip netns exec A nc -l 7", "reset"},
+			}},
+		{name: "address nobody owns", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
+			cfg: func(l topology.Lab) Config {
+				a := l.Addr1.Addr().As4()
+				a[3] = 99
+				return Config{ToAddr: netip.AddrFrom4(a)}
+			},
+			want: []want{
+				{"A->B", "icmp-echo", CauseNeighbor, "A", "", "no interface"},
+				{"A->B", "tcp", CauseNeighbor, "A", "", "no interface"},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := testLab(t)
+			if tt.break_ != nil {
+				tt.break_(t, l)
+			}
+			cfg := Config{}
+			if tt.cfg != nil {
+				cfg = tt.cfg(l)
+			}
+			cfg.From, cfg.To, cfg.Timeout = l.NS0, l.NS1, 800*time.Millisecond
+			start := time.Now()
+			res, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("trace: %v", err)
+			}
+			elapsed := time.Since(start)
+			names := strings.NewReplacer("A->B", l.NS0+"->"+l.NS1, "B->A", l.NS1+"->"+l.NS0,
+				"ip -n A", "ip -n "+l.NS0, "ip -n B", "ip -n "+l.NS1, "exec A", "exec "+l.NS0, "exec B", "exec "+l.NS1,
+				"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
+			ns := map[string]string{"A": l.NS0, "B": l.NS1}
+			checked := map[string]bool{}
+			for _, w := range tt.want {
+				key := names.Replace(w.direction) + " " + w.kind
+				checked[key] = true
+				p := find(res, names.Replace(w.direction), w.kind)
+				if p == nil {
+					t.Fatalf("no %s probe in %+v", key, res.Probes)
+				}
+				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] || p.Fix != names.Replace(w.fix) ||
+					!strings.Contains(p.Detail, w.detail) {
+					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
+						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), w.detail)
+				}
+				if p.RouteGet == nil || p.RouteGet.Namespace != p.Namespace {
+					t.Errorf("%s: route lookup %+v, want one done in %s", key, p.RouteGet, p.Namespace)
+					continue
+				}
+				dst := strings.Fields(p.RouteGet.Command)[len(strings.Fields(p.RouteGet.Command))-1]
+				if got := ipRouteGet(p.RouteGet.Namespace, dst); got != p.RouteGet.Output {
+					t.Errorf("%s: route lookup says %q, ip route get says %q", key, p.RouteGet.Output, got)
+				}
+			}
+			for _, p := range res.Probes {
+				if !checked[p.Direction+" "+p.Kind] && (!p.OK || p.Cause != CauseOK) {
+					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+				}
+			}
+			if res.OK != (len(tt.want) == 0) {
+				t.Errorf("result ok=%v with %d expected failures", res.OK, len(tt.want))
+			}
+			if limit := cfg.Timeout + 500*time.Millisecond; elapsed > limit {
+				t.Errorf("trace took %v, want at most %v", elapsed, limit)
+			}
+			stayedInside(t, res, l)
+		})
+	}
+}
+
+func find(res *Result, direction, kind string) *Probe {
+	for i := range res.Probes {
+		if res.Probes[i].Direction == direction && res.Probes[i].Kind == kind {
+			return &res.Probes[i]
+		}
+	}
+	return nil
+}
+
+// stayedInside: every IPv4 packet the trace caused stays between the two
+// namespaces' subnets (or is link-local multicast housekeeping).
+func stayedInside(t *testing.T, res *Result, l topology.Lab) {
+	t.Helper()
+	d := decode.NewDecoder()
+	var p decode.Packet
+	for _, f := range res.Frames {
+		d.Decode(f, &p)
+		for _, a := range []netip.Addr{p.Src, p.Dst} {
+			if !a.Is4() || a.IsMulticast() || a.IsUnspecified() {
+				continue
+			}
+			if !l.Addr0.Masked().Contains(a) && !l.Addr1.Masked().Contains(a) {
+				t.Errorf("a packet to or from %s left the lab: %s", a, decode.AppendSummary(nil, &p))
+			}
+		}
+	}
+}
+
+// TestTraceLeavesNothingBehind: no file descriptor, goroutine or listener
+// outlives a trace, and the port is free again.
+func TestTraceLeavesNothingBehind(t *testing.T) {
+	l := testLab(t)
+	topology.Setup(l, true)
+	cfg := Config{From: l.NS0, To: l.NS1, Port: 7099, Timeout: 500 * time.Millisecond}
+	if _, err := Run(context.Background(), cfg); err != nil { // warm up lazily created state
+		t.Fatal(err)
+	}
+	fds, goroutines := countFDs(t), runtime.NumGoroutine()
+	for i := 0; i < 3; i++ {
+		res, err := Run(context.Background(), cfg)
+		if err != nil || !res.OK {
+			t.Fatalf("healthy trace %d: ok=%v err=%v", i, res != nil && res.OK, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if got := countFDs(t); got != fds {
+		t.Errorf("open file descriptors: %d before, %d after three traces", fds, got)
+	}
+	if got := runtime.NumGoroutine(); got > goroutines {
+		t.Errorf("goroutines: %d before, %d after three traces", goroutines, got)
+	}
+	for _, ns := range []string{l.NS0, l.NS1} {
+		h, err := topology.OpenNamespace(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lst, err := listenIn(h, cfg.Port)
+		h.Close()
+		if err != nil {
+			t.Fatalf("port %d still taken in %s after the trace: %v", cfg.Port, ns, err)
+		}
+		lst.Close()
+	}
+}
+
+func countFDs(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
