@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -39,9 +40,14 @@ func TestTraceExitCodesAndJSON(t *testing.T) {
 	// Remove the lab's routes: every probe fails with no-route, exit 1.
 	nsdump(append([]string{"teardown", "--force"}, flags...)...)
 	nsdump(append([]string{"setup"}, flags...)...)
-	out, _, code = nsdump("trace", ns0, ns1, "--timeout", "300ms")
+	file := filepath.Join(t.TempDir(), "trace.pcapng")
+	out, _, code = nsdump("trace", ns0, ns1, "--timeout", "300ms", "-w", file)
 	if code != 1 || !strings.Contains(out, "no-route in "+ns0) || !strings.Contains(out, "RTNETLINK answers: Network is unreachable") {
 		t.Fatalf("trace without routes: exit %d\n%s", code, out)
+	}
+	info, err := exec.Command("capinfos", file).Output()
+	if err != nil || !strings.Contains(string(info), "no-route in "+ns0+"; fix: ip -n "+ns0+" route add") {
+		t.Fatalf("capinfos of the trace file: %v\n%s", err, info)
 	}
 	for _, args := range [][]string{{"trace", ns0}, {"trace", ns0, "../x"}, {"trace", ns0, ns1, "--to", "fe80::1"},
 		{"trace", ns0, ns1, "--count", "0"}, {"trace", ns0, "nsdk-never-made"}} {
