@@ -40,6 +40,9 @@ type Config struct {
 	BlockSize   int           // default 1 MiB
 	NumBlocks   int           // default 64
 	PollTimeout time.Duration // default 100ms: how soon a cancelled capture stops
+	// Filter, compiled for Ethernet, runs on every socket; frames queued
+	// before it was attached are checked again in userland, as libpcap does.
+	Filter *Filter
 }
 
 func (c *Config) withDefaults() Config {
@@ -57,6 +60,7 @@ func (c *Config) withDefaults() Config {
 		if c.PollTimeout > 0 {
 			out.PollTimeout = c.PollTimeout
 		}
+		out.Filter = c.Filter
 	}
 	return out
 }
@@ -69,9 +73,10 @@ type Stats struct {
 }
 
 type source struct {
-	point Point
-	mac   net.HardwareAddr
-	tp    *afpacket.TPacket
+	ns, ifc string
+	point   Point
+	mac     net.HardwareAddr
+	tp      *afpacket.TPacket
 }
 
 // Session is a set of open AF_PACKET sockets, one per capture point.
@@ -133,7 +138,7 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	}
 	defer ns.Close()
 	ino, _ := topology.Inode(ns)
-	src := &source{point: Point{
+	src := &source{ns: nsName, ifc: ifc.Name, point: Point{
 		Name:        nsName + "/" + ifc.Name,
 		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
 		LinkType:    LinkEthernet, SnapLen: uint32(s.cfg.SnapLen),
@@ -152,6 +157,12 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", src.point.Name, err)
+	}
+	if s.cfg.Filter != nil {
+		if err := src.tp.SetBPF(s.cfg.Filter.Prog); err != nil {
+			src.tp.Close()
+			return nil, fmt.Errorf("attach filter on %s: %w", src.point.Name, err)
+		}
 	}
 	return src, nil
 }
@@ -248,12 +259,25 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 	var res readResult
 	for ctx.Err() == nil {
 		data, ci, err := tp.ZeroCopyReadPacketData()
-		if errors.Is(err, afpacket.ErrTimeout) || errors.Is(err, afpacket.ErrPoll) {
+		if errors.Is(err, afpacket.ErrTimeout) {
+			continue
+		}
+		if errors.Is(err, afpacket.ErrPoll) {
+			// POLLERR: the kernel reports ENETDOWN on the socket when its
+			// interface is unregistered. Polling again would spin.
+			if err := src.stillThere(); err != nil {
+				res.err = err
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 			continue
 		}
 		if err != nil {
 			res.err = fmt.Errorf("capture on %s: %w", src.point.Name, err)
 			break
+		}
+		if !s.cfg.Filter.Match(data) {
+			continue // queued before the socket filter was attached
 		}
 		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: ci.Length, Data: bytes.Clone(data), Dir: DirIn}
 		if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
@@ -268,6 +292,20 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 		res.stats.Received, res.stats.Dropped = int(v3.Packets()), int(v3.Drops())
 	}
 	done <- res
+}
+
+// stillThere checks that the capture point's namespace and interface exist.
+func (src *source) stillThere() error {
+	links, err := topology.Links(src.ns)
+	if err != nil {
+		return fmt.Errorf("capture on %s: %w", src.point.Name, err)
+	}
+	for _, l := range links {
+		if l.Name == src.ifc {
+			return nil
+		}
+	}
+	return fmt.Errorf("capture on %s: interface %s vanished from namespace %q", src.point.Name, src.ifc, src.ns)
 }
 
 // merger orders frames from several sockets by timestamp, holding each a

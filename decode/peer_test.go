@@ -91,7 +91,7 @@ func readPeer(t *testing.T, path string) peerResult {
 	defer f.Close()
 	var res peerResult
 	tr := NewTracker(nil)
-	res.err = ReadFile(f, tr, func(p *Packet, point string) {
+	res.err = ReadFile(f, tr, nil, func(p *Packet, point string) {
 		res.frames++
 		res.lines = append(res.lines, string(AppendSummary(nil, p)))
 	})
@@ -227,13 +227,57 @@ func TestReadEmpty(t *testing.T) {
 	}
 	w.Flush()
 	tr := NewTracker(nil)
-	if err := ReadFile(strings.NewReader(b.String()), tr, nil); err != nil {
+	if err := ReadFile(strings.NewReader(b.String()), tr, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if r := tr.Report(); r.Packets != 0 || len(r.Exchanges) != 0 {
 		t.Fatalf("report of an empty file: %+v", r)
 	}
-	if err := ReadFile(io.LimitReader(strings.NewReader(b.String()), 10), NewTracker(nil), nil); err == nil {
+	if err := ReadFile(io.LimitReader(strings.NewReader(b.String()), 10), NewTracker(nil), nil, nil); err == nil {
 		t.Fatal("a cut header read without error")
+	}
+}
+
+// TestReadFilter: a filter selects packets before they form exchanges.
+func TestReadFilter(t *testing.T) {
+	dir := peerDir(t)
+	tests := []struct {
+		expr             string
+		packets, arp, ec int
+	}{
+		{"arp", 12, 6, 0},
+		// 3 echo requests, two of them the same id and seq: 2 exchanges.
+		{"icmp", 6, 0, 2},
+		{"arp or icmp", 18, 6, 2},
+		{"udp port 67 or udp port 68", 36, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			f, err := os.Open(filepath.Join(dir, "tcpdump", "dhcp-rfc4388.pcap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			flt, err := capture.NewFilterSet(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := NewTracker(nil)
+			if err := ReadFile(f, tr, flt, nil); err != nil {
+				t.Fatal(err)
+			}
+			var arp, echo int
+			for _, ex := range tr.Exchanges() {
+				switch ex.Kind {
+				case KindARPRes:
+					arp++
+				case KindEcho:
+					echo++
+				}
+			}
+			if tr.Packets() != tt.packets || arp != tt.arp || echo != tt.ec {
+				t.Errorf("%d packets, %d ARP and %d echo exchanges; want %d, %d, %d", tr.Packets(), arp, echo, tt.packets, tt.arp, tt.ec)
+			}
+		})
 	}
 }

@@ -23,10 +23,11 @@ func (t *Tracker) Report() Report {
 	return Report{Packets: t.packets, Exchanges: ex}
 }
 
-// ReadFile feeds every packet of one capture file into t. Capture points
-// of the file are appended to t.Points. each, if not nil, is called with
-// every decoded packet and the name of its capture point.
-func ReadFile(r io.Reader, t *Tracker, each func(p *Packet, point string)) error {
+// ReadFile feeds every packet of one capture file that passes filter (nil:
+// all) into t. Capture points of the file are appended to t.Points. each,
+// if not nil, is called with every decoded packet and the name of its
+// capture point.
+func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packet, point string)) error {
 	rd, err := capture.NewReader(r)
 	if err != nil {
 		return err
@@ -44,6 +45,11 @@ func ReadFile(r io.Reader, t *Tracker, each func(p *Packet, point string)) error
 		}
 		if pts := rd.Points(); base+len(pts) != len(t.Points) {
 			t.Points = append(t.Points[:base], pts...)
+		}
+		if ok, err := filter.Match(f); err != nil {
+			return err
+		} else if !ok {
+			continue
 		}
 		f.Point += base
 		d.Decode(f, &p)

@@ -25,8 +25,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(filter) > 0 {
-		return fmt.Errorf("filter expressions are not built yet in this version (got %q)", strings.Join(filter, " "))
+	flt, err := capture.CompileFilter(strings.Join(filter, " "), capture.LinkEthernet)
+	if err != nil {
+		return err
 	}
 	if *count < 0 || *snap <= 0 || *snap > capture.MaxSnapLen {
 		return fmt.Errorf("-c must be >= 0 and -s between 1 and %d", capture.MaxSnapLen)
@@ -34,7 +35,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
-	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap})
+	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt})
 	if err != nil {
 		return err
 	}

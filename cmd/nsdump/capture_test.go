@@ -178,3 +178,31 @@ func (w *lockedWriter) String() string {
 	defer w.mu.Unlock()
 	return w.buf.String()
 }
+
+// TestCaptureFilter: with "icmp", the ARP and IPv6 housekeeping of a fresh
+// lab never reaches the file.
+func TestCaptureFilter(t *testing.T) {
+	_, ns0, ns1, _, _, _, a1 := testLab(t)
+	file := filepath.Join(t.TempDir(), "icmp.pcapng")
+	cmd, _, stderr := startCapture(t, ns0, ns1, "-w", file, "icmp")
+	if out, err := exec.Command("ip", "netns", "exec", ns0, "ping", "-c2", "-i0.2", "-W1", a1).CombinedOutput(); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture: %v\n%s", err, stderr)
+	}
+	rows := tshark(t, file, "frame.protocols")
+	if len(rows) != 8 {
+		t.Errorf("%d frames, want 8 (2 requests and 2 replies at both ends):\n%s", len(rows), strings.Join(rows, "\n"))
+	}
+	for _, r := range rows {
+		if !strings.HasPrefix(r, "eth:ethertype:ip:icmp") {
+			t.Errorf("a frame that is not ICMP passed the filter: %s", r)
+		}
+	}
+	if _, e, code := nsdump("capture", ns0, "port", "http"); code != 2 || !strings.Contains(e, "filter") {
+		t.Errorf("a bad filter: exit %d, %q", code, e)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 )
 
@@ -23,9 +24,10 @@ func runRead(ctx context.Context, e env, args []string) error {
 	if fs.NArg() == 0 {
 		return errors.New("read needs at least one capture file (- for standard input)")
 	}
-	files, filter := splitFilter(fs.Args())
-	if len(filter) > 0 {
-		return fmt.Errorf("filter expressions are not built yet in this version (got %q)", strings.Join(filter, " "))
+	files, expr := splitFilter(fs.Args())
+	filter, err := capture.NewFilterSet(strings.Join(expr, " "))
+	if err != nil {
+		return err
 	}
 	out := bufio.NewWriterSize(e.stdout, 1<<16)
 	defer out.Flush()
@@ -43,7 +45,7 @@ func runRead(ctx context.Context, e env, args []string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := readOne(name, t, each); err != nil {
+		if err := readOne(name, t, filter, each); err != nil {
 			return err
 		}
 	}
@@ -71,7 +73,7 @@ func splitFilter(args []string) (files, filter []string) {
 	return args, nil
 }
 
-func readOne(name string, t *decode.Tracker, each func(*decode.Packet, string)) error {
+func readOne(name string, t *decode.Tracker, filter *capture.FilterSet, each func(*decode.Packet, string)) error {
 	var r io.Reader = os.Stdin
 	if name != "-" {
 		f, err := os.Open(name)
@@ -81,7 +83,7 @@ func readOne(name string, t *decode.Tracker, each func(*decode.Packet, string)) 
 		defer f.Close()
 		r = f
 	}
-	if err := decode.ReadFile(r, t, each); err != nil {
+	if err := decode.ReadFile(r, t, filter, each); err != nil {
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	return nil
