@@ -55,6 +55,7 @@ type Exchange struct {
 
 	ISN           *uint32 `json:"isn,omitempty"`
 	SynSeen       *bool   `json:"syn_seen,omitempty"`
+	SynAckSeen    bool    `json:"syn_ack_seen,omitempty"` // answered, though the handshake may not have completed
 	BytesToServer *int    `json:"bytes_to_server,omitempty"`
 	BytesToClient *int    `json:"bytes_to_client,omitempty"`
 	Close         string  `json:"close,omitempty"` // fin, rst, open

@@ -214,7 +214,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 	what := tcpFlags(p.Flags)
 	switch {
 	case !toServer && syn && ack && ex.state == tcpSyn:
-		ex.state = tcpSynAck
+		ex.state, ex.SynAckSeen = tcpSynAck, true
 		if !p.NoTime {
 			ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
 		}

@@ -123,6 +123,9 @@ func exchangeLine(ex *decode.Exchange) string {
 	if ex.RTTms != nil {
 		fmt.Fprintf(&b, " in %.3f ms", *ex.RTTms)
 	}
+	if ex.Kind == decode.KindTCPConn && ex.Status == decode.StatusUnanswered && ex.SynAckSeen {
+		b.WriteString(" (a SYN-ACK came back, the handshake never completed)")
+	}
 	if ex.Requests > 1 {
 		fmt.Fprintf(&b, " after %d requests", ex.Requests)
 	}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Records the lab scenarios of testdata/pcaps with nsdump's own capture (each
+# file is what `nsdump trace -w` wrote, verdicts included as comments), then
+# regenerates their golden reports. Needs root. Uses its own namespaces
+# (tdata-a/tdata-b), never vnet0/vnet1, and removes them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=testdata/pcaps
+bin=$(mktemp -d)/nsdump
+go build -o "$bin" ./cmd/nsdump
+lab=(--ns0 tdata-a --ns1 tdata-b --veth0 tda0 --veth1 tdb0 --addr0 192.168.50.1/24 --addr1 192.168.60.1/24)
+fresh() { "$bin" teardown --force "${lab[@]}" >/dev/null; "$bin" setup "$@" "${lab[@]}" >/dev/null; sleep 1; }
+trace() { "$bin" trace tdata-a tdata-b --count 2 --timeout 500ms "$@" >/dev/null || true; }
+trap '"$bin" teardown --force "${lab[@]}" >/dev/null; rm -rf "$(dirname "$bin")"' EXIT
+
+fresh --routes; trace -w "$out/healthy.pcapng"
+fresh;          trace -w "$out/no-routes.pcapng"
+fresh;          ip -n tdata-a route add 192.168.60.0/24 dev tda0
+                trace -w "$out/no-return-route.pcapng"
+fresh --routes; trace --no-listen --port 7 -w "$out/refused.pcapng"
+fresh --routes; trace --to 192.168.60.99 -w "$out/unanswered-arp.pcapng"
+fresh --routes
+ip netns exec tdata-b nft add table inet nsdump_td
+ip netns exec tdata-b nft add chain inet nsdump_td in '{ type filter hook input priority 0; }'
+ip netns exec tdata-b nft add rule inet nsdump_td in ip saddr 192.168.50.1 drop
+trace -w "$out/firewall-drop.pcapng"
+chmod 0644 "$out"/*.pcapng
+go test ./cmd/nsdump -run TestReadGolden -update
