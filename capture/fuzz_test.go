@@ -1,0 +1,69 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// seedFiles adds nsdump's recorded captures and the peer corpus (when it
+// is there) as seeds.
+func seedFiles(f *testing.F, pattern string) {
+	for _, dir := range []string{"../testdata/pcaps", "../../shared/peer-pcaps/*"} {
+		files, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, name := range files {
+			if b, err := os.ReadFile(name); err == nil && len(b) < 64<<10 {
+				f.Add(b)
+			}
+		}
+	}
+}
+
+// readAll reads a capture to its end; it must stop with io.EOF or a
+// FormatError, never panic, and return frames no longer than the limit.
+func readAll(t *testing.T, b []byte) {
+	r, err := NewReader(bytes.NewReader(b))
+	for i := 0; err == nil && i < 10000; i++ {
+		var fr Frame
+		fr, err = r.Next()
+		if err == nil && (len(fr.Data) > MaxSnapLen || fr.Point < 0 || fr.Point >= len(r.Points())) {
+			t.Fatalf("frame %d: %d bytes, point %d of %d", i, len(fr.Data), fr.Point, len(r.Points()))
+		}
+	}
+	var fe *FormatError
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &fe) {
+		t.Fatalf("error %T %v is neither io.EOF nor a FormatError", err, err)
+	}
+}
+
+func FuzzPcapReader(f *testing.F) {
+	seedFiles(f, "*.pcap")
+	f.Add(pcapHeader(65535, 1))
+	f.Fuzz(readAll)
+}
+
+func FuzzPcapngReader(f *testing.F) {
+	seedFiles(f, "*.pcapng")
+	f.Add(append(shb(), idb(0xff)...))
+	f.Fuzz(readAll)
+}
+
+func FuzzFilter(f *testing.F) {
+	for _, e := range filterExprs {
+		f.Add(e)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		flt, err := CompileFilter(expr, LinkEthernet)
+		if err != nil {
+			if !errors.Is(err, ErrFilter) {
+				t.Fatalf("CompileFilter(%q): %v is not an ErrFilter", expr, err)
+			}
+			return
+		}
+		flt.Match(make([]byte, 64))
+		flt.Match(nil)
+	})
+}
