@@ -56,7 +56,7 @@ type resolution struct {
 // NewReader reads the file header and returns a reader positioned on the
 // first packet.
 func NewReader(r io.Reader) (*Reader, error) {
-	rd := &Reader{r: bufio.NewReaderSize(r, 1<<16)}
+	rd := &Reader{r: bufio.NewReaderSize(r, 1<<20)}
 	magic, err := rd.r.Peek(4)
 	if err != nil {
 		if len(magic) == 0 && errors.Is(err, io.EOF) {

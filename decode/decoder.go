@@ -281,15 +281,23 @@ func quoteL4(q *Quote, l4 []byte, icmpProto uint8) {
 	}
 }
 
-// hashIP is FNV-1a over the network header and up to 64 payload bytes: a
-// veth pair carries the frame unchanged, so both ends hash alike.
+// hashIP mixes the network header and the first 16 payload bytes (ports,
+// sequence numbers, echo id): a veth pair carries the frame unchanged, so
+// both ends hash alike, while the IP id and checksum tell packets apart.
 func hashIP(hdr, payload []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range hdr {
-		h = (h ^ uint64(c)) * 1099511628211
+	h := uint64(len(hdr))<<32 | uint64(len(payload))
+	h = mixBytes(h, hdr)
+	return mixBytes(h, payload[:min(len(payload), 16)]) | 1
+}
+
+func mixBytes(h uint64, b []byte) uint64 {
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * 0x9E3779B97F4A7C15
+		h ^= h >> 29
+		b = b[8:]
 	}
-	for _, c := range payload[:min(len(payload), 64)] {
-		h = (h ^ uint64(c)) * 1099511628211
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 0x100000001B3
 	}
 	return h
 }

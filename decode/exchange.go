@@ -60,12 +60,38 @@ type Exchange struct {
 	BytesToClient *int    `json:"bytes_to_client,omitempty"`
 	Close         string  `json:"close,omitempty"` // fin, rst, open
 
-	Errors []ICMPErr  `json:"icmp_errors,omitempty"`
-	Seen   []Sighting `json:"seen"`
-	Start  time.Time  `json:"start"`
-	state  tcpState   // TCP progress
-	req    time.Time  // first request
-	last   time.Time  // last packet, for expiry
+	Errors   []ICMPErr  `json:"icmp_errors,omitempty"`
+	Seen     []Sighting `json:"seen"`
+	Start    time.Time  `json:"start"`
+	state    tcpState   // TCP progress
+	fins     uint8      // FIN seen from the client (1) and the server (2)
+	key      tcpKey     // its entry in the TCP table
+	req      time.Time  // first request
+	last     int64      // last packet, ns since the epoch: expiry and linger
+	order    uint64     // creation order
+	finished bool
+	vals     struct { // what the pointer fields point at: one allocation per exchange
+		id, seq            uint16
+		rtt                float64
+		isn                uint32
+		syn                bool
+		toServer, toClient int
+	}
+}
+
+func (e *Exchange) setEcho(id, seq uint16) {
+	e.vals.id, e.vals.seq = id, seq
+	e.ID, e.Seq = &e.vals.id, &e.vals.seq
+}
+
+func (e *Exchange) setRTT(d time.Duration) {
+	e.vals.rtt = float64(d.Microseconds()) / 1000
+	e.RTTms = &e.vals.rtt
+}
+
+func (e *Exchange) setTCP(synSeen bool) {
+	e.vals.syn = synSeen
+	e.SynSeen, e.BytesToServer, e.BytesToClient = &e.vals.syn, &e.vals.toServer, &e.vals.toClient
 }
 
 type tcpState uint8
@@ -83,18 +109,29 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 		name = points[p.Point].Name
 	}
 	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what})
-	e.last = p.Time
+	e.last = p.Time.UnixNano()
 }
 
 func ptr[T any](v T) *T { return &v }
 
+// Table keys hold addresses as plain bytes: one memory hash per lookup,
+// where netip.AddrPort fields cost a hash call each.
 type echoKey struct {
-	src, dst netip.Addr
+	src, dst [16]byte
 	id, seq  uint16
 }
 
+func mkEchoKey(src, dst netip.Addr, id, seq uint16) echoKey {
+	return echoKey{src.As16(), dst.As16(), id, seq}
+}
+
 type tcpKey struct {
-	client, server netip.AddrPort
+	client, server [16]byte
+	cport, sport   uint16
+}
+
+func mkTCPKey(client, server netip.AddrPort) tcpKey {
+	return tcpKey{client.Addr().As16(), server.Addr().As16(), client.Port(), server.Port()}
 }
 
 type resKey struct {

@@ -1,8 +1,8 @@
 package decode
 
 import (
-	"fmt"
 	"net/netip"
+	"sort"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -16,26 +16,38 @@ const sightingWindow = 200 * time.Millisecond
 // happened to it for this long; it stays in the report.
 const expireAfter = 2 * time.Minute
 
+// linger keeps a finished exchange one sighting window longer, for the same
+// packets seen at other capture points and a connection's last ACK.
+const linger = sightingWindow
+
 type recent struct {
 	ex     *Exchange
-	time   time.Time
+	time   int64  // ns since the epoch
 	points uint64 // capture points that saw it, as bits
 }
 
 // Tracker groups packets into exchanges. Finished exchanges leave its
-// tables; all of them stay in the order they began.
+// tables. Without Emit all of them stay, in the order they began, for
+// Report; with Emit each is handed over once finished (or idle for
+// expireAfter), so memory follows the live exchanges, not the capture.
 type Tracker struct {
 	Points []capture.Point
+	// Emit, if set, receives every exchange once nothing more can join it;
+	// Flush hands over the rest.
+	Emit func(*Exchange)
 
-	packets int
-	all     []*Exchange
-	echo    map[echoKey]*Exchange
-	tcp     map[tcpKey]*Exchange
-	arp     map[resKey]*Exchange
-	ndp     map[resKey]*Exchange
-	seen    map[uint64]recent
-	now     time.Time
-	swept   time.Time
+	packets  int
+	order    uint64
+	all      []*Exchange
+	done     []*Exchange // finished, waiting out the linger
+	doneHead int
+	echo     map[echoKey]*Exchange
+	tcp      map[tcpKey]*Exchange
+	arp      map[resKey]*Exchange
+	ndp      map[resKey]*Exchange
+	seen     map[uint64]recent
+	now      int64 // latest packet time, ns since the epoch
+	swept    int64
 }
 
 // NewTracker starts an empty tracker; points name the capture points that
@@ -57,8 +69,8 @@ func (t *Tracker) Exchanges() []*Exchange { return t.all }
 
 // Add takes one decoded packet.
 func (t *Tracker) Add(p *Packet) {
-	if p.Time.After(t.now) {
-		t.now = p.Time
+	if ns := p.Time.UnixNano(); ns > t.now {
+		t.now = ns
 	}
 	if ex, dup := t.sighting(p); dup {
 		if ex != nil {
@@ -82,12 +94,85 @@ func (t *Tracker) Add(p *Packet) {
 	case p.Kind == KindTCP && (!p.Truncated || p.Malformed == ""):
 		ex = t.addTCP(p)
 	}
-	if ex != nil && p.Hash != 0 {
+	if ex != nil && p.Hash != 0 && len(t.Points) > 1 {
 		r := t.seen[p.Hash]
-		r.ex, r.time, r.points = ex, p.Time, 1<<(uint(p.Point)&63)
+		r.ex, r.time, r.points = ex, p.Time.UnixNano(), 1<<(uint(p.Point)&63)
 		t.seen[p.Hash] = r
 	}
 	t.sweep()
+	t.emitDone()
+}
+
+// finish marks an exchange complete; it is emitted after the linger.
+func (t *Tracker) finish(ex *Exchange) {
+	if t.Emit == nil || ex.finished {
+		return
+	}
+	ex.finished = true
+	t.done = append(t.done, ex)
+}
+
+// emitDone hands over finished exchanges whose linger has passed. The queue
+// is consumed from doneHead and compacted only when half of it is spent.
+func (t *Tracker) emitDone() {
+	for t.doneHead < len(t.done) && t.now-t.done[t.doneHead].last > int64(linger) {
+		t.release(t.done[t.doneHead])
+		t.done[t.doneHead] = nil
+		t.doneHead++
+	}
+	if t.doneHead > 1024 && t.doneHead > len(t.done)/2 {
+		t.done = append(t.done[:0], t.done[t.doneHead:]...)
+		t.doneHead = 0
+	}
+}
+
+func (t *Tracker) release(ex *Exchange) {
+	if ex.Kind == KindTCPConn && t.tcp[ex.key] == ex {
+		delete(t.tcp, ex.key)
+	}
+	t.Emit(ex)
+}
+
+// Flush hands every exchange not yet emitted to Emit, in the order they
+// began. Without Emit it does nothing: Report has them all.
+func (t *Tracker) Flush() {
+	if t.Emit == nil {
+		return
+	}
+	var rest []*Exchange
+	seen := map[*Exchange]bool{}
+	add := func(ex *Exchange) {
+		if !seen[ex] {
+			seen[ex] = true
+			rest = append(rest, ex)
+		}
+	}
+	for _, ex := range t.done[t.doneHead:] {
+		add(ex)
+	}
+	for _, m := range []map[echoKey]*Exchange{t.echo} {
+		for _, ex := range m {
+			add(ex)
+		}
+	}
+	for _, ex := range t.tcp {
+		add(ex)
+	}
+	for _, m := range []map[resKey]*Exchange{t.arp, t.ndp} {
+		for _, ex := range m {
+			add(ex)
+		}
+	}
+	sort.Slice(rest, func(i, j int) bool { return rest[i].order < rest[j].order })
+	for _, ex := range rest {
+		t.Emit(ex)
+	}
+	t.done, t.doneHead = nil, 0
+	clear(t.echo)
+	clear(t.tcp)
+	clear(t.arp)
+	clear(t.ndp)
+	clear(t.seen)
 }
 
 // sighting reports whether p is a packet already counted, seen now at
@@ -98,7 +183,7 @@ func (t *Tracker) sighting(p *Packet) (*Exchange, bool) {
 	}
 	r, ok := t.seen[p.Hash]
 	bit := uint64(1) << (uint(p.Point) & 63)
-	if !ok || r.points&bit != 0 || absDur(p.Time.Sub(r.time)) > sightingWindow {
+	if !ok || r.points&bit != 0 || absDur(time.Duration(p.Time.UnixNano()-r.time)) > sightingWindow {
 		return nil, false
 	}
 	r.points |= bit
@@ -116,32 +201,40 @@ func absDur(d time.Duration) time.Duration {
 // sweep drops expired entries so that memory follows live exchanges, not
 // the length of the capture.
 func (t *Tracker) sweep() {
-	if t.now.Sub(t.swept) < time.Second {
+	if t.now-t.swept < int64(time.Second) {
 		return
 	}
 	t.swept = t.now
 	for h, r := range t.seen {
-		if t.now.Sub(r.time) > sightingWindow {
+		if t.now-r.time > int64(sightingWindow) {
 			delete(t.seen, h)
 		}
 	}
-	expire(t.echo, t.now)
-	expire(t.tcp, t.now)
-	expire(t.arp, t.now)
-	expire(t.ndp, t.now)
+	expire(t, t.echo)
+	expire(t, t.tcp)
+	expire(t, t.arp)
+	expire(t, t.ndp)
 }
 
-func expire[K comparable](m map[K]*Exchange, now time.Time) {
+func expire[K comparable](t *Tracker, m map[K]*Exchange) {
 	for k, e := range m {
-		if now.Sub(e.last) > expireAfter {
+		if t.now-e.last > int64(expireAfter) {
 			delete(m, k)
+			t.finish(e)
 		}
 	}
 }
 
 func (t *Tracker) start(p *Packet, kind string, src, dst string) *Exchange {
-	ex := &Exchange{Kind: kind, Src: src, Dst: dst, Start: p.Time, last: p.Time}
-	t.all = append(t.all, ex)
+	t.order++
+	room := 4 // a request and its answer, seen at both ends
+	if kind == KindTCPConn {
+		room = 8
+	}
+	ex := &Exchange{Kind: kind, Src: src, Dst: dst, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, room)}
+	if t.Emit == nil {
+		t.all = append(t.all, ex)
+	}
 	return ex
 }
 
@@ -153,28 +246,30 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 	}
 	switch {
 	case req:
-		k := echoKey{p.Src, p.Dst, p.ID, p.Seq}
+		k := mkEchoKey(p.Src, p.Dst, p.ID, p.Seq)
 		ex := t.echo[k]
 		if ex == nil {
 			ex = t.start(p, kind, p.Src.String(), p.Dst.String())
-			ex.Status, ex.ID, ex.Seq, ex.req = StatusUnanswered, ptr(p.ID), ptr(p.Seq), p.Time
+			ex.Status, ex.req = StatusUnanswered, p.Time
+			ex.setEcho(p.ID, p.Seq)
 			t.echo[k] = ex
 		}
 		ex.Requests++
 		ex.see(p, t.Points, "request")
 		return ex
 	case rep:
-		k := echoKey{p.Dst, p.Src, p.ID, p.Seq}
+		k := mkEchoKey(p.Dst, p.Src, p.ID, p.Seq)
 		ex := t.echo[k]
 		if ex == nil {
 			ex = t.start(p, kind, p.Dst.String(), p.Src.String())
-			ex.ID, ex.Seq = ptr(p.ID), ptr(p.Seq)
+			ex.setEcho(p.ID, p.Seq)
 		} else if ex.Status != StatusAnswered && !p.NoTime {
-			ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
+			ex.setRTT(p.Time.Sub(ex.req))
 		}
 		ex.Status = StatusAnswered
 		delete(t.echo, k)
 		ex.see(p, t.Points, "reply")
+		t.finish(ex)
 		return ex
 	}
 	return nil
@@ -184,43 +279,47 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	syn, ack, rst, fin := p.Flags&SYN != 0, p.Flags&ACK != 0, p.Flags&RST != 0, p.Flags&FIN != 0
 	if syn && !ack {
-		k := tcpKey{src, dst}
+		k := mkTCPKey(src, dst)
 		ex := t.tcp[k]
 		if ex != nil && *ex.ISN == p.TCPSeq && ex.state == tcpSyn {
 			ex.Requests++
 			ex.see(p, t.Points, "[S] (retransmission)")
 			return ex
 		}
+		if ex != nil {
+			t.finish(ex) // a new attempt on the same 4-tuple
+		}
 		ex = t.start(p, KindTCPConn, src.String(), dst.String())
-		ex.Status, ex.ISN, ex.SynSeen, ex.Requests, ex.req = StatusUnanswered, ptr(p.TCPSeq), ptr(true), 1, p.Time
-		ex.BytesToServer, ex.BytesToClient, ex.Close = ptr(0), ptr(0), "open"
+		ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
+		ex.setTCP(true)
+		ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
 		t.tcp[k] = ex
 		ex.see(p, t.Points, "[S]")
 		return ex
 	}
-	ex, toServer := t.tcp[tcpKey{src, dst}], true
+	ex, toServer := t.tcp[mkTCPKey(src, dst)], true
 	if ex == nil {
-		ex, toServer = t.tcp[tcpKey{dst, src}], false
+		ex, toServer = t.tcp[mkTCPKey(dst, src)], false
 	}
 	if ex == nil {
 		if rst {
 			return nil // a reset for a connection we never saw open
 		}
 		ex = t.start(p, KindTCPConn, src.String(), dst.String())
-		ex.Status, ex.SynSeen, ex.state, ex.Close = StatusEstablished, ptr(false), tcpEstablished, "open"
-		ex.BytesToServer, ex.BytesToClient = ptr(0), ptr(0)
-		t.tcp[tcpKey{src, dst}] = ex
+		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
+		ex.setTCP(false)
+		t.tcp[ex.key] = ex
 	}
 	what := tcpFlags(p.Flags)
 	switch {
 	case !toServer && syn && ack && ex.state == tcpSyn:
 		ex.state, ex.SynAckSeen = tcpSynAck, true
 		if !p.NoTime {
-			ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
+			ex.setRTT(p.Time.Sub(ex.req))
 		}
 	case !toServer && rst && ex.state <= tcpSynAck:
 		ex.Status, ex.state, ex.Close = StatusRefused, tcpClosed, "rst"
-		delete(t.tcp, tcpKey{dst, src})
+		t.finish(ex)
 	case toServer && ack && ex.state == tcpSynAck:
 		ex.Status, ex.state = StatusEstablished, tcpEstablished
 	}
@@ -233,8 +332,17 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		switch {
 		case rst:
 			ex.Close, ex.state = "rst", tcpClosed
+			t.finish(ex)
 		case fin && ex.Close != "rst":
 			ex.Close = "fin"
+			if toServer {
+				ex.fins |= 1
+			} else {
+				ex.fins |= 2
+			}
+			if ex.fins == 3 {
+				t.finish(ex) // the last ACK still joins during the linger
+			}
 		}
 	}
 	ex.see(p, t.Points, what)
@@ -280,11 +388,12 @@ func (t *Tracker) answer(m map[resKey]*Exchange, kind string, k resKey, p *Packe
 	if ex == nil {
 		ex = t.start(p, kind, k.requester.String(), k.target.String())
 	} else if !p.NoTime {
-		ex.RTTms = ptr(float64(p.Time.Sub(ex.req).Microseconds()) / 1000)
+		ex.setRTT(p.Time.Sub(ex.req))
 	}
 	delete(m, k)
 	ex.Status = StatusAnswered
 	ex.see(p, t.Points, what)
+	t.finish(ex)
 	return ex
 }
 
@@ -297,9 +406,9 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 	if q.Valid {
 		switch {
 		case q.Proto == 1 && q.ICMPType == 8, q.Proto == 58 && q.ICMPType == 128:
-			ex = t.echo[echoKey{q.Src, q.Dst, q.ID, q.Seq}]
+			ex = t.echo[mkEchoKey(q.Src, q.Dst, q.ID, q.Seq)]
 		case q.Proto == 6:
-			ex = t.tcp[tcpKey{netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort)}]
+			ex = t.tcp[mkTCPKey(netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort))]
 		}
 	}
 	if ex == nil {
@@ -312,6 +421,9 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 	ex.Status = StatusError
 	ex.Errors = append(ex.Errors, e)
 	ex.see(p, t.Points, e.Text)
+	if ex.Kind == KindICMPError {
+		t.finish(ex)
+	}
 	return ex
 }
 
@@ -323,5 +435,13 @@ func endpoint(a netip.Addr, port uint16, proto uint8) string {
 }
 
 func macString(m [6]byte) string {
-	return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5])
+	const hexdigits = "0123456789abcdef"
+	b := make([]byte, 0, 17)
+	for i, c := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hexdigits[c>>4], hexdigits[c&0xf])
+	}
+	return string(b)
 }

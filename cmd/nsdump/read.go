@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"sort"
 	"strings"
 
 	"github.com/nsdump/nsdump/capture"
@@ -29,9 +31,22 @@ func runRead(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The live heap is the open exchanges, a few MiB; let it double before
+	// collecting, but never past 48 MiB, so a long capture costs CPU on
+	// reading rather than on the garbage collector, with memory still flat.
+	defer debug.SetGCPercent(debug.SetGCPercent(200))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(48 << 20))
 	out := bufio.NewWriterSize(e.stdout, 1<<16)
 	defer out.Flush()
 	t := decode.NewTracker(nil)
+	var sum summary
+	var stream *jsonStream
+	if *asJSON {
+		stream = &jsonStream{w: out}
+		t.Emit = stream.add
+	} else {
+		t.Emit = sum.add
+	}
 	var line []byte
 	var each func(*decode.Packet, string)
 	if *packets {
@@ -49,14 +64,143 @@ func runRead(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	rep := t.Report()
+	t.Flush()
 	if *asJSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return stream.close(t.Packets())
 	}
-	printReport(out, rep)
+	sum.print(out, t.Packets())
 	return nil
+}
+
+// jsonStream writes {"exchanges": [...], "packets": N} as exchanges finish,
+// so that memory does not grow with the capture.
+type jsonStream struct {
+	w   *bufio.Writer
+	n   int
+	err error
+}
+
+func (j *jsonStream) add(ex *decode.Exchange) {
+	if j.err != nil {
+		return
+	}
+	if j.n == 0 {
+		j.w.WriteString("{\n  \"exchanges\": [\n    ")
+	} else {
+		j.w.WriteString(",\n    ")
+	}
+	b, err := json.MarshalIndent(ex, "    ", "  ")
+	if err != nil {
+		j.err = err
+		return
+	}
+	j.w.Write(b)
+	j.n++
+}
+
+func (j *jsonStream) close(packets int) error {
+	if j.err != nil {
+		return j.err
+	}
+	if j.n == 0 {
+		j.w.WriteString("{\n  \"exchanges\": [")
+	} else {
+		j.w.WriteString("\n  ")
+	}
+	fmt.Fprintf(j.w, "],\n  \"packets\": %d\n}\n", packets)
+	return nil
+}
+
+// keepListed is how many exchanges of each group the text report lists one
+// by one; past it, answered exchanges are summed up per kind and further
+// failures only counted, so that a long capture reads in one screen and
+// costs no memory.
+const keepListed = 200
+
+// summary is the text report, built as exchanges finish.
+type summary struct {
+	bad, good           []*decode.Exchange
+	badCount, goodCount int
+	kinds               map[string]*kindStats
+	kindOrder           []string
+}
+
+type kindStats struct {
+	count                  int
+	rttN                   int
+	rttSum, rttMin, rttMax float64
+}
+
+func (s *summary) add(ex *decode.Exchange) {
+	if ex.Status == decode.StatusAnswered || ex.Status == decode.StatusEstablished {
+		s.goodCount++
+		if len(s.good) < keepListed {
+			s.good = append(s.good, ex)
+		}
+		if s.kinds == nil {
+			s.kinds = map[string]*kindStats{}
+		}
+		k := s.kinds[ex.Kind]
+		if k == nil {
+			k = &kindStats{}
+			s.kinds[ex.Kind] = k
+			s.kindOrder = append(s.kindOrder, ex.Kind)
+		}
+		k.count++
+		if ex.RTTms != nil {
+			r := *ex.RTTms
+			if k.rttN == 0 || r < k.rttMin {
+				k.rttMin = r
+			}
+			if r > k.rttMax {
+				k.rttMax = r
+			}
+			k.rttSum += r
+			k.rttN++
+		}
+		return
+	}
+	s.badCount++
+	if len(s.bad) < keepListed {
+		s.bad = append(s.bad, ex)
+	}
+}
+
+func (s *summary) print(w io.Writer, packets int) {
+	fmt.Fprintf(w, "%d packets, %d exchanges: %d not answered or failed, %d answered\n", packets, s.badCount+s.goodCount, s.badCount, s.goodCount)
+	byStart := func(list []*decode.Exchange) {
+		sort.SliceStable(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
+	}
+	if len(s.bad) > 0 {
+		byStart(s.bad)
+		fmt.Fprintf(w, "\nnever answered or failed:\n")
+		for _, ex := range s.bad {
+			fmt.Fprintln(w, "  "+exchangeLine(ex))
+		}
+		if s.badCount > len(s.bad) {
+			fmt.Fprintf(w, "  ... and %d more (nsdump read --json lists them all)\n", s.badCount-len(s.bad))
+		}
+	}
+	if s.goodCount == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nanswered:\n")
+	if s.goodCount <= keepListed {
+		byStart(s.good)
+		for _, ex := range s.good {
+			fmt.Fprintln(w, "  "+exchangeLine(ex))
+		}
+		return
+	}
+	for _, kind := range s.kindOrder {
+		k := s.kinds[kind]
+		fmt.Fprintf(w, "  %-10s %d", kind, k.count)
+		if k.rttN > 0 {
+			fmt.Fprintf(w, ", rtt min/avg/max %.3f/%.3f/%.3f ms", k.rttMin, k.rttSum/float64(k.rttN), k.rttMax)
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "  (%d answered exchanges; nsdump read --json lists them all)\n", s.goodCount)
 }
 
 // splitFilter separates file names from a trailing filter expression: the
@@ -87,30 +231,6 @@ func readOne(name string, t *decode.Tracker, filter *capture.FilterSet, each fun
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	return nil
-}
-
-func printReport(w io.Writer, rep decode.Report) {
-	var bad, good []*decode.Exchange
-	for _, ex := range rep.Exchanges {
-		if ex.Status == decode.StatusAnswered || ex.Status == decode.StatusEstablished {
-			good = append(good, ex)
-		} else {
-			bad = append(bad, ex)
-		}
-	}
-	fmt.Fprintf(w, "%d packets, %d exchanges: %d not answered or failed, %d answered\n", rep.Packets, len(rep.Exchanges), len(bad), len(good))
-	for _, group := range []struct {
-		title string
-		list  []*decode.Exchange
-	}{{"never answered or failed", bad}, {"answered", good}} {
-		if len(group.list) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s:\n", group.title)
-		for _, ex := range group.list {
-			fmt.Fprintln(w, "  "+exchangeLine(ex))
-		}
-	}
 }
 
 func exchangeLine(ex *decode.Exchange) string {

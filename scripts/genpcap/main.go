@@ -1,0 +1,128 @@
+// Command genpcap writes a synthetic Ethernet pcap of N packets for the
+// read benchmarks: TCP connections (handshake, data both ways, FIN), ICMP
+// echo pairs and ARP resolutions between many address pairs, in the
+// proportions of a busy lab. Usage: go run ./scripts/genpcap -n 5000000 -o big.pcap
+package main
+
+import (
+	"encoding/binary"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+func main() {
+	n := flag.Int("n", 5_000_000, "packets")
+	out := flag.String("o", "big.pcap", "output file")
+	flag.Parse()
+	f, err := os.Create(*out)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "genpcap:", err)
+		os.Exit(2)
+	}
+	w, _ := capture.NewPcapWriter(f, capture.LinkEthernet, 262144)
+	g := &gen{w: w, t: time.Unix(1_700_000_000, 0)}
+	for i := 0; g.count < *n; i++ {
+		a := [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}
+		b := [4]byte{10, 200, byte(i >> 8), byte(i)}
+		switch i % 4 {
+		case 0, 1:
+			g.tcp(a, b, uint16(1024+i%60000), 7096)
+		case 2:
+			g.echo(a, b, uint16(i), 3)
+		case 3:
+			g.arp(a, b)
+		}
+	}
+	if err := w.Flush(); err != nil || f.Close() != nil {
+		fmt.Fprintln(os.Stderr, "genpcap: write failed")
+		os.Exit(2)
+	}
+}
+
+type gen struct {
+	w     *capture.PcapWriter
+	t     time.Time
+	count int
+	buf   []byte
+}
+
+func (g *gen) emit(frame []byte) {
+	g.t = g.t.Add(7 * time.Microsecond)
+	g.w.WriteFrame(capture.Frame{Time: g.t, Len: len(frame), Data: frame}, "")
+	g.count++
+}
+
+func eth(b []byte, etherType uint16) []byte {
+	b = append(b[:0], 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1)
+	return binary.BigEndian.AppendUint16(b, etherType)
+}
+
+func ipv4(b []byte, proto byte, src, dst [4]byte, payload int) []byte {
+	b = eth(b, 0x0800)
+	b = append(b, 0x45, 0)
+	b = binary.BigEndian.AppendUint16(b, uint16(20+payload))
+	b = append(b, 0, 0, 0x40, 0, 64, proto, 0, 0)
+	b = append(b, src[:]...)
+	return append(b, dst[:]...)
+}
+
+func (g *gen) tcp(a, b [4]byte, sport, dport uint16) {
+	seg := func(src, dst [4]byte, sp, dp uint16, seq, ack uint32, flags byte, data int) {
+		f := ipv4(g.buf, 6, src, dst, 20+data)
+		f = binary.BigEndian.AppendUint16(f, sp)
+		f = binary.BigEndian.AppendUint16(f, dp)
+		f = binary.BigEndian.AppendUint32(f, seq)
+		f = binary.BigEndian.AppendUint32(f, ack)
+		f = append(f, 0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0)
+		f = append(f, make([]byte, data)...)
+		g.buf = f
+		g.emit(f)
+	}
+	seg(a, b, sport, dport, 1000, 0, 0x02, 0)
+	seg(b, a, dport, sport, 5000, 1001, 0x12, 0)
+	seg(a, b, sport, dport, 1001, 5001, 0x10, 0)
+	seg(a, b, sport, dport, 1001, 5001, 0x18, 100)
+	seg(b, a, dport, sport, 5001, 1101, 0x18, 300)
+	seg(a, b, sport, dport, 1101, 5301, 0x11, 0)
+	seg(b, a, dport, sport, 5301, 1102, 0x11, 0)
+	seg(a, b, sport, dport, 1102, 5302, 0x10, 0)
+}
+
+func (g *gen) echo(a, b [4]byte, id uint16, count int) {
+	for seq := 1; seq <= count; seq++ {
+		for _, dir := range []struct {
+			src, dst [4]byte
+			typ      byte
+		}{{a, b, 8}, {b, a, 0}} {
+			f := ipv4(g.buf, 1, dir.src, dir.dst, 64)
+			f = append(f, dir.typ, 0, 0, 0)
+			f = binary.BigEndian.AppendUint16(f, id)
+			f = binary.BigEndian.AppendUint16(f, uint16(seq))
+			f = append(f, make([]byte, 56)...)
+			g.buf = f
+			g.emit(f)
+		}
+	}
+}
+
+func (g *gen) arp(a, b [4]byte) {
+	for op := uint16(1); op <= 2; op++ {
+		f := eth(g.buf, 0x0806)
+		f = append(f, 0, 1, 8, 0, 6, 4)
+		f = binary.BigEndian.AppendUint16(f, op)
+		sender, target := a, b
+		if op == 2 {
+			sender, target = b, a
+		}
+		f = append(f, 2, 0, 0, 0, 0, 1)
+		f = append(f, sender[:]...)
+		f = append(f, 0, 0, 0, 0, 0, 0)
+		f = append(f, target[:]...)
+		g.buf = f
+		g.emit(f)
+	}
+}
