@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -102,4 +103,31 @@ func FuzzDecode(f *testing.F) {
 			AppendLine(nil, &p, "a/b")
 		}
 	})
+}
+
+// BenchmarkReadFile: the whole read path, file bytes to emitted exchanges,
+// per packet. scripts/bench-read.sh measures the same on 5M packets
+// against tcpdump and tshark.
+func BenchmarkReadFile(b *testing.B) {
+	var buf bytes.Buffer
+	w, _ := capture.NewPcapWriter(&buf, capture.LinkEthernet, 262144)
+	const n = 30000
+	for i := 0; i < n; i++ {
+		f := frameOf(b, frames[i%len(frames)].hex)
+		f.Time = time.Unix(1, int64(i)*1000)
+		w.WriteFrame(f, "")
+	}
+	w.Flush()
+	data := buf.Bytes()
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		t := NewTracker(nil)
+		t.Emit = func(*Exchange) {}
+		if err := ReadFile(bytes.NewReader(data), t, nil, nil); err != nil {
+			b.Fatal(err)
+		}
+		t.Flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/packet")
 }
