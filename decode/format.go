@@ -118,7 +118,7 @@ func AppendLine(b []byte, p *Packet, point string) []byte {
 	if p.NoTime {
 		b = append(b, "--:--:--.------"...)
 	} else {
-		b = p.Time.UTC().AppendFormat(b, "15:04:05.000000")
+		b = appendClock(b, p.Time.UnixNano())
 	}
 	b = append(b, ' ')
 	if point != "" {
@@ -128,6 +128,28 @@ func AppendLine(b []byte, p *Packet, point string) []byte {
 	b = append(b, p.Dir.String()...)
 	b = append(b, ' ')
 	return AppendSummary(b, p)
+}
+
+// appendClock writes UTC hh:mm:ss.uuuuuu, as tcpdump prints it by
+// default, without time.Format's cost on the per-packet path.
+func appendClock(b []byte, ns int64) []byte {
+	us := ns / 1000
+	if us < 0 {
+		us = 0
+	}
+	day := us % (86400 * 1_000_000)
+	secs, frac := day/1_000_000, day%1_000_000
+	two := func(b []byte, v int64) []byte { return append(b, byte('0'+v/10), byte('0'+v%10)) }
+	b = two(b, secs/3600)
+	b = append(b, ':')
+	b = two(b, secs/60%60)
+	b = append(b, ':')
+	b = two(b, secs%60)
+	b = append(b, '.')
+	for div := int64(100000); div > 0; div /= 10 {
+		b = append(b, byte('0'+frac/div%10))
+	}
+	return b
 }
 
 // AppendSummary appends what tcpdump -n prints after the time.
