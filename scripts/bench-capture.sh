@@ -26,16 +26,18 @@ measure() {
   local pid=$!
   for _ in $(seq 100); do grep -q "$ready" "$dir/err" && break; sleep 0.05; done
   local before; before=$(rx)
-  local sent; sent=$(ip netns exec "$a" "$dir/flood" -dst 172.24.2.1 -n "$n" -t 20s | cut -d' ' -f1)
+  local flood; flood=$(ip netns exec "$a" "$dir/flood" -dst 172.24.2.1 -n "$n" -t 20s)
+  local sent=${flood%% *} rate; rate=$(sed -E 's/.*\(([0-9]+)\/s\)/\1/' <<<"$flood")
   sleep 1
   local after; after=$(rx)
   kill -INT "$pid"; wait "$pid" || true
-  local stats; stats=$(grep -E "captured" "$dir/err" | head -1)
+  # nsdump: "N packets captured, N received by filter, N dropped by kernel";
+  # tcpdump: the same three counts on three lines.
   local captured dropped
-  captured=$(sed -E 's/^([0-9]+) packets captured.*/\1/' <<<"$stats")
-  dropped=$(sed -E 's/.* ([0-9]+) (packets )?dropped by kernel.*/\1/' <<<"$stats")
-  awk -v w="$name" -v s="$sent" -v c="$captured" -v d="$dropped" -v i="$((after - before))" \
-    'BEGIN { printf "%-30s sent %8d  iface rx %8d  captured %8d (%6.2f%%)  kernel drops %8d  captured+dropped %8d\n", w, s, i, c, 100*c/(i>0?i:1), d, c+d }'
+  captured=$(grep -oE "[0-9]+ packets captured" "$dir/err" | head -1 | cut -d' ' -f1)
+  dropped=$(grep -oE "[0-9]+ (packets )?dropped by kernel" "$dir/err" | head -1 | cut -d' ' -f1)
+  awk -v w="$name" -v s="$sent" -v r="$rate" -v c="$captured" -v d="$dropped" -v i="$((after - before))" \
+    'BEGIN { printf "%-26s sent %8d (%8d/s)  iface rx %8d  captured %8d (%6.2f%% of rx)  kernel drops %7d  captured+dropped %8d\n", w, s, r, i, c, 100*c/(i>0?i:1), d, c+d }'
 }
 
 echo "flood: $n datagrams of 22 bytes (64-byte frames), udp port 9, captured on $b/nbd$$"
