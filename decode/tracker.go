@@ -307,6 +307,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		}
 		ex = t.start(p, KindTCPConn, src.String(), dst.String())
 		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
+		toServer = true // the sender of the first packet seen plays the client
 		ex.setTCP(false)
 		t.tcp[ex.key] = ex
 	}

@@ -73,6 +73,10 @@ func TestCaptureBothEndsToPcapng(t *testing.T) {
 	if out, err := exec.Command("ip", "netns", "exec", ns0, "ping", "-c3", "-i0.2", "-W1", a1).CombinedOutput(); err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
+	// TCP with a message both ways: trace listens in each namespace and connects from the other.
+	if _, e, code := nsdump("trace", ns0, ns1, "--count", "1", "--port", "7096"); code != 0 {
+		t.Fatalf("trace for the TCP exchange: exit %d %s", code, e)
+	}
 	time.Sleep(300 * time.Millisecond)
 	cmd.Process.Signal(syscall.SIGINT)
 	start := time.Now()
@@ -90,13 +94,34 @@ func TestCaptureBothEndsToPcapng(t *testing.T) {
 	for _, r := range rows {
 		counts[r]++
 	}
-	// 3 requests and 3 replies, each seen leaving one end and entering the other.
+	// The ping's 3 requests and 3 replies (ids other than trace's are not told
+	// apart here: trace adds one request and reply each way, so 4 each), each
+	// seen leaving one end and entering the other.
 	for _, want := range []string{
 		ns0 + "/" + v0 + "\t0x00000002\t8", ns1 + "/" + v1 + "\t0x00000001\t8",
 		ns1 + "/" + v1 + "\t0x00000002\t0", ns0 + "/" + v0 + "\t0x00000001\t0",
 	} {
-		if counts[want] != 3 {
-			t.Errorf("%d frames of %q, want 3; tshark rows:\n%s", counts[want], want, strings.Join(rows, "\n"))
+		if counts[want] != 4 {
+			t.Errorf("%d frames of %q, want 4; tshark rows:\n%s", counts[want], want, strings.Join(rows, "\n"))
+		}
+	}
+	// Both TCP connections, SYN to FIN, at both ends, with the test message.
+	syns := map[string]int{}
+	for _, r := range tshark(t, file, "frame.interface_name", "frame.packet_flags_direction", "tcp.flags.syn", "tcp.flags.ack", "tcp.len") {
+		f := strings.Split(r, "\t")
+		if len(f) == 5 && f[2] == "True" || len(f) == 5 && f[2] == "1" {
+			syns[f[0]+" "+f[1]+" ack="+f[3]]++
+		}
+	}
+	for _, want := range []string{ns0 + "/" + v0 + " 0x00000002 ack=", ns1 + "/" + v1 + " 0x00000001 ack="} {
+		n := 0
+		for k, c := range syns {
+			if strings.HasPrefix(k, want) {
+				n += c
+			}
+		}
+		if n < 2 { // the SYN out of one end and the SYN-ACK of the other connection
+			t.Errorf("TCP handshake frames at %q: %d, want 2 or more (%v)", want, n, syns)
 		}
 	}
 	summary := stderr.String()
