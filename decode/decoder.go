@@ -13,8 +13,10 @@ import (
 // Decoder decodes frames into Packets. It is not safe for concurrent use:
 // one per goroutine.
 type Decoder struct {
-	parsers map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	parsers   map[gopacket.LayerType]*gopacket.DecodingLayerParser
+	lastFirst gopacket.LayerType
+	last      *gopacket.DecodingLayerParser
+	decoded   []gopacket.LayerType
 
 	eth     layers.Ethernet
 	dot1q   layers.Dot1Q
@@ -43,7 +45,11 @@ func NewDecoder() *Decoder {
 }
 
 func (d *Decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
+	if first == d.lastFirst && d.last != nil {
+		return d.last // a file rarely changes link type: skip the map
+	}
 	if p, ok := d.parsers[first]; ok {
+		d.lastFirst, d.last = first, p
 		return p
 	}
 	p := gopacket.NewDecodingLayerParser(first,
@@ -51,6 +57,7 @@ func (d *Decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser
 		&d.ip4, &d.ip6, &d.icmp4, &d.icmp6, &d.tcp, &d.udp, &d.payload)
 	p.IgnoreUnsupported = true
 	d.parsers[first] = p
+	d.lastFirst, d.last = first, p
 	return p
 }
 
