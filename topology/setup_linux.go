@@ -25,9 +25,25 @@ type end struct {
 // on a later failure it removes the namespaces it created. It returns what it
 // did, one line per change, in iproute2 terms.
 func Setup(l Lab, withRoutes bool) (done []string, err error) {
+	return setup(l, withRoutes, false)
+}
+
+// SetupTransient is Setup for a lab this process removes itself (the
+// demo's): the namespaces it creates are recorded, so that if the process
+// is killed the next run can say they are left over.
+func SetupTransient(l Lab, withRoutes bool) (done []string, err error) {
+	return setup(l, withRoutes, true)
+}
+
+func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
+	unlock, err := lockLabs()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ends := [2]*end{
 		{ns: l.NS0, veth: l.Veth0, addr: l.Addr0, route: l.Route0()},
 		{ns: l.NS1, veth: l.Veth1, addr: l.Addr1, route: l.Route1()},
@@ -51,6 +67,7 @@ func Setup(l Lab, withRoutes bool) (done []string, err error) {
 		if err != nil {
 			for _, name := range created {
 				DeleteNamespace(name)
+				unmarkTransient(name)
 			}
 		}
 	}()
@@ -63,6 +80,11 @@ func Setup(l Lab, withRoutes bool) (done []string, err error) {
 		}
 		created = append(created, e.ns)
 		done = append(done, "ip netns add "+e.ns)
+		if transient {
+			if err := markTransient(e.ns); err != nil {
+				return done, fmt.Errorf("record namespace %q: %w", e.ns, err)
+			}
+		}
 		if e.h, err = openHandle(e.ns); err != nil {
 			return done, err
 		}

@@ -13,6 +13,11 @@ func Teardown(l Lab, force bool) ([]string, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
+	unlock, err := lockLabs()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	var present []string
 	for _, side := range [][2]string{{l.NS0, l.Veth0}, {l.NS1, l.Veth1}} {
 		ns, veth := side[0], side[1]
@@ -31,6 +36,7 @@ func Teardown(l Lab, force bool) ([]string, error) {
 		if err := DeleteNamespace(ns); err != nil {
 			return done, err
 		}
+		unmarkTransient(ns)
 		done = append(done, "ip netns del "+ns)
 	}
 	return done, nil

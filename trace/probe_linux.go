@@ -252,7 +252,7 @@ func (l *listener) serve() {
 }
 
 // received reports whether msg arrived within wait.
-func (l *listener) received(msg string, wait time.Duration) bool {
+func (l *listener) received(ctx context.Context, msg string, wait time.Duration) bool {
 	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
@@ -262,6 +262,8 @@ func (l *listener) received(msg string, wait time.Duration) bool {
 				return true
 			}
 		case <-t.C:
+			return false
+		case <-ctx.Done():
 			return false
 		}
 	}

@@ -241,7 +241,7 @@ func (r *run) tcpProbe(ctx context.Context) {
 	dst := netip.AddrPortFrom(r.to.addr, r.cfg.Port)
 	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, dst, r.msg, r.cfg.Timeout)
 	if r.tcp.Connected && r.listener != nil {
-		r.arrived = r.listener.received(r.msg, r.cfg.Timeout)
+		r.arrived = r.listener.received(ctx, r.msg, r.cfg.Timeout)
 	}
 }
 

@@ -31,6 +31,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	warnLeftovers(e)
 	for _, ns := range []string{lab.NS0, lab.NS1} {
 		if topology.NamespaceExists(ns) {
 			return fmt.Errorf("namespace %q already exists; the demo builds its own lab and touches nothing else (nsdump teardown removes the lab)", ns)
@@ -39,7 +40,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	start := time.Now()
 	step := func(format string, a ...any) { fmt.Fprintf(e.stdout, "\n$ "+format+"\n", a...) }
 	step("nsdump setup    # the walkthrough's lab, no routes between the subnets")
-	done, err := topology.Setup(lab, false)
+	done, err := topology.SetupTransient(lab, false)
 	printDone(e, done)
 	if !*keep {
 		defer func() {

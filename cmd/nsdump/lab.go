@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/nsdump/nsdump/topology"
 )
@@ -24,6 +25,7 @@ func runSetup(_ context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	warnLeftovers(e)
 	done, err := topology.Setup(l, *routes)
 	printDone(e, done)
 	if err != nil {
@@ -39,7 +41,22 @@ func runTeardown(_ context.Context, e env, args []string) error {
 	fs := newFlags(e, "teardown")
 	lf := addLabFlags(fs)
 	force := fs.Bool("force", false, "remove the namespaces even if they hold interfaces the lab did not create")
+	leftovers := fs.Bool("leftovers", false, "remove instead the namespaces a killed nsdump run created for itself (and only those)")
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *leftovers {
+		if err := noArgs(fs); err != nil {
+			return err
+		}
+		if err := topology.CheckPrivileges(); err != nil {
+			return err
+		}
+		done, err := topology.RemoveLeftovers()
+		printDone(e, done)
+		if err == nil && len(done) == 0 {
+			fmt.Fprintln(e.stdout, "no leftovers")
+		}
 		return err
 	}
 	l, err := lf.lab()
@@ -68,4 +85,19 @@ func printDone(e env, done []string) {
 	for _, d := range done {
 		fmt.Fprintln(e.stdout, d)
 	}
+}
+
+// warnLeftovers says, in one line on stderr, which namespaces an nsdump run
+// killed before it could clean up (kill -9 of a demo) left behind.
+func warnLeftovers(e env) {
+	left := topology.Leftovers()
+	if len(left) == 0 {
+		return
+	}
+	var names []string
+	for _, l := range left {
+		names = append(names, fmt.Sprintf("%s (pid %d)", l.Namespace, l.PID))
+	}
+	fmt.Fprintf(e.stderr, "nsdump: warning: left behind by an nsdump run that was killed: %s; nsdump teardown --leftovers removes them\n",
+		strings.Join(names, ", "))
 }

@@ -25,6 +25,7 @@ func runLs(_ context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	warnLeftovers(e)
 	if len(names) == 0 {
 		var err error
 		if names, err = topology.ListNamespaces(); err != nil {

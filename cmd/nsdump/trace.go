@@ -50,6 +50,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	warnLeftovers(e)
 	res, err := trace.Run(ctx, cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// stopWithin sends sig and waits; the process must be gone within limit.
+func stopWithin(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, limit time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	cmd.Process.Signal(sig)
+	start := time.Now()
+	select {
+	case <-done:
+		if d := time.Since(start); d > limit {
+			t.Errorf("%v took %v to end it, want under %v", sig, d, limit)
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running 5s after %v", sig)
+	}
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// TestSignalDuringTrace: a trace waiting out a long timeout (a firewall
+// drops everything) stops within a second on SIGINT or SIGTERM and leaves
+// its listeners closed: the port is free again.
+func TestSignalDuringTrace(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			_, ns0, ns1, _, _, a0, _ := testLab(t)
+			for _, c := range [][]string{{"add", "table", "inet", "nsdt"},
+				{"add", "chain", "inet", "nsdt", "in", "{ type filter hook input priority 0; }"},
+				{"add", "rule", "inet", "nsdt", "in", "ip", "saddr", a0, "drop"}} {
+				if out, err := exec.Command("ip", append([]string{"netns", "exec", ns1, "nft"}, c...)...).CombinedOutput(); err != nil {
+					t.Fatalf("nft: %v %s", err, out)
+				}
+			}
+			cmd := exec.Command(buildNsdump(t), "trace", ns0, ns1, "--timeout", "10s", "--port", "7097")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(500 * time.Millisecond)
+			stopWithin(t, cmd, sig, time.Second)
+			if !strings.Contains(stderr.String(), "interrupted") {
+				t.Errorf("stderr %q, want it to say interrupted", stderr.String())
+			}
+			// The listeners are gone: trace can listen on the same port again at once.
+			if _, e, code := nsdump("trace", ns1, ns0, "--count", "1", "--timeout", "200ms", "--port", "7097"); strings.Contains(e, "listen") {
+				t.Errorf("port 7097 still taken after the interrupted trace: exit %d %s", code, e)
+			}
+		})
+	}
+}
+
+// TestSignalDuringDemo: SIGINT while the demo runs ends it within a second
+// and the lab it built is gone.
+func TestSignalDuringDemo(t *testing.T) {
+	flags, ns0, ns1, _, _, _, _ := testLab(t)
+	nsdump(append([]string{"teardown", "--force"}, flags...)...)
+	cmd := exec.Command(buildNsdump(t), append([]string{"demo", "-w", t.TempDir() + "/d.pcapng"}, flags...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the demo's lab", func() bool { return topology.NamespaceExists(ns1) })
+	stopWithin(t, cmd, syscall.SIGINT, time.Second)
+	if topology.NamespaceExists(ns0) || topology.NamespaceExists(ns1) {
+		t.Error("the interrupted demo left its lab behind")
+	}
+}
+
+// TestKilledDemoLeftovers: after kill -9 the next run names what the demo
+// left, teardown --leftovers removes exactly that, and a namespace nsdump
+// did not create is never touched.
+func TestKilledDemoLeftovers(t *testing.T) {
+	flags, ns0, ns1, _, _, _, _ := testLab(t)
+	nsdump(append([]string{"teardown", "--force"}, flags...)...)
+	bystander := ns0 + "x"
+	if out, err := exec.Command("ip", "netns", "add", bystander).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", bystander).Run() })
+	cmd := exec.Command(buildNsdump(t), append([]string{"demo", "-w", t.TempDir() + "/d.pcapng"}, flags...)...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the demo's lab", func() bool { return topology.NamespaceExists(ns1) })
+	cmd.Process.Kill()
+	cmd.Wait()
+	if !topology.NamespaceExists(ns0) {
+		t.Fatal("the demo's lab was gone right after SIGKILL: nothing to test the leftovers with")
+	}
+	_, e, _ := nsdump("ls", bystander)
+	if !strings.Contains(e, ns0) || !strings.Contains(e, ns1) || !strings.Contains(e, "teardown --leftovers") || strings.Contains(e, bystander+" (") {
+		t.Fatalf("the next run's warning: %q", e)
+	}
+	out, e, code := nsdump("teardown", "--leftovers")
+	if code != 0 || !strings.Contains(out, "ip netns del "+ns0) || !strings.Contains(out, "ip netns del "+ns1) {
+		t.Fatalf("teardown --leftovers: exit %d %q %q", code, out, e)
+	}
+	if topology.NamespaceExists(ns0) || topology.NamespaceExists(ns1) || !topology.NamespaceExists(bystander) {
+		t.Fatal("teardown --leftovers removed the wrong namespaces")
+	}
+	if _, e, _ := nsdump("ls", bystander); strings.Contains(e, "left behind") {
+		t.Fatalf("still warned after the cleanup: %q", e)
+	}
+}
