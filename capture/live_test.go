@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,4 +142,45 @@ func TestInterfaceDeletedMidCapture(t *testing.T) {
 
 func runIP(args ...string) ([]byte, error) {
 	return exec.Command("ip", args...).CombinedOutput()
+}
+
+// TestStartStop500: opening and stopping a capture 500 times leaks no
+// goroutine or file descriptor and leaves every thread in the namespace it
+// started in.
+func TestStartStop500(t *testing.T) {
+	l := testLab(t)
+	start, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func() {
+		s, err := Open([]Target{{Namespace: l.NS0}, {Namespace: l.NS1}}, &Config{NumBlocks: 2, PollTimeout: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Millisecond)
+		defer cancel()
+		if _, err := s.Run(ctx, 0, func(Frame) error { return nil }, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	run() // warm up what is created once
+	fds, _ := os.ReadDir("/proc/self/fd")
+	goroutines := runtime.NumGoroutine()
+	for i := 0; i < 500; i++ {
+		run()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if now, _ := os.ReadDir("/proc/self/fd"); len(now) != len(fds) {
+		t.Errorf("file descriptors: %d before, %d after 500 captures", len(fds), len(now))
+	}
+	if now := runtime.NumGoroutine(); now > goroutines {
+		t.Errorf("goroutines: %d before, %d after 500 captures", goroutines, now)
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*/ns/net")
+	for _, task := range tasks {
+		if ns, err := os.Readlink(task); err == nil && ns != start {
+			t.Errorf("%s is in %s, want %s", task, ns, start)
+		}
+	}
 }
