@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/user"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
@@ -18,6 +21,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
 	count := fs.IntP("count", "c", 0, "stop after N packets")
 	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet")
+	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -48,6 +52,13 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		s.Close()
 		return err
+	}
+	if *dropTo != "" {
+		if err := dropPrivileges(*dropTo); err != nil {
+			s.Close()
+			closeSink()
+			return err
+		}
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
 	st, runErr := s.Run(ctx, *count, sink, flush)
@@ -143,4 +154,29 @@ func openSink(e env, name string, points []capture.Point) (write func(capture.Fr
 		}
 		return nil
 	}, nil
+}
+
+// dropPrivileges becomes the user, all threads at once (Go's setuid and
+// setgid apply to every thread of the process on Linux), keeping no
+// supplementary groups and no capabilities.
+func dropPrivileges(name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return fmt.Errorf("-Z: %w", err)
+	}
+	uid, err1 := strconv.Atoi(u.Uid)
+	gid, err2 := strconv.Atoi(u.Gid)
+	if err1 != nil || err2 != nil {
+		return fmt.Errorf("-Z: user %q has no numeric uid/gid", name)
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		return fmt.Errorf("-Z %s: setgroups: %w", name, err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		return fmt.Errorf("-Z %s: setgid: %w", name, err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		return fmt.Errorf("-Z %s: setuid: %w", name, err)
+	}
+	return nil
 }

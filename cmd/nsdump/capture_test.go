@@ -231,3 +231,57 @@ func TestCaptureFilter(t *testing.T) {
 		t.Errorf("a bad filter: exit %d, %q", code, e)
 	}
 }
+
+// TestCaptureDropsPrivileges: with -Z nobody every thread runs as nobody
+// once capturing, and the file written still holds the packets.
+func TestCaptureDropsPrivileges(t *testing.T) {
+	_, ns0, _, _, _, _, a1 := testLab(t)
+	file := filepath.Join(t.TempDir(), "z.pcapng")
+	cmd, _, stderr := startCapture(t, ns0, "-Z", "nobody", "-w", file, "icmp")
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", cmd.Process.Pid))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("threads of the capture: %v", err)
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(task)
+		if err != nil {
+			continue // a thread that just ended
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if (strings.HasPrefix(line, "Uid:") || strings.HasPrefix(line, "Gid:")) && strings.Fields(line)[1] != "65534" {
+				t.Errorf("%s: %s, want 65534", task, line)
+			}
+			if strings.HasPrefix(line, "CapEff:") && strings.TrimSpace(line[7:]) != "0000000000000000" {
+				t.Errorf("%s: %s, want no capabilities", task, line)
+			}
+		}
+	}
+	exec.Command("ip", "netns", "exec", ns0, "ping", "-c2", "-i0.2", "-W1", a1).Run()
+	time.Sleep(300 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("capture -Z: %v\n%s", err, stderr)
+	}
+	if rows := tshark(t, file, "icmp.type"); len(rows) != 4 {
+		t.Errorf("%d ICMP frames in the file written as nobody, want 4", len(rows))
+	}
+	if _, e, code := nsdump("capture", ns0, "-Z", "no-such-user-here"); code != 2 || !strings.Contains(e, "no-such-user-here") {
+		t.Errorf("-Z of an unknown user: exit %d %q", code, e)
+	}
+}
+
+// TestCaptureRefusesSymlink: -w never writes through a symlink.
+func TestCaptureRefusesSymlink(t *testing.T) {
+	_, ns0, _, _, _, _, _ := testLab(t)
+	dir := t.TempDir()
+	target := filepath.Join(dir, "precious")
+	os.WriteFile(target, []byte("keep me"), 0o644)
+	link := filepath.Join(dir, "out.pcapng")
+	os.Symlink(target, link)
+	if _, e, code := nsdump("capture", ns0, "-w", link, "-c", "1"); code != 2 || strings.Count(e, "\n") != 1 {
+		t.Errorf("capture -w SYMLINK: exit %d %q, want exit 2 in one line", code, e)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep me" {
+		t.Errorf("the symlink's target was overwritten: %q", b)
+	}
+}
