@@ -171,7 +171,8 @@ func TestStartStop500(t *testing.T) {
 		run()
 	}
 	time.Sleep(50 * time.Millisecond)
-	if now, _ := os.ReadDir("/proc/self/fd"); len(now) != len(fds) {
+	// Fewer is fine: an earlier test's socket may close meanwhile; more is a leak.
+	if now, _ := os.ReadDir("/proc/self/fd"); len(now) > len(fds) {
 		t.Errorf("file descriptors: %d before, %d after 500 captures", len(fds), len(now))
 	}
 	if now := runtime.NumGoroutine(); now > goroutines {
