@@ -124,3 +124,33 @@ func TestKilledDemoLeftovers(t *testing.T) {
 		t.Fatalf("still warned after the cleanup: %q", e)
 	}
 }
+
+// TestParallelSetupProcesses: nsdump processes setting up labs at once, two
+// of them the same lab, all succeed and leave complete labs.
+func TestParallelSetupProcesses(t *testing.T) {
+	flagsA, _, _, _, _, _, _ := testLab(t)
+	flagsB, _, _, _, _, _, _ := testLab(t)
+	for _, f := range [][]string{flagsA, flagsB} {
+		nsdump(append([]string{"teardown", "--force"}, f...)...)
+	}
+	var cmds []*exec.Cmd
+	for _, f := range [][]string{flagsA, flagsA, flagsB, flagsB} {
+		cmd := exec.Command(buildNsdump(t), append([]string{"setup", "--routes"}, f...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, cmd)
+	}
+	for _, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("parallel setup: %v %s", err, cmd.Stderr)
+		}
+	}
+	for _, f := range [][]string{flagsA, flagsB} {
+		if out, _, code := nsdump(append([]string{"setup", "--routes"}, f...)...); code != 0 || !strings.Contains(out, "already in place") {
+			t.Errorf("lab after the parallel setups: exit %d %q", code, out)
+		}
+	}
+}
