@@ -2,7 +2,6 @@ package capture
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,34 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
 	"golang.org/x/sys/unix"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if err := topology.CheckPrivileges(); err != nil {
-		if os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
-			t.Fatalf("NSDUMP_REQUIRE_ROOT=1 but: %v", err)
-		}
-		t.Skipf("needs root: %v", err)
-	}
-}
-
-var labSeq atomic.Int32
-
-func testLab(t *testing.T) topology.Lab {
-	t.Helper()
-	requireRoot(t)
-	tag := fmt.Sprintf("%04x%01x", os.Getpid()&0xffff, labSeq.Add(1)&0xf)
-	l := topology.Lab{NS0: "nsdc-x" + tag, NS1: "nsdc-y" + tag, Veth0: "cx" + tag, Veth1: "cy" + tag,
-		Addr0: netip.MustParsePrefix("172.25.1.1/24"), Addr1: netip.MustParsePrefix("172.25.2.1/24")}
-	t.Cleanup(func() { topology.Teardown(l, true) })
-	if _, err := topology.Setup(l, true); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
+func testLab(t *testing.T) topology.Lab { return labtest.New(t, "ca", true) }
 
 // flood sends UDP from ns to dst until ctx ends and returns how many
 // datagrams went out.

@@ -2,50 +2,21 @@ package trace
 
 import (
 	"context"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
 )
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if err := topology.CheckPrivileges(); err != nil {
-		if os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
-			t.Fatalf("NSDUMP_REQUIRE_ROOT=1 but: %v", err)
-		}
-		t.Skipf("needs root: %v", err)
-	}
-}
-
-var labSeq atomic.Int32
-
-// testLab builds a lab under unique names with addresses unlike the
-// defaults, without routes; it is removed when the test ends.
-func testLab(t *testing.T) topology.Lab {
-	t.Helper()
-	requireRoot(t)
-	n := labSeq.Add(1)
-	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
-	l := topology.Lab{
-		NS0: "nsdr-a" + tag, NS1: "nsdr-b" + tag, Veth0: "ra" + tag, Veth1: "rb" + tag,
-		Addr0: netip.MustParsePrefix(fmt.Sprintf("192.168.%d.10/24", 100+2*n)),
-		Addr1: netip.MustParsePrefix(fmt.Sprintf("192.168.%d.20/24", 101+2*n)),
-	}
-	t.Cleanup(func() { topology.Teardown(l, true) })
-	if _, err := topology.Setup(l, false); err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
+// testLab builds a lab of the test's own, without routes.
+func testLab(t *testing.T) topology.Lab { return labtest.New(t, "tr", false) }
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()

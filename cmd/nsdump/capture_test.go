@@ -8,29 +8,23 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nsdump/nsdump/internal/labtest"
 )
 
-var labSeq atomic.Int32
-
-// testLab builds a lab with routes under unique names, removed at cleanup,
-// and returns the naming flags, the namespaces, veths and addresses.
+// testLab builds, through nsdump setup --routes itself, a lab of the
+// test's own, and returns its naming flags, names and addresses.
 func testLab(t *testing.T) (flags []string, ns0, ns1, v0, v1, a0, a1 string) {
 	t.Helper()
-	requireRoot(t)
-	n := labSeq.Add(1)
-	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
-	ns0, ns1, v0, v1 = "nsdk-a"+tag, "nsdk-b"+tag, "ka"+tag, "kb"+tag
-	a0, a1 = fmt.Sprintf("172.27.%d.1", 2*n), fmt.Sprintf("172.27.%d.1", 2*n+1)
-	flags = []string{"--ns0", ns0, "--ns1", ns1, "--veth0", v0, "--veth1", v1, "--addr0", a0 + "/24", "--addr1", a1 + "/24"}
-	t.Cleanup(func() { nsdump(append([]string{"teardown", "--force"}, flags...)...) })
+	l := labtest.Names(t, "cm")
+	flags = labtest.Flags(l)
 	if _, e, code := nsdump(append([]string{"setup", "--routes"}, flags...)...); code != 0 {
 		t.Fatalf("setup: %s", e)
 	}
-	return
+	return flags, l.NS0, l.NS1, l.Veth0, l.Veth1, l.Addr0.Addr().String(), l.Addr1.Addr().String()
 }
 
 // startCapture runs the binary and waits until it says it is capturing.

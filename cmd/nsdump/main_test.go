@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/internal/labtest"
 )
 
 func nsdump(args ...string) (stdout, stderr string, code int) {
@@ -66,15 +66,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 	}
 }
 
-func requireRoot(t *testing.T) {
-	t.Helper()
-	if err := topology.CheckPrivileges(); err != nil {
-		if os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
-			t.Fatalf("NSDUMP_REQUIRE_ROOT=1 but: %v", err)
-		}
-		t.Skipf("needs root: %v", err)
-	}
-}
+func requireRoot(t *testing.T) { labtest.RequireRoot(t) }
 
 var (
 	buildOnce sync.Once
