@@ -6,10 +6,15 @@ import (
 )
 
 // tcpFlags writes flags as tcpdump does: [S], [S.], [P.], [R.], [F.].
-func tcpFlags(f uint8) string {
-	var b [10]byte
-	return string(appendFlags(b[:0], f))
-}
+// The 256 strings are made once: no allocation per packet.
+func tcpFlags(f uint8) string { return flagNames[f] }
+
+var flagNames = func() (names [256]string) {
+	for i := range names {
+		names[i] = string(appendFlags(nil, uint8(i)))
+	}
+	return names
+}()
 
 func appendFlags(b []byte, f uint8) []byte {
 	b = append(b, '[')
