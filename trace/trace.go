@@ -106,33 +106,12 @@ func (c Config) WithDefaults() Config {
 // Run captures both namespaces, probes both ways and explains each probe.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.WithDefaults()
-	if err := topology.ValidateNamespace(cfg.From); err != nil {
-		return nil, err
-	}
-	if err := topology.ValidateNamespace(cfg.To); err != nil {
-		return nil, err
-	}
-	if cfg.From == cfg.To {
-		return nil, fmt.Errorf("trace needs two namespaces, got %q twice", cfg.From)
-	}
-	a, err := openSide(cfg.From)
+	a, b, err := openSides(cfg)
 	if err != nil {
 		return nil, err
 	}
 	defer a.ns.Close()
-	b, err := openSide(cfg.To)
-	if err != nil {
-		return nil, err
-	}
 	defer b.ns.Close()
-	if a.addr, err = addressFacing(a, b.name); err != nil {
-		return nil, err
-	}
-	if b.addr = cfg.ToAddr; !b.addr.IsValid() {
-		if b.addr, err = addressFacing(b, a.name); err != nil {
-			return nil, err
-		}
-	}
 
 	var listeners []*listener
 	defer func() {
@@ -149,7 +128,55 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			listeners = append(listeners, l)
 		}
 	}
+	runs := []*run{
+		{cfg: cfg, from: a, to: b, listener: pick(listeners, 0)},
+		{cfg: cfg, from: b, to: a, listener: pick(listeners, 1)},
+	}
+	res, err := captureWhile(ctx, a, b, func() { probe(ctx, runs) })
+	if err != nil {
+		return nil, err
+	}
+	if err := res.judge(a, b, runs); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
 
+// openSides opens both namespaces and finds the address each probes: B's
+// from --to or its veth toward A, A's from its veth toward B.
+func openSides(cfg Config) (a, b *side, err error) {
+	for _, ns := range []string{cfg.From, cfg.To} {
+		if err := topology.ValidateNamespace(ns); err != nil {
+			return nil, nil, err
+		}
+	}
+	if cfg.From == cfg.To {
+		return nil, nil, fmt.Errorf("trace needs two namespaces, got %q twice", cfg.From)
+	}
+	if a, err = openSide(cfg.From); err != nil {
+		return nil, nil, err
+	}
+	if b, err = openSide(cfg.To); err != nil {
+		a.ns.Close()
+		return nil, nil, err
+	}
+	if a.addr, err = addressFacing(a, b.name); err == nil {
+		if b.addr = cfg.ToAddr; !b.addr.IsValid() {
+			b.addr, err = addressFacing(b, a.name)
+		}
+	}
+	if err != nil {
+		a.ns.Close()
+		b.ns.Close()
+		return nil, nil, err
+	}
+	return a, b, nil
+}
+
+// captureWhile captures every interface of both namespaces while work
+// runs, and a moment longer so the last frames leave the rings (block
+// timeout 10 ms).
+func captureWhile(ctx context.Context, a, b *side, work func()) (*Result, error) {
 	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		return nil, err
@@ -164,32 +191,31 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}, nil)
 		capDone <- err
 	}()
-
-	runs := []*run{
-		{from: a, to: b, listener: pick(listeners, 0)},
-		{from: b, to: a, listener: pick(listeners, 1)},
-	}
-	var wg sync.WaitGroup
-	for _, r := range runs {
-		r.cfg = cfg
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.to.addr, randomID(), cfg.Count, cfg.Timeout)
-		}()
-		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
-	}
-	wg.Wait()
-	// Let the last frames leave the rings (block timeout 10 ms) before stopping.
+	work()
 	time.Sleep(150 * time.Millisecond)
 	stopCapture()
 	if err := <-capDone; err != nil && !errors.Is(err, context.Canceled) {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
+	return res, ctx.Err()
+}
 
+// probe runs both directions' ICMP and TCP probes at once.
+func probe(ctx context.Context, runs []*run) {
+	var wg sync.WaitGroup
+	for _, r := range runs {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.to.addr, randomID(), r.cfg.Count, r.cfg.Timeout)
+		}()
+		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
+	}
+	wg.Wait()
+}
+
+// judge decodes what was captured and gives every probe its verdict.
+func (res *Result) judge(a, b *side, runs []*run) error {
 	tr := decode.NewTracker(res.Points)
 	d := decode.NewDecoder()
 	var p decode.Packet
@@ -203,17 +229,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.OK = true
 	for _, r := range runs {
 		if r.echoErr != nil {
-			return nil, r.echoErr
+			return r.echoErr
 		}
 		if r.tcpErr != nil {
-			return nil, r.tcpErr
+			return r.tcpErr
 		}
 		for _, pr := range diagnose(r, res.Report.Exchanges) {
 			res.OK = res.OK && pr.OK
 			res.Probes = append(res.Probes, pr)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 func pick(ls []*listener, i int) *listener {
