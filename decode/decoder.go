@@ -22,6 +22,7 @@ type Decoder struct {
 	dot1q   layers.Dot1Q
 	sll     cooked
 	sll2    cooked
+	ppp     pppMPLS
 	loop    layers.Loopback
 	llc     layers.LLC
 	snap    layers.SNAP
@@ -53,7 +54,7 @@ func (d *Decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser
 		return p
 	}
 	p := gopacket.NewDecodingLayerParser(first,
-		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.loop, &d.llc, &d.snap, &d.arp,
+		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.ppp, &d.loop, &d.llc, &d.snap, &d.arp,
 		&d.ip4, &d.ip6, &d.icmp4, &d.icmp6, &d.tcp, &d.udp, &d.payload)
 	p.IgnoreUnsupported = true
 	d.parsers[first] = p
@@ -71,6 +72,8 @@ func firstLayer(lt capture.LinkType, data []byte) gopacket.LayerType {
 		return layerTypeSLL2
 	case capture.LinkNull, capture.LinkLoop:
 		return layers.LayerTypeLoopback
+	case capture.LinkPPP:
+		return layerTypePPP
 	case capture.LinkIPv4:
 		return layers.LayerTypeIPv4
 	case capture.LinkIPv6:

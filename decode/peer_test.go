@@ -177,9 +177,6 @@ func TestPeerTcpdumpLines(t *testing.T) {
 			continue
 		}
 		t.Run(c[0], func(t *testing.T) {
-			if c[0] == "mpls-traceroute" {
-				t.Skip("PPP (link type 9) is not among the link types nsdump decodes")
-			}
 			res := readPeer(t, filepath.Join(dir, "tcpdump", c[1]))
 			out, err := os.Open(filepath.Join(dir, "tcpdump", c[2]))
 			if err != nil {
