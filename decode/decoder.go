@@ -105,11 +105,19 @@ func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	}()
 	parser := d.parser(first)
 	err := parser.DecodeLayers(f.Data, &d.decoded)
-	if parser.Truncated {
-		p.Truncated = true
-	}
+	truncated := parser.Truncated
 	for _, lt := range d.decoded {
 		d.fill(lt, p)
+		if lt == layers.LayerTypeIPv6 && d.ip6.HopByHop != nil {
+			// gopacket compares the payload length, hop-by-hop header
+			// included, with what is left after that header, and so calls
+			// every such packet truncated (MLD reports): judge it here.
+			off := cap(f.Data) - cap(d.ip6.Contents)
+			truncated = len(f.Data)-off < 40+int(d.ip6.Length)
+		}
+	}
+	if truncated {
+		p.Truncated = true
 	}
 	if p.Kind == KindIPv4 && p.MoreFrag && p.FragOff == 0 {
 		firstFragment(p, d.ip4.Payload)
