@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -45,12 +46,17 @@ func NeighborState(ns string, addr netip.Addr) (string, error) {
 	return "", nil
 }
 
-// Sysctl reads /proc/sys/PATH as seen from inside the namespace: the file
-// is opened there, since /proc/sys/net follows the opener's namespace.
+// Sysctl reads /proc/sys/PATH as seen from inside the namespace.
 func Sysctl(ns, path string) (string, error) {
 	if strings.Contains(path, "..") {
 		return "", fmt.Errorf("sysctl path %q", path)
 	}
+	return procFileIn(ns, filepath.Join("/proc/sys", path))
+}
+
+// procFileIn reads a /proc file opened from a thread inside the namespace:
+// /proc/sys/net and /proc/thread-self/net follow the opener's namespace.
+func procFileIn(ns, path string) (string, error) {
 	h, err := OpenNamespace(ns)
 	if err != nil {
 		return "", err
@@ -59,14 +65,41 @@ func Sysctl(ns, path string) (string, error) {
 	fd := -1
 	err = Do(h, func() error {
 		var err error
-		fd, err = unix.Open(filepath.Join("/proc/sys", path), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		return err
 	})
 	if err != nil {
-		return "", fmt.Errorf("read sysctl %s in %q: %w", path, ns, err)
+		return "", fmt.Errorf("read %s in %q: %w", path, ns, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
+	b, err := io.ReadAll(io.LimitReader(f, 1<<16))
 	return string(b), err
+}
+
+// NetCounters returns the kernel's protocol counters of the namespace
+// (/proc/net/snmp and /proc/net/netstat), keyed "Proto:Name", e.g.
+// "TcpExt:IPReversePathFilter".
+func NetCounters(ns string) (map[string]uint64, error) {
+	out := map[string]uint64{}
+	for _, name := range []string{"snmp", "netstat"} {
+		text, err := procFileIn(ns, "/proc/thread-self/net/"+name)
+		if err != nil {
+			return nil, err
+		}
+		lines := strings.Split(text, "\n")
+		for i := 0; i+1 < len(lines); i += 2 {
+			keys, vals := strings.Fields(lines[i]), strings.Fields(lines[i+1])
+			if len(keys) != len(vals) || len(keys) < 2 || keys[0] != vals[0] {
+				continue
+			}
+			proto := strings.TrimSuffix(keys[0], ":")
+			for j := 1; j < len(keys); j++ {
+				if v, err := strconv.ParseUint(vals[j], 10, 64); err == nil {
+					out[proto+":"+keys[j]] = v
+				}
+			}
+		}
+	}
+	return out, nil
 }

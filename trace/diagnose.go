@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ func (r *run) direction() string { return r.from.name + "->" + r.to.name }
 
 // diagnose turns one direction's two probes into verdicts.
 func diagnose(r *run, exchanges []*decode.Exchange) []Probe {
+	r.exchanges = exchanges
 	echo := Probe{Direction: r.direction(), Kind: decode.KindEcho, Sent: r.echo.Sent, Received: len(r.echo.Replies)}
 	ev := r.echoEvidence(exchanges)
 	echo.Seen = ev.seen
@@ -107,9 +109,14 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	}
 	if r.neighborFailed(hop, sendErr) && !ev.reachedDst {
 		p.Cause, p.Namespace, p.RouteGet = CauseNeighbor, s.name, rg
-		p.Detail = fmt.Sprintf("ARP for %s from %s got no answer", hop, s.name)
-		if owner := ownerOf(r, hop); owner == "" {
+		p.Detail = fmt.Sprintf("ARP for %s on %s from %s got no answer", hop, res.Dev, s.name)
+		switch owner := ownerOf(r, hop); {
+		case owner == "":
 			p.Detail += fmt.Sprintf("; no interface in %s or %s has that address", s.name, d.name)
+		case owner == d.name && r.arpArrived(hop, d.name):
+			// The owner saw the question and kept silent: the cause is there.
+			p.Namespace, p.RouteGet = d.name, r.lookupBack()
+			p.Detail += fmt.Sprintf("; the request reached %s, which owns %s and did not answer: %s", d.name, hop, whyDropped(d))
 		}
 		return
 	}
@@ -124,19 +131,35 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		p.Cause, p.RouteGet = CauseDropped, back
 		if ev.replyBack {
 			p.Namespace, p.RouteGet = s.name, rg
-			p.Detail = fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s.name, whyDropped(s.name))
+			p.Detail = fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s.name, whyDropped(s))
 			return
 		}
 		p.Namespace = d.name
-		p.Detail = fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d.name, whyDropped(d.name))
+		p.Detail = fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d.name, whyDropped(d))
 		return
 	}
 	p.Cause, p.Namespace, p.RouteGet = CauseDropped, s.name, rg
 	if ev.leftSender {
 		p.Detail = fmt.Sprintf("the request left %s but never reached %s", s.name, d.name)
 	} else {
-		p.Detail = fmt.Sprintf("the request never left %s: %s", s.name, whyDropped(s.name))
+		p.Detail = fmt.Sprintf("the request never left %s: %s", s.name, whyDropped(s))
 	}
+}
+
+// arpArrived reports whether an ARP request for target was seen entering
+// namespace ns.
+func (r *run) arpArrived(target netip.Addr, ns string) bool {
+	for _, ex := range r.exchanges {
+		if ex.Kind != decode.KindARPRes || ex.Dst != target.String() {
+			continue
+		}
+		for _, s := range ex.Seen {
+			if strings.HasPrefix(s.Point, ns+"/") && s.Dir == "In" && s.What == "who-has" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // addrFor is the source address s uses toward d.
@@ -236,11 +259,15 @@ func ownerOf(r *run, a netip.Addr) string {
 	return ""
 }
 
-// whyDropped looks at what drops packets that arrive: nftables rules that
-// drop or reject, and strict reverse-path filtering.
-func whyDropped(ns string) string {
+// whyDropped looks at what drops packets that arrive: the kernel's own
+// drop counters that grew during the probes, nftables rules that drop or
+// reject, and strict reverse-path filtering.
+func whyDropped(s *side) string {
 	var reasons []string
-	if out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "ruleset").Output(); err == nil {
+	if grew := kernelDrops(s); grew != "" {
+		reasons = append(reasons, "kernel counters in "+s.name+": "+grew)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", s.name, "nft", "list", "ruleset").Output(); err == nil {
 		var drops []string
 		for _, line := range strings.Split(string(out), "\n") {
 			if l := strings.TrimSpace(line); strings.HasSuffix(l, " drop") || strings.HasSuffix(l, " reject") || l == "drop" {
@@ -248,16 +275,55 @@ func whyDropped(ns string) string {
 			}
 		}
 		if len(drops) > 0 {
-			reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (ip netns exec %s nft list ruleset)", ns, strings.Join(drops, "; "), ns))
+			reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (ip netns exec %s nft list ruleset)", s.name, strings.Join(drops, "; "), s.name))
 		}
 	}
-	if v, err := topology.Sysctl(ns, "net/ipv4/conf/all/rp_filter"); err == nil && strings.TrimSpace(v) == "1" {
-		reasons = append(reasons, "strict rp_filter (net.ipv4.conf.all.rp_filter=1)")
+	for _, ifc := range append([]string{"all"}, interfaceNames(s)...) {
+		if v, err := topology.Sysctl(s.name, "net/ipv4/conf/"+ifc+"/rp_filter"); err == nil && strings.TrimSpace(v) == "1" {
+			reasons = append(reasons, fmt.Sprintf("strict rp_filter (net.ipv4.conf.%s.rp_filter=1)", ifc))
+		}
 	}
 	if len(reasons) == 0 {
-		return "no firewall rule or rp_filter found to blame"
+		return "no firewall rule, rp_filter or kernel drop counter found to blame"
 	}
 	return strings.Join(reasons, "; ")
+}
+
+func interfaceNames(s *side) []string {
+	var out []string
+	for _, ifc := range s.info.Interfaces {
+		if ifc.Name != "lo" {
+			out = append(out, ifc.Name)
+		}
+	}
+	return out
+}
+
+// kernelDrops lists the namespace's drop and error counters that grew while
+// the probes ran ("TcpExt:IPReversePathFilter +3"), the kernel's own word on
+// where packets went.
+func kernelDrops(s *side) string {
+	var grew []string
+	for k, after := range s.after {
+		name := k[strings.Index(k, ":")+1:]
+		if !dropCounter(name) {
+			continue
+		}
+		if d := after - s.before[k]; d > 0 && after >= s.before[k] {
+			grew = append(grew, fmt.Sprintf("%s +%d", k, d))
+		}
+	}
+	sort.Strings(grew)
+	return strings.Join(grew, ", ")
+}
+
+func dropCounter(name string) bool {
+	for _, w := range []string{"Drop", "Discard", "Err", "NoRoutes", "ReversePath", "Unknown", "Fail", "Overflow", "Unreachs"} {
+		if strings.Contains(name, w) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *run) echoEvidence(exchanges []*decode.Exchange) evidence {

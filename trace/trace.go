@@ -87,6 +87,13 @@ type side struct {
 	ns   netns.NsHandle
 	info *topology.Namespace
 	addr netip.Addr // the address the other side probes
+	// the kernel's protocol counters before and after the probes
+	before, after map[string]uint64
+}
+
+func counters(ns string) map[string]uint64 {
+	c, _ := topology.NetCounters(ns)
+	return c
 }
 
 // WithDefaults fills the zero fields with the documented defaults.
@@ -132,7 +139,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		{cfg: cfg, from: a, to: b, listener: pick(listeners, 0)},
 		{cfg: cfg, from: b, to: a, listener: pick(listeners, 1)},
 	}
-	res, err := captureWhile(ctx, a, b, func() { probe(ctx, runs) })
+	a.before, b.before = counters(a.name), counters(b.name)
+	res, err := captureWhile(ctx, a, b, func() {
+		probe(ctx, runs)
+		a.after, b.after = counters(a.name), counters(b.name)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +186,10 @@ func openSides(cfg Config) (a, b *side, err error) {
 
 // captureWhile captures every interface of both namespaces while work
 // runs, and a moment longer so the last frames leave the rings (block
-// timeout 10 ms).
+// timeout 10 ms). A trace sees a few hundred frames: 8 MiB rings, not
+// capture's 64 MiB, which take a tenth of a second each to set up.
 func captureWhile(ctx context.Context, a, b *side, work func()) (*Result, error) {
-	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond})
+	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8})
 	if err != nil {
 		return nil, err
 	}
@@ -260,6 +272,8 @@ type run struct {
 	tcpErr   error
 	msg      string
 	arrived  bool
+	// what the captures made of everything, for evidence beyond the probe's own packets
+	exchanges []*decode.Exchange
 }
 
 func (r *run) tcpProbe(ctx context.Context) {

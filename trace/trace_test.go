@@ -95,6 +95,31 @@ func TestFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", CauseDropped, "B", "", "nftables"},
 			{"B->A", "tcp", CauseDropped, "B", "", "nftables"},
 		}},
+		{name: "rp_filter in B, route back through another interface", break_: func(t *testing.T, l topology.Lab) {
+			topology.Setup(l, true)
+			// Past ARP (a permanent entry in A), the echo reaches B, whose route
+			// back to A now leaves through another interface: strict reverse-path
+			// filtering drops it, and the kernel counts it.
+			ip(t, "-n", l.NS1, "link", "add", "rpx0", "type", "veth", "peer", "name", "rpx1")
+			ip(t, "-n", l.NS1, "addr", "add", "10.77.0.1/24", "dev", "rpx0")
+			ip(t, "-n", l.NS1, "link", "set", "rpx0", "up")
+			ip(t, "-n", l.NS1, "link", "set", "rpx1", "up")
+			ip(t, "-n", l.NS1, "route", "replace", l.Route1().String(), "dev", "rpx0")
+			if out, err := exec.Command("ip", "netns", "exec", l.NS1, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1").CombinedOutput(); err != nil {
+				t.Fatalf("sysctl: %v %s", err, out)
+			}
+			ns1, _ := topology.Inspect(l.NS1)
+			for _, ifc := range ns1.Interfaces {
+				if ifc.Name == l.Veth1 {
+					ip(t, "-n", l.NS0, "neigh", "replace", l.Addr1.Addr().String(), "lladdr", ifc.MAC, "dev", l.Veth0, "nud", "permanent")
+				}
+			}
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseDropped, "B", "", "TcpExt:IPReversePathFilter +"},
+			{"A->B", "tcp", CauseDropped, "B", "", "strict rp_filter"},
+			{"B->A", "icmp-echo", CauseNeighbor, "B", "", "ARP for SUBNET0HOST on rpx0"},
+			{"B->A", "tcp", CauseNeighbor, "B", "", "ARP for SUBNET0HOST on rpx0"},
+		}},
 		{name: "closed port without listener", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
 			cfg: func(l topology.Lab) Config { return Config{NoListen: true, Port: 7} },
 			want: []want{
@@ -131,7 +156,7 @@ func TestFaultMatrix(t *testing.T) {
 			elapsed := time.Since(start)
 			names := strings.NewReplacer("A->B", l.NS0+"->"+l.NS1, "B->A", l.NS1+"->"+l.NS0,
 				"ip -n A", "ip -n "+l.NS0, "ip -n B", "ip -n "+l.NS1, "exec A", "exec "+l.NS0, "exec B", "exec "+l.NS1,
-				"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
+				"SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
 			ns := map[string]string{"A": l.NS0, "B": l.NS1}
 			checked := map[string]bool{}
 			for _, w := range tt.want {
@@ -142,7 +167,7 @@ func TestFaultMatrix(t *testing.T) {
 					t.Fatalf("no %s probe in %+v", key, res.Probes)
 				}
 				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] || p.Fix != names.Replace(w.fix) ||
-					!strings.Contains(p.Detail, w.detail) {
+					!strings.Contains(p.Detail, names.Replace(w.detail)) {
 					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
 						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), w.detail)
 				}
