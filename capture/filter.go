@@ -218,6 +218,16 @@ var (
 	types  = map[string]bool{"host": true, "net": true, "port": true, "portrange": true}
 )
 
+// StartsFilter reports whether word can begin a filter expression, so that
+// a command line can tell a misspelt namespace from a filter.
+func StartsFilter(word string) bool {
+	switch word {
+	case "not", "!", "(", "less", "greater", "proto":
+		return true
+	}
+	return protos[word] || dirs[word] || types[word] || strings.HasPrefix(word, "(") || strings.HasPrefix(word, "!")
+}
+
 func (p *parser) primary() (node, error) {
 	t := p.peek()
 	switch {

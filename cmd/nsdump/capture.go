@@ -71,12 +71,13 @@ func runCapture(ctx context.Context, e env, args []string) error {
 }
 
 // captureTargets takes leading NS and NS/IFACE arguments as targets (a bare
-// NS must exist); the rest is a filter expression.
+// NS must exist); the rest, from a word that can start a filter, is the
+// filter expression. Any other word is a namespace that does not exist.
 func captureTargets(args []string) ([]capture.Target, []string, error) {
 	var targets []capture.Target
 	for i, a := range args {
 		if !strings.Contains(a, "/") && !topology.NamespaceExists(a) {
-			if i == 0 {
+			if i == 0 || !capture.StartsFilter(a) {
 				if err := topology.ValidateNamespace(a); err != nil {
 					return nil, nil, err
 				}
