@@ -225,6 +225,9 @@ func StartsFilter(word string) bool {
 	case "not", "!", "(", "less", "greater", "proto":
 		return true
 	}
+	if _, err := netip.ParseAddr(word); err == nil {
+		return true // a bare address is "host ADDR", as in tcpdump
+	}
 	return protos[word] || dirs[word] || types[word] || strings.HasPrefix(word, "(") || strings.HasPrefix(word, "!")
 }
 
