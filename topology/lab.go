@@ -47,10 +47,51 @@ func (l Lab) Validate() error {
 			return err
 		}
 	}
+
 	if l.Addr0.Addr() == l.Addr1.Addr() {
 		return fmt.Errorf("both ends have address %s", l.Addr0.Addr())
 	}
 	return nil
+}
+
+// unusable says why an IPv4 interface address cannot work, or "" when it
+// can. The kernel accepts all of these on an interface; none of them
+// answers a peer. The network address itself is fine (the walkthrough's
+// 10.0.1.0/24: Linux answers it like any other), and in a /31 or /32 every
+// address is a host (RFC 3021).
+func unusable(p netip.Prefix) string {
+	a := p.Addr()
+	switch {
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "the limited broadcast address"
+	case a.IsUnspecified():
+		return "the unspecified address"
+	case a.IsLoopback():
+		return "a loopback address (127.0.0.0/8 lives on lo)"
+	case a.IsMulticast():
+		return "a multicast address (224.0.0.0/4)"
+	case p.Bits() <= 30 && a == lastAddr(p):
+		return "the broadcast address of " + p.Masked().String()
+	}
+	return ""
+}
+
+// lastAddr is the highest address of p's subnet: its broadcast address.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().As4()
+	host := uint32(1)<<(32-p.Bits()) - 1
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) | host
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// hostExample is an address to suggest instead of p: the first host of
+// p's subnet when only p's host part is wrong, else the walkthrough's.
+func hostExample(p netip.Prefix) string {
+	a := p.Addr()
+	if p.Bits() <= 30 && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() && p.Masked().Addr().Next() != lastAddr(p) {
+		return netip.PrefixFrom(p.Masked().Addr().Next(), p.Bits()).String()
+	}
+	return "10.0.1.1/24"
 }
 
 // Route0 is the route `ip -n NS0 route add` adds: NS1's subnet via Veth0.

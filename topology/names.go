@@ -76,8 +76,11 @@ func ParseInterfacePrefix(s string) (netip.Prefix, error) {
 	if !p.Addr().Is4() {
 		return netip.Prefix{}, fmt.Errorf("address %q: the lab takes IPv4 only", s)
 	}
-	if p.Bits() == 0 || p.Addr().IsUnspecified() || p.Addr().IsMulticast() || p.Addr().IsLoopback() {
+	if p.Bits() == 0 {
 		return netip.Prefix{}, fmt.Errorf("address %q cannot be an interface address", s)
+	}
+	if why := unusable(p); why != "" {
+		return netip.Prefix{}, fmt.Errorf("address %q is %s: it cannot be an interface address; give a host address such as %s", s, why, hostExample(p))
 	}
 	return p, nil
 }

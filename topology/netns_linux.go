@@ -20,6 +20,9 @@ var (
 	ErrNoNamespace = errors.New("no such namespace (see ip netns list)")
 	// ErrExists is returned when a name is already taken.
 	ErrExists = errors.New("already exists")
+	// ErrNotNamespace is returned for a name under /run/netns that holds no
+	// namespace mount: mostly the empty file of an interrupted creation.
+	ErrNotNamespace = errors.New("is not a namespace mount (an interrupted `ip netns add` or nsdump setup leaves an empty file; nsdump teardown or ip netns del removes it)")
 )
 
 // NamespacePath is the file that names the namespace.
@@ -41,7 +44,7 @@ func OpenNamespace(name string) (netns.NsHandle, error) {
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.NSFS_MAGIC {
 		unix.Close(fd)
-		return netns.None(), fmt.Errorf("namespace %q: %s is not a namespace mount: %w", name, path, ErrNoNamespace)
+		return netns.None(), fmt.Errorf("namespace %q: %s %w: %w", name, path, ErrNotNamespace, ErrNoNamespace)
 	}
 	return netns.NsHandle(fd), nil
 }
@@ -75,38 +78,141 @@ func ListNamespaces() ([]string, error) {
 	return names, nil
 }
 
-// CreateNamespace makes a new named network namespace exactly as
-// `ip netns add` does: a bind mount of a fresh namespace on /run/netns/NAME,
-// with /run/netns a shared mount so that other mount namespaces see it.
+// CreateNamespace makes a new named network namespace as `ip netns add`
+// does: a bind mount of a fresh namespace on /run/netns/NAME, with
+// /run/netns a shared mount so that other mount namespaces see it. Unlike
+// iproute2 it survives being killed at any instant: see createNamespace.
 func CreateNamespace(name string) error {
 	if err := ValidateNamespace(name); err != nil {
 		return err
 	}
+	unlock, err := lockLabs()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, err := repair(name); err != nil {
+		return err
+	}
+	return createNamespace(name, false)
+}
+
+// createNamespace makes the namespace first, records its identity, and only
+// then creates the mount point and mounts it. A mount point cannot be renamed
+// into place (rename(2) says EBUSY), so the one window where a kill leaves
+// something behind, between creating /run/netns/NAME and mounting on it, is
+// covered by the record written before: the next run recognises the empty
+// file as its own and repairs it. A kill earlier leaves nothing (the kernel
+// frees a namespace no one holds) or a record of nothing, which is dropped.
+// Callers hold the lab lock.
+func createNamespace(name string, transient bool) error {
 	if err := prepareRunDir(); err != nil {
 		return err
 	}
 	path := NamespacePath(name)
+	if _, err := os.Lstat(path); err == nil {
+		return fmt.Errorf("create namespace %q: %w", name, ErrExists)
+	}
+	ns, err := newNamespace()
+	if err != nil {
+		return fmt.Errorf("create namespace %q: %w", name, err)
+	}
+	defer ns.Close()
+	id, err := IdentityOf(ns)
+	if errors.Is(err, ErrNoCookie) {
+		id, err = Identity{}, nil // recognised when half-made, never removed as a leftover
+		id.Inode, _ = Inode(ns)
+	}
+	if err != nil {
+		return fmt.Errorf("create namespace %q: %w", name, err)
+	}
+	if err := writeRecord(newRecord(name, id, transient)); err != nil {
+		return err
+	}
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if err != nil {
+		removeRecord(name)
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("create namespace %q: %w", name, ErrExists)
 		}
 		return fmt.Errorf("create namespace %q: %w", name, err)
 	}
 	unix.Close(fd)
-	err = onThread(func() error {
+	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", int(ns)), path, "none", unix.MS_BIND, ""); err != nil {
+		os.Remove(path)
+		removeRecord(name)
+		return fmt.Errorf("create namespace %q: bind mount: %w", name, err)
+	}
+	if !transient {
+		removeRecord(name)
+	}
+	return nil
+}
+
+// newNamespace returns a new network namespace, held only by the returned
+// handle: the thread that made it goes back to where it was.
+func newNamespace() (netns.NsHandle, error) {
+	ns := netns.None()
+	err := onThread(func() error {
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			return fmt.Errorf("unshare: %w", err)
 		}
 		return nil
 	}, func() error {
-		return unix.Mount("/proc/thread-self/ns/net", path, "none", unix.MS_BIND, "")
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open the new namespace: %w", err)
+		}
+		ns = netns.NsHandle(fd)
+		return nil
 	})
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("create namespace %q: %w", name, err)
+	return ns, err
+}
+
+// entry is what a name under /run/netns holds.
+type entry int
+
+const (
+	entryMissing   entry = iota
+	entryNamespace       // a namespace mount
+	entryHalfMade        // an empty regular file: a creation killed before its mount
+	entryOther           // anything else (a directory, a file with data): never touched
+)
+
+func entryState(name string) entry {
+	path := NamespacePath(name)
+	var st unix.Stat_t
+	if err := unix.Lstat(path, &st); err != nil {
+		return entryMissing
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return entryOther
+	}
+	var fs unix.Statfs_t
+	if err := unix.Statfs(path, &fs); err == nil && fs.Type == unix.NSFS_MAGIC {
+		return entryNamespace
+	}
+	if st.Size == 0 {
+		return entryHalfMade
+	}
+	return entryOther
+}
+
+// removeHalfMade unlinks an empty mount point, as `ip netns del` would. Were
+// a namespace mounted on it meanwhile, unlink would fail with EBUSY: it
+// never removes a namespace.
+func removeHalfMade(name string) error {
+	if entryState(name) != entryHalfMade {
+		return nil
+	}
+	if err := unix.Unlink(NamespacePath(name)); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove the empty %s: %w", NamespacePath(name), err)
 	}
 	return nil
+}
+
+func halfMadeDone(name string) string {
+	return "ip netns del " + name + "    # an empty file, not a namespace: its creation was interrupted"
 }
 
 // DeleteNamespace removes a named namespace as `ip netns del` does. The
@@ -129,10 +235,19 @@ func DeleteNamespace(name string) error {
 }
 
 // prepareRunDir makes /run/netns a shared mount point, binding it onto
-// itself first when it is not a mount point yet (iproute2's netns_add).
+// itself first when it is not a mount point yet, as iproute2's netns_add
+// does: under a flock of the directory (which `ip netns add` also takes), and
+// through a private mount so that the new mount lands in a peer group of
+// its own.
 func prepareRunDir() error {
 	if err := os.MkdirAll(RunDir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", RunDir, err)
+	}
+	if dir, err := unix.Open(RunDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		if unix.Flock(dir, unix.LOCK_EX) == nil {
+			defer unix.Flock(dir, unix.LOCK_UN)
+		}
+		defer unix.Close(dir)
 	}
 	made := false
 	for {
@@ -145,6 +260,9 @@ func prepareRunDir() error {
 		}
 		if err := unix.Mount(RunDir, RunDir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("bind mount %s: %w", RunDir, err)
+		}
+		if err := unix.Mount("", RunDir, "none", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("make %s a private mount: %w", RunDir, err)
 		}
 		made = true
 	}

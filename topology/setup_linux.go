@@ -29,8 +29,10 @@ func Setup(l Lab, withRoutes bool) (done []string, err error) {
 }
 
 // SetupTransient is Setup for a lab this process removes itself (the
-// demo's): the namespaces it creates are recorded, so that if the process
-// is killed the next run can say they are left over.
+// demo's): both namespaces must be new, and they stay recorded, with their
+// cookies, so that if the process is killed the next run can say they are
+// left over and `teardown --leftovers` can remove exactly them. HandOver
+// makes them ordinary.
 func SetupTransient(l Lab, withRoutes bool) (done []string, err error) {
 	return setup(l, withRoutes, true)
 }
@@ -44,6 +46,10 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 		return nil, err
 	}
 	defer unlock()
+	done, err = repair(l.NS0, l.NS1)
+	if err != nil {
+		return done, err
+	}
 	ends := [2]*end{
 		{ns: l.NS0, veth: l.Veth0, addr: l.Addr0, route: l.Route0()},
 		{ns: l.NS1, veth: l.Veth1, addr: l.Addr1, route: l.Route1()},
@@ -55,11 +61,14 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 	}()
 	for _, e := range ends {
 		if err := e.look(); err != nil {
-			return nil, err
+			return done, err
+		}
+		if transient && e.h != nil {
+			return done, fmt.Errorf("namespace %q: %w (a lab that removes itself builds its own namespaces)", e.ns, ErrExists)
 		}
 	}
 	if err := check(ends, withRoutes); err != nil {
-		return nil, err
+		return done, err
 	}
 
 	var created []string
@@ -67,7 +76,7 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 		if err != nil {
 			for _, name := range created {
 				DeleteNamespace(name)
-				unmarkTransient(name)
+				removeRecord(name)
 			}
 		}
 	}()
@@ -75,16 +84,11 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 		if e.h != nil {
 			continue
 		}
-		if err := CreateNamespace(e.ns); err != nil {
+		if err := createNamespace(e.ns, transient); err != nil {
 			return done, err
 		}
 		created = append(created, e.ns)
 		done = append(done, "ip netns add "+e.ns)
-		if transient {
-			if err := markTransient(e.ns); err != nil {
-				return done, fmt.Errorf("record namespace %q: %w", e.ns, err)
-			}
-		}
 		if e.h, err = openHandle(e.ns); err != nil {
 			return done, err
 		}
@@ -132,6 +136,9 @@ func check(ends [2]*end, withRoutes bool) error {
 		if err := e.checkAddrs(); err != nil {
 			return err
 		}
+		if err := e.checkSubnet(); err != nil {
+			return err
+		}
 		if withRoutes {
 			if err := e.checkRoute(); err != nil {
 				return err
@@ -167,6 +174,30 @@ func (e *end) checkAddrs() error {
 		p := ipNetPrefix(a.IPNet)
 		if p != e.addr {
 			return fmt.Errorf("%s in namespace %q has address %s, the lab wants %s: %w", e.veth, e.ns, p, e.addr, ErrConflict)
+		}
+	}
+	return nil
+}
+
+// checkSubnet refuses a lab subnet that another interface of the namespace
+// already has: the kernel would accept the second copy, and the namespace
+// would then have two connected routes to one subnet.
+func (e *end) checkSubnet() error {
+	if e.h == nil {
+		return nil
+	}
+	addrs, err := e.h.nl.AddrList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("list addresses in %q: %w", e.ns, err)
+	}
+	for _, a := range addrs {
+		if e.link != nil && a.LinkIndex == e.link.Attrs().Index {
+			continue
+		}
+		p := ipNetPrefix(a.IPNet)
+		if p.Masked().Overlaps(e.addr.Masked()) {
+			return fmt.Errorf("namespace %q already has %s on %s, in the subnet %s the lab wants on %s: %w",
+				e.ns, p, e.h.linkName(uint32(a.LinkIndex)), e.addr.Masked(), e.veth, ErrConflict)
 		}
 	}
 	return nil

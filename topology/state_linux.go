@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -13,19 +14,28 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// StateDir holds nsdump's lock and the record of namespaces a run created
-// for itself only (the demo's lab), so that a run killed with SIGKILL leaves
-// a trace the next one can point at. It never names anything nsdump did not
-// create.
+// StateDir holds nsdump's lock and its records of the namespaces it is
+// creating, or created for a run that removes them itself (the demo's lab),
+// so that a run killed with SIGKILL leaves something the next one can
+// recognise. NSDUMP_STATE_DIR moves it (tests and scripts use their own).
 const StateDir = "/run/nsdump"
 
-// lockLabs serialises changes to labs across nsdump processes: two setups
-// at once, or the first use of /run/netns on a fresh machine racing.
-func lockLabs() (unlock func(), err error) {
-	if err := os.MkdirAll(StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create %s: %w", StateDir, err)
+func stateDir() string {
+	if d := os.Getenv("NSDUMP_STATE_DIR"); d != "" {
+		return d
 	}
-	fd, err := unix.Open(filepath.Join(StateDir, "lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
+	return StateDir
+}
+
+// lockLabs serialises changes to labs across nsdump processes: two setups
+// at once, or the first use of /run/netns on a fresh machine racing. Every
+// record is written and removed under it.
+func lockLabs() (unlock func(), err error) {
+	dir := stateDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	fd, err := unix.Open(filepath.Join(dir, "lock"), unix.O_RDWR|unix.O_CREAT|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open the lab lock: %w", err)
 	}
@@ -37,78 +47,179 @@ func lockLabs() (unlock func(), err error) {
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) || time.Now().After(deadline) {
 			unix.Close(fd)
-			return nil, fmt.Errorf("lock %s/lock (another nsdump changing a lab?): %w", StateDir, err)
+			return nil, fmt.Errorf("lock %s/lock (another nsdump changing a lab?): %w", dir, err)
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond) // flock has no timeout; this bounds the wait
 	}
 }
 
-// markTransient records that this process created the namespace for itself
-// and will remove it; if the process dies first, Leftovers reports it.
-func markTransient(name string) error {
-	dir := filepath.Join(StateDir, "transient")
+// record says that process PID (started at Start, in clock ticks after boot:
+// PIDs are reused) made, or is making, the namespace Namespace with the
+// given identity. It is written before /run/netns/NAME exists, so whatever a
+// kill leaves there is claimed. A transient record lives as long as the
+// namespace (the demo removes its lab itself); any other is removed as soon
+// as the namespace is mounted.
+type record struct {
+	Namespace string `json:"namespace"`
+	PID       int    `json:"pid"`
+	Start     uint64 `json:"start"`
+	Identity
+	Transient bool `json:"transient"`
+}
+
+func recordDir() string { return filepath.Join(stateDir(), "ns") }
+
+func newRecord(name string, id Identity, transient bool) record {
+	pid := os.Getpid()
+	start, _ := processStart(pid)
+	return record{Namespace: name, PID: pid, Start: start, Identity: id, Transient: transient}
+}
+
+// writeRecord replaces the record of r.Namespace atomically: a kill leaves
+// the old record or the new one, never half of one.
+func writeRecord(r record) error {
+	dir := recordDir()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
+		return fmt.Errorf("record namespace %q: %w", r.Namespace, err)
 	}
-	ino := uint64(0)
-	if ns, err := OpenNamespace(name); err == nil {
-		ino, _ = Inode(ns)
-		ns.Close()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("record namespace %q: %w", r.Namespace, err)
 	}
-	body := fmt.Sprintf("%d %d\n", os.Getpid(), ino)
-	return os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600)
+	tmp, err := os.CreateTemp(stateDir(), ".record-*")
+	if err != nil {
+		return fmt.Errorf("record namespace %q: %w", r.Namespace, err)
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), filepath.Join(dir, r.Namespace))
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("record namespace %q: %w", r.Namespace, err)
+	}
+	return nil
 }
 
-func unmarkTransient(name string) {
-	os.Remove(filepath.Join(StateDir, "transient", name))
+func removeRecord(name string) {
+	os.Remove(filepath.Join(recordDir(), name))
 }
 
-// Leftover is a namespace a dead nsdump process created for itself.
+// readRecords returns every well-formed record; a torn temporary file is
+// never read (records appear by rename).
+func readRecords() []record {
+	entries, _ := os.ReadDir(recordDir())
+	var out []record
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(recordDir(), e.Name()))
+		if err != nil {
+			continue
+		}
+		var r record
+		if json.Unmarshal(b, &r) != nil || r.Namespace != e.Name() || ValidateNamespace(r.Namespace) != nil {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func readRecord(name string) (record, bool) {
+	for _, r := range readRecords() {
+		if r.Namespace == name {
+			return r, true
+		}
+	}
+	return record{}, false
+}
+
+// alive reports whether the process that wrote the record still runs.
+func (r record) alive() bool {
+	start, err := processStart(r.PID)
+	return err == nil && start == r.Start
+}
+
+// processStart reads field 22 of /proc/PID/stat, the start time, which with
+// the PID names one process for the whole uptime.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command name may hold spaces and parentheses
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// recordState is what a record's name holds now.
+type recordState int
+
+const (
+	recGone     recordState = iota // nothing: the creation never got that far, or it was removed
+	recHalfMade                    // an empty file where the namespace mount should be
+	recComplete                    // the very namespace the record names (same cookie)
+	recReplaced                    // something else: the name was reused, or the kernel has no cookies
+)
+
+func (r record) state() recordState {
+	switch entryState(r.Namespace) {
+	case entryMissing:
+		return recGone
+	case entryHalfMade:
+		return recHalfMade
+	case entryNamespace:
+		id, err := NamespaceIdentity(r.Namespace)
+		if err == nil && r.Cookie != 0 && id == r.Identity {
+			return recComplete
+		}
+	}
+	return recReplaced
+}
+
+// Leftover is what a killed nsdump run left under /run/netns.
 type Leftover struct {
 	Namespace string
 	PID       int
+	// HalfMade: an empty file, not a namespace, where the run was killed
+	// between creating the mount point and mounting the namespace on it.
+	HalfMade bool
 }
 
-// Leftovers lists namespaces that an nsdump run (a demo) created for
-// itself and did not remove because it was killed: its process is gone and
-// the namespace, the very same inode, is still there. Records of namespaces
-// already gone are cleaned up.
+// Leftovers lists what nsdump runs that were killed left behind: namespaces
+// a demo created for itself (the very same ones: same cookie, not merely a
+// reused name or inode), and empty mount points of interrupted creations. It
+// changes nothing.
 func Leftovers() []Leftover {
-	dir := filepath.Join(StateDir, "transient")
-	entries, _ := os.ReadDir(dir)
 	var out []Leftover
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
+	for _, r := range readRecords() {
+		if r.alive() {
 			continue
 		}
-		f := strings.Fields(string(b))
-		if len(f) != 2 || ValidateNamespace(e.Name()) != nil {
-			continue
+		switch r.state() {
+		case recComplete:
+			if r.Transient {
+				out = append(out, Leftover{Namespace: r.Namespace, PID: r.PID})
+			}
+		case recHalfMade:
+			out = append(out, Leftover{Namespace: r.Namespace, PID: r.PID, HalfMade: true})
 		}
-		pid, _ := strconv.Atoi(f[0])
-		ino, _ := strconv.ParseUint(f[1], 10, 64)
-		if pid > 0 && unix.Kill(pid, 0) == nil {
-			continue // still running
-		}
-		ns, err := OpenNamespace(e.Name())
-		if err != nil {
-			os.Remove(filepath.Join(dir, e.Name()))
-			continue
-		}
-		cur, _ := Inode(ns)
-		ns.Close()
-		if cur != ino {
-			os.Remove(filepath.Join(dir, e.Name())) // the name now belongs to another namespace
-			continue
-		}
-		out = append(out, Leftover{Namespace: e.Name(), PID: pid})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Namespace < out[j].Namespace })
 	return out
 }
 
-// RemoveLeftovers deletes the namespaces Leftovers reports, and nothing else.
+// RemoveLeftovers deletes what Leftovers reports, and nothing else: a
+// namespace only when its cookie is the one recorded at its creation.
 func RemoveLeftovers() ([]string, error) {
 	unlock, err := lockLabs()
 	if err != nil {
@@ -116,12 +227,87 @@ func RemoveLeftovers() ([]string, error) {
 	}
 	defer unlock()
 	var done []string
-	for _, l := range Leftovers() {
-		if err := DeleteNamespace(l.Namespace); err != nil {
+	for _, r := range readRecords() {
+		d, err := settle(r, true)
+		done = append(done, d...)
+		if err != nil {
 			return done, err
 		}
-		unmarkTransient(l.Namespace)
-		done = append(done, "ip netns del "+l.Namespace)
 	}
 	return done, nil
+}
+
+// repair puts the names back in a state setup and teardown understand: a
+// record of a dead process that claims nothing is dropped, and an empty
+// mount point is removed, whoever left it (nsdump or `ip netns add` killed
+// between creating it and mounting on it; no namespace is ever lost: unlink
+// fails on a mount point). Transient namespaces of dead runs stay. Callers
+// hold the lock.
+func repair(names ...string) ([]string, error) {
+	var done []string
+	for _, n := range names {
+		if r, ok := readRecord(n); ok {
+			d, err := settle(r, false)
+			done = append(done, d...)
+			if err != nil {
+				return done, err
+			}
+		}
+		if entryState(n) == entryHalfMade {
+			if err := removeHalfMade(n); err != nil {
+				return done, err
+			}
+			done = append(done, halfMadeDone(n))
+		}
+	}
+	return done, nil
+}
+
+// settle resolves the record of a dead process: a half-made mount point is
+// removed, a transient namespace too when removeTransient is set, and the
+// record is dropped once it claims nothing. Callers hold the lock.
+func settle(r record, removeTransient bool) ([]string, error) {
+	if r.alive() {
+		return nil, nil
+	}
+	switch r.state() {
+	case recHalfMade:
+		if err := removeHalfMade(r.Namespace); err != nil {
+			return nil, err
+		}
+		removeRecord(r.Namespace)
+		return []string{halfMadeDone(r.Namespace)}, nil
+	case recComplete:
+		if !r.Transient {
+			removeRecord(r.Namespace) // a setup killed after it mounted the namespace: the user's lab now
+			return nil, nil
+		}
+		if !removeTransient {
+			return nil, nil
+		}
+		if err := DeleteNamespace(r.Namespace); err != nil {
+			return nil, err
+		}
+		removeRecord(r.Namespace)
+		return []string{"ip netns del " + r.Namespace}, nil
+	}
+	removeRecord(r.Namespace)
+	return nil, nil
+}
+
+// HandOver makes the namespaces this process created for itself ordinary
+// ones, as if `nsdump setup` had made them: no longer reported or removed
+// as leftovers (demo --keep).
+func HandOver(names ...string) error {
+	unlock, err := lockLabs()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for _, n := range names {
+		if r, ok := readRecord(n); ok && r.PID == os.Getpid() {
+			removeRecord(n)
+		}
+	}
+	return nil
 }

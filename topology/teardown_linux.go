@@ -8,7 +8,7 @@ import (
 // Teardown removes the lab's namespaces, and with them its veth pair. A
 // namespace holding interfaces other than lo and the lab's veth is refused,
 // before anything is removed, unless force is set. Namespaces already gone
-// are skipped. It returns what it did, in iproute2 terms.
+// are skipped; the empty file of an interrupted creation is removed. It returns what it did, in iproute2 terms.
 func Teardown(l Lab, force bool) ([]string, error) {
 	if err := l.Validate(); err != nil {
 		return nil, err
@@ -18,6 +18,10 @@ func Teardown(l Lab, force bool) ([]string, error) {
 		return nil, err
 	}
 	defer unlock()
+	done, err := repair(l.NS0, l.NS1)
+	if err != nil {
+		return done, err
+	}
 	var present []string
 	for _, side := range [][2]string{{l.NS0, l.Veth0}, {l.NS1, l.Veth1}} {
 		ns, veth := side[0], side[1]
@@ -26,17 +30,16 @@ func Teardown(l Lab, force bool) ([]string, error) {
 		}
 		if !force {
 			if err := checkOnlyLab(ns, veth); err != nil {
-				return nil, err
+				return done, err
 			}
 		}
 		present = append(present, ns)
 	}
-	var done []string
 	for _, ns := range present {
 		if err := DeleteNamespace(ns); err != nil {
 			return done, err
 		}
-		unmarkTransient(ns)
+		removeRecord(ns)
 		done = append(done, "ip netns del "+ns)
 	}
 	return done, nil

@@ -16,7 +16,7 @@ import (
 func runDemo(ctx context.Context, e env, args []string) (err error) {
 	fs := newFlags(e, "demo")
 	lf := addLabFlags(fs)
-	keep := fs.Bool("keep", false, "leave the lab in place afterwards")
+	keep := fs.Bool("keep", false, "leave the lab in place afterwards, handed over to you as if nsdump setup had built it")
 	write := fs.StringP("write", "w", "demo.pcapng", "pcapng file for both traces")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -42,7 +42,15 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	step("nsdump setup    # the walkthrough's lab, no routes between the subnets")
 	done, err := topology.SetupTransient(lab, false)
 	printDone(e, done)
-	if !*keep {
+	if *keep {
+		// Handed over when the demo ends, however it ends but SIGKILL: from
+		// then on the lab is the user's, as if nsdump setup had built it.
+		defer func() {
+			if herr := topology.HandOver(lab.NS0, lab.NS1); herr != nil && err == nil {
+				err = herr
+			}
+		}()
+	} else {
 		defer func() {
 			if _, terr := topology.Teardown(lab, true); terr != nil && err == nil {
 				err = terr

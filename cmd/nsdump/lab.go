@@ -87,17 +87,25 @@ func printDone(e env, done []string) {
 	}
 }
 
-// warnLeftovers says, in one line on stderr, which namespaces an nsdump run
-// killed before it could clean up (kill -9 of a demo) left behind.
-func warnLeftovers(e env) {
+// warnLeftovers says, in one line on stderr, what an nsdump run killed
+// before it could clean up (kill -9 of a demo or a setup) left behind, and
+// returns the names it named.
+func warnLeftovers(e env) map[string]bool {
 	left := topology.Leftovers()
 	if len(left) == 0 {
-		return
+		return nil
 	}
+	named := map[string]bool{}
 	var names []string
 	for _, l := range left {
-		names = append(names, fmt.Sprintf("%s (pid %d)", l.Namespace, l.PID))
+		named[l.Namespace] = true
+		what := fmt.Sprintf("%s (pid %d)", l.Namespace, l.PID)
+		if l.HalfMade {
+			what = fmt.Sprintf("%s (pid %d, an empty file: killed while creating it)", l.Namespace, l.PID)
+		}
+		names = append(names, what)
 	}
 	fmt.Fprintf(e.stderr, "nsdump: warning: left behind by an nsdump run that was killed: %s; nsdump teardown --leftovers removes them\n",
 		strings.Join(names, ", "))
+	return named
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -25,20 +26,36 @@ func runLs(_ context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
-	warnLeftovers(e)
-	if len(names) == 0 {
+	warned := warnLeftovers(e)
+	all := len(names) == 0
+	if all {
 		var err error
 		if names, err = topology.ListNamespaces(); err != nil {
 			return err
 		}
 	}
 	out := []*topology.Namespace{}
+	var skipped []string
 	for _, n := range names {
 		ns, err := topology.Inspect(n)
-		if err != nil {
+		switch {
+		case err == nil:
+			out = append(out, ns)
+		case !all:
 			return err
+		case errors.Is(err, topology.ErrNotNamespace):
+			if !warned[n] {
+				skipped = append(skipped, n)
+			}
+		case errors.Is(err, topology.ErrNoNamespace):
+			// removed while we listed: nothing to show
+		default:
+			fmt.Fprintf(e.stderr, "nsdump: warning: skipped %s: %v\n", n, err)
 		}
-		out = append(out, ns)
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintf(e.stderr, "nsdump: warning: skipped %s under %s: not a namespace (an empty file left by an interrupted `ip netns add` or nsdump setup); nsdump teardown --ns0 NAME or ip netns del NAME removes it\n",
+			strings.Join(skipped, ", "), topology.RunDir)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
