@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/internal/labtest"
 	"golang.org/x/net/bpf"
 )
 
@@ -35,10 +36,7 @@ func tcpdumpPath(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("tcpdump")
 	if err != nil {
-		if os.Getenv("CI") != "" || os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
-			t.Fatalf("tcpdump is needed as the reference filter compiler: %v", err)
-		}
-		t.Skip("tcpdump not installed: no reference compiler")
+		labtest.Unavailable(t, "needs tcpdump as the reference filter compiler: %v", err)
 	}
 	return p
 }
@@ -86,7 +84,8 @@ func libpcapProgram(t *testing.T, tcpdump string, expr string, lt LinkType) ([]b
 func framesOf(t *testing.T, lt LinkType) [][]byte {
 	t.Helper()
 	var files []string
-	for _, dir := range []string{"../../shared/peer-pcaps/tcpdump", "../../shared/peer-pcaps/zeek", "../testdata/pcaps"} {
+	peer := labtest.PeerDir(t, "..")
+	for _, dir := range []string{filepath.Join(peer, "tcpdump"), filepath.Join(peer, "zeek"), "../testdata/pcaps"} {
 		m, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 		files = append(files, m...)
 	}
@@ -121,10 +120,7 @@ func TestFilterAgainstLibpcap(t *testing.T) {
 	for _, lt := range []LinkType{LinkEthernet, LinkSLL} {
 		frames := framesOf(t, lt)
 		if len(frames) < 20 {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("only %d frames of link type %d to test filters on", len(frames), lt)
-			}
-			t.Skipf("only %d frames of link type %d (peer corpus absent?)", len(frames), lt)
+			t.Fatalf("only %d frames of link type %d in the peer corpus and testdata/pcaps", len(frames), lt)
 		}
 		for _, expr := range filterExprs {
 			t.Run(strconv.Itoa(int(lt))+"/"+expr, func(t *testing.T) {

@@ -9,10 +9,9 @@ import (
 	"testing"
 )
 
-// seedFiles adds nsdump's recorded captures and the peer corpus (when it
-// is there) as seeds.
+// seedFiles adds nsdump's recorded captures and the peer corpus as seeds.
 func seedFiles(f *testing.F, pattern string) {
-	for _, dir := range []string{"../testdata/pcaps", "../../shared/peer-pcaps/*"} {
+	for _, dir := range []string{"../testdata/pcaps", "../testdata/peer/*", "../testdata/peer/*/*"} {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, name := range files {
 			if b, err := os.ReadFile(name); err == nil && len(b) < 64<<10 {

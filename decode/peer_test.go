@@ -12,25 +12,11 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/internal/labtest"
 )
 
-// peerDir finds ../shared/peer-pcaps beside the repository. On a user's
-// clone it may be absent and the tests skip; in CI (CI set) its absence
-// fails them.
-func peerDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs(filepath.Join("..", "..", "shared", "peer-pcaps"))
-	if err == nil {
-		if _, err = os.Stat(filepath.Join(dir, "manifest.tsv")); err == nil {
-			return dir
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("peer corpus missing at %s (CI requires it): %v", dir, err)
-	}
-	t.Skipf("peer corpus not found at %s", dir)
-	return ""
-}
+// peerDir is testdata/peer, the peer corpus kept in the repository.
+func peerDir(t *testing.T) string { return labtest.PeerDir(t, "..") }
 
 type manifestRow struct {
 	file                        string

@@ -53,8 +53,13 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{"capture"}, 2, "needs a target"},
 		{[]string{"trace", "nsdt-none-a", "nsdt-none-b"}, 2, "ip netns list"},
 	}
+	// Checks that come after the one for privileges.
+	needsRoot := map[string]bool{"trace nsdt-none-a nsdt-none-b": true}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			if needsRoot[strings.Join(tt.args, " ")] {
+				requireRoot(t)
+			}
 			out, errOut, code := nsdump(tt.args...)
 			if code != tt.code || !strings.Contains(out+errOut, tt.contains) {
 				t.Fatalf("exit %d, want %d; output %q, want it to contain %q", code, tt.code, out+errOut, tt.contains)

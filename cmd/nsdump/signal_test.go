@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -11,8 +12,11 @@ import (
 	"github.com/nsdump/nsdump/topology"
 )
 
-// stopWithin sends sig and waits; the process must be gone within limit.
-func stopWithin(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, limit time.Duration) {
+// stops sends sig and waits for the process to end. The bound only limits
+// a failure on a loaded machine: the 1 s goal for ending on a signal is a
+// timing goal, measured by scripts/bench-signal.sh, not asserted here. The
+// callers tell an ended-by-the-signal process by what it says.
+func stops(t *testing.T, cmd *exec.Cmd, sig syscall.Signal) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -20,28 +24,32 @@ func stopWithin(t *testing.T, cmd *exec.Cmd, sig syscall.Signal, limit time.Dura
 	start := time.Now()
 	select {
 	case <-done:
-		if d := time.Since(start); d > limit {
-			t.Errorf("%v took %v to end it, want under %v", sig, d, limit)
-		}
-	case <-time.After(5 * time.Second):
+		t.Logf("%v ended it in %v", sig, time.Since(start))
+	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
-		t.Fatalf("still running 5s after %v", sig)
+		t.Fatalf("still running 30s after %v", sig)
 	}
 }
 
-// waitFor polls cond for up to 5 s.
+// waitFor polls cond for up to 30 s (a bound for a failure, not a goal).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 	}
 }
 
+// listening reports whether something listens on TCP port in namespace ns.
+func listening(ns string, port int) bool {
+	out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hltn", fmt.Sprintf("sport = :%d", port)).Output()
+	return len(bytes.TrimSpace(out)) > 0
+}
+
 // TestSignalDuringTrace: a trace waiting out a long timeout (a firewall
-// drops everything) stops within a second on SIGINT or SIGTERM and leaves
-// its listeners closed: the port is free again.
+// drops everything) stops on SIGINT or SIGTERM, says it was interrupted,
+// and leaves its listeners closed: the port is free again.
 func TestSignalDuringTrace(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -59,8 +67,9 @@ func TestSignalDuringTrace(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(500 * time.Millisecond)
-			stopWithin(t, cmd, sig, time.Second)
+			// Its listener is up: the trace is running, its signal handler set.
+			waitFor(t, "the trace's listener", func() bool { return listening(ns1, 7097) })
+			stops(t, cmd, sig)
 			if !strings.Contains(stderr.String(), "interrupted") {
 				t.Errorf("stderr %q, want it to say interrupted", stderr.String())
 			}
@@ -72,17 +81,23 @@ func TestSignalDuringTrace(t *testing.T) {
 	}
 }
 
-// TestSignalDuringDemo: SIGINT while the demo runs ends it within a second
-// and the lab it built is gone.
+// TestSignalDuringDemo: SIGINT while the demo runs ends it, it says it was
+// interrupted (a demo that ran to its end would not), and the lab it built
+// is gone.
 func TestSignalDuringDemo(t *testing.T) {
 	flags, ns0, ns1, _, _, _, _ := testLab(t)
 	nsdump(append([]string{"teardown", "--force"}, flags...)...)
 	cmd := exec.Command(buildNsdump(t), append([]string{"demo", "-w", t.TempDir() + "/d.pcapng"}, flags...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the demo's lab", func() bool { return topology.NamespaceExists(ns1) })
-	stopWithin(t, cmd, syscall.SIGINT, time.Second)
+	stops(t, cmd, syscall.SIGINT)
+	if code := cmd.ProcessState.ExitCode(); code == 0 || !strings.Contains(stderr.String(), "interrupted") {
+		t.Errorf("demo after SIGINT: exit %d, stderr %q; want it to say interrupted", code, stderr.String())
+	}
 	if topology.NamespaceExists(ns0) || topology.NamespaceExists(ns1) {
 		t.Error("the interrupted demo left its lab behind")
 	}

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsdump/nsdump/topology"
 )
@@ -64,13 +63,9 @@ func TestDemo(t *testing.T) {
 	flags, ns0, ns1, _, _, _, _ := testLab(t)
 	nsdump(append([]string{"teardown", "--force"}, flags...)...)
 	file := filepath.Join(t.TempDir(), "demo.pcapng")
-	start := time.Now()
 	out, e, code := nsdump(append([]string{"demo", "-w", file}, flags...)...)
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, e)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("demo took %v, want at most 5s", d)
 	}
 	for _, want := range []string{"no-route in " + ns0, "fix:  ip -n " + ns0 + " route add", "all probes ok", "test message delivered"} {
 		if !strings.Contains(out, want) {
