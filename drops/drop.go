@@ -1,0 +1,61 @@
+package drops
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrUnavailable is wrapped by Open when the kernel cannot report drops
+// here: no BTF, no reason in the tracepoint, or no privilege for eBPF.
+// The message says which.
+var ErrUnavailable = errors.New("kernel drop reasons unavailable")
+
+// Drop is one packet the kernel dropped.
+type Drop struct {
+	Time     time.Time
+	Reason   string // the kernel's name without SKB_DROP_REASON_, e.g. NETFILTER_DROP
+	Location string // the kernel function that dropped it, e.g. nft_do_chain
+	Protocol uint16 // EtherType of the packet (skb->protocol)
+	Netns    uint64 // inode of the namespace of its device, or of its socket
+	Ifindex  int    // 0 when the skb had no device
+	Iface    string // "" when the skb had no device
+	Len      int    // length of the packet from its network header on
+	Data     []byte // the first bytes from the network header on (owned by the Drop)
+}
+
+// Comment is the text a capture file carries beside the packet:
+// "drop: REASON at LOCATION (IFACE)".
+func (d *Drop) Comment() string {
+	return fmt.Sprintf("drop: %s at %s (%s)", d.Reason, d.Location, d.ifaceName())
+}
+
+func (d *Drop) ifaceName() string {
+	if d.Iface == "" {
+		return "no device"
+	}
+	return d.Iface
+}
+
+// The EtherTypes drops names.
+const (
+	EtherIPv4 = 0x0800
+	EtherARP  = 0x0806
+	EtherIPv6 = 0x86dd
+)
+
+// AppendSLL appends the packet as a Linux cooked capture (LINKTYPE_LINUX_SLL)
+// frame: a 16-byte header carrying the protocol, then Data. A cooked header
+// lets one capture point hold IPv4, IPv6 and ARP drops alike.
+func (d *Drop) AppendSLL(b []byte) []byte {
+	b = append(b,
+		0, 0, // packet type: to us (the kernel does not say more here)
+		0, 1, // ARPHRD_ETHER
+		0, 0, // no link-layer address
+		0, 0, 0, 0, 0, 0, 0, 0,
+		byte(d.Protocol>>8), byte(d.Protocol))
+	return append(b, d.Data...)
+}
+
+// SLLHeaderLen is the length AppendSLL puts before Data.
+const SLLHeaderLen = 16
