@@ -21,6 +21,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
 	count := fs.IntP("count", "c", 0, "stop after N packets")
 	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet")
+	withDrops := fs.Bool("drops", false, "also record the packets the kernel drops in these namespaces, with its reason, on NS/drops")
 	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -44,6 +45,10 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	points := s.Points()
+	var dr *dropRecorder
+	if *withDrops {
+		dr, points = openDrops(e.stderr, targets, points)
+	}
 	if *write != "" && strings.HasSuffix(*write, ".pcap") && len(points) > 1 {
 		s.Close()
 		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
@@ -61,11 +66,18 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
-	st, runErr := s.Run(ctx, *count, sink, flush)
+	dr.start(ctx, sink)
+	st, runErr := s.Run(ctx, *count, func(f capture.Frame) error {
+		return dr.guard(func() error { return sink(f, "") })()
+	}, dr.guard(flush))
+	dropErr := dr.stop(e.stderr)
 	closeErr := closeSink()
 	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
 	if runErr != nil {
 		return runErr
+	}
+	if dropErr != nil {
+		return dropErr
 	}
 	return closeErr
 }
@@ -108,15 +120,15 @@ func pointNames(points []capture.Point) string {
 // openSink returns the per-frame writer, what flushes it between batches
 // and what closes it: lines on stdout, or a capture file (created 0600,
 // never through a symlink), or a stream on stdout flushed per batch.
-func openSink(e env, name string, points []capture.Point) (write func(capture.Frame) error, flush, closeSink func() error, err error) {
+func openSink(e env, name string, points []capture.Point) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
 	if name == "" {
 		out := bufio.NewWriterSize(e.stdout, 1<<16)
 		d := decode.NewDecoder()
 		var p decode.Packet
 		var line []byte
-		return func(f capture.Frame) error {
+		return func(f capture.Frame, comment string) error {
 			d.Decode(f, &p)
-			line = decode.AppendLine(line[:0], &p, points[f.Point].Name)
+			line = appendDropLine(decode.AppendLine(line[:0], &p, points[f.Point].Name), comment)
 			line = append(line, '\n')
 			_, err := out.Write(line)
 			return err
@@ -145,7 +157,7 @@ func openSink(e env, name string, points []capture.Point) (write func(capture.Fr
 	if name == "-" {
 		flush = fw.Flush
 	}
-	return func(f capture.Frame) error { return fw.WriteFrame(f, "") }, flush, func() error {
+	return fw.WriteFrame, flush, func() error {
 		err := fw.Flush()
 		if cerr := closeFile(); err == nil {
 			err = cerr

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/drops"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// dropRecorder writes the kernel's drops in the captured namespaces as
+// packets on one capture point NS/drops per namespace, beside the
+// captured frames: both go through one sink, under one lock.
+type dropRecorder struct {
+	mon      *drops.Monitor
+	points   map[uint64]int // namespace inode -> capture point index
+	mu       sync.Mutex
+	recorded int
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+// openDrops starts the monitor for the targets' namespaces and appends
+// their NS/drops points. When the kernel or the process cannot, it says
+// so once on stderr and capture goes on without drops (nil recorder).
+func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Point) (*dropRecorder, []capture.Point) {
+	r := &dropRecorder{points: map[uint64]int{}}
+	var inodes []uint64
+	var names []string
+	for _, t := range targets {
+		ino, err := namespaceInode(t.Namespace)
+		if err != nil {
+			fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
+			return nil, points
+		}
+		if _, dup := r.points[ino]; dup {
+			continue
+		}
+		r.points[ino] = len(points) + len(names)
+		inodes, names = append(inodes, ino), append(names, t.Namespace)
+	}
+	mon, err := drops.Open(inodes, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
+		return nil, points
+	}
+	r.mon = mon
+	for _, ns := range names {
+		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen,
+			Description: "packets the kernel dropped in " + ns + ", with its reason (nsdump --drops)"})
+	}
+	return r, points
+}
+
+func namespaceInode(ns string) (uint64, error) {
+	h, err := topology.OpenNamespace(ns)
+	if err != nil {
+		return 0, err
+	}
+	defer h.Close()
+	return topology.Inode(h)
+}
+
+// guard serialises a sink function with the recorder's writes; a nil
+// recorder leaves it as it is.
+func (r *dropRecorder) guard(fn func() error) func() error {
+	if r == nil || fn == nil {
+		return fn
+	}
+	return func() error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return fn()
+	}
+}
+
+// start writes every drop through sink until stop.
+func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, string) error) {
+	if r == nil {
+		return
+	}
+	ctx, r.cancel = context.WithCancel(ctx)
+	r.done = make(chan error, 1)
+	var buf []byte
+	var werr error
+	go func() {
+		err := r.mon.Run(ctx, func(d drops.Drop) {
+			buf = d.AppendSLL(buf[:0])
+			f := capture.Frame{Time: d.Time, Point: r.points[d.Netns], LinkType: capture.LinkSLL,
+				Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: buf}
+			r.mu.Lock()
+			if werr == nil {
+				werr = sink(f, d.Comment())
+				r.recorded++
+			}
+			r.mu.Unlock()
+		})
+		if err == nil {
+			err = werr
+		}
+		r.done <- err
+	}()
+}
+
+// stop ends the monitor, reports what it recorded and lost, and returns
+// the first error of reading or writing drops.
+func (r *dropRecorder) stop(stderr io.Writer) error {
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	err := <-r.done
+	lost := r.mon.Lost()
+	r.mon.Close()
+	fmt.Fprintf(stderr, "%d kernel drops recorded, %d lost by the drop monitor\n", r.recorded, lost)
+	return err
+}
+
+// appendDropLine marks a kernel drop's line: "... DROP NETFILTER_DROP at
+// nft_do_chain (veth1)". Captured packets have no comment.
+func appendDropLine(line []byte, comment string) []byte {
+	if comment == "" {
+		return line
+	}
+	line = append(line, " DROP "...)
+	return append(line, strings.TrimPrefix(comment, "drop: ")...)
+}
