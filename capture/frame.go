@@ -65,6 +65,9 @@ type Frame struct {
 type FormatError struct {
 	Offset int64
 	Msg    string
+	// Truncated: the file ends inside a record (a capture killed, or one
+	// still being written); everything before the record read well.
+	Truncated bool
 }
 
 func (e *FormatError) Error() string {

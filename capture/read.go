@@ -93,6 +93,10 @@ func (r *Reader) errorf(format string, args ...any) error {
 	return &FormatError{Offset: r.off, Msg: fmt.Sprintf(format, args...)}
 }
 
+func (r *Reader) truncatedf(format string, args ...any) error {
+	return &FormatError{Offset: r.off, Msg: fmt.Sprintf(format, args...), Truncated: true}
+}
+
 // full reads exactly len(b) bytes; a clean end before the first byte is
 // io.EOF, a partial read a truncation error.
 func (r *Reader) full(b []byte) error {
@@ -104,7 +108,7 @@ func (r *Reader) full(b []byte) error {
 	case n == 0 && errors.Is(err, io.EOF):
 		return io.EOF
 	case errors.Is(err, io.ErrUnexpectedEOF):
-		return r.errorf("truncated file: wanted %d bytes, got %d", len(b), n)
+		return r.truncatedf("truncated file: wanted %d bytes, got %d", len(b), n)
 	}
 	return &FormatError{Offset: r.off, Msg: err.Error()}
 }
@@ -172,7 +176,7 @@ func (r *Reader) nextPcap() (Frame, error) {
 	data := r.scratch(int(caplen))
 	if err := r.full(data); err != nil {
 		if errors.Is(err, io.EOF) {
-			return Frame{}, r.errorf("truncated file: packet record without its %d bytes of data", caplen)
+			return Frame{}, r.truncatedf("truncated file: packet record without its %d bytes of data", caplen)
 		}
 		return Frame{}, err
 	}

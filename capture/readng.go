@@ -53,7 +53,7 @@ func (r *Reader) readBlock() (typ uint32, body []byte, err error) {
 	copy(buf, body)
 	if err := r.full(buf[have:]); err != nil {
 		if errors.Is(err, io.EOF) {
-			return 0, nil, r.errorf("truncated file: block of %d bytes cut short", length)
+			return 0, nil, r.truncatedf("truncated file: block of %d bytes cut short", length)
 		}
 		return 0, nil, err
 	}

@@ -23,6 +23,21 @@ const (
 	StatusError       = "error" // an ICMP error came back
 )
 
+// Kinds lists every exchange kind with the statuses it can end in.
+var Kinds = map[string][]string{
+	KindEcho:      {StatusAnswered, StatusUnanswered, StatusError},
+	KindEcho6:     {StatusAnswered, StatusUnanswered, StatusError},
+	KindTCPConn:   {StatusEstablished, StatusRefused, StatusUnanswered, StatusError},
+	KindARPRes:    {StatusAnswered, StatusUnanswered},
+	KindNDP:       {StatusAnswered, StatusUnanswered},
+	KindICMPError: {StatusError},
+}
+
+// MaxSightings is how many sightings an exchange keeps; past it they are
+// only counted (SeenMore), so that a long connection costs no more memory
+// than a short one.
+const MaxSightings = 16
+
 // Sighting is one place and time a packet of an exchange was seen.
 type Sighting struct {
 	Point string    `json:"point"`
@@ -44,8 +59,13 @@ type ICMPErr struct {
 type Exchange struct {
 	Kind   string `json:"kind"`
 	Status string `json:"status"`
-	Src    string `json:"src"`
+	Src    string `json:"src"` // address, or address:port for TCP
 	Dst    string `json:"dst"`
+
+	SrcAddr netip.Addr `json:"src_addr"`
+	SrcPort uint16     `json:"src_port,omitempty"`
+	DstAddr netip.Addr `json:"dst_addr"`
+	DstPort uint16     `json:"dst_port,omitempty"`
 
 	ID       *uint16  `json:"id,omitempty"`
 	Seq      *uint16  `json:"seq,omitempty"`
@@ -62,21 +82,49 @@ type Exchange struct {
 
 	Errors   []ICMPErr  `json:"icmp_errors,omitempty"`
 	Seen     []Sighting `json:"seen"`
+	SeenMore int        `json:"seen_more,omitempty"` // sightings past MaxSightings, counted only
 	Start    time.Time  `json:"start"`
-	state    tcpState   // TCP progress
-	fins     uint8      // FIN seen from the client (1) and the server (2)
-	key      tcpKey     // its entry in the TCP table
-	req      time.Time  // first request
-	last     int64      // last packet, ns since the epoch: expiry and linger
-	order    uint64     // creation order
-	finished bool
-	vals     struct { // what the pointer fields point at: one allocation per exchange
+
+	ports      bool      // Src and Dst carry ports
+	selected   bool      // a packet of it matched the filter
+	state      tcpState  // TCP progress
+	fins       uint8     // FIN seen from the client (1) and the server (2)
+	key        flowKey   // its entry in its kind's table
+	req        time.Time // first request
+	last       int64     // last packet, ns since the epoch: idle expiry and linger
+	order      uint64    // creation order
+	finished   bool
+	prev, next *Exchange // the open list, least recently active first
+	open       bool
+	vals       struct { // what the pointer fields point at: one allocation per exchange
 		id, seq            uint16
 		rtt                float64
 		isn                uint32
 		syn                bool
 		toServer, toClient int
 	}
+}
+
+func (e *Exchange) setEnds(src, dst netip.AddrPort, ports bool) {
+	e.SrcAddr, e.DstAddr, e.ports = src.Addr(), dst.Addr(), ports
+	if ports {
+		e.SrcPort, e.DstPort = src.Port(), dst.Port()
+	}
+}
+
+// named fills Src and Dst from the typed ends; done when the exchange
+// leaves the tracker, so that an open exchange costs no strings.
+func (e *Exchange) named() *Exchange {
+	if e.Src != "" || !e.SrcAddr.IsValid() {
+		return e
+	}
+	if e.ports {
+		e.Src = netip.AddrPortFrom(e.SrcAddr, e.SrcPort).String()
+		e.Dst = netip.AddrPortFrom(e.DstAddr, e.DstPort).String()
+	} else {
+		e.Src, e.Dst = e.SrcAddr.String(), e.DstAddr.String()
+	}
+	return e
 }
 
 func (e *Exchange) setEcho(id, seq uint16) {
@@ -104,36 +152,37 @@ const (
 )
 
 func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
+	e.last = p.Time.UnixNano()
+	if len(e.Seen) >= MaxSightings {
+		e.SeenMore++
+		return
+	}
 	name := ""
 	if p.Point >= 0 && p.Point < len(points) {
 		name = points[p.Point].Name
 	}
 	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what})
-	e.last = p.Time.UnixNano()
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// Table keys hold addresses as plain bytes: one memory hash per lookup,
-// where netip.AddrPort fields cost a hash call each.
-type echoKey struct {
-	src, dst [16]byte
-	id, seq  uint16
+// flowKey is the key of every exchange table: addresses as plain bytes
+// (one memory hash per lookup, where netip.AddrPort fields cost a hash
+// call each) and two numbers: ports for TCP, id and seq for echoes, zero
+// for resolutions.
+type flowKey struct {
+	a, b [16]byte
+	x, y uint16
 }
 
-func mkEchoKey(src, dst netip.Addr, id, seq uint16) echoKey {
-	return echoKey{src.As16(), dst.As16(), id, seq}
+func mkEchoKey(src, dst netip.Addr, id, seq uint16) flowKey {
+	return flowKey{src.As16(), dst.As16(), id, seq}
 }
 
-type tcpKey struct {
-	client, server [16]byte
-	cport, sport   uint16
+func mkTCPKey(client, server netip.AddrPort) flowKey {
+	return flowKey{client.Addr().As16(), server.Addr().As16(), client.Port(), server.Port()}
 }
 
-func mkTCPKey(client, server netip.AddrPort) tcpKey {
-	return tcpKey{client.Addr().As16(), server.Addr().As16(), client.Port(), server.Port()}
-}
-
-type resKey struct {
-	requester, target netip.Addr
+func mkResKey(requester, target netip.Addr) flowKey {
+	return flowKey{a: requester.As16(), b: target.As16()}
 }

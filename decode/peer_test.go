@@ -221,22 +221,31 @@ func TestReadEmpty(t *testing.T) {
 	}
 }
 
-// TestReadFilter: a filter selects packets before they form exchanges.
+// TestReadFilter: a filter selects exchanges, any of whose packets
+// matches; every packet still joins its exchange, so an answered echo
+// stays answered when the filter names only requests. Packets counts the
+// packets that match.
 func TestReadFilter(t *testing.T) {
 	dir := peerDir(t)
 	tests := []struct {
-		expr             string
-		packets, arp, ec int
+		file, expr             string
+		packets, arp, ec, answ int
 	}{
-		{"arp", 12, 6, 0},
-		// 3 echo requests, two of them the same id and seq: 2 exchanges.
-		{"icmp", 6, 0, 2},
-		{"arp or icmp", 18, 6, 2},
-		{"udp port 67 or udp port 68", 36, 0, 0},
+		{"tcpdump/dhcp-rfc4388.pcap", "arp", 12, 6, 0, 0},
+		// 3 echo requests, two of them the same id and seq but 72 s apart,
+		// more than the idle time: 3 exchanges, each with its unreachable.
+		{"tcpdump/dhcp-rfc4388.pcap", "icmp", 6, 0, 3, 0},
+		{"tcpdump/dhcp-rfc4388.pcap", "arp or icmp", 18, 6, 3, 0},
+		{"tcpdump/dhcp-rfc4388.pcap", "udp port 67 or udp port 68", 36, 0, 0, 0},
+		{"zeek/icmp-ping.pcap", "icmp[icmptype] == icmp-echo", 2, 0, 2, 2},
+		{"zeek/icmp-ping.pcap", "src host 10.0.0.1", 2, 0, 2, 2},
+		{"zeek/icmp-ping.pcap", "src host 74.125.225.99", 2, 0, 2, 2},
+		{"zeek/icmp-ping.pcap", "icmp[icmptype] == icmp-echoreply and icmp[6:2] == 1", 1, 0, 1, 1},
+		{"zeek/icmp-ping.pcap", "tcp", 0, 0, 0, 0},
 	}
 	for _, tt := range tests {
-		t.Run(tt.expr, func(t *testing.T) {
-			f, err := os.Open(filepath.Join(dir, "tcpdump", "dhcp-rfc4388.pcap"))
+		t.Run(tt.file+" "+tt.expr, func(t *testing.T) {
+			f, err := os.Open(filepath.Join(dir, tt.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,17 +258,21 @@ func TestReadFilter(t *testing.T) {
 			if err := ReadFile(f, tr, flt, nil); err != nil {
 				t.Fatal(err)
 			}
-			var arp, echo int
+			var arp, echo, answered int
 			for _, ex := range tr.Exchanges() {
 				switch ex.Kind {
 				case KindARPRes:
 					arp++
 				case KindEcho:
 					echo++
+					if ex.Status == StatusAnswered {
+						answered++
+					}
 				}
 			}
-			if tr.Packets() != tt.packets || arp != tt.arp || echo != tt.ec {
-				t.Errorf("%d packets, %d ARP and %d echo exchanges; want %d, %d, %d", tr.Packets(), arp, echo, tt.packets, tt.arp, tt.ec)
+			if tr.Packets() != tt.packets || arp != tt.arp || echo != tt.ec || answered != tt.answ {
+				t.Errorf("%d packets, %d ARP and %d echo exchanges (%d answered); want %d, %d, %d (%d)",
+					tr.Packets(), arp, echo, answered, tt.packets, tt.arp, tt.ec, tt.answ)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package decode
 
 import (
 	"errors"
+	"fmt"
 	"io"
 
 	"github.com/nsdump/nsdump/capture"
@@ -16,21 +17,36 @@ type Report struct {
 
 // Report returns what the tracker has seen so far.
 func (t *Tracker) Report() Report {
-	ex := t.all
+	ex := t.Exchanges()
 	if ex == nil {
 		ex = []*Exchange{}
 	}
 	return Report{Packets: t.packets, Exchanges: ex}
 }
 
-// ReadFile feeds every packet of one capture file that passes filter (nil:
-// all) into t. Capture points of the file are appended to t.Points. each,
-// if not nil, is called with every decoded packet and the name of its
-// capture point.
+// TruncatedError is a file that ends inside a packet record: a capture
+// killed, or one still being written. Every packet before Offset was read.
+type TruncatedError struct {
+	Offset int64 // where the cut record starts
+	Err    error
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("file cut short in the record at offset %d (%v)", e.Offset, e.Err)
+}
+
+func (e *TruncatedError) Unwrap() error { return e.Err }
+
+// ReadFile feeds every packet of one capture file into t, with whether it
+// matches filter (nil: all do): exchanges are selected by their packets,
+// not packets before pairing. Capture points of the file are appended to
+// t.Points. each, if not nil, is called with every matching packet and the
+// name of its capture point. A file cut inside its last record gives a
+// *TruncatedError after all packets before it.
 //
-// Reading and decoding run on one goroutine and tracking on the caller's,
-// handing over batches of packets, so that two cores share the work; the
-// order of packets is kept.
+// Reading, filtering and decoding run on one goroutine and tracking on the
+// caller's, handing over batches of packets, so that two cores share the
+// work; the order of packets is kept.
 func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packet, point string)) error {
 	rd, err := capture.NewReader(r)
 	if err != nil {
@@ -52,12 +68,17 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 		for i := range b.pkts {
 			p := &b.pkts[i]
 			p.Point += base
-			t.Add(p)
-			if each != nil {
+			match := b.match == nil || b.match[i]
+			t.AddMatched(p, match)
+			if each != nil && match {
 				each(p, t.Points[p.Point].Name)
 			}
 		}
 		if b.err != nil {
+			var fe *capture.FormatError
+			if errors.As(b.err, &fe) && fe.Truncated {
+				return &TruncatedError{Offset: b.good, Err: b.err}
+			}
 			return b.err
 		}
 		free <- b
@@ -68,8 +89,10 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 // batch is a run of decoded packets handed from reader to tracker.
 type batch struct {
 	pkts   []Packet
+	match  []bool          // per packet, whether it matched; nil without a filter
 	points []capture.Point // set when the file declared new capture points
 	err    error           // what ended reading, after pkts
+	good   int64           // the offset after the last record read whole
 }
 
 const batchSize = 256
@@ -80,6 +103,7 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 	defer close(full)
 	d := NewDecoder()
 	npoints := 0
+	good := rd.Offset()
 	for {
 		var b *batch
 		select {
@@ -87,7 +111,7 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 		case <-stop:
 			return
 		}
-		b.pkts, b.points, b.err = b.pkts[:0], nil, nil
+		b.pkts, b.match, b.points, b.err = b.pkts[:0], b.match[:0], nil, nil
 		for len(b.pkts) < batchSize {
 			f, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -96,18 +120,23 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 			if pts := rd.Points(); len(pts) != npoints {
 				b.points, npoints = append([]capture.Point(nil), pts...), len(pts)
 			}
-			if err == nil {
-				var ok bool
-				if ok, err = filter.Match(f); err == nil && !ok {
-					continue
-				}
+			ok := true
+			if err == nil && filter != nil {
+				ok, err = filter.Match(f)
 			}
 			if err != nil {
-				b.err = err
+				b.err, b.good = err, good
 				break
+			}
+			good = rd.Offset()
+			if filter != nil {
+				b.match = append(b.match, ok)
 			}
 			b.pkts = append(b.pkts, Packet{})
 			d.Decode(f, &b.pkts[len(b.pkts)-1])
+		}
+		if filter == nil {
+			b.match = nil
 		}
 		last := len(b.pkts) < batchSize
 		select {

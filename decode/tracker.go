@@ -3,6 +3,7 @@ package decode
 import (
 	"net/netip"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -12,9 +13,13 @@ import (
 // count as one packet seen twice.
 const sightingWindow = 200 * time.Millisecond
 
-// expireAfter removes an exchange from the lookup tables once nothing has
-// happened to it for this long; it stays in the report.
-const expireAfter = 2 * time.Minute
+// DefaultIdle finishes an exchange that saw no packet for this long of
+// capture time: nothing can answer it any more.
+const DefaultIdle = 60 * time.Second
+
+// DefaultMaxOpen bounds the exchanges open at once (a SYN flood opens one
+// per packet); past it the least recently active one is finished early.
+const DefaultMaxOpen = 50000
 
 // linger keeps a finished exchange one sighting window longer, for the same
 // packets seen at other capture points and a connection's last ACK.
@@ -26,28 +31,42 @@ type recent struct {
 	points uint64 // capture points that saw it, as bits
 }
 
-// Tracker groups packets into exchanges. Finished exchanges leave its
-// tables. Without Emit all of them stay, in the order they began, for
-// Report; with Emit each is handed over once finished (or idle for
-// expireAfter), so memory follows the live exchanges, not the capture.
+// Tracker groups packets into exchanges, as tshark follows conversations:
+// a TCP attempt is the client's 4-tuple and ISN, and every SYN with that
+// ISN belongs to it, before or after the answer. Finished exchanges leave
+// its tables. Without Emit all of them stay, in the order they began, for
+// Report; with Emit each is handed over once finished (or idle), so memory
+// follows the open exchanges, not the capture.
 type Tracker struct {
 	Points []capture.Point
-	// Emit, if set, receives every exchange once nothing more can join it;
-	// Flush hands over the rest.
+	// Emit, if set, receives every selected exchange once nothing more can
+	// join it; Flush hands over the rest.
 	Emit func(*Exchange)
+	// Idle finishes an exchange after this much capture time without a
+	// packet (0: DefaultIdle). MaxOpen bounds the open exchanges (0:
+	// DefaultMaxOpen).
+	Idle    time.Duration
+	MaxOpen int
 
 	packets  int
+	drops    int
+	evicted  int
+	filtered bool // some packet did not match the filter
 	order    uint64
 	all      []*Exchange
 	done     []*Exchange // finished, waiting out the linger
 	doneHead int
-	echo     map[echoKey]*Exchange
-	tcp      map[tcpKey]*Exchange
-	arp      map[resKey]*Exchange
-	ndp      map[resKey]*Exchange
+	echo     map[flowKey]*Exchange
+	tcp      map[flowKey]*Exchange
+	arp      map[flowKey]*Exchange
+	ndp      map[flowKey]*Exchange
 	seen     map[uint64]recent
+	first    *Exchange // the open list: least recently active first
+	tail     *Exchange
+	nopen    int
 	now      int64 // latest packet time, ns since the epoch
 	swept    int64
+	isDrop   []bool // per capture point: a drop monitor's (NS/drops)
 }
 
 // NewTracker starts an empty tracker; points name the capture points that
@@ -55,30 +74,68 @@ type Tracker struct {
 func NewTracker(points []capture.Point) *Tracker {
 	return &Tracker{
 		Points: points,
-		echo:   map[echoKey]*Exchange{}, tcp: map[tcpKey]*Exchange{},
-		arp: map[resKey]*Exchange{}, ndp: map[resKey]*Exchange{},
+		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{},
+		arp: map[flowKey]*Exchange{}, ndp: map[flowKey]*Exchange{},
 		seen: map[uint64]recent{},
 	}
 }
 
-// Packets is how many packets were added, each sighting counted once.
+// Packets is how many packets were added (and matched the filter), each
+// sighting counted once.
 func (t *Tracker) Packets() int { return t.packets }
 
-// Exchanges returns every exchange in the order it began.
-func (t *Tracker) Exchanges() []*Exchange { return t.all }
+// Drops is how many of those packets were on a drop monitor's capture
+// point (NS/drops).
+func (t *Tracker) Drops() int { return t.drops }
+
+// Evicted is how many exchanges were finished early because more than
+// MaxOpen were open at once.
+func (t *Tracker) Evicted() int { return t.evicted }
+
+// Exchanges returns every selected exchange in the order it began.
+func (t *Tracker) Exchanges() []*Exchange {
+	if !t.filtered {
+		for _, ex := range t.all {
+			ex.named()
+		}
+		return t.all
+	}
+	var sel []*Exchange
+	for _, ex := range t.all {
+		if ex.selected {
+			sel = append(sel, ex.named())
+		}
+	}
+	return sel
+}
 
 // Add takes one decoded packet.
-func (t *Tracker) Add(p *Packet) {
+func (t *Tracker) Add(p *Packet) { t.AddMatched(p, true) }
+
+// AddMatched takes one decoded packet and whether it matched the filter:
+// every packet joins its exchange, and an exchange is selected when any
+// of its packets matched.
+func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if ns := p.Time.UnixNano(); ns > t.now {
 		t.now = ns
+	}
+	if !match {
+		t.filtered = true
 	}
 	if ex, dup := t.sighting(p); dup {
 		if ex != nil {
 			ex.see(p, t.Points, describe(p))
+			ex.selected = ex.selected || match
+			t.touch(ex)
 		}
 		return
 	}
-	t.packets++
+	if match {
+		t.packets++
+		if t.dropPoint(p.Point) {
+			t.drops++
+		}
+	}
 	var ex *Exchange
 	switch {
 	case p.Kind == KindARP:
@@ -94,22 +151,116 @@ func (t *Tracker) Add(p *Packet) {
 	case p.Kind == KindTCP && (!p.Truncated || p.Malformed == ""):
 		ex = t.addTCP(p)
 	}
-	if ex != nil && p.Hash != 0 && len(t.Points) > 1 {
-		r := t.seen[p.Hash]
-		r.ex, r.time, r.points = ex, p.Time.UnixNano(), 1<<(uint(p.Point)&63)
-		t.seen[p.Hash] = r
+	if ex != nil {
+		ex.selected = ex.selected || match
+		t.touch(ex)
+		if p.Hash != 0 && len(t.Points) > 1 {
+			r := t.seen[p.Hash]
+			r.ex, r.time, r.points = ex, p.Time.UnixNano(), 1<<(uint(p.Point)&63)
+			t.seen[p.Hash] = r
+		}
 	}
 	t.sweep()
+	t.expire()
 	t.emitDone()
 }
 
-// finish marks an exchange complete; it is emitted after the linger.
+// dropPoint reports whether capture point i is a drop monitor's.
+func (t *Tracker) dropPoint(i int) bool {
+	if len(t.isDrop) != len(t.Points) {
+		t.isDrop = t.isDrop[:0]
+		for _, pt := range t.Points {
+			t.isDrop = append(t.isDrop, strings.HasSuffix(pt.Name, "/drops"))
+		}
+	}
+	return i >= 0 && i < len(t.isDrop) && t.isDrop[i]
+}
+
+// touch makes ex the most recently active open exchange.
+func (t *Tracker) touch(ex *Exchange) {
+	if !ex.open || t.tail == ex {
+		return
+	}
+	t.unlink(ex)
+	t.push(ex)
+}
+
+func (t *Tracker) push(ex *Exchange) {
+	ex.prev, ex.next, ex.open = t.tail, nil, true
+	if t.tail != nil {
+		t.tail.next = ex
+	} else {
+		t.first = ex
+	}
+	t.tail = ex
+	t.nopen++
+}
+
+func (t *Tracker) unlink(ex *Exchange) {
+	if ex.prev != nil {
+		ex.prev.next = ex.next
+	} else {
+		t.first = ex.next
+	}
+	if ex.next != nil {
+		ex.next.prev = ex.prev
+	} else {
+		t.tail = ex.prev
+	}
+	ex.prev, ex.next, ex.open = nil, nil, false
+	t.nopen--
+}
+
+// expire finishes open exchanges idle for longer than Idle, and the least
+// recently active ones while more than MaxOpen are open.
+func (t *Tracker) expire() {
+	idle, maxOpen := t.Idle, t.MaxOpen
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpen
+	}
+	for t.first != nil && (t.now-t.first.last > int64(idle) || t.nopen > maxOpen) {
+		ex := t.first
+		if t.now-ex.last <= int64(idle) {
+			t.evicted++
+		}
+		if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
+			delete(m, ex.key)
+		}
+		t.finish(ex)
+	}
+}
+
+// table is the lookup table of a kind of exchange, nil for ICMP errors.
+func (t *Tracker) table(kind string) map[flowKey]*Exchange {
+	switch kind {
+	case KindEcho, KindEcho6:
+		return t.echo
+	case KindTCPConn:
+		return t.tcp
+	case KindARPRes:
+		return t.arp
+	case KindNDP:
+		return t.ndp
+	}
+	return nil
+}
+
+// finish marks an exchange complete; with Emit it is handed over after
+// the linger.
 func (t *Tracker) finish(ex *Exchange) {
-	if t.Emit == nil || ex.finished {
+	if ex.open {
+		t.unlink(ex)
+	}
+	if ex.finished {
 		return
 	}
 	ex.finished = true
-	t.done = append(t.done, ex)
+	if t.Emit != nil {
+		t.done = append(t.done, ex)
+	}
 }
 
 // emitDone hands over finished exchanges whose linger has passed. The queue
@@ -127,10 +278,12 @@ func (t *Tracker) emitDone() {
 }
 
 func (t *Tracker) release(ex *Exchange) {
-	if ex.Kind == KindTCPConn && t.tcp[ex.key] == ex {
-		delete(t.tcp, ex.key)
+	if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
+		delete(m, ex.key)
 	}
-	t.Emit(ex)
+	if ex.selected {
+		t.Emit(ex.named())
+	}
 }
 
 // Flush hands every exchange not yet emitted to Emit, in the order they
@@ -139,35 +292,18 @@ func (t *Tracker) Flush() {
 	if t.Emit == nil {
 		return
 	}
-	var rest []*Exchange
-	seen := map[*Exchange]bool{}
-	add := func(ex *Exchange) {
-		if !seen[ex] {
-			seen[ex] = true
-			rest = append(rest, ex)
-		}
-	}
-	for _, ex := range t.done[t.doneHead:] {
-		add(ex)
-	}
-	for _, m := range []map[echoKey]*Exchange{t.echo} {
-		for _, ex := range m {
-			add(ex)
-		}
-	}
-	for _, ex := range t.tcp {
-		add(ex)
-	}
-	for _, m := range []map[resKey]*Exchange{t.arp, t.ndp} {
-		for _, ex := range m {
-			add(ex)
-		}
+	rest := append([]*Exchange(nil), t.done[t.doneHead:]...)
+	for ex := t.first; ex != nil; ex = ex.next {
+		rest = append(rest, ex)
 	}
 	sort.Slice(rest, func(i, j int) bool { return rest[i].order < rest[j].order })
 	for _, ex := range rest {
-		t.Emit(ex)
+		if ex.selected {
+			t.Emit(ex.named())
+		}
 	}
 	t.done, t.doneHead = nil, 0
+	t.first, t.tail, t.nopen = nil, nil, 0
 	clear(t.echo)
 	clear(t.tcp)
 	clear(t.arp)
@@ -198,8 +334,8 @@ func absDur(d time.Duration) time.Duration {
 	return d
 }
 
-// sweep drops expired entries so that memory follows live exchanges, not
-// the length of the capture.
+// sweep forgets packets older than the sighting window, once a second of
+// capture time.
 func (t *Tracker) sweep() {
 	if t.now-t.swept < int64(time.Second) {
 		return
@@ -210,32 +346,21 @@ func (t *Tracker) sweep() {
 			delete(t.seen, h)
 		}
 	}
-	expire(t, t.echo)
-	expire(t, t.tcp)
-	expire(t, t.arp)
-	expire(t, t.ndp)
 }
 
-func expire[K comparable](t *Tracker, m map[K]*Exchange) {
-	for k, e := range m {
-		if t.now-e.last > int64(expireAfter) {
-			delete(m, k)
-			t.finish(e)
-		}
-	}
-}
-
-func (t *Tracker) start(p *Packet, kind string, src, dst string) *Exchange {
+func (t *Tracker) start(p *Packet, kind string, src, dst netip.AddrPort, ports bool) *Exchange {
 	t.order++
-	room := 4 // a request and its answer, seen at both ends
-	if kind == KindTCPConn {
-		room = 8
-	}
-	ex := &Exchange{Kind: kind, Src: src, Dst: dst, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, room)}
+	ex := &Exchange{Kind: kind, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, 2)}
+	ex.setEnds(src, dst, ports)
 	if t.Emit == nil {
 		t.all = append(t.all, ex)
 	}
+	t.push(ex)
 	return ex
+}
+
+func addrs(src, dst netip.Addr) (netip.AddrPort, netip.AddrPort) {
+	return netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 }
 
 func (t *Tracker) addEcho(p *Packet) *Exchange {
@@ -249,8 +374,9 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 		k := mkEchoKey(p.Src, p.Dst, p.ID, p.Seq)
 		ex := t.echo[k]
 		if ex == nil {
-			ex = t.start(p, kind, p.Src.String(), p.Dst.String())
-			ex.Status, ex.req = StatusUnanswered, p.Time
+			src, dst := addrs(p.Src, p.Dst)
+			ex = t.start(p, kind, src, dst, false)
+			ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
 			ex.setEcho(p.ID, p.Seq)
 			t.echo[k] = ex
 		}
@@ -261,7 +387,8 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 		k := mkEchoKey(p.Dst, p.Src, p.ID, p.Seq)
 		ex := t.echo[k]
 		if ex == nil {
-			ex = t.start(p, kind, p.Dst.String(), p.Src.String())
+			src, dst := addrs(p.Dst, p.Src)
+			ex = t.start(p, kind, src, dst, false)
 			ex.setEcho(p.ID, p.Seq)
 		} else if ex.Status != StatusAnswered && !p.NoTime {
 			ex.setRTT(p.Time.Sub(ex.req))
@@ -279,23 +406,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	syn, ack, rst, fin := p.Flags&SYN != 0, p.Flags&ACK != 0, p.Flags&RST != 0, p.Flags&FIN != 0
 	if syn && !ack {
-		k := mkTCPKey(src, dst)
-		ex := t.tcp[k]
-		if ex != nil && *ex.ISN == p.TCPSeq && ex.state == tcpSyn {
-			ex.Requests++
-			ex.see(p, t.Points, "[S] (retransmission)")
-			return ex
-		}
-		if ex != nil {
-			t.finish(ex) // a new attempt on the same 4-tuple
-		}
-		ex = t.start(p, KindTCPConn, src.String(), dst.String())
-		ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
-		ex.setTCP(true)
-		ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
-		t.tcp[k] = ex
-		ex.see(p, t.Points, "[S]")
-		return ex
+		return t.addSYN(p, src, dst)
 	}
 	ex, toServer := t.tcp[mkTCPKey(src, dst)], true
 	if ex == nil {
@@ -305,7 +416,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		if rst {
 			return nil // a reset for a connection we never saw open
 		}
-		ex = t.start(p, KindTCPConn, src.String(), dst.String())
+		ex = t.start(p, KindTCPConn, src, dst, true)
 		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
 		toServer = true // the sender of the first packet seen plays the client
 		ex.setTCP(false)
@@ -319,43 +430,74 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 			ex.setRTT(p.Time.Sub(ex.req))
 		}
 	case !toServer && rst && ex.state <= tcpSynAck:
+		// Refused. It stays open until idle: a client that sends the same
+		// SYN again after each reset (Windows does) makes one refused
+		// attempt with retries, as tshark sees it.
 		ex.Status, ex.state, ex.Close = StatusRefused, tcpClosed, "rst"
-		t.finish(ex)
 	case toServer && ack && ex.state == tcpSynAck:
 		ex.Status, ex.state = StatusEstablished, tcpEstablished
 	}
 	if ex.state == tcpEstablished || ex.state == tcpClosed && ex.Status == StatusEstablished {
-		if toServer {
-			*ex.BytesToServer += p.PayloadLen
-		} else {
-			*ex.BytesToClient += p.PayloadLen
-		}
-		switch {
-		case rst:
-			ex.Close, ex.state = "rst", tcpClosed
-			t.finish(ex)
-		case fin && ex.Close != "rst":
-			ex.Close = "fin"
-			if toServer {
-				ex.fins |= 1
-			} else {
-				ex.fins |= 2
-			}
-			if ex.fins == 3 {
-				t.finish(ex) // the last ACK still joins during the linger
-			}
-		}
+		t.established(ex, p, toServer, rst, fin)
 	}
 	ex.see(p, t.Points, what)
 	return ex
 }
 
+// addSYN starts a connection attempt, or adds a retransmission to the one
+// with the same client 4-tuple and ISN, whatever state it reached.
+func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
+	k := mkTCPKey(src, dst)
+	ex := t.tcp[k]
+	if ex != nil && ex.ISN != nil && *ex.ISN == p.TCPSeq {
+		ex.Requests++
+		ex.see(p, t.Points, "[S] (retransmission)")
+		return ex
+	}
+	if ex != nil {
+		delete(t.tcp, k)
+		t.finish(ex) // a new attempt on the same 4-tuple
+	}
+	ex = t.start(p, KindTCPConn, src, dst, true)
+	ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
+	ex.setTCP(true)
+	ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
+	t.tcp[k] = ex
+	ex.see(p, t.Points, "[S]")
+	return ex
+}
+
+// established counts the bytes of an established connection and how it
+// closes.
+func (t *Tracker) established(ex *Exchange, p *Packet, toServer, rst, fin bool) {
+	if toServer {
+		*ex.BytesToServer += p.PayloadLen
+	} else {
+		*ex.BytesToClient += p.PayloadLen
+	}
+	switch {
+	case rst:
+		ex.Close, ex.state = "rst", tcpClosed
+		t.finish(ex)
+	case fin && ex.Close != "rst":
+		ex.Close = "fin"
+		if toServer {
+			ex.fins |= 1
+		} else {
+			ex.fins |= 2
+		}
+		if ex.fins == 3 {
+			t.finish(ex) // the last ACK still joins during the linger
+		}
+	}
+}
+
 func (t *Tracker) addARP(p *Packet) *Exchange {
 	switch p.ARPOp {
 	case 1:
-		return t.ask(t.arp, KindARPRes, resKey{p.ARPSender, p.ARPTarget}, p, "who-has")
+		return t.ask(t.arp, KindARPRes, p.ARPSender, p.ARPTarget, p, "who-has")
 	case 2:
-		ex := t.answer(t.arp, KindARPRes, resKey{p.ARPTarget, p.ARPSender}, p, "is-at")
+		ex := t.answer(t.arp, KindARPRes, p.ARPTarget, p.ARPSender, p, "is-at")
 		ex.Answer = macString(p.SenderMAC)
 		return ex
 	}
@@ -364,18 +506,20 @@ func (t *Tracker) addARP(p *Packet) *Exchange {
 
 func (t *Tracker) addNDP(p *Packet) *Exchange {
 	if p.ICMPType == 135 {
-		return t.ask(t.ndp, KindNDP, resKey{p.Src, p.NDTarget}, p, "neighbor solicitation")
+		return t.ask(t.ndp, KindNDP, p.Src, p.NDTarget, p, "neighbor solicitation")
 	}
-	return t.answer(t.ndp, KindNDP, resKey{p.Dst, p.NDTarget}, p, "neighbor advertisement")
+	return t.answer(t.ndp, KindNDP, p.Dst, p.NDTarget, p, "neighbor advertisement")
 }
 
 // ask records a resolution request (ARP who-has, neighbour solicitation);
 // a retry before any answer joins the same exchange.
-func (t *Tracker) ask(m map[resKey]*Exchange, kind string, k resKey, p *Packet, what string) *Exchange {
+func (t *Tracker) ask(m map[flowKey]*Exchange, kind string, requester, target netip.Addr, p *Packet, what string) *Exchange {
+	k := mkResKey(requester, target)
 	ex := m[k]
 	if ex == nil {
-		ex = t.start(p, kind, k.requester.String(), k.target.String())
-		ex.Status, ex.req = StatusUnanswered, p.Time
+		src, dst := addrs(requester, target)
+		ex = t.start(p, kind, src, dst, false)
+		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
 		m[k] = ex
 	}
 	ex.Requests++
@@ -383,11 +527,13 @@ func (t *Tracker) ask(m map[resKey]*Exchange, kind string, k resKey, p *Packet, 
 	return ex
 }
 
-// answer closes the resolution k names, or records an unsolicited answer.
-func (t *Tracker) answer(m map[resKey]*Exchange, kind string, k resKey, p *Packet, what string) *Exchange {
+// answer closes the resolution it answers, or records an unsolicited one.
+func (t *Tracker) answer(m map[flowKey]*Exchange, kind string, requester, target netip.Addr, p *Packet, what string) *Exchange {
+	k := mkResKey(requester, target)
 	ex := m[k]
 	if ex == nil {
-		ex = t.start(p, kind, k.requester.String(), k.target.String())
+		src, dst := addrs(requester, target)
+		ex = t.start(p, kind, src, dst, false)
 	} else if !p.NoTime {
 		ex.setRTT(p.Time.Sub(ex.req))
 	}
@@ -413,11 +559,13 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 		}
 	}
 	if ex == nil {
-		src, dst := p.Src.String(), p.Dst.String()
+		src, dst := addrs(p.Src, p.Dst)
+		ports := false
 		if q.Valid {
-			src, dst = endpoint(q.Src, q.SrcPort, q.Proto), endpoint(q.Dst, q.DstPort, q.Proto)
+			src, dst = netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort)
+			ports = q.Proto == 6 || q.Proto == 17
 		}
-		ex = t.start(p, KindICMPError, src, dst)
+		ex = t.start(p, KindICMPError, src, dst, ports)
 	}
 	ex.Status = StatusError
 	ex.Errors = append(ex.Errors, e)
@@ -426,13 +574,6 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 		t.finish(ex)
 	}
 	return ex
-}
-
-func endpoint(a netip.Addr, port uint16, proto uint8) string {
-	if proto == 6 || proto == 17 {
-		return netip.AddrPortFrom(a, port).String()
-	}
-	return a.String()
 }
 
 func macString(m [6]byte) string {

@@ -68,7 +68,8 @@ func commands() []command {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	e := env{stdout: stdout, stderr: stderr}
+	out := &checkedWriter{w: stdout}
+	e := env{stdout: out, stderr: stderr}
 	if len(args) == 0 {
 		usage(stderr)
 		return errors.New("no command given")
@@ -85,9 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c.name == args[0] {
 			err := c.run(ctx, e, args[1:])
 			if errors.Is(err, errHelp) {
-				return nil
+				err = nil
 			}
-			return err
+			return out.check(err)
 		}
 	}
 	return fmt.Errorf("unknown command %q (see nsdump --help)", args[0])

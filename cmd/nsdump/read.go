@@ -9,22 +9,41 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
+	"time"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 )
 
+// readOpts are read's flags.
+type readOpts struct {
+	asJSON, packets bool
+	expect          []string
+	expectFile      string
+	idle            time.Duration
+}
+
 func runRead(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "read")
-	asJSON := fs.Bool("json", false, "print the exchange report as JSON")
-	packets := fs.Bool("packets", false, "print one line per packet before the report")
+	var o readOpts
+	fs.BoolVar(&o.asJSON, "json", false, "print the exchange report as JSON")
+	fs.BoolVar(&o.packets, "packets", false, "print one line per packet matching the filter before the report")
+	fs.StringArrayVar(&o.expect, "expect", nil, "an expectation over the report, e.g. 'icmp-echo:answered>=3' (repeatable; exit 1 if one fails)")
+	fs.StringVar(&o.expectFile, "expect-file", "", "a file of expectations, one a line (# comments)")
+	fs.DurationVar(&o.idle, "idle", decode.DefaultIdle, "finish an exchange after this much capture time without a packet")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() == 0 {
 		return errors.New("read needs at least one capture file (- for standard input)")
+	}
+	if o.idle <= 0 {
+		return fmt.Errorf("--idle %s: want a positive duration", o.idle)
+	}
+	expects, err := loadExpectations(o)
+	if err != nil {
+		return err
 	}
 	files, expr := splitFilter(fs.Args())
 	filter, err := capture.NewFilterSet(strings.Join(expr, " "))
@@ -37,170 +56,195 @@ func runRead(ctx context.Context, e env, args []string) error {
 	defer debug.SetGCPercent(debug.SetGCPercent(200))
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(48 << 20))
 	out := bufio.NewWriterSize(e.stdout, 1<<16)
-	defer out.Flush()
-	t := decode.NewTracker(nil)
-	var sum summary
-	var stream *jsonStream
-	if *asJSON {
-		stream = &jsonStream{w: out}
-		t.Emit = stream.add
+	r := &reading{out: out, expects: expects, summary: decode.Summary{}}
+	err = r.run(ctx, e, o, files, filter)
+	if ferr := out.Flush(); ferr != nil && err == nil {
+		err = fmt.Errorf("write standard output: %w", ferr)
+	}
+	return err
+}
+
+func loadExpectations(o readOpts) ([]*decode.Expectation, error) {
+	var list []*decode.Expectation
+	for _, s := range o.expect {
+		ex, err := decode.ParseExpectation(s)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, ex)
+	}
+	if o.expectFile == "" {
+		return list, nil
+	}
+	f, err := os.Open(o.expectFile)
+	if err != nil {
+		return nil, fmt.Errorf("--expect-file: %w", err)
+	}
+	defer f.Close()
+	more, err := decode.ReadExpectations(f, o.expectFile)
+	if err != nil {
+		return nil, err
+	}
+	if len(more) == 0 {
+		return nil, fmt.Errorf("--expect-file %s holds no expectation", o.expectFile)
+	}
+	return append(list, more...), nil
+}
+
+// reading is one `nsdump read`: the exchanges as they finish go to the
+// report, the summary and the expectations; warnings gather for the end.
+type reading struct {
+	out      *bufio.Writer
+	expects  []*decode.Expectation
+	summary  decode.Summary
+	text     summary
+	json     *jsonStream
+	warnings []string
+}
+
+func (r *reading) emit(ex *decode.Exchange) {
+	r.summary.Add(ex)
+	for _, e := range r.expects {
+		e.Count(ex)
+	}
+	if r.json != nil {
+		r.json.add(ex)
 	} else {
-		t.Emit = sum.add
+		r.text.add(ex)
+	}
+}
+
+func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, filter *capture.FilterSet) error {
+	t := decode.NewTracker(nil)
+	t.Emit, t.Idle = r.emit, o.idle
+	if o.asJSON {
+		r.json = &jsonStream{w: r.out}
+		r.json.open()
 	}
 	var line []byte
 	var each func(*decode.Packet, string)
-	if *packets {
+	if o.packets {
 		each = func(p *decode.Packet, point string) {
 			line = decode.AppendLine(line[:0], p, point)
 			line = append(line, '\n')
-			out.Write(line)
+			r.out.Write(line)
 		}
 	}
+	var readErr error
 	for _, name := range files {
-		if err := ctx.Err(); err != nil {
-			return err
+		if readErr = ctx.Err(); readErr != nil {
+			break
 		}
-		if err := readOne(name, t, filter, each); err != nil {
-			return err
+		var cut *decode.TruncatedError
+		err := readOne(name, t, filter, each)
+		if errors.As(err, &cut) {
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; the packets before it are reported", name, cut))
+			continue
+		}
+		if readErr = err; err != nil {
+			break
 		}
 	}
 	t.Flush()
-	if *asJSON {
-		return stream.close(t.Packets())
+	if n := t.Evicted(); n > 0 {
+		r.warnings = append(r.warnings, fmt.Sprintf("%d exchanges were finished early: more than %d were open at once (an answer after that counts apart)", n, decode.DefaultMaxOpen))
 	}
-	sum.print(out, t.Packets())
+	var failed []string
+	for _, ex := range r.expects {
+		if !ex.Settle(t.Packets(), t.Drops()) {
+			failed = append(failed, ex.Failure())
+		}
+	}
+	if r.json != nil {
+		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, readErr)
+	} else {
+		if readErr == nil {
+			r.text.print(r.out, t.Packets())
+		}
+		r.out.Flush()
+		for _, w := range r.warnings {
+			fmt.Fprintln(e.stderr, "nsdump: warning: "+w)
+		}
+	}
+	switch {
+	case readErr != nil:
+		return readErr
+	case len(failed) > 0:
+		return failure{errors.New(strings.Join(failed, "\nnsdump: "))}
+	}
 	return nil
 }
 
-// jsonStream writes {"exchanges": [...], "packets": N} as exchanges finish,
-// so that memory does not grow with the capture.
+// jsonStream writes {"exchanges": [...], "packets": N, "summary": {...},
+// ...} as exchanges finish, so that memory does not grow with the capture.
+// The document is always whole: warnings and an error go inside it.
 type jsonStream struct {
-	w   *bufio.Writer
-	n   int
-	err error
+	w *bufio.Writer
+	n int
 }
 
+func (j *jsonStream) open() { j.w.WriteString("{\n  \"exchanges\": [") }
+
 func (j *jsonStream) add(ex *decode.Exchange) {
-	if j.err != nil {
-		return
+	if j.n > 0 {
+		j.w.WriteString(",")
 	}
-	if j.n == 0 {
-		j.w.WriteString("{\n  \"exchanges\": [\n    ")
-	} else {
-		j.w.WriteString(",\n    ")
-	}
+	j.w.WriteString("\n    ")
 	b, err := json.MarshalIndent(ex, "    ", "  ")
 	if err != nil {
-		j.err = err
-		return
+		clampTimes(ex)
+		b, err = json.MarshalIndent(ex, "    ", "  ")
+	}
+	if err != nil {
+		b, _ = json.Marshal(map[string]string{"kind": ex.Kind, "error": err.Error()})
 	}
 	j.w.Write(b)
 	j.n++
 }
 
-func (j *jsonStream) close(packets int) error {
-	if j.err != nil {
-		return j.err
-	}
-	if j.n == 0 {
-		j.w.WriteString("{\n  \"exchanges\": [")
-	} else {
+func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, readErr error) {
+	if j.n > 0 {
 		j.w.WriteString("\n  ")
 	}
-	fmt.Fprintf(j.w, "],\n  \"packets\": %d\n}\n", packets)
-	return nil
-}
-
-// keepListed is how many exchanges of each group the text report lists one
-// by one; past it, answered exchanges are summed up per kind and further
-// failures only counted, so that a long capture reads in one screen and
-// costs no memory.
-const keepListed = 200
-
-// summary is the text report, built as exchanges finish.
-type summary struct {
-	bad, good           []*decode.Exchange
-	badCount, goodCount int
-	kinds               map[string]*kindStats
-	kindOrder           []string
-}
-
-type kindStats struct {
-	count                  int
-	rttN                   int
-	rttSum, rttMin, rttMax float64
-}
-
-func (s *summary) add(ex *decode.Exchange) {
-	if ex.Status == decode.StatusAnswered || ex.Status == decode.StatusEstablished {
-		s.goodCount++
-		if len(s.good) < keepListed {
-			s.good = append(s.good, ex)
-		}
-		if s.kinds == nil {
-			s.kinds = map[string]*kindStats{}
-		}
-		k := s.kinds[ex.Kind]
-		if k == nil {
-			k = &kindStats{}
-			s.kinds[ex.Kind] = k
-			s.kindOrder = append(s.kindOrder, ex.Kind)
-		}
-		k.count++
-		if ex.RTTms != nil {
-			r := *ex.RTTms
-			if k.rttN == 0 || r < k.rttMin {
-				k.rttMin = r
-			}
-			if r > k.rttMax {
-				k.rttMax = r
-			}
-			k.rttSum += r
-			k.rttN++
-		}
-		return
+	fmt.Fprintf(j.w, "],\n  \"packets\": %d", packets)
+	field := func(name string, v any) {
+		b, _ := json.MarshalIndent(v, "  ", "  ")
+		fmt.Fprintf(j.w, ",\n  %q: %s", name, b)
 	}
-	s.badCount++
-	if len(s.bad) < keepListed {
-		s.bad = append(s.bad, ex)
+	field("summary", sum)
+	if len(expects) > 0 {
+		field("expectations", expects)
+	}
+	if len(warnings) > 0 {
+		field("warnings", warnings)
+	}
+	if readErr != nil {
+		field("error", readErr.Error())
+	}
+	j.w.WriteString("\n}\n")
+}
+
+// JSON (RFC 3339) has no year before 0 or after 9999: such times, from a
+// file's hostile or broken timestamps, are clamped to the nearest end.
+var (
+	firstTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	lastTime  = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+func clampTime(t *time.Time) {
+	switch {
+	case t.Before(firstTime):
+		*t = firstTime
+	case t.After(lastTime):
+		*t = lastTime
 	}
 }
 
-func (s *summary) print(w io.Writer, packets int) {
-	fmt.Fprintf(w, "%d packets, %d exchanges: %d not answered or failed, %d answered\n", packets, s.badCount+s.goodCount, s.badCount, s.goodCount)
-	byStart := func(list []*decode.Exchange) {
-		sort.SliceStable(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
+func clampTimes(ex *decode.Exchange) {
+	clampTime(&ex.Start)
+	for i := range ex.Seen {
+		clampTime(&ex.Seen[i].Time)
 	}
-	if len(s.bad) > 0 {
-		byStart(s.bad)
-		fmt.Fprintf(w, "\nnever answered or failed:\n")
-		for _, ex := range s.bad {
-			fmt.Fprintln(w, "  "+exchangeLine(ex))
-		}
-		if s.badCount > len(s.bad) {
-			fmt.Fprintf(w, "  ... and %d more (nsdump read --json lists them all)\n", s.badCount-len(s.bad))
-		}
-	}
-	if s.goodCount == 0 {
-		return
-	}
-	fmt.Fprintf(w, "\nanswered:\n")
-	if s.goodCount <= keepListed {
-		byStart(s.good)
-		for _, ex := range s.good {
-			fmt.Fprintln(w, "  "+exchangeLine(ex))
-		}
-		return
-	}
-	for _, kind := range s.kindOrder {
-		k := s.kinds[kind]
-		fmt.Fprintf(w, "  %-10s %d", kind, k.count)
-		if k.rttN > 0 {
-			fmt.Fprintf(w, ", rtt min/avg/max %.3f/%.3f/%.3f ms", k.rttMin, k.rttSum/float64(k.rttN), k.rttMax)
-		}
-		fmt.Fprintln(w)
-	}
-	fmt.Fprintf(w, "  (%d answered exchanges; nsdump read --json lists them all)\n", s.goodCount)
 }
 
 // splitFilter separates file names from a trailing filter expression: the
@@ -228,44 +272,11 @@ func readOne(name string, t *decode.Tracker, filter *capture.FilterSet, each fun
 		r = f
 	}
 	if err := decode.ReadFile(r, t, filter, each); err != nil {
+		var cut *decode.TruncatedError
+		if errors.As(err, &cut) {
+			return err
+		}
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	return nil
-}
-
-func exchangeLine(ex *decode.Exchange) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%-10s %s > %s", ex.Kind, ex.Src, ex.Dst)
-	if ex.ID != nil {
-		fmt.Fprintf(&b, " id %d seq %d", *ex.ID, *ex.Seq)
-	}
-	fmt.Fprintf(&b, ": %s", ex.Status)
-	if ex.RTTms != nil {
-		fmt.Fprintf(&b, " in %.3f ms", *ex.RTTms)
-	}
-	if ex.Kind == decode.KindTCPConn && ex.Status == decode.StatusUnanswered && ex.SynAckSeen {
-		b.WriteString(" (a SYN-ACK came back, the handshake never completed)")
-	}
-	if ex.Requests > 1 {
-		fmt.Fprintf(&b, " after %d requests", ex.Requests)
-	}
-	if ex.Answer != "" {
-		fmt.Fprintf(&b, " (%s)", ex.Answer)
-	}
-	if ex.BytesToServer != nil && ex.Status == decode.StatusEstablished {
-		fmt.Fprintf(&b, ", %d bytes ->, %d bytes <-, close %s", *ex.BytesToServer, *ex.BytesToClient, ex.Close)
-	}
-	for _, e := range ex.Errors {
-		fmt.Fprintf(&b, "; ICMP %s from %s", e.Text, e.From)
-	}
-	points := []string{}
-	for _, s := range ex.Seen {
-		if s.Point != "" {
-			points = append(points, s.Point+" "+s.Dir+" "+s.What)
-		}
-	}
-	if len(points) > 0 && len(points) <= 8 {
-		b.WriteString("; seen " + strings.Join(points, ", "))
-	}
-	return b.String()
 }

@@ -76,7 +76,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 }
 
 func useColor(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := underlying(w).(*os.File)
 	if !ok || os.Getenv("NO_COLOR") != "" {
 		return false
 	}

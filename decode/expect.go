@@ -1,0 +1,208 @@
+package decode
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Expectation is one `read --expect` line: a count over the report
+// compared with a number, e.g. `icmp-echo:answered>=3`,
+// `tcp[dst=10.0.2.0:7096]:refused==1`, `packets>0`, `drops==0`.
+type Expectation struct {
+	Expr   string `json:"expr"`
+	Op     string `json:"op"`
+	Want   int    `json:"want"`
+	Got    int    `json:"got"`
+	OK     bool   `json:"ok"`
+	what   string // "packets", "drops" or "exchanges"
+	kind   string
+	status string
+	sel    []selector
+}
+
+type selector struct {
+	dst  bool // else src
+	addr netip.Addr
+	port uint16 // 0: any
+}
+
+var expectRE = regexp.MustCompile(`^\s*(.*?)\s*(==|!=|<=|>=|<|>)\s*([0-9]+)\s*$`)
+
+const expectGrammar = "want KIND:STATUS OP N, KIND[src=ADDR[:PORT],dst=...]:STATUS OP N, packets OP N or drops OP N, with OP one of == != < <= > >="
+
+// ParseExpectation parses one expectation; the error names it and says
+// what was wanted.
+func ParseExpectation(s string) (*Expectation, error) {
+	m := expectRE.FindStringSubmatch(s)
+	if m == nil {
+		return nil, fmt.Errorf("bad expectation %q: %s", s, expectGrammar)
+	}
+	e := &Expectation{Expr: strings.TrimSpace(s), Op: m[2]}
+	n, err := strconv.Atoi(m[3])
+	if err != nil {
+		return nil, fmt.Errorf("bad expectation %q: %s is not a count", s, m[3])
+	}
+	e.Want = n
+	if err := e.parseCount(strings.TrimSpace(m[1])); err != nil {
+		return nil, fmt.Errorf("bad expectation %q: %w", s, err)
+	}
+	return e, nil
+}
+
+func (e *Expectation) parseCount(c string) error {
+	if c == "packets" || c == "drops" {
+		e.what = c
+		return nil
+	}
+	e.what = "exchanges"
+	head, status, ok := strings.Cut(c, ":")
+	if i := strings.LastIndex(c, "]"); i >= 0 {
+		if !strings.HasPrefix(c[i+1:], ":") {
+			return fmt.Errorf("want :STATUS after %q", c[:i+1])
+		}
+		head, status, ok = c[:i+1], c[i+2:], true
+	}
+	if !ok {
+		return fmt.Errorf("%q names no status; %s", c, expectGrammar)
+	}
+	kind, sel, hasSel := strings.Cut(head, "[")
+	e.kind, e.status = strings.TrimSpace(kind), strings.TrimSpace(status)
+	statuses, known := Kinds[e.kind]
+	if !known {
+		return fmt.Errorf("unknown kind %q (want one of %s, or packets, drops)", e.kind, strings.Join(kindNames(), ", "))
+	}
+	if !slices.Contains(statuses, e.status) {
+		return fmt.Errorf("%s has no status %q (want one of %s)", e.kind, e.status, strings.Join(statuses, ", "))
+	}
+	if !hasSel {
+		return nil
+	}
+	if !strings.HasSuffix(sel, "]") {
+		return fmt.Errorf("selector %q lacks its closing ]", "["+sel)
+	}
+	for _, s := range strings.Split(strings.TrimSuffix(sel, "]"), ",") {
+		one, err := parseSelector(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		e.sel = append(e.sel, one)
+	}
+	return nil
+}
+
+func parseSelector(s string) (selector, error) {
+	name, val, ok := strings.Cut(s, "=")
+	var sel selector
+	switch strings.TrimSpace(name) {
+	case "src":
+	case "dst":
+		sel.dst = true
+	default:
+		return sel, fmt.Errorf("selector %q: want src=ADDR[:PORT] or dst=ADDR[:PORT]", s)
+	}
+	val = strings.TrimSpace(val)
+	if !ok || val == "" {
+		return sel, fmt.Errorf("selector %q has no address", s)
+	}
+	if ap, err := netip.ParseAddrPort(val); err == nil {
+		sel.addr, sel.port = ap.Addr().Unmap(), ap.Port()
+		return sel, nil
+	}
+	a, err := netip.ParseAddr(val)
+	if err != nil {
+		return sel, fmt.Errorf("selector %q: %q is neither ADDR nor ADDR:PORT ([V6]:PORT for IPv6)", s, val)
+	}
+	sel.addr = a.Unmap()
+	return sel, nil
+}
+
+func kindNames() []string {
+	var names []string
+	for k := range Kinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// ReadExpectations parses an --expect-file: one expectation a line; blank
+// lines and lines starting with # are skipped. Errors name the line.
+func ReadExpectations(r io.Reader, name string) ([]*Expectation, error) {
+	var list []*Expectation
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		e, err := ParseExpectation(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		list = append(list, e)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	return list, nil
+}
+
+// Count adds ex to the count if it is of the kind and status and matches
+// every selector.
+func (e *Expectation) Count(ex *Exchange) {
+	if e.what != "exchanges" || ex.Kind != e.kind || ex.Status != e.status {
+		return
+	}
+	for _, s := range e.sel {
+		addr, port := ex.SrcAddr, ex.SrcPort
+		if s.dst {
+			addr, port = ex.DstAddr, ex.DstPort
+		}
+		if addr.Unmap() != s.addr || s.port != 0 && port != s.port {
+			return
+		}
+	}
+	e.Got++
+}
+
+// Settle sets the packet counts and decides whether the expectation holds.
+func (e *Expectation) Settle(packets, drops int) bool {
+	switch e.what {
+	case "packets":
+		e.Got = packets
+	case "drops":
+		e.Got = drops
+	}
+	switch e.Op {
+	case "==":
+		e.OK = e.Got == e.Want
+	case "!=":
+		e.OK = e.Got != e.Want
+	case "<":
+		e.OK = e.Got < e.Want
+	case "<=":
+		e.OK = e.Got <= e.Want
+	case ">":
+		e.OK = e.Got > e.Want
+	case ">=":
+		e.OK = e.Got >= e.Want
+	}
+	return e.OK
+}
+
+// Failure is the line that says why an expectation does not hold.
+func (e *Expectation) Failure() string {
+	return fmt.Sprintf("expectation failed: %s: expected %s %d, got %d", e.Expr, e.Op, e.Want, e.Got)
+}
+
+// Summary counts exchanges per "KIND:STATUS", as read --json reports it.
+type Summary map[string]int
+
+// Add counts one exchange.
+func (s Summary) Add(ex *Exchange) { s[ex.Kind+":"+ex.Status]++ }
