@@ -224,4 +224,3 @@ func TestReadFilterSelectsExchanges(t *testing.T) {
 		}
 	}
 }
-
