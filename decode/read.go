@@ -32,7 +32,12 @@ type TruncatedError struct {
 }
 
 func (e *TruncatedError) Error() string {
-	return fmt.Sprintf("file cut short in the record at offset %d (%v)", e.Offset, e.Err)
+	msg := e.Err.Error()
+	var fe *capture.FormatError
+	if errors.As(e.Err, &fe) {
+		msg = fe.Msg
+	}
+	return fmt.Sprintf("cut short in the record at offset %d (%s)", e.Offset, msg)
 }
 
 func (e *TruncatedError) Unwrap() error { return e.Err }

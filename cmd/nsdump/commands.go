@@ -76,11 +76,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch args[0] {
 	case "-h", "--help", "help":
-		usage(stdout)
-		return nil
+		usage(out)
+		return out.check(nil)
 	case "--version", "version":
-		fmt.Fprintln(stdout, "nsdump", version)
-		return nil
+		fmt.Fprintln(out, "nsdump", version)
+		return out.check(nil)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

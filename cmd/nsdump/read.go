@@ -138,7 +138,7 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		var cut *decode.TruncatedError
 		err := readOne(name, t, filter, each)
 		if errors.As(err, &cut) {
-			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; the packets before it are reported", name, cut))
+			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; every packet before it is reported", name, cut))
 			continue
 		}
 		if readErr = err; err != nil {

@@ -21,7 +21,7 @@ const tcpTracking = "../../testdata/pcaps/rd-tcp-tracking.pcapng"
 // delay, cut to keep bytes when keep > 0.
 type crafted struct {
 	t   *testing.T
-	w   *capture.NgWriter
+	w   capture.FrameWriter
 	now time.Time
 }
 
