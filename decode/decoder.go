@@ -5,200 +5,174 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"github.com/nsdump/nsdump/capture"
 )
 
-// Decoder decodes frames into Packets. It is not safe for concurrent use:
-// one per goroutine.
+// linkNFLOG is LINKTYPE_NFLOG, what `tcpdump -i nflog:N` records.
+const linkNFLOG capture.LinkType = 239
+
+// maxDepth bounds nested encapsulations (VLAN tags, tunnels, label stacks)
+// so that a crafted frame cannot recurse without end.
+const maxDepth = 16
+
+// recoverPanics is cleared by the fuzz targets: production decoding turns
+// a panic into a malformed packet, while the fuzzer must see it.
+var recoverPanics = true
+
+// Decoder decodes frames into Packets. Every layer is read in place from
+// the frame, with its length checked before any field; nothing is
+// allocated per packet. It is not safe for concurrent use: one per
+// goroutine.
 type Decoder struct {
-	parsers   map[gopacket.LayerType]*gopacket.DecodingLayerParser
-	lastFirst gopacket.LayerType
-	last      *gopacket.DecodingLayerParser
-	decoded   []gopacket.LayerType
-
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	sll     cooked
-	sll2    cooked
-	ppp     pppMPLS
-	loop    layers.Loopback
-	llc     layers.LLC
-	snap    layers.SNAP
-	arp     layers.ARP
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	icmp4   layers.ICMPv4
-	icmp6   layers.ICMPv6
-	tcp     layers.TCP
-	udp     layers.UDP
-	payload gopacket.Payload
+	depth int
 }
 
-// NewDecoder returns a decoder with its layers ready for reuse.
-func NewDecoder() *Decoder {
-	d := &Decoder{parsers: map[gopacket.LayerType]*gopacket.DecodingLayerParser{}}
-	d.sll = cooked{layerType: layerTypeSLL}
-	d.sll2 = cooked{v2: true, layerType: layerTypeSLL2}
-	d.decoded = make([]gopacket.LayerType, 0, 16)
-	return d
-}
-
-func (d *Decoder) parser(first gopacket.LayerType) *gopacket.DecodingLayerParser {
-	if first == d.lastFirst && d.last != nil {
-		return d.last // a file rarely changes link type: skip the map
-	}
-	if p, ok := d.parsers[first]; ok {
-		d.lastFirst, d.last = first, p
-		return p
-	}
-	p := gopacket.NewDecodingLayerParser(first,
-		&d.eth, &d.dot1q, &d.sll, &d.sll2, &d.ppp, &d.loop, &d.llc, &d.snap, &d.arp,
-		&d.ip4, &d.ip6, &d.icmp4, &d.icmp6, &d.tcp, &d.udp, &d.payload)
-	p.IgnoreUnsupported = true
-	d.parsers[first] = p
-	d.lastFirst, d.last = first, p
-	return p
-}
-
-func firstLayer(lt capture.LinkType, data []byte) gopacket.LayerType {
-	switch lt {
-	case capture.LinkEthernet:
-		return layers.LayerTypeEthernet
-	case capture.LinkSLL:
-		return layerTypeSLL
-	case capture.LinkSLL2:
-		return layerTypeSLL2
-	case capture.LinkNull, capture.LinkLoop:
-		return layers.LayerTypeLoopback
-	case capture.LinkPPP:
-		return layerTypePPP
-	case capture.LinkIPv4:
-		return layers.LayerTypeIPv4
-	case capture.LinkIPv6:
-		return layers.LayerTypeIPv6
-	case capture.LinkRaw, 12, 14:
-		if len(data) > 0 && data[0]>>4 == 6 {
-			return layers.LayerTypeIPv6
-		}
-		return layers.LayerTypeIPv4
-	}
-	return gopacket.LayerTypeZero
-}
+// NewDecoder returns a decoder.
+func NewDecoder() *Decoder { return &Decoder{} }
 
 // Decode fills p from f. A frame nsdump cannot follow still gives a Packet
-// (KindOther, or a Malformed reason); a panic inside a layer decoder is
+// that says why (Stop, Cut or Malformed); a panic inside the decoder is
 // caught and reported as malformed, never passed on.
 func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	*p = Packet{Time: f.Time, NoTime: f.NoTime, Point: f.Point, Dir: f.Dir, Len: f.Len, Link: f.LinkType}
 	p.Truncated = len(f.Data) < f.Len
-	first := firstLayer(f.LinkType, f.Data)
-	if first == gopacket.LayerTypeZero {
-		p.Malformed = fmt.Sprintf("link type %d not decoded", f.LinkType)
+	d.depth = 0
+	if recoverPanics {
+		defer recoverFault(p)
+	}
+	d.link(f.LinkType, f.Data, p)
+}
+
+func recoverFault(p *Packet) {
+	if r := recover(); r != nil {
+		p.Malformed = fmt.Sprint("decoder fault: ", r)
+	}
+}
+
+func (d *Decoder) link(lt capture.LinkType, b []byte, p *Packet) {
+	switch lt {
+	case capture.LinkEthernet:
+		d.ether(b, p)
+	case capture.LinkSLL:
+		d.sll(b, p)
+	case capture.LinkSLL2:
+		d.sll2(b, p)
+	case capture.LinkNull, capture.LinkLoop:
+		d.loopback(b, p)
+	case capture.LinkPPP:
+		d.ppp(b, p)
+	case capture.LinkIPv4:
+		d.ip4(b, p)
+	case capture.LinkIPv6:
+		d.ip6(b, p)
+	case capture.LinkRaw, 12, 14:
+		d.rawIP(b, p)
+	case linkNFLOG:
+		d.nflog(b, p)
+	default:
+		p.stop(StopLinkType, uint32(lt))
+	}
+}
+
+// rawIP decodes an IP packet with no link header, by its version nibble.
+func (d *Decoder) rawIP(b []byte, p *Packet) {
+	if len(b) > 0 && b[0]>>4 == 6 {
+		d.ip6(b, p)
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			p.Malformed = fmt.Sprint("decoder fault: ", r)
-		}
-	}()
-	parser := d.parser(first)
-	err := parser.DecodeLayers(f.Data, &d.decoded)
-	truncated := parser.Truncated
-	for _, lt := range d.decoded {
-		d.fill(lt, p)
-		if lt == layers.LayerTypeIPv6 && d.ip6.HopByHop != nil {
-			// gopacket compares the payload length, hop-by-hop header
-			// included, with what is left after that header, and so calls
-			// every such packet truncated (MLD reports): judge it here.
-			off := cap(f.Data) - cap(d.ip6.Contents)
-			truncated = len(f.Data)-off < 40+int(d.ip6.Length)
-		}
-	}
-	if truncated {
-		p.Truncated = true
-	}
-	if p.Kind == KindIPv4 && p.MoreFrag && p.FragOff == 0 {
-		firstFragment(p, d.ip4.Payload)
-	}
-	if err != nil && p.Malformed == "" {
-		p.Malformed = err.Error()
-	}
+	d.ip4(b, p)
 }
 
-func (d *Decoder) fill(lt gopacket.LayerType, p *Packet) {
-	switch lt {
-	case layerTypeSLL:
-		p.Dir = cookedDir(d.sll.PktType, p.Dir)
-	case layerTypeSLL2:
-		p.Dir = cookedDir(d.sll2.PktType, p.Dir)
-	case layers.LayerTypeARP:
-		d.fillARP(p)
-	case layers.LayerTypeIPv4:
-		ip := &d.ip4
-		p.Kind, p.Proto, p.TTL, p.IPLen, p.IPID = KindIPv4, uint8(ip.Protocol), ip.TTL, int(ip.Length), ip.Id
-		p.IPHdrLen = int(ip.IHL) * 4
-		p.Src, p.Dst = addr4(ip.SrcIP), addr4(ip.DstIP)
-		p.FragOff, p.MoreFrag = ip.FragOffset, ip.Flags&layers.IPv4MoreFragments != 0
-		p.Frag = p.FragOff != 0 || p.MoreFrag
-		p.Hash = hashIP(ip.Contents, ip.Payload)
-	case layers.LayerTypeIPv6:
-		ip := &d.ip6
-		p.Kind, p.Proto, p.TTL, p.IPLen, p.IPHdrLen = KindIPv6, uint8(ip.NextHeader), ip.HopLimit, int(ip.Length)+40, 40
-		if ip.HopByHop != nil {
-			p.Proto = uint8(ip.HopByHop.NextHeader)
-			p.IPHdrLen += len(ip.HopByHop.Contents)
-		}
-		p.Src, p.Dst = addr16(ip.SrcIP), addr16(ip.DstIP)
-		p.Hash = hashIP(ip.Contents, ip.Payload)
-	case layers.LayerTypeICMPv4:
-		if p.Frag && p.FragOff != 0 {
+func (d *Decoder) ether(b []byte, p *Packet) {
+	if len(b) < 14 {
+		p.cut("Ethernet header truncated")
+		return
+	}
+	d.etherType(binary.BigEndian.Uint16(b[12:]), b[14:], p)
+}
+
+// etherType decodes b as the payload an Ethernet type announces.
+func (d *Decoder) etherType(et uint16, b []byte, p *Packet) {
+	if d.depth++; d.depth > maxDepth {
+		p.stop(StopDepth, maxDepth)
+		return
+	}
+	switch et {
+	case 0x0800:
+		d.ip4(b, p)
+	case 0x86dd:
+		d.ip6(b, p)
+	case 0x0806:
+		d.arp(b, p)
+	case 0x8100, 0x88a8, 0x9100: // 802.1Q, 802.1ad and old QinQ tags
+		if len(b) < 4 {
+			p.cut("VLAN tag truncated")
 			return
 		}
-		c := &d.icmp4
-		p.Kind, p.ICMPType, p.ICMPCode = KindICMP4, c.TypeCode.Type(), c.TypeCode.Code()
-		p.ID, p.Seq = c.Id, c.Seq
-		if p.ICMPError() {
-			p.Quote = quote4(c.Payload)
+		d.etherType(binary.BigEndian.Uint16(b[2:]), b[4:], p)
+	case 0x8847, 0x8848:
+		d.mpls(b, p)
+	case 0x8864:
+		d.pppoe(b, p)
+	default:
+		if et < 0x0600 { // an 802.3 length: LLC follows
+			d.llc(b[:min(len(b), int(et))], p)
+			return
 		}
-	case layers.LayerTypeICMPv6:
-		d.fillICMP6(p)
-	case layers.LayerTypeTCP:
-		t := &d.tcp
-		p.Kind, p.SrcPort, p.DstPort = KindTCP, uint16(t.SrcPort), uint16(t.DstPort)
-		p.TCPSeq, p.TCPAck, p.Window = t.Seq, t.Ack, t.Window
-		if len(t.Contents) >= 14 {
-			p.Flags = t.Contents[13]
-		}
-		p.PayloadLen = l4Payload(p, len(t.Contents))
-	case layers.LayerTypeUDP:
-		u := &d.udp
-		p.Kind, p.SrcPort, p.DstPort = KindUDP, uint16(u.SrcPort), uint16(u.DstPort)
-		p.PayloadLen = max(int(u.Length)-8, 0)
+		p.stop(StopEtherType, uint32(et))
 	}
 }
 
-// l4Payload is the transport payload length from the IP lengths, which a
-// truncated capture keeps.
-func l4Payload(p *Packet, hdr int) int {
-	if p.IPLen == 0 {
-		return 0
+// llc follows 802.2 LLC to a SNAP Ethernet type; other service access
+// points (spanning tree, NetBIOS, IPX) are named and left.
+func (d *Decoder) llc(b []byte, p *Packet) {
+	if len(b) < 3 {
+		p.cut("LLC header truncated")
+		return
 	}
-	return max(p.IPLen-p.IPHdrLen-hdr, 0)
+	if b[0] == 0xaa && b[1] == 0xaa && b[2] == 0x03 {
+		if len(b) < 8 {
+			p.cut("SNAP header truncated")
+			return
+		}
+		d.etherType(binary.BigEndian.Uint16(b[6:]), b[8:], p)
+		return
+	}
+	p.stop(StopLLC, uint32(b[0]))
 }
 
-// firstFragment reads the transport ports of a first IPv4 fragment, which
-// gopacket leaves undecoded, as tcpdump prints them.
-func firstFragment(p *Packet, l4 []byte) {
-	switch {
-	case p.Proto == 17 && len(l4) >= 8:
-		p.Kind, p.SrcPort, p.DstPort = KindUDP, binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
-		p.PayloadLen = max(int(binary.BigEndian.Uint16(l4[4:]))-8, 0)
-	case p.Proto == 6 && len(l4) >= 20:
-		p.Kind, p.SrcPort, p.DstPort = KindTCP, binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
-		p.TCPSeq, p.TCPAck, p.Flags = binary.BigEndian.Uint32(l4[4:]), binary.BigEndian.Uint32(l4[8:]), l4[13]
-		p.Window = binary.BigEndian.Uint16(l4[14:])
+// sll decodes a Linux cooked v1 header (LINKTYPE_LINUX_SLL, 16 bytes).
+func (d *Decoder) sll(b []byte, p *Packet) {
+	if len(b) < 16 {
+		p.cut("cooked header truncated")
+		return
+	}
+	p.Dir = cookedDir(uint8(binary.BigEndian.Uint16(b)), p.Dir)
+	d.cookedProto(binary.BigEndian.Uint16(b[14:]), b[16:], p)
+}
+
+// sll2 decodes a Linux cooked v2 header (LINKTYPE_LINUX_SLL2, 20 bytes).
+func (d *Decoder) sll2(b []byte, p *Packet) {
+	if len(b) < 20 {
+		p.cut("cooked v2 header truncated")
+		return
+	}
+	p.Dir = cookedDir(b[10], p.Dir)
+	d.cookedProto(binary.BigEndian.Uint16(b), b[20:], p)
+}
+
+// cookedProto follows a cooked header's protocol, where values below
+// 0x0600 are Linux's ETH_P_802_2 and kin rather than lengths.
+func (d *Decoder) cookedProto(proto uint16, b []byte, p *Packet) {
+	switch proto {
+	case 0x0004: // ETH_P_802_2
+		d.llc(b, p)
+	default:
+		if proto < 0x0600 {
+			p.stop(StopEtherType, uint32(proto))
+			return
+		}
+		d.etherType(proto, b, p)
 	}
 }
 
@@ -212,37 +186,73 @@ func cookedDir(pktType uint8, d capture.Direction) capture.Direction {
 	return d
 }
 
-func (d *Decoder) fillARP(p *Packet) {
-	a := &d.arp
-	p.Kind, p.ARPOp = KindARP, a.Operation
-	if a.AddrType == layers.LinkTypeEthernet && a.HwAddressSize == 6 && len(a.SourceHwAddress) == 6 && len(a.DstHwAddress) == 6 {
-		copy(p.SenderMAC[:], a.SourceHwAddress)
-		copy(p.TargetMAC[:], a.DstHwAddress)
+// loopback decodes BSD loopback (LINKTYPE_NULL, host byte order) and
+// LINKTYPE_LOOP (network byte order): a 4-byte address family.
+func (d *Decoder) loopback(b []byte, p *Packet) {
+	if len(b) < 4 {
+		p.cut("loopback header truncated")
+		return
 	}
-	if a.Protocol == layers.EthernetTypeIPv4 && a.ProtAddressSize == 4 {
-		p.ARPSender, p.ARPTarget = addr4(a.SourceProtAddress), addr4(a.DstProtAddress)
+	family := binary.BigEndian.Uint32(b)
+	if family > 0xff {
+		family = binary.LittleEndian.Uint32(b)
 	}
-	p.Hash = hashIP(a.Contents, nil)
+	switch family {
+	case 2:
+		d.ip4(b[4:], p)
+	case 10, 24, 28, 30: // Linux, NetBSD/OpenBSD, FreeBSD, Darwin
+		d.ip6(b[4:], p)
+	default:
+		p.stop(StopFamily, family)
+	}
 }
 
-func (d *Decoder) fillICMP6(p *Packet) {
-	c := &d.icmp6
-	p.Kind, p.ICMPType, p.ICMPCode = KindICMP6, c.TypeCode.Type(), c.TypeCode.Code()
-	body := c.Payload // everything after type, code and checksum
-	switch {
-	case p.ICMPType == 128 || p.ICMPType == 129:
-		if len(body) >= 4 {
-			p.ID, p.Seq = binary.BigEndian.Uint16(body), binary.BigEndian.Uint16(body[2:])
-		}
-	case p.ICMPType == 135 || p.ICMPType == 136:
-		if len(body) >= 20 {
-			p.NDTarget = addr16(body[4:20])
-		}
-	case p.ICMPError():
-		if len(body) >= 4 {
-			p.Quote = quote6(body[4:])
-		}
+// ppp decodes RFC 1661 framing (address and control optional) as
+// LINKTYPE_PPP, GRE version 1 and PPPoE carry it.
+func (d *Decoder) ppp(b []byte, p *Packet) {
+	if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
+		b = b[2:]
 	}
+	if len(b) < 2 {
+		p.cut("PPP header truncated")
+		return
+	}
+	d.pppProto(binary.BigEndian.Uint16(b), b[2:], p)
+}
+
+func (d *Decoder) pppProto(proto uint16, b []byte, p *Packet) {
+	switch proto {
+	case 0x0021:
+		d.ip4(b, p)
+	case 0x0057:
+		d.ip6(b, p)
+	case 0x0281, 0x0283:
+		d.mpls(b, p)
+	default:
+		p.stop(StopPPP, uint32(proto))
+	}
+}
+
+func (d *Decoder) arp(b []byte, p *Packet) {
+	if len(b) < 8 {
+		p.cut("ARP header truncated")
+		return
+	}
+	hw, prot := int(b[4]), int(b[5])
+	n := 8 + 2*hw + 2*prot
+	if len(b) < n {
+		p.cut("ARP addresses truncated")
+		return
+	}
+	p.Kind, p.ARPOp = KindARP, binary.BigEndian.Uint16(b[6:])
+	if binary.BigEndian.Uint16(b) == 1 && hw == 6 {
+		copy(p.SenderMAC[:], b[8:14])
+		copy(p.TargetMAC[:], b[14+prot:20+prot])
+	}
+	if binary.BigEndian.Uint16(b[2:]) == 0x0800 && prot == 4 {
+		p.ARPSender, p.ARPTarget = addr4(b[8+hw:12+hw]), addr4(b[12+2*hw:16+2*hw])
+	}
+	p.Hash = hashIP(b[:n], nil)
 }
 
 func addr4(b []byte) netip.Addr {
@@ -257,46 +267,6 @@ func addr16(b []byte) netip.Addr {
 		return netip.Addr{}
 	}
 	return netip.AddrFrom16([16]byte(b))
-}
-
-// quote4 reads the IPv4 header and first 8 bytes an ICMP error carries.
-func quote4(b []byte) Quote {
-	if len(b) < 20 || b[0]>>4 != 4 {
-		return Quote{}
-	}
-	ihl := int(b[0]&0x0f) * 4
-	q := Quote{Valid: true, Proto: b[9], Src: addr4(b[12:16]), Dst: addr4(b[16:20])}
-	if ihl < 20 || len(b) < ihl+8 {
-		return q
-	}
-	quoteL4(&q, b[ihl:], 1)
-	return q
-}
-
-// quote6 reads the IPv6 header an ICMPv6 error carries; extension headers
-// are not followed.
-func quote6(b []byte) Quote {
-	if len(b) < 40 || b[0]>>4 != 6 {
-		return Quote{}
-	}
-	q := Quote{Valid: true, Proto: b[6], Src: addr16(b[8:24]), Dst: addr16(b[24:40])}
-	if len(b) >= 48 {
-		quoteL4(&q, b[40:], 58)
-	}
-	return q
-}
-
-func quoteL4(q *Quote, l4 []byte, icmpProto uint8) {
-	switch q.Proto {
-	case 6, 17:
-		q.SrcPort, q.DstPort = binary.BigEndian.Uint16(l4), binary.BigEndian.Uint16(l4[2:])
-		if q.Proto == 6 {
-			q.TCPSeq = binary.BigEndian.Uint32(l4[4:])
-		}
-	case icmpProto:
-		q.ICMPType = l4[0]
-		q.ID, q.Seq = binary.BigEndian.Uint16(l4[4:]), binary.BigEndian.Uint16(l4[6:])
-	}
 }
 
 // hashIP mixes the network header and the first 16 payload bytes (ports,

@@ -159,6 +159,9 @@ func appendClock(b []byte, ns int64) []byte {
 
 // AppendSummary appends what tcpdump -n prints after the time.
 func AppendSummary(b []byte, p *Packet) []byte {
+	if p.Tunnel.Kind != TunnelNone {
+		b = appendTunnel(b, &p.Tunnel)
+	}
 	switch p.Kind {
 	case KindARP:
 		return appendARP(b, p)
@@ -166,7 +169,12 @@ func AppendSummary(b []byte, p *Packet) []byte {
 		if p.Malformed != "" {
 			return append(append(b, "undecoded: "...), p.Malformed...)
 		}
-		b = append(b, "frame, length "...)
+		if p.Stop != StopNone {
+			b = appendStop(append(b, "undecoded: "...), p)
+			b = append(b, ", length "...)
+		} else {
+			b = append(b, "frame, length "...)
+		}
 		return strconv.AppendInt(b, int64(p.Len), 10)
 	}
 	if p.Src.Is6() && !p.Src.Is4In6() {
@@ -174,7 +182,7 @@ func AppendSummary(b []byte, p *Packet) []byte {
 	} else {
 		b = append(b, "IP "...)
 	}
-	ports := p.Kind == KindTCP || p.Kind == KindUDP
+	ports := p.Kind == KindTCP || p.Kind == KindUDP || p.PortsOnly
 	b = appendEndpoint(b, p.Src, p.SrcPort, ports)
 	b = append(b, " > "...)
 	b = appendEndpoint(b, p.Dst, p.DstPort, ports)
@@ -204,10 +212,22 @@ func AppendSummary(b []byte, p *Packet) []byte {
 			b = strconv.AppendUint(b, uint64(p.FragOff)*8, 10)
 			b = append(b, ", "...)
 		}
-		b = append(b, "ip-proto-"...)
-		b = strconv.AppendUint(b, uint64(p.Proto), 10)
+		if p.Stop != StopNone || p.Malformed != "" {
+			b = append(b, "undecoded: "...)
+			if b = appendStop(b, p); p.Malformed != "" {
+				b = append(b, p.Malformed...)
+			}
+			b = append(b, ", "...)
+		}
+		if !p.PortsOnly {
+			b = append(b, "ip-proto-"...)
+			b = strconv.AppendUint(b, uint64(p.Proto), 10)
+		}
 	}
-	if p.Truncated {
+	switch {
+	case p.Cut != "":
+		b = append(append(b, ' '), p.Cut...)
+	case p.Truncated:
 		b = append(b, " [truncated]"...)
 	}
 	return b

@@ -59,14 +59,25 @@ type Packet struct {
 	Truncated bool
 	Malformed string // why decoding stopped early, if it did
 	Hash      uint64 // of the network-layer bytes: the same packet at two capture points
+	// Stop says why a packet is not decoded further when nothing is wrong
+	// with it (an Ethernet type, link type or protocol nsdump does not
+	// follow), with the value that decided it.
+	Stop    StopReason
+	StopVal uint32
+	// Cut marks a header cut short by the snap length or malformed, as
+	// tcpdump does ("[|tcp]", "[bad opt]"); the fields before it are good.
+	Cut string
+	// Tunnel is the outermost encapsulation, when the packet was found
+	// inside one; every other field is the inner packet's.
+	Tunnel Tunnel
 
 	Src, Dst netip.Addr
 	Proto    uint8
 	TTL      uint8
 	IPLen    int // total length from the IP header
 	IPHdrLen int
-	Frag     bool // an IPv4 fragment
-	FragOff  uint16
+	Frag     bool   // an IPv4 or IPv6 fragment
+	FragOff  uint16 // in units of 8 bytes
 	MoreFrag bool
 	IPID     uint16
 
@@ -83,6 +94,7 @@ type Packet struct {
 
 	// TCP and UDP
 	SrcPort, DstPort uint16
+	PortsOnly        bool // the transport header is cut after its ports
 	Flags            uint8
 	TCPSeq, TCPAck   uint32
 	Window           uint16
@@ -111,3 +123,29 @@ func (p *Packet) ICMPError() bool {
 	}
 	return false
 }
+
+// StopReason is why decoding ended at a layer nsdump does not follow.
+type StopReason uint8
+
+// Stop reasons; Packet.StopVal holds the value named.
+const (
+	StopNone      StopReason = iota
+	StopLinkType             // a link type not decoded
+	StopEtherType            // an Ethernet type not decoded
+	StopLLC                  // an 802.2 service access point other than SNAP
+	StopFamily               // a loopback or NFLOG address family
+	StopPPP                  // a PPP protocol
+	StopIPVersion            // an IP header whose version is neither 4 nor 6
+	StopGRE                  // GRE flags: source routing, or an unknown version
+	StopGENEVE               // an unknown GENEVE version
+	StopMPLS                 // what lies under the label stack is not IP (a pseudowire)
+	StopNFLOG                // an NFLOG record without a payload
+	StopDepth                // more nested encapsulations than the decoder opens
+)
+
+func (p *Packet) stop(r StopReason, v uint32) { p.Stop, p.StopVal = r, v }
+
+// cut marks a header the frame ends inside.
+func (p *Packet) cut(why string) { p.Truncated, p.Malformed = true, why }
+
+func (p *Packet) malformed(why string) { p.Malformed = why }
