@@ -67,9 +67,7 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 	defer close(stop)
 	go produce(rd, filter, full, free, stop)
 	for b := range full {
-		if b.points != nil {
-			t.Points = append(t.Points[:base], b.points...)
-		}
+		t.Points = append(t.Points, b.points...)
 		for i := range b.pkts {
 			p := &b.pkts[i]
 			p.Point += base
@@ -95,7 +93,7 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 type batch struct {
 	pkts   []Packet
 	match  []bool          // per packet, whether it matched; nil without a filter
-	points []capture.Point // set when the file declared new capture points
+	points []capture.Point // capture points the file declared since the last batch
 	err    error           // what ended reading, after pkts
 	good   int64           // the offset after the last record read whole
 }
@@ -116,14 +114,17 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 		case <-stop:
 			return
 		}
-		b.pkts, b.match, b.points, b.err = b.pkts[:0], b.match[:0], nil, nil
+		b.pkts, b.match, b.points, b.err = b.pkts[:0], b.match[:0], b.points[:0], nil
 		for len(b.pkts) < batchSize {
 			f, err := rd.Next()
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if pts := rd.Points(); len(pts) != npoints {
-				b.points, npoints = append([]capture.Point(nil), pts...), len(pts)
+				// Only the new ones: a file may declare an interface
+				// before every packet, and copying all of them each time
+				// made reading quadratic in the number of blocks.
+				b.points, npoints = append(b.points, pts[npoints:]...), len(pts)
 			}
 			ok := true
 			if err == nil && filter != nil {
