@@ -19,6 +19,11 @@ const maxDepth = 16
 // a panic into a malformed packet, while the fuzzer must see it.
 var recoverPanics = true
 
+// faultHook, when a test sets it, runs inside Decode after the layers: the
+// way to prove that a panic there is caught, or, with recoverPanics off,
+// reaches the fuzzer.
+var faultHook func(*Packet)
+
 // Decoder decodes frames into Packets. Every layer is read in place from
 // the frame, with its length checked before any field; nothing is
 // allocated per packet. It is not safe for concurrent use: one per
@@ -41,6 +46,9 @@ func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 		defer recoverFault(p)
 	}
 	d.link(f.LinkType, f.Data, p)
+	if faultHook != nil {
+		faultHook(p)
+	}
 }
 
 func recoverFault(p *Packet) {

@@ -61,9 +61,16 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 	d := NewDecoder()
 	var p Packet
 	var line []byte
-	for _, f := range frames {
+	all := frames
+	for _, c := range crafted { // tunnels, extension headers, cut headers
+		all = append(all, struct{ name, hex, want string }{c.name, c.hex, c.want})
+	}
+	for i, f := range all {
 		fr := frameOf(t, f.hex)
-		d.Decode(fr, &p) // builds the parser for the link type
+		if i >= len(frames) {
+			fr.LinkType = crafted[i-len(frames)].link
+		}
+		d.Decode(fr, &p)
 		line = AppendLine(line[:0], &p, "ns/if")
 		allocs := testing.AllocsPerRun(200, func() {
 			d.Decode(fr, &p)
@@ -88,11 +95,20 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// FuzzDecode: no input panics the decoder or what consumes its packets.
+// Decode turns a panic into a malformed packet in production; here that
+// recovery is off, so a panic fails the fuzzer instead of hiding.
 func FuzzDecode(f *testing.F) {
 	for _, fr := range frames {
 		b, _ := hex.DecodeString(fr.hex)
 		f.Add(b, uint16(capture.LinkEthernet))
 	}
+	for _, fr := range crafted {
+		b, _ := hex.DecodeString(fr.hex)
+		f.Add(b, uint16(fr.link))
+	}
+	recoverPanics = false
+	f.Cleanup(func() { recoverPanics = true })
 	f.Fuzz(func(t *testing.T, data []byte, link uint16) {
 		d := NewDecoder()
 		tr := NewTracker([]capture.Point{{Name: "a/b"}, {Name: "c/d"}})
@@ -130,4 +146,26 @@ func BenchmarkReadFile(b *testing.B) {
 		t.Flush()
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/packet")
+}
+
+// TestDecodePanics: a panic while decoding becomes a malformed packet in
+// production, and reaches the caller when recovery is off, as FuzzDecode
+// turns it off, so the fuzzer fails on it.
+func TestDecodePanics(t *testing.T) {
+	faultHook = func(*Packet) { panic("boom") }
+	t.Cleanup(func() { faultHook, recoverPanics = nil, true })
+	fr := frameOf(t, frames[0].hex)
+	var p Packet
+	NewDecoder().Decode(fr, &p)
+	if p.Malformed != "decoder fault: boom" {
+		t.Fatalf("a recovered panic left Malformed %q", p.Malformed)
+	}
+	recoverPanics = false
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Fatalf("with recovery off the panic did not reach the caller: %v", r)
+		}
+	}()
+	NewDecoder().Decode(fr, &p)
+	t.Fatal("Decode returned although it panicked")
 }

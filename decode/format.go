@@ -127,7 +127,7 @@ func AppendLine(b []byte, p *Packet, point string) []byte {
 	}
 	b = append(b, ' ')
 	if point != "" {
-		b = append(b, point...)
+		b = AppendPrintable(b, point)
 		b = append(b, ' ')
 	}
 	b = append(b, p.Dir.String()...)

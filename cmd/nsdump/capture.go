@@ -112,7 +112,7 @@ func captureTargets(args []string) ([]capture.Target, []string, error) {
 func pointNames(points []capture.Point) string {
 	names := make([]string, len(points))
 	for i, p := range points {
-		names[i] = p.Name
+		names[i] = decode.Printable(p.Name)
 	}
 	return strings.Join(names, ", ")
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -75,7 +76,7 @@ func runLs(_ context.Context, e env, args []string) error {
 }
 
 func printNamespace(w io.Writer, ns *topology.Namespace) {
-	fmt.Fprintf(w, "%s (net:[%d])\n", ns.Name, ns.Inode)
+	fmt.Fprintf(w, "%s (net:[%d])\n", decode.Printable(ns.Name), ns.Inode)
 	for _, i := range ns.Interfaces {
 		state := "DOWN"
 		if i.Up {
@@ -85,9 +86,9 @@ func printNamespace(w io.Writer, ns *topology.Namespace) {
 		if i.Carrier {
 			carrier = "carrier"
 		}
-		line := fmt.Sprintf("  %-15s %-4s %-10s %-7s", i.Name, state, carrier, i.OperState)
+		line := fmt.Sprintf("  %-15s %-4s %-10s %-7s", decode.Printable(i.Name), state, carrier, i.OperState)
 		if i.Peer != nil {
-			line += " peer " + i.Peer.String()
+			line += " peer " + decode.Printable(i.Peer.String())
 		}
 		if len(i.Addresses) > 0 {
 			line += "  " + strings.Join(i.Addresses, " ")
@@ -100,6 +101,6 @@ func printNamespace(w io.Writer, ns *topology.Namespace) {
 	}
 	fmt.Fprintln(w, "  routes:")
 	for _, r := range ns.Routes {
-		fmt.Fprintln(w, "    "+r.Text)
+		fmt.Fprintln(w, "    "+decode.Printable(r.Text))
 	}
 }

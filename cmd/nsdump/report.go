@@ -129,7 +129,7 @@ func exchangeLine(ex *decode.Exchange) string {
 	points := []string{}
 	for _, s := range ex.Seen {
 		if s.Point != "" {
-			points = append(points, s.Point+" "+s.Dir+" "+s.What)
+			points = append(points, decode.Printable(s.Point)+" "+s.Dir+" "+s.What)
 		}
 	}
 	if len(points) > 0 && len(points) <= 8 {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace"
 	"golang.org/x/sys/unix"
@@ -92,7 +93,7 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
 	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d echoes, TCP port %d, timeout %s)\n",
-		res.From.Namespace, res.From.Address, res.To.Namespace, res.To.Address, cfg.Count, cfg.Port, cfg.Timeout)
+		decode.Printable(res.From.Namespace), res.From.Address, decode.Printable(res.To.Namespace), res.To.Address, cfg.Count, cfg.Port, cfg.Timeout)
 	for _, p := range res.Probes {
 		kind := p.Kind
 		if kind == "tcp" {
@@ -100,20 +101,20 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		}
 		fmt.Fprintln(w)
 		if p.OK {
-			fmt.Fprintf(w, "%-14s %-10s %s  %.3f ms  %s\n", p.Direction, kind, paint("32", "ok"), deref(p.RTTms), p.Detail)
+			fmt.Fprintf(w, "%-14s %-10s %s  %.3f ms  %s\n", p.Direction, kind, paint("32", "ok"), deref(p.RTTms), decode.Printable(p.Detail))
 		} else {
-			fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", p.Direction, kind, paint("31", "FAIL"), p.Cause, p.Namespace)
+			fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", p.Direction, kind, paint("31", "FAIL"), p.Cause, decode.Printable(p.Namespace))
 		}
 		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
 		if p.OK {
 			continue
 		}
-		fmt.Fprintf(w, "    why:  %s\n", p.Detail)
+		fmt.Fprintf(w, "    why:  %s\n", decode.Printable(p.Detail))
 		if p.RouteGet != nil {
-			fmt.Fprintf(w, "    $ %s\n      %s\n", p.RouteGet.Command, p.RouteGet.Output)
+			fmt.Fprintf(w, "    $ %s\n      %s\n", decode.Printable(p.RouteGet.Command), decode.Printable(p.RouteGet.Output))
 		}
 		if p.Fix != "" {
-			fmt.Fprintf(w, "    fix:  %s\n", paint("1", p.Fix))
+			fmt.Fprintf(w, "    fix:  %s\n", paint("1", decode.Printable(p.Fix)))
 		}
 	}
 	verdict := paint("32", "all probes ok")
@@ -137,7 +138,7 @@ func timeline(p trace.Probe) string {
 	}
 	var steps []string
 	for _, s := range p.Seen[:min(len(p.Seen), 6)] {
-		steps = append(steps, fmt.Sprintf("%s %s %s", s.Point, s.Dir, s.What))
+		steps = append(steps, fmt.Sprintf("%s %s %s", decode.Printable(s.Point), s.Dir, s.What))
 	}
 	if len(p.Seen) > 6 {
 		steps = append(steps, fmt.Sprintf("... (%d sightings)", len(p.Seen)))

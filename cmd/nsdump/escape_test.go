@@ -1,0 +1,54 @@
+package main
+
+import (
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+// TestReadEscapesNames: interface names and comments in a file carry ESC,
+// BEL, CR and LF; every text output shows them as tcpdump would ("^[",
+// "^G", "^M", "^J") and never hands a raw control byte to the terminal.
+func TestReadEscapesNames(t *testing.T) {
+	evil := "ns\x1b]0;pwned\x07\x1b[2J/if\r\n12:00:00.000000 forged"
+	file := filepath.Join(t.TempDir(), "evil.pcapng")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	points := []capture.Point{{Name: evil, LinkType: capture.LinkEthernet}, {Name: evil + "2", LinkType: capture.LinkEthernet}}
+	w, err := capture.NewNgWriter(f, points, "comment \x1b]0;pwned\x07\r\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IP 10.0.1.0 > 10.0.2.0: ICMP echo request, id 4660, seq 1, seen at both points
+	echo, _ := hex.DecodeString("0000000000020000000000010800" + "45000024000040004001245f0a0001000a000200" + "0800e5cb12340001" + "6e73647570696e67")
+	for i := range points {
+		if err := w.WriteFrame(capture.Frame{Time: time.Unix(1, int64(i)), Point: i, LinkType: capture.LinkEthernet, Len: len(echo), Data: echo}, "epb \x1b[31m\x07\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, args := range [][]string{{"read", file}, {"read", file, "--packets"}} {
+		out, errOut, code := nsdump(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errOut)
+		}
+		for _, s := range []string{out, errOut} {
+			if i := strings.IndexFunc(s, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }); i >= 0 {
+				t.Errorf("%v prints a raw control byte %q:\n%q", args, s[i], s)
+			}
+		}
+		if !strings.Contains(out, "ns^[]0;pwned^G^[[2J/if^M^J12:00:00.000000 forged") {
+			t.Errorf("%v does not show the name escaped:\n%s", args, out)
+		}
+	}
+}
