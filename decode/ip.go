@@ -88,7 +88,7 @@ func (d *Decoder) ip6(b []byte, p *Packet) {
 			return
 		}
 		if n == 0 || len(rest) < n || ext == maxDepth {
-			p.Proto, p.Truncated, p.Cut = next, true, "[|ip6]"
+			p.Proto, p.Truncated, p.Cut = next, true, extCut[next]
 			return
 		}
 		if next == 44 {
@@ -281,3 +281,6 @@ func quoteL4(q *Quote, l4 []byte, icmpProto uint8) {
 		q.ID, q.Seq = binary.BigEndian.Uint16(l4[4:]), binary.BigEndian.Uint16(l4[6:])
 	}
 }
+
+// extCut names a cut extension header as tcpdump does.
+var extCut = [256]string{0: "[|hbhopt]", 43: "[|srcrt]", 44: "[|frag]", 51: "[|ah]", 60: "[|dstopt]"}
