@@ -44,6 +44,9 @@ func sh(t *testing.T, args ...string) {
 func underlay(t *testing.T) (a, b string) {
 	t.Helper()
 	labtest.RequireRoot(t)
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		labtest.Unavailable(t, "needs tcpdump: %v", err)
+	}
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, liveSeq.Add(1)&0xff)
 	a, b = "nsddc-u"+tag+"a", "nsddc-u"+tag+"b"
 	for _, ns := range []string{a, b} {
@@ -454,6 +457,9 @@ func TestIPv6FragmentsLive(t *testing.T) {
 // decoded and counts as established, as tcpdump still shows its ports,
 // flags and sequence numbers.
 func TestSnaplenLive(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		labtest.Unavailable(t, "needs tcpdump: %v", err)
+	}
 	l := labtest.New(t, "dc", true)
 	server := netipString(l.Addr1.Addr().String(), 7096)
 	var ln net.Listener
