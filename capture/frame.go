@@ -59,6 +59,7 @@ type Frame struct {
 	Len      int // length on the wire; len(Data) may be less
 	Data     []byte
 	NoTime   bool // a pcapng simple packet block carries no timestamp
+	Comment  string // a pcapng packet's opt_comment (a kernel drop's reason), "" when none
 }
 
 // FormatError is a capture file that cannot be read on from Offset.

@@ -41,7 +41,7 @@ func TestPcapngRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if !got.Time.Equal(want.Time) || got.Point != want.Point || got.Dir != want.Dir || got.Len != want.Len || !bytes.Equal(got.Data, want.Data) {
+		if !got.Time.Equal(want.Time) || got.Point != want.Point || got.Dir != want.Dir || got.Len != want.Len || !bytes.Equal(got.Data, want.Data) || got.Comment != "why" {
 			t.Fatalf("frame %d: got %+v, want %+v", i, got, want)
 		}
 	}

@@ -188,6 +188,9 @@ func (r *Reader) packetBlock(typ uint32, body []byte) (Frame, error) {
 	}
 	optStart := min(20+(int(caplen)+3)&^3, len(body))
 	err = r.options(body[optStart:], func(code uint16, v []byte) {
+		if code == 1 && f.Comment == "" {
+			f.Comment = string(v)
+		}
 		if code == 2 && len(v) >= 4 {
 			f.Dir = Direction(r.order.Uint32(v) & 3)
 			if f.Dir == 3 {

@@ -40,6 +40,7 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // caught and reported as malformed, never passed on.
 func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	*p = Packet{Time: f.Time, NoTime: f.NoTime, Point: f.Point, Dir: f.Dir, Len: f.Len, Link: f.LinkType}
+	p.Comment = f.Comment
 	p.Truncated = len(f.Data) < f.Len
 	d.depth = 0
 	if recoverPanics {

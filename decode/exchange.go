@@ -44,6 +44,9 @@ type Sighting struct {
 	Dir   string    `json:"dir"`
 	Time  time.Time `json:"time"`
 	What  string    `json:"what"`
+	// Drop is the kernel's reason when the sighting is on a drop monitor's
+	// point: "NETFILTER_DROP at nft_do_chain (veth1)".
+	Drop string `json:"drop,omitempty"`
 }
 
 // ICMPErr is an ICMP error that quoted a packet of the exchange.
@@ -153,15 +156,17 @@ const (
 
 func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	e.last = p.Time.UnixNano()
-	if len(e.Seen) >= MaxSightings {
-		e.SeenMore++
-		return
-	}
 	name := ""
 	if p.Point >= 0 && p.Point < len(points) {
 		name = points[p.Point].Name
 	}
-	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what})
+	// The kernel's word on a drop is kept past MaxSightings.
+	drop := dropReason(name, p.Comment)
+	if len(e.Seen) >= MaxSightings && drop == "" {
+		e.SeenMore++
+		return
+	}
+	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Drop: drop})
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -54,6 +54,9 @@ type Packet struct {
 	Dir    capture.Direction
 	Len    int
 	Link   capture.LinkType
+	// Comment is the capture file's comment on the frame: on a drop
+	// monitor's point (NS/drops), the kernel's reason.
+	Comment string
 
 	Kind      Kind
 	Truncated bool

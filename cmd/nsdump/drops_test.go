@@ -57,6 +57,11 @@ func TestCaptureDropsToPcapng(t *testing.T) {
 			found++
 		}
 	}
+	// nsdump read puts the kernel's word beside the exchange.
+	note := "the echo request was dropped in " + ns1 + ": NETFILTER_DROP at nft_do_chain (" + v1 + ")"
+	if out, e, _ := nsdump("read", file); !strings.Contains(out, note) {
+		t.Errorf("nsdump read does not say %q:\n%s%s", note, out, e)
+	}
 	if found != 2 {
 		t.Errorf("%d of the 2 dropped echo requests listed as %q; tshark says:\n%s", found, want,
 			strings.Join(tshark(t, file, "frame.interface_name", "frame.comment", "icmp.type", "ip.dst"), "\n"))

@@ -126,6 +126,9 @@ func exchangeLine(ex *decode.Exchange) string {
 	for _, e := range ex.Errors {
 		fmt.Fprintf(&b, "; ICMP %s from %s", e.Text, e.From)
 	}
+	for _, n := range ex.DropNotes() {
+		b.WriteString("; " + n)
+	}
 	points := []string{}
 	for _, s := range ex.Seen {
 		if s.Point != "" {
