@@ -58,7 +58,7 @@ type Frame struct {
 	Dir      Direction
 	Len      int // length on the wire; len(Data) may be less
 	Data     []byte
-	NoTime   bool // a pcapng simple packet block carries no timestamp
+	NoTime   bool   // a pcapng simple packet block carries no timestamp
 	Comment  string // a pcapng packet's opt_comment (a kernel drop's reason), "" when none
 }
 
