@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strings"
 	"time"
 
 	"github.com/google/gopacket/afpacket"
@@ -20,16 +19,12 @@ type Target struct {
 	Namespace, Interface string
 }
 
-// ParseTarget reads NS or NS/IFACE, checking both names.
+// ParseTarget reads NS or NS/IFACE, checking both names; NS is any
+// namespace target (a name, pid:N, a path to a namespace file).
 func ParseTarget(s string) (Target, error) {
-	ns, ifc, found := strings.Cut(s, "/")
-	if err := topology.ValidateNamespace(ns); err != nil {
+	ns, ifc, err := topology.SplitTarget(s)
+	if err != nil {
 		return Target{}, err
-	}
-	if found {
-		if err := topology.ValidateInterface(ifc); err != nil {
-			return Target{}, err
-		}
 	}
 	return Target{Namespace: ns, Interface: ifc}, nil
 }

@@ -174,6 +174,14 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *Peer {
 		}
 		ns.Close()
 	}
+	if f, ok := h.peerNamespace(a.NetNsID); ok {
+		p.Namespace = heldName(f.Inode, f.Dev, f.Display())
+		if ns, err := f.Open(); err == nil {
+			p.Interface = linkNameIn(ns, a.ParentIndex)
+			ns.Close()
+		}
+		return p
+	}
 	p.Interface = fmt.Sprintf("if%d", a.ParentIndex)
 	return p
 }
@@ -181,7 +189,9 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *Peer {
 func describeRoute(r netlink.Route, names map[int]string) Route {
 	out := Route{Dst: "default", Proto: r.Protocol.String(), Scope: r.Scope.String(), Dev: names[r.LinkIndex]}
 	if r.Dst != nil {
-		if ones, bits := r.Dst.Mask.Size(); ones == bits {
+		if ones, bits := r.Dst.Mask.Size(); ones == 0 {
+			out.Dst = "default"
+		} else if ones == bits {
 			out.Dst = r.Dst.IP.String()
 		} else {
 			out.Dst = r.Dst.String()

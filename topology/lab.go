@@ -111,5 +111,5 @@ func (l Lab) RouteCommands() [2]string {
 
 // RouteAddCommand is the iproute2 command that adds a device route.
 func RouteAddCommand(ns string, dst netip.Prefix, dev string) string {
-	return fmt.Sprintf("ip -n %s route add %s dev %s", ns, dst, dev)
+	return fmt.Sprintf("%s route add %s dev %s", IPCommand(ns), dst, dev)
 }

@@ -29,7 +29,14 @@ var (
 func NamespacePath(name string) string { return filepath.Join(RunDir, name) }
 
 // OpenNamespace opens a named namespace as iproute2 would find it.
+// A target held by Hold, a pid:N or a path (see target.go) is opened too.
 func OpenNamespace(name string) (netns.NsHandle, error) {
+	if ns, ok, err := dupHeld(name); ok {
+		return ns, err
+	}
+	if !IsNamed(name) {
+		return openUnheld(name)
+	}
 	if err := ValidateNamespace(name); err != nil {
 		return netns.None(), err
 	}

@@ -59,7 +59,7 @@ func strerror(e syscall.Errno) string {
 // RouteGet asks the kernel of namespace ns for the route to q.Dst, as
 // `ip -n NS route get` does, and formats the answer the same way.
 func RouteGet(ns string, q RouteQuery) (*RouteResult, error) {
-	if err := ValidateNamespace(ns); err != nil {
+	if err := ValidateTarget(ns); err != nil {
 		return nil, err
 	}
 	if q.Iif != "" {

@@ -157,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // from --to or its veth toward A, A's from its veth toward B.
 func openSides(cfg Config) (a, b *side, err error) {
 	for _, ns := range []string{cfg.From, cfg.To} {
-		if err := topology.ValidateNamespace(ns); err != nil {
+		if err := topology.ValidateTarget(ns); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -40,6 +40,13 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	held, release, err := holdCaptureTargets(targets)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx, stopWatch := watchHolders(ctx, held)
+	defer stopWatch()
 	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt})
 	if err != nil {
 		return err
@@ -73,6 +80,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	dropErr := dr.stop(e.stderr)
 	closeErr := closeSink()
 	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
+	if cause := holderGone(ctx); cause != nil {
+		return cause
+	}
 	if runErr != nil {
 		return runErr
 	}
@@ -88,12 +98,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 func captureTargets(args []string) ([]capture.Target, []string, error) {
 	var targets []capture.Target
 	for i, a := range args {
-		if !strings.Contains(a, "/") && !topology.NamespaceExists(a) {
+		if !topology.IsTarget(a) {
 			if i == 0 || !capture.StartsFilter(a) {
-				if err := topology.ValidateNamespace(a); err != nil {
-					return nil, nil, err
-				}
-				return nil, nil, fmt.Errorf("namespace %q: %w", a, topology.ErrNoNamespace)
+				return nil, nil, missingTarget(a)
 			}
 			return targets, args[i:], nil
 		}

@@ -15,17 +15,22 @@ import (
 func runLs(_ context.Context, e env, args []string) error {
 	fs := newFlags(e, "ls")
 	asJSON := fs.Bool("json", false, "print JSON")
+	allHost := fs.Bool("all", false, "every network namespace on the host, named or not (held by processes or bind mounts)")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	names := fs.Args()
-	for _, n := range names {
-		if err := topology.ValidateNamespace(n); err != nil {
-			return err
-		}
+	if *allHost && len(names) > 0 {
+		return fmt.Errorf("ls --all takes no namespaces, got %q", names[0])
+	}
+	if err := validateTargets(names); err != nil {
+		return err
 	}
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
+	}
+	if *allHost {
+		return lsAll(e, *asJSON)
 	}
 	warned := warnLeftovers(e)
 	all := len(names) == 0
@@ -33,6 +38,15 @@ func runLs(_ context.Context, e env, args []string) error {
 		var err error
 		if names, err = topology.ListNamespaces(); err != nil {
 			return err
+		}
+	} else {
+		held, release, err := holdTargets(names)
+		if err != nil {
+			return err
+		}
+		defer release()
+		for i, n := range held {
+			names[i] = n.Name
 		}
 	}
 	out := []*topology.Namespace{}

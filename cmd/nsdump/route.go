@@ -21,7 +21,7 @@ func runRoute(_ context.Context, e env, args []string) error {
 		return errors.New("route needs a namespace and a destination: nsdump route NS DST")
 	}
 	ns := fs.Arg(0)
-	if err := topology.ValidateNamespace(ns); err != nil {
+	if err := topology.ValidateTarget(ns); err != nil {
 		return err
 	}
 	q := topology.RouteQuery{Iif: *iif}
@@ -42,6 +42,12 @@ func runRoute(_ context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
+	held, release, err := holdTargets([]string{ns})
+	if err != nil {
+		return err
+	}
+	defer release()
+	ns = held[0].Name
 	res, err := topology.RouteGet(ns, q)
 	var rerr *topology.RouteError
 	if errors.As(err, &rerr) {

@@ -33,10 +33,8 @@ func runTrace(ctx context.Context, e env, args []string) error {
 		return errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
 	}
 	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen}
-	for _, ns := range []string{cfg.From, cfg.To} {
-		if err := topology.ValidateNamespace(ns); err != nil {
-			return err
-		}
+	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
+		return err
 	}
 	if *to != "" {
 		a, err := topology.ParseAddr(*to)
@@ -52,6 +50,15 @@ func runTrace(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	warnLeftovers(e)
+	held, release, err := holdTargets([]string{cfg.From, cfg.To})
+	if err != nil {
+		return err
+	}
+	defer release()
+	if err := sameNamespace(held[0], held[1]); err != nil {
+		return err
+	}
+	cfg.From, cfg.To = held[0].Name, held[1].Name
 	res, err := trace.Run(ctx, cfg)
 	if err != nil {
 		return err

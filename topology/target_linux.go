@@ -1,0 +1,378 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// ErrHolderExited marks a target given as a process (pid:N, /proc/N/ns/net)
+// whose process exited while the command used its namespace.
+var ErrHolderExited = errors.New("exited")
+
+// NetNS is a network namespace held open by fd for the whole command, so
+// that its identity cannot change under the command however the process or
+// mount that named it changes.
+type NetNS struct {
+	// Name is how the namespace is shown: its name under /run/netns when one
+	// has the same inode, else pid:N, else the path it was opened by.
+	Name  string
+	Spec  string // as the user wrote it
+	Inode uint64
+	Dev   uint64
+	PID   int // the process a pid:N or /proc/N/ns/net target named; 0 otherwise
+
+	fd    int
+	pidfd int // -1 unless PID
+	refs  int // holds in the registry
+}
+
+// held pins targets for the commands running in this process: every open
+// of a held target's spec or display name gets the very namespace held.
+var held = struct {
+	sync.Mutex
+	m map[string]*NetNS
+}{m: map[string]*NetNS{}}
+
+// Hold opens a target and pins it until Close: later OpenNamespace, Inspect,
+// Links, RouteGet... calls by its spec or its Name reach this namespace.
+func Hold(spec string) (*NetNS, error) {
+	if err := ValidateTarget(spec); err != nil {
+		return nil, err
+	}
+	held.Lock()
+	if n, ok := held.m[spec]; ok {
+		n.refs++
+		held.Unlock()
+		return n, nil
+	}
+	held.Unlock()
+	n, err := openTarget(spec)
+	if err != nil {
+		return nil, err
+	}
+	held.Lock()
+	defer held.Unlock()
+	if old, ok := held.m[spec]; ok { // another goroutine won the race
+		n.close()
+		old.refs++
+		return old, nil
+	}
+	n.refs = 1
+	held.m[spec] = n
+	if _, taken := held.m[n.Name]; !taken {
+		held.m[n.Name] = n
+	}
+	return n, nil
+}
+
+// Close releases a hold; the namespace is closed with the last one.
+func (n *NetNS) Close() {
+	if n == nil {
+		return
+	}
+	held.Lock()
+	defer held.Unlock()
+	if n.refs--; n.refs > 0 {
+		return
+	}
+	for k, v := range held.m {
+		if v == n {
+			delete(held.m, k)
+		}
+	}
+	n.close()
+}
+
+func (n *NetNS) close() {
+	unix.Close(n.fd)
+	if n.pidfd >= 0 {
+		unix.Close(n.pidfd)
+	}
+}
+
+// Handle is the namespace fd, owned by n: do not close it.
+func (n *NetNS) Handle() netns.NsHandle { return netns.NsHandle(n.fd) }
+
+// dupHeld returns a fresh fd of the namespace held under key.
+func dupHeld(key string) (netns.NsHandle, bool, error) {
+	held.Lock()
+	defer held.Unlock()
+	n, ok := held.m[key]
+	if !ok {
+		return netns.None(), false, nil
+	}
+	fd, err := unix.FcntlInt(uintptr(n.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return netns.None(), true, fmt.Errorf("namespace %s: %w", n.Name, err)
+	}
+	return netns.NsHandle(fd), true, nil
+}
+
+// openTarget opens a target and works out its identity and display name.
+func openTarget(spec string) (*NetNS, error) {
+	n := &NetNS{Spec: spec, fd: -1, pidfd: -1}
+	path := spec
+	if rest, ok := strings.CutPrefix(spec, "pid:"); ok {
+		n.PID, _ = parsePID(rest)
+		path = fmt.Sprintf("/proc/%d/ns/net", n.PID)
+	} else if pid, ok := procNetPID(spec); ok {
+		n.PID = pid
+	} else if IsNamed(spec) {
+		path = NamespacePath(spec)
+	}
+	if n.PID > 0 {
+		// The pidfd comes first: if the process is still alive after the
+		// namespace is open, the namespace is that process's.
+		fd, err := unix.PidfdOpen(n.PID, 0)
+		if err != nil {
+			return nil, fmt.Errorf("namespace %s: process %d: %w", spec, n.PID, noSuchProcess(err))
+		}
+		n.pidfd = fd
+	}
+	fd, err := openNetNSFile(spec, path)
+	if err != nil {
+		exited := n.PID > 0 && n.HolderExited()
+		n.close()
+		if exited {
+			return nil, fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
+		}
+		return nil, err
+	}
+	n.fd = int(fd)
+	if n.PID > 0 && n.HolderExited() {
+		n.close()
+		return nil, fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(n.fd, &st); err != nil {
+		n.close()
+		return nil, fmt.Errorf("namespace %s: %w", spec, err)
+	}
+	n.Inode, n.Dev = st.Ino, st.Dev
+	n.Name = displayName(spec, n.PID, st.Ino, st.Dev)
+	return n, nil
+}
+
+func noSuchProcess(err error) error {
+	if errors.Is(err, unix.ESRCH) {
+		return errors.New("no such process")
+	}
+	return err
+}
+
+// openNetNSFile opens path and checks that it is a network namespace.
+func openNetNSFile(spec, path string) (netns.NsHandle, error) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		switch {
+		case errors.Is(err, unix.ENOENT) && IsNamed(spec):
+			return netns.None(), fmt.Errorf("namespace %q: %w", spec, ErrNoNamespace)
+		case errors.Is(err, unix.ENOENT):
+			return netns.None(), fmt.Errorf("namespace %s: %s does not exist", spec, path)
+		}
+		return netns.None(), fmt.Errorf("open namespace %s: %w", spec, err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.NSFS_MAGIC {
+		unix.Close(fd)
+		if IsNamed(spec) {
+			return netns.None(), fmt.Errorf("namespace %q: %s %w: %w", spec, path, ErrNotNamespace, ErrNoNamespace)
+		}
+		return netns.None(), fmt.Errorf("namespace %s: %s is not a namespace file (nsfs)", spec, path)
+	}
+	if t, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE); err != nil || t != unix.CLONE_NEWNET {
+		unix.Close(fd)
+		return netns.None(), fmt.Errorf("namespace %s: %s is not a network namespace", spec, path)
+	}
+	return netns.NsHandle(fd), nil
+}
+
+// openUnheld opens a pid:N or path target afresh, for callers that did not
+// Hold it.
+func openUnheld(spec string) (netns.NsHandle, error) {
+	if err := ValidateTarget(spec); err != nil {
+		return netns.None(), err
+	}
+	n, err := openTarget(spec)
+	if err != nil {
+		return netns.None(), err
+	}
+	if n.pidfd >= 0 {
+		unix.Close(n.pidfd)
+	}
+	return netns.NsHandle(n.fd), nil
+}
+
+// displayName is the /run/netns name with the same identity, else pid:N
+// (the process named, or the lowest that holds it), else the path.
+func displayName(spec string, pid int, ino, dev uint64) string {
+	if name := NameOf(ino, dev); name != "" {
+		return name
+	}
+	if pid > 0 {
+		return "pid:" + strconv.Itoa(pid)
+	}
+	if pids := PIDsIn(ino, 1); len(pids) > 0 {
+		return "pid:" + strconv.Itoa(pids[0])
+	}
+	return spec
+}
+
+// NameOf returns the name under /run/netns of the namespace with this inode
+// and device, or "".
+func NameOf(ino, dev uint64) string {
+	names, _ := ListNamespaces()
+	for _, name := range names {
+		var st unix.Stat_t
+		if unix.Stat(NamespacePath(name), &st) == nil && st.Ino == ino && st.Dev == dev {
+			return name
+		}
+	}
+	return ""
+}
+
+// PIDsIn returns up to max processes (max <= 0: all) whose network
+// namespace has this inode, lowest first.
+func PIDsIn(ino uint64, max int) []int {
+	want := fmt.Sprintf("net:[%d]", ino)
+	var out []int
+	for _, pid := range allPIDs() {
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && link == want {
+			out = append(out, pid)
+			if max > 0 && len(out) == max {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// allPIDs lists /proc's processes in ascending order.
+func allPIDs() []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && pid > 0 {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
+}
+
+// HolderExited reports whether the process a pid target named has exited.
+func (n *NetNS) HolderExited() bool {
+	if n.pidfd < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(n.pidfd), Events: unix.POLLIN}}
+	k, err := unix.Poll(fds, 0)
+	return err == nil && k > 0
+}
+
+// WaitHolders blocks until the process behind one of the targets exits,
+// and returns an error naming it, or until ctx ends (nil). A namespace
+// held by fd outlives its process, but a capture in it would go on seeing
+// nothing: the user asked for that process's network.
+func WaitHolders(ctx context.Context, targets []*NetNS) error {
+	var fds []unix.PollFd
+	var who []*NetNS
+	for _, n := range targets {
+		if n != nil && n.pidfd >= 0 {
+			fds = append(fds, unix.PollFd{Fd: int32(n.pidfd), Events: unix.POLLIN})
+			who = append(who, n)
+		}
+	}
+	if len(fds) == 0 {
+		<-ctx.Done()
+		return nil
+	}
+	for ctx.Err() == nil {
+		k, err := unix.Poll(fds, 100)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for the processes behind the namespaces: %w", err)
+		}
+		for i := 0; k > 0 && i < len(fds); i++ {
+			if fds[i].Revents != 0 {
+				n := who[i]
+				return fmt.Errorf("namespace %s: process %d %w; its network namespace is gone with it", n.Name, n.PID, ErrHolderExited)
+			}
+		}
+	}
+	return nil
+}
+
+// SplitTarget splits a capture word into a namespace target and an
+// interface: NS, NS/IFACE, pid:N, pid:N/IFACE, /path/to/nsfs and
+// /path/to/nsfs/IFACE. A path is split where the namespace file ends, which
+// needs a stat; everything else is syntax.
+func SplitTarget(word string) (ns, iface string, err error) {
+	switch {
+	case strings.HasPrefix(word, "/"):
+		ns = word
+		if !isNsfs(word) {
+			if dir, base := filepath.Split(word); dir != "/" && isNsfs(filepath.Clean(dir)) {
+				ns, iface = filepath.Clean(dir), base
+			}
+		}
+	default:
+		ns, iface, _ = strings.Cut(word, "/")
+	}
+	if err := ValidateTarget(ns); err != nil {
+		return "", "", err
+	}
+	if iface != "" || strings.HasSuffix(word, "/") && !strings.HasPrefix(word, "/") {
+		if err := ValidateInterface(iface); err != nil {
+			return "", "", err
+		}
+	}
+	return ns, iface, nil
+}
+
+// isNetNS reports whether path opens a network namespace.
+func isNetNS(path string) bool {
+	fd, err := openNetNSFile(path, path)
+	if err != nil {
+		return false
+	}
+	fd.Close()
+	return true
+}
+
+func isNsfs(path string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(path, &st) == nil && st.Type == unix.NSFS_MAGIC
+}
+
+// IsTarget reports whether a command-line word names an existing network
+// namespace, alone or with /IFACE: a name under /run/netns, a namespace
+// file, or pid:N of a running process. Capture uses it to tell targets from
+// the filter words that follow them.
+func IsTarget(word string) bool {
+	ns, _, err := SplitTarget(word)
+	if err != nil {
+		return false
+	}
+	held.Lock()
+	_, ok := held.m[ns]
+	held.Unlock()
+	switch {
+	case ok:
+		return true
+	case strings.HasPrefix(ns, "pid:"):
+		return isNetNS("/proc/" + strings.TrimPrefix(ns, "pid:") + "/ns/net")
+	case strings.HasPrefix(ns, "/"):
+		return isNetNS(ns)
+	}
+	return NamespaceExists(ns)
+}
