@@ -9,13 +9,22 @@ import (
 // ErrConflict marks an existing object that contradicts the lab asked for.
 var ErrConflict = errors.New("conflicts with the lab")
 
-// Lab names the two namespaces, the veth pair joining them and the address
-// on each end: the walkthrough's topology.
+// Lab names the two namespaces, the veth pair joining them and the
+// addresses on each end: the walkthrough's topology. Addr0 and Addr1 are the
+// first address of each end, Extra0 and Extra1 any more (say, the other IP
+// family: a dual-stack lab).
 type Lab struct {
-	NS0, NS1     string
-	Veth0, Veth1 string
-	Addr0, Addr1 netip.Prefix
+	NS0, NS1       string
+	Veth0, Veth1   string
+	Addr0, Addr1   netip.Prefix
+	Extra0, Extra1 []netip.Prefix
 }
+
+// Addrs0 is every address of Veth0, Addr0 first.
+func (l Lab) Addrs0() []netip.Prefix { return append([]netip.Prefix{l.Addr0}, l.Extra0...) }
+
+// Addrs1 is every address of Veth1, Addr1 first.
+func (l Lab) Addrs1() []netip.Prefix { return append([]netip.Prefix{l.Addr1}, l.Extra1...) }
 
 // DefaultLab is the walkthrough's lab.
 func DefaultLab() Lab {
@@ -42,14 +51,15 @@ func (l Lab) Validate() error {
 	if l.NS0 == l.NS1 {
 		return fmt.Errorf("both ends are in namespace %q: the lab needs two", l.NS0)
 	}
-	for _, p := range []netip.Prefix{l.Addr0, l.Addr1} {
+	seen := map[netip.Addr]bool{}
+	for _, p := range append(l.Addrs0(), l.Addrs1()...) {
 		if _, err := ParseInterfacePrefix(p.String()); err != nil {
 			return err
 		}
-	}
-
-	if l.Addr0.Addr() == l.Addr1.Addr() {
-		return fmt.Errorf("both ends have address %s", l.Addr0.Addr())
+		if seen[p.Addr()] {
+			return fmt.Errorf("address %s is given twice", p.Addr())
+		}
+		seen[p.Addr()] = true
 	}
 	return nil
 }
@@ -68,9 +78,11 @@ func unusable(p netip.Prefix) string {
 		return "the unspecified address"
 	case a.IsLoopback():
 		return "a loopback address (127.0.0.0/8 lives on lo)"
-	case a.IsMulticast():
+	case a.Is4() && a.IsMulticast():
 		return "a multicast address (224.0.0.0/4)"
-	case p.Bits() <= 30 && a == lastAddr(p):
+	case a.Is6() && a.IsMulticast():
+		return "a multicast address (ff00::/8)"
+	case a.Is4() && p.Bits() <= 30 && a == lastAddr(p):
 		return "the broadcast address of " + p.Masked().String()
 	}
 	return ""
@@ -88,6 +100,9 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // p's subnet when only p's host part is wrong, else the walkthrough's.
 func hostExample(p netip.Prefix) string {
 	a := p.Addr()
+	if a.Is6() {
+		return "fd00:1::1/64"
+	}
 	if p.Bits() <= 30 && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() && p.Masked().Addr().Next() != lastAddr(p) {
 		return netip.PrefixFrom(p.Masked().Addr().Next(), p.Bits()).String()
 	}
@@ -100,16 +115,43 @@ func (l Lab) Route0() netip.Prefix { return l.Addr1.Masked() }
 // Route1 is the route back from NS1 to NS0's subnet via Veth1.
 func (l Lab) Route1() netip.Prefix { return l.Addr0.Masked() }
 
-// RouteCommands returns the iproute2 commands that add the lab's routes, in
-// NS0 then NS1: the walkthrough's fix.
-func (l Lab) RouteCommands() [2]string {
-	return [2]string{
-		RouteAddCommand(l.NS0, l.Route0(), l.Veth0),
-		RouteAddCommand(l.NS1, l.Route1(), l.Veth1),
+// Routes0 are the routes NS0 needs: every subnet of Veth1, via Veth0.
+func (l Lab) Routes0() []netip.Prefix { return masked(l.Addrs1()) }
+
+// Routes1 are the routes back from NS1: every subnet of Veth0, via Veth1.
+func (l Lab) Routes1() []netip.Prefix { return masked(l.Addrs0()) }
+
+func masked(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = p.Masked()
 	}
+	return out
 }
 
-// RouteAddCommand is the iproute2 command that adds a device route.
+// RouteCommands returns the iproute2 commands that add the lab's routes, in
+// NS0 then NS1: the walkthrough's fix.
+func (l Lab) RouteCommands() []string {
+	var out []string
+	for _, r := range l.Routes0() {
+		out = append(out, RouteAddCommand(l.NS0, r, l.Veth0))
+	}
+	for _, r := range l.Routes1() {
+		out = append(out, RouteAddCommand(l.NS1, r, l.Veth1))
+	}
+	return out
+}
+
+// RouteAddCommand is the iproute2 command that adds a device route (ip -6
+// for an IPv6 one).
 func RouteAddCommand(ns string, dst netip.Prefix, dev string) string {
-	return fmt.Sprintf("%s route add %s dev %s", IPCommand(ns), dst, dev)
+	return fmt.Sprintf("%s%s route add %s dev %s", IPCommand(ns), family6(dst.Addr()), dst, dev)
+}
+
+// family6 is " -6" for an IPv6 address, as iproute2 commands for IPv6 read.
+func family6(a netip.Addr) string {
+	if a.Is6() {
+		return " -6"
+	}
+	return ""
 }

@@ -73,8 +73,11 @@ func ParseInterfacePrefix(s string) (netip.Prefix, error) {
 	if p.Addr().Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("address %q: zones are not accepted", s)
 	}
-	if !p.Addr().Is4() {
-		return netip.Prefix{}, fmt.Errorf("address %q: the lab takes IPv4 only", s)
+	if p.Addr().Is4In6() {
+		return netip.Prefix{}, fmt.Errorf("address %q: write an IPv4-mapped address as IPv4", s)
+	}
+	if p.Addr().Is6() && p.Addr().IsLinkLocalUnicast() {
+		return netip.Prefix{}, fmt.Errorf("address %q: link-local addresses are the kernel's own; give a global or ULA (fd00::/8) prefix", s)
 	}
 	if p.Bits() == 0 {
 		return netip.Prefix{}, fmt.Errorf("address %q cannot be an interface address", s)

@@ -30,6 +30,10 @@ type RouteResult struct {
 	Table     string   `json:"table"`
 	Src       string   `json:"prefsrc,omitempty"`
 	UID       *int     `json:"uid,omitempty"`
+	Metric    *uint32  `json:"metric,omitempty"`
+	Pref      string   `json:"pref,omitempty"` // IPv6 router preference: low, medium, high
+	Proto     string   `json:"protocol,omitempty"`
+	Family    int      `json:"family"` // 4 or 6
 	Iif       string   `json:"iif,omitempty"`
 	Flags     []string `json:"flags,omitempty"`
 	Line      string   `json:"line"`
@@ -236,6 +240,19 @@ func (r rawRoute) result(linkName func(uint32) string) *RouteResult {
 		table = t
 	}
 	res.Table = tableName(table)
+	res.Family = 4
+	if r.family == unix.AF_INET6 {
+		res.Family = 6
+	}
+	if r.proto != unix.RTPROT_UNSPEC && r.proto != unix.RTPROT_BOOT {
+		res.Proto = protoName(r.proto)
+	}
+	if m, ok := r.u32(unix.RTA_PRIORITY); ok {
+		res.Metric = &m
+	}
+	if v, ok := r.attrs[unix.RTA_PREF]; ok && len(v) == 1 {
+		res.Pref = routerPref(v[0])
+	}
 	if uid, ok := r.u32(unix.RTA_UID); ok {
 		u := int(uid)
 		res.UID = &u
@@ -292,15 +309,30 @@ func (res *RouteResult) format() string {
 	if res.Dev != "" {
 		f = append(f, "dev", res.Dev)
 	}
-	if res.Table != "main" && res.Table != "local" {
+	// IPv4 lookups answer table main whatever matched; IPv6 ones name the
+	// table, local included, and iproute2 prints every one but main.
+	if res.Table != "main" {
 		f = append(f, "table", res.Table)
+	}
+	if res.Proto != "" {
+		f = append(f, "proto", res.Proto)
 	}
 	if res.Src != "" {
 		f = append(f, "src", res.Src)
 	}
+	if res.Metric != nil {
+		f = append(f, "metric", fmt.Sprint(*res.Metric))
+	}
 	f = append(f, res.Flags...)
 	if res.UID != nil {
 		f = append(f, "uid", fmt.Sprint(*res.UID))
+	}
+	if res.Family == 6 && res.Iif != "" {
+		// IPv4 prints iif on the "cache" line, IPv6 on the first.
+		f = append(f, "iif", res.Iif)
+	}
+	if res.Pref != "" {
+		f = append(f, "pref", res.Pref)
 	}
 	return strings.Join(f, " ")
 }
@@ -328,4 +360,33 @@ func tableName(t uint32) string {
 		return "default"
 	}
 	return fmt.Sprint(t)
+}
+
+// routerPref names an RFC 4191 preference as iproute2's rtnl_rtpref_n2a.
+func routerPref(p byte) string {
+	switch p {
+	case 0: // ICMPV6_ROUTER_PREF_MEDIUM
+		return "medium"
+	case 1:
+		return "high"
+	case 3:
+		return "low"
+	}
+	return fmt.Sprint(p)
+}
+
+// protoName names a route's protocol as iproute2's rt_protos table.
+func protoName(p byte) string {
+	names := map[byte]string{
+		unix.RTPROT_REDIRECT: "redirect", unix.RTPROT_KERNEL: "kernel", unix.RTPROT_STATIC: "static",
+		unix.RTPROT_GATED: "gated", unix.RTPROT_RA: "ra", unix.RTPROT_MRT: "mrt", unix.RTPROT_ZEBRA: "zebra",
+		unix.RTPROT_BIRD: "bird", unix.RTPROT_DNROUTED: "dnrouted", unix.RTPROT_XORP: "xorp",
+		unix.RTPROT_NTK: "ntk", unix.RTPROT_DHCP: "dhcp", unix.RTPROT_KEEPALIVED: "keepalived",
+		unix.RTPROT_BABEL: "babel", unix.RTPROT_OPENR: "openr", unix.RTPROT_BGP: "bgp",
+		unix.RTPROT_ISIS: "isis", unix.RTPROT_OSPF: "ospf", unix.RTPROT_RIP: "rip", unix.RTPROT_EIGRP: "eigrp",
+	}
+	if n, ok := names[p]; ok {
+		return n
+	}
+	return fmt.Sprint(p)
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -12,12 +14,12 @@ import (
 
 // end is one side of the lab as found before setup changes anything.
 type end struct {
-	ns    string
-	veth  string
-	addr  netip.Prefix
-	route netip.Prefix
-	h     *nsHandle    // nil while the namespace does not exist
-	link  netlink.Link // nil while the veth does not exist
+	ns     string
+	veth   string
+	addrs  []netip.Prefix
+	routes []netip.Prefix
+	h      *nsHandle    // nil while the namespace does not exist
+	link   netlink.Link // nil while the veth does not exist
 }
 
 // Setup builds the lab, or completes a partial one. It looks at everything
@@ -51,8 +53,8 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 		return done, err
 	}
 	ends := [2]*end{
-		{ns: l.NS0, veth: l.Veth0, addr: l.Addr0, route: l.Route0()},
-		{ns: l.NS1, veth: l.Veth1, addr: l.Addr1, route: l.Route1()},
+		{ns: l.NS0, veth: l.Veth0, addrs: l.Addrs0(), routes: l.Routes0()},
+		{ns: l.NS1, veth: l.Veth1, addrs: l.Addrs1(), routes: l.Routes1()},
 	}
 	defer func() {
 		for _, e := range ends {
@@ -166,14 +168,13 @@ func (e *end) checkAddrs() error {
 	if e.link == nil {
 		return nil
 	}
-	addrs, err := e.h.nl.AddrList(e.link, netlink.FAMILY_V4)
+	have, err := e.labAddrs()
 	if err != nil {
-		return fmt.Errorf("list addresses of %s in %q: %w", e.veth, e.ns, err)
+		return err
 	}
-	for _, a := range addrs {
-		p := ipNetPrefix(a.IPNet)
-		if p != e.addr {
-			return fmt.Errorf("%s in namespace %q has address %s, the lab wants %s: %w", e.veth, e.ns, p, e.addr, ErrConflict)
+	for _, p := range have {
+		if !slices.Contains(e.addrs, p) {
+			return fmt.Errorf("%s in namespace %q has address %s, the lab wants %s: %w", e.veth, e.ns, p, prefixList(e.addrs), ErrConflict)
 		}
 	}
 	return nil
@@ -186,7 +187,7 @@ func (e *end) checkSubnet() error {
 	if e.h == nil {
 		return nil
 	}
-	addrs, err := e.h.nl.AddrList(nil, netlink.FAMILY_V4)
+	addrs, err := e.h.nl.AddrList(nil, netlink.FAMILY_ALL)
 	if err != nil {
 		return fmt.Errorf("list addresses in %q: %w", e.ns, err)
 	}
@@ -195,33 +196,68 @@ func (e *end) checkSubnet() error {
 			continue
 		}
 		p := ipNetPrefix(a.IPNet)
-		if p.Masked().Overlaps(e.addr.Masked()) {
-			return fmt.Errorf("namespace %q already has %s on %s, in the subnet %s the lab wants on %s: %w",
-				e.ns, p, e.h.linkName(uint32(a.LinkIndex)), e.addr.Masked(), e.veth, ErrConflict)
+		if p.Addr().IsLinkLocalUnicast() || p.Addr().IsLoopback() {
+			continue
+		}
+		for _, want := range e.addrs {
+			if p.Masked().Overlaps(want.Masked()) {
+				return fmt.Errorf("namespace %q already has %s on %s, in the subnet %s the lab wants on %s: %w",
+					e.ns, p, e.h.linkName(uint32(a.LinkIndex)), want.Masked(), e.veth, ErrConflict)
+			}
 		}
 	}
 	return nil
+}
+
+// labAddrs lists the veth's addresses of both families, leaving out the
+// IPv6 link-local ones the kernel gives every interface.
+func (e *end) labAddrs() ([]netip.Prefix, error) {
+	addrs, err := e.h.nl.AddrList(e.link, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s in %q: %w", e.veth, e.ns, err)
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		if p := ipNetPrefix(a.IPNet); !p.Addr().IsLinkLocalUnicast() {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, " and ")
 }
 
 func (e *end) checkRoute() error {
 	if e.h == nil {
 		return nil
 	}
-	rs, err := e.mainRoutes()
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if e.link == nil || r.LinkIndex != e.link.Attrs().Index || r.Gw != nil {
-			return fmt.Errorf("namespace %q already has a route to %s that is not \"dev %s\": %w", e.ns, e.route, e.veth, ErrConflict)
+	for _, route := range e.routes {
+		rs, err := e.mainRoutes(route)
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if e.link == nil || r.LinkIndex != e.link.Attrs().Index || r.Gw != nil {
+				return fmt.Errorf("namespace %q already has a route to %s that is not \"dev %s\": %w", e.ns, route, e.veth, ErrConflict)
+			}
 		}
 	}
 	return nil
 }
 
-func (e *end) mainRoutes() ([]netlink.Route, error) {
-	filter := &netlink.Route{Dst: prefixIPNet(e.route), Table: unix.RT_TABLE_MAIN}
-	rs, err := e.h.nl.RouteListFiltered(netlink.FAMILY_V4, filter, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
+func (e *end) mainRoutes(route netip.Prefix) ([]netlink.Route, error) {
+	family := netlink.FAMILY_V4
+	if route.Addr().Is6() {
+		family = netlink.FAMILY_V6
+	}
+	filter := &netlink.Route{Dst: prefixIPNet(route), Table: unix.RT_TABLE_MAIN}
+	rs, err := e.h.nl.RouteListFiltered(family, filter, netlink.RT_FILTER_DST|netlink.RT_FILTER_TABLE)
 	if err != nil {
 		return nil, fmt.Errorf("list routes in %q: %w", e.ns, err)
 	}
@@ -257,17 +293,25 @@ func createVeth(ends [2]*end) ([]string, error) {
 func addAddresses(ends [2]*end) ([]string, error) {
 	var done []string
 	for _, e := range ends {
-		addrs, err := e.h.nl.AddrList(e.link, netlink.FAMILY_V4)
+		have, err := e.labAddrs()
 		if err != nil {
-			return done, fmt.Errorf("list addresses of %s in %q: %w", e.veth, e.ns, err)
+			return done, err
 		}
-		if len(addrs) > 0 {
-			continue // check() made sure it is the lab's
+		for _, p := range e.addrs {
+			if slices.Contains(have, p) {
+				continue // check() made sure the others are the lab's
+			}
+			a := &netlink.Addr{IPNet: prefixIPNet(p)}
+			if p.Addr().Is6() {
+				// Usable at once: duplicate address detection would hold the
+				// address "tentative" for a second or two.
+				a.Flags = unix.IFA_F_NODAD
+			}
+			if err := e.h.nl.AddrAdd(e.link, a); err != nil {
+				return done, fmt.Errorf("add %s to %s in %q: %w", p, e.veth, e.ns, err)
+			}
+			done = append(done, fmt.Sprintf("ip -n %s%s addr add %s dev %s%s", e.ns, family6(p.Addr()), p, e.veth, nodad(p)))
 		}
-		if err := e.h.nl.AddrAdd(e.link, &netlink.Addr{IPNet: prefixIPNet(e.addr)}); err != nil {
-			return done, fmt.Errorf("add %s to %s in %q: %w", e.addr, e.veth, e.ns, err)
-		}
-		done = append(done, fmt.Sprintf("ip -n %s addr add %s dev %s", e.ns, e.addr, e.veth))
 	}
 	return done, nil
 }
@@ -295,18 +339,23 @@ func setUp(ends [2]*end) ([]string, error) {
 func addRoutes(ends [2]*end) ([]string, error) {
 	var done []string
 	for _, e := range ends {
-		rs, err := e.mainRoutes()
-		if err != nil {
-			return done, err
+		for _, route := range e.routes {
+			rs, err := e.mainRoutes(route)
+			if err != nil {
+				return done, err
+			}
+			if len(rs) > 0 {
+				continue // check() made sure it is "dev veth"
+			}
+			r := &netlink.Route{LinkIndex: e.link.Attrs().Index, Dst: prefixIPNet(route), Scope: netlink.SCOPE_LINK}
+			if route.Addr().Is6() {
+				r.Scope = netlink.SCOPE_UNIVERSE // as ip -6 route add ... dev makes it
+			}
+			if err := e.h.nl.RouteAdd(r); err != nil {
+				return done, fmt.Errorf("add route %s dev %s in %q: %w", route, e.veth, e.ns, err)
+			}
+			done = append(done, RouteAddCommand(e.ns, route, e.veth))
 		}
-		if len(rs) > 0 {
-			continue // check() made sure it is "dev veth"
-		}
-		r := &netlink.Route{LinkIndex: e.link.Attrs().Index, Dst: prefixIPNet(e.route), Scope: netlink.SCOPE_LINK}
-		if err := e.h.nl.RouteAdd(r); err != nil {
-			return done, fmt.Errorf("add route %s dev %s in %q: %w", e.route, e.veth, e.ns, err)
-		}
-		done = append(done, RouteAddCommand(e.ns, e.route, e.veth))
 	}
 	return done, nil
 }
@@ -319,4 +368,12 @@ func ipNetPrefix(n *net.IPNet) netip.Prefix {
 	a, _ := netip.AddrFromSlice(n.IP)
 	ones, _ := n.Mask.Size()
 	return netip.PrefixFrom(a.Unmap(), ones)
+}
+
+// nodad is the flag setup gives an IPv6 address, as iproute2 writes it.
+func nodad(p netip.Prefix) string {
+	if p.Addr().Is6() {
+		return " nodad"
+	}
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 
 	"github.com/nsdump/nsdump/topology"
@@ -46,7 +47,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{name: "setup", args: "[--routes] [naming flags]", summary: "build the two-namespace veth lab (idempotent)",
-			examples: "nsdump setup\n  nsdump setup --routes\n  nsdump setup --ns0 red --ns1 blue --addr0 192.168.7.1/24 --addr1 192.168.8.1/24",
+			examples: "nsdump setup\n  nsdump setup --routes\n  nsdump setup --ns0 red --ns1 blue --addr0 192.168.7.1/24 --addr1 192.168.8.1/24\n  nsdump setup --addr0 10.0.1.0/24 --addr0 fd00:1::1/64 --addr1 10.0.2.0/24 --addr1 fd00:2::1/64",
 			run:      runSetup},
 		{name: "teardown", args: "[--force] [naming flags]", summary: "remove what setup built, and nothing else",
 			examples: "nsdump teardown\n  nsdump teardown --ns0 red --ns1 blue", run: runTeardown},
@@ -133,7 +134,8 @@ func parse(fs *pflag.FlagSet, args []string) error {
 
 // labFlags are the naming flags shared by setup, teardown and demo.
 type labFlags struct {
-	ns0, ns1, veth0, veth1, addr0, addr1 string
+	ns0, ns1, veth0, veth1 string
+	addr0, addr1           []string
 }
 
 func addLabFlags(fs *pflag.FlagSet) *labFlags {
@@ -143,19 +145,33 @@ func addLabFlags(fs *pflag.FlagSet) *labFlags {
 	fs.StringVar(&f.ns1, "ns1", d.NS1, "second namespace")
 	fs.StringVar(&f.veth0, "veth0", d.Veth0, "veth end in the first namespace")
 	fs.StringVar(&f.veth1, "veth1", d.Veth1, "veth end in the second namespace")
-	fs.StringVar(&f.addr0, "addr0", d.Addr0.String(), "address/prefix of veth0")
-	fs.StringVar(&f.addr1, "addr1", d.Addr1.String(), "address/prefix of veth1")
+	fs.StringArrayVar(&f.addr0, "addr0", []string{d.Addr0.String()}, "address/prefix of veth0, IPv4 or IPv6; repeat for both families")
+	fs.StringArrayVar(&f.addr1, "addr1", []string{d.Addr1.String()}, "address/prefix of veth1, IPv4 or IPv6; repeat for both families")
 	return f
 }
 
 func (f *labFlags) lab() (topology.Lab, error) {
 	l := topology.Lab{NS0: f.ns0, NS1: f.ns1, Veth0: f.veth0, Veth1: f.veth1}
-	var err error
-	if l.Addr0, err = topology.ParseInterfacePrefix(f.addr0); err != nil {
-		return l, fmt.Errorf("--addr0: %w", err)
-	}
-	if l.Addr1, err = topology.ParseInterfacePrefix(f.addr1); err != nil {
-		return l, fmt.Errorf("--addr1: %w", err)
+	for _, side := range []struct {
+		flag  string
+		in    []string
+		first *netip.Prefix
+		more  *[]netip.Prefix
+	}{{"--addr0", f.addr0, &l.Addr0, &l.Extra0}, {"--addr1", f.addr1, &l.Addr1, &l.Extra1}} {
+		if len(side.in) == 0 {
+			return l, fmt.Errorf("%s: no address", side.flag)
+		}
+		for i, s := range side.in {
+			p, err := topology.ParseInterfacePrefix(s)
+			if err != nil {
+				return l, fmt.Errorf("%s: %w", side.flag, err)
+			}
+			if i == 0 {
+				*side.first = p
+			} else {
+				*side.more = append(*side.more, p)
+			}
+		}
 	}
 	return l, l.Validate()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/topology"
@@ -71,7 +72,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	}
 	printTrace(e.stdout, before, cfg.WithDefaults(), useColor(e.stdout))
 
-	step("nsdump setup --routes    # %s; %s", lab.RouteCommands()[0], lab.RouteCommands()[1])
+	step("nsdump setup --routes    # %s", strings.Join(lab.RouteCommands(), "; "))
 	done, err = topology.Setup(lab, true)
 	printDone(e, done)
 	if err != nil {

@@ -87,6 +87,12 @@ func New(t testing.TB, prefix string, routes bool) topology.Lab {
 
 // Flags are the naming flags that select l on nsdump's command line.
 func Flags(l topology.Lab) []string {
-	return []string{"--ns0", l.NS0, "--ns1", l.NS1, "--veth0", l.Veth0, "--veth1", l.Veth1,
-		"--addr0", l.Addr0.String(), "--addr1", l.Addr1.String()}
+	f := []string{"--ns0", l.NS0, "--ns1", l.NS1, "--veth0", l.Veth0, "--veth1", l.Veth1}
+	for _, p := range l.Addrs0() {
+		f = append(f, "--addr0", p.String())
+	}
+	for _, p := range l.Addrs1() {
+		f = append(f, "--addr1", p.String())
+	}
+	return f
 }
