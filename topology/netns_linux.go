@@ -136,6 +136,7 @@ func createNamespace(name string, transient bool) error {
 	if err := writeRecord(newRecord(name, id, transient)); err != nil {
 		return err
 	}
+	crashPoint("recorded")
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0)
 	if err != nil {
 		removeRecord(name)
@@ -145,15 +146,29 @@ func createNamespace(name string, transient bool) error {
 		return fmt.Errorf("create namespace %q: %w", name, err)
 	}
 	unix.Close(fd)
+	crashPoint("mountpoint")
 	if err := unix.Mount(fmt.Sprintf("/proc/self/fd/%d", int(ns)), path, "none", unix.MS_BIND, ""); err != nil {
 		os.Remove(path)
 		removeRecord(name)
 		return fmt.Errorf("create namespace %q: bind mount: %w", name, err)
 	}
+	crashPoint("mounted")
 	if !transient {
 		removeRecord(name)
 	}
 	return nil
+}
+
+// crashPoint stops the whole process (SIGSTOP) at the named step of a
+// namespace creation when NSDUMP_CRASH_POINT names it, so that a test can
+// kill -9 it exactly there: the windows are microseconds wide, too narrow
+// for random kills to hit reliably.
+func crashPoint(step string) {
+	if os.Getenv("NSDUMP_CRASH_POINT") == step {
+		// To this thread: a signal to the process may be taken by another
+		// thread while this one goes on to the next step.
+		unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGSTOP)
+	}
 }
 
 // newNamespace returns a new network namespace, held only by the returned

@@ -140,3 +140,97 @@ func classify(t *testing.T, state, ns string) string {
 	}
 	return "unclaimed empty file"
 }
+
+// TestKillAtEachStepOfCreation stops `nsdump setup` and `nsdump demo` at
+// each step of creating their first namespace (NSDUMP_CRASH_POINT: the
+// windows are too narrow for random kills to hit often), kills them there
+// with SIGKILL, and checks what is left is what the design says, that ls
+// names it once, and that setup, teardown and --leftovers deal with it.
+func TestKillAtEachStepOfCreation(t *testing.T) {
+	state := t.TempDir()
+	t.Setenv("NSDUMP_STATE_DIR", state)
+	bin := buildNsdump(t)
+	for _, tc := range []struct{ point, left string }{
+		{"recorded", "nothing"},              // the namespace existed only in the process
+		{"mountpoint", "claimed empty file"}, // the window iproute2 leaves unclaimed
+		{"mounted", "namespace"},             // complete, its record not yet settled
+	} {
+		for _, command := range []string{"setup", "demo"} {
+			t.Run(command+"/"+tc.point, func(t *testing.T) {
+				l := labtest.Names(t, "lb")
+				args := append([]string{command}, labtest.Flags(l)...)
+				if command == "demo" {
+					args = append(args, "-w", filepath.Join(t.TempDir(), "d.pcapng"))
+				}
+				cmd := exec.Command(bin, args...)
+				cmd.Env = append(os.Environ(), "NSDUMP_CRASH_POINT="+tc.point)
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				for deadline := time.Now().Add(30 * time.Second); !stopped(cmd.Process.Pid); time.Sleep(5 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						cmd.Process.Kill()
+						cmd.Wait()
+						t.Fatalf("%s never reached %s", command, tc.point)
+					}
+				}
+				cmd.Process.Kill()
+				cmd.Wait()
+				if got := classify(t, state, l.NS0); got != tc.left {
+					t.Fatalf("%s killed at %s left %s, want %s", command, tc.point, got, tc.left)
+				}
+				if got := classify(t, state, l.NS1); got != "nothing" {
+					t.Fatalf("%s killed while creating %s left %s at %s", command, l.NS0, got, l.NS1)
+				}
+				_, e, code := nsdump("ls")
+				if code != 0 {
+					t.Fatalf("ls: exit %d %q", code, e)
+				}
+				if n := strings.Count(e, l.NS0); (tc.left == "claimed empty file" || tc.left == "namespace" && command == "demo") != (n == 1) || n > 1 {
+					t.Fatalf("ls names %s %d times: %q", l.NS0, n, e)
+				}
+				if command == "demo" {
+					out, e, code := nsdump("teardown", "--leftovers")
+					if code != 0 || tc.left != "nothing" && !strings.Contains(out, "ip netns del "+l.NS0) {
+						t.Fatalf("teardown --leftovers: exit %d %q %q", code, out, e)
+					}
+				} else {
+					out, e, code := nsdump(append([]string{"setup"}, labtest.Flags(l)...)...)
+					if code != 0 || !topology.NamespaceExists(l.NS0) || !topology.NamespaceExists(l.NS1) {
+						t.Fatalf("setup after the kill: exit %d %q %q", code, out, e)
+					}
+					if out, e, code := nsdump(append([]string{"teardown"}, labtest.Flags(l)...)...); code != 0 {
+						t.Fatalf("teardown: exit %d %q %q", code, out, e)
+					}
+				}
+				if got := classify(t, state, l.NS0); got != "nothing" {
+					t.Fatalf("%s is still %s", l.NS0, got)
+				}
+				if recs, _ := os.ReadDir(filepath.Join(state, "ns")); len(recs) != 0 {
+					t.Fatalf("records left: %v", recs)
+				}
+			})
+		}
+	}
+}
+
+// stopped reports whether every thread of the process is stopped by a
+// signal (state T).
+func stopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 || len(s) <= i+2 || s[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
+}
