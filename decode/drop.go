@@ -27,13 +27,14 @@ func (e *Exchange) DropNotes() []string {
 			continue
 		}
 		ns := strings.TrimSuffix(s.Point, "/drops")
-		notes = append(notes, "the "+packetNoun(e.Kind, s.What)+" was dropped in "+ns+": "+s.Drop)
+		notes = append(notes, "the "+PacketNoun(e.Kind, s.What)+" was dropped in "+ns+": "+s.Drop)
 	}
 	return notes
 }
 
-// packetNoun names a sighting's packet for a sentence.
-func packetNoun(kind, what string) string {
+// PacketNoun names a sighting's packet (its What) in an exchange of kind
+// for a sentence: "SYN", "echo request", "ARP request".
+func PacketNoun(kind, what string) string {
 	switch what {
 	case "[S]":
 		return "SYN"

@@ -65,8 +65,8 @@ func TestPacketNoun(t *testing.T) {
 		{KindARPRes, "who-has", "ARP request"},
 		{KindICMPError, "port unreachable", "port unreachable"},
 	} {
-		if got := packetNoun(tt.kind, tt.what); got != tt.want {
-			t.Errorf("packetNoun(%s, %s) = %q, want %q", tt.kind, tt.what, got, tt.want)
+		if got := PacketNoun(tt.kind, tt.what); got != tt.want {
+			t.Errorf("PacketNoun(%s, %s) = %q, want %q", tt.kind, tt.what, got, tt.want)
 		}
 	}
 }

@@ -56,6 +56,9 @@ type Probe struct {
 	Received  int               `json:"received,omitempty"`
 	Delivered *bool             `json:"message_delivered,omitempty"`
 	Seen      []decode.Sighting `json:"seen"`
+	// KernelDrops are the kernel's drops of this probe's packets, with
+	// its reason; empty when none, null without the drop monitor.
+	KernelDrops []KernelDrop `json:"kernel_drops"`
 }
 
 // Result is `nsdump trace --json`; Points and Frames are what the capture
@@ -68,6 +71,12 @@ type Result struct {
 	Points []capture.Point `json:"-"`
 	Frames []capture.Frame `json:"-"`
 	Report decode.Report   `json:"-"`
+	// DropsUnavailable says why the kernel's drop reasons are missing
+	// (no BTF, no privilege, ...); nil when the monitor ran.
+	DropsUnavailable error `json:"-"`
+	// DropsLost counts the drops the monitor had no room for.
+	DropsLost uint64 `json:"-"`
+	kernel    map[dropKey]KernelDrop
 }
 
 // Causes, as DESIGN.md names them.
@@ -189,11 +198,25 @@ func openSides(cfg Config) (a, b *side, err error) {
 // timeout 10 ms). A trace sees a few hundred frames: 8 MiB rings, not
 // capture's 64 MiB, which take a tenth of a second each to set up.
 func captureWhile(ctx context.Context, a, b *side, work func()) (*Result, error) {
+	// The drop monitor loads the kernel's BTF meanwhile.
+	type opened struct {
+		w   *dropWatch
+		err error
+	}
+	dropsOpen := make(chan opened, 1)
+	go func() { w, err := openDropWatch(a, b); dropsOpen <- opened{w, err} }()
 	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8})
+	dw := <-dropsOpen
 	if err != nil {
+		if dw.w != nil {
+			dw.w.mon.Close()
+		}
 		return nil, err
 	}
-	res := &Result{Points: sess.Points()}
+	res := &Result{Points: sess.Points(), DropsUnavailable: dw.err}
+	if dw.w != nil {
+		dw.w.start(ctx)
+	}
 	capCtx, stopCapture := context.WithCancel(ctx)
 	capDone := make(chan error, 1)
 	go func() {
@@ -206,8 +229,14 @@ func captureWhile(ctx context.Context, a, b *side, work func()) (*Result, error)
 	work()
 	time.Sleep(150 * time.Millisecond)
 	stopCapture()
-	if err := <-capDone; err != nil && !errors.Is(err, context.Canceled) {
-		return nil, err
+	capErr := <-capDone
+	if dw.w != nil {
+		if err := dw.w.stop(res); err != nil {
+			return nil, err
+		}
+	}
+	if capErr != nil && !errors.Is(capErr, context.Canceled) {
+		return nil, capErr
 	}
 	return res, ctx.Err()
 }
@@ -250,6 +279,9 @@ func (res *Result) judge(a, b *side, runs []*run) error {
 			res.OK = res.OK && pr.OK
 			res.Probes = append(res.Probes, pr)
 		}
+	}
+	if res.DropsUnavailable == nil {
+		res.attachKernelDrops()
 	}
 	return nil
 }

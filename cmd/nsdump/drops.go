@@ -8,8 +8,10 @@ import (
 	"sync"
 
 	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/drops"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace"
 )
 
 // dropRecorder writes the kernel's drops in the captured namespaces as
@@ -128,4 +130,50 @@ func appendDropLine(line []byte, comment string) []byte {
 	}
 	line = append(line, " DROP "...)
 	return append(line, strings.TrimPrefix(comment, "drop: ")...)
+}
+
+// warnDrops says once why a trace ran without the kernel's drop reasons,
+// and whether its monitor lost any.
+func warnDrops(stderr io.Writer, res *trace.Result) {
+	if res.DropsUnavailable != nil {
+		fmt.Fprintf(stderr, "nsdump: %v; tracing without them\n", res.DropsUnavailable)
+	}
+	if res.DropsLost > 0 {
+		fmt.Fprintf(stderr, "nsdump: the drop monitor lost %d kernel drops\n", res.DropsLost)
+	}
+}
+
+// printKernelDrops prints the kernel's drops of a probe's packets, one line
+// per reason, location and namespace: "kernel: NETFILTER_DROP at
+// nft_do_chain in B (the echo request, 3 times)".
+func printKernelDrops(w io.Writer, p trace.Probe) {
+	type key struct{ reason, location, ns, what string }
+	var order []key
+	count := map[key]int{}
+	for _, kd := range p.KernelDrops {
+		k := key{kd.Reason, kd.Location, kd.Namespace, kd.What}
+		if count[k] == 0 {
+			order = append(order, k)
+		}
+		count[k]++
+	}
+	for _, k := range order {
+		times := ""
+		if n := count[k]; n > 1 {
+			times = fmt.Sprintf(", %d times", n)
+		}
+		fmt.Fprintf(w, "    kernel: %s at %s in %s (%s%s)\n", decode.Printable(k.reason), decode.Printable(k.location), decode.Printable(k.ns), decode.Printable(k.what), times)
+	}
+}
+
+// joinComments joins a frame's own comment (a kernel drop's reason) and
+// the verdict it is evidence for.
+func joinComments(own, verdict string) string {
+	switch {
+	case own == "":
+		return verdict
+	case verdict == "":
+		return own
+	}
+	return own + "\n" + verdict
 }

@@ -94,3 +94,13 @@ func TestCaptureDropsLines(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceKernelLine: trace prints the kernel's reason beside the verdict.
+func TestTraceKernelLine(t *testing.T) {
+	ns0, ns1, _, _ := dropLab(t)
+	out, e, code := nsdump("trace", ns0, ns1, "--count", "1", "--timeout", "300ms")
+	want := "    kernel: NETFILTER_DROP at nft_do_chain in " + ns1 + " (echo request)"
+	if code != 1 || !strings.Contains(out, want) {
+		t.Errorf("exit %d, no line %q:\n%s%s", code, want, out, e)
+	}
+}

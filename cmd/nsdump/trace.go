@@ -63,6 +63,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	warnDrops(e.stderr, res)
 	if *write != "" {
 		if err := writeTrace(*write, res.Points, []*trace.Result{res}); err != nil {
 			return err
@@ -117,6 +118,7 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 			continue
 		}
 		fmt.Fprintf(w, "    why:  %s\n", decode.Printable(p.Detail))
+		printKernelDrops(w, p)
 		if p.RouteGet != nil {
 			fmt.Fprintf(w, "    $ %s\n      %s\n", decode.Printable(p.RouteGet.Command), decode.Printable(p.RouteGet.Output))
 		}
@@ -187,7 +189,7 @@ func writeTrace(name string, points []capture.Point, results []*trace.Result) er
 			for _, fr := range r.Frames {
 				name := r.Points[fr.Point].Name
 				fr.Point = index[name]
-				if err = w.WriteFrame(fr, comments[fmt.Sprintf("%s@%d", name, fr.Time.UnixNano())]); err != nil {
+				if err = w.WriteFrame(fr, joinComments(fr.Comment, comments[fmt.Sprintf("%s@%d", name, fr.Time.UnixNano())])); err != nil {
 					break
 				}
 			}

@@ -1,0 +1,178 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/drops"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// KernelDrop is the kernel's own word on a packet of a probe it dropped
+// (skb:kfree_skb): evidence beside the rule or setting nsdump found.
+type KernelDrop struct {
+	Namespace string    `json:"namespace"`
+	Inode     uint64    `json:"inode"`
+	Reason    string    `json:"reason"`   // e.g. NETFILTER_DROP
+	Location  string    `json:"location"` // e.g. nft_do_chain
+	Interface string    `json:"interface,omitempty"`
+	Time      time.Time `json:"time"`
+	What      string    `json:"what"` // the packet, as its sighting names it
+}
+
+// dropWatch is the drop monitor of one trace: the drops of both
+// namespaces while the probes run, as frames on a point NS/drops each.
+type dropWatch struct {
+	mon    *drops.Monitor
+	sides  map[uint64]*side
+	order  []uint64 // inodes, in the order of their points
+	got    []drops.Drop
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// openDropWatch starts the monitor on the namespaces of a and b. When the
+// kernel or the process cannot, the error says what is missing and the
+// trace goes on without kernel drops.
+func openDropWatch(a, b *side) (*dropWatch, error) {
+	w := &dropWatch{sides: map[uint64]*side{}}
+	for _, s := range []*side{a, b} {
+		ino, err := topology.Inode(s.ns)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := w.sides[ino]; !dup {
+			w.sides[ino] = s
+			w.order = append(w.order, ino)
+		}
+	}
+	mon, err := drops.Open(w.order, nil)
+	if err != nil {
+		return nil, err
+	}
+	w.mon = mon
+	return w, nil
+}
+
+func (w *dropWatch) start(ctx context.Context) {
+	ctx, w.cancel = context.WithCancel(ctx)
+	w.done = make(chan error, 1)
+	go func() { w.done <- w.mon.Run(ctx, func(d drops.Drop) { w.got = append(w.got, d) }) }()
+}
+
+// stop ends the monitor, adds its points to res and its drops as frames,
+// merged in time order with what was captured.
+func (w *dropWatch) stop(res *Result) error {
+	w.cancel()
+	err := <-w.done
+	res.DropsLost = w.mon.Lost()
+	w.mon.Close()
+	base := len(res.Points)
+	point := map[uint64]int{}
+	for i, ino := range w.order {
+		point[ino] = base + i
+		res.Points = append(res.Points, capture.Point{Name: w.sides[ino].name + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen})
+	}
+	res.kernel = map[dropKey]KernelDrop{}
+	var frames []capture.Frame
+	for _, d := range w.got {
+		f := capture.Frame{Time: d.Time, Point: point[d.Netns], LinkType: capture.LinkSLL,
+			Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: d.AppendSLL(nil), Comment: d.Comment()}
+		frames = append(frames, f)
+		res.kernel[dropKey{res.Points[f.Point].Name, f.Time.UnixNano()}] = KernelDrop{
+			Namespace: w.sides[d.Netns].name, Inode: d.Netns, Reason: d.Reason, Location: d.Location, Interface: d.Iface, Time: d.Time}
+	}
+	res.Frames = mergeFrames(res.Frames, frames)
+	return err
+}
+
+// mergeFrames merges two time-ordered frame lists.
+func mergeFrames(a, b []capture.Frame) []capture.Frame {
+	if len(b) == 0 {
+		return a
+	}
+	out := make([]capture.Frame, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if b[0].Time.Before(a[0].Time) {
+			out, b = append(out, b[0]), b[1:]
+		} else {
+			out, a = append(out, a[0]), a[1:]
+		}
+	}
+	return append(append(out, a...), b...)
+}
+
+type dropKey struct {
+	point string
+	time  int64
+}
+
+// attachKernelDrops gives each probe the kernel drops of its own packets
+// (the sightings on a NS/drops point) and, where the kernel's reason or
+// namespace does not fit the verdict, says both in the detail.
+func (res *Result) attachKernelDrops() {
+	for i := range res.Probes {
+		p := &res.Probes[i]
+		p.KernelDrops = []KernelDrop{}
+		for _, s := range p.Seen {
+			if kd, ok := res.kernel[dropKey{s.Point, s.Time.UnixNano()}]; ok && s.Drop != "" {
+				kd.What = decode.PacketNoun(p.Kind, s.What)
+				p.KernelDrops = append(p.KernelDrops, kd)
+			}
+		}
+		if p.OK || len(p.KernelDrops) == 0 {
+			continue
+		}
+		var other []string
+		for _, kd := range p.KernelDrops {
+			if !kernelAgrees(p, kd) {
+				s := fmt.Sprintf("%s at %s in %s", kd.Reason, kd.Location, kd.Namespace)
+				if !slices.Contains(other, s) {
+					other = append(other, s)
+				}
+			}
+		}
+		if len(other) > 0 {
+			p.Detail += fmt.Sprintf("; the kernel says otherwise: it dropped the %s with %s (nsdump's diagnosis: %s in %s)",
+				p.KernelDrops[0].What, strings.Join(other, ", "), p.Cause, p.Namespace)
+		}
+	}
+}
+
+// causeReasons are the kernel's reasons that fit a cause; a cause not
+// listed fits any reason in its namespace.
+var causeReasons = map[string][]string{
+	CauseNoRoute:       {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS"},
+	CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
+	CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},
+	CausePortClosed:    {"NO_SOCKET"},
+}
+
+// kernelAgrees reports whether a kernel drop fits the verdict: the same
+// namespace, a reason that fits the cause, and for a drop the rule or
+// setting nsdump named.
+func kernelAgrees(p *Probe, kd KernelDrop) bool {
+	if kd.Namespace != p.Namespace {
+		return false
+	}
+	if rs, ok := causeReasons[p.Cause]; ok {
+		return slices.Contains(rs, kd.Reason)
+	}
+	if p.Cause != CauseDropped {
+		return true
+	}
+	// What whyDropped found to blame, if anything.
+	rule, rp := strings.Contains(p.Detail, "nftables in "), strings.Contains(p.Detail, "strict rp_filter")
+	switch kd.Reason {
+	case "NETFILTER_DROP":
+		return rule || !rp
+	case "IP_RPFILTER":
+		return rp || !rule
+	}
+	return !rule && !rp
+}

@@ -1,0 +1,115 @@
+package trace
+
+import (
+	"time"
+
+	"github.com/nsdump/nsdump/decode"
+	"strings"
+	"testing"
+
+	"github.com/nsdump/nsdump/internal/labtest"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// TestKernelAgreement: the kernel's reason fits a verdict when it names the
+// same namespace and a reason of the cause (or the rule nsdump found);
+// otherwise the detail says both.
+func TestKernelAgreement(t *testing.T) {
+	nft := "the request reached B, which has a route back, yet nothing answered: nftables in B: icmp type echo-request drop (ip netns exec B nft list ruleset)"
+	rp := "the request reached B, which has a route back, yet nothing answered: strict rp_filter (net.ipv4.conf.all.rp_filter=1)"
+	nothing := "the request reached B, which has a route back, yet nothing answered: no firewall rule, rp_filter or kernel drop counter found to blame"
+	for _, tt := range []struct {
+		name          string
+		cause, ns     string
+		detail        string
+		reason, where string
+		agree         bool
+	}{
+		{"nft rule and NETFILTER_DROP", CauseDropped, "B", nft, "NETFILTER_DROP", "B", true},
+		{"nft rule but rp_filter", CauseDropped, "B", nft, "IP_RPFILTER", "B", false},
+		{"rp_filter and IP_RPFILTER", CauseDropped, "B", rp, "IP_RPFILTER", "B", true},
+		{"rp_filter but a rule", CauseDropped, "B", rp, "NETFILTER_DROP", "B", false},
+		{"nothing found, kernel knows", CauseDropped, "B", nothing, "IP_INHDR", "B", true},
+		{"nothing found, kernel names a rule", CauseDropped, "B", nothing, "NETFILTER_DROP", "B", true},
+		{"a rule, but TTL", CauseDropped, "B", nft, "IP_INHDR", "B", false},
+		{"another namespace", CauseDropped, "B", nft, "NETFILTER_DROP", "A", false},
+		{"port closed", CausePortClosed, "B", "", "NO_SOCKET", "B", true},
+		{"port closed but a firewall", CausePortClosed, "B", "", "NETFILTER_DROP", "B", false},
+		{"neighbour", CauseNeighbor, "A", "", "NEIGH_FAILED", "A", true},
+		{"neighbour but no route", CauseNeighbor, "A", "", "IP_OUTNOROUTES", "A", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kd := KernelDrop{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}
+			res := &Result{
+				Probes: []Probe{{Direction: "A->B", Kind: "icmp-echo", Cause: tt.cause, Namespace: tt.ns, Detail: tt.detail}},
+				kernel: map[dropKey]KernelDrop{{tt.where + "/drops", 1}: kd},
+			}
+			res.Probes[0].Seen = append(res.Probes[0].Seen, sighting(tt.where+"/drops", 1, tt.reason))
+			res.attachKernelDrops()
+			p := res.Probes[0]
+			if len(p.KernelDrops) != 1 || p.KernelDrops[0].Reason != tt.reason {
+				t.Fatalf("kernel drops %+v", p.KernelDrops)
+			}
+			said := strings.Contains(p.Detail, "the kernel says otherwise")
+			if said == tt.agree {
+				t.Errorf("agree %v, but the detail reads %q", tt.agree, p.Detail)
+			}
+			if said && !strings.Contains(p.Detail, tt.reason+" at somewhere in "+tt.where) {
+				t.Errorf("the detail does not name the kernel's reason: %q", p.Detail)
+			}
+		})
+	}
+}
+
+// TestTraceKernelDrops: a firewall in B drops echo requests and SYNs to the
+// port; the trace's verdict carries the kernel's reason, location and
+// namespace, and no drop of another namespace.
+func TestTraceKernelDrops(t *testing.T) {
+	l := labtest.New(t, "dr", true)
+	nft(t, l.NS1, "add table inet drt; add chain inet drt in { type filter hook input priority 0; policy accept; }; "+
+		"add rule inet drt in icmp type echo-request drop; add rule inet drt in tcp dport 7096 drop")
+	res, err := Run(t.Context(), Config{From: l.NS0, To: l.NS1, Count: 1, Timeout: 300e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.DropsUnavailable != nil {
+		t.Fatalf("no drop monitor: %v", res.DropsUnavailable)
+	}
+	inodes := map[uint64]string{}
+	for _, ns := range []string{l.NS0, l.NS1} {
+		h, err := topology.OpenNamespace(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ino, _ := topology.Inode(h)
+		h.Close()
+		inodes[ino] = ns
+	}
+	for _, kind := range []string{"icmp-echo", "tcp"} {
+		p := find(res, l.NS0+"->"+l.NS1, kind)
+		if p == nil || p.Cause != CauseDropped || p.Namespace != l.NS1 {
+			t.Fatalf("%s: %+v", kind, p)
+		}
+		found := false
+		for _, kd := range p.KernelDrops {
+			found = found || kd.Reason == "NETFILTER_DROP" && kd.Location == "nft_do_chain" && kd.Namespace == l.NS1 && kd.Interface == l.Veth1
+		}
+		if !found {
+			t.Errorf("%s: no NETFILTER_DROP at nft_do_chain in %s among %+v", kind, l.NS1, p.KernelDrops)
+		}
+		if strings.Contains(p.Detail, "the kernel says otherwise") {
+			t.Errorf("%s: the kernel and nsdump disagree: %s", kind, p.Detail)
+		}
+	}
+	for _, p := range res.Probes {
+		for _, kd := range p.KernelDrops {
+			if inodes[kd.Inode] != kd.Namespace {
+				t.Errorf("%s %s: a drop of namespace %d (%s), not the trace's", p.Direction, p.Kind, kd.Inode, kd.Namespace)
+			}
+		}
+	}
+}
+
+func sighting(point string, ns int64, reason string) decode.Sighting {
+	return decode.Sighting{Point: point, Dir: "In", Time: time.Unix(0, ns), What: "request", Drop: reason + " at somewhere (veth1)"}
+}
