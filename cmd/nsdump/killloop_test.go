@@ -26,6 +26,7 @@ import (
 // identity unchanged.
 func TestKillAtRandomInstants(t *testing.T) {
 	const kills = 20
+	labtest.RequireRoot(t)
 	state := t.TempDir()
 	t.Setenv("NSDUMP_STATE_DIR", state)
 	seed := uint64(14)
@@ -147,6 +148,7 @@ func classify(t *testing.T, state, ns string) string {
 // with SIGKILL, and checks what is left is what the design says, that ls
 // names it once, and that setup, teardown and --leftovers deal with it.
 func TestKillAtEachStepOfCreation(t *testing.T) {
+	labtest.RequireRoot(t)
 	state := t.TempDir()
 	t.Setenv("NSDUMP_STATE_DIR", state)
 	bin := buildNsdump(t)

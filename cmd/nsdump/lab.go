@@ -41,7 +41,7 @@ func runTeardown(_ context.Context, e env, args []string) error {
 	fs := newFlags(e, "teardown")
 	lf := addLabFlags(fs)
 	force := fs.Bool("force", false, "remove the namespaces even if they hold interfaces the lab did not create")
-	leftovers := fs.Bool("leftovers", false, "remove instead the namespaces a killed nsdump run created for itself (and only those)")
+	leftovers := fs.Bool("leftovers", false, "remove instead what killed nsdump runs left: namespaces a demo made for itself (the same ones: netns cookie) and empty mount points of interrupted creations; nothing else")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
