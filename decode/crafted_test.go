@@ -71,3 +71,25 @@ func TestDecodeCrafted(t *testing.T) {
 		})
 	}
 }
+
+// TestQuote6PastExtensionHeaders: a packet too big that quotes a first
+// fragment of an echo names the echo, so it joins its exchange.
+func TestQuote6PastExtensionHeaders(t *testing.T) {
+	// IP6 fd00::ff > fd00::1: ICMP6, packet too big, mtu 1280, quoting
+	// IP6 fd00::1 > fd00::2: frag (0|16) ICMP6, echo request, id 5, seq 1
+	quoted := "6000000000202c40" + "fd000000000000000000000000000001" + "fd000000000000000000000000000002" +
+		"3a00000100001234" + "8000000000050001" + "6e7364756d707878"
+	icmp := "02000000" + "00000500" + quoted
+	frame := "020202020202040404040404" + "86dd" + "6000000000" + "48" + "3a40" +
+		"fd0000000000000000000000000000ff" + "fd000000000000000000000000000001" + icmp
+	b, err := hex.DecodeString(frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p Packet
+	NewDecoder().Decode(capture.Frame{LinkType: capture.LinkEthernet, Len: len(b), Data: b}, &p)
+	q := p.Quote
+	if p.Kind != KindICMP6 || p.ICMPType != 2 || !q.Valid || q.Proto != 58 || q.ICMPType != 128 || q.ID != 5 || q.Seq != 1 {
+		t.Fatalf("packet too big decoded as %s, quote %+v", AppendSummary(nil, &p), q)
+	}
+}

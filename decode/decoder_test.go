@@ -82,6 +82,21 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 	}
 }
 
+// BenchmarkDecodeCrafted: tunnels, extension headers and cut headers.
+func BenchmarkDecodeCrafted(b *testing.B) {
+	d := NewDecoder()
+	fs := make([]capture.Frame, len(crafted))
+	for i, c := range crafted {
+		fs[i] = frameOf(b, c.hex)
+		fs[i].LinkType = c.link
+	}
+	var p Packet
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		d.Decode(fs[i%len(fs)], &p)
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	d := NewDecoder()
 	fs := make([]capture.Frame, len(frames))

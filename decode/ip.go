@@ -256,15 +256,34 @@ func quote4(b []byte) Quote {
 	return q
 }
 
-// quote6 reads the IPv6 header an ICMPv6 error carries; extension headers
-// are not followed.
+// quote6 reads the IPv6 header an ICMPv6 error carries, and the transport
+// header past any extension headers (a packet too big for a fragment).
 func quote6(b []byte) Quote {
 	if len(b) < 40 || b[0]>>4 != 6 {
 		return Quote{}
 	}
 	q := Quote{Valid: true, Proto: b[6], Src: addr16(b[8:24]), Dst: addr16(b[24:40])}
-	if len(b) >= 48 {
-		quoteL4(&q, b[40:], 58)
+	rest := b[40:]
+	for ext := 0; ext < maxDepth && len(rest) >= 8; ext++ {
+		n := 0
+		switch q.Proto {
+		case 0, 43, 60:
+			n = (int(rest[1]) + 1) * 8
+		case 51:
+			n = (int(rest[1]) + 2) * 4
+		case 44:
+			if binary.BigEndian.Uint16(rest[2:])&0xfff8 != 0 {
+				return q // a later fragment quotes no transport header
+			}
+			n = 8
+		}
+		if n == 0 || len(rest) < n {
+			break
+		}
+		q.Proto, rest = rest[0], rest[n:]
+	}
+	if len(rest) >= 8 {
+		quoteL4(&q, rest, 58)
 	}
 	return q
 }
