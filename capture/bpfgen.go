@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -14,35 +13,46 @@ import (
 type Filter struct {
 	Expr string
 	Prog []bpf.RawInstruction
-	vm   *bpf.VM
 }
 
-// Match reports whether the frame passes the filter.
-func (f *Filter) Match(data []byte) bool {
+// KernelMaxInsns is the longest program the kernel attaches to a socket
+// (BPF_MAXINSNS).
+const KernelMaxInsns = 4096
+
+// maxInsns bounds a program run in userland.
+const maxInsns = 1 << 20
+
+// FitsKernel reports whether the kernel takes the program; a longer one
+// runs in userland only.
+func (f *Filter) FitsKernel() bool { return f == nil || len(f.Prog) <= KernelMaxInsns }
+
+// Match reports whether a whole frame passes the filter.
+func (f *Filter) Match(data []byte) bool { return f.MatchLen(data, len(data)) }
+
+// MatchLen reports whether a frame, of which data holds the first bytes of
+// wireLen, passes: "len", "less" and "greater" see the length on the wire,
+// as the kernel's filter does (and libpcap's on a file's original length).
+func (f *Filter) MatchLen(data []byte, wireLen int) bool {
 	if f == nil {
 		return true
 	}
-	n, err := f.vm.Run(data)
-	return err == nil && n > 0
+	if wireLen < len(data) {
+		wireLen = len(data)
+	}
+	return runBPF(f.Prog, data, uint32(wireLen)) > 0
 }
 
-// layout is where a link type puts the EtherType and the network header.
-type layout struct {
-	etherType int // offset of the EtherType, -1 for raw IP
-	l3        uint32
-	ethernet  bool
-}
-
+// layoutOf is where a link type puts the EtherType and the network header.
 func layoutOf(lt LinkType) (layout, error) {
 	switch lt {
 	case LinkEthernet:
-		return layout{12, 14, true}, nil
+		return layout{linkType: 12, nl: 14, ethernet: true}, nil
 	case LinkSLL:
-		return layout{14, 16, false}, nil
+		return layout{linkType: 14, nl: 16}, nil
 	case LinkSLL2:
-		return layout{0, 20, false}, nil
+		return layout{linkType: 0, nl: 20}, nil
 	case LinkRaw, LinkIPv4, LinkIPv6, 12, 14:
-		return layout{-1, 0, false}, nil
+		return layout{mode: modeRaw}, nil
 	}
 	return layout{}, fmt.Errorf("filters on link type %d are not supported: %w", lt, ErrFilter)
 }
@@ -50,460 +60,283 @@ func layoutOf(lt LinkType) (layout, error) {
 // CompileFilter compiles a tcpdump filter expression for frames of link
 // type lt. An empty expression gives a nil Filter, which matches everything.
 func CompileFilter(expr string, lt LinkType) (*Filter, error) {
-	ast, err := parseFilter(expr)
-	if err != nil || ast == nil {
-		return nil, err
-	}
 	lay, err := layoutOf(lt)
 	if err != nil {
 		return nil, err
 	}
-	low, err := lower(ast, lay)
-	if err != nil {
+	ast, err := parseFilter(expr, lay)
+	if err != nil || ast == nil {
 		return nil, err
 	}
-	g := &gen{lay: lay}
-	accept, reject := g.label(), g.label()
-	g.compile(low, accept, reject)
-	g.place(accept)
-	g.emit(bpf.RetConstant{Val: MaxSnapLen})
-	g.place(reject)
-	g.emit(bpf.RetConstant{Val: 0})
-	insns, err := g.assemble()
+	if d := treeDepth(ast); d > maxTreeDepth {
+		return nil, filterErr("expression nested deeper than %d levels", maxTreeDepth)
+	}
+	insns, err := generate(ast)
 	if err != nil {
 		return nil, err
 	}
 	raw, err := bpf.Assemble(insns)
 	if err != nil {
-		return nil, fmt.Errorf("filter: %v: %w", err, ErrFilter)
+		return nil, filterErr("%v", err)
 	}
-	vm, err := bpf.NewVM(insns)
-	if err != nil {
-		return nil, fmt.Errorf("filter: %v: %w", err, ErrFilter)
-	}
-	return &Filter{Expr: expr, Prog: raw, vm: vm}, nil
+	return &Filter{Expr: expr, Prog: raw}, nil
 }
 
-// Lowered tests: everything a filter says becomes and/or/not of these.
+// The tests a filter is made of: and/or/not of comparisons.
 type (
-	tConst struct{ v bool }
-	tEther struct{ etherType uint16 } // or the IP version nibble on raw links
-	tLoad  struct {
-		size    int    // 1, 2, 4
-		off     uint32 // from the start of the frame, or of the transport header when l4
-		l4      bool
-		mask    uint32
-		hasMask bool
-		op      string
-		val     uint32
+	bexpr interface{}
+	bList struct {
+		or   bool
+		kids []bexpr
 	}
-	tLen struct {
-		op  string
-		val uint32
+	bNot   struct{ x bexpr }
+	bConst bool
+	// bCmp loads size bytes at off (after X = 4*(frame[msh]&0xf) when
+	// ind), masks when mask != 0, and compares: "=", ">", ">=", or "set"
+	// (any bit of val).
+	bCmp struct {
+		size      int
+		off, msh  uint32
+		ind       bool
+		mask, val uint32
+		op        string
+	}
+	// bRel compares two arithmetic values.
+	bRel struct {
+		l, r arith
+		op   string
 	}
 )
 
-func (tConst) isNode() {}
-func (tEther) isNode() {}
-func (tLoad) isNode()  {}
-func (tLen) isNode()   {}
+const maxTreeDepth = 10000
 
-func and(ns ...node) node {
-	out := ns[0]
-	for _, n := range ns[1:] {
-		out = andNode{out, n}
+// treeDepth measures the tree without recursion.
+func treeDepth(root any) int {
+	type item struct {
+		n any
+		d int
 	}
-	return out
-}
-
-func or(ns ...node) node {
-	out := ns[0]
-	for _, n := range ns[1:] {
-		out = orNode{out, n}
-	}
-	return out
-}
-
-func eq(size int, off, val uint32) node { return tLoad{size: size, off: off, op: "==", val: val} }
-
-const (
-	etIPv4 = 0x0800
-	etARP  = 0x0806
-	etRARP = 0x8035
-	etIPv6 = 0x86dd
-)
-
-// lower turns the syntax tree into tests on frame bytes, as libpcap's
-// gencode does for the same expressions.
-func lower(n node, lay layout) (node, error) {
-	ip4, ip6 := node(tEther{etIPv4}), node(tEther{etIPv6})
-	ipProto := func(p uint32) node { return and(ip4, eq(1, lay.l3+9, p)) }
-	ip6Next := func(p uint32) node { return and(ip6, eq(1, lay.l3+6, p)) }
-	notFrag := tLoad{size: 2, off: lay.l3 + 6, mask: 0x1fff, hasMask: true, op: "==", val: 0}
-	switch n := n.(type) {
-	case andNode:
-		l, err := lower(n.l, lay)
-		if err != nil {
-			return nil, err
+	deepest := 0
+	stack := []item{{root, 1}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		deepest = max(deepest, it.d)
+		if deepest > maxTreeDepth {
+			return deepest
 		}
-		r, err := lower(n.r, lay)
-		return andNode{l, r}, err
-	case orNode:
-		l, err := lower(n.l, lay)
-		if err != nil {
-			return nil, err
-		}
-		r, err := lower(n.r, lay)
-		return orNode{l, r}, err
-	case notNode:
-		x, err := lower(n.n, lay)
-		return notNode{x}, err
-	case protoNode:
-		switch n.proto {
-		case "ether":
-			return tConst{true}, nil
-		case "ip":
-			return ip4, nil
-		case "ip6":
-			return ip6, nil
-		case "arp":
-			return tEther{etARP}, nil
-		case "rarp":
-			return tEther{etRARP}, nil
-		case "icmp":
-			return ipProto(1), nil
-		case "icmp6":
-			return ip6Next(58), nil
-		case "tcp":
-			return or(ipProto(6), ip6Next(6)), nil
-		case "udp":
-			return or(ipProto(17), ip6Next(17)), nil
-		}
-	case protoNumNode:
-		switch n.family {
-		case "ip":
-			return ipProto(n.num), nil
-		case "ip6":
-			return ip6Next(n.num), nil
-		}
-		return or(ipProto(n.num), ip6Next(n.num)), nil
-	case hostNode, netNode:
-		return lowerAddr(n, lay)
-	case portNode:
-		return lowerPort(n, lay, ipProto, ip6Next, notFrag)
-	case etherNode:
-		if !lay.ethernet {
-			return nil, fmt.Errorf("filter: ether qualifiers need Ethernet frames: %w", ErrFilter)
-		}
-		switch n.kind {
-		case "broadcast":
-			return and(eq(4, 0, 0xffffffff), eq(2, 4, 0xffff)), nil
-		case "multicast":
-			return tLoad{size: 1, off: 0, mask: 1, hasMask: true, op: "!=", val: 0}, nil
-		}
-		at := func(off uint32) node {
-			return and(eq(4, off, binary.BigEndian.Uint32(n.mac[:4])), eq(2, off+4, uint32(binary.BigEndian.Uint16(n.mac[4:]))))
-		}
-		return direction(n.dir, at(6), at(0))
-	case lenNode:
-		return tLen{op: n.op, val: n.val}, nil
-	case cmpNode:
-		load := tLoad{size: int(n.size), off: n.off, mask: n.mask, hasMask: n.hasMask, op: n.op, val: n.val}
-		switch n.proto {
-		case "ether":
-			return load, nil
-		case "ip":
-			load.off += lay.l3
-			return and(ip4, load), nil
-		case "ip6":
-			load.off += lay.l3
-			return and(ip6, load), nil
-		case "arp", "rarp":
-			load.off += lay.l3
-			return and(tEther{map[string]uint16{"arp": etARP, "rarp": etRARP}[n.proto]}, load), nil
-		case "icmp6":
-			load.off += lay.l3 + 40
-			return and(ip6Next(58), load), nil
-		case "tcp", "udp", "icmp":
-			load.l4 = true
-			return and(ipProto(map[string]uint32{"tcp": 6, "udp": 17, "icmp": 1}[n.proto]), notFrag, load), nil
-		}
-		return nil, fmt.Errorf("filter: %s[...] is not supported: %w", n.proto, ErrFilter)
-	}
-	return nil, fmt.Errorf("filter: cannot compile %T: %w", n, ErrFilter)
-}
-
-func direction(dir string, src, dst node) (node, error) {
-	switch dir {
-	case "src":
-		return src, nil
-	case "dst":
-		return dst, nil
-	case "", "src or dst":
-		return or(src, dst), nil
-	case "src and dst":
-		return and(src, dst), nil
-	}
-	return nil, fmt.Errorf("filter: direction %q: %w", dir, ErrFilter)
-}
-
-func lowerAddr(n node, lay layout) (node, error) {
-	var proto, dir string
-	var addrBytes, maskBytes []byte
-	switch n := n.(type) {
-	case hostNode:
-		proto, dir, addrBytes = n.proto, n.dir, n.addr.AsSlice()
-		maskBytes = fullMask(len(addrBytes), len(addrBytes)*8)
-	case netNode:
-		proto, dir, addrBytes = n.proto, n.dir, n.prefix.Addr().AsSlice()
-		maskBytes = fullMask(len(addrBytes), n.prefix.Bits())
-	}
-	match := func(off uint32) node {
-		var parts []node
-		for i := 0; i < len(addrBytes); i += 4 {
-			m := binary.BigEndian.Uint32(maskBytes[i:])
-			if m == 0 {
-				continue
+		push := func(n any) { stack = append(stack, item{n, it.d + 1}) }
+		switch n := it.n.(type) {
+		case *bList:
+			for _, k := range n.kids {
+				push(k)
 			}
-			parts = append(parts, tLoad{size: 4, off: off + uint32(i), mask: m, hasMask: m != 0xffffffff, op: "==",
-				val: binary.BigEndian.Uint32(addrBytes[i:]) & m})
+		case bNot:
+			push(n.x)
+		case bRel:
+			push(n.l)
+			push(n.r)
+		case aLoad:
+			push(n.idx)
+		case aBin:
+			push(n.l)
+			push(n.r)
+		case aNeg:
+			push(n.x)
 		}
-		if len(parts) == 0 {
-			return tConst{true}
-		}
-		return and(parts...)
 	}
-	if len(addrBytes) == 16 {
-		if proto != "" && proto != "ip6" {
-			return nil, fmt.Errorf("filter: %q modifier applied to an IPv6 address: %w", proto, ErrFilter)
-		}
-		d, err := direction(dir, match(lay.l3+8), match(lay.l3+24))
-		return and(tEther{etIPv6}, d), err
-	}
-	ip, err := direction(dir, match(lay.l3+12), match(lay.l3+16))
-	if err != nil {
-		return nil, err
-	}
-	arpLike := func(et uint16) (node, error) {
-		d, err := direction(dir, match(lay.l3+14), match(lay.l3+24))
-		return and(tEther{et}, d), err
-	}
-	switch proto {
-	case "ip":
-		return and(tEther{etIPv4}, ip), nil
-	case "arp":
-		return arpLike(etARP)
-	case "rarp":
-		return arpLike(etRARP)
-	case "":
-		a, err := arpLike(etARP)
-		if err != nil {
-			return nil, err
-		}
-		r, _ := arpLike(etRARP)
-		return or(and(tEther{etIPv4}, ip), a, r), nil
-	}
-	return nil, fmt.Errorf("filter: %q modifier applied to host or net: %w", proto, ErrFilter)
+	return deepest
 }
 
-func fullMask(n, bits int) []byte {
-	m := make([]byte, n)
-	for i := 0; i < bits; i++ {
-		m[i/8] |= 0x80 >> (i % 8)
-	}
-	return m
-}
-
-func lowerPort(n portNode, lay layout, ipProto, ip6Next func(uint32) node, notFrag node) (node, error) {
-	rng := func(off uint32, l4 bool) node {
-		if n.lo == n.hi {
-			return tLoad{size: 2, off: off, l4: l4, op: "==", val: uint32(n.lo)}
-		}
-		return and(tLoad{size: 2, off: off, l4: l4, op: ">=", val: uint32(n.lo)}, tLoad{size: 2, off: off, l4: l4, op: "<=", val: uint32(n.hi)})
-	}
-	transports := []uint32{6, 17, 132} // libpcap's port also matches SCTP
-	switch n.proto {
-	case "tcp":
-		transports = []uint32{6}
-	case "udp":
-		transports = []uint32{17}
-	}
-	var v4, v6 []node
-	for _, t := range transports {
-		v4 = append(v4, ipProto(t))
-		v6 = append(v6, ip6Next(t))
-	}
-	d4, err := direction(n.dir, rng(0, true), rng(2, true))
-	if err != nil {
-		return nil, err
-	}
-	d6, _ := direction(n.dir, rng(lay.l3+40, false), rng(lay.l3+42, false))
-	four := and(or(v4...), notFrag, d4)
-	six := and(or(v6...), d6)
-	switch n.proto {
-	case "ip":
-		return four, nil
-	case "ip6":
-		return six, nil
-	}
-	return or(four, six), nil
-}
-
-// gen lays out BPF with symbolic jump targets, resolved in assemble.
+// gen emits the program backwards, from the returns to the entry, so that
+// every jump target is already placed: one pass, linear in the size of
+// the expression. rev[i] is the instruction i places before the end.
 type gen struct {
-	lay    layout
-	insns  []genInsn
-	labels []int // label -> instruction index
+	rev []bpf.Instruction
+	err error
 }
 
-type genInsn struct {
-	ins          bpf.Instruction
-	jump         bool
-	cond         bpf.JumpTest
-	val          uint32
-	tLabel, fLab int
-	always       int // >= 0: unconditional jump to this label
-}
-
-func (g *gen) label() int {
-	g.labels = append(g.labels, -1)
-	return len(g.labels) - 1
-}
-
-func (g *gen) place(l int) { g.labels[l] = len(g.insns) }
-
-func (g *gen) emit(i bpf.Instruction) { g.insns = append(g.insns, genInsn{ins: i, always: -1}) }
-
-func (g *gen) jump(cond bpf.JumpTest, val uint32, t, f int) {
-	g.insns = append(g.insns, genInsn{jump: true, cond: cond, val: val, tLabel: t, fLab: f, always: -1})
-}
-
-func (g *gen) goTo(l int) { g.insns = append(g.insns, genInsn{always: l}) }
-
-// compile emits code that jumps to t when n holds and to f otherwise.
-func (g *gen) compile(n node, t, f int) {
-	switch n := n.(type) {
-	case andNode:
-		mid := g.label()
-		g.compile(n.l, mid, f)
-		g.place(mid)
-		g.compile(n.r, t, f)
-	case orNode:
-		mid := g.label()
-		g.compile(n.l, t, mid)
-		g.place(mid)
-		g.compile(n.r, t, f)
-	case notNode:
-		g.compile(n.n, f, t)
-	case tConst:
-		if n.v {
-			g.goTo(t)
-		} else {
-			g.goTo(f)
-		}
-	case tEther:
-		if g.lay.etherType < 0 {
-			version := uint32(4)
-			if n.etherType == etIPv6 {
-				version = 6
-			} else if n.etherType != etIPv4 {
-				g.goTo(f)
-				return
-			}
-			g.emit(bpf.LoadAbsolute{Off: 0, Size: 1})
-			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4})
-			g.jump(bpf.JumpEqual, version, t, f)
-			return
-		}
-		g.emit(bpf.LoadAbsolute{Off: uint32(g.lay.etherType), Size: 2})
-		g.jump(bpf.JumpEqual, uint32(n.etherType), t, f)
-	case tLen:
-		g.emit(bpf.LoadExtension{Num: bpf.ExtLen})
-		g.compare(n.op, n.val, t, f)
-	case tLoad:
-		if n.l4 {
-			g.emit(bpf.LoadMemShift{Off: g.lay.l3})
-			g.emit(bpf.LoadIndirect{Off: g.lay.l3 + n.off, Size: n.size})
-		} else {
-			g.emit(bpf.LoadAbsolute{Off: n.off, Size: n.size})
-		}
-		if n.hasMask {
-			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: n.mask})
-		}
-		g.compare(n.op, n.val, t, f)
+func generate(root bexpr) ([]bpf.Instruction, error) {
+	g := &gen{}
+	g.rev = append(g.rev, bpf.RetConstant{Val: 0}, bpf.RetConstant{Val: MaxSnapLen})
+	entry := g.compile(root, 1, 0)
+	if g.err != nil {
+		return nil, g.err
 	}
-}
-
-func (g *gen) compare(op string, val uint32, t, f int) {
-	switch op {
-	case "=", "==":
-		g.jump(bpf.JumpEqual, val, t, f)
-	case "!=":
-		g.jump(bpf.JumpEqual, val, f, t)
-	case ">":
-		g.jump(bpf.JumpGreaterThan, val, t, f)
-	case ">=":
-		g.jump(bpf.JumpGreaterOrEqual, val, t, f)
-	case "<":
-		g.jump(bpf.JumpGreaterOrEqual, val, f, t)
-	case "<=":
-		g.jump(bpf.JumpGreaterThan, val, f, t)
+	if entry != len(g.rev)-1 {
+		g.ja(entry)
 	}
-}
-
-// assemble resolves labels. Conditional jumps reach at most 255
-// instructions ahead; a farther target goes through an unconditional jump
-// placed right after.
-func (g *gen) assemble() ([]bpf.Instruction, error) {
-	// Unconditional jumps to the very next instruction vanish; far
-	// conditional targets get a trampoline. Iterate until stable.
-	for pass := 0; pass < 8; pass++ {
-		changed := false
-		for i := 0; i < len(g.insns); i++ {
-			in := g.insns[i]
-			if !in.jump {
-				continue
-			}
-			for _, which := range []*int{&g.insns[i].tLabel, &g.insns[i].fLab} {
-				if g.labels[*which]-(i+1) > 255 {
-					tramp := g.label()
-					target := *which
-					*which = tramp
-					g.insertAfter(i, genInsn{always: target})
-					g.labels[tramp] = i + 1
-					changed = true
-				}
-			}
-		}
-		if !changed {
-			break
-		}
+	if len(g.rev) > maxInsns {
+		return nil, filterErr("program longer than %d instructions", maxInsns)
 	}
-	out := make([]bpf.Instruction, len(g.insns))
-	for i, in := range g.insns {
-		switch {
-		case in.always >= 0:
-			out[i] = bpf.Jump{Skip: uint32(g.labels[in.always] - (i + 1))}
-		case in.jump:
-			ts, fs := g.labels[in.tLabel]-(i+1), g.labels[in.fLab]-(i+1)
-			if ts < 0 || fs < 0 || ts > 255 || fs > 255 {
-				return nil, fmt.Errorf("filter: expression too large to compile: %w", ErrFilter)
-			}
-			out[i] = bpf.JumpIf{Cond: in.cond, Val: in.val, SkipTrue: uint8(ts), SkipFalse: uint8(fs)}
-		default:
-			out[i] = in.ins
-		}
+	out := make([]bpf.Instruction, len(g.rev))
+	for i, in := range g.rev {
+		out[len(g.rev)-1-i] = in
 	}
 	return out, nil
 }
 
-func (g *gen) insertAfter(i int, in genInsn) {
-	g.insns = append(g.insns[:i+1], append([]genInsn{in}, g.insns[i+1:]...)...)
-	for l, at := range g.labels {
-		if at > i {
-			g.labels[l] = at + 1
+func (g *gen) emit(in bpf.Instruction) int {
+	g.rev = append(g.rev, in)
+	if len(g.rev) > maxInsns && g.err == nil {
+		g.err = filterErr("program longer than %d instructions", maxInsns)
+	}
+	return len(g.rev) - 1
+}
+
+func (g *gen) ja(target int) int { return g.emit(bpf.Jump{Skip: uint32(len(g.rev) - target - 1)}) }
+
+// jump emits a conditional jump to t or f, through an unconditional jump
+// placed after it when a target is beyond the 255 instructions a
+// conditional jump reaches.
+func (g *gen) jump(cond bpf.JumpTest, val uint32, useX bool, t, f int) int {
+	for {
+		i := len(g.rev)
+		switch {
+		case i-t-1 > 255:
+			t = g.ja(t)
+		case i-f-1 > 255:
+			f = g.ja(f)
+		default:
+			ts, fs := uint8(i-t-1), uint8(i-f-1)
+			if useX {
+				return g.emit(bpf.JumpIfX{Cond: cond, SkipTrue: ts, SkipFalse: fs})
+			}
+			return g.emit(bpf.JumpIf{Cond: cond, Val: val, SkipTrue: ts, SkipFalse: fs})
 		}
 	}
+}
+
+// compile emits code that goes to t when n holds, to f otherwise, and
+// returns where that code starts.
+func (g *gen) compile(n bexpr, t, f int) int {
+	if g.err != nil {
+		return t
+	}
+	switch n := n.(type) {
+	case *bList:
+		next := t
+		if n.or {
+			next = f
+		}
+		for i := len(n.kids) - 1; i >= 0; i-- {
+			if n.or {
+				next = g.compile(n.kids[i], t, next)
+			} else {
+				next = g.compile(n.kids[i], next, f)
+			}
+		}
+		return next
+	case bNot:
+		return g.compile(n.x, f, t)
+	case bConst:
+		if n {
+			return t
+		}
+		return f
+	case bCmp:
+		cond := map[string]bpf.JumpTest{"=": bpf.JumpEqual, ">": bpf.JumpGreaterThan, ">=": bpf.JumpGreaterOrEqual, "set": bpf.JumpBitsSet}[n.op]
+		g.jump(cond, n.val, false, t, f)
+		if n.mask != 0 {
+			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: n.mask})
+		}
+		if !n.ind {
+			return g.emit(bpf.LoadAbsolute{Off: n.off, Size: n.size})
+		}
+		g.emit(bpf.LoadIndirect{Off: n.off, Size: n.size})
+		return g.emit(bpf.LoadMemShift{Off: n.msh})
+	case bRel:
+		return g.relation(n, t, f)
+	}
+	g.err = filterErr("cannot compile %T", n)
+	return t
+}
+
+func (g *gen) relation(n bRel, t, f int) int {
+	cond, swap := bpf.JumpEqual, false
+	switch n.op {
+	case ">":
+		cond = bpf.JumpGreaterThan
+	case ">=":
+		cond = bpf.JumpGreaterOrEqual
+	case "<=":
+		cond, swap = bpf.JumpGreaterThan, true
+	case "<":
+		cond, swap = bpf.JumpGreaterOrEqual, true
+	case "!=":
+		swap = true
+	}
+	if swap {
+		t, f = f, t
+	}
+	var code []bpf.Instruction
+	var err error
+	k, constant := n.r.(aNum)
+	if code, err = evalArith(code, n.l, 0); err == nil && !constant {
+		code = append(code, bpf.StoreScratch{Src: bpf.RegA, N: 0})
+		if code, err = evalArith(code, n.r, 1); err == nil {
+			code = append(code, bpf.TAX{}, bpf.LoadScratch{Dst: bpf.RegA, N: 0})
+		}
+	}
+	if err != nil {
+		g.err = err
+		return t
+	}
+	at := g.jump(cond, uint32(k), !constant, t, f)
+	for i := len(code) - 1; i >= 0; i-- {
+		at = g.emit(code[i])
+	}
+	return at
+}
+
+var aluOps = map[string]bpf.ALUOp{"+": bpf.ALUOpAdd, "-": bpf.ALUOpSub, "*": bpf.ALUOpMul, "/": bpf.ALUOpDiv,
+	"%": bpf.ALUOpMod, "&": bpf.ALUOpAnd, "|": bpf.ALUOpOr, "^": bpf.ALUOpXor, "<<": bpf.ALUOpShiftLeft, ">>": bpf.ALUOpShiftRight}
+
+// evalArith appends straight-line code that leaves a in A, using scratch
+// memory from slot up.
+func evalArith(code []bpf.Instruction, a arith, slot uint32) ([]bpf.Instruction, error) {
+	if slot >= 16 {
+		return nil, filterErr("too many registers needed to evaluate expression")
+	}
+	switch a := a.(type) {
+	case aNum:
+		return append(code, bpf.LoadConstant{Dst: bpf.RegA, Val: uint32(a)}), nil
+	case aLen:
+		return append(code, bpf.LoadExtension{Num: bpf.ExtLen}), nil
+	case aNeg:
+		code, err := evalArith(code, a.x, slot)
+		return append(code, bpf.NegateA{}), err
+	case aBin:
+		code, err := evalArith(code, a.l, slot)
+		if err != nil {
+			return nil, err
+		}
+		if k, ok := a.r.(aNum); ok {
+			return append(code, bpf.ALUOpConstant{Op: aluOps[a.op], Val: uint32(k)}), nil
+		}
+		code = append(code, bpf.StoreScratch{Src: bpf.RegA, N: int(slot)})
+		if code, err = evalArith(code, a.r, slot+1); err != nil {
+			return nil, err
+		}
+		return append(code, bpf.TAX{}, bpf.LoadScratch{Dst: bpf.RegA, N: int(slot)}, bpf.ALUOpX{Op: aluOps[a.op]}), nil
+	case aLoad:
+		if k, ok := a.idx.(aNum); ok {
+			if a.msh {
+				return append(code, bpf.LoadMemShift{Off: a.mshOff}, bpf.LoadIndirect{Off: a.base + uint32(k), Size: a.size}), nil
+			}
+			return append(code, bpf.LoadAbsolute{Off: a.base + uint32(k), Size: a.size}), nil
+		}
+		code, err := evalArith(code, a.idx, slot)
+		if err != nil {
+			return nil, err
+		}
+		if a.msh {
+			code = append(code, bpf.StoreScratch{Src: bpf.RegA, N: int(slot)}, bpf.LoadMemShift{Off: a.mshOff},
+				bpf.LoadScratch{Dst: bpf.RegA, N: int(slot)}, bpf.ALUOpX{Op: bpf.ALUOpAdd})
+		}
+		return append(code, bpf.TAX{}, bpf.LoadIndirect{Off: a.base, Size: a.size}), nil
+	}
+	return nil, filterErr("cannot evaluate %T", a)
 }
 
 // String disassembles the program, one instruction a line, for tests.
@@ -536,8 +369,8 @@ func NewFilterSet(expr string) (*FilterSet, error) {
 	return &FilterSet{expr: expr, byLink: map[LinkType]*Filter{LinkEthernet: f}}, nil
 }
 
-// Match reports whether the frame passes; a link type the expression cannot
-// be compiled for is an error.
+// Match reports whether the frame passes, judging lengths by the length on
+// the wire; a link type the expression cannot be compiled for is an error.
 func (s *FilterSet) Match(f Frame) (bool, error) {
 	if s == nil {
 		return true, nil
@@ -550,5 +383,5 @@ func (s *FilterSet) Match(f Frame) (bool, error) {
 		}
 		s.byLink[f.LinkType] = flt
 	}
-	return flt.Match(f.Data), nil
+	return flt.MatchLen(f.Data, f.Len), nil
 }

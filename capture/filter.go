@@ -3,509 +3,443 @@ package capture
 import (
 	"errors"
 	"fmt"
-	"net/netip"
-	"strconv"
-	"strings"
 )
 
 // ErrFilter marks a filter expression nsdump cannot compile.
 var ErrFilter = errors.New("bad filter expression")
 
-// The filter language is tcpdump's (pcap-filter(7)) for what a namespace
-// debugger needs: protocols (ether, ip, ip6, arp, rarp, icmp, icmp6, tcp,
-// udp), [ip|ip6] proto N, host, net (CIDR or mask), port, portrange, ether host/broadcast/
-// multicast, less, greater, proto[offset:size] comparisons with & and named
-// constants, and/or/not with parentheses, and tcpdump's shorthand where a
-// bare value repeats the previous qualifiers ("port 80 or 443").
+// ErrUnknownKeyword marks a word that is neither a filter keyword nor a
+// value a qualifier can take; callers that let a filter follow other words
+// (namespace names) branch on it.
+var ErrUnknownKeyword = errors.New("unknown filter keyword")
 
-// node is the filter's syntax tree.
-type node interface{ isNode() }
+func filterErr(format string, a ...any) error {
+	return fmt.Errorf("filter: "+format+": %w", append(a, ErrFilter)...)
+}
 
-type (
-	andNode struct{ l, r node }
-	orNode  struct{ l, r node }
-	notNode struct{ n node }
-	// protoNode is a bare protocol: "ip", "tcp", "arp".
-	protoNode struct{ proto string }
-	// hostNode is [proto] [dir] host ADDR.
-	hostNode struct {
-		proto, dir string
-		addr       netip.Addr
-	}
-	netNode struct {
-		proto, dir string
-		prefix     netip.Prefix
-	}
-	portNode struct {
-		proto, dir string
-		lo, hi     uint16
-	}
-	etherNode struct {
-		dir  string
-		mac  [6]byte
-		kind string // "host", "broadcast", "multicast"
-	}
-	// protoNumNode is [ip|ip6] proto N.
-	protoNumNode struct {
-		family string
-		num    uint32
-	}
-	lenNode struct {
-		op  string // "<=" (less) or ">=" (greater)
-		val uint32
-	}
-	// cmpNode is proto[off:size] & mask OP value.
-	cmpNode struct {
-		proto     string
-		off, size uint32
-		mask      uint32
-		hasMask   bool
-		op        string
-		val       uint32
-	}
+// The filter language is libpcap's (pcap-filter(7)), parsed as its
+// grammar.y does: "and" and "or" have the same precedence and group from
+// the left, "not" binds tightest, and a bare value after "and"/"or" takes
+// the qualifiers of the term before it ("port 80 or 443"). Each primitive
+// is turned into tests as it is parsed, so "vlan", "mpls" and "pppoes"
+// shift the offsets of every primitive after them, as in libpcap.
+
+// Limits: nesting (parentheses, brackets, operator alternations) and size.
+const (
+	maxDepth = 500
+	maxTerms = 100000
 )
 
-func (andNode) isNode()      {}
-func (orNode) isNode()       {}
-func (notNode) isNode()      {}
-func (protoNode) isNode()    {}
-func (hostNode) isNode()     {}
-func (netNode) isNode()      {}
-func (portNode) isNode()     {}
-func (etherNode) isNode()    {}
-func (lenNode) isNode()      {}
-func (protoNumNode) isNode() {}
-func (cmpNode) isNode()      {}
+// qual is a term's qualifiers: protocol, direction, address type. bad is
+// libpcap's qerr: a term (like "tcp" alone) whose qualifiers a following
+// bare value cannot take.
+type qual struct {
+	proto, dir, addr string
+	bad              bool
+}
+
+var qerr = qual{bad: true}
 
 type parser struct {
-	toks []string
-	pos  int
-	last qualifiers // for tcpdump's "port 80 or 443"
+	toks  []token
+	pos   int
+	lay   layout
+	depth int
+	terms int
 }
 
-type qualifiers struct {
-	proto, dir, typ string
-}
-
-// parseFilter parses a filter expression given as words, as tcpdump takes it.
-func parseFilter(expr string) (node, error) {
+// parseFilter parses an expression into tests on frames laid out as lay.
+// An empty expression gives nil.
+func parseFilter(expr string, lay layout) (bexpr, error) {
 	toks, err := lex(expr)
-	if err != nil {
+	if err != nil || len(toks) == 0 {
 		return nil, err
 	}
-	if len(toks) == 0 {
-		return nil, nil
-	}
-	p := &parser{toks: toks}
-	n, err := p.or()
+	p := &parser{toks: toks, lay: lay}
+	b, _, err := p.expr(qerr)
 	if err != nil {
 		return nil, err
 	}
 	if p.pos != len(p.toks) {
-		return nil, p.errorf("unexpected %q", p.toks[p.pos])
+		return nil, p.syntax()
 	}
-	return n, nil
+	return b, nil
 }
 
-func lex(s string) ([]string, error) {
-	var toks []string
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n':
-			i++
-		case strings.ContainsRune("()[]:&|!=<>", rune(c)):
-			if i+1 < len(s) {
-				if two := s[i : i+2]; two == "&&" || two == "||" || two == "==" || two == "!=" || two == "<=" || two == ">=" {
-					toks = append(toks, two)
-					i += 2
-					continue
-				}
-			}
-			toks = append(toks, string(c))
-			i++
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" \t\n()[]&|!=<>", rune(s[j])) {
-				if s[j] == ':' && !strings.Contains(s[i:j], ".") && looksLikeOffsetColon(s, i, j) {
-					break
-				}
-				j++
-			}
-			if j == i {
-				return nil, fmt.Errorf("filter: unexpected character %q: %w", c, ErrFilter)
-			}
-			toks = append(toks, s[i:j])
-			i = j
-		}
+func (p *parser) peek() token { return p.at(p.pos) }
+
+func (p *parser) at(i int) token {
+	if i < len(p.toks) {
+		return p.toks[i]
 	}
-	return toks, nil
+	return token{kind: tkEOF}
 }
 
-// looksLikeOffsetColon tells "ip[2:2]" (a size separator) from the colons of
-// an IPv6 or MAC address: inside brackets, a colon separates.
-func looksLikeOffsetColon(s string, start, at int) bool {
-	open := strings.LastIndex(s[:at], "[")
-	return open >= 0 && !strings.Contains(s[open:at], "]")
-}
-
-func (p *parser) errorf(format string, a ...any) error {
-	return fmt.Errorf("filter: "+format+": %w", append(a, ErrFilter)...)
-}
-
-func (p *parser) peek() string {
-	if p.pos < len(p.toks) {
-		return p.toks[p.pos]
-	}
-	return ""
-}
-
-func (p *parser) next() string {
+func (p *parser) next() token {
 	t := p.peek()
-	if t != "" {
+	if p.pos < len(p.toks) {
 		p.pos++
 	}
 	return t
 }
 
-func (p *parser) or() (node, error) {
-	l, err := p.and()
-	if err != nil {
-		return nil, err
+func (t token) is(kind tokKind, text string) bool { return t.kind == kind && t.text == text }
+func (t token) op(text string) bool               { return t.is(tkOp, text) }
+func (t token) kw(text string) bool               { return t.is(tkKw, text) }
+func (t token) not() bool                         { return t.op("!") || t.kw("!") }
+func (t token) andOr() bool                       { return t.kw("and") || t.kw("or") }
+
+func (p *parser) syntax() error {
+	t := p.peek()
+	if t.kind == tkEOF {
+		return filterErr("syntax error: the expression ends too early")
 	}
-	for t := p.peek(); t == "or" || t == "||"; t = p.peek() {
-		p.next()
-		r, err := p.and()
-		if err != nil {
-			return nil, err
-		}
-		l = orNode{l, r}
-	}
-	return l, nil
+	return filterErr("syntax error at %q", t.text)
 }
 
-func (p *parser) and() (node, error) {
-	l, err := p.not()
-	if err != nil {
-		return nil, err
+func (p *parser) enter() error {
+	p.depth++
+	if p.depth > maxDepth {
+		return filterErr("expression nested deeper than %d levels", maxDepth)
 	}
-	for t := p.peek(); t == "and" || t == "&&"; t = p.peek() {
-		p.next()
-		r, err := p.not()
-		if err != nil {
-			return nil, err
-		}
-		l = andNode{l, r}
-	}
-	return l, nil
+	return nil
 }
 
-func (p *parser) not() (node, error) {
-	if t := p.peek(); t == "not" || t == "!" {
-		p.next()
-		n, err := p.not()
-		if err != nil {
-			return nil, err
-		}
-		return notNode{n}, nil
+func (p *parser) leave() { p.depth-- }
+
+func (p *parser) term0() error {
+	p.terms++
+	if p.terms > maxTerms {
+		return filterErr("expression has more than %d terms", maxTerms)
 	}
-	return p.primary()
+	return nil
+}
+
+// chain builds a left-associative and/or chain without nesting runs of
+// the same operator, so that long chains stay shallow.
+type chain struct {
+	cur bexpr
+	op  string
+	n   int // alternations, bounded by maxDepth
+}
+
+func (c *chain) add(op string, x bexpr) error {
+	if l, ok := c.cur.(*bList); ok && c.op == op {
+		l.kids = append(l.kids, x)
+		return nil
+	}
+	c.n++
+	if c.n > maxDepth {
+		return filterErr("expression alternates \"and\" and \"or\" more than %d times without parentheses", maxDepth)
+	}
+	c.cur, c.op = &bList{or: op == "or", kids: []bexpr{c.cur, x}}, op
+	return nil
+}
+
+// expr: term { (and|or) (term|id) }, left to right, equal precedence.
+func (p *parser) expr(prev qual) (bexpr, qual, error) {
+	if err := p.enter(); err != nil {
+		return nil, qual{}, err
+	}
+	defer p.leave()
+	b, q, err := p.term(prev)
+	if err != nil {
+		return nil, q, err
+	}
+	c := chain{cur: b}
+	for p.peek().andOr() {
+		op := p.next().text
+		var x bexpr
+		if p.startsID() {
+			x, err = p.id(q)
+		} else {
+			x, q, err = p.term(q)
+		}
+		if err != nil {
+			return nil, q, err
+		}
+		if err := c.add(op, x); err != nil {
+			return nil, q, err
+		}
+	}
+	return c.cur, q, nil
+}
+
+// nots consumes a run of "not" and tells whether their count is odd.
+func (p *parser) nots() bool {
+	odd := false
+	for p.peek().not() {
+		p.next()
+		odd = !odd
+	}
+	return odd
+}
+
+func negate(b bexpr, odd bool) bexpr {
+	if odd {
+		return bNot{b}
+	}
+	return b
+}
+
+// term: {not} rterm.
+func (p *parser) term(prev qual) (bexpr, qual, error) {
+	odd := p.nots()
+	if err := p.term0(); err != nil {
+		return nil, qerr, err
+	}
+	b, q, err := p.rterm(prev)
+	return negate(b, odd), q, err
+}
+
+// startsID tells whether the words ahead are a bare value (an "id" of the
+// grammar) rather than a term: an address, a name, a number not followed by
+// arithmetic, or parentheses around such.
+func (p *parser) startsID() bool {
+	i := p.pos
+	for p.at(i).not() || p.at(i).op("(") {
+		i++
+	}
+	switch t := p.at(i); t.kind {
+	case tkHID, tkHID6, tkEID, tkAID, tkID:
+		return true
+	case tkNum:
+		n := p.at(i + 1)
+		return n.kind == tkEOF || n.andOr() || n.op(")")
+	}
+	return false
 }
 
 var (
-	protos = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "rarp": true, "icmp": true, "icmp6": true, "tcp": true, "udp": true}
-	dirs   = map[string]bool{"src": true, "dst": true}
-	types  = map[string]bool{"host": true, "net": true, "port": true, "portrange": true}
+	pnames = map[string]bool{"ether": true, "ip": true, "ip6": true, "arp": true, "rarp": true, "tcp": true,
+		"udp": true, "sctp": true, "icmp": true, "icmp6": true, "igmp": true}
+	dquals = map[string]bool{"src": true, "dst": true}
+	aquals = map[string]bool{"host": true, "net": true, "port": true, "portrange": true}
 )
 
-// StartsFilter reports whether word can begin a filter expression, so that
-// a command line can tell a misspelt namespace from a filter.
-func StartsFilter(word string) bool {
-	switch word {
-	case "not", "!", "(", "less", "greater", "proto":
-		return true
-	}
-	if _, err := netip.ParseAddr(word); err == nil {
-		return true // a bare address is "host ADDR", as in tcpdump
-	}
-	return protos[word] || dirs[word] || types[word] || strings.HasPrefix(word, "(") || strings.HasPrefix(word, "!")
-}
-
-func (p *parser) primary() (node, error) {
+func (p *parser) rterm(prev qual) (bexpr, qual, error) {
 	t := p.peek()
 	switch {
-	case t == "":
-		return nil, p.errorf("expression ends too early")
-	case t == "(":
+	case t.op("("):
+		if p.looksArith() {
+			save, saveLay := p.pos, p.lay
+			if b, err := p.relation(); err == nil {
+				return b, qerr, nil
+			}
+			p.pos, p.lay = save, saveLay
+		}
 		p.next()
-		n, err := p.or()
+		b, _, err := p.expr(prev)
 		if err != nil {
-			return nil, err
+			return nil, qerr, err
 		}
-		if p.next() != ")" {
-			return nil, p.errorf("missing )")
+		if !p.next().op(")") {
+			p.pos--
+			return nil, qerr, p.syntax()
 		}
-		return n, nil
-	case t == "less" || t == "greater":
-		p.next()
-		v, err := p.number(p.next())
-		if err != nil {
-			return nil, err
-		}
-		op := "<="
-		if t == "greater" {
-			op = ">="
-		}
-		return lenNode{op: op, val: v}, nil
-	}
-	var q qualifiers
-	if protos[t] {
-		q.proto = p.next()
-		if p.peek() == "[" {
-			return p.comparison(q.proto)
-		}
-		if q.proto == "ether" {
-			return p.ether()
-		}
-	}
-	if p.peek() == "proto" && (q.proto == "" || q.proto == "ip" || q.proto == "ip6") {
-		p.next()
-		v, err := p.number(p.next())
-		if err != nil || v > 255 {
-			return nil, p.errorf("proto needs a protocol number 0-255")
-		}
-		return protoNumNode{family: q.proto, num: v}, nil
-	}
-	if dirs[p.peek()] {
-		q.dir = p.next()
-		if t := p.peek(); (t == "or" || t == "and") && p.pos+1 < len(p.toks) && dirs[p.toks[p.pos+1]] {
+		return b, prev, nil
+	case t.kind == tkKw && pnames[t.text]:
+		n := p.at(p.pos + 1)
+		switch {
+		case n.op("["):
+			b, err := p.relation()
+			return b, qerr, err
+		case n.kind == tkKw && (dquals[n.text] || aquals[n.text] || n.text == "proto" || n.text == "gateway"):
 			p.next()
-			q.dir += " " + t + " " + p.next()
+			return p.head(t.text)
+		case n.kw("broadcast") || n.kw("multicast"):
+			p.pos += 2
+			b, err := p.castOf(t.text, n.text)
+			return b, qerr, err
 		}
-	}
-	if types[p.peek()] {
-		q.typ = p.next()
-	}
-	if q.typ == "" {
-		if q.dir == "" && q.proto != "" {
-			return protoNode{q.proto}, nil
-		}
-		if q.proto == "" && q.dir == "" && p.last.typ != "" {
-			q = p.last // "port 80 or 443"
-		} else {
-			q.typ = "host"
-		}
-	}
-	p.last = q
-	return p.value(q, p.next())
-}
-
-func (p *parser) value(q qualifiers, v string) (node, error) {
-	if v == "" {
-		return nil, p.errorf("%s needs a value", q.typ)
-	}
-	switch q.typ {
-	case "host":
-		a, err := netip.ParseAddr(v)
-		if err != nil {
-			return nil, p.errorf("host %q is not an IP address (nsdump does not resolve names)", v)
-		}
-		return hostNode{proto: q.proto, dir: q.dir, addr: a.Unmap()}, nil
-	case "net":
-		pr, err := p.network(v)
-		if err != nil {
-			return nil, err
-		}
-		return netNode{proto: q.proto, dir: q.dir, prefix: pr}, nil
-	case "port", "portrange":
-		lo, hi, err := p.ports(q.typ, v)
-		if err != nil {
-			return nil, err
-		}
-		if q.proto != "" && q.proto != "tcp" && q.proto != "udp" && q.proto != "ip" && q.proto != "ip6" {
-			return nil, p.errorf("port qualified by %s", q.proto)
-		}
-		return portNode{proto: q.proto, dir: q.dir, lo: lo, hi: hi}, nil
-	}
-	return nil, p.errorf("unknown qualifier %q", q.typ)
-}
-
-func (p *parser) network(v string) (netip.Prefix, error) {
-	if p.peek() == "mask" {
 		p.next()
-		a, err1 := netip.ParseAddr(v)
-		m, err2 := netip.ParseAddr(p.next())
-		if err1 != nil || err2 != nil || !a.Is4() || !m.Is4() {
-			return netip.Prefix{}, p.errorf("net %s mask: not IPv4 addresses", v)
+		b, err := p.protoAbbrev(t.text)
+		return b, qerr, err
+	case t.kind == tkKw && (dquals[t.text] || aquals[t.text] || t.text == "proto" || t.text == "gateway"):
+		return p.head("")
+	case t.kw("broadcast") || t.kw("multicast"):
+		p.next()
+		b, err := p.castOf("", t.text)
+		return b, qerr, err
+	case t.kw("less") || t.kw("greater"):
+		p.next()
+		n := p.next()
+		if n.kind != tkNum {
+			p.pos--
+			return nil, qerr, p.syntax()
 		}
-		mb := m.As4()
-		bits := 0
-		for _, b := range mb {
-			for i := 7; i >= 0; i-- {
-				if b&(1<<i) != 0 {
-					bits++
-				}
-			}
+		if t.text == "less" {
+			return bRel{l: aLen{}, r: aNum(n.num), op: "<="}, qerr, nil
 		}
-		pr := netip.PrefixFrom(a, bits)
-		if pr.Masked().Addr() != a {
-			return netip.Prefix{}, p.errorf("non-network bits set in \"%s mask %s\"", v, m)
+		return bRel{l: aLen{}, r: aNum(n.num), op: ">="}, qerr, nil
+	case t.kw("vlan") || t.kw("mpls") || t.kw("pppoes"):
+		p.next()
+		num, has, err := p.optNum()
+		if err != nil {
+			return nil, qerr, err
 		}
-		return pr, nil
+		b, err := p.encap(t.text, num, has)
+		return b, qerr, err
+	case t.kind == tkNum || t.kw("len") || t.op("-"):
+		b, err := p.relation()
+		return b, qerr, err
+	case t.kind == tkKw && t.text[0] == '?':
+		return nil, qerr, filterErr("filter keyword '%s' is not supported by nsdump", t.text[1:])
+	case t.kind == tkID:
+		return nil, qerr, fmt.Errorf("filter: %s '%s': %w", ErrUnknownKeyword, t.text, errors.Join(ErrUnknownKeyword, ErrFilter))
+	case t.kind == tkHID || t.kind == tkHID6 || t.kind == tkEID:
+		return nil, qerr, filterErr("syntax error at %q: a value needs a qualifier first (host %s)", t.text, t.text)
 	}
-	if !strings.Contains(v, "/") {
-		// tcpdump: "net 10.0.1" is 10.0.1.0/24; a full address is /32.
-		parts := strings.Split(v, ".")
-		if a, err := netip.ParseAddr(v); err == nil {
-			return netip.PrefixFrom(a, a.BitLen()), nil
-		}
-		if len(parts) < 4 {
-			full := v + strings.Repeat(".0", 4-len(parts))
-			if a, err := netip.ParseAddr(full); err == nil {
-				return netip.PrefixFrom(a, 8*len(parts)), nil
-			}
-		}
-		return netip.Prefix{}, p.errorf("net %q is not a network", v)
-	}
-	pr, err := netip.ParsePrefix(v)
-	if err != nil {
-		return netip.Prefix{}, p.errorf("net %q is not a network", v)
-	}
-	if pr.Masked() != pr {
-		return netip.Prefix{}, p.errorf("non-network bits set in %q", v)
-	}
-	return pr, nil
+	return nil, qerr, p.syntax()
 }
 
-func (p *parser) ports(typ, v string) (uint16, uint16, error) {
-	lo, hi := v, v
-	if typ == "portrange" {
-		if l, h, ok := strings.Cut(v, "-"); ok {
-			lo, hi = l, h
-		}
+// looksArith tells whether parentheses open an arithmetic expression:
+// the first word inside is a number, "len", "-" or proto[.
+func (p *parser) looksArith() bool {
+	i := p.pos
+	for p.at(i).op("(") {
+		i++
 	}
-	l, err1 := strconv.ParseUint(lo, 10, 16)
-	h, err2 := strconv.ParseUint(hi, 10, 16)
-	if err1 != nil || err2 != nil {
-		return 0, 0, p.errorf("%s %q is not a port number (nsdump does not resolve service names)", typ, v)
-	}
-	if l > h {
-		l, h = h, l
-	}
-	return uint16(l), uint16(h), nil
+	t := p.at(i)
+	return t.kind == tkNum || t.kw("len") || t.op("-") || (t.kind == tkKw && pnames[t.text] && p.at(i+1).op("["))
 }
 
-func (p *parser) ether() (node, error) {
-	n := etherNode{kind: "host"}
-	if dirs[p.peek()] {
-		n.dir = p.next()
+// optNum reads the optional number after vlan, mpls and pppoes: NUM or (NUM).
+func (p *parser) optNum() (uint32, bool, error) {
+	i := p.pos
+	for p.at(i).op("(") {
+		i++
 	}
-	switch t := p.next(); t {
-	case "broadcast", "multicast":
-		n.kind = t
-		return n, nil
-	case "host":
-		t = p.next()
-		fallthrough
-	default:
-		parts := strings.Split(t, ":")
-		if len(parts) != 6 {
-			return nil, p.errorf("ether host %q is not a MAC address", t)
-		}
-		for i, x := range parts {
-			b, err := strconv.ParseUint(x, 16, 8)
-			if err != nil {
-				return nil, p.errorf("ether host %q is not a MAC address", t)
-			}
-			n.mac[i] = byte(b)
-		}
-		return n, nil
+	if p.at(i).kind != tkNum {
+		return 0, false, nil
 	}
+	opens := i - p.pos
+	for k := 0; k < opens; k++ {
+		if !p.at(i + 1 + k).op(")") {
+			return 0, false, nil
+		}
+	}
+	p.pos = i + 1 + opens
+	return p.at(i).num, true, nil
 }
 
-// comparison parses proto[off] or proto[off:size], an optional "& mask",
-// an operator and a value.
-func (p *parser) comparison(proto string) (node, error) {
-	p.next() // [
-	off, err := p.number(p.next())
-	if err != nil {
+// head: [proto] [dir] [addr|proto|gateway] id.
+func (p *parser) head(proto string) (bexpr, qual, error) {
+	q := qual{proto: proto}
+	if t := p.peek(); t.kind == tkKw && dquals[t.text] {
+		p.next()
+		q.dir = t.text
+		if n, m := p.peek(), p.at(p.pos+1); n.andOr() && m.kind == tkKw && dquals[m.text] && m.text != t.text {
+			p.pos += 2
+			q.dir = n.text
+		}
+	}
+	switch t := p.peek(); {
+	case t.kind == tkKw && aquals[t.text]:
+		p.next()
+		q.addr = t.text
+	case t.kw("proto") && q.dir == "":
+		p.next()
+		q.addr = "proto"
+	case t.kw("gateway") && q.dir == "":
+		return nil, qerr, filterErr("'gateway' needs host name resolution, which nsdump does not do")
+	}
+	b, err := p.id(q)
+	return b, q, err
+}
+
+// id: {not} value | {not} ( id {(and|or) id} ), every value with q.
+func (p *parser) id(q qual) (bexpr, error) {
+	if err := p.enter(); err != nil {
 		return nil, err
 	}
-	n := cmpNode{proto: proto, off: off, size: 1}
-	if p.peek() == ":" {
-		p.next()
-		if n.size, err = p.number(p.next()); err != nil {
-			return nil, err
-		}
-		if n.size != 1 && n.size != 2 && n.size != 4 {
-			return nil, p.errorf("data size must be 1, 2 or 4")
-		}
-	}
-	if p.next() != "]" {
-		return nil, p.errorf("missing ]")
-	}
-	if p.peek() == "&" {
-		p.next()
-		if n.mask, err = p.constant(); err != nil {
-			return nil, err
-		}
-		n.hasMask = true
-	}
-	switch op := p.next(); op {
-	case "=", "==", "!=", "<", ">", "<=", ">=":
-		n.op = op
-	default:
-		return nil, p.errorf("expected a comparison after %s[...], got %q", proto, op)
-	}
-	if n.val, err = p.constant(); err != nil {
+	defer p.leave()
+	odd := p.nots()
+	if err := p.term0(); err != nil {
 		return nil, err
 	}
-	return n, nil
-}
-
-var namedConstants = map[string]uint32{
-	"icmptype": 0, "icmpcode": 1, "tcpflags": 13,
-	"icmp-echoreply": 0, "icmp-unreach": 3, "icmp-sourcequench": 4, "icmp-redirect": 5, "icmp-echo": 8,
-	"icmp-routeradvert": 9, "icmp-routersolicit": 10, "icmp-timxceed": 11, "icmp-paramprob": 12,
-	"tcp-fin": 0x01, "tcp-syn": 0x02, "tcp-rst": 0x04, "tcp-push": 0x08, "tcp-ack": 0x10, "tcp-urg": 0x20,
-	"tcp-ece": 0x40, "tcp-cwr": 0x80,
-}
-
-// constant reads a number, a named constant, or a parenthesised | of them.
-func (p *parser) constant() (uint32, error) {
-	if p.peek() == "(" {
+	if p.peek().op("(") {
 		p.next()
-		var v uint32
-		for {
-			x, err := p.constant()
+		b, err := p.id(q)
+		if err != nil {
+			return nil, err
+		}
+		c := chain{cur: b}
+		for p.peek().andOr() {
+			op := p.next().text
+			x, err := p.id(q)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			v |= x
-			switch p.next() {
-			case "|":
-				continue
-			case ")":
-				return v, nil
-			default:
-				return 0, p.errorf("expected | or ) in a constant")
+			if err := c.add(op, x); err != nil {
+				return nil, err
 			}
 		}
+		if !p.next().op(")") {
+			p.pos--
+			return nil, p.syntax()
+		}
+		return negate(c.cur, odd), nil
 	}
+	b, err := p.value(q)
+	return negate(b, odd), err
+}
+
+// value lowers one bare value under qualifiers q.
+func (p *parser) value(q qual) (bexpr, error) {
 	t := p.next()
-	if v, ok := namedConstants[t]; ok {
-		return v, nil
+	if q.bad {
+		switch t.kind {
+		case tkID:
+			return nil, fmt.Errorf("filter: %s '%s': %w", ErrUnknownKeyword, t.text, errors.Join(ErrUnknownKeyword, ErrFilter))
+		case tkNum, tkHID, tkHID6, tkEID, tkAID:
+			return nil, filterErr("syntax error at %q: the term before gives it no qualifier", t.text)
+		}
+		p.pos--
+		return nil, p.syntax()
 	}
-	return p.number(t)
-}
-
-func (p *parser) number(t string) (uint32, error) {
-	if v, ok := namedConstants[t]; ok {
-		return v, nil
+	switch t.kind {
+	case tkNum:
+		return p.ncode("", t.num, q)
+	case tkHID:
+		if p.peek().op("/") {
+			p.next()
+			n := p.next()
+			if n.kind != tkNum {
+				p.pos--
+				return nil, p.syntax()
+			}
+			return p.mcode(t.text, "", n.num, q)
+		}
+		if p.peek().kw("mask") {
+			p.next()
+			m := p.next()
+			if m.kind != tkHID {
+				p.pos--
+				return nil, p.syntax()
+			}
+			return p.mcode(t.text, m.text, 0, q)
+		}
+		return p.ncode(t.text, 0, q)
+	case tkHID6:
+		bits := uint32(128)
+		if p.peek().op("/") {
+			p.next()
+			n := p.next()
+			if n.kind != tkNum {
+				p.pos--
+				return nil, p.syntax()
+			}
+			bits = n.num
+		}
+		return p.mcode6(t.text, bits, q)
+	case tkEID:
+		return p.ecode(t.text, q)
+	case tkAID:
+		return nil, filterErr("ARCnet address %s is not supported by nsdump", t.text)
+	case tkID:
+		return p.scode(t.text, q)
 	}
-	v, err := strconv.ParseUint(t, 0, 32)
-	if err != nil {
-		return 0, p.errorf("%q is not a number", t)
-	}
-	return uint32(v), nil
+	p.pos--
+	return nil, p.syntax()
 }
