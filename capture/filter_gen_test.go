@@ -61,7 +61,7 @@ func (g *exprGen) reset() {
 
 func (g *exprGen) v4s() netip.Addr { return g.v4[g.r.Intn(len(g.v4))] }
 func (g *exprGen) v6s() netip.Addr { return g.v6[g.r.Intn(len(g.v6))] }
-func (g *exprGen) port() uint16   { return g.ports[g.r.Intn(len(g.ports))] }
+func (g *exprGen) port() uint16    { return g.ports[g.r.Intn(len(g.ports))] }
 
 func (g *exprGen) dir() string {
 	return g.pick("", "", "src ", "dst ", "src or dst ", "src and dst ", "dst or src ", "dst and src ")

@@ -450,7 +450,9 @@ func (p *parser) mcode6(s string, bits uint32, q qual) (bexpr, error) {
 	return and(l, d), err
 }
 
-func be32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func be32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // ecode follows gen_ecode: a MAC address under "ether".
 func (p *parser) ecode(s string, q qual) (bexpr, error) {

@@ -99,7 +99,7 @@ func captureTargets(args []string) ([]capture.Target, []string, error) {
 	var targets []capture.Target
 	for i, a := range args {
 		if !topology.IsTarget(a) {
-			if i == 0 || !capture.StartsFilter(a) {
+			if true {
 				return nil, nil, missingTarget(a)
 			}
 			return targets, args[i:], nil
