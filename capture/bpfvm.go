@@ -155,10 +155,15 @@ func runBPF(prog []bpf.RawInstruction, data []byte, wireLen uint32) uint32 {
 	return 0
 }
 
-// shift follows the kernel's classic BPF, which masks the shift count.
+// shift follows libpcap's bpf_filter: a shift by 32 or more gives 0
+// (the kernel masks the count instead; only a shift by a packet-dependent
+// amount can tell them apart, as a constant one is refused).
 func shift(a, v uint32, left bool) uint32 {
-	if left {
-		return a << (v & 31)
+	if v >= 32 {
+		return 0
 	}
-	return a >> (v & 31)
+	if left {
+		return a << v
+	}
+	return a >> v
 }

@@ -13,6 +13,14 @@ var ErrFilter = errors.New("bad filter expression")
 // (namespace names) branch on it.
 var ErrUnknownKeyword = errors.New("unknown filter keyword")
 
+// KeywordError is a word the filter grammar does not know where a
+// keyword is expected; it is both ErrUnknownKeyword and ErrFilter.
+type KeywordError struct{ Word string }
+
+func (e *KeywordError) Error() string { return "filter: unknown filter keyword '" + e.Word + "'" }
+
+func (e *KeywordError) Is(target error) bool { return target == ErrUnknownKeyword || target == ErrFilter }
+
 func filterErr(format string, a ...any) error {
 	return fmt.Errorf("filter: "+format+": %w", append(a, ErrFilter)...)
 }
@@ -286,7 +294,7 @@ func (p *parser) rterm(prev qual) (bexpr, qual, error) {
 	case t.kind == tkKw && t.text[0] == '?':
 		return nil, qerr, filterErr("filter keyword '%s' is not supported by nsdump", t.text[1:])
 	case t.kind == tkID:
-		return nil, qerr, fmt.Errorf("filter: %s '%s': %w", ErrUnknownKeyword, t.text, errors.Join(ErrUnknownKeyword, ErrFilter))
+		return nil, qerr, &KeywordError{Word: t.text}
 	case t.kind == tkHID || t.kind == tkHID6 || t.kind == tkEID:
 		return nil, qerr, filterErr("syntax error at %q: a value needs a qualifier first (host %s)", t.text, t.text)
 	}
@@ -391,7 +399,7 @@ func (p *parser) value(q qual) (bexpr, error) {
 	if q.bad {
 		switch t.kind {
 		case tkID:
-			return nil, fmt.Errorf("filter: %s '%s': %w", ErrUnknownKeyword, t.text, errors.Join(ErrUnknownKeyword, ErrFilter))
+			return nil, &KeywordError{Word: t.text}
 		case tkNum, tkHID, tkHID6, tkEID, tkAID:
 			return nil, filterErr("syntax error at %q: the term before gives it no qualifier", t.text)
 		}
