@@ -19,7 +19,9 @@ type KeywordError struct{ Word string }
 
 func (e *KeywordError) Error() string { return "filter: unknown filter keyword '" + e.Word + "'" }
 
-func (e *KeywordError) Is(target error) bool { return target == ErrUnknownKeyword || target == ErrFilter }
+func (e *KeywordError) Is(target error) bool {
+	return target == ErrUnknownKeyword || target == ErrFilter
+}
 
 func filterErr(format string, a ...any) error {
 	return fmt.Errorf("filter: "+format+": %w", append(a, ErrFilter)...)

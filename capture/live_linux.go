@@ -153,7 +153,9 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", src.point.Name, err)
 	}
-	if s.cfg.Filter != nil {
+	// A program longer than the kernel takes runs in userland only (the
+	// caller warns once); every frame is checked there anyway.
+	if s.cfg.Filter != nil && s.cfg.Filter.FitsKernel() {
 		if err := src.tp.SetBPF(s.cfg.Filter.Prog); err != nil {
 			src.tp.Close()
 			return nil, fmt.Errorf("attach filter on %s: %w", src.point.Name, err)
@@ -271,7 +273,7 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 			res.err = fmt.Errorf("capture on %s: %w", src.point.Name, err)
 			break
 		}
-		if !s.cfg.Filter.Match(data) {
+		if !s.cfg.Filter.MatchLen(data, ci.Length) {
 			continue // queued before the socket filter was attached
 		}
 		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: ci.Length, Data: bytes.Clone(data), Dir: DirIn}
