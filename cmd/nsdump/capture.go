@@ -30,7 +30,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	flt, err := capture.CompileFilter(strings.Join(filter, " "), capture.LinkEthernet)
+	flt, err := compileCaptureFilter(e, filter)
 	if err != nil {
 		return err
 	}
@@ -92,28 +92,61 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	return closeErr
 }
 
-// captureTargets takes leading NS and NS/IFACE arguments as targets (a bare
-// NS must exist); the rest, from a word that can start a filter, is the
-// filter expression. Any other word is a namespace that does not exist.
+// captureTargets splits the arguments: the targets come first and end at
+// the first word that is not a target (isTarget); the rest, quoted as one
+// word or split into many, is the filter (docs/filters.md).
 func captureTargets(args []string) ([]capture.Target, []string, error) {
-	var targets []capture.Target
-	for i, a := range args {
-		if !topology.IsTarget(a) {
-			if true {
-				return nil, nil, missingTarget(a)
-			}
-			return targets, args[i:], nil
-		}
+	n := 0
+	for n < len(args) && isTarget(args[n]) {
+		n++
+	}
+	if n == 0 {
+		return nil, nil, notATarget(args)
+	}
+	targets := make([]capture.Target, n)
+	for i, a := range args[:n] {
 		t, err := capture.ParseTarget(a)
 		if err != nil {
 			return nil, nil, err
 		}
-		targets = append(targets, t)
+		targets[i] = t
 	}
-	if len(targets) == 0 {
-		return nil, nil, errors.New("capture needs a target: NS or NS/IFACE")
+	return targets, args[n:], nil
+}
+
+// isTarget tells whether a word names a capture target (topology.IsTarget:
+// a namespace by name, file or pid:N, alone or with /IFACE). A word with
+// blanks is a quoted filter.
+func isTarget(word string) bool {
+	return !strings.ContainsAny(word, " \t\n") && topology.IsTarget(word)
+}
+
+// notATarget says why the first argument is not a target.
+func notATarget(args []string) error {
+	if len(args) == 0 {
+		return errors.New("capture needs a target: NS or NS/IFACE")
 	}
-	return targets, nil, nil
+	if _, err := capture.CompileFilter(strings.Join(args, " "), capture.LinkEthernet); err == nil {
+		return errors.New("capture needs a target before the filter: NS or NS/IFACE")
+	}
+	return missingTarget(args[0])
+}
+
+// compileCaptureFilter compiles the words after the targets; when the first
+// of them is neither a keyword nor a namespace, both are said.
+func compileCaptureFilter(e env, words []string) (*capture.Filter, error) {
+	flt, err := capture.CompileFilter(strings.Join(words, " "), capture.LinkEthernet)
+	var kw *capture.KeywordError
+	if errors.As(err, &kw) && len(words) > 0 && kw.Word == words[0] && topology.ValidateNamespace(kw.Word) == nil {
+		return nil, fmt.Errorf("%w, and namespace %q: %w", err, kw.Word, topology.ErrNoNamespace)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !flt.FitsKernel() {
+		fmt.Fprintf(e.stderr, "nsdump: warning: the filter compiles to %d instructions, more than the kernel's %d: every packet is copied to nsdump and filtered there\n", len(flt.Prog), capture.KernelMaxInsns)
+	}
+	return flt, nil
 }
 
 func pointNames(points []capture.Point) string {
