@@ -103,3 +103,11 @@ func NetCounters(ns string) (map[string]uint64, error) {
 	}
 	return out, nil
 }
+
+// ProcNetFile reads /proc/net/NAME (tcp, tcp6, ...) as the namespace sees it.
+func ProcNetFile(ns, name string) (string, error) {
+	if strings.ContainsAny(name, "/.") {
+		return "", fmt.Errorf("proc net file %q", name)
+	}
+	return procFileIn(ns, "/proc/thread-self/net/"+name)
+}

@@ -25,7 +25,7 @@ func (r *run) direction() string { return r.from.name + "->" + r.to.name }
 // diagnose turns one direction's two probes into verdicts.
 func diagnose(r *run, exchanges []*decode.Exchange) []Probe {
 	r.exchanges = exchanges
-	echo := Probe{Direction: r.direction(), Kind: decode.KindEcho, Sent: r.echo.Sent, Received: len(r.echo.Replies)}
+	echo := Probe{Direction: r.direction(), Kind: r.echoKind(), Family: r.fam, Sent: r.echo.Sent, Received: len(r.echo.Replies)}
 	ev := r.echoEvidence(exchanges)
 	echo.Seen = ev.seen
 	if r.echo.Sent == r.cfg.Count && len(r.echo.Replies) == r.cfg.Count {
@@ -39,7 +39,7 @@ func diagnose(r *run, exchanges []*decode.Exchange) []Probe {
 		}
 	}
 
-	tcp := Probe{Direction: r.direction(), Kind: decode.KindTCPConn}
+	tcp := Probe{Direction: r.direction(), Kind: decode.KindTCPConn, Family: r.fam, Listener: r.existing}
 	tev := r.tcpEvidence(exchanges)
 	tcp.Seen = tev.seen
 	if r.listener != nil {
@@ -49,9 +49,12 @@ func diagnose(r *run, exchanges []*decode.Exchange) []Probe {
 	case r.tcp.Connected && (r.listener == nil || r.arrived):
 		tcp.OK, tcp.Cause, tcp.Namespace = true, CauseOK, r.from.name
 		tcp.RTTms = ptr(float64(r.tcp.RTT.Microseconds()) / 1000)
-		tcp.Detail = fmt.Sprintf("connected to %s:%d", r.to.addr, r.cfg.Port)
+		tcp.Detail = fmt.Sprintf("connected to %s", netip.AddrPortFrom(r.dst, r.cfg.Port))
 		if r.listener != nil {
 			tcp.Detail += ", test message delivered"
+		}
+		if r.existing != nil {
+			tcp.Detail += fmt.Sprintf(", to what already listened there: %s", r.existing)
 		}
 	case r.tcp.Connected:
 		tcp.Cause, tcp.Namespace = CauseDropped, r.to.name
@@ -67,7 +70,7 @@ func diagnose(r *run, exchanges []*decode.Exchange) []Probe {
 // socket said, connErr a TCP connect's error.
 func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	s, d := r.from, r.to
-	rg, res := lookup(s.name, topology.RouteQuery{Dst: d.addr})
+	rg, res := lookup(s.name, topology.RouteQuery{Dst: r.dst})
 	// A link set down also takes its routes away: blame the link first.
 	dev := ""
 	if res != nil {
@@ -84,7 +87,11 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		}
 		if !p.RouteGet.OK {
 			// Setting the link down flushed the routes through it.
-			if add := routeFix(here, other, other.addrFor(here)); add != "" {
+			addr := r.dst
+			if here == d {
+				addr = r.srcAddr()
+			}
+			if add := routeFix(here, other, addr); add != "" {
 				p.Fix += " && " + add
 				p.Detail += ", and its routes went down with it"
 			}
@@ -93,23 +100,27 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	}
 	if !rg.OK {
 		p.Cause, p.Namespace, p.RouteGet = CauseNoRoute, s.name, rg
-		p.Detail = fmt.Sprintf("%s has no route to %s: nothing leaves it", s.name, d.addr)
-		p.Fix = routeFix(s, d, d.addr)
+		p.Detail = fmt.Sprintf("%s has no route to %s: nothing leaves it", s.name, r.dst)
+		p.Fix = routeFix(s, d, r.dst)
 		return
 	}
 	if isErrno(connErr, unix.ECONNREFUSED) {
 		p.Cause, p.Namespace, p.RouteGet = CausePortClosed, d.name, r.lookupBack()
 		p.Detail = fmt.Sprintf("%s answered the SYN to port %d with a reset: nothing listens there", d.name, r.cfg.Port)
-		p.Fix = fmt.Sprintf("ip netns exec %s nc -l %d", d.name, r.cfg.Port)
+		nc := "nc -l"
+		if r.fam == 6 {
+			nc = "nc -6 -l"
+		}
+		p.Fix = fmt.Sprintf("%s %s %d", topology.ExecPrefix(d.name), nc, r.cfg.Port)
 		return
 	}
-	hop := d.addr
+	hop := r.dst
 	if res.Gateway != "" {
 		hop, _ = netip.ParseAddr(res.Gateway)
 	}
 	if r.neighborFailed(hop, sendErr) && !ev.reachedDst {
 		p.Cause, p.Namespace, p.RouteGet = CauseNeighbor, s.name, rg
-		p.Detail = fmt.Sprintf("ARP for %s on %s from %s got no answer", hop, res.Dev, s.name)
+		p.Detail = fmt.Sprintf("%s for %s on %s from %s got no answer", r.resolution(), hop, res.Dev, s.name)
 		switch owner := ownerOf(r, hop); {
 		case owner == "":
 			p.Detail += fmt.Sprintf("; no interface in %s or %s has that address", s.name, d.name)
@@ -124,8 +135,8 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		back := r.lookupBack()
 		if !back.OK {
 			p.Cause, p.Namespace, p.RouteGet = CauseNoReturnRoute, d.name, back
-			p.Detail = fmt.Sprintf("the request reached %s, which has no route back to %s", d.name, s.addrFor(d))
-			p.Fix = routeFix(d, s, s.addrFor(d))
+			p.Detail = fmt.Sprintf("the request reached %s, which has no route back to %s", d.name, r.srcAddr())
+			p.Fix = routeFix(d, s, r.srcAddr())
 			return
 		}
 		p.Cause, p.RouteGet = CauseDropped, back
@@ -149,12 +160,16 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 // arpArrived reports whether an ARP request for target was seen entering
 // namespace ns.
 func (r *run) arpArrived(target netip.Addr, ns string) bool {
+	kind, ask := decode.KindARPRes, "who-has"
+	if r.fam == 6 {
+		kind, ask = decode.KindNDP, "neighbor solicitation"
+	}
 	for _, ex := range r.exchanges {
-		if ex.Kind != decode.KindARPRes || ex.Dst != target.String() {
+		if ex.Kind != kind || ex.Dst != target.String() {
 			continue
 		}
 		for _, s := range ex.Seen {
-			if strings.HasPrefix(s.Point, ns+"/") && s.Dir == "In" && s.What == "who-has" {
+			if strings.HasPrefix(s.Point, ns+"/") && s.Dir == "In" && s.What == ask {
 				return true
 			}
 		}
@@ -162,24 +177,49 @@ func (r *run) arpArrived(target netip.Addr, ns string) bool {
 	return false
 }
 
-// addrFor is the source address s uses toward d.
-func (s *side) addrFor(d *side) netip.Addr {
-	if _, res := lookup(s.name, topology.RouteQuery{Dst: d.addr}); res != nil && res.Src != "" {
+// srcAddr is the source address of the sender's probes: the one they are
+// bound to, else the one its route to the destination picks, else the
+// address the other side probes back.
+func (r *run) srcAddr() netip.Addr {
+	if r.src.IsValid() {
+		return r.src
+	}
+	if _, res := lookup(r.from.name, topology.RouteQuery{Dst: r.dst}); res != nil && res.Src != "" {
 		if a, err := netip.ParseAddr(res.Src); err == nil {
 			return a
 		}
 	}
-	return s.addr
+	return r.back
+}
+
+// echoKind is the exchange kind of the family's echo.
+func (r *run) echoKind() string {
+	if r.fam == 6 {
+		return decode.KindEcho6
+	}
+	return decode.KindEcho
+}
+
+// resolution names the family's neighbour resolution.
+func (r *run) resolution() string {
+	if r.fam == 6 {
+		return "neighbour discovery (NDP)"
+	}
+	return "ARP"
 }
 
 // lookupBack is the receiver's route back to the sender's address.
 func (r *run) lookupBack() *RouteGet {
-	rg, _ := lookup(r.to.name, topology.RouteQuery{Dst: r.from.addrFor(r.to)})
+	rg, _ := lookup(r.to.name, topology.RouteQuery{Dst: r.srcAddr()})
 	return rg
 }
 
 func lookup(ns string, q topology.RouteQuery) (*RouteGet, *topology.RouteResult) {
-	rg := &RouteGet{Namespace: ns, Command: fmt.Sprintf("ip -n %s route get %s", ns, q.Dst)}
+	six := ""
+	if q.Dst.Is6() {
+		six = " -6"
+	}
+	rg := &RouteGet{Namespace: ns, Command: fmt.Sprintf("%s%s route get %s", topology.IPCommand(ns), six, q.Dst)}
 	res, err := topology.RouteGet(ns, q)
 	if err != nil {
 		rg.Output = err.Error()
@@ -192,7 +232,7 @@ func lookup(ns string, q topology.RouteQuery) (*RouteGet, *topology.RouteResult)
 // routeFix adds, in s, a route to the subnet of d that holds addr, through
 // s's interface whose peer is in d.
 func routeFix(s, d *side, addr netip.Addr) string {
-	dst := netip.PrefixFrom(addr, 32)
+	dst := netip.PrefixFrom(addr, addr.BitLen())
 	for _, ifc := range d.info.Interfaces {
 		for _, a := range ifc.Addresses {
 			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) && p.Bits() > 0 {
@@ -267,7 +307,8 @@ func whyDropped(s *side) string {
 	if grew := kernelDrops(s); grew != "" {
 		reasons = append(reasons, "kernel counters in "+s.name+": "+grew)
 	}
-	if out, err := exec.Command("ip", "netns", "exec", s.name, "nft", "list", "ruleset").Output(); err == nil {
+	nft := append(strings.Fields(topology.ExecPrefix(s.name)), "nft", "list", "ruleset")
+	if out, err := exec.Command(nft[0], nft[1:]...).Output(); err == nil {
 		var drops []string
 		for _, line := range strings.Split(string(out), "\n") {
 			if l := strings.TrimSpace(line); strings.HasSuffix(l, " drop") || strings.HasSuffix(l, " reject") || l == "drop" {
@@ -275,7 +316,7 @@ func whyDropped(s *side) string {
 			}
 		}
 		if len(drops) > 0 {
-			reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (ip netns exec %s nft list ruleset)", s.name, strings.Join(drops, "; "), s.name))
+			reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (%s nft list ruleset)", s.name, strings.Join(drops, "; "), topology.ExecPrefix(s.name)))
 		}
 	}
 	for _, ifc := range append([]string{"all"}, interfaceNames(s)...) {
@@ -329,7 +370,7 @@ func dropCounter(name string) bool {
 func (r *run) echoEvidence(exchanges []*decode.Exchange) evidence {
 	var ev evidence
 	for _, ex := range exchanges {
-		if (ex.Kind != decode.KindEcho) || ex.ID == nil || *ex.ID != r.echo.ID || ex.Src != r.from.addrFor(r.to).String() {
+		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.echo.ID || ex.Src != r.srcAddr().String() {
 			continue
 		}
 		r.collect(&ev, ex, "request", "reply")
@@ -339,8 +380,8 @@ func (r *run) echoEvidence(exchanges []*decode.Exchange) evidence {
 
 func (r *run) tcpEvidence(exchanges []*decode.Exchange) evidence {
 	var ev evidence
-	src := netip.AddrPortFrom(r.from.addrFor(r.to), r.tcp.LocalPort).String()
-	dst := netip.AddrPortFrom(r.to.addr, r.cfg.Port).String()
+	src := netip.AddrPortFrom(r.srcAddr(), r.tcp.LocalPort).String()
+	dst := netip.AddrPortFrom(r.dst, r.cfg.Port).String()
 	for _, ex := range exchanges {
 		if ex.Kind == decode.KindTCPConn && ex.Src == src && ex.Dst == dst {
 			r.collect(&ev, ex, "[S]", "[S.]")
@@ -376,7 +417,7 @@ func (r *run) echoRTT(exchanges []*decode.Exchange) *float64 {
 	var sum time.Duration
 	n := 0
 	for _, ex := range exchanges {
-		if ex.Kind != decode.KindEcho || ex.ID == nil || *ex.ID != r.echo.ID {
+		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.echo.ID {
 			continue
 		}
 		var out, in time.Time

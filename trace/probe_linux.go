@@ -36,20 +36,47 @@ type echoResult struct {
 	ICMPErr string                   // an ICMP error that came back to the sender
 }
 
-// probeEcho sends count echo requests from ns to dst on a raw ICMP socket
-// and waits up to timeout after the last one for the replies.
-func probeEcho(ctx context.Context, ns netns.NsHandle, dst netip.Addr, id uint16, count int, timeout time.Duration) (echoResult, error) {
+// sockaddr is the socket address of a, either family.
+func sockaddr(a netip.Addr, port uint16) unix.Sockaddr {
+	if a.Is4() {
+		return &unix.SockaddrInet4{Addr: a.As4(), Port: int(port)}
+	}
+	return &unix.SockaddrInet6{Addr: a.As16(), Port: int(port)}
+}
+
+// domain is the socket domain of a's family.
+func domain(a netip.Addr) int {
+	if a.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+// probeEcho sends count echo requests from ns to dst on a raw ICMP (or
+// ICMPv6) socket, from src when it is valid, and waits up to timeout after
+// the last one for the replies.
+func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id uint16, count int, timeout time.Duration) (echoResult, error) {
 	res := echoResult{ID: id, Replies: map[uint16]time.Duration{}}
-	fd, err := socketIn(ns, unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP)
+	proto, request := unix.IPPROTO_ICMP, byte(8)
+	if dst.Is6() {
+		// The kernel computes an ICMPv6 raw socket's checksum (RFC 3542).
+		proto, request = unix.IPPROTO_ICMPV6, 128
+	}
+	fd, err := socketIn(ns, domain(dst), unix.SOCK_RAW, proto)
 	if err != nil {
 		return res, fmt.Errorf("ICMP socket: %w", err)
 	}
 	defer unix.Close(fd)
-	sa := &unix.SockaddrInet4{Addr: dst.As4()}
+	if src.IsValid() {
+		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
+			return res, fmt.Errorf("bind the ICMP socket to %s: %w", src, err)
+		}
+	}
+	sa := sockaddr(dst, 0)
 	sent := make(map[uint16]time.Time, count)
 	for seq := 1; seq <= count; seq++ {
 		sent[uint16(seq)] = time.Now()
-		if err := unix.Sendto(fd, echoRequest(id, uint16(seq)), 0, sa); err != nil {
+		if err := unix.Sendto(fd, echoRequest(request, id, uint16(seq)), 0, sa); err != nil {
 			if res.SendErr == nil {
 				res.SendErr = err
 			}
@@ -69,31 +96,46 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, dst netip.Addr, id uint16
 		wait := min(time.Until(deadline), 100*time.Millisecond)
 		tv := unix.NsecToTimeval(max(wait, time.Millisecond).Nanoseconds())
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		n, _, err := unix.Recvfrom(fd, buf, 0)
+		n, from, err := unix.Recvfrom(fd, buf, 0)
 		if err != nil {
 			continue
 		}
-		typ, rid, seq, quoted := parseICMP(buf[:n])
+		m := parseICMP(buf[:n])
+		if dst.Is6() {
+			m = parseICMPv6(buf[:n], from)
+		}
 		switch {
-		case typ == 0 && rid == id:
-			if t, ok := sent[seq]; ok {
-				if _, dup := res.Replies[seq]; !dup {
-					res.Replies[seq] = time.Since(t)
+		case m.reply && m.id == id:
+			if t, ok := sent[m.seq]; ok {
+				if _, dup := res.Replies[m.seq]; !dup {
+					res.Replies[m.seq] = time.Since(t)
 				}
 			}
-		case (typ == 3 || typ == 11) && quoted == id && res.ICMPErr == "":
-			res.ICMPErr = fmt.Sprintf("ICMP type %d code %d from %s", typ, buf[21], netip.AddrFrom4([4]byte(buf[12:16])))
+		case m.err && m.quotedID == id && res.ICMPErr == "":
+			res.ICMPErr = fmt.Sprintf("%s type %d code %d from %s", m.proto, m.typ, m.code, m.from)
 		}
 	}
 	return res, nil
 }
 
-func echoRequest(id, seq uint16) []byte {
-	b := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq)}
+func echoRequest(typ byte, id, seq uint16) []byte {
+	b := []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq)}
 	b = append(b, "nsdump trace probe"...)
-	c := checksum(b)
-	b[2], b[3] = byte(c>>8), byte(c)
+	if typ == 8 {
+		c := checksum(b)
+		b[2], b[3] = byte(c>>8), byte(c)
+	}
 	return b
+}
+
+// icmpMsg is what the echo probe reads of one ICMP or ICMPv6 message.
+type icmpMsg struct {
+	proto      string // ICMP or ICMPv6
+	typ, code  uint8
+	reply, err bool // an echo reply; an error (unreachable, time exceeded, too big)
+	id, seq    uint16
+	quotedID   uint16 // the echo id an error quotes
+	from       netip.Addr
 }
 
 func checksum(b []byte) uint16 {
@@ -112,24 +154,47 @@ func checksum(b []byte) uint16 {
 
 // parseICMP reads a raw-socket IPv4 datagram: the ICMP type, the echo id and
 // seq, and for an error the id of the echo it quotes.
-func parseICMP(b []byte) (typ uint8, id, seq, quotedID uint16) {
+func parseICMP(b []byte) icmpMsg {
+	m := icmpMsg{proto: "ICMP", typ: 255}
 	if len(b) < 20 {
-		return 255, 0, 0, 0
+		return m
 	}
 	ihl := int(b[0]&0x0f) * 4
 	if len(b) < ihl+8 {
-		return 255, 0, 0, 0
+		return m
 	}
+	m.from = netip.AddrFrom4([4]byte(b[12:16]))
 	icmp := b[ihl:]
-	typ = icmp[0]
-	id, seq = binary.BigEndian.Uint16(icmp[4:]), binary.BigEndian.Uint16(icmp[6:])
+	m.typ, m.code = icmp[0], icmp[1]
+	m.reply, m.err = m.typ == 0, m.typ == 3 || m.typ == 11
+	m.id, m.seq = binary.BigEndian.Uint16(icmp[4:]), binary.BigEndian.Uint16(icmp[6:])
 	if q := icmp[8:]; len(q) >= 28 && q[9] == unix.IPPROTO_ICMP {
 		qihl := int(q[0]&0x0f) * 4
 		if len(q) >= qihl+8 {
-			quotedID = binary.BigEndian.Uint16(q[qihl+4:])
+			m.quotedID = binary.BigEndian.Uint16(q[qihl+4:])
 		}
 	}
-	return typ, id, seq, quotedID
+	return m
+}
+
+// parseICMPv6 reads a raw ICMPv6 socket's message (no IPv6 header): the
+// type, the echo id and seq, and for an error (unreachable, packet too
+// big, time exceeded) the id of the echo it quotes.
+func parseICMPv6(b []byte, from unix.Sockaddr) icmpMsg {
+	m := icmpMsg{proto: "ICMPv6", typ: 255}
+	if sa, ok := from.(*unix.SockaddrInet6); ok {
+		m.from = netip.AddrFrom16(sa.Addr)
+	}
+	if len(b) < 8 {
+		return m
+	}
+	m.typ, m.code = b[0], b[1]
+	m.reply, m.err = m.typ == 129, m.typ >= 1 && m.typ <= 3
+	m.id, m.seq = binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:])
+	if q := b[8:]; len(q) >= 48 && q[6] == unix.IPPROTO_ICMPV6 {
+		m.quotedID = binary.BigEndian.Uint16(q[44:])
+	}
+	return m
 }
 
 // tcpResult is what one TCP probe saw.
@@ -141,18 +206,27 @@ type tcpResult struct {
 	RTT       time.Duration
 }
 
-// probeTCP connects from ns to dst:port and writes msg.
-func probeTCP(ctx context.Context, ns netns.NsHandle, dst netip.AddrPort, msg string, timeout time.Duration) (tcpResult, error) {
+// probeTCP connects from ns (from src when it is valid) to dst:port and
+// writes msg.
+func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.AddrPort, msg string, timeout time.Duration) (tcpResult, error) {
 	var res tcpResult
-	fd, err := socketIn(ns, unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
+	fd, err := socketIn(ns, domain(dst.Addr()), unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return res, fmt.Errorf("TCP socket: %w", err)
 	}
 	defer unix.Close(fd)
+	if src.IsValid() {
+		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
+			return res, fmt.Errorf("bind the TCP socket to %s: %w", src, err)
+		}
+	}
 	start := time.Now()
-	err = unix.Connect(fd, &unix.SockaddrInet4{Addr: dst.Addr().As4(), Port: int(dst.Port())})
+	err = unix.Connect(fd, sockaddr(dst.Addr(), dst.Port()))
 	if sa, e := unix.Getsockname(fd); e == nil {
-		if in, ok := sa.(*unix.SockaddrInet4); ok {
+		switch in := sa.(type) {
+		case *unix.SockaddrInet4:
+			res.LocalPort = uint16(in.Port)
+		case *unix.SockaddrInet6:
 			res.LocalPort = uint16(in.Port)
 		}
 	}
@@ -198,17 +272,25 @@ type listener struct {
 	messages chan string
 }
 
-// listenIn binds 0.0.0.0:port inside ns.
-func listenIn(ns netns.NsHandle, port uint16) (*listener, error) {
+// listenIn binds the wildcard address of a family (4 or 6; an IPv6
+// listener takes IPv6 only) on port inside ns.
+func listenIn(ns netns.NsHandle, family int, port uint16) (*listener, error) {
 	fd := -1
+	any := netip.IPv4Unspecified()
+	if family == 6 {
+		any = netip.IPv6Unspecified()
+	}
 	err := topology.Do(ns, func() error {
 		var err error
-		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+		fd, err = unix.Socket(domain(any), unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 		if err != nil {
 			return err
 		}
 		unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Port: int(port)}); err != nil {
+		if family == 6 {
+			unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 1)
+		}
+		if err := unix.Bind(fd, sockaddr(any, port)); err != nil {
 			unix.Close(fd)
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,18 +20,22 @@ import (
 
 // Config is one trace; nil fields of a *Config passed to Run take defaults.
 type Config struct {
-	From, To string     // namespaces A and B
-	ToAddr   netip.Addr // B's address to probe; found from the veth pair when invalid
+	From, To string     // namespaces A and B (any target: name, pid:N, path)
+	ToAddr   netip.Addr // B's address to probe; by default the one A's route reaches through the interface facing B
+	FromAddr netip.Addr // A's address, the source of A's probes and what B probes; chosen the same way by default
 	Port     uint16     // TCP port; default 7096
 	Count    int        // echo requests per direction; default 3
 	Timeout  time.Duration
 	NoListen bool // probe whatever is (or is not) listening instead of listening ourselves
 }
 
-// Endpoint is one side of the trace.
+// Endpoint is one side of the trace: Address is the one probed in the
+// first family, Addresses one per family probed.
 type Endpoint struct {
-	Namespace string `json:"namespace"`
-	Address   string `json:"address"`
+	Namespace string   `json:"namespace"`
+	Inode     uint64   `json:"inode"`
+	Address   string   `json:"address"`
+	Addresses []string `json:"addresses"`
 }
 
 // RouteGet is the route lookup done in the namespace a verdict blames.
@@ -45,6 +50,7 @@ type RouteGet struct {
 type Probe struct {
 	Direction string            `json:"direction"`
 	Kind      string            `json:"kind"`
+	Family    int               `json:"family"`
 	OK        bool              `json:"ok"`
 	Cause     string            `json:"cause"`
 	Namespace string            `json:"namespace"`
@@ -55,6 +61,7 @@ type Probe struct {
 	Sent      int               `json:"sent,omitempty"`
 	Received  int               `json:"received,omitempty"`
 	Delivered *bool             `json:"message_delivered,omitempty"`
+	Listener  *Listener         `json:"listener,omitempty"` // a listener that was there before the trace
 	Seen      []decode.Sighting `json:"seen"`
 	// KernelDrops are the kernel's drops of this probe's packets, with
 	// its reason; empty when none, null without the drop monitor.
@@ -95,7 +102,6 @@ type side struct {
 	name string
 	ns   netns.NsHandle
 	info *topology.Namespace
-	addr netip.Addr // the address the other side probes
 	// the kernel's protocol counters before and after the probes
 	before, after map[string]uint64
 }
@@ -119,7 +125,8 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Run captures both namespaces, probes both ways and explains each probe.
+// Run captures both namespaces, probes both ways in every IP family both
+// sides have, and explains each probe.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.WithDefaults()
 	a, b, err := openSides(cfg)
@@ -128,25 +135,39 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	defer a.ns.Close()
 	defer b.ns.Close()
-
+	fams, err := chooseFamilies(cfg, a, b)
+	if err != nil {
+		return nil, err
+	}
+	var runs []*run
 	var listeners []*listener
 	defer func() {
 		for _, l := range listeners {
 			l.Close()
 		}
 	}()
-	if !cfg.NoListen {
-		for _, s := range []*side{b, a} {
-			l, err := listenIn(s.ns, cfg.Port)
-			if err != nil {
-				return nil, fmt.Errorf("listen on port %d in %q: %w (use --no-listen to probe what listens there)", cfg.Port, s.name, err)
-			}
-			listeners = append(listeners, l)
+	for _, f := range fams {
+		// Each side probes from the very address the other probes, so that
+		// both directions test one pair (the kernel's own choice of source
+		// could be an address the other side has no route to).
+		ab := &run{cfg: cfg, from: a, to: b, fam: f.v, dst: f.b, back: f.a, src: f.a}
+		ba := &run{cfg: cfg, from: b, to: a, fam: f.v, dst: f.a, back: f.b}
+		if slices.Contains(addresses(b, f.v), f.b) {
+			ba.src = f.b // not a --to address B does not have
 		}
-	}
-	runs := []*run{
-		{cfg: cfg, from: a, to: b, listener: pick(listeners, 0)},
-		{cfg: cfg, from: b, to: a, listener: pick(listeners, 1)},
+		if !cfg.NoListen {
+			for _, r := range []*run{ab, ba} {
+				l, existing, err := listenOrFind(r.to, f.v, cfg.Port)
+				if err != nil {
+					return nil, err
+				}
+				if l != nil {
+					listeners = append(listeners, l)
+				}
+				r.listener, r.existing = l, existing
+			}
+		}
+		runs = append(runs, ab, ba)
 	}
 	a.before, b.before = counters(a.name), counters(b.name)
 	res, err := captureWhile(ctx, a, b, func() {
@@ -156,14 +177,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := res.judge(a, b, runs); err != nil {
+	if err := res.judge(a, b, fams, runs); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
-// openSides opens both namespaces and finds the address each probes: B's
-// from --to or its veth toward A, A's from its veth toward B.
+// openSides opens both namespaces.
 func openSides(cfg Config) (a, b *side, err error) {
 	for _, ns := range []string{cfg.From, cfg.To} {
 		if err := topology.ValidateTarget(ns); err != nil {
@@ -178,16 +198,6 @@ func openSides(cfg Config) (a, b *side, err error) {
 	}
 	if b, err = openSide(cfg.To); err != nil {
 		a.ns.Close()
-		return nil, nil, err
-	}
-	if a.addr, err = addressFacing(a, b.name); err == nil {
-		if b.addr = cfg.ToAddr; !b.addr.IsValid() {
-			b.addr, err = addressFacing(b, a.name)
-		}
-	}
-	if err != nil {
-		a.ns.Close()
-		b.ns.Close()
 		return nil, nil, err
 	}
 	return a, b, nil
@@ -248,7 +258,7 @@ func probe(ctx context.Context, runs []*run) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.to.addr, randomID(), r.cfg.Count, r.cfg.Timeout)
+			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.src, r.dst, randomID(), r.cfg.Count, r.cfg.Timeout)
 		}()
 		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
 	}
@@ -256,7 +266,7 @@ func probe(ctx context.Context, runs []*run) {
 }
 
 // judge decodes what was captured and gives every probe its verdict.
-func (res *Result) judge(a, b *side, runs []*run) error {
+func (res *Result) judge(a, b *side, fams []family, runs []*run) error {
 	tr := decode.NewTracker(res.Points)
 	d := decode.NewDecoder()
 	var p decode.Packet
@@ -265,8 +275,12 @@ func (res *Result) judge(a, b *side, runs []*run) error {
 		tr.Add(&p)
 	}
 	res.Report = tr.Report()
-	res.From = Endpoint{Namespace: a.name, Address: a.addr.String()}
-	res.To = Endpoint{Namespace: b.name, Address: b.addr.String()}
+	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Address: fams[0].a.String()}
+	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Address: fams[0].b.String()}
+	for _, f := range fams {
+		res.From.Addresses = append(res.From.Addresses, f.a.String())
+		res.To.Addresses = append(res.To.Addresses, f.b.String())
+	}
 	res.OK = true
 	for _, r := range runs {
 		if r.echoErr != nil {
@@ -297,7 +311,12 @@ func pick(ls []*listener, i int) *listener {
 type run struct {
 	cfg      Config
 	from, to *side
-	listener *listener
+	fam      int        // 4 or 6
+	dst      netip.Addr // the address of to that from probes
+	back     netip.Addr // the address of from that to probes back
+	src      netip.Addr // the address from's probes are bound to, if any
+	listener *listener  // the one this trace started on to, if any
+	existing *Listener  // what listened on to before the trace, if anything
 	echo     echoResult
 	echoErr  error
 	tcp      tcpResult
@@ -310,8 +329,8 @@ type run struct {
 
 func (r *run) tcpProbe(ctx context.Context) {
 	r.msg = fmt.Sprintf("nsdump trace %s->%s %08x\n", r.from.name, r.to.name, randomID())
-	dst := netip.AddrPortFrom(r.to.addr, r.cfg.Port)
-	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, dst, r.msg, r.cfg.Timeout)
+	dst := netip.AddrPortFrom(r.dst, r.cfg.Port)
+	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, r.src, dst, r.msg, r.cfg.Timeout)
 	if r.tcp.Connected && r.listener != nil {
 		r.arrived = r.listener.received(ctx, r.msg, r.cfg.Timeout)
 	}
@@ -333,30 +352,6 @@ func openSide(name string) (*side, error) {
 		return nil, err
 	}
 	return &side{name: name, ns: ns, info: info}, nil
-}
-
-// addressFacing is s's IPv4 address on the interface whose veth peer is in
-// the other namespace, else s's first global IPv4 address.
-func addressFacing(s *side, other string) (netip.Addr, error) {
-	var first netip.Addr
-	for _, ifc := range s.info.Interfaces {
-		for _, a := range ifc.Addresses {
-			p, err := netip.ParsePrefix(a)
-			if err != nil || !p.Addr().Is4() || p.Addr().IsLoopback() {
-				continue
-			}
-			if ifc.Peer != nil && ifc.Peer.Namespace == other {
-				return p.Addr(), nil
-			}
-			if !first.IsValid() {
-				first = p.Addr()
-			}
-		}
-	}
-	if !first.IsValid() {
-		return first, fmt.Errorf("namespace %q has no IPv4 address to probe (see nsdump ls %s)", s.name, s.name)
-	}
-	return first, nil
 }
 
 // isErrno reports whether err is one of the errnos.

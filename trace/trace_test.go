@@ -250,7 +250,7 @@ func TestTraceLeavesNothingBehind(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lst, err := listenIn(h, cfg.Port)
+		lst, err := listenIn(h, 4, cfg.Port)
 		h.Close()
 		if err != nil {
 			t.Fatalf("port %d still taken in %s after the trace: %v", cfg.Port, ns, err)

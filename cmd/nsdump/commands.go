@@ -59,7 +59,7 @@ func commands() []command {
 			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet0 -w - | tshark -r -", run: runCapture},
 		{name: "read", args: "FILE... [--json] [--packets] [FILTER...]", summary: "exchange report from pcap/pcapng files",
 			examples: "nsdump read lab.pcapng\n  nsdump read --packets a.pcap b.pcapng\n  nsdump read - --json < lab.pcapng", run: runRead},
-		{name: "trace", args: "NS_A NS_B [--to ADDR] [--port 7096] [--no-listen] [--count 3] [--timeout 1s] [-w FILE] [--json]",
+		{name: "trace", args: "NS_A NS_B [--to ADDR] [--from ADDR] [--port 7096] [--no-listen] [--count 3] [--timeout 1s] [-w FILE] [--json]",
 			summary:  "probe both ways while capturing both ends, then explain every failure",
 			examples: "nsdump trace vnet0 vnet1\n  nsdump trace vnet0 vnet1 --json -w trace.pcapng\n  nsdump trace vnet0 vnet1 --no-listen --port 22\n  nsdump trace vnet0 vnet1 --to 10.0.2.9",
 			run:      runTrace},

@@ -148,3 +148,28 @@ func ip(t *testing.T, args ...string) string {
 	}
 	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
+
+// TestTargetAndAddressInputErrors: refused before any system call, one line.
+func TestTargetAndAddressInputErrors(t *testing.T) {
+	tests := []struct {
+		args     []string
+		contains string
+	}{
+		{[]string{"trace", "vnet0", "vnet1", "--to", "fd00::2", "--from", "10.0.1.0"}, "not of one IP family"},
+		{[]string{"trace", "vnet0", "vnet1", "--to", "fe80::1"}, "cannot be probed"},
+		{[]string{"trace", "vnet0", "vnet1", "--from", "ff02::1"}, "cannot be probed"},
+		{[]string{"trace", "pid:0", "vnet1"}, "not a process id"},
+		{[]string{"trace", "vnet0", "proc/1/ns/net"}, "absolute path"},
+		{[]string{"ls", "/proc/../etc"}, "not clean"},
+		{[]string{"ls", "pid:x", "--all"}, "takes no namespaces"},
+		{[]string{"route", "pid:-1", "fd00::1"}, "not a process id"},
+		{[]string{"setup", "--addr0", "fe80::1/64"}, "link-local"},
+		{[]string{"setup", "--addr0", "10.0.1.1/24", "--addr1", "10.0.1.1/24"}, "given twice"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := nsdump(tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.contains) || strings.Count(strings.TrimSpace(errOut), "\n") > 0 {
+			t.Errorf("nsdump %q: exit %d %q, want exit 2 and one line with %q", tt.args, code, errOut, tt.contains)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -19,7 +20,8 @@ import (
 
 func runTrace(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "trace")
-	to := fs.String("to", "", "address in NS_B to probe (default: its address on the veth toward NS_A)")
+	to := fs.String("to", "", "address in NS_B to probe, IPv4 or IPv6 (default: per family, the one NS_A's route reaches through the interface facing NS_B)")
+	from := fs.String("from", "", "address in NS_A: the source of its probes and what NS_B probes (default: chosen as --to is)")
 	port := fs.Uint16("port", 7096, "TCP port to connect to")
 	noListen := fs.Bool("no-listen", false, "do not listen on --port; probe whatever is (or is not) listening there")
 	count := fs.Int("count", 3, "ICMP echo requests per direction")
@@ -36,12 +38,24 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
 		return err
 	}
-	if *to != "" {
-		a, err := topology.ParseAddr(*to)
-		if err != nil || !a.Is4() {
-			return fmt.Errorf("--to: %q is not an IPv4 address", *to)
+	for _, f := range []struct {
+		flag, in string
+		out      *netip.Addr
+	}{{"--to", *to, &cfg.ToAddr}, {"--from", *from, &cfg.FromAddr}} {
+		if f.in == "" {
+			continue
 		}
-		cfg.ToAddr = a
+		a, err := topology.ParseAddr(f.in)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.flag, err)
+		}
+		if a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+			return fmt.Errorf("%s: %s cannot be probed: give a unicast global or ULA address", f.flag, a)
+		}
+		*f.out = a
+	}
+	if cfg.ToAddr.IsValid() && cfg.FromAddr.IsValid() && cfg.ToAddr.Is4() != cfg.FromAddr.Is4() {
+		return fmt.Errorf("--from %s and --to %s are not of one IP family", cfg.FromAddr, cfg.ToAddr)
 	}
 	if *count < 1 || *count > 100 || *timeout <= 0 || *timeout > time.Minute || *port == 0 {
 		return errors.New("--count must be 1-100, --timeout above 0 and at most 1m, --port not 0")
@@ -101,11 +115,14 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
 	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d echoes, TCP port %d, timeout %s)\n",
-		decode.Printable(res.From.Namespace), res.From.Address, decode.Printable(res.To.Namespace), res.To.Address, cfg.Count, cfg.Port, cfg.Timeout)
+		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, cfg.Port, cfg.Timeout)
 	for _, p := range res.Probes {
 		kind := p.Kind
 		if kind == "tcp" {
 			kind = fmt.Sprintf("tcp:%d", cfg.Port)
+			if p.Family == 6 {
+				kind = fmt.Sprintf("tcp6:%d", cfg.Port)
+			}
 		}
 		fmt.Fprintln(w)
 		if p.OK {
