@@ -536,3 +536,34 @@ func TestSnaplenLive(t *testing.T) {
 }
 
 func netipString(addr string, port int) string { return net.JoinHostPort(addr, fmt.Sprint(port)) }
+
+// TestNFLOGLive records what nftables logs to group 5 with
+// `tcpdump -i nflog:5` (LINKTYPE_NFLOG): the logged echoes are decoded and
+// answered, as tcpdump reads them.
+func TestNFLOGLive(t *testing.T) {
+	a, _ := underlay(t)
+	nft := func(args ...string) { sh(t, append([]string{"ip", "netns", "exec", a, "nft"}, args...)...) }
+	nft("add", "table", "inet", "nsddc_log")
+	nft("add", "chain", "inet", "nsddc_log", "out", "{ type filter hook output priority 0; }")
+	nft("add", "rule", "inet", "nsddc_log", "out", "icmp", "type", "echo-request", "log", "group", "5")
+	nft("add", "chain", "inet", "nsddc_log", "in", "{ type filter hook input priority 0; }")
+	nft("add", "rule", "inet", "nsddc_log", "in", "icmp", "type", "echo-reply", "log", "group", "5")
+	td := startTcpdump(t, a, "nflog:5", 0, "nflog.pcap")
+	ping(t, a, "-c", "3", "-i", "0.2", "10.99.0.2")
+	td.waitFor(t, "3 answered echoes", func(tr *Tracker) bool { return answered(tr, KindEcho, "10.99.0.1") >= 3 })
+	td.stop(t)
+	tr := readCapture(t, td.file, true)
+	if n := answered(tr, KindEcho, "10.99.0.1"); n != 3 {
+		t.Errorf("%d answered echoes, want 3", n)
+	}
+	ours, theirs := packetLines(t, td.file), tcpdumpLines(t, td.file)
+	if len(ours) != len(theirs) || len(ours) != 6 {
+		t.Fatalf("%d packets, tcpdump reads %d, want 6", len(ours), len(theirs))
+	}
+	for i := range ours {
+		if essentials(ours[i]) != essentials(theirs[i]) || count(ours[i:i+1], "ICMP echo") != 1 {
+			t.Errorf("packet %d: %q, tcpdump %q", i+1, ours[i], theirs[i])
+		}
+	}
+	keep(t, td.file, "nflog.pcap")
+}
