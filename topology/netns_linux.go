@@ -266,10 +266,8 @@ func prepareRunDir() error {
 		return fmt.Errorf("create %s: %w", RunDir, err)
 	}
 	if dir, err := unix.Open(RunDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-		if unix.Flock(dir, unix.LOCK_EX) == nil {
-			defer unix.Flock(dir, unix.LOCK_UN)
-		}
-		defer unix.Close(dir)
+		defer unix.Close(dir) // closing releases the lock
+		unix.Flock(dir, unix.LOCK_EX)
 	}
 	made := false
 	for {
