@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/gopacket/afpacket"
 	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/sys/unix"
 )
 
 // Target is what to capture: every non-loopback interface of a namespace
@@ -69,6 +70,7 @@ type Stats struct {
 
 type source struct {
 	ns, ifc string
+	nsIno   uint64 // the namespace's inode when opened, to notice its removal
 	point   Point
 	mac     net.HardwareAddr
 	tp      *afpacket.TPacket
@@ -133,7 +135,7 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	}
 	defer ns.Close()
 	ino, _ := topology.Inode(ns)
-	src := &source{ns: nsName, ifc: ifc.Name, point: Point{
+	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
 		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
 		LinkType:    LinkEthernet, SnapLen: uint32(s.cfg.SnapLen),
@@ -254,9 +256,34 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 	tp := src.tp
 	defer tp.Close()
 	var res readResult
-	for ctx.Err() == nil {
+	nextCheck := time.Now().Add(checkEvery)
+	var drainUntil time.Time
+	for {
+		// Once stopped, frames already in the ring (a block the kernel
+		// retires within its 10 ms timeout) are still taken, for at most
+		// a poll timeout: the reply that came just before Ctrl-C counts.
+		if ctx.Err() != nil {
+			if drainUntil.IsZero() {
+				drainUntil = time.Now().Add(s.cfg.PollTimeout)
+			} else if time.Now().After(drainUntil) {
+				break
+			}
+		}
 		data, ci, err := tp.ZeroCopyReadPacketData()
+		if now := time.Now(); now.After(nextCheck) {
+			// The socket holds its namespace alive: ip netns del (or
+			// nsdump teardown) only unmounts the name, and the veth in it
+			// lives on with nothing sending. Notice the name going.
+			nextCheck = now.Add(checkEvery)
+			if err := src.namespaceThere(); err != nil {
+				res.err = err
+				break
+			}
+		}
 		if errors.Is(err, afpacket.ErrTimeout) {
+			if ctx.Err() != nil {
+				break // drained
+			}
 			continue
 		}
 		if errors.Is(err, afpacket.ErrPoll) {
@@ -276,19 +303,31 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 		if !s.cfg.Filter.MatchLen(data, ci.Length) {
 			continue // queued before the socket filter was attached
 		}
-		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: ci.Length, Data: bytes.Clone(data), Dir: DirIn}
+		kept := data[:min(len(data), s.cfg.SnapLen)]
+		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: max(ci.Length, len(data)), Data: bytes.Clone(kept), Dir: DirIn}
 		if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
 			f.Dir = DirOut
 		}
-		select {
-		case out <- f:
-		case <-ctx.Done():
-		}
+		out <- f // Run takes frames until every reader has ended
 	}
 	if _, v3, err := tp.SocketStats(); err == nil {
 		res.stats.Received, res.stats.Dropped = int(v3.Packets()), int(v3.Drops())
 	}
 	done <- res
+}
+
+// checkEvery is how often a reading goroutine checks that its namespace
+// still has its name.
+const checkEvery = 250 * time.Millisecond
+
+// namespaceThere checks that the capture point's namespace still has its
+// name under /run/netns, the same namespace as when the capture started.
+func (src *source) namespaceThere() error {
+	var st unix.Stat_t
+	if err := unix.Stat(topology.NamespacePath(src.ns), &st); err != nil || src.nsIno != 0 && st.Ino != src.nsIno {
+		return fmt.Errorf("capture on %s: namespace %q was removed", src.point.Name, src.ns)
+	}
+	return nil
 }
 
 // stillThere checks that the capture point's namespace and interface exist.

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"bufio"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -13,13 +12,48 @@ type FrameWriter interface {
 	Flush() error
 }
 
+// blocks buffers whole blocks (pcapng blocks, pcap records) and hands them
+// to the file one write call at a time, never a block split over two calls:
+// a process killed between two writes leaves a file that ends on a block
+// boundary, which every reader takes up to its last packet.
+type blocks struct {
+	w   io.Writer
+	buf []byte
+	err error
+}
+
+// flushAt is how much is buffered before a write, whatever the caller's
+// flushing: a burst costs a write per 256 KiB, not per packet.
+const flushAt = 256 << 10
+
+// room flushes what is buffered if n more bytes would pass flushAt, so the
+// block that follows starts a new write.
+func (b *blocks) room(n int) {
+	if len(b.buf) > 0 && len(b.buf)+n > flushAt {
+		b.flush()
+	}
+}
+
+func (b *blocks) flush() error {
+	if b.err != nil {
+		return b.err
+	}
+	if len(b.buf) == 0 {
+		return nil
+	}
+	_, b.err = b.w.Write(b.buf)
+	b.buf = b.buf[:0]
+	return b.err
+}
+
 // NgWriter writes pcapng: one section, one Interface Description Block per
 // capture point (if_name NS/IFACE, nanosecond if_tsresol), one Enhanced
-// Packet Block per frame with its direction in epb_flags.
+// Packet Block per frame with its direction in epb_flags. Frames are cut
+// to their capture point's snap length.
 type NgWriter struct {
-	w      *bufio.Writer
-	points int
-	buf    []byte
+	out   blocks
+	snaps []uint32
+	buf   []byte
 }
 
 var le = binary.LittleEndian
@@ -27,7 +61,7 @@ var le = binary.LittleEndian
 // NewNgWriter writes the section header (with comment, if any) and the
 // interface blocks.
 func NewNgWriter(w io.Writer, points []Point, comment string) (*NgWriter, error) {
-	nw := &NgWriter{w: bufio.NewWriterSize(w, 1<<16), points: len(points)}
+	nw := &NgWriter{out: blocks{w: w, buf: make([]byte, 0, flushAt)}}
 	// SHB: byte-order magic, version 1.0, section length unknown.
 	b := le.AppendUint32(nil, ngBOM)
 	b = le.AppendUint16(b, 1)
@@ -36,9 +70,7 @@ func NewNgWriter(w io.Writer, points []Point, comment string) (*NgWriter, error)
 	b = appendOpt(b, 1, []byte(comment))
 	b = appendOpt(b, 4, []byte("nsdump"))
 	b = endOpts(b)
-	if err := nw.block(ngSHB, b); err != nil {
-		return nil, err
-	}
+	nw.block(ngSHB, b)
 	for _, p := range points {
 		b := le.AppendUint16(nil, uint16(p.LinkType))
 		b = le.AppendUint16(b, 0)
@@ -47,11 +79,10 @@ func NewNgWriter(w io.Writer, points []Point, comment string) (*NgWriter, error)
 		b = appendOpt(b, 3, []byte(p.Description))
 		b = appendOpt(b, 9, []byte{9})
 		b = endOpts(b)
-		if err := nw.block(ngIDB, b); err != nil {
-			return nil, err
-		}
+		nw.block(ngIDB, b)
+		nw.snaps = append(nw.snaps, p.SnapLen)
 	}
-	return nw, nil
+	return nw, nw.out.err
 }
 
 func appendOpt(b []byte, code uint16, v []byte) []byte {
@@ -72,28 +103,36 @@ func endOpts(b []byte) []byte { return le.AppendUint32(b, 0) }
 
 func (nw *NgWriter) block(typ uint32, body []byte) error {
 	total := uint32(12 + len(body))
-	var h [8]byte
-	le.PutUint32(h[0:], typ)
-	le.PutUint32(h[4:], total)
-	nw.w.Write(h[:])
-	nw.w.Write(body)
-	_, err := nw.w.Write(h[4:8])
-	return err
+	nw.out.room(int(total))
+	b := le.AppendUint32(nw.out.buf, typ)
+	b = le.AppendUint32(b, total)
+	b = append(b, body...)
+	nw.out.buf = le.AppendUint32(b, total)
+	return nw.out.err
+}
+
+// cut is the part of data a snap length keeps (0: all of it).
+func cut(data []byte, snap uint32) []byte {
+	if snap > 0 && uint32(len(data)) > snap {
+		return data[:snap]
+	}
+	return data
 }
 
 // WriteFrame appends one Enhanced Packet Block; comment becomes its
 // opt_comment.
 func (nw *NgWriter) WriteFrame(f Frame, comment string) error {
-	if f.Point < 0 || f.Point >= nw.points {
+	if f.Point < 0 || f.Point >= len(nw.snaps) {
 		return fmt.Errorf("write packet: capture point %d was not declared", f.Point)
 	}
+	data := cut(f.Data, nw.snaps[f.Point])
 	ts := uint64(f.Time.UnixNano())
 	b := le.AppendUint32(nw.buf[:0], uint32(f.Point))
 	b = le.AppendUint32(b, uint32(ts>>32))
 	b = le.AppendUint32(b, uint32(ts))
-	b = le.AppendUint32(b, uint32(len(f.Data)))
+	b = le.AppendUint32(b, uint32(len(data)))
 	b = le.AppendUint32(b, uint32(max(f.Len, len(f.Data))))
-	b = append(b, f.Data...)
+	b = append(b, data...)
 	for len(b)%4 != 0 {
 		b = append(b, 0)
 	}
@@ -108,40 +147,40 @@ func (nw *NgWriter) WriteFrame(f Frame, comment string) error {
 	return nw.block(ngEPB, b)
 }
 
-// Flush writes out what is buffered.
-func (nw *NgWriter) Flush() error { return nw.w.Flush() }
+// Flush writes out the buffered blocks in one write call.
+func (nw *NgWriter) Flush() error { return nw.out.flush() }
 
 // PcapWriter writes classic pcap with nanosecond timestamps; it holds one
-// link type, so one capture point.
+// link type, so one capture point. Frames are cut to the snap length.
 type PcapWriter struct {
-	w *bufio.Writer
+	out  blocks
+	snap uint32
 }
 
 // NewPcapWriter writes the file header.
 func NewPcapWriter(w io.Writer, lt LinkType, snap uint32) (*PcapWriter, error) {
-	b := le.AppendUint32(nil, pcapMagicNano)
+	pw := &PcapWriter{out: blocks{w: w, buf: make([]byte, 0, flushAt)}, snap: snap}
+	b := le.AppendUint32(pw.out.buf, pcapMagicNano)
 	b = le.AppendUint16(b, 2)
 	b = le.AppendUint16(b, 4)
 	b = le.AppendUint64(b, 0)
 	b = le.AppendUint32(b, snap)
-	b = le.AppendUint32(b, uint32(lt))
-	pw := &PcapWriter{w: bufio.NewWriterSize(w, 1<<16)}
-	_, err := pw.w.Write(b)
-	return pw, err
+	pw.out.buf = le.AppendUint32(b, uint32(lt))
+	return pw, nil
 }
 
 // WriteFrame appends a record; pcap has no place for a comment or direction.
 func (pw *PcapWriter) WriteFrame(f Frame, _ string) error {
-	var h [16]byte
+	data := cut(f.Data, pw.snap)
+	pw.out.room(16 + len(data))
 	ns := f.Time.UnixNano()
-	le.PutUint32(h[0:], uint32(ns/1e9))
-	le.PutUint32(h[4:], uint32(ns%1e9))
-	le.PutUint32(h[8:], uint32(len(f.Data)))
-	le.PutUint32(h[12:], uint32(max(f.Len, len(f.Data))))
-	pw.w.Write(h[:])
-	_, err := pw.w.Write(f.Data)
-	return err
+	b := le.AppendUint32(pw.out.buf, uint32(ns/1e9))
+	b = le.AppendUint32(b, uint32(ns%1e9))
+	b = le.AppendUint32(b, uint32(len(data)))
+	b = le.AppendUint32(b, uint32(max(f.Len, len(f.Data))))
+	pw.out.buf = append(b, data...)
+	return pw.out.err
 }
 
-// Flush writes out what is buffered.
-func (pw *PcapWriter) Flush() error { return pw.w.Flush() }
+// Flush writes out the buffered records in one write call.
+func (pw *PcapWriter) Flush() error { return pw.out.flush() }

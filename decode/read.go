@@ -53,6 +53,20 @@ func (e *TruncatedError) Unwrap() error { return e.Err }
 // caller's, handing over batches of packets, so that two cores share the
 // work; the order of packets is kept.
 func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packet, point string)) error {
+	var withData func(*Packet, string, []byte)
+	if each != nil {
+		withData = func(p *Packet, point string, _ []byte) { each(p, point) }
+	}
+	return read(r, t, filter, withData, false)
+}
+
+// ReadFileFrames is ReadFile handing each also the frame's bytes (as
+// captured), for printing them: valid only during the call.
+func ReadFileFrames(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packet, point string, data []byte)) error {
+	return read(r, t, filter, each, each != nil)
+}
+
+func read(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packet, point string, data []byte), keep bool) error {
 	rd, err := capture.NewReader(r)
 	if err != nil {
 		return err
@@ -65,7 +79,7 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	go produce(rd, filter, full, free, stop)
+	go produce(rd, filter, full, free, stop, keep)
 	for b := range full {
 		t.Points = append(t.Points, b.points...)
 		for i := range b.pkts {
@@ -74,7 +88,15 @@ func ReadFile(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *P
 			match := b.match == nil || b.match[i]
 			t.AddMatched(p, match)
 			if each != nil && match {
-				each(p, t.Points[p.Point].Name)
+				var data []byte
+				if keep {
+					from := 0
+					if i > 0 {
+						from = b.ends[i-1]
+					}
+					data = b.data[from:b.ends[i]]
+				}
+				each(p, t.Points[p.Point].Name, data)
 			}
 		}
 		if b.err != nil {
@@ -96,13 +118,15 @@ type batch struct {
 	points []capture.Point // capture points the file declared since the last batch
 	err    error           // what ended reading, after pkts
 	good   int64           // the offset after the last record read whole
+	data   []byte          // the frames' bytes, one after another, when kept
+	ends   []int           // where each packet's bytes end in data
 }
 
 const batchSize = 256
 
 // produce reads, filters and decodes into batches until the file ends, an
 // error, or stop.
-func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, free <-chan *batch, stop <-chan struct{}) {
+func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, free <-chan *batch, stop <-chan struct{}, keep bool) {
 	defer close(full)
 	d := NewDecoder()
 	npoints := 0
@@ -115,6 +139,7 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 			return
 		}
 		b.pkts, b.match, b.points, b.err = b.pkts[:0], b.match[:0], b.points[:0], nil
+		b.data, b.ends = b.data[:0], b.ends[:0]
 		for len(b.pkts) < batchSize {
 			f, err := rd.Next()
 			if errors.Is(err, io.EOF) {
@@ -140,6 +165,10 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 			}
 			b.pkts = append(b.pkts, Packet{})
 			d.Decode(f, &b.pkts[len(b.pkts)-1])
+			if keep {
+				b.data = append(b.data, f.Data...)
+				b.ends = append(b.ends, len(b.data))
+			}
 		}
 		if filter == nil {
 			b.match = nil

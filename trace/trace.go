@@ -126,7 +126,9 @@ func (c Config) WithDefaults() Config {
 }
 
 // Run captures both namespaces, probes both ways in every IP family both
-// sides have, and explains each probe.
+// sides have, and explains each probe. Interrupted by ctx, it returns the
+// error and, once capturing had begun, a Result holding only Points and
+// Frames.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.WithDefaults()
 	a, b, err := openSides(cfg)
@@ -175,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		a.after, b.after = counters(a.name), counters(b.name)
 	})
 	if err != nil {
-		return nil, err
+		return res, err // interrupted: what was captured, without verdicts, for -w
 	}
 	if err := res.judge(a, b, fams, runs); err != nil {
 		return nil, err

@@ -20,11 +20,32 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "capture")
 	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
 	count := fs.IntP("count", "c", 0, "stop after N packets")
-	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet")
+	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet; 0 keeps all (262144, as tcpdump)")
 	withDrops := fs.Bool("drops", false, "also record the packets the kernel drops in these namespaces, with its reason, on NS/drops")
 	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
+	pf := addPrintFlags(fs)
+	refuse := addTcpdumpRefusals(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := refuse(); err != nil {
+		return err
+	}
+	if *count < 0 {
+		return fmt.Errorf("-c %d: the packet count must be 0 (no limit) or more", *count)
+	}
+	if *snap < 0 || *snap > capture.MaxSnapLen {
+		return fmt.Errorf("-s %d: the snap length must be 0 (whole packets) or 1-%d", *snap, capture.MaxSnapLen)
+	}
+	if *snap == 0 {
+		*snap = capture.MaxSnapLen
+	}
+	var as *account
+	if *dropTo != "" {
+		var err error
+		if as, err = lookupAccount(*dropTo); err != nil {
+			return err
+		}
 	}
 	targets, filter, err := captureTargets(fs.Args())
 	if err != nil {
@@ -33,9 +54,6 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	flt, err := compileCaptureFilter(e, filter)
 	if err != nil {
 		return err
-	}
-	if *count < 0 || *snap <= 0 || *snap > capture.MaxSnapLen {
-		return fmt.Errorf("-c must be >= 0 and -s between 1 and %d", capture.MaxSnapLen)
 	}
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
@@ -60,13 +78,13 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		s.Close()
 		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
 	}
-	sink, flush, closeSink, err := openSink(e, *write, points)
+	sink, flush, closeSink, err := openSink(ctx, e, *write, points, pf.format(), as.uidOr(-1))
 	if err != nil {
 		s.Close()
 		return err
 	}
-	if *dropTo != "" {
-		if err := dropPrivileges(*dropTo); err != nil {
+	if as != nil {
+		if err := as.become(); err != nil {
 			s.Close()
 			closeSink()
 			return err
@@ -157,18 +175,20 @@ func pointNames(points []capture.Point) string {
 	return strings.Join(names, ", ")
 }
 
-// openSink returns the per-frame writer, what flushes it between batches
-// and what closes it: lines on stdout, or a capture file (created 0600,
-// never through a symlink), or a stream on stdout flushed per batch.
-func openSink(e env, name string, points []capture.Point) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
+// openSink returns the per-frame writer, what flushes it after each batch
+// (so a file always ends on whole blocks, and a stream or a terminal shows
+// packets as they come) and what closes it: lines on stdout, a capture
+// file, or a capture stream on stdout. Writes stop waiting for a stalled
+// reader once ctx ends.
+func openSink(ctx context.Context, e env, name string, points []capture.Point, pf decode.Format, owner int) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
 	if name == "" {
-		out := bufio.NewWriterSize(e.stdout, 1<<16)
+		out := bufio.NewWriterSize(newGuard(ctx, e.stdout), 1<<16)
 		d := decode.NewDecoder()
 		var p decode.Packet
 		var line []byte
 		return func(f capture.Frame, comment string) error {
 			d.Decode(f, &p)
-			line = appendDropLine(decode.AppendLine(line[:0], &p, points[f.Point].Name), comment)
+			line = appendDropLine(decode.AppendPacket(line[:0], &p, points[f.Point].Name, f.Data, pf), comment)
 			line = append(line, '\n')
 			_, err := out.Write(line)
 			return err
@@ -177,59 +197,81 @@ func openSink(e env, name string, points []capture.Point) (write func(f capture.
 	var w io.Writer = e.stdout
 	closeFile := func() error { return nil }
 	if name != "-" {
-		f, err := createOutput(name)
+		f, err := openOutput(ctx, name, owner)
 		if err != nil {
 			return nil, nil, nil, err
 		}
 		w, closeFile = f, f.Close
 	}
+	w = newGuard(ctx, w)
 	var fw capture.FrameWriter
 	if strings.HasSuffix(name, ".pcap") {
 		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)
 	} else {
 		fw, err = capture.NewNgWriter(w, points, "captured by nsdump")
 	}
+	if err == nil {
+		err = fw.Flush() // the headers: a reader of a FIFO or stream sees the file start at once
+	}
 	if err != nil {
 		closeFile()
 		return nil, nil, nil, fmt.Errorf("write %s: %w", name, err)
 	}
-	flush = func() error { return nil }
-	if name == "-" {
-		flush = fw.Flush
-	}
-	return fw.WriteFrame, flush, func() error {
-		err := fw.Flush()
-		if cerr := closeFile(); err == nil {
-			err = cerr
-		}
+	wrap := func(err error) error {
 		if err != nil {
 			return fmt.Errorf("write %s: %w", name, err)
 		}
 		return nil
-	}, nil
+	}
+	return func(f capture.Frame, comment string) error { return wrap(fw.WriteFrame(f, comment)) },
+		func() error { return wrap(fw.Flush()) },
+		func() error {
+			err := fw.Flush()
+			if cerr := closeFile(); err == nil {
+				err = cerr
+			}
+			return wrap(err)
+		}, nil
 }
 
-// dropPrivileges becomes the user, all threads at once (Go's setuid and
-// setgid apply to every thread of the process on Linux), keeping no
-// supplementary groups and no capabilities.
-func dropPrivileges(name string) error {
+// account is the user -Z names, looked up before anything is opened.
+type account struct {
+	name     string
+	uid, gid int
+}
+
+func lookupAccount(name string) (*account, error) {
 	u, err := user.Lookup(name)
 	if err != nil {
-		return fmt.Errorf("-Z: %w", err)
+		return nil, fmt.Errorf("-Z: %w", err)
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err1 != nil || err2 != nil {
-		return fmt.Errorf("-Z: user %q has no numeric uid/gid", name)
+		return nil, fmt.Errorf("-Z: user %q has no numeric uid/gid", name)
 	}
+	return &account{name: name, uid: uid, gid: gid}, nil
+}
+
+func (a *account) uidOr(def int) int {
+	if a == nil {
+		return def
+	}
+	return a.uid
+}
+
+// become makes the process the user, all threads at once (Go's setuid and
+// setgid apply to every thread of the process on Linux), keeping no
+// supplementary groups and no capabilities.
+func (a *account) become() error {
 	if err := syscall.Setgroups(nil); err != nil {
-		return fmt.Errorf("-Z %s: setgroups: %w", name, err)
+		return fmt.Errorf("-Z %s: setgroups: %w", a.name, err)
 	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("-Z %s: setgid: %w", name, err)
+	if err := syscall.Setgid(a.gid); err != nil {
+		return fmt.Errorf("-Z %s: setgid: %w", a.name, err)
 	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("-Z %s: setuid: %w", name, err)
+	if err := syscall.Setuid(a.uid); err != nil {
+		return fmt.Errorf("-Z %s: setuid: %w", a.name, err)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func TestCaptureLinesAndBadTargets(t *testing.T) {
 	if _, e, code := nsdump("capture", ns0, "nsdk-misspelt"); code != 2 || !strings.Contains(e, `namespace "nsdk-misspelt"`) || !strings.Contains(e, "ip netns list") {
 		t.Errorf("capture NS MISSPELT: exit %d %q, want the missing namespace named", code, e)
 	}
-	for _, args := range [][]string{{ns0 + "/nosuch0"}, {"nsdk-never-made"}, {ns0 + "/a b"}, {ns0, "-s", "0"}} {
+	for _, args := range [][]string{{ns0 + "/nosuch0"}, {"nsdk-never-made"}, {ns0 + "/a b"}, {ns0, "-s", "-1"}} {
 		if _, e, code := nsdump(append([]string{"capture"}, args...)...); code != 2 || strings.Count(e, "\n") != 1 {
 			t.Errorf("capture %v: exit %d, %q; want exit 2 and one line", args, code, e)
 		}

@@ -49,16 +49,16 @@ func commands() []command {
 		{name: "setup", args: "[--routes] [naming flags]", summary: "build the two-namespace veth lab (idempotent)",
 			examples: "nsdump setup\n  nsdump setup --routes\n  nsdump setup --ns0 red --ns1 blue --addr0 192.168.7.1/24 --addr1 192.168.8.1/24\n  nsdump setup --addr0 10.0.1.0/24 --addr0 fd00:1::1/64 --addr1 10.0.2.0/24 --addr1 fd00:2::1/64",
 			run:      runSetup},
-		{name: "teardown", args: "[--force] [naming flags]", summary: "remove what setup built, and nothing else",
+		{name: "teardown", args: "[--force] [--leftovers] [naming flags]", summary: "remove what setup built, and nothing else",
 			examples: "nsdump teardown\n  nsdump teardown --ns0 red --ns1 blue", run: runTeardown},
 		{name: "ls", args: "[NS...] [--all] [--json]", summary: "interfaces, addresses, veth peers and routes of namespaces",
 			examples: "nsdump ls\n  nsdump ls vnet0 --json\n  nsdump ls pid:4242 /run/docker/netns/1a2b3c\n  nsdump ls --all", run: runLs},
-		{name: "route", args: "NS DST [--from SRC] [--iif IFACE] [--json]", summary: "ip route get, inside a namespace",
+		{name: "route", args: "NS DST [--from SRC] [--iif IFACE] [--json]", summary: "look up a route inside a namespace, as ip route get does",
 			examples: "nsdump route vnet0 10.0.2.0\n  nsdump route vnet1 10.0.1.0 --from 10.0.2.0 --iif veth1", run: runRoute},
-		{name: "capture", args: "TARGET... [-w FILE|-] [-c N] [-s SNAPLEN] [FILTER...]", summary: "sniff interfaces inside namespaces, both veth ends at once",
-			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet0 -w - | tshark -r -", run: runCapture},
-		{name: "read", args: "FILE... [--json] [--packets] [FILTER...]", summary: "exchange report from pcap/pcapng files",
-			examples: "nsdump read lab.pcapng\n  nsdump read --packets a.pcap b.pcapng\n  nsdump read - --json < lab.pcapng", run: runRead},
+		{name: "capture", args: "TARGET... [-w FILE|-] [-c N] [-s SNAPLEN] [-Z USER] [-e] [-X|-XX|-A|-AA] [-v] [-n] [FILTER...]", summary: "sniff interfaces inside namespaces, both veth ends at once",
+			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet1/veth1 -e -X tcp port 7096\n  nsdump capture vnet0 -w - | tshark -r -", run: runCapture},
+		{name: "read", args: "FILE... [--json] [--packets [-e] [-X|-XX|-A|-AA] [-v] [-n]] [FILTER...]", summary: "exchange report from pcap/pcapng files",
+			examples: "nsdump read lab.pcapng\n  nsdump read --packets a.pcap b.pcapng\n  nsdump read --packets -v -X lab.pcapng icmp\n  nsdump read - --json < lab.pcapng", run: runRead},
 		{name: "trace", args: "NS_A NS_B [--to ADDR] [--from ADDR] [--port 7096] [--no-listen] [--count 3] [--timeout 1s] [-w FILE] [--json]",
 			summary:  "probe both ways while capturing both ends, then explain every failure",
 			examples: "nsdump trace vnet0 vnet1\n  nsdump trace vnet0 vnet1 --json -w trace.pcapng\n  nsdump trace vnet0 vnet1 --no-listen --port 22\n  nsdump trace vnet0 vnet1 --to 10.0.2.9",
@@ -76,23 +76,88 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return errors.New("no command given")
 	}
 	switch args[0] {
-	case "-h", "--help", "help":
+	case "-h", "--help":
 		usage(out)
 		return out.check(nil)
+	case "help":
+		if len(args) == 1 {
+			usage(out)
+			return out.check(nil)
+		}
+		if find(args[1]) == nil {
+			return unknownCommand(args[1])
+		}
+		args = []string{args[1], "--help"}
 	case "--version", "version":
 		fmt.Fprintln(out, "nsdump", version)
 		return out.check(nil)
 	}
+	c := find(args[0])
+	if c == nil {
+		return unknownCommand(args[0])
+	}
+	err := c.run(ctx, e, args[1:])
+	if errors.Is(err, errHelp) {
+		err = nil
+	}
+	return out.check(err)
+}
+
+func find(name string) *command {
 	for _, c := range commands() {
-		if c.name == args[0] {
-			err := c.run(ctx, e, args[1:])
-			if errors.Is(err, errHelp) {
-				err = nil
-			}
-			return out.check(err)
+		if c.name == name {
+			return &c
 		}
 	}
-	return fmt.Errorf("unknown command %q (see nsdump --help)", args[0])
+	return nil
+}
+
+func unknownCommand(name string) error {
+	var names []string
+	for _, c := range commands() {
+		names = append(names, c.name)
+	}
+	if s := suggest(name, names); s != "" {
+		return fmt.Errorf("unknown command %q: did you mean %q? (see nsdump --help)", name, s)
+	}
+	return fmt.Errorf("unknown command %q (see nsdump --help)", name)
+}
+
+// suggest returns the candidate closest to word, if it is close enough to
+// be a typo: at most two edits, fewer than the word's length.
+func suggest(word string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestD && d < len(word) {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is Levenshtein's, with a swap of neighbours counted as one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
 }
 
 func usage(w io.Writer) {
@@ -101,7 +166,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nRun 'nsdump COMMAND --help' for a command's flags and examples. 'nsdump --version' prints the version.")
+	fmt.Fprintln(w, "\nRun 'nsdump help COMMAND' (or 'nsdump COMMAND --help') for a command's flags and examples. 'nsdump --version' prints the version.")
 }
 
 // newFlags builds a command's flag set; its usage text ends with examples.
@@ -127,9 +192,28 @@ func parse(fs *pflag.FlagSet, args []string) error {
 		return errHelp
 	}
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Name(), err)
+		return fmt.Errorf("%s: %w%s", fs.Name(), err, flagSuggestion(fs, err))
 	}
 	return nil
+}
+
+// flagSuggestion is " (did you mean --count?)" after pflag's "unknown
+// flag: --cout", or nothing.
+func flagSuggestion(fs *pflag.FlagSet, err error) string {
+	name, ok := strings.CutPrefix(err.Error(), "unknown flag: --")
+	if !ok {
+		return ""
+	}
+	var names []string
+	fs.VisitAll(func(f *pflag.Flag) {
+		if !f.Hidden {
+			names = append(names, f.Name)
+		}
+	})
+	if s := suggest(name, names); s != "" {
+		return fmt.Sprintf(": did you mean --%s?", s)
+	}
+	return ""
 }
 
 // labFlags are the naming flags shared by setup, teardown and demo.

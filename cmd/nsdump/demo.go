@@ -68,6 +68,9 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	step("nsdump trace %s %s", lab.NS0, lab.NS1)
 	before, err := trace.Run(ctx, cfg)
 	if err != nil {
+		if before != nil {
+			savePartial(e, *write, before.Points, []*trace.Result{before})
+		}
 		return err
 	}
 	printTrace(e.stdout, before, cfg.WithDefaults(), useColor(e.stdout))
@@ -81,11 +84,16 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	step("nsdump trace %s %s", lab.NS0, lab.NS1)
 	after, err := trace.Run(ctx, cfg)
 	if err != nil {
+		results := []*trace.Result{before}
+		if after != nil {
+			results = append(results, after)
+		}
+		savePartial(e, *write, before.Points, results)
 		return err
 	}
 	printTrace(e.stdout, after, cfg.WithDefaults(), useColor(e.stdout))
 
-	if err := writeTrace(*write, after.Points, []*trace.Result{before, after}); err != nil {
+	if err := writeTrace(ctx, *write, after.Points, []*trace.Result{before, after}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nboth traces, with the verdicts as comments: %s (wireshark %s)\n", *write, *write)

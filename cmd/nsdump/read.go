@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -22,6 +21,7 @@ type readOpts struct {
 	expect          []string
 	expectFile      string
 	idle            time.Duration
+	print           *printFlags
 }
 
 func runRead(ctx context.Context, e env, args []string) error {
@@ -32,8 +32,16 @@ func runRead(ctx context.Context, e env, args []string) error {
 	fs.StringArrayVar(&o.expect, "expect", nil, "an expectation over the report, e.g. 'icmp-echo:answered>=3' (repeatable; exit 1 if one fails)")
 	fs.StringVar(&o.expectFile, "expect-file", "", "a file of expectations, one a line (# comments)")
 	fs.DurationVar(&o.idle, "idle", decode.DefaultIdle, "finish an exchange after this much capture time without a packet")
+	o.print = addPrintFlags(fs)
+	refuse := addTcpdumpRefusals(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if err := refuse(); err != nil {
+		return err
+	}
+	if !o.packets && o.print.format() != (decode.Format{}) {
+		return errors.New("-e, -X, -A and -v show packets: add --packets")
 	}
 	if fs.NArg() == 0 {
 		return errors.New("read needs at least one capture file (- for standard input)")
@@ -122,10 +130,11 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		r.json.open()
 	}
 	var line []byte
-	var each func(*decode.Packet, string)
+	var each func(*decode.Packet, string, []byte)
 	if o.packets {
-		each = func(p *decode.Packet, point string) {
-			line = decode.AppendLine(line[:0], p, point)
+		format := o.print.format()
+		each = func(p *decode.Packet, point string, data []byte) {
+			line = decode.AppendPacket(line[:0], p, point, data, format)
 			line = append(line, '\n')
 			r.out.Write(line)
 		}
@@ -136,7 +145,7 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			break
 		}
 		var cut *decode.TruncatedError
-		err := readOne(name, t, filter, each)
+		err := readOne(ctx, name, t, filter, each)
 		if errors.As(err, &cut) {
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; every packet before it is reported", name, cut))
 			continue
@@ -261,17 +270,16 @@ func splitFilter(args []string) (files, filter []string) {
 	return args, nil
 }
 
-func readOne(name string, t *decode.Tracker, filter *capture.FilterSet, each func(*decode.Packet, string)) error {
-	var r io.Reader = os.Stdin
-	if name != "-" {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", name, errors.Unwrap(err))
-		}
-		defer f.Close()
-		r = f
+func readOne(ctx context.Context, name string, t *decode.Tracker, filter *capture.FilterSet, each func(*decode.Packet, string, []byte)) error {
+	r, closeInput, err := openInput(ctx, name)
+	if err != nil {
+		return err
 	}
-	if err := decode.ReadFile(r, t, filter, each); err != nil {
+	defer closeInput()
+	if err := decode.ReadFileFrames(r, t, filter, each); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("read %s: %w", name, ctx.Err())
+		}
 		var cut *decode.TruncatedError
 		if errors.As(err, &cut) {
 			return err

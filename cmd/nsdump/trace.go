@@ -57,8 +57,14 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	if cfg.ToAddr.IsValid() && cfg.FromAddr.IsValid() && cfg.ToAddr.Is4() != cfg.FromAddr.Is4() {
 		return fmt.Errorf("--from %s and --to %s are not of one IP family", cfg.FromAddr, cfg.ToAddr)
 	}
-	if *count < 1 || *count > 100 || *timeout <= 0 || *timeout > time.Minute || *port == 0 {
-		return errors.New("--count must be 1-100, --timeout above 0 and at most 1m, --port not 0")
+	if *count < 1 || *count > 100 {
+		return fmt.Errorf("--count %d: the echo requests per direction must be 1-100", *count)
+	}
+	if *timeout <= 0 || *timeout > time.Minute {
+		return fmt.Errorf("--timeout %s: the wait for answers must be above 0 and at most 1m", *timeout)
+	}
+	if *port == 0 {
+		return errors.New("--port 0: the TCP port must be 1-65535")
 	}
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
@@ -75,11 +81,14 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	cfg.From, cfg.To = held[0].Name, held[1].Name
 	res, err := trace.Run(ctx, cfg)
 	if err != nil {
+		if res != nil && *write != "" {
+			savePartial(e, *write, res.Points, []*trace.Result{res})
+		}
 		return err
 	}
 	warnDrops(e.stderr, res)
 	if *write != "" {
-		if err := writeTrace(*write, res.Points, []*trace.Result{res}); err != nil {
+		if err := writeTrace(ctx, *write, res.Points, []*trace.Result{res}); err != nil {
 			return err
 		}
 	}
@@ -114,8 +123,12 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		}
 		return "\x1b[" + code + "m" + s + "\x1b[0m"
 	}
-	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d echoes, TCP port %d, timeout %s)\n",
-		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, cfg.Port, cfg.Timeout)
+	echoes := "echoes"
+	if cfg.Count == 1 {
+		echoes = "echo"
+	}
+	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d, timeout %s)\n",
+		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
 	for _, p := range res.Probes {
 		kind := p.Kind
 		if kind == "tcp" {
@@ -177,8 +190,8 @@ func timeline(p trace.Probe) string {
 // writeTrace writes the frames of one or more traces to a pcapng file whose
 // section comment holds the verdicts and whose packets carry the verdict
 // they are evidence for.
-func writeTrace(name string, points []capture.Point, results []*trace.Result) error {
-	f, err := createOutput(name)
+func writeTrace(ctx context.Context, name string, points []capture.Point, results []*trace.Result) error {
+	f, err := openOutput(ctx, name, -1)
 	if err != nil {
 		return err
 	}
@@ -196,7 +209,7 @@ func writeTrace(name string, points []capture.Point, results []*trace.Result) er
 			}
 		}
 	}
-	w, err := capture.NewNgWriter(f, points, "nsdump trace\n"+strings.Join(summary, "\n"))
+	w, err := capture.NewNgWriter(newGuard(ctx, f), points, "nsdump trace\n"+strings.Join(summary, "\n"))
 	if err == nil {
 		index := map[string]int{}
 		for i, p := range points {
@@ -224,12 +237,19 @@ func writeTrace(name string, points []capture.Point, results []*trace.Result) er
 	return nil
 }
 
-// createOutput creates a file for writing, mode 0600, refusing to follow a
-// symlink at its name.
-func createOutput(name string) (*os.File, error) {
-	fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, err)
+// savePartial writes what interrupted traces captured, saying so on
+// stderr: the signal has already come, so the file gets a second of its
+// own to open (a FIFO's reader) and take the packets.
+func savePartial(e env, name string, points []capture.Point, results []*trace.Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n := 0
+	for _, r := range results {
+		n += len(r.Frames)
 	}
-	return os.NewFile(uintptr(fd), name), nil
+	if err := writeTrace(ctx, name, points, results); err != nil {
+		fmt.Fprintf(e.stderr, "nsdump: interrupted; the %d packets captured so far were not written: %s\n", n, errorText(err))
+		return
+	}
+	fmt.Fprintf(e.stderr, "nsdump: interrupted; wrote the %d packets captured so far, without verdicts, to %s\n", n, name)
 }

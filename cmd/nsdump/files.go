@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strconv"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// grace is how long, after a signal, a write may still take before nsdump
+// gives up on a reader that stopped reading: the last packets go out when
+// the output flows, and a stalled pipe does not hold the command.
+const grace = 300 * time.Millisecond
+
+// errStalled is an output nobody reads any more.
+var errStalled = errors.New("the output stopped being read; the last packets were not written")
+
+// openOutput opens a -w file: created 0600 if absent, never through a
+// symlink; an existing file must belong to the caller (or to owner, the
+// -Z user, when not -1), and a regular one is truncated and set to 0600.
+// Opening a FIFO waits for its reader, but not past a signal.
+func openOutput(ctx context.Context, name string, owner int) (*os.File, error) {
+	type opened struct {
+		fd  int
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		done <- opened{fd, err}
+	}()
+	var o opened
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.err == nil {
+				unix.Close(o.fd) // a reader came after all
+			}
+		}()
+		return nil, fmt.Errorf("open %s: interrupted while waiting for a reader of the FIFO", name)
+	}
+	if o.err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, o.err)
+	}
+	f := os.NewFile(uintptr(o.fd), name)
+	if err := claim(f, owner); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("write %s: %w", name, err)
+	}
+	return f, nil
+}
+
+// claim refuses a file of another user, and empties a regular file and
+// makes it 0600, as a new one would be.
+func claim(f *os.File, owner int) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if uid := int(st.Uid); uid != os.Geteuid() && uid != owner {
+		who := strconv.Itoa(uid)
+		if u, err := user.LookupId(who); err == nil {
+			who = u.Username
+		}
+		return fmt.Errorf("the file belongs to user %s: refusing to overwrite it (remove it or choose another name)", who)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil // a FIFO, /dev/null: nothing to truncate
+	}
+	if err := unix.Ftruncate(int(f.Fd()), 0); err != nil {
+		return err
+	}
+	return unix.Fchmod(int(f.Fd()), 0o600)
+}
+
+// guard makes writes to w give up once ctx has ended and a write has
+// taken longer than grace: a pipe whose reader stalled cannot hold a
+// command past a signal. Each write runs on a goroutine of its own; one
+// that never returns is left behind for the process exit to end.
+type guard struct {
+	ctx context.Context
+	w   io.Writer
+	err error
+}
+
+func newGuard(ctx context.Context, w io.Writer) *guard { return &guard{ctx: ctx, w: w} }
+
+type written struct {
+	n   int
+	err error
+}
+
+func (g *guard) Write(p []byte) (int, error) {
+	if g.err != nil {
+		return 0, g.err
+	}
+	done := make(chan written, 1)
+	go func() {
+		n, err := g.w.Write(p)
+		done <- written{n, err}
+	}()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-g.ctx.Done():
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case r := <-done:
+		return r.n, r.err
+	case <-t.C:
+		g.err = errStalled
+		return 0, g.err
+	}
+}
+
+// ctxReader makes reads of a pipe, FIFO or terminal end with the context.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	// The goroutine reads into its own buffer: p belongs to the caller
+	// again as soon as Read returns, even if the read never does.
+	buf := make([]byte, len(p))
+	done := make(chan written, 1)
+	go func() {
+		n, err := c.r.Read(buf)
+		done <- written{n, err}
+	}()
+	select {
+	case r := <-done:
+		return copy(p, buf[:r.n]), r.err
+	case <-c.ctx.Done():
+		c.err = c.ctx.Err()
+		return 0, c.err
+	}
+}
+
+// openInput opens a capture file for reading; "-" is standard input.
+// Waiting for a FIFO's writer, or for data from a pipe, ends with ctx.
+func openInput(ctx context.Context, name string) (io.Reader, func() error, error) {
+	if name == "-" {
+		return wrapStream(ctx, os.Stdin), func() error { return nil }, nil
+	}
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := os.Open(name)
+		done <- opened{f, err}
+	}()
+	var o opened
+	select {
+	case o = <-done:
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.err == nil {
+				o.f.Close()
+			}
+		}()
+		return nil, nil, fmt.Errorf("read %s: %w while waiting for a writer of the FIFO", name, ctx.Err())
+	}
+	if o.err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", name, errors.Unwrap(o.err))
+	}
+	return wrapStream(ctx, o.f), o.f.Close, nil
+}
+
+// wrapStream guards reads of anything but a regular file.
+func wrapStream(ctx context.Context, f *os.File) io.Reader {
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		return f
+	}
+	return &ctxReader{ctx: ctx, r: f}
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+var stamp = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} `)
+
+// packetBlocks splits printed packets into one block of lines per packet:
+// a line that starts with a time, and the lines under it.
+func packetBlocks(out string) [][]string {
+	var blocks [][]string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case stamp.MatchString(l):
+			blocks = append(blocks, []string{l})
+		case len(blocks) > 0 && (strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "    ")):
+			blocks[len(blocks)-1] = append(blocks[len(blocks)-1], l)
+		case len(blocks) > 0:
+			return blocks // the exchange report after the packets
+		}
+	}
+	return blocks
+}
+
+// comparePrinting reads file with tcpdump -nn and with nsdump read
+// --packets, both with flags, and compares what pick takes of each packet;
+// it returns how many pieces it compared.
+func comparePrinting(t *testing.T, file string, flags []string, pick func(block []string) []string) int {
+	t.Helper()
+	want, err := exec.Command("tcpdump", append([]string{"-r", file, "-nn"}, flags...)...).Output()
+	if err != nil {
+		t.Fatalf("tcpdump -r %s %v: %v", file, flags, err)
+	}
+	got, e, code := nsdump(append(append([]string{"read", "--packets"}, flags...), file)...)
+	if code != 0 {
+		t.Fatalf("nsdump read --packets %v: exit %d %s", flags, code, e)
+	}
+	wb, gb := packetBlocks(string(want)), packetBlocks(got)
+	if len(wb) != len(gb) {
+		t.Fatalf("%v: tcpdump printed %d packets, nsdump %d", flags, len(wb), len(gb))
+	}
+	compared := 0
+	for i := range wb {
+		w, g := pick(wb[i]), pick(gb[i])
+		if strings.Join(w, "\n") != strings.Join(g, "\n") {
+			t.Errorf("%s packet %d %v:\ntcpdump: %q\nnsdump:  %q\n(tcpdump's block %q)", filepath.Base(file), i+1, flags, w, g, wb[i])
+		}
+		compared += len(w)
+	}
+	return compared
+}
+
+func matches(re *regexp.Regexp) func([]string) []string {
+	return func(block []string) []string {
+		return re.FindAllString(strings.Join(block, "\n"), -1)
+	}
+}
+
+// firstMatch leaves out the headers tcpdump -v prints of the packet an
+// ICMP error quotes.
+func firstMatch(re *regexp.Regexp) func([]string) []string {
+	return func(block []string) []string {
+		if m := re.FindString(block[0]); m != "" {
+			return []string{m}
+		}
+		return nil
+	}
+}
+
+// TestPrintingAsTcpdump: -X, -XX, -e and -v print what tcpdump prints for
+// the same packets of the recorded captures: hex dumps line for line, the
+// link-layer header, the IP header fields and the TCP options.
+func TestPrintingAsTcpdump(t *testing.T) {
+	files, _ := filepath.Glob("../../testdata/pcaps/*.pcapng")
+	if len(files) < 3 {
+		t.Fatalf("recorded captures: %v", files)
+	}
+	hexLines := func(block []string) []string {
+		var out []string
+		for _, l := range block {
+			if strings.HasPrefix(l, "\t0x") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	link := regexp.MustCompile(`[0-9a-f:]{17} > [0-9a-f:]{17}, [^:]*?, length \d+: `)
+	ipv4 := regexp.MustCompile(`\(tos 0x[^)]*?\(\d+\), length \d+\)`)
+	ipv6 := regexp.MustCompile(`\((class \S+ )?(flowlabel \S+ )?hlim \d+, next-header \S+ \(\d+\) payload length: \d+\)`)
+	tcpOpts := regexp.MustCompile(`options \[[^\]]*\]`)
+	checks := []struct {
+		flags []string
+		pick  func([]string) []string
+		what  string
+	}{
+		{[]string{"-X"}, hexLines, "hex lines"},
+		{[]string{"-XX"}, hexLines, "hex lines from the link header"},
+		{[]string{"-e"}, matches(link), "link-layer headers"},
+		{[]string{"-v"}, firstMatch(ipv4), "IPv4 headers"},
+		{[]string{"-v"}, firstMatch(ipv6), "IPv6 headers"},
+		{[]string{"-v"}, matches(tcpOpts), "TCP option lists"},
+	}
+	for _, c := range checks {
+		n := 0
+		for _, f := range files {
+			n += comparePrinting(t, f, c.flags, c.pick)
+		}
+		t.Logf("%v: %d %s identical to tcpdump's", c.flags, n, c.what)
+		if n < 10 {
+			t.Errorf("%v: only %d %s compared", c.flags, n, c.what)
+		}
+	}
+}
+
+// TestPrintingASCII: -A prints the payload's visible characters, the test
+// message of a TCP probe among them, as tcpdump -A does.
+func TestPrintingASCII(t *testing.T) {
+	file := "../../testdata/pcaps/healthy.pcapng"
+	want, err := exec.Command("tcpdump", "-r", file, "-nn", "-A").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, code := nsdump("read", "--packets", "-A", file)
+	wb, gb := packetBlocks(string(want)), packetBlocks(got)
+	if code != 0 || len(wb) != len(gb) {
+		t.Fatalf("exit %d, %d packets, tcpdump %d", code, len(gb), len(wb))
+	}
+	asText := func(b []string) string { return strings.Join(b[1:], "\n") }
+	differ := 0
+	for i := range wb {
+		if asText(wb[i]) != asText(gb[i]) {
+			differ++
+			t.Errorf("packet %d: tcpdump %q, nsdump %q", i+1, asText(wb[i]), asText(gb[i]))
+		}
+	}
+	if !strings.Contains(got, "nsdump trace") {
+		t.Errorf("the test message is not in the ASCII:\n%s", got)
+	}
+}

@@ -1,0 +1,408 @@
+package decode
+
+import (
+	"encoding/binary"
+	"strconv"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+// Format selects what a packet line shows beyond the summary, as tcpdump's
+// flags do: Link (-e) the link-layer header; Hex (-X; 2: -XX) and ASCII
+// (-A; 2: -AA) the bytes after the line, from the network header on (2:
+// from the link header); Verbose (-v) the IP header fields and TCP options.
+type Format struct {
+	Link       bool
+	Hex, ASCII int
+	Verbose    int
+}
+
+// AppendPacket appends p's line as f asks, from the frame's bytes data
+// (caplen bytes, as captured), without the trailing newline.
+func AppendPacket(b []byte, p *Packet, point string, data []byte, f Format) []byte {
+	if !f.Link && f.Hex == 0 && f.ASCII == 0 && f.Verbose == 0 {
+		return AppendLine(b, p, point)
+	}
+	start := len(b)
+	b = AppendLine(b, p, point)
+	line := append([]byte(nil), b[start:]...)
+	b = b[:start]
+	head := len(line) - len(AppendSummary(nil, p))
+	b = append(b, line[:head]...)
+	off := linkHeaderLen(p.Link, data)
+	if f.Link {
+		b = appendLinkHeader(b, p, data)
+	}
+	summary := line[head:]
+	if f.Verbose > 0 && off <= len(data) {
+		b = appendVerbose(b, p, summary, data[off:])
+	} else {
+		b = append(b, summary...)
+	}
+	from := off
+	if f.Hex > 1 || f.Hex == 0 && f.ASCII > 1 {
+		from = 0
+	}
+	if from > len(data) {
+		return b
+	}
+	switch {
+	case f.Hex > 0:
+		b = AppendHexASCII(b, data[from:])
+	case f.ASCII > 0:
+		b = AppendASCII(b, data[from:])
+	}
+	return b
+}
+
+// linkHeaderLen is where the network header starts, as tcpdump counts it
+// for -X and -A.
+func linkHeaderLen(lt capture.LinkType, data []byte) int {
+	switch lt {
+	case capture.LinkEthernet:
+		n := 14
+		for n <= len(data) && n >= 14 && isVLAN(binary.BigEndian.Uint16(data[n-2:])) && n+4 <= len(data) {
+			n += 4
+		}
+		return n
+	case capture.LinkSLL:
+		return 16
+	case capture.LinkSLL2:
+		return 20
+	case capture.LinkNull, capture.LinkLoop, capture.LinkPPP:
+		return 4
+	}
+	return 0
+}
+
+func isVLAN(t uint16) bool { return t == 0x8100 || t == 0x88a8 }
+
+var ethertypeNames = map[uint16]string{
+	0x0800: "IPv4", 0x0806: "ARP", 0x86dd: "IPv6", 0x8100: "802.1Q", 0x88a8: "802.1Q-QinQ",
+	0x8035: "Reverse ARP", 0x88cc: "LLDP", 0x8847: "MPLS unicast", 0x8848: "MPLS multicast",
+	0x8863: "PPPoE D", 0x8864: "PPPoE S", 0x9000: "Loopback", 0x88e5: "MACsec",
+}
+
+// appendLinkHeader writes what tcpdump -e prints for Ethernet: source and
+// destination MAC, ethertype (and VLAN tags), frame length.
+func appendLinkHeader(b []byte, p *Packet, data []byte) []byte {
+	if p.Link != capture.LinkEthernet || len(data) < 14 {
+		return b
+	}
+	b = appendMAC(b, data[6:12])
+	b = append(b, " > "...)
+	b = appendMAC(b, data[0:6])
+	b = append(b, ", "...)
+	for off := 12; off+2 <= len(data); off += 4 {
+		t := binary.BigEndian.Uint16(data[off:])
+		if t <= 1500 {
+			b = append(b, "802.3"...)
+			break
+		}
+		b = append(b, "ethertype "...)
+		if name, ok := ethertypeNames[t]; ok {
+			b = append(b, name...)
+		} else {
+			b = append(b, "Unknown"...)
+		}
+		b = append(b, " (0x"...)
+		b = appendHexDigits(b, uint64(t), 4)
+		b = append(b, ')')
+		if !isVLAN(t) || off+6 > len(data) {
+			break
+		}
+		tci := binary.BigEndian.Uint16(data[off+2:])
+		b = append(b, ", length "...)
+		b = strconv.AppendInt(b, int64(p.Len), 10)
+		b = append(b, ": vlan "...)
+		b = strconv.AppendUint(b, uint64(tci&0xfff), 10)
+		b = append(b, ", p "...)
+		b = strconv.AppendUint(b, uint64(tci>>13), 10)
+		if tci&0x1000 != 0 {
+			b = append(b, ", DEI"...)
+		}
+		b = append(b, ", "...)
+	}
+	b = append(b, ", length "...)
+	b = strconv.AppendInt(b, int64(p.Len), 10)
+	return append(b, ": "...)
+}
+
+func appendMAC(b []byte, m []byte) []byte {
+	for i, x := range m {
+		if i > 0 {
+			b = append(b, ':')
+		}
+		b = appendHexDigits(b, uint64(x), 2)
+	}
+	return b
+}
+
+// appendHex writes v in lowercase hex, zero-padded to width digits.
+func appendHexDigits(b []byte, v uint64, width int) []byte {
+	const digits = "0123456789abcdef"
+	var tmp [16]byte
+	i := len(tmp)
+	for v > 0 || len(tmp)-i < width {
+		i--
+		tmp[i] = digits[v&0xf]
+		v >>= 4
+	}
+	return append(b, tmp[i:]...)
+}
+
+var protoNames = map[uint8]string{
+	0: "Options", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 43: "Routing",
+	44: "frag", 47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 59: "NONE", 60: "DSTOPTS",
+	89: "OSPF", 103: "PIM", 112: "VRRP", 132: "SCTP",
+}
+
+func protoName(p uint8) string {
+	if n, ok := protoNames[p]; ok {
+		return n
+	}
+	return "unknown"
+}
+
+// appendVerbose writes the summary with the IP header in parentheses (IPv4
+// on a line of its own, as tcpdump -v) and the TCP options; net is the
+// frame from the network header on.
+func appendVerbose(b []byte, p *Packet, summary, net []byte) []byte {
+	rest := summary
+	switch {
+	case len(net) >= 20 && net[0]>>4 == 4 && hasPrefix(summary, "IP "):
+		rest = summary[3:]
+		b = append(b, "IP "...)
+		b = appendIPv4Verbose(b, net)
+		b = append(b, "\n    "...)
+	case len(net) >= 40 && net[0]>>4 == 6 && hasPrefix(summary, "IP6 "):
+		rest = summary[4:]
+		b = append(b, "IP6 "...)
+		b = appendIPv6Verbose(b, net)
+		b = append(b, ' ')
+	}
+	if p.Kind != KindTCP {
+		return append(b, rest...)
+	}
+	// The options go before the summary's closing ", length N", as tcpdump
+	// places them.
+	i := lastIndex(rest, ", length ")
+	opts := tcpOptions(p, net)
+	if i < 0 || opts == nil {
+		return append(b, rest...)
+	}
+	b = append(b, rest[:i]...)
+	b = append(b, ", options ["...)
+	b = appendTCPOptions(b, opts)
+	b = append(b, ']')
+	return append(b, rest[i:]...)
+}
+
+func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
+
+func lastIndex(b []byte, s string) int {
+	for i := len(b) - len(s); i >= 0; i-- {
+		if string(b[i:i+len(s)]) == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func appendIPv4Verbose(b []byte, ip []byte) []byte {
+	tos := ip[1]
+	b = append(b, "(tos 0x"...)
+	b = appendHexDigits(b, uint64(tos), 1)
+	switch tos & 3 {
+	case 1:
+		b = append(b, ",ECT(1)"...)
+	case 2:
+		b = append(b, ",ECT(0)"...)
+	case 3:
+		b = append(b, ",CE"...)
+	}
+	b = append(b, ", ttl "...)
+	b = strconv.AppendUint(b, uint64(ip[8]), 10)
+	b = append(b, ", id "...)
+	b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(ip[4:])), 10)
+	off := binary.BigEndian.Uint16(ip[6:])
+	b = append(b, ", offset "...)
+	b = strconv.AppendUint(b, uint64(off&0x1fff)*8, 10)
+	b = append(b, ", flags ["...)
+	n := len(b)
+	for _, fl := range []struct {
+		bit  uint16
+		name string
+	}{{0x2000, "+"}, {0x4000, "DF"}, {0x8000, "rsvd"}} {
+		if off&fl.bit != 0 {
+			if len(b) > n {
+				b = append(b, ", "...)
+			}
+			b = append(b, fl.name...)
+		}
+	}
+	if len(b) == n {
+		b = append(b, "none"...)
+	}
+	b = append(b, "], proto "...)
+	b = append(b, protoName(ip[9])...)
+	b = append(b, " ("...)
+	b = strconv.AppendUint(b, uint64(ip[9]), 10)
+	b = append(b, "), length "...)
+	b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(ip[2:])), 10)
+	if int(ip[0]&0xf)*4 > 20 {
+		b = append(b, ", options"...)
+	}
+	return append(b, ')')
+}
+
+func appendIPv6Verbose(b []byte, ip []byte) []byte {
+	flow := binary.BigEndian.Uint32(ip[0:])
+	b = append(b, '(')
+	if flow&0x0ff00000 != 0 {
+		b = append(b, "class 0x"...)
+		b = appendHexDigits(b, uint64(flow&0x0ff00000>>20), 2)
+		b = append(b, ", "...)
+	}
+	if flow&0xfffff != 0 {
+		b = append(b, "flowlabel 0x"...)
+		b = appendHexDigits(b, uint64(flow&0xfffff), 5)
+		b = append(b, ", "...)
+	}
+	b = append(b, "hlim "...)
+	b = strconv.AppendUint(b, uint64(ip[7]), 10)
+	b = append(b, ", next-header "...)
+	b = append(b, protoName(ip[6])...)
+	b = append(b, " ("...)
+	b = strconv.AppendUint(b, uint64(ip[6]), 10)
+	b = append(b, ") payload length: "...)
+	b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(ip[4:])), 10)
+	return append(b, ')')
+}
+
+// tcpOptions returns the option bytes of p's TCP header, nil if none or
+// not captured.
+func tcpOptions(p *Packet, net []byte) []byte {
+	if p.IPHdrLen <= 0 || p.IPHdrLen+20 > len(net) {
+		return nil
+	}
+	tcp := net[p.IPHdrLen:]
+	hl := int(tcp[12]>>4) * 4
+	if hl <= 20 || hl > len(tcp) {
+		return nil
+	}
+	return tcp[20:hl]
+}
+
+var optionNames = map[byte]string{0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sack", 8: "TS",
+	19: "md5", 28: "uto", 29: "tcp-ao", 30: "mptcp", 34: "tfo"}
+
+// appendTCPOptions writes the options as tcpdump does: mss 1460,sackOK,TS
+// val 1 ecr 0,nop,wscale 7.
+func appendTCPOptions(b []byte, o []byte) []byte {
+	for i := 0; i < len(o); {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		kind := o[i]
+		if name, ok := optionNames[kind]; ok {
+			b = append(b, name...)
+		} else {
+			b = append(b, "unknown-"...)
+			b = strconv.AppendUint(b, uint64(kind), 10)
+		}
+		if kind == 0 || kind == 1 {
+			i++
+			continue
+		}
+		if i+1 >= len(o) || o[i+1] < 2 || i+int(o[i+1]) > len(o) {
+			return append(b, " [bad opt]"...)
+		}
+		v := o[i+2 : i+int(o[i+1])]
+		switch {
+		case kind == 2 && len(v) == 2:
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(v)), 10)
+		case kind == 3 && len(v) == 1:
+			b = append(b, ' ')
+			b = strconv.AppendUint(b, uint64(v[0]), 10)
+		case kind == 8 && len(v) == 8:
+			b = append(b, " val "...)
+			b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(v)), 10)
+			b = append(b, " ecr "...)
+			b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(v[4:])), 10)
+		case kind == 5:
+			b = append(b, ' ')
+			b = strconv.AppendInt(b, int64(len(v)/8), 10)
+			b = append(b, ' ')
+			for j := 0; j+8 <= len(v); j += 8 {
+				b = append(b, '{')
+				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(v[j:])), 10)
+				b = append(b, ':')
+				b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint32(v[j+4:])), 10)
+				b = append(b, '}')
+			}
+		case kind != 4 && len(v) > 0:
+			b = append(b, " 0x"...)
+			for _, x := range v {
+				b = appendHexDigits(b, uint64(x), 2)
+			}
+		}
+		i += int(o[i+1])
+	}
+	return b
+}
+
+// isGraph is tcpdump's ND_ASCII_ISGRAPH: printable and not a space.
+func isGraph(c byte) bool { return c > 0x20 && c <= 0x7e }
+
+// AppendHexASCII writes data as tcpdump -X does: lines of 16 bytes in
+// groups of two, each after "\n\t0xOFFS:  ", then the bytes as ASCII,
+// '.' for anything but a visible character.
+func AppendHexASCII(b []byte, data []byte) []byte {
+	for off := 0; off < len(data); off += 16 {
+		line := data[off:min(off+16, len(data))]
+		b = append(b, "\n\t0x"...)
+		b = appendHexDigits(b, uint64(off), 4)
+		b = append(b, ": "...)
+		n := len(b)
+		for i := 0; i < len(line); i += 2 {
+			b = append(b, ' ')
+			b = appendHexDigits(b, uint64(line[i]), 2)
+			if i+1 < len(line) {
+				b = appendHexDigits(b, uint64(line[i+1]), 2)
+			}
+		}
+		for len(b)-n < 40 {
+			b = append(b, ' ')
+		}
+		b = append(b, "  "...)
+		for _, c := range line {
+			if !isGraph(c) {
+				c = '.'
+			}
+			b = append(b, c)
+		}
+	}
+	return b
+}
+
+// AppendASCII writes data as tcpdump -A does: on new lines, visible
+// characters, spaces, tabs and newlines as they are, a CR before a newline
+// dropped, anything else '.'.
+func AppendASCII(b []byte, data []byte) []byte {
+	b = append(b, '\n')
+	for i, c := range data {
+		switch {
+		case c == '\r':
+			if len(data)-i-1 > 1 && data[i+1] != '\n' {
+				b = append(b, '.')
+			}
+		case isGraph(c) || c == '\t' || c == ' ' || c == '\n':
+			b = append(b, c)
+		default:
+			b = append(b, '.')
+		}
+	}
+	return b
+}
