@@ -32,12 +32,14 @@ func packetBlocks(out string) [][]string {
 // it returns how many pieces it compared.
 func comparePrinting(t *testing.T, file string, flags []string, pick func(block []string) []string) int {
 	t.Helper()
+	// A file cut short: tcpdump prints the packets before the cut, then
+	// fails; so does nsdump.
 	want, err := exec.Command("tcpdump", append([]string{"-r", file, "-nn"}, flags...)...).Output()
-	if err != nil {
+	if _, cut := err.(*exec.ExitError); err != nil && !(cut && strings.Contains(file, "truncated")) {
 		t.Fatalf("tcpdump -r %s %v: %v", file, flags, err)
 	}
 	got, e, code := nsdump(append(append([]string{"read", "--packets"}, flags...), file)...)
-	if code != 0 {
+	if code != 0 && !strings.Contains(file, "truncated") {
 		t.Fatalf("nsdump read --packets %v: exit %d %s", flags, code, e)
 	}
 	wb, gb := packetBlocks(string(want)), packetBlocks(got)
