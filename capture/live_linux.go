@@ -320,9 +320,13 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 // still has its name.
 const checkEvery = 250 * time.Millisecond
 
-// namespaceThere checks that the capture point's namespace still has its
-// name under /run/netns, the same namespace as when the capture started.
+// namespaceThere checks that a named capture point's namespace still has
+// its name under /run/netns, the same namespace as when the capture
+// started.
 func (src *source) namespaceThere() error {
+	if !topology.IsNamed(src.ns) {
+		return nil // pid:N or a path: no name to lose
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(topology.NamespacePath(src.ns), &st); err != nil || src.nsIno != 0 && st.Ino != src.nsIno {
 		return fmt.Errorf("capture on %s: namespace %q was removed", src.point.Name, src.ns)
