@@ -84,7 +84,7 @@ func TestCaptureBothEndsToPcapng(t *testing.T) {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
 	// TCP with a message both ways: trace listens in each namespace and connects from the other.
-	if _, e, code := nsdump("trace", ns0, ns1, "--count", "1", "--port", "7096"); code != 0 {
+	if _, e, code := nsdump("trace", ns0, ns1, "--count", "1", "--port", "7096", "--timeout", "5s"); code != 0 {
 		t.Fatalf("trace for the TCP exchange: exit %d %s", code, e)
 	}
 	if err := ends(t, cmd); err != nil {
