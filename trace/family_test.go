@@ -58,7 +58,7 @@ func TestTraceIPv6(t *testing.T) {
 			ab, ba := l.NS0+"->"+l.NS1, l.NS1+"->"+l.NS0
 			trace := func() *Result {
 				t.Helper()
-				res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Timeout: 800 * time.Millisecond, Count: 2})
+				res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Timeout: 2 * time.Second, Count: 2}) // generous: a loaded machine
 				if err != nil {
 					t.Fatalf("trace: %v", err)
 				}
@@ -140,7 +140,7 @@ func TestAddressChoice(t *testing.T) {
 	}
 	ip(t, "-n", l.NS0, "route", "add", l.Extra1[0].Masked().String(), "dev", l.Veth0)
 	ip(t, "-n", l.NS1, "route", "add", l.Addr0.Masked().String(), "dev", l.Veth1)
-	res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Count: 2, Timeout: 800 * time.Millisecond})
+	res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Count: 2, Timeout: 5 * time.Second}) // healthy: ends at the last answer
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ while True:
 	}) {
 		t.Fatal("the python3 listener never listened")
 	}
-	res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Count: 2, Timeout: 800 * time.Millisecond})
+	res, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, Count: 2, Timeout: 5 * time.Second}) // healthy: ends at the last answer
 	if err != nil {
 		t.Fatalf("trace with a busy port: %v", err)
 	}
