@@ -32,9 +32,13 @@ func ParseTarget(s string) (Target, error) {
 
 // Config tunes the rings; nil means defaults.
 type Config struct {
-	SnapLen     int           // default MaxSnapLen
-	BlockSize   int           // default 1 MiB
-	NumBlocks   int           // default 64
+	SnapLen int // default MaxSnapLen
+	// RingSize is the ring of each capture point, in bytes (tcpdump's -B,
+	// times 1024). Zero adapts it to the number of points (see AdaptRing),
+	// unless BlockSize and NumBlocks give the shape outright.
+	RingSize    int
+	BlockSize   int
+	NumBlocks   int
 	PollTimeout time.Duration // default 100ms: how soon a cancelled capture stops
 	// Filter, compiled for Ethernet, runs on every socket; frames queued
 	// before it was attached are checked again in userland, as libpcap does.
@@ -42,7 +46,7 @@ type Config struct {
 }
 
 func (c *Config) withDefaults() Config {
-	out := Config{SnapLen: MaxSnapLen, BlockSize: 1 << 20, NumBlocks: 64, PollTimeout: 100 * time.Millisecond}
+	out := Config{SnapLen: MaxSnapLen, PollTimeout: 100 * time.Millisecond}
 	if c != nil {
 		if c.SnapLen > 0 {
 			out.SnapLen = min(c.SnapLen, MaxSnapLen)
@@ -53,6 +57,7 @@ func (c *Config) withDefaults() Config {
 		if c.NumBlocks > 0 {
 			out.NumBlocks = c.NumBlocks
 		}
+		out.RingSize = c.RingSize
 		if c.PollTimeout > 0 {
 			out.PollTimeout = c.PollTimeout
 		}
@@ -87,20 +92,38 @@ type Session struct {
 // are read from ordinary goroutines.
 func Open(targets []Target, cfg *Config) (*Session, error) {
 	s := &Session{cfg: cfg.withDefaults()}
-	for _, t := range targets {
-		ifaces, err := interfaces(t)
-		if err != nil {
-			s.Close()
-			return nil, err
+	type point struct {
+		ns  string
+		ifc topology.Interface
+	}
+	found := make([][]topology.Interface, len(targets))
+	err := parallel(len(targets), func(i int) error {
+		var err error
+		found[i], err = interfaces(targets[i])
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var points []point
+	for i, t := range targets {
+		for _, ifc := range found[i] {
+			points = append(points, point{t.Namespace, ifc})
 		}
-		for _, ifc := range ifaces {
-			src, err := s.open(t.Namespace, ifc)
-			if err != nil {
-				s.Close()
-				return nil, err
-			}
-			s.sources = append(s.sources, src)
-		}
+	}
+	s.cfg.shapeRing(len(points))
+	// Each socket waits out RCU grace periods in the kernel (its ring and
+	// its bind re-register the packet hook): opened one after the other, a
+	// hundred namespaces took seconds; at once, the waits overlap.
+	s.sources = make([]*source, len(points))
+	err = parallel(len(points), func(i int) error {
+		var err error
+		s.sources[i], err = s.open(points[i].ns, points[i].ifc)
+		return err
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
 	}
 	if len(s.sources) == 0 {
 		return nil, errors.New("no interface to capture on")
@@ -178,7 +201,7 @@ func (s *Session) Points() []Point {
 // Close releases sockets that Run never started reading.
 func (s *Session) Close() {
 	for _, src := range s.sources {
-		if src.tp != nil {
+		if src != nil && src.tp != nil {
 			src.tp.Close()
 			src.tp = nil
 		}

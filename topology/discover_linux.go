@@ -40,6 +40,18 @@ func (f *Found) Display() string {
 	return fmt.Sprintf("net:[%d]", f.Inode)
 }
 
+// Spec is a target that opens the namespace from here: its name, else
+// pid:N, else the path to its bind mount through /proc/PID/root.
+func (f *Found) Spec() string {
+	switch {
+	case f.Name != "":
+		return f.Name
+	case len(f.PIDs) > 0:
+		return "pid:" + strconv.Itoa(f.PIDs[0])
+	}
+	return f.open
+}
+
 // Open opens the namespace by the path it was found through.
 func (f *Found) Open() (netns.NsHandle, error) {
 	return openNetNSFile(f.Display(), f.open)

@@ -159,7 +159,11 @@ func openTarget(spec string) (*NetNS, error) {
 		return nil, fmt.Errorf("namespace %s: %w", spec, err)
 	}
 	n.Inode, n.Dev = st.Ino, st.Dev
-	n.Name = displayName(spec, n.PID, st.Ino, st.Dev)
+	if IsNamed(spec) {
+		n.Name = spec // the name under /run/netns it was opened by
+	} else {
+		n.Name = displayName(spec, n.PID, st.Ino, st.Dev)
+	}
 	return n, nil
 }
 

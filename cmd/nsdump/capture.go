@@ -23,6 +23,8 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet; 0 keeps all (262144, as tcpdump)")
 	withDrops := fs.Bool("drops", false, "also record the packets the kernel drops in these namespaces, with its reason, on NS/drops")
 	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
+	ringKiB := fs.IntP("buffer-size", "B", 0, "ring buffer of each capture point in KiB, as tcpdump -B (default: 2048, less when there are many points)")
+	all := fs.Bool("all", false, "every interface of every network namespace on the host, loopbacks excepted (name NS/lo to add one)")
 	pf := addPrintFlags(fs)
 	refuse := addTcpdumpRefusals(fs)
 	if err := parse(fs, args); err != nil {
@@ -47,9 +49,19 @@ func runCapture(ctx context.Context, e env, args []string) error {
 			return err
 		}
 	}
-	targets, filter, err := captureTargets(fs.Args())
+	var targets []capture.Target
+	var filter []string
+	var err error
+	if *all {
+		targets, filter, err = extraTargets(fs.Args())
+	} else {
+		targets, filter, err = captureTargets(fs.Args())
+	}
 	if err != nil {
 		return err
+	}
+	if *ringKiB != 0 && (*ringKiB < capture.MinRing>>10 || *ringKiB > 1<<20) {
+		return fmt.Errorf("-B must be from %d to %d KiB", capture.MinRing>>10, 1<<20)
 	}
 	flt, err := compileCaptureFilter(e, filter)
 	if err != nil {
@@ -65,7 +77,15 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	defer release()
 	ctx, stopWatch := watchHolders(ctx, held)
 	defer stopWatch()
-	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt})
+	if *all {
+		more, releaseAll, err := everyInterface(e)
+		if err != nil {
+			return err
+		}
+		defer releaseAll()
+		targets = append(more, targets...)
+	}
+	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10})
 	if err != nil {
 		return err
 	}
@@ -91,6 +111,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
+
 	dr.start(ctx, sink)
 	st, runErr := s.Run(ctx, *count, func(f capture.Frame) error {
 		return dr.guard(func() error { return sink(f, "") })()

@@ -65,11 +65,7 @@ func lsAll(e env, asJSON bool) error {
 // inspectFound holds the namespace for the time of its inspection, by the
 // path it was found through, and shows it by its display name.
 func inspectFound(f *topology.Found) (*topology.Namespace, error) {
-	spec := f.Display()
-	if strings.HasPrefix(spec, "net:[") {
-		return nil, fmt.Errorf("nothing to open it by")
-	}
-	n, err := topology.Hold(spec)
+	n, err := topology.Hold(f.Spec())
 	if err != nil {
 		return nil, err
 	}

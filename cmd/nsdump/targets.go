@@ -104,3 +104,60 @@ func holderGone(ctx context.Context) error {
 	}
 	return nil
 }
+
+// extraTargets reads capture --all's arguments: targets first (NS/lo adds
+// a loopback), then the filter.
+func extraTargets(args []string) ([]capture.Target, []string, error) {
+	var targets []capture.Target
+	for i, a := range args {
+		if !isTarget(a) {
+			return targets, args[i:], nil
+		}
+		t, err := capture.ParseTarget(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets = append(targets, t)
+	}
+	return targets, nil, nil
+}
+
+// everyInterface is capture --all: every interface but lo of every network
+// namespace on the host, each namespace held for the whole capture (not
+// watched: the processes that make --all find a namespace come and go).
+func everyInterface(e env) ([]capture.Target, func(), error) {
+	found, err := topology.AllNamespaces()
+	if err != nil {
+		return nil, nil, err
+	}
+	var held []*topology.NetNS
+	release := func() {
+		for _, n := range held {
+			n.Close()
+		}
+	}
+	var targets []capture.Target
+	for _, f := range found {
+		n, err := topology.Hold(f.Spec())
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nsdump: skipping net:[%d]: %v\n", f.Inode, err)
+			continue
+		}
+		held = append(held, n)
+		links, err := topology.Links(n.Name)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "nsdump: skipping %s: %v\n", n.Name, err)
+			continue
+		}
+		for _, l := range links {
+			if l.Name != "lo" {
+				targets = append(targets, capture.Target{Namespace: n.Name, Interface: l.Name})
+			}
+		}
+	}
+	if len(targets) == 0 {
+		release()
+		return nil, nil, errors.New("no interface but loopbacks in any namespace")
+	}
+	return targets, release, nil
+}

@@ -173,3 +173,56 @@ func TestTargetAndAddressInputErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureAll: capture --all has a capture point on every interface of
+// every namespace, the unnamed one's included, and the ping between them
+// is in the file at both ends.
+func TestCaptureAll(t *testing.T) {
+	j := labtest.NewJoined(t, "ns")
+	u := j.Unnamed
+	dir := t.TempDir()
+	file, errName := filepath.Join(dir, "all.pcapng"), filepath.Join(dir, "err")
+	stderr, _ := os.Create(errName)
+	defer stderr.Close()
+	// Four packets: the echo and its reply, each seen at both ends (the
+	// unnamed side's .11 address is one no other test lab uses).
+	cmd := exec.Command(buildNsdump(t), "capture", "--all", "-B", "512", "-c", "4", "-w", file, "icmp", "and", "host", j.AddrU.Addr().String())
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	read := func() string { b, _ := os.ReadFile(errName); return string(b) }
+	waitForLong(t, "capture --all to start", func() bool { return strings.Contains(read(), "capturing on") })
+	for _, p := range []string{u.Spec() + "/" + j.VethU, j.Named + "/" + j.VethNamed} {
+		if !strings.Contains(read(), p) {
+			t.Errorf("capture --all has no point %s: %s", p, read())
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "exec", j.Named, "ping", "-c", "1", "-W", "5", j.AddrU.Addr().String()).CombinedOutput(); err != nil {
+		t.Fatalf("ping: %v %s", err, out)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("capture --all -c 4 still running: %s", read())
+	}
+	out, _ := exec.Command("tshark", "-r", file, "-T", "fields", "-e", "frame.interface_name", "-e", "icmp.type").Output()
+	got := string(out)
+	want := []string{u.Spec() + "/" + j.VethU + "\t8", u.Spec() + "/" + j.VethU + "\t0", j.Named + "/" + j.VethNamed + "\t8", j.Named + "/" + j.VethNamed + "\t0"}
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("the file lacks %q; tshark reads:\n%s", w, got)
+		}
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("capture --all ended with %d: %s", code, read())
+	}
+}

@@ -1,0 +1,99 @@
+package capture
+
+import (
+	"errors"
+	"sync"
+)
+
+// Ring sizes. Each capture point has its own TPACKET_V3 ring, memory the
+// kernel pins for the socket's life and that becomes resident as packets
+// fill it. One ring per point of today's 64 MiB made a two-point capture
+// 18 times tcpdump's size, and a hundred namespaces impossible. tcpdump's
+// default is 2 MiB per interface; nsdump follows it for a few points and
+// shrinks the rings as points multiply, within a total budget.
+const (
+	// DefaultRing is one point's ring when there are few: tcpdump's -B default.
+	DefaultRing = 2 << 20
+	// MinRing is the smallest ring: two blocks of MinBlock.
+	MinRing = 2 * MinBlock
+	// MinBlock is the smallest block: it must hold a whole 64 KiB GSO frame.
+	MinBlock = 128 << 10
+	// MaxBlock is the largest block.
+	MaxBlock = 1 << 20
+	// RingBudget bounds the rings of all points together when adapting.
+	RingBudget = 64 << 20
+)
+
+// AdaptRing is the ring size of each of n points: DefaultRing while the
+// budget allows, down to MinRing.
+func AdaptRing(n int) int {
+	r := DefaultRing
+	for r > MinRing && n*r > RingBudget {
+		r /= 2
+	}
+	return r
+}
+
+// ringShape splits a ring of size bytes into blocks: eight if it can (the
+// kernel fills one while the reader drains others), of MinBlock to
+// MaxBlock, a power of two so that the kernel takes it.
+func ringShape(size int) (block, blocks int) {
+	block = MinBlock
+	for block < MaxBlock && block*2*8 <= size {
+		block *= 2
+	}
+	blocks = max(size/block, 2)
+	return block, blocks
+}
+
+// shapeRing fixes the block size and count for n points.
+func (c *Config) shapeRing(n int) {
+	if c.BlockSize > 0 && c.NumBlocks > 0 {
+		return
+	}
+	size := c.RingSize
+	if size <= 0 {
+		size = AdaptRing(n)
+	}
+	if c.BlockSize > 0 {
+		c.NumBlocks = max(size/c.BlockSize, 2)
+		return
+	}
+	if c.NumBlocks > 0 {
+		// A caller that asks for a number of blocks keeps 1 MiB ones.
+		c.BlockSize = MaxBlock
+		return
+	}
+	c.BlockSize, c.NumBlocks = ringShape(size)
+}
+
+// openers bounds the sockets opened at once (each on a thread of its own).
+const openers = 32
+
+// parallel runs fn(0..n-1), at most openers at a time, and returns the
+// first error by index.
+func parallel(n int, fn func(i int) error) error {
+	errs := make([]error, n)
+	sem := make(chan struct{}, openers)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			errs[i] = fn(i)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(firstErr(errs))
+}
+
+func firstErr(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,29 @@
+package capture
+
+import "testing"
+
+func TestRingSizes(t *testing.T) {
+	for _, tt := range []struct{ points, ring int }{
+		{1, 2 << 20}, {2, 2 << 20}, {32, 2 << 20}, {33, 1 << 20}, {100, 512 << 10}, {207, 256 << 10}, {5000, 256 << 10},
+	} {
+		if got := AdaptRing(tt.points); got != tt.ring {
+			t.Errorf("AdaptRing(%d) = %d, want %d", tt.points, got, tt.ring)
+		}
+		if tt.points <= 256 && tt.points*AdaptRing(tt.points) > RingBudget {
+			t.Errorf("%d points of %d bytes exceed the budget", tt.points, AdaptRing(tt.points))
+		}
+	}
+	for _, tt := range []struct{ size, block, blocks int }{
+		{256 << 10, 128 << 10, 2}, {2 << 20, 256 << 10, 8}, {64 << 20, 1 << 20, 64}, {300 << 10, 128 << 10, 2},
+	} {
+		if b, n := ringShape(tt.size); b != tt.block || n != tt.blocks {
+			t.Errorf("ringShape(%d) = %d x %d, want %d x %d", tt.size, b, n, tt.block, tt.blocks)
+		}
+	}
+	// trace asks for 8 blocks and keeps 1 MiB ones.
+	c := Config{NumBlocks: 8}
+	c.shapeRing(2)
+	if c.BlockSize != MaxBlock || c.NumBlocks != 8 {
+		t.Errorf("NumBlocks 8: %d x %d", c.BlockSize, c.NumBlocks)
+	}
+}
