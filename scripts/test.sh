@@ -16,4 +16,7 @@ if ((${#need[@]})); then
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-go test -race -count=1 ./...
+# No test asserts a duration; -timeout only bounds a hang, generously, since
+# a loaded machine (scripts/load-test.sh) runs the slowest package for
+# minutes.
+go test -race -count=1 -timeout 30m ./...
