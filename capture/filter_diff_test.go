@@ -3,10 +3,12 @@ package capture
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,17 +25,113 @@ var (
 // framesPerExpr frames are built for each expression.
 const framesPerExpr = 48
 
-// referenceCompiler finds tcpdump, whose -ddd prints libpcap's program.
-func referenceCompiler(t *testing.T) string {
+type refResult struct {
+	prog []bpf.RawInstruction
+	err  error
+}
+
+// reference is libpcap's compiler: testdata/pcapc (built here against
+// libpcap-dev, one process for every expression) or, without a C compiler
+// or libpcap-dev, tcpdump -ddd once per expression.
+type reference struct {
+	name    string
+	pcapc   string
+	tcpdump string
+}
+
+func referenceCompiler(t *testing.T) *reference {
 	t.Helper()
-	p, err := exec.LookPath("tcpdump")
-	if err != nil {
-		if os.Getenv("NSDUMP_REQUIRE_ROOT") == "1" {
-			t.Fatalf("tcpdump is needed as the reference filter compiler (NSDUMP_REQUIRE_ROOT=1): %v", err)
+	r := &reference{}
+	r.tcpdump, _ = exec.LookPath("tcpdump")
+	bin := filepath.Join(t.TempDir(), "pcapc")
+	out, err := exec.Command("cc", "-O1", "-o", bin, "testdata/pcapc/pcapc.c", "-lpcap").CombinedOutput()
+	switch {
+	case err == nil:
+		r.pcapc, r.name = bin, "libpcap through testdata/pcapc"
+		if r.tcpdump != "" {
+			r.sameAsTcpdump(t)
 		}
-		t.Skip("tcpdump not installed: no reference compiler to compare with")
+	case r.tcpdump != "":
+		r.name = "tcpdump -ddd (no C compiler or libpcap-dev: " + strings.TrimSpace(string(out)) + ")"
+	case os.Getenv("NSDUMP_REQUIRE_ROOT") == "1":
+		t.Fatalf("libpcap is needed as the reference filter compiler (NSDUMP_REQUIRE_ROOT=1): no tcpdump, and building testdata/pcapc: %v %s", err, out)
+	default:
+		t.Skipf("no reference filter compiler: no tcpdump, and building testdata/pcapc: %v %s", err, out)
 	}
-	return p
+	return r
+}
+
+// sameAsTcpdump checks that pcapc gives tcpdump's programs.
+func (r *reference) sameAsTcpdump(t *testing.T) {
+	exprs := []string{"tcp or udp and port 53", "icmp or arp and host 10.20.9.9", "net 10.0.0.0 mask 255.0.255.0",
+		"host ::ffff:1.2.3.4", "vlan 100 and tcp[tcpflags] & tcp-syn != 0", "less 60", "bogus", "ip and not ip"}
+	got := r.compile(t, exprs, true)
+	for i, e := range exprs {
+		want, err := libpcapCompile(r.tcpdump, e, true)
+		if (err != nil) != (got[i].err != nil) || fmt.Sprint(want) != fmt.Sprint(got[i].prog) {
+			t.Fatalf("pcapc and tcpdump -ddd differ on %q: %v %v / %v %v", e, got[i].prog, got[i].err, want, err)
+		}
+	}
+}
+
+// compile compiles each expression, with libpcap's optimizer or without.
+func (r *reference) compile(t *testing.T, exprs []string, optimize bool) []refResult {
+	out := make([]refResult, len(exprs))
+	if r.pcapc == "" {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for w := 0; w < 4; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					out[i].prog, out[i].err = libpcapCompile(r.tcpdump, exprs[i], optimize)
+				}
+			}()
+		}
+		for i := range exprs {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		return out
+	}
+	var in bytes.Buffer
+	for _, e := range exprs {
+		if !optimize {
+			in.WriteString("O ")
+		}
+		in.WriteString(e + "\n")
+	}
+	cmd := exec.Command(r.pcapc)
+	cmd.Stdin = &in
+	res, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("pcapc: %v", err)
+	}
+	lines := strings.Split(string(res), "\n")
+	for i := range exprs {
+		if len(lines) == 0 {
+			t.Fatalf("pcapc stopped after %d of %d expressions", i, len(exprs))
+		}
+		head := lines[0]
+		lines = lines[1:]
+		if msg, ok := strings.CutPrefix(head, "err "); ok {
+			out[i].err = errors.New(msg)
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(head, "ok "))
+		if err != nil || n > len(lines) {
+			t.Fatalf("pcapc line %q", head)
+		}
+		for _, l := range lines[:n] {
+			var c, jt, jf, k uint32
+			fmt.Sscan(l, &c, &jt, &jf, &k)
+			out[i].prog = append(out[i].prog, bpf.RawInstruction{Op: uint16(c), Jt: uint8(jt), Jf: uint8(jf), K: k})
+		}
+		lines = lines[n:]
+	}
+	return out
 }
 
 // libpcapCompile runs tcpdump -ddd for Ethernet frames; a refused
@@ -79,7 +177,6 @@ type diffCase struct {
 // from each expression's atoms: every verdict must agree, and an
 // expression libpcap refuses nsdump must refuse too.
 func TestFilterDifferential(t *testing.T) {
-	tcpdump := referenceCompiler(t)
 	g := newExprGen(*filterSeed)
 	cases := make([]diffCase, *filterCount)
 	for i := range cases {
@@ -92,22 +189,15 @@ func TestFilterDifferential(t *testing.T) {
 			c.wire = append(c.wire, w)
 		}
 	}
-	work := make(chan *diffCase)
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				c.ref, c.refErr = libpcapCompile(tcpdump, c.expr, true)
-			}
-		}()
-	}
+	ref := referenceCompiler(t)
+	exprs := make([]string, len(cases))
 	for i := range cases {
-		work <- &cases[i]
+		exprs[i] = cases[i].expr
 	}
-	close(work)
-	wg.Wait()
+	for i, r := range ref.compile(t, exprs, true) {
+		cases[i].ref, cases[i].refErr = r.prog, r.err
+	}
+	t.Logf("reference compiler: %s", ref.name)
 
 	var compiled, refused, empty, mixed, verdicts, optimized, deadFault, bad int
 	for i := range cases {
@@ -162,7 +252,7 @@ func TestFilterDifferential(t *testing.T) {
 			}
 			verdicts++
 			got := ours.MatchLen(f, c.wire[j])
-			if got != want && unoptimizedAgrees(t, tcpdump, c, j, got) {
+			if got != want && unoptimizedAgrees(t, ref, c, j, got) {
 				// libpcap's optimizer removed a load past the end of this
 				// short frame (or added none): unoptimized libpcap, like
 				// nsdump, reads the field and rejects the frame.
@@ -203,13 +293,13 @@ func constantFault(err error) bool {
 // unoptimizedAgrees tells whether libpcap without its optimizer (tcpdump
 // -O) gives nsdump's verdict on frame j where the optimized program does
 // not, on a frame shorter than the fields the expression reads.
-func unoptimizedAgrees(t *testing.T, tcpdump string, c *diffCase, j int, got bool) bool {
+func unoptimizedAgrees(t *testing.T, ref *reference, c *diffCase, j int, got bool) bool {
 	if c.unopt == nil {
-		prog, err := libpcapCompile(tcpdump, c.expr, false)
-		if err != nil {
-			t.Fatalf("tcpdump -O refuses %q: %v", c.expr, err)
+		r := ref.compile(t, []string{c.expr}, false)[0]
+		if r.err != nil {
+			t.Fatalf("libpcap without its optimizer refuses %q: %v", c.expr, r.err)
 		}
-		c.unopt = prog
+		c.unopt = r.prog
 	}
 	return (runBPF(c.unopt, c.frames[j], uint32(c.wire[j])) > 0) == got
 }

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"regexp"
 	"strconv"
 	"strings"
 )
@@ -34,24 +33,123 @@ type token struct {
 // maxExprLen bounds the text of an expression.
 const maxExprLen = 1 << 20
 
-var (
-	reNum  = regexp.MustCompile(`^(?:0[xX][0-9A-Fa-f]+|[0-9]+)`)
-	reHID  = regexp.MustCompile(`^(?:(?:0[xX][0-9A-Fa-f]+|[0-9]+)\.){1,3}(?:0[xX][0-9A-Fa-f]+|[0-9]+)`)
-	reMAC  = regexp.MustCompile(`^(?:[0-9A-Fa-f]{1,2}(?::[0-9A-Fa-f]{1,2}){5}|[0-9A-Fa-f]{1,2}(?:-[0-9A-Fa-f]{1,2}){5}|[0-9A-Fa-f]{1,2}(?:\.[0-9A-Fa-f]{1,2}){5}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}|[0-9A-Fa-f]{12})`)
-	reBadE = regexp.MustCompile(`^[0-9A-Fa-f]{1,2}:+(?:[0-9A-Fa-f]{1,2}:+)+`)
-	reID   = regexp.MustCompile(`^[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?`)
-	reAID  = regexp.MustCompile(`^\$[0-9A-Fa-f]{1,2}`)
-	// reV6 takes the characters an IPv6 literal may use; the candidate is
-	// then checked against scanner.l's forms.
-	reV6 = regexp.MustCompile(`^[0-9A-Fa-f:.]+`)
-)
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
 
-func init() {
-	reNum.Longest()
-	reHID.Longest()
-	reMAC.Longest()
-	reBadE.Longest()
-	reID.Longest()
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func isAlnum(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// numLen matches {N}: 0x followed by hex digits, or decimal digits.
+func numLen(s string) int {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && isHex(s[2]) {
+		n := 3
+		for n < len(s) && isHex(s[n]) {
+			n++
+		}
+		return n
+	}
+	n := 0
+	for n < len(s) && isDigit(s[n]) {
+		n++
+	}
+	return n
+}
+
+// hidLen matches {N}.{N}, {N}.{N}.{N} or {N}.{N}.{N}.{N}, the longest.
+func hidLen(s string) int {
+	n := numLen(s)
+	if n == 0 {
+		return 0
+	}
+	best := 0
+	for parts := 1; parts < 4 && n < len(s) && s[n] == '.'; parts++ {
+		m := numLen(s[n+1:])
+		if m == 0 {
+			break
+		}
+		n += 1 + m
+		best = n
+	}
+	return best
+}
+
+// hexRun counts hex digits at the start of s, at most max.
+func hexRun(s string, max int) int {
+	n := 0
+	for n < len(s) && n < max && isHex(s[n]) {
+		n++
+	}
+	return n
+}
+
+// macLen matches scanner.l's MAC forms.
+func macLen(s string) int {
+	best := 0
+	for _, sep := range []byte{':', '-', '.'} {
+		n, groups := 0, 0
+		for groups < 6 {
+			m := hexRun(s[n:], 2)
+			if m == 0 {
+				break
+			}
+			n += m
+			groups++
+			if groups < 6 {
+				if n >= len(s) || s[n] != sep {
+					break
+				}
+				n++
+			}
+		}
+		if groups == 6 {
+			best = max(best, n)
+		}
+	}
+	if n := 14; len(s) >= n && hexRun(s, 4) == 4 && s[4] == '.' && hexRun(s[5:], 4) == 4 && s[9] == '.' && hexRun(s[10:], 4) == 4 {
+		best = max(best, n)
+	}
+	if hexRun(s, 12) == 12 {
+		best = max(best, 12)
+	}
+	return best
+}
+
+// badEtherLen matches {B}:+({B}:+)+, which scanner.l reports as a bogus
+// ethernet address.
+func badEtherLen(s string) int {
+	n, groups := 0, 0
+	for {
+		m := hexRun(s[n:], 2)
+		if m == 0 || n+m >= len(s) || s[n+m] != ':' {
+			break
+		}
+		n += m
+		for n < len(s) && s[n] == ':' {
+			n++
+		}
+		groups++
+	}
+	if groups < 2 {
+		return 0
+	}
+	return n
+}
+
+// idLen matches [A-Za-z0-9]([-_.A-Za-z0-9]*[.A-Za-z0-9])?.
+func idLen(s string) int {
+	if len(s) == 0 || !isAlnum(s[0]) {
+		return 0
+	}
+	n, last := 1, 1
+	for n < len(s) && (isAlnum(s[n]) || s[n] == '-' || s[n] == '_' || s[n] == '.') {
+		n++
+		if c := s[n-1]; c != '-' && c != '_' {
+			last = n
+		}
+	}
+	return last
 }
 
 // keywords maps libpcap's reserved words to canonical names. Words nsdump
@@ -171,26 +269,27 @@ func lexWord(s string) (token, int, error) {
 		}
 	}
 	// Rules in scanner.l's order; a later rule wins only when longer.
-	if m := reID.FindString(s); m != "" {
-		if _, ok := keywords[strings.ToLower(m)]; ok {
-			try(len(m), tkKw)
+	id := s[:idLen(s)]
+	if _, ok := keywords[strings.ToLower(id)]; ok && id != "" {
+		try(len(id), tkKw)
+	}
+	if s[0] == '$' {
+		if n := hexRun(s[1:], 2); n > 0 {
+			try(1+n, tkAID)
 		}
 	}
-	if m := reAID.FindString(s); m != "" {
-		try(len(m), tkAID)
-	}
-	try(len(reMAC.FindString(s)), tkEID)
-	try(len(reNum.FindString(s)), tkNum)
-	try(len(reHID.FindString(s)), tkHID)
+	try(macLen(s), tkEID)
+	try(numLen(s), tkNum)
+	try(hidLen(s), tkHID)
 	try(v6Len(s), tkHID6)
-	if m := reBadE.FindString(s); m != "" && len(m) > best {
-		return token{}, 0, filterErr("bogus ethernet address %s", m)
+	if n := badEtherLen(s); n > best {
+		return token{}, 0, filterErr("bogus ethernet address %s", s[:n])
 	}
-	if m := reID.FindString(s); m != "" {
-		if _, ok := namedNumbers[m]; ok {
-			try(len(m), tkNum)
+	if id != "" {
+		if _, ok := namedNumbers[id]; ok {
+			try(len(id), tkNum)
 		}
-		try(len(m), tkID)
+		try(len(id), tkID)
 	}
 	if best == 0 {
 		return token{}, 0, filterErr("unexpected character %q", s[0])
@@ -240,9 +339,15 @@ func parseNum(s string) (uint32, error) {
 // v6Len is the length of the longest IPv6 literal, in one of scanner.l's
 // forms, at the start of s; 0 if there is none.
 func v6Len(s string) int {
-	m := reV6.FindString(s)
-	for n := len(m); n >= 2; n-- {
-		if isV6Form(m[:n]) {
+	m := 0
+	for m < len(s) && (isHex(s[m]) || s[m] == ':' || s[m] == '.') {
+		m++
+	}
+	if strings.IndexByte(s[:m], ':') < 0 {
+		return 0
+	}
+	for n := m; n >= 2; n-- {
+		if isV6Form(s[:n]) {
 			return n
 		}
 	}
@@ -291,7 +396,7 @@ func reHIDFull(s string) bool {
 		return false
 	}
 	for _, p := range parts {
-		if reNum.FindString(p) != p {
+		if p == "" || numLen(p) != len(p) {
 			return false
 		}
 	}
