@@ -370,6 +370,11 @@ func (p *parser) id(q qual) (bexpr, error) {
 	}
 	if p.peek().op("(") {
 		p.next()
+		if p.peek().op("(") && !p.nestedNum() {
+			// grammar.y: "( pid )" starts with a value, a number in
+			// parentheses, or not: "((10.0.0.1))" is a syntax error.
+			return nil, p.syntax()
+		}
 		b, err := p.id(q)
 		if err != nil {
 			return nil, err
@@ -393,6 +398,23 @@ func (p *parser) id(q qual) (bexpr, error) {
 	}
 	b, err := p.value(q)
 	return negate(b, odd), err
+}
+
+// nestedNum tells whether parentheses around a number start here.
+func (p *parser) nestedNum() bool {
+	i := p.pos
+	for p.at(i).op("(") {
+		i++
+	}
+	if p.at(i).kind != tkNum {
+		return false
+	}
+	for k := p.pos; k < i; k++ {
+		if !p.at(i + 1 + k - p.pos).op(")") {
+			return false
+		}
+	}
+	return true
 }
 
 // value lowers one bare value under qualifiers q.

@@ -1,5 +1,7 @@
 package capture
 
+import "strings"
+
 // Relations: arithmetic on packet bytes, "len" and numbers, compared.
 // As in libpcap 1.10 (gen_arth), an arithmetic operation keeps the
 // protocol checks of its left operand only: "1 + ip[16] != 5" holds for a
@@ -98,54 +100,82 @@ func (p *parser) arith(minPrec int, guards *[]bexpr) (arith, error) {
 	}
 }
 
-// arithOp follows gen_arth and libpcap's optimizer: two numbers are
-// folded into one; a division or modulus by zero and a shift beyond 31
-// bits are refused when the right side folds to such a number, or (a
-// quirk of gen_arth kept for exactness) when the first number its code
-// loads is one, even an index: "len / ip[0]" is refused by libpcap too.
+// arithOp follows gen_arth and libpcap's optimizer in what they refuse:
+// a division or modulus by what the optimizer finds to be zero, a shift by
+// more than 31 of a value it does not know, or (a quirk of gen_arth kept
+// for exactness) any of these when the first number the right side's code
+// loads is such a number, even an index: libpcap refuses "len / ip[0]".
+// Nothing is folded away: every load the expression names is done.
 func arithOp(op string, l, r arith) (arith, error) {
-	k, ok := r.(aNum)
 	first, hasFirst := firstConst(r)
-	for _, c := range []struct {
-		v  aNum
-		is bool
-	}{{k, ok}, {first, hasFirst}} {
-		switch {
-		case !c.is:
-		case op == "/" && c.v == 0:
-			return nil, filterErr("division by zero")
-		case op == "%" && c.v == 0:
-			return nil, filterErr("modulus by zero")
-		case (op == "<<" || op == ">>") && c.v > 31:
-			return nil, filterErr("shift by more than 31 bits")
-		}
-	}
-	if a, aok := l.(aNum); aok && ok {
-		x, y := uint32(a), uint32(k)
-		switch op {
-		case "+":
-			return aNum(x + y), nil
-		case "-":
-			return aNum(x - y), nil
-		case "*":
-			return aNum(x * y), nil
-		case "/":
-			return aNum(x / y), nil
-		case "%":
-			return aNum(x % y), nil
-		case "&":
-			return aNum(x & y), nil
-		case "|":
-			return aNum(x | y), nil
-		case "^":
-			return aNum(x ^ y), nil
-		case "<<":
-			return aNum(x << y), nil
-		case ">>":
-			return aNum(x >> y), nil
-		}
+	rv, rok := constVal(r)
+	_, lok := constVal(l)
+	switch {
+	case op == "/" && (hasFirst && first == 0 || rok && rv == 0):
+		return nil, filterErr("division by zero")
+	case op == "%" && (hasFirst && first == 0 || rok && rv == 0):
+		return nil, filterErr("modulus by zero")
+	case (op == "<<" || op == ">>") && (hasFirst && first > 31 || rok && rv > 31 && !lok):
+		return nil, filterErr("shift by more than 31 bits")
 	}
 	return aBin{op: op, l: l, r: r}, nil
+}
+
+// constVal is the value libpcap's optimizer knows a to have, if any: it
+// folds numbers, and x*0, x&0, and 0 */%&<<>> x are 0.
+func constVal(a arith) (uint32, bool) {
+	switch a := a.(type) {
+	case aNum:
+		return uint32(a), true
+	case aNeg:
+		v, ok := constVal(a.x)
+		return -v, ok
+	case aBin:
+		x, xok := constVal(a.l)
+		y, yok := constVal(a.r)
+		switch {
+		case xok && yok:
+			return fold(a.op, x, y)
+		case yok && y == 0 && (a.op == "*" || a.op == "&"):
+			return 0, true
+		case xok && x == 0 && strings.Contains("* / % & << >>", a.op):
+			return 0, true
+		}
+	}
+	return 0, false
+}
+
+// fold computes a constant operation as the optimizer's fold_op does.
+func fold(op string, x, y uint32) (uint32, bool) {
+	switch op {
+	case "+":
+		return x + y, true
+	case "-":
+		return x - y, true
+	case "*":
+		return x * y, true
+	case "/":
+		if y == 0 {
+			return 0, false
+		}
+		return x / y, true
+	case "%":
+		if y == 0 {
+			return 0, false
+		}
+		return x % y, true
+	case "&":
+		return x & y, true
+	case "|":
+		return x | y, true
+	case "^":
+		return x ^ y, true
+	case "<<":
+		return shift(x, y, true), true
+	case ">>":
+		return shift(x, y, false), true
+	}
+	return 0, false
 }
 
 // firstConst is the number the code for a loads first, if it starts with
@@ -187,9 +217,6 @@ func (p *parser) unary(guards *[]bexpr) (arith, error) {
 			if x, err = arithOp(t.text, x, rhs); err != nil {
 				return nil, err
 			}
-		}
-		if k, ok := x.(aNum); ok {
-			return -k, nil
 		}
 		return aNeg{x}, nil
 	}
