@@ -28,6 +28,10 @@ var filterExprs = []string{
 	"ip6 host fe80::dead", "host 2001:4860:8006::63", "src host 2620:0:e00:400e:d1d:db37:beb:5aac",
 	"ip host 10.40.2.3 and (icmp or arp)", "udp and src port 67", "ip6 and icmp6", "arp host 10.0.0.1",
 	"ip and not (tcp or udp)", "ip proto 17", "proto 58", "ip6 proto 17", "! arp && ! ip6 || port 7000",
+	// issue 13's examples:
+	"tcp or udp and port 53", "icmp or arp and host 10.20.9.9", "less 60", "greater 60", "net 10.0.0.0 mask 255.0.255.0",
+	"host ::1", "net ::/0", "host ::ffff:1.2.3.4", "tcp port 7096", "vlan", "vlan 1 or ip", "mpls and ip", "pppoes and ip",
+	"not tcp and port 22 or arp", "port 53 or 80 and not 443", "len - 14 > ip[2:2]",
 	// libpcap refuses these too:
 	"ether", "tcp host 10.0.0.1", "net 10.0.0.1/8", "portrange 5", "ip6 host 10.0.0.1", "port 99999",
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,15 +55,25 @@ func FuzzFilter(f *testing.F) {
 	for _, e := range filterExprs {
 		f.Add(e)
 	}
+	g := newExprGen(1)
+	for i := 0; i < 200; i++ {
+		g.reset()
+		f.Add(g.expr(3))
+	}
+	frame := testFrame("10.0.1.1", "10.0.2.1", 6, 40000, 22)
 	f.Fuzz(func(t *testing.T, expr string) {
-		flt, err := CompileFilter(expr, LinkEthernet)
-		if err != nil {
-			if !errors.Is(err, ErrFilter) {
-				t.Fatalf("CompileFilter(%q): %v is not an ErrFilter", expr, err)
+		for _, lt := range []LinkType{LinkEthernet, LinkSLL, LinkRaw} {
+			flt, err := CompileFilter(expr, lt)
+			if err != nil {
+				if !errors.Is(err, ErrFilter) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("CompileFilter(%q): %q is not a one-line ErrFilter", expr, err)
+				}
+				continue
 			}
-			return
+			for n := 0; n <= len(frame); n += 7 {
+				flt.MatchLen(frame[:n], len(frame))
+			}
+			flt.Match(nil)
 		}
-		flt.Match(make([]byte, 64))
-		flt.Match(nil)
 	})
 }
