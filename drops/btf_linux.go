@@ -21,10 +21,13 @@ type layout struct {
 	reasons                                          map[uint32]string
 }
 
+// kernelSpec is the running kernel's BTF; tests replace it.
+var kernelSpec = btf.LoadKernelSpec
+
 // loadLayout reads the kernel's BTF: the tracepoint's arguments, the drop
 // reasons and the offsets of every field the program reads.
 func loadLayout() (*layout, error) {
-	spec, err := btf.LoadKernelSpec()
+	spec, err := kernelSpec()
 	if err != nil {
 		return nil, fmt.Errorf("%w: the kernel has no BTF (/sys/kernel/btf/vmlinux): %v", ErrUnavailable, err)
 	}

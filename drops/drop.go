@@ -21,7 +21,7 @@ type Drop struct {
 	Ifindex  int    // 0 when the skb had no device
 	Iface    string // "" when the skb had no device
 	Len      int    // length of the packet from its network header on
-	Data     []byte // the first bytes from the network header on (owned by the Drop)
+	Data     []byte // the first bytes from the network header on; see Monitor.Run
 }
 
 // Comment is the text a capture file carries beside the packet:

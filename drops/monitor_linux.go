@@ -13,6 +13,7 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -59,13 +60,14 @@ type Monitor struct {
 	// bootOffset turns bpf_ktime_get_ns (CLOCK_MONOTONIC) into wall time.
 	bootOffset time.Duration
 	syms       *symbols
+	ifnames    map[string]string // interned interface names, for Run's goroutine
 	closeOnce  sync.Once
 }
 
 // Open starts reporting the drops of the namespaces with these inodes. An
 // error wrapping ErrUnavailable says what this kernel or process lacks.
 func Open(inodes []uint64, cfg *Config) (*Monitor, error) {
-	m := &Monitor{cfg: cfg.withDefaults()}
+	m := &Monitor{cfg: cfg.withDefaults(), syms: &symbols{}, ifnames: map[string]string{}}
 	l, err := loadLayout()
 	if err != nil {
 		return nil, err
@@ -79,11 +81,13 @@ func Open(inodes []uint64, cfg *Config) (*Monitor, error) {
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
 	m.bootOffset = time.Duration(real.Nano() - mono.Nano())
-	m.syms = &symbols{}
 	return m, nil
 }
 
 func (m *Monitor) load(inodes []uint64) error {
+	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK; later ones to the
+	// cgroup, and this does nothing.
+	rlimit.RemoveMemlock()
 	var err error
 	m.watched, err = ebpf.NewMap(&ebpf.MapSpec{Name: "nsdump_netns", Type: ebpf.Hash, KeySize: 8, ValueSize: 1, MaxEntries: 64})
 	if err != nil {
@@ -148,8 +152,9 @@ func (m *Monitor) Lost() uint64 {
 }
 
 // Run calls fn for every drop until ctx is done or the monitor closed,
-// then delivers what is still in the ring and returns nil. fn's Drop
-// and its Data are fn's to keep.
+// then delivers what is still in the ring and returns nil. The Drop's
+// Data is only valid until fn returns (it is the ring's record, not a
+// copy: a flood of drops costs no allocation per packet).
 func (m *Monitor) Run(ctx context.Context, fn func(Drop)) error {
 	stop := context.AfterFunc(ctx, func() { m.reader.SetDeadline(time.Now()) })
 	defer stop()
@@ -214,7 +219,7 @@ func (m *Monitor) decode(b []byte) (Drop, bool) {
 	if i := strings.IndexByte(string(name), 0); i >= 0 {
 		name = name[:i]
 	}
-	d.Iface = string(name)
+	d.Iface = m.ifname(name)
 	head, data := ne.Uint64(b[evHead:]), ne.Uint64(b[evData:])
 	nh, tail := uint64(ne.Uint16(b[evNetHdr:])), ne.Uint64(b[evTail:])
 	if m.layout.tailSize == 8 {
@@ -232,7 +237,7 @@ func (m *Monitor) decode(b []byte) (Drop, bool) {
 		avail = int(min(tail-nh, uint64(len(b)-evPacket), uint64(m.cfg.HeadBytes)))
 	}
 	avail = min(avail, d.Len)
-	d.Data = append([]byte(nil), b[evPacket:evPacket+avail]...)
+	d.Data = b[evPacket : evPacket+avail]
 	if d.Protocol == 0 && len(d.Data) > 0 {
 		switch d.Data[0] >> 4 {
 		case 4:
@@ -242,4 +247,16 @@ func (m *Monitor) decode(b []byte) (Drop, bool) {
 		}
 	}
 	return d, true
+}
+
+// ifname interns an interface name: a drop costs no allocation for it.
+func (m *Monitor) ifname(b []byte) string {
+	if s, ok := m.ifnames[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(m.ifnames) < 4096 {
+		m.ifnames[s] = s
+	}
+	return s
 }

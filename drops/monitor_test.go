@@ -1,6 +1,7 @@
 package drops
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/netip"
@@ -65,6 +66,7 @@ type collector struct {
 }
 
 func (c *collector) add(d Drop) {
+	d.Data = bytes.Clone(d.Data)
 	c.mu.Lock()
 	c.drops = append(c.drops, d)
 	c.mu.Unlock()

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -62,7 +63,12 @@ func openDropWatch(a, b *side) (*dropWatch, error) {
 func (w *dropWatch) start(ctx context.Context) {
 	ctx, w.cancel = context.WithCancel(ctx)
 	w.done = make(chan error, 1)
-	go func() { w.done <- w.mon.Run(ctx, func(d drops.Drop) { w.got = append(w.got, d) }) }()
+	go func() {
+		w.done <- w.mon.Run(ctx, func(d drops.Drop) {
+			d.Data = bytes.Clone(d.Data)
+			w.got = append(w.got, d)
+		})
+	}()
 }
 
 // stop ends the monitor, adds its points to res and its drops as frames,

@@ -45,7 +45,9 @@ func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Poin
 		r.points[ino] = len(points) + len(names)
 		inodes, names = append(inodes, ino), append(names, t.Namespace)
 	}
-	mon, err := drops.Open(inodes, nil)
+	// A flood of drops waits in a 32 MiB ring (about 150,000 of them)
+	// while the file is written.
+	mon, err := drops.Open(inodes, &drops.Config{RingBytes: 32 << 20})
 	if err != nil {
 		fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
 		return nil, points
@@ -89,6 +91,7 @@ func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, strin
 	r.done = make(chan error, 1)
 	var buf []byte
 	var werr error
+	comments := map[[3]string]string{} // by reason, location, interface: no formatting per drop
 	go func() {
 		err := r.mon.Run(ctx, func(d drops.Drop) {
 			buf = d.AppendSLL(buf[:0])
@@ -96,7 +99,13 @@ func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, strin
 				Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: buf}
 			r.mu.Lock()
 			if werr == nil {
-				werr = sink(f, d.Comment())
+				k := [3]string{d.Reason, d.Location, d.Iface}
+				c, ok := comments[k]
+				if !ok {
+					c = d.Comment()
+					comments[k] = c
+				}
+				werr = sink(f, c)
 				r.recorded++
 			}
 			r.mu.Unlock()
