@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/gopacket/afpacket"
@@ -36,10 +38,13 @@ type Config struct {
 	// RingSize is the ring of each capture point, in bytes (tcpdump's -B,
 	// times 1024). Zero adapts it to the number of points (see AdaptRing),
 	// unless BlockSize and NumBlocks give the shape outright.
-	RingSize    int
-	BlockSize   int
-	NumBlocks   int
-	PollTimeout time.Duration // default 100ms: how soon a cancelled capture stops
+	RingSize int
+	// SkipVanished skips, instead of failing, a target or point that cannot
+	// be opened (capture --all: namespaces and interfaces come and go).
+	SkipVanished bool
+	BlockSize    int
+	NumBlocks    int
+	PollTimeout  time.Duration // default 100ms: how soon a cancelled capture stops
 	// Filter, compiled for Ethernet, runs on every socket; frames queued
 	// before it was attached are checked again in userland, as libpcap does.
 	Filter *Filter
@@ -58,6 +63,7 @@ func (c *Config) withDefaults() Config {
 			out.NumBlocks = c.NumBlocks
 		}
 		out.RingSize = c.RingSize
+		out.SkipVanished = c.SkipVanished
 		if c.PollTimeout > 0 {
 			out.PollTimeout = c.PollTimeout
 		}
@@ -85,6 +91,8 @@ type source struct {
 type Session struct {
 	cfg     Config
 	sources []*source
+	mu      sync.Mutex
+	skipped []error
 }
 
 // Open resolves the targets and opens a TPACKET_V3 socket inside each
@@ -100,7 +108,7 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	err := parallel(len(targets), func(i int) error {
 		var err error
 		found[i], err = interfaces(targets[i])
-		return err
+		return s.skip(err)
 	})
 	if err != nil {
 		return nil, err
@@ -119,12 +127,13 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	err = parallel(len(points), func(i int) error {
 		var err error
 		s.sources[i], err = s.open(points[i].ns, points[i].ifc)
-		return err
+		return s.skip(err)
 	})
 	if err != nil {
 		s.Close()
 		return nil, err
 	}
+	s.sources = slices.DeleteFunc(s.sources, func(src *source) bool { return src == nil })
 	if len(s.sources) == 0 {
 		return nil, errors.New("no interface to capture on")
 	}
@@ -188,6 +197,24 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	}
 	return src, nil
 }
+
+// ErrVanished marks a capture point whose namespace or interface went away.
+var ErrVanished = errors.New("gone")
+
+// skip keeps err from failing Open when the config says to skip points
+// that vanish: it is recorded for Skipped instead.
+func (s *Session) skip(err error) error {
+	if err == nil || !s.cfg.SkipVanished {
+		return err
+	}
+	s.mu.Lock()
+	s.skipped = append(s.skipped, err)
+	s.mu.Unlock()
+	return nil
+}
+
+// Skipped are the errors of the points Open skipped (Config.SkipVanished).
+func (s *Session) Skipped() []error { return s.skipped }
 
 // Points lists the capture points in the order Frame.Point indexes them.
 func (s *Session) Points() []Point {
@@ -254,6 +281,10 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 			running--
 			st.Received += r.stats.Received
 			st.Dropped += r.stats.Dropped
+			if r.err != nil && s.cfg.SkipVanished && errors.Is(r.err, ErrVanished) {
+				s.skip(r.err) // one point gone: the others go on
+				continue
+			}
 			if r.err != nil && firstErr == nil {
 				firstErr = r.err
 				cancel()
@@ -352,7 +383,7 @@ func (src *source) namespaceThere() error {
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(topology.NamespacePath(src.ns), &st); err != nil || src.nsIno != 0 && st.Ino != src.nsIno {
-		return fmt.Errorf("capture on %s: namespace %q was removed", src.point.Name, src.ns)
+		return fmt.Errorf("capture on %s: namespace %q was removed: %w", src.point.Name, src.ns, ErrVanished)
 	}
 	return nil
 }
@@ -361,14 +392,14 @@ func (src *source) namespaceThere() error {
 func (src *source) stillThere() error {
 	links, err := topology.Links(src.ns)
 	if err != nil {
-		return fmt.Errorf("capture on %s: %w", src.point.Name, err)
+		return fmt.Errorf("capture on %s: %w: %w", src.point.Name, err, ErrVanished)
 	}
 	for _, l := range links {
 		if l.Name == src.ifc {
 			return nil
 		}
 	}
-	return fmt.Errorf("capture on %s: interface %s vanished from namespace %q", src.point.Name, src.ifc, src.ns)
+	return fmt.Errorf("capture on %s: interface %s vanished from namespace %q: %w", src.point.Name, src.ifc, src.ns, ErrVanished)
 }
 
 // merger orders frames from several sockets by timestamp, holding each a

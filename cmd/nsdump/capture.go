@@ -85,10 +85,14 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		defer releaseAll()
 		targets = append(more, targets...)
 	}
-	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10})
+	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10, SkipVanished: *all})
 	if err != nil {
 		return err
 	}
+	for _, err := range s.Skipped() {
+		fmt.Fprintf(e.stderr, "nsdump: skipping: %v\n", err)
+	}
+	skippedAtOpen := len(s.Skipped())
 	points := s.Points()
 	var dr *dropRecorder
 	if *withDrops {
@@ -118,6 +122,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	}, dr.guard(flush))
 	dropErr := dr.stop(e.stderr)
 	closeErr := closeSink()
+	for _, err := range s.Skipped()[skippedAtOpen:] {
+		fmt.Fprintf(e.stderr, "nsdump: went away during the capture: %v\n", err)
+	}
 	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
 	if cause := holderGone(ctx); cause != nil {
 		return cause
