@@ -20,6 +20,9 @@ import (
 // (Interface empty) or one interface.
 type Target struct {
 	Namespace, Interface string
+	// Link, when set, is the interface already looked up (capture --all
+	// lists every namespace's links once): Open does not ask again.
+	Link *topology.Interface
 }
 
 // ParseTarget reads NS or NS/IFACE, checking both names; NS is any
@@ -141,6 +144,9 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 }
 
 func interfaces(t Target) ([]topology.Interface, error) {
+	if t.Link != nil {
+		return []topology.Interface{*t.Link}, nil
+	}
 	links, err := topology.Links(t.Namespace)
 	if err != nil {
 		return nil, err

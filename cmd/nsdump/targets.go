@@ -6,6 +6,7 @@ import (
 
 	"fmt"
 	"github.com/nsdump/nsdump/capture"
+	"sync"
 
 	"github.com/nsdump/nsdump/topology"
 )
@@ -125,33 +126,43 @@ func extraTargets(args []string) ([]capture.Target, []string, error) {
 // everyInterface is capture --all: every interface but lo of every network
 // namespace on the host, each namespace held for the whole capture (not
 // watched: the processes that make --all find a namespace come and go).
+// Namespaces are held and listed in parallel: there may be hundreds.
 func everyInterface(e env) ([]capture.Target, func(), error) {
 	found, err := topology.AllNamespaces()
 	if err != nil {
 		return nil, nil, err
 	}
-	var held []*topology.NetNS
+	held := make([]*topology.NetNS, len(found))
+	links := make([][]topology.Interface, len(found))
+	errs := make([]error, len(found))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 16)
+	for i, f := range found {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if held[i], errs[i] = topology.Hold(f.Spec()); errs[i] == nil {
+				links[i], errs[i] = topology.Links(held[i].Name)
+			}
+		}()
+	}
+	wg.Wait()
 	release := func() {
 		for _, n := range held {
-			n.Close()
+			n.Close() // nil-safe
 		}
 	}
 	var targets []capture.Target
-	for _, f := range found {
-		n, err := topology.Hold(f.Spec())
-		if err != nil {
-			fmt.Fprintf(e.stderr, "nsdump: skipping net:[%d]: %v\n", f.Inode, err)
+	for i, f := range found {
+		if errs[i] != nil {
+			fmt.Fprintf(e.stderr, "nsdump: skipping net:[%d]: %v\n", f.Inode, errs[i])
 			continue
 		}
-		held = append(held, n)
-		links, err := topology.Links(n.Name)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "nsdump: skipping %s: %v\n", n.Name, err)
-			continue
-		}
-		for _, l := range links {
+		for _, l := range links[i] {
 			if l.Name != "lo" {
-				targets = append(targets, capture.Target{Namespace: n.Name, Interface: l.Name})
+				targets = append(targets, capture.Target{Namespace: held[i].Name, Interface: l.Name, Link: &l})
 			}
 		}
 	}
