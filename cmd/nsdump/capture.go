@@ -210,7 +210,7 @@ func pointNames(points []capture.Point) string {
 // reader once ctx ends.
 func openSink(ctx context.Context, e env, name string, points []capture.Point, pf decode.Format, owner int) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
 	if name == "" {
-		out := bufio.NewWriterSize(newGuard(ctx, e.stdout), 1<<16)
+		out := bufio.NewWriterSize(e.stdout, 1<<16) // guarded by run
 		d := decode.NewDecoder()
 		var p decode.Packet
 		var line []byte
@@ -222,16 +222,15 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 			return err
 		}, out.Flush, out.Flush, nil
 	}
-	var w io.Writer = e.stdout
+	var w io.Writer = e.stdout // guarded by run
 	closeFile := func() error { return nil }
 	if name != "-" {
 		f, err := openOutput(ctx, name, owner)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		w, closeFile = f, f.Close
+		w, closeFile = newGuard(ctx, f), f.Close
 	}
-	w = newGuard(ctx, w)
 	var fw capture.FrameWriter
 	if strings.HasSuffix(name, ".pcap") {
 		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)

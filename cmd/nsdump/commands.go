@@ -69,7 +69,9 @@ func commands() []command {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	out := &checkedWriter{w: stdout}
+	// Every command's output gives up on a reader that stopped reading,
+	// once a signal came: a stalled pipe cannot hold nsdump.
+	out := &checkedWriter{w: newGuard(ctx, stdout)}
 	e := env{stdout: out, stderr: stderr}
 	if len(args) == 0 {
 		usage(stderr)

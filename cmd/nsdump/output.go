@@ -33,10 +33,14 @@ func (c *checkedWriter) check(err error) error {
 	return err
 }
 
-// underlying is the writer a checkedWriter wraps, for terminal checks.
+// underlying is the writer a checkedWriter (and the guard in it) wraps,
+// for terminal checks.
 func underlying(w io.Writer) io.Writer {
 	if c, ok := w.(*checkedWriter); ok {
-		return c.w
+		w = c.w
+	}
+	if g, ok := w.(*guard); ok {
+		w = g.w
 	}
 	return w
 }

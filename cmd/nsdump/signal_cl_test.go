@@ -32,7 +32,7 @@ func clLab(t *testing.T) topology.Lab { return labtest.New(t, "cl", true) }
 // proc is nsdump running as a process, its stderr readable while it runs.
 type proc struct {
 	cmd    *exec.Cmd
-	stdout bytes.Buffer
+	stdout *lockedWriter
 	stderr *lockedWriter
 	done   chan struct{}
 	err    error
@@ -42,12 +42,12 @@ type proc struct {
 // own when not nil.
 func startProc(t *testing.T, stdin io.Reader, stdout *os.File, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(buildNsdump(t), args...), stderr: &lockedWriter{buf: &bytes.Buffer{}}, done: make(chan struct{})}
+	p := &proc{cmd: exec.Command(buildNsdump(t), args...), stdout: &lockedWriter{buf: &bytes.Buffer{}}, stderr: &lockedWriter{buf: &bytes.Buffer{}}, done: make(chan struct{})}
 	p.cmd.Stdin, p.cmd.Stderr = stdin, p.stderr
 	if stdout != nil {
 		p.cmd.Stdout = stdout
 	} else {
-		p.cmd.Stdout = &p.stdout
+		p.cmd.Stdout = p.stdout
 	}
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -435,4 +435,33 @@ func pcapWhole(b []byte) (n, packets int) {
 		n += 16 + caplen
 	}
 	return n, packets
+}
+
+// TestSignalWhileReadOutputStalls: read --packets writing to a pipe nobody
+// drains blocks in write(2); a signal ends it, saying so.
+func TestSignalWhileReadOutputStalls(t *testing.T) {
+	golden, err := filepath.Abs("../../testdata/pcaps/healthy.pcapng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"read", "--packets", "-XX"}
+	for i := 0; i < 30; i++ {
+		args = append(args, golden) // several files read as one: far more than a pipe holds
+	}
+	for _, sig := range signals {
+		t.Run(sig.String(), func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			p := startProc(t, nil, w, args...)
+			w.Close()
+			until(t, "read to block writing to the full pipe", func() bool { return blockedIn(p.cmd.Process.Pid, "pipe_write") })
+			p.cmd.Process.Signal(sig)
+			if code := p.wait(t, sig.String()); code != 2 || !strings.Contains(p.stderr.String(), "stopped being read") {
+				t.Fatalf("exit %d, stderr %q", code, p.stderr)
+			}
+		})
+	}
 }

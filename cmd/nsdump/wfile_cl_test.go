@@ -107,3 +107,41 @@ func TestSnapLenLive(t *testing.T) {
 		})
 	}
 }
+
+// TestCapturePrintsLikeTcpdump: a live capture with -e -v -X shows the
+// veth's own MAC address, the IP header fields and the bytes of each
+// packet; -A shows a TCP probe's test message.
+func TestCapturePrintsLikeTcpdump(t *testing.T) {
+	l := clLab(t)
+	link, err := exec.Command("ip", "-n", l.NS0, "-br", "link", "show", l.Veth0).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := strings.Fields(string(link))[2]
+	p := startProc(t, nil, nil, "capture", l.NS0+"/"+l.Veth0, "-c", "2", "-e", "-v", "-X", "-nn", "icmp")
+	p.waitStderr(t, "capturing on")
+	exec.Command("ip", "netns", "exec", l.NS0, "ping", "-c1", "-W1", l.Addr1.Addr().String()).Run()
+	if code := p.wait(t, "-c 2"); code != 0 {
+		t.Fatalf("exit %d %s", code, p.stderr)
+	}
+	out := p.stdout.String()
+	for _, want := range []string{
+		l.NS0 + "/" + l.Veth0 + " Out " + mac + " > ",
+		", ethertype IPv4 (0x0800), length 98: IP (tos 0x0, ttl 64, id ",
+		"flags [DF], proto ICMP (1), length 84)\n    " + l.Addr0.Addr().String() + " > " + l.Addr1.Addr().String() + ": ICMP echo request",
+		"\n\t0x0000:  4500 0054 ",
+		" > " + mac + ", ethertype IPv4",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("capture -e -v -X lacks %q:\n%s", want, out)
+		}
+	}
+	p = startProc(t, nil, nil, "capture", l.NS0+"/"+l.Veth0, "-A", "tcp", "port", "7099")
+	p.waitStderr(t, "capturing on")
+	if _, e, code := nsdump("trace", l.NS0, l.NS1, "--count", "1", "--port", "7099"); code != 0 {
+		t.Fatalf("trace: %s", e)
+	}
+	until(t, "the test message in the ASCII", func() bool { return strings.Contains(p.stdout.String(), "nsdump trace "+l.NS0+"->"+l.NS1) })
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.wait(t, "SIGINT")
+}
