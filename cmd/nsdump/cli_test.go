@@ -30,7 +30,10 @@ func TestTcpdumpHabits(t *testing.T) {
 		{[]string{"trace", "a", "b", "--timeout", "0s"}, "--timeout 0s: the wait"},
 		{[]string{"trace", "a", "b", "--timeout", "2m"}, "--timeout 2m0s: the wait"},
 		{[]string{"trace", "a", "b", "--port", "0"}, "--port 0: the TCP port"},
-		{[]string{"read", "-X", "x.pcap"}, "add --packets"},
+		{[]string{"read", "-X", "x.pcap"}, "-X prints packets: add --packets"},
+		{[]string{"read", "-v", "x.pcap"}, "-v prints packets: add --packets"},
+		{[]string{"capture", "-c", "many", "x"}, `-c many: want a whole number`},
+		{[]string{"trace", "a", "b", "--timeout", "soon"}, `--timeout soon: want a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -194,9 +194,40 @@ func parse(fs *pflag.FlagSet, args []string) error {
 		return errHelp
 	}
 	if err != nil {
+		if msg := badValue(fs, err); msg != "" {
+			return errors.New(msg)
+		}
 		return fmt.Errorf("%s: %w%s", fs.Name(), err, flagSuggestion(fs, err))
 	}
 	return nil
+}
+
+// badValue turns pflag's `invalid argument "x" for "-c, --count" flag:
+// strconv.ParseInt: ...` into "-c x: want a whole number", or "".
+func badValue(fs *pflag.FlagSet, err error) string {
+	var value, names string
+	if n, _ := fmt.Sscanf(err.Error(), "invalid argument %q for %q flag", &value, &names); n != 2 {
+		return ""
+	}
+	name := names
+	if i := strings.LastIndex(names, "--"); i >= 0 {
+		name = names[i:]
+	}
+	f := fs.Lookup(strings.TrimPrefix(name, "--"))
+	if f == nil {
+		return ""
+	}
+	if f.Shorthand != "" {
+		name = "-" + f.Shorthand
+	}
+	want := "a " + f.Value.Type()
+	switch f.Value.Type() {
+	case "int", "uint16", "count":
+		want = "a whole number"
+	case "duration":
+		want = "a duration such as 500ms, 2s or 1m"
+	}
+	return fmt.Sprintf("%s %s: want %s", name, value, want)
 }
 
 // flagSuggestion is " (did you mean --count?)" after pflag's "unknown

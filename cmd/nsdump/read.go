@@ -40,8 +40,12 @@ func runRead(ctx context.Context, e env, args []string) error {
 	if err := refuse(); err != nil {
 		return err
 	}
-	if !o.packets && o.print.format() != (decode.Format{}) {
-		return errors.New("-e, -X, -A and -v show packets: add --packets")
+	if !o.packets {
+		for _, f := range []string{"link-header", "hex", "ascii", "verbose"} {
+			if fs.Changed(f) {
+				return fmt.Errorf("-%s prints packets: add --packets", fs.Lookup(f).Shorthand)
+			}
+		}
 	}
 	if fs.NArg() == 0 {
 		return errors.New("read needs at least one capture file (- for standard input)")
