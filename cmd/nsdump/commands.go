@@ -222,8 +222,10 @@ func badValue(fs *pflag.FlagSet, err error) string {
 	}
 	want := "a " + f.Value.Type()
 	switch f.Value.Type() {
-	case "int", "uint16", "count":
+	case "int", "count":
 		want = "a whole number"
+	case "uint16":
+		want = "a whole number from 0 to 65535"
 	case "duration":
 		want = "a duration such as 500ms, 2s or 1m"
 	}
