@@ -235,8 +235,7 @@ func (g *gen) compile(n bexpr, t, f int) int {
 		}
 		return f
 	case bCmp:
-		cond := map[string]bpf.JumpTest{"=": bpf.JumpEqual, ">": bpf.JumpGreaterThan, ">=": bpf.JumpGreaterOrEqual, "set": bpf.JumpBitsSet}[n.op]
-		g.jump(cond, n.val, false, t, f)
+		g.jump(cmpConds[n.op], n.val, false, t, f)
 		if n.mask != 0 {
 			g.emit(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: n.mask})
 		}
@@ -251,6 +250,8 @@ func (g *gen) compile(n bexpr, t, f int) int {
 	g.err = filterErr("cannot compile %T", n)
 	return t
 }
+
+var cmpConds = map[string]bpf.JumpTest{"=": bpf.JumpEqual, ">": bpf.JumpGreaterThan, ">=": bpf.JumpGreaterOrEqual, "set": bpf.JumpBitsSet}
 
 func (g *gen) relation(n bRel, t, f int) int {
 	cond, swap := bpf.JumpEqual, false
