@@ -5,8 +5,9 @@
 # was touched: bystander namespaces (one with a forged leftover record: its
 # inode, another cookie) keep their inode, the host keeps its interfaces.
 # After every kill each name of the lab involved must hold nothing, a
-# namespace, or an empty file nsdump's record claims, and `nsdump ls` must
-# work. The instants come from bash's RANDOM seeded with SEED: a run is
+# namespace, or an empty file nsdump's record claims; `nsdump ls` of every
+# namespace must work and name such a file (checked whenever a kill left
+# one, and every 10th attempt: ls is slow on a machine with hundreds). The instants come from bash's RANDOM seeded with SEED: a run is
 # replayed by its seed (the machine's load still moves what an instant hits).
 # Needs root. Usage: scripts/kill-loop.sh [KILLS] [SEED]
 set -euo pipefail
@@ -40,6 +41,7 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP # so that cleanup runs on these too
 
 fail() {
   echo "kill-loop.sh: FAIL: $*" >&2
@@ -82,7 +84,7 @@ classify() {
 
 RANDOM=$seed
 declare -A killed finished state
-removed_leftovers=0
+removed_leftovers=0 lsruns=0
 attempts=0 total=0
 start=$EPOCHREALTIME
 while ((total < kills)); do
@@ -107,12 +109,22 @@ while ((total < kills)); do
   else
     finished[${cmd[0]}]=$((${finished[${cmd[0]}]:-0} + 1))
   fi
+  halfmade=0
   for n in $(names $l); do
     s=$(classify "$n")
     state[${cmd[0]} $s]=$((${state[${cmd[0]} $s]:-0} + 1))
     [[ $s != unclaimed-empty-file ]] || fail "attempt $attempts (${cmd[*]} killed after ${delay} ms): /run/netns/$n is an empty file no record claims"
+    [[ $s != claimed-empty-file ]] || halfmade=1
   done
-  "$nsd" ls >/dev/null 2>"$work/ls.err" || fail "attempt $attempts (${cmd[0]} after ${delay} ms): ls: $(cat "$work/ls.err")"
+  # ls of every namespace on the machine (slow where there are hundreds):
+  # whenever a kill left an empty file, and every 10th attempt.
+  if ((halfmade || attempts % 10 == 0)); then
+    lsruns=$((lsruns + 1))
+    "$nsd" ls >/dev/null 2>"$work/ls.err" || fail "attempt $attempts (${cmd[0]} after ${delay} ms): ls: $(cat "$work/ls.err")"
+    if ((halfmade)) && ! grep -q "killed while creating it" "$work/ls.err"; then
+      fail "attempt $attempts: ls did not name the empty file: $(cat "$work/ls.err")"
+    fi
+  fi
   case ${cmd[0]} in
   setup)
     if ((RANDOM % 2)); then # start the next one from nothing, so kills fall during creation too
@@ -153,6 +165,7 @@ for c in setup demo trace capture; do
   for s in nothing namespace claimed-empty-file; do line+=" $s ${state[$c $s]:-0}"; done
   echo "$line"
 done
+echo "  nsdump ls of every namespace on the machine ($(ip netns list | wc -l) now): $lsruns times, exit 0 each"
 echo "  teardown --leftovers removed $removed_leftovers namespaces or empty files of killed demos"
 echo "  bystanders ${#bystanders[@]}/${#bystanders[@]} intact (one with a forged leftover record), host interfaces unchanged"
 echo "  other namespaces on the machine: $others_before before, $others_after after (other users' tests come and go)"
