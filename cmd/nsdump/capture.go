@@ -102,7 +102,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		s.Close()
 		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
 	}
-	sink, flush, closeSink, err := openSink(ctx, e, *write, points, pf.format(), as.uidOr(-1))
+	sink, flush, closeSink, err := openSink(ctx, e, *write, points, pf.printer(), as.uidOr(-1))
 	if err != nil {
 		s.Close()
 		return err
@@ -208,7 +208,7 @@ func pointNames(points []capture.Point) string {
 // packets as they come) and what closes it: lines on stdout, a capture
 // file, or a capture stream on stdout. Writes stop waiting for a stalled
 // reader once ctx ends.
-func openSink(ctx context.Context, e env, name string, points []capture.Point, pf decode.Format, owner int) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
+func openSink(ctx context.Context, e env, name string, points []capture.Point, print func(b []byte, p *decode.Packet, point string, data []byte) []byte, owner int) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
 	if name == "" {
 		out := bufio.NewWriterSize(e.stdout, 1<<16) // guarded by run
 		d := decode.NewDecoder()
@@ -216,7 +216,7 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 		var line []byte
 		return func(f capture.Frame, comment string) error {
 			d.Decode(f, &p)
-			line = appendDropLine(decode.AppendPacket(line[:0], &p, points[f.Point].Name, f.Data, pf), comment)
+			line = appendDropLine(print(line[:0], &p, points[f.Point].Name, f.Data), comment)
 			line = append(line, '\n')
 			_, err := out.Write(line)
 			return err

@@ -144,3 +144,46 @@ func TestPrintingASCII(t *testing.T) {
 		t.Errorf("the test message is not in the ASCII:\n%s", got)
 	}
 }
+
+// TestTimestampsAsTcpdump: -t, -tt, -ttt, -tttt (in UTC) and -ttttt give
+// each packet the time tcpdump gives it.
+func TestTimestampsAsTcpdump(t *testing.T) {
+	stampRE := regexp.MustCompile(`^( \d\d:\d\d:\d\d\.\d{6}|\d+\.\d{6}|\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}) `)
+	stamps := func(out string) []string {
+		var list []string
+		for _, l := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+			if l == "" || strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "    ") {
+				continue
+			}
+			list = append(list, stampRE.FindString(l))
+		}
+		return list
+	}
+	file := "../../testdata/pcaps/healthy.pcapng"
+	for _, flag := range []string{"-t", "-tt", "-ttt", "-tttt", "-ttttt"} {
+		cmd := exec.Command("tcpdump", "-r", file, "-nn", flag)
+		cmd.Env = append(cmd.Environ(), "TZ=UTC")
+		want, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("tcpdump %s: %v", flag, err)
+		}
+		got, e, code := nsdump("read", "--packets", flag, file)
+		if code != 0 {
+			t.Fatalf("read --packets %s: exit %d %s", flag, code, e)
+		}
+		lines := strings.Split(got, "\n")
+		w := stamps(string(want))
+		if len(w) < 10 || len(lines) <= len(w) || !regexp.MustCompile(`^\d+ packets`).MatchString(lines[len(w)]) {
+			t.Fatalf("%s: tcpdump printed %d packets; nsdump:\n%s", flag, len(w), got)
+		}
+		g := stamps(strings.Join(lines[:len(w)], "\n"))
+		for i := range w {
+			if w[i] != g[i] {
+				t.Fatalf("%s, packet %d: tcpdump %q, nsdump %q", flag, i+1, w[i], g[i])
+			}
+		}
+		if flag != "-t" && w[1] == "" {
+			t.Fatalf("%s: no time found in %q", flag, string(want))
+		}
+	}
+}

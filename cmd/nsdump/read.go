@@ -41,7 +41,7 @@ func runRead(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	if !o.packets {
-		for _, f := range []string{"link-header", "hex", "ascii", "verbose"} {
+		for _, f := range []string{"link-header", "hex", "ascii", "verbose", "time"} {
 			if fs.Changed(f) {
 				return fmt.Errorf("-%s prints packets: add --packets", fs.Lookup(f).Shorthand)
 			}
@@ -136,9 +136,9 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 	var line []byte
 	var each func(*decode.Packet, string, []byte)
 	if o.packets {
-		format := o.print.format()
+		print := o.print.printer()
 		each = func(p *decode.Packet, point string, data []byte) {
-			line = decode.AppendPacket(line[:0], p, point, data, format)
+			line = print(line[:0], p, point, data)
 			line = append(line, '\n')
 			r.out.Write(line)
 		}
