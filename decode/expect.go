@@ -2,6 +2,7 @@ package decode
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -201,8 +202,21 @@ func (e *Expectation) Failure() string {
 	return fmt.Sprintf("expectation failed: %s: expected %s %d, got %d", e.Expr, e.Op, e.Want, e.Got)
 }
 
-// Summary counts exchanges per "KIND:STATUS", as read --json reports it.
-type Summary map[string]int
+// Summary counts exchanges per kind and status; read --json reports it as
+// {"KIND:STATUS": N}.
+type Summary map[SummaryKey]int
+
+// SummaryKey is a kind and a status.
+type SummaryKey struct{ Kind, Status string }
 
 // Add counts one exchange.
-func (s Summary) Add(ex *Exchange) { s[ex.Kind+":"+ex.Status]++ }
+func (s Summary) Add(ex *Exchange) { s[SummaryKey{ex.Kind, ex.Status}]++ }
+
+// MarshalJSON writes {"KIND:STATUS": N}, keys sorted.
+func (s Summary) MarshalJSON() ([]byte, error) {
+	m := make(map[string]int, len(s))
+	for k, n := range s {
+		m[k.Kind+":"+k.Status] = n
+	}
+	return json.Marshal(m)
+}

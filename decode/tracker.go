@@ -19,7 +19,8 @@ const DefaultIdle = 60 * time.Second
 
 // DefaultMaxOpen bounds the exchanges open at once (a SYN flood opens one
 // per packet); past it the least recently active one is finished early.
-const DefaultMaxOpen = 50000
+// About 700 bytes each: 20,000 keep read within 64 MiB.
+const DefaultMaxOpen = 20000
 
 // linger keeps a finished exchange one sighting window longer, for the same
 // packets seen at other capture points and a connection's last ACK.
@@ -64,6 +65,7 @@ type Tracker struct {
 	first    *Exchange // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
+	deletes  int   // from the tables since they were last rebuilt
 	now      int64 // latest packet time, ns since the epoch
 	swept    int64
 	isDrop   []bool // per capture point: a drop monitor's (NS/drops)
@@ -163,6 +165,7 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	t.sweep()
 	t.expire()
 	t.emitDone()
+	t.rebuild()
 }
 
 // dropPoint reports whether capture point i is a drop monitor's.
@@ -226,10 +229,35 @@ func (t *Tracker) expire() {
 		if t.now-ex.last <= int64(idle) {
 			t.evicted++
 		}
-		if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
-			delete(m, ex.key)
-		}
+		t.forget(ex)
 		t.finish(ex)
+	}
+}
+
+// forget removes ex from its table if it is still the entry there.
+func (t *Tracker) forget(ex *Exchange) {
+	if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
+		delete(m, ex.key)
+		t.deletes++
+	}
+}
+
+// rebuild copies the tables afresh once they have seen many deletions: a
+// table that keeps a steady size under constant churn (a flood of
+// unanswered requests) otherwise fills with deleted slots that every
+// lookup probes past.
+func (t *Tracker) rebuild() {
+	n := len(t.echo) + len(t.tcp) + len(t.arp) + len(t.ndp)
+	if t.deletes < 1<<16 || t.deletes < 4*n {
+		return
+	}
+	t.deletes = 0
+	for _, m := range []*map[flowKey]*Exchange{&t.echo, &t.tcp, &t.arp, &t.ndp} {
+		fresh := make(map[flowKey]*Exchange, len(*m))
+		for k, ex := range *m {
+			fresh[k] = ex
+		}
+		*m = fresh
 	}
 }
 
@@ -278,9 +306,7 @@ func (t *Tracker) emitDone() {
 }
 
 func (t *Tracker) release(ex *Exchange) {
-	if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
-		delete(m, ex.key)
-	}
+	t.forget(ex)
 	if ex.selected {
 		t.Emit(ex.named())
 	}
@@ -395,6 +421,7 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 		}
 		ex.Status = StatusAnswered
 		delete(t.echo, k)
+		t.deletes++
 		ex.see(p, t.Points, "reply")
 		t.finish(ex)
 		return ex
@@ -456,6 +483,7 @@ func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
 	}
 	if ex != nil {
 		delete(t.tcp, k)
+		t.deletes++
 		t.finish(ex) // a new attempt on the same 4-tuple
 	}
 	ex = t.start(p, KindTCPConn, src, dst, true)
@@ -538,6 +566,7 @@ func (t *Tracker) answer(m map[flowKey]*Exchange, kind string, requester, target
 		ex.setRTT(p.Time.Sub(ex.req))
 	}
 	delete(m, k)
+	t.deletes++
 	ex.Status = StatusAnswered
 	ex.see(p, t.Points, what)
 	t.finish(ex)

@@ -22,6 +22,7 @@ type readOpts struct {
 	expectFile      string
 	idle            time.Duration
 	print           *printFlags
+	maxOpen         int
 }
 
 func runRead(ctx context.Context, e env, args []string) error {
@@ -32,6 +33,7 @@ func runRead(ctx context.Context, e env, args []string) error {
 	fs.StringArrayVar(&o.expect, "expect", nil, "an expectation over the report, e.g. 'icmp-echo:answered>=3' (repeatable; exit 1 if one fails)")
 	fs.StringVar(&o.expectFile, "expect-file", "", "a file of expectations, one a line (# comments)")
 	fs.DurationVar(&o.idle, "idle", decode.DefaultIdle, "finish an exchange after this much capture time without a packet")
+	fs.IntVar(&o.maxOpen, "max-open", decode.DefaultMaxOpen, "exchanges open at once before the least recently active is finished early (memory: about 700 bytes each)")
 	o.print = addPrintFlags(fs)
 	refuse := addTcpdumpRefusals(fs)
 	if err := parse(fs, args); err != nil {
@@ -39,6 +41,9 @@ func runRead(ctx context.Context, e env, args []string) error {
 	}
 	if err := refuse(); err != nil {
 		return err
+	}
+	if o.maxOpen <= 0 {
+		return fmt.Errorf("--max-open %d: want a positive count", o.maxOpen)
 	}
 	if !o.packets {
 		for _, f := range []string{"link-header", "hex", "ascii", "verbose", "time"} {
@@ -63,10 +68,10 @@ func runRead(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	// The live heap is the open exchanges, a few MiB; let it double before
-	// collecting, but never past 48 MiB, so a long capture costs CPU on
+	// collecting, but never past 40 MiB, so a long capture costs CPU on
 	// reading rather than on the garbage collector, with memory still flat.
 	defer debug.SetGCPercent(debug.SetGCPercent(200))
-	defer debug.SetMemoryLimit(debug.SetMemoryLimit(48 << 20))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(40 << 20))
 	out := bufio.NewWriterSize(e.stdout, 1<<16)
 	r := &reading{out: out, expects: expects, summary: decode.Summary{}}
 	err = r.run(ctx, e, o, files, filter)
@@ -128,7 +133,7 @@ func (r *reading) emit(ex *decode.Exchange) {
 
 func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, filter *capture.FilterSet) error {
 	t := decode.NewTracker(nil)
-	t.Emit, t.Idle = r.emit, o.idle
+	t.Emit, t.Idle, t.MaxOpen = r.emit, o.idle, o.maxOpen
 	if o.asJSON {
 		r.json = &jsonStream{w: r.out}
 		r.json.open()
@@ -160,7 +165,7 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 	}
 	t.Flush()
 	if n := t.Evicted(); n > 0 {
-		r.warnings = append(r.warnings, fmt.Sprintf("%d exchanges were finished early: more than %d were open at once (an answer after that counts apart)", n, decode.DefaultMaxOpen))
+		r.warnings = append(r.warnings, fmt.Sprintf("%d exchanges were finished early: more than %d were open at once (an answer after that counts apart; --max-open raises the limit)", n, o.maxOpen))
 	}
 	var failed []string
 	for _, ex := range r.expects {

@@ -1,7 +1,11 @@
 // Command genpcap writes a synthetic Ethernet pcap of N packets for the
-// read benchmarks: TCP connections (handshake, data both ways, FIN), ICMP
-// echo pairs and ARP resolutions between a few hundred hosts, in the
-// proportions of a busy lab. Usage: go run ./scripts/genpcap -n 5000000 -o big.pcap
+// read benchmarks. -mode mix (the default): TCP connections (handshake,
+// data both ways, FIN), ICMP echo pairs and ARP resolutions between a few
+// hundred hosts, in the proportions of a busy lab. The memory benchmarks
+// (scripts/bench-read-mem.sh): -mode syn, N SYNs that nothing answers, each
+// its own attempt; -mode echo, N echo requests that nothing answers; -mode
+// flow, one TCP connection of N packets.
+// Usage: go run ./scripts/genpcap -n 5000000 -o big.pcap [-mode mix|syn|echo|flow]
 package main
 
 import (
@@ -17,6 +21,7 @@ import (
 func main() {
 	n := flag.Int("n", 5_000_000, "packets")
 	out := flag.String("o", "big.pcap", "output file")
+	mode := flag.String("mode", "mix", "mix, syn, echo or flow")
 	flag.Parse()
 	f, err := os.Create(*out)
 	if err != nil {
@@ -25,7 +30,27 @@ func main() {
 	}
 	w, _ := capture.NewPcapWriter(f, capture.LinkEthernet, 262144)
 	g := &gen{w: w, t: time.Unix(1_700_000_000, 0)}
-	for i := 0; g.count < *n; i++ {
+	switch *mode {
+	case "mix":
+		g.mix(*n)
+	case "syn":
+		g.floodSYN(*n)
+	case "echo":
+		g.floodEcho(*n)
+	case "flow":
+		g.flow(*n)
+	default:
+		fmt.Fprintf(os.Stderr, "genpcap: unknown -mode %q (mix, syn, echo or flow)\n", *mode)
+		os.Exit(2)
+	}
+	if err := w.Flush(); err != nil || f.Close() != nil {
+		fmt.Fprintln(os.Stderr, "genpcap: write failed")
+		os.Exit(2)
+	}
+}
+
+func (g *gen) mix(n int) {
+	for i := 0; g.count < n; i++ {
 		// A few hundred hosts talking over many connections: tcpdump keeps
 		// every address it prints in a fixed-size hash table, so a file with
 		// a million hosts would measure that table instead of the reading.
@@ -40,10 +65,42 @@ func main() {
 			g.arp(a, b)
 		}
 	}
-	if err := w.Flush(); err != nil || f.Close() != nil {
-		fmt.Fprintln(os.Stderr, "genpcap: write failed")
-		os.Exit(2)
+}
+
+// host is the i-th of 2^24 addresses in 10.0.0.0/8.
+func host(i int) [4]byte { return [4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)} }
+
+// floodSYN: n SYNs from n different 4-tuples, none answered.
+func (g *gen) floodSYN(n int) {
+	dst := [4]byte{192, 168, 0, 1}
+	for i := 0; i < n; i++ {
+		g.seg(host(i/50000+1), dst, uint16(1024+i%50000), 7096, uint32(i), 0, 0x02, 0)
 	}
+}
+
+// floodEcho: n echo requests, each its own id and seq, none answered.
+func (g *gen) floodEcho(n int) {
+	dst := [4]byte{192, 168, 0, 1}
+	for i := 0; i < n; i++ {
+		g.echoOne(host(i>>16+1), dst, 8, uint16(i), uint16(i>>16))
+	}
+}
+
+// flow: one TCP connection of n packets, data both ways.
+func (g *gen) flow(n int) {
+	a, b := [4]byte{10, 1, 0, 1}, [4]byte{10, 2, 0, 1}
+	g.seg(a, b, 40000, 7096, 1000, 0, 0x02, 0)
+	g.seg(b, a, 7096, 40000, 5000, 1001, 0x12, 0)
+	g.seg(a, b, 40000, 7096, 1001, 5001, 0x10, 0)
+	seqA, seqB := uint32(1001), uint32(5001)
+	for g.count < n-3 {
+		g.seg(a, b, 40000, 7096, seqA, seqB, 0x18, 100)
+		seqA += 100
+		g.seg(b, a, 7096, 40000, seqB, seqA, 0x10, 0)
+	}
+	g.seg(a, b, 40000, 7096, seqA, seqB, 0x11, 0)
+	g.seg(b, a, 7096, 40000, seqB, seqA+1, 0x11, 0)
+	g.seg(a, b, 40000, 7096, seqA+1, seqB+1, 0x10, 0)
 }
 
 type gen struct {
@@ -73,18 +130,20 @@ func ipv4(b []byte, proto byte, src, dst [4]byte, payload int) []byte {
 	return append(b, dst[:]...)
 }
 
+func (g *gen) seg(src, dst [4]byte, sp, dp uint16, seq, ack uint32, flags byte, data int) {
+	f := ipv4(g.buf, 6, src, dst, 20+data)
+	f = binary.BigEndian.AppendUint16(f, sp)
+	f = binary.BigEndian.AppendUint16(f, dp)
+	f = binary.BigEndian.AppendUint32(f, seq)
+	f = binary.BigEndian.AppendUint32(f, ack)
+	f = append(f, 0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0)
+	f = append(f, make([]byte, data)...)
+	g.buf = f
+	g.emit(f)
+}
+
 func (g *gen) tcp(a, b [4]byte, sport, dport uint16) {
-	seg := func(src, dst [4]byte, sp, dp uint16, seq, ack uint32, flags byte, data int) {
-		f := ipv4(g.buf, 6, src, dst, 20+data)
-		f = binary.BigEndian.AppendUint16(f, sp)
-		f = binary.BigEndian.AppendUint16(f, dp)
-		f = binary.BigEndian.AppendUint32(f, seq)
-		f = binary.BigEndian.AppendUint32(f, ack)
-		f = append(f, 0x50, flags, 0xfa, 0xf0, 0, 0, 0, 0)
-		f = append(f, make([]byte, data)...)
-		g.buf = f
-		g.emit(f)
-	}
+	seg := g.seg
 	seg(a, b, sport, dport, 1000, 0, 0x02, 0)
 	seg(b, a, dport, sport, 5000, 1001, 0x12, 0)
 	seg(a, b, sport, dport, 1001, 5001, 0x10, 0)
@@ -97,19 +156,19 @@ func (g *gen) tcp(a, b [4]byte, sport, dport uint16) {
 
 func (g *gen) echo(a, b [4]byte, id uint16, count int) {
 	for seq := 1; seq <= count; seq++ {
-		for _, dir := range []struct {
-			src, dst [4]byte
-			typ      byte
-		}{{a, b, 8}, {b, a, 0}} {
-			f := ipv4(g.buf, 1, dir.src, dir.dst, 64)
-			f = append(f, dir.typ, 0, 0, 0)
-			f = binary.BigEndian.AppendUint16(f, id)
-			f = binary.BigEndian.AppendUint16(f, uint16(seq))
-			f = append(f, make([]byte, 56)...)
-			g.buf = f
-			g.emit(f)
-		}
+		g.echoOne(a, b, 8, id, uint16(seq))
+		g.echoOne(b, a, 0, id, uint16(seq))
 	}
+}
+
+func (g *gen) echoOne(src, dst [4]byte, typ byte, id, seq uint16) {
+	f := ipv4(g.buf, 1, src, dst, 64)
+	f = append(f, typ, 0, 0, 0)
+	f = binary.BigEndian.AppendUint16(f, id)
+	f = binary.BigEndian.AppendUint16(f, seq)
+	f = append(f, make([]byte, 56)...)
+	g.buf = f
+	g.emit(f)
 }
 
 func (g *gen) arp(a, b [4]byte) {
