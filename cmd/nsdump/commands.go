@@ -57,7 +57,7 @@ func commands() []command {
 			examples: "nsdump route vnet0 10.0.2.0\n  nsdump route vnet1 10.0.1.0 --from 10.0.2.0 --iif veth1", run: runRoute},
 		{name: "capture", args: "TARGET...|--all [-w FILE|-] [-c N] [-s SNAPLEN] [-B KiB] [-Z USER] [--drops] [-e] [-X|-XX|-A|-AA] [-v] [-t...] [-n] [FILTER...]", summary: "sniff interfaces inside namespaces, both veth ends at once",
 			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet1/veth1 -e -X tcp port 7096\n  nsdump capture vnet0 -w - | tshark -r -\n  nsdump capture pid:4242/eth0 icmp6\n  nsdump capture --all -w all.pcapng icmp", run: runCapture},
-		{name: "read", args: "FILE... [--json] [--packets [-e] [-X|-XX|-A|-AA] [-v] [-t...] [-n]] [--expect EXPR]... [--expect-file FILE] [--idle 1m] [FILTER...]", summary: "exchange report from pcap/pcapng files",
+		{name: "read", args: "FILE... [--json] [--packets [-e] [-X|-XX|-A|-AA] [-v] [-t...] [-n]] [--expect EXPR]... [--expect-file FILE] [--idle 1m] [--max-open 20000] [FILTER...]", summary: "exchange report from pcap/pcapng files",
 			examples: "nsdump read lab.pcapng\n  nsdump read --packets a.pcap b.pcapng\n  nsdump read --packets -v -X lab.pcapng icmp\n  nsdump read - --json < lab.pcapng", run: runRead},
 		{name: "trace", args: "NS_A NS_B [--to ADDR] [--from ADDR] [--port 7096] [--no-listen] [--count 3] [--timeout 1s] [-w FILE] [--json]",
 			summary:  "probe both ways while capturing both ends, then explain every failure",
