@@ -224,3 +224,14 @@ func TestReadFilterSelectsExchanges(t *testing.T) {
 		}
 	}
 }
+
+// TestReadExpectDocsExample: docs/read.md's CI example holds on the
+// recorded file it names.
+func TestReadExpectDocsExample(t *testing.T) {
+	for _, tt := range []expectRun{
+		{[]string{"--expect-file", "../../testdata/pcaps/refused.expect"}, 0, ""},
+		{[]string{"--expect", "icmp-echo:answered>=5", "--expect", "tcp:refused==2"}, 1, "nsdump: expectation failed: icmp-echo:answered>=5: expected >= 5, got 4\n"},
+	} {
+		tt.check(t, "../../testdata/pcaps/refused.pcapng")
+	}
+}
