@@ -245,7 +245,7 @@ func lex(s string) ([]token, error) {
 		if strings.IndexByte("+-*/%:[]!<>()&|^=", c) >= 0 {
 			// A colon may begin an IPv6 address ("::1").
 			if c != ':' || v6Len(s[i:]) == 0 {
-				toks = append(toks, token{kind: tkOp, text: string(c)})
+				toks = append(toks, token{kind: tkOp, text: s[i : i+1]})
 				i++
 				continue
 			}
