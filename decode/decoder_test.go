@@ -132,6 +132,8 @@ func FuzzDecode(f *testing.F) {
 			d.Decode(capture.Frame{Time: time.Unix(int64(i), 0), Point: i, LinkType: capture.LinkType(link), Len: len(data), Data: data}, &p)
 			tr.Add(&p)
 			AppendLine(nil, &p, "a/b")
+			AppendPacket(nil, &p, "a/b", data, Format{Link: true, Hex: 1 + i, Verbose: 1})
+			AppendPacket(nil, &p, "a/b", data, Format{ASCII: 1 + i})
 		}
 	})
 }
