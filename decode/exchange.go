@@ -160,9 +160,10 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	if p.Point >= 0 && p.Point < len(points) {
 		name = points[p.Point].Name
 	}
-	// The kernel's word on a drop is kept past MaxSightings.
+	// The kernel's word on a drop is kept past MaxSightings, up to twice
+	// as many sightings: a flow dropped packet after packet stays bounded.
 	drop := dropReason(name, p.Comment)
-	if len(e.Seen) >= MaxSightings && drop == "" {
+	if len(e.Seen) >= MaxSightings && (drop == "" || len(e.Seen) >= 2*MaxSightings) {
 		e.SeenMore++
 		return
 	}

@@ -124,6 +124,9 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if !match {
 		t.filtered = true
 	}
+	if match && t.dropPoint(p.Point) {
+		t.drops++ // every drop counts, even of a packet seen before it was dropped
+	}
 	if ex, dup := t.sighting(p); dup {
 		if ex != nil {
 			ex.see(p, t.Points, describe(p))
@@ -134,9 +137,6 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	}
 	if match {
 		t.packets++
-		if t.dropPoint(p.Point) {
-			t.drops++
-		}
 	}
 	var ex *Exchange
 	switch {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"github.com/nsdump/nsdump/capture"
 )
 
 // writeRegression crafts a small capture: 3 answered echoes, 1 unanswered,
@@ -233,5 +234,36 @@ func TestReadExpectDocsExample(t *testing.T) {
 		{[]string{"--expect", "icmp-echo:answered>=5", "--expect", "tcp:refused==2"}, 1, "nsdump: expectation failed: icmp-echo:answered>=5: expected >= 5, got 4\n"},
 	} {
 		tt.check(t, "../../testdata/pcaps/refused.pcapng")
+	}
+}
+
+// TestReadExpectDrops: drops counts the packets on a drop monitor's
+// capture point (NS/drops), also when the same packet was seen before it
+// was dropped.
+func TestReadExpectDrops(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "drops.pcapng")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	points := []capture.Point{{Name: "rd-a/ra0", LinkType: capture.LinkEthernet, SnapLen: 262144},
+		{Name: "rd-b/drops", LinkType: capture.LinkEthernet, SnapLen: 262144}}
+	w, err := capture.NewNgWriter(f, points, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	syn := seg(t, true, 40000, 22, 1, 0, "S", 0)
+	now := time.Unix(1_767_225_600, 0)
+	w.WriteFrame(capture.Frame{Time: now, Point: 0, Dir: capture.DirOut, Len: len(syn), Data: syn}, "")
+	w.WriteFrame(capture.Frame{Time: now.Add(time.Millisecond), Point: 1, Len: len(syn), Data: syn}, "drop: NETFILTER_DROP at nft_do_chain (rb0)")
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, tt := range []expectRun{
+		{[]string{"--expect", "drops==1", "--expect", "packets==1", "--expect", "tcp:unanswered==1"}, 0, ""},
+		{[]string{"--expect", "drops==0"}, 1, "expected == 0, got 1"},
+	} {
+		tt.check(t, name)
 	}
 }
