@@ -469,3 +469,19 @@ func TestSignalWhileReadOutputStalls(t *testing.T) {
 		})
 	}
 }
+
+// TestSignalWhileTraceFIFOHasNoReader: trace -w FIFO, done probing, waits
+// for the FIFO's reader; a signal ends it with the FIFO named.
+func TestSignalWhileTraceFIFOHasNoReader(t *testing.T) {
+	l := clLab(t)
+	fifo := filepath.Join(t.TempDir(), "t.pcapng")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startProc(t, nil, nil, "trace", l.NS0, l.NS1, "--count", "1", "--port", "7095", "-w", fifo)
+	until(t, "trace to wait for the FIFO's reader", func() bool { return blockedIn(p.cmd.Process.Pid, "wait_for_partner", "fifo_open") })
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, "SIGTERM"); code != 2 || !strings.Contains(p.stderr.String(), "waiting for a reader") || !strings.Contains(p.stderr.String(), fifo) {
+		t.Fatalf("exit %d, stderr %q", code, p.stderr)
+	}
+}
