@@ -30,7 +30,7 @@ type KernelDrop struct {
 // namespaces while the probes run, as frames on a point NS/drops each.
 type dropWatch struct {
 	mon    *drops.Monitor
-	sides  map[uint64]*side
+	names  map[uint64]string
 	order  []uint64 // inodes, in the order of their points
 	got    []drops.Drop
 	done   chan error
@@ -40,17 +40,32 @@ type dropWatch struct {
 // openDropWatch starts the monitor on the namespaces of a and b. When the
 // kernel or the process cannot, the error says what is missing and the
 // trace goes on without kernel drops.
-func openDropWatch(a, b *side) (*dropWatch, error) {
-	w := &dropWatch{sides: map[uint64]*side{}}
+func openDropWatch(a, b *side, between []string) (*dropWatch, error) {
+	w := &dropWatch{names: map[uint64]string{}}
+	add := func(name string, ino uint64) {
+		if _, dup := w.names[ino]; !dup {
+			w.names[ino] = name
+			w.order = append(w.order, ino)
+		}
+	}
 	for _, s := range []*side{a, b} {
 		ino, err := topology.Inode(s.ns)
 		if err != nil {
 			return nil, err
 		}
-		if _, dup := w.sides[ino]; !dup {
-			w.sides[ino] = s
-			w.order = append(w.order, ino)
+		add(s.name, ino)
+	}
+	for _, name := range between {
+		ns, err := topology.OpenNamespace(name)
+		if err != nil {
+			return nil, err
 		}
+		ino, err := topology.Inode(ns)
+		ns.Close()
+		if err != nil {
+			return nil, err
+		}
+		add(name, ino)
 	}
 	mon, err := drops.Open(w.order, nil)
 	if err != nil {
@@ -82,7 +97,7 @@ func (w *dropWatch) stop(res *Result) error {
 	point := map[uint64]int{}
 	for i, ino := range w.order {
 		point[ino] = base + i
-		res.Points = append(res.Points, capture.Point{Name: w.sides[ino].name + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen})
+		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen})
 	}
 	res.kernel = map[dropKey]KernelDrop{}
 	var frames []capture.Frame
@@ -91,7 +106,7 @@ func (w *dropWatch) stop(res *Result) error {
 			Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: d.AppendSLL(nil), Comment: d.Comment()}
 		frames = append(frames, f)
 		res.kernel[dropKey{res.Points[f.Point].Name, f.Time.UnixNano()}] = KernelDrop{
-			Namespace: w.sides[d.Netns].name, Inode: d.Netns, Reason: d.Reason, Location: d.Location, Interface: d.Iface, Time: d.Time}
+			Namespace: w.names[d.Netns], Inode: d.Netns, Reason: d.Reason, Location: d.Location, Interface: d.Iface, Time: d.Time}
 	}
 	res.Frames = mergeFrames(res.Frames, frames)
 	return err

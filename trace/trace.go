@@ -71,13 +71,17 @@ type Probe struct {
 // Result is `nsdump trace --json`; Points and Frames are what the capture
 // saw, for -w.
 type Result struct {
-	From   Endpoint        `json:"from"`
-	To     Endpoint        `json:"to"`
-	OK     bool            `json:"ok"`
-	Probes []Probe         `json:"probes"`
-	Points []capture.Point `json:"-"`
-	Frames []capture.Frame `json:"-"`
-	Report decode.Report   `json:"-"`
+	From Endpoint `json:"from"`
+	To   Endpoint `json:"to"`
+	OK   bool     `json:"ok"`
+	// Path is the way each direction's packets go, found from kernel
+	// state before the probes, keyed "A->B" (the first family's).
+	Path   map[string][]Hop `json:"path"`
+	Probes []Probe          `json:"probes"`
+	Facts  *Facts           `json:"facts,omitempty"`
+	Points []capture.Point  `json:"-"`
+	Frames []capture.Frame  `json:"-"`
+	Report decode.Report    `json:"-"`
 	// DropsUnavailable says why the kernel's drop reasons are missing
 	// (no BTF, no privilege, ...); nil when the monitor ran.
 	DropsUnavailable error `json:"-"`
@@ -141,6 +145,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	w := newLiveWorld()
+	paths := map[string][]Hop{}
+	var lookups []Lookup
 	var runs []*run
 	var listeners []*listener
 	defer func() {
@@ -157,6 +164,13 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if slices.Contains(addresses(b, f.v), f.b) {
 			ba.src = f.b // not a --to address B does not have
 		}
+		var lk []Lookup
+		ab.path, ba.path, lk = discoverPaths(w, a.name, b.name, f.a, f.b)
+		ab.backPath, ba.backPath = ba.path, ab.path
+		lookups = append(lookups, lk...)
+		if len(paths) == 0 {
+			paths[ab.direction()], paths[ba.direction()] = ab.path, ba.path
+		}
 		if !cfg.NoListen {
 			for _, r := range []*run{ab, ba} {
 				l, existing, err := listenOrFind(r.to, f.v, cfg.Port)
@@ -172,15 +186,21 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		runs = append(runs, ab, ba)
 	}
 	a.before, b.before = counters(a.name), counters(b.name)
-	res, err := captureWhile(ctx, a, b, func() {
+	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
 		probe(ctx, runs)
 		a.after, b.after = counters(a.name), counters(b.name)
 	})
 	if err != nil {
 		return res, err // interrupted: what was captured, without verdicts, for -w
 	}
+	res.Path = paths
+	res.Facts = &Facts{Lookups: lookups}
 	if err := res.judge(a, b, fams, runs); err != nil {
 		return nil, err
+	}
+	res.judgePaths(w, runs)
+	if res.DropsUnavailable == nil {
+		res.attachKernelDrops()
 	}
 	return res, nil
 }
@@ -209,15 +229,19 @@ func openSides(cfg Config) (a, b *side, err error) {
 // runs, and a moment longer so the last frames leave the rings (block
 // timeout 10 ms). A trace sees a few hundred frames: 8 MiB rings, not
 // capture's 64 MiB, which take a tenth of a second each to set up.
-func captureWhile(ctx context.Context, a, b *side, work func()) (*Result, error) {
+func captureWhile(ctx context.Context, a, b *side, between []string, work func()) (*Result, error) {
 	// The drop monitor loads the kernel's BTF meanwhile.
 	type opened struct {
 		w   *dropWatch
 		err error
 	}
 	dropsOpen := make(chan opened, 1)
-	go func() { w, err := openDropWatch(a, b); dropsOpen <- opened{w, err} }()
-	sess, err := capture.Open([]capture.Target{{Namespace: a.name}, {Namespace: b.name}}, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8})
+	go func() { w, err := openDropWatch(a, b, between); dropsOpen <- opened{w, err} }()
+	targets := []capture.Target{{Namespace: a.name}, {Namespace: b.name}}
+	for _, ns := range between {
+		targets = append(targets, capture.Target{Namespace: ns})
+	}
+	sess, err := capture.Open(targets, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8})
 	dw := <-dropsOpen
 	if err != nil {
 		if dw.w != nil {
@@ -296,9 +320,6 @@ func (res *Result) judge(a, b *side, fams []family, runs []*run) error {
 			res.Probes = append(res.Probes, pr)
 		}
 	}
-	if res.DropsUnavailable == nil {
-		res.attachKernelDrops()
-	}
 	return nil
 }
 
@@ -327,6 +348,8 @@ type run struct {
 	arrived  bool
 	// what the captures made of everything, for evidence beyond the probe's own packets
 	exchanges []*decode.Exchange
+	// the way from's packets go to to, and to's answers back
+	path, backPath []Hop
 }
 
 func (r *run) tcpProbe(ctx context.Context) {
@@ -364,4 +387,18 @@ func isErrno(err error, errs ...unix.Errno) bool {
 		}
 	}
 	return false
+}
+
+// pathNamespaces are the namespaces the runs' paths cross besides a and b,
+// each once, in path order.
+func pathNamespaces(a, b *side, runs []*run) []string {
+	var out []string
+	for _, r := range runs {
+		for _, h := range r.path {
+			if h.Namespace != a.name && h.Namespace != b.name && !slices.Contains(out, h.Namespace) {
+				out = append(out, h.Namespace)
+			}
+		}
+	}
+	return out
 }

@@ -1,0 +1,80 @@
+package topology
+
+import "net/netip"
+
+// NamespaceState is what a path through a namespace depends on: its links
+// (with bridge masters and veth peers), forwarding and rp_filter sysctls,
+// bridge forwarding databases and neighbour tables. Trace gathers one per
+// namespace on a path and judges from them.
+type NamespaceState struct {
+	Name        string          `json:"namespace"`
+	Inode       uint64          `json:"inode"`
+	Links       []LinkState     `json:"links"`
+	Forwarding4 bool            `json:"ip_forward"`
+	Forwarding6 bool            `json:"ipv6_forwarding"`
+	RPFilter    map[string]int  `json:"rp_filter,omitempty"` // interface (or "all") -> 0, 1 strict, 2 loose
+	FDB         []FDBEntry      `json:"fdb,omitempty"`
+	Neighbors   []NeighborEntry `json:"neighbors,omitempty"`
+}
+
+// LinkState is one interface as a path sees it.
+type LinkState struct {
+	Name      string         `json:"name"`
+	Index     int            `json:"index"`
+	Kind      string         `json:"kind"`
+	MAC       string         `json:"mac,omitempty"`
+	MTU       int            `json:"mtu"`
+	Up        bool           `json:"up"`
+	Carrier   bool           `json:"carrier"`
+	Master    string         `json:"master,omitempty"` // the bridge this link is a port of
+	Addresses []netip.Prefix `json:"addresses"`
+	Peer      *Peer          `json:"peer,omitempty"` // a veth's other end
+	PeerInode uint64         `json:"peer_inode,omitempty"`
+}
+
+// FDBEntry is one learned or static MAC on a bridge port.
+type FDBEntry struct {
+	Bridge string `json:"bridge"`
+	Port   string `json:"port"`
+	MAC    string `json:"mac"`
+}
+
+// NeighborEntry is one ARP or NDP entry.
+type NeighborEntry struct {
+	Dev   string     `json:"dev"`
+	Addr  netip.Addr `json:"addr"`
+	MAC   string     `json:"mac,omitempty"`
+	State string     `json:"state"`
+}
+
+// Link returns the namespace's interface named name, or nil.
+func (st *NamespaceState) Link(name string) *LinkState {
+	for i := range st.Links {
+		if st.Links[i].Name == name {
+			return &st.Links[i]
+		}
+	}
+	return nil
+}
+
+// NeighborMAC is the MAC the neighbour table holds for addr on dev, or "".
+func (st *NamespaceState) NeighborMAC(dev string, addr netip.Addr) string {
+	for _, n := range st.Neighbors {
+		if n.Dev == dev && n.Addr == addr && n.MAC != "" && n.State != "FAILED" && n.State != "INCOMPLETE" {
+			return n.MAC
+		}
+	}
+	return ""
+}
+
+// Owns reports whether an interface of the namespace has address a.
+func (st *NamespaceState) Owns(a netip.Addr) bool {
+	for _, l := range st.Links {
+		for _, p := range l.Addresses {
+			if p.Addr() == a {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,101 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// GatherState reads a namespace's NamespaceState.
+func GatherState(ns string) (*NamespaceState, error) {
+	info, err := Inspect(ns)
+	if err != nil {
+		return nil, err
+	}
+	h, err := openHandle(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	st := &NamespaceState{Name: ns, Inode: info.Inode, RPFilter: map[string]int{}}
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces in %q: %w", ns, err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	byName := map[string]Interface{}
+	for _, ifc := range info.Interfaces {
+		byName[ifc.Name] = ifc
+	}
+	for _, l := range links {
+		a := l.Attrs()
+		ifc := byName[a.Name]
+		ls := LinkState{Name: a.Name, Index: a.Index, Kind: l.Type(), MAC: ifc.MAC, MTU: a.MTU,
+			Up: a.Flags&net.FlagUp != 0, Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0,
+			Master: names[a.MasterIndex], Peer: ifc.Peer, Addresses: []netip.Prefix{}}
+		for _, s := range ifc.Addresses {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				ls.Addresses = append(ls.Addresses, p)
+			}
+		}
+		if ls.Peer != nil && ls.Peer.Namespace != "" {
+			if pns, err := OpenNamespace(ls.Peer.Namespace); err == nil {
+				ls.PeerInode, _ = Inode(pns)
+				pns.Close()
+			}
+		}
+		st.Links = append(st.Links, ls)
+		if a.Name != "lo" {
+			st.RPFilter[a.Name] = sysctlInt(ns, "net/ipv4/conf/"+a.Name+"/rp_filter")
+		}
+	}
+	st.RPFilter["all"] = sysctlInt(ns, "net/ipv4/conf/all/rp_filter")
+	st.Forwarding4 = sysctlInt(ns, "net/ipv4/ip_forward") == 1
+	st.Forwarding6 = sysctlInt(ns, "net/ipv6/conf/all/forwarding") == 1
+	if fdb, err := h.nl.NeighList(0, unix.AF_BRIDGE); err == nil {
+		for _, n := range fdb {
+			port := names[n.LinkIndex]
+			if br := names[n.MasterIndex]; br != "" && n.HardwareAddr != nil && port != br {
+				st.FDB = append(st.FDB, FDBEntry{Bridge: br, Port: port, MAC: n.HardwareAddr.String()})
+			}
+		}
+	}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		neighs, err := h.nl.NeighList(0, fam)
+		if err != nil {
+			continue
+		}
+		for _, n := range neighs {
+			a, ok := netip.AddrFromSlice(n.IP)
+			if !ok || a.IsLinkLocalMulticast() || a.IsMulticast() {
+				continue
+			}
+			e := NeighborEntry{Dev: names[n.LinkIndex], Addr: a.Unmap(), State: neighStates[n.State]}
+			if e.State == "" {
+				e.State = fmt.Sprint(n.State)
+			}
+			if n.HardwareAddr != nil {
+				e.MAC = n.HardwareAddr.String()
+			}
+			st.Neighbors = append(st.Neighbors, e)
+		}
+	}
+	return st, nil
+}
+
+func sysctlInt(ns, path string) int {
+	v, err := Sysctl(ns, path)
+	if err != nil {
+		return -1
+	}
+	n := 0
+	fmt.Sscan(strings.TrimSpace(v), &n)
+	return n
+}

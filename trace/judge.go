@@ -1,0 +1,395 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// Verdict is what judge concludes for one failed probe on a path.
+type Verdict struct {
+	Cause     string  `json:"cause"`
+	Namespace string  `json:"namespace"`
+	Detail    string  `json:"detail"`
+	Fix       string  `json:"fix,omitempty"`
+	RouteGet  *Lookup `json:"route_get,omitempty"`
+	// Story is where the packets went: "left A on a0, entered R on r0,
+	// never left R".
+	Story string `json:"story"`
+}
+
+// event is one place a packet is expected on a path: entering or leaving
+// the namespace of hop Hop.
+type event struct {
+	hop   int
+	iface string
+	dir   Dir
+}
+
+// events are the places a packet following path passes, in order; upTo
+// stops them at the first hop that is not a bridge (a neighbour
+// resolution ends there).
+func events(path []Hop, resolution bool) []event {
+	var out []event
+	for i, h := range path {
+		if i > 0 && h.In != "" {
+			out = append(out, event{i, h.In, DirIn})
+			if resolution && h.Role != RoleBridge {
+				break
+			}
+		}
+		if h.Out != "" {
+			out = append(out, event{i, h.Out, DirOut})
+		}
+	}
+	return out
+}
+
+// place returns the index of the last event of evs that sights saw, or
+// -1, and the sentence that tells it.
+func place(path []Hop, evs []event, sights []Sight, what string) (int, string) {
+	last := -1
+	for i, e := range evs {
+		if seenAt(path, e, sights) {
+			last = i
+		}
+	}
+	var parts []string
+	for i, e := range evs[:last+1] {
+		ns := path[e.hop].Namespace
+		if !seenAt(path, e, sights) && i != last {
+			continue
+		}
+		if e.dir == DirIn {
+			parts = append(parts, fmt.Sprintf("entered %s on %s", ns, e.iface))
+		} else {
+			parts = append(parts, fmt.Sprintf("left %s on %s", ns, e.iface))
+		}
+	}
+	switch {
+	case last >= 0 && last+1 == len(evs) && !complete(path) && evs[last].dir == DirIn:
+		parts = append(parts, "never left "+path[evs[last].hop].Namespace)
+	case last+1 < len(evs) && evs[last+1].dir == DirOut:
+		parts = append(parts, "never left "+path[evs[last+1].hop].Namespace)
+	case last+1 < len(evs):
+		parts = append(parts, "never entered "+path[evs[last+1].hop].Namespace)
+	}
+	if len(parts) == 0 {
+		return last, ""
+	}
+	return last, what + " " + strings.Join(parts, ", ")
+}
+
+// seenAt reports whether a sighting is the event. On a bridge's ports the
+// direction is not compared: capture tells it by the frame's source MAC,
+// which a bridged frame does not carry, and a packet following the path
+// meets each port only one way.
+func seenAt(path []Hop, e event, sights []Sight) bool {
+	ns := path[e.hop].Namespace
+	return slices.ContainsFunc(sights, func(s Sight) bool {
+		return s.Namespace == ns && s.Iface == e.iface && (s.Dir == e.dir || path[e.hop].Role == RoleBridge)
+	})
+}
+
+// judge explains a failed probe whose path crosses other namespaces than
+// its two ends: it places the sightings on the path and blames the
+// namespace where the packet was last seen. ok is false when the facts
+// hold nothing it can place, and the two-namespace diagnosis stands.
+func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
+	if len(p.Path) == 0 {
+		return Verdict{}, false
+	}
+	what := "the request"
+	if p.Resolution {
+		what = "the neighbour resolution"
+	}
+	evs := events(p.Path, p.Resolution)
+	last, story := place(p.Path, evs, p.RequestSeen, what)
+	if last < 0 {
+		return nothingLeft(f, p)
+	}
+	var v Verdict
+	switch {
+	case last < len(evs)-1 || !complete(p.Path):
+		v = stuck(f, p, p.Path, evs, last, p.Request, false)
+	case p.Resolution:
+		return Verdict{}, false
+	default:
+		bevs := events(p.Back, false)
+		blast, bstory := place(p.Back, bevs, p.AnswerSeen, "the answer")
+		if blast < 0 || (blast == len(bevs)-1 && complete(p.Back)) || p.Refused {
+			return Verdict{}, false // the destination's own doing: the two-namespace diagnosis knows it
+		}
+		story += "; " + bstory
+		v = stuck(f, p, p.Back, bevs, blast, p.Answer, true)
+	}
+	v.Story = story
+	v.Detail = story + ": " + v.Detail
+	if v.RouteGet == nil {
+		v.RouteGet = blamedLookup(f, p, v.Namespace)
+	}
+	if errs := icmpErrors(f, p); errs != "" {
+		v.Detail += "; " + errs
+	}
+	return v, true
+}
+
+// stuck blames the namespace where a packet following path was last seen:
+// evs[last] is the last place it was seen.
+func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet, answer bool) Verdict {
+	e := evs[last]
+	if e.dir == DirOut && last+1 < len(evs) {
+		next := evs[last+1]
+		// Left a namespace, never entered the next: the link between.
+		h := path[next.hop]
+		st := f.state(h.Namespace)
+		if l := linkOf(st, h.In); l != nil && (!l.Up || !l.Carrier) {
+			return linkDown(h.Namespace, l)
+		}
+		if rs := culprits(f.Rules, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+			return ruleVerdict(rs)
+		}
+		return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+			Detail: fmt.Sprintf("no link, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
+	}
+	h := path[e.hop]
+	st := f.state(h.Namespace)
+	// The way out: the interface, and past a veth its peer.
+	if l := linkOf(st, h.Out); l != nil {
+		if !l.Up {
+			return linkDown(h.Namespace, l)
+		}
+		if !l.Carrier {
+			if pl, pns := peerOf(f, l); pl != nil && !pl.Up {
+				return linkDown(pns, pl)
+			}
+			return linkDown(h.Namespace, l)
+		}
+	}
+	if h.Role == RoleRouter && st != nil {
+		on, key := st.Forwarding4, "net.ipv4.ip_forward"
+		if p.Family == 6 {
+			on, key = st.Forwarding6, "net.ipv6.conf.all.forwarding"
+		}
+		if !on {
+			return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+				Detail: fmt.Sprintf("forwarding is off in %s (%s=0): it routes nothing it receives", h.Namespace, key),
+				Fix:    fmt.Sprintf("%s sysctl -w %s=1", topology.ExecPrefix(h.Namespace), key)}
+		}
+		if lk, ok := f.lookup(h.Namespace, pkt.Dst, h.In); ok && !lk.OK {
+			return routeVerdict(f, p, h, lk, pkt, answer)
+		}
+	}
+	if rs := culprits(f.Rules, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+		return ruleVerdict(rs)
+	}
+	if st != nil && h.Out != "" {
+		for _, n := range st.Neighbors {
+			if n.Dev == h.Out && (n.State == "FAILED" || n.State == "INCOMPLETE") && (n.Addr == pkt.Dst || isGateway(f, h, n.Addr, pkt.Dst)) {
+				return Verdict{Cause: CauseNeighbor, Namespace: h.Namespace,
+					Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", h.Namespace, n.Addr, n.Dev, n.State)}
+			}
+		}
+	}
+	return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+		Detail: fmt.Sprintf("no link, route, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
+}
+
+func isGateway(f *Facts, h Hop, a, dst netip.Addr) bool {
+	lk, ok := f.lookup(h.Namespace, dst, h.In)
+	return ok && lk.Gateway == a
+}
+
+// routeVerdict blames a router whose lookup for the packet fails.
+func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer bool) Verdict {
+	if strings.Contains(lk.Output, "cross-device") {
+		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: &lk,
+			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
+			Fix:    fmt.Sprintf("%s sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.%s.rp_filter=0", topology.ExecPrefix(h.Namespace), h.In)}
+	}
+	v := Verdict{Cause: CauseNoRoute, Namespace: h.Namespace, RouteGet: &lk,
+		Detail: fmt.Sprintf("%s has no route to %s for what it receives on %s (%s)", h.Namespace, pkt.Dst, h.In, lk.Output)}
+	if answer {
+		v.Cause = CauseNoReturnRoute
+		v.Detail = fmt.Sprintf("%s has no route back to %s (%s)", h.Namespace, pkt.Dst, lk.Output)
+	}
+	v.Fix = routeReplace(f, p, h.Namespace, pkt.Dst, answer)
+	return v
+}
+
+// routeReplace is the route that sends dst from ns the way the other
+// direction's packets came in: on that interface, directly when dst's
+// subnet is on it, else via the neighbour they came from.
+func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool) string {
+	other := p.Back
+	if answer {
+		other = p.Path
+	}
+	i := slices.IndexFunc(other, func(h Hop) bool { return h.Namespace == ns && h.Role != RoleBridge })
+	if i <= 0 {
+		return ""
+	}
+	dev := other[i].In
+	subnet := netip.PrefixFrom(dst, dst.BitLen())
+	for _, st := range f.Namespaces {
+		for _, l := range st.Links {
+			for _, a := range l.Addresses {
+				if a.Addr() == dst && a.Bits() < dst.BitLen() {
+					subnet = a.Masked()
+				}
+			}
+		}
+	}
+	st := f.state(ns)
+	if l := linkOf(st, dev); l != nil {
+		for _, a := range l.Addresses {
+			if a.Masked().Contains(dst) {
+				return fmt.Sprintf("%s route replace %s dev %s", topology.IPCommand(ns), subnet, dev)
+			}
+		}
+		// The neighbour the other direction came from: the last non-bridge hop before.
+		for j := i - 1; j >= 0; j-- {
+			if other[j].Role == RoleBridge {
+				continue
+			}
+			if pst := f.state(other[j].Namespace); pst != nil {
+				if ol := linkOf(pst, other[j].Out); ol != nil {
+					for _, oa := range ol.Addresses {
+						for _, a := range l.Addresses {
+							if a.Masked().Contains(oa.Addr()) {
+								return fmt.Sprintf("%s route replace %s via %s dev %s", topology.IPCommand(ns), subnet, oa.Addr(), dev)
+							}
+						}
+					}
+				}
+			}
+			break
+		}
+	}
+	return ""
+}
+
+func ruleVerdict(rs []Rule) Verdict {
+	var names []string
+	for _, r := range rs {
+		names = append(names, r.describe())
+	}
+	r := rs[0]
+	cause := CauseDropped
+	if r.Verdict == "reject" {
+		cause = "rejected"
+	}
+	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix(topology.ExecPrefix(r.Namespace))}
+}
+
+func linkDown(ns string, l *topology.LinkState) Verdict {
+	state := "down"
+	if l.Up {
+		state = "up but has no carrier"
+	}
+	return Verdict{Cause: CauseLinkDown, Namespace: ns,
+		Detail: fmt.Sprintf("%s in %s is %s", l.Name, ns, state),
+		Fix:    fmt.Sprintf("%s link set %s up", topology.IPCommand(ns), l.Name)}
+}
+
+func linkOf(st *topology.NamespaceState, name string) *topology.LinkState {
+	if st == nil || name == "" {
+		return nil
+	}
+	return st.Link(name)
+}
+
+// peerOf is a veth's other end, if its namespace is among the facts.
+func peerOf(f *Facts, l *topology.LinkState) (*topology.LinkState, string) {
+	if l.Peer == nil {
+		return nil, ""
+	}
+	for _, st := range f.Namespaces {
+		if st.Name == l.Peer.Namespace || (l.PeerInode != 0 && st.Inode == l.PeerInode) {
+			return st.Link(l.Peer.Interface), st.Name
+		}
+	}
+	return nil, ""
+}
+
+// kernelSays is the kernel's reason for its drops of the probe in ns.
+func kernelSays(p ProbeFacts, ns string) string {
+	var rs []string
+	for _, d := range p.Drops {
+		if d.Namespace == ns {
+			if s := d.Reason + " at " + d.Location; !slices.Contains(rs, s) {
+				rs = append(rs, s)
+			}
+		}
+	}
+	if len(rs) == 0 {
+		return ""
+	}
+	return "; the kernel dropped it: " + strings.Join(rs, ", ")
+}
+
+// icmpErrors names the ICMP errors about the probe, with the namespace
+// that sent each and where it was seen.
+func icmpErrors(f *Facts, p ProbeFacts) string {
+	var out []string
+	for _, e := range p.Errors {
+		who := e.From.String()
+		for _, st := range f.Namespaces {
+			if st.Owns(e.From) {
+				who = st.Name + " (" + who + ")"
+			}
+		}
+		where := ""
+		if len(e.Seen) > 0 {
+			where = fmt.Sprintf(", seen at %s/%s %s", e.Seen[0].Namespace, e.Seen[0].Iface, e.Seen[0].Dir)
+		}
+		out = append(out, fmt.Sprintf("%s sent ICMP %s%s", who, e.Text, where))
+	}
+	return strings.Join(out, "; ")
+}
+
+// nothingLeft: nothing of the probe was seen leaving its sender. A sender
+// whose way out is down or has no carrier (its veth peer down) is blamed
+// on that link; anything else is the two-namespace diagnosis's.
+func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
+	h := p.Path[0]
+	l := linkOf(f.state(h.Namespace), h.Out)
+	if l == nil || (l.Up && l.Carrier) {
+		return Verdict{}, false
+	}
+	v := linkDown(h.Namespace, l)
+	if l.Up {
+		if pl, pns := peerOf(f, l); pl != nil && !pl.Up {
+			v = linkDown(pns, pl)
+		}
+	}
+	v.Story = fmt.Sprintf("nothing left %s on %s", h.Namespace, h.Out)
+	v.Detail = v.Story + ": " + v.Detail
+	return v, true
+}
+
+// blamedLookup is the route lookup made in the blamed namespace for the
+// probe's packet as it arrives there, if one was made.
+func blamedLookup(f *Facts, p ProbeFacts, ns string) *Lookup {
+	for _, c := range []struct {
+		path []Hop
+		dst  netip.Addr
+	}{{p.Path, p.Request.Dst}, {p.Back, p.Answer.Dst}} {
+		for _, h := range c.path {
+			if h.Namespace == ns && h.In != "" && h.Role == RoleRouter {
+				if lk, ok := f.lookup(ns, c.dst, h.In); ok {
+					return &lk
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// complete reports whether a path reaches its destination.
+func complete(path []Hop) bool {
+	return len(path) > 0 && path[len(path)-1].Role == RoleDestination
+}

@@ -1,0 +1,243 @@
+package trace
+
+import (
+	"encoding/json"
+	"net/netip"
+	"slices"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// MaxHops is how many namespaces a path may cross.
+const MaxHops = 8
+
+// Role is what a namespace does for a packet on a path.
+type Role string
+
+// Roles, as DESIGN.md names them.
+const (
+	RoleSource      Role = "source"
+	RoleBridge      Role = "bridge"
+	RoleRouter      Role = "router"
+	RoleDestination Role = "destination"
+)
+
+// Hop is one namespace on a path: the interface the packet enters by (none
+// at the source) and leaves by (none at the destination).
+type Hop struct {
+	Namespace string
+	Inode     uint64
+	In, Out   string
+	Role      Role
+}
+
+type hopJSON struct {
+	Namespace string  `json:"namespace"`
+	Inode     uint64  `json:"inode"`
+	In        *string `json:"in"`
+	Out       *string `json:"out"`
+	Role      Role    `json:"role"`
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// MarshalJSON writes a missing interface as null.
+func (h Hop) MarshalJSON() ([]byte, error) {
+	return json.Marshal(hopJSON{h.Namespace, h.Inode, nullable(h.In), nullable(h.Out), h.Role})
+}
+
+// UnmarshalJSON reads what MarshalJSON wrote.
+func (h *Hop) UnmarshalJSON(b []byte) error {
+	var j hopJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Role: j.Role}
+	if j.In != nil {
+		h.In = *j.In
+	}
+	if j.Out != nil {
+		h.Out = *j.Out
+	}
+	return nil
+}
+
+// Lookup is one route lookup a path or a judgement made: `ip route get DST
+// [from SRC iif IFACE]` in a namespace, and the kernel's answer.
+type Lookup struct {
+	Namespace string     `json:"namespace"`
+	Dst       netip.Addr `json:"dst"`
+	From      netip.Addr `json:"from,omitzero"`
+	Iif       string     `json:"iif,omitempty"`
+	OK        bool       `json:"ok"`
+	Type      string     `json:"type,omitempty"` // unicast, local, blackhole, unreachable, prohibit
+	Dev       string     `json:"dev,omitempty"`
+	Gateway   netip.Addr `json:"gateway,omitzero"`
+	Command   string     `json:"command"`
+	Output    string     `json:"output"` // the first line ip route get prints, or its error
+}
+
+// world is the kernel state a path is discovered from: namespaces' links
+// and tables, and their route lookups. Live, it asks the kernel; in tests,
+// recorded facts.
+type world interface {
+	state(ns string) *topology.NamespaceState // nil when the namespace cannot be read
+	route(ns string, dst, from netip.Addr, iif string) Lookup
+}
+
+// walk follows a packet from src to dst through the namespaces' route
+// lookups, veth peers and bridges, and returns its hops and the lookups it
+// made. from is the packet's source address.
+func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
+	st := w.state(src)
+	if st == nil {
+		return nil, nil
+	}
+	hops := []Hop{{Namespace: st.Name, Inode: st.Inode, Role: RoleSource}}
+	var lookups []Lookup
+	cur, iif := st, ""
+	for len(hops) < MaxHops {
+		lk := w.route(cur.Name, dst, from, iif)
+		lookups = append(lookups, lk)
+		if !lk.OK && iif != "" {
+			// The lookup a forwarded packet gets failed (forwarding off, no
+			// route, rp_filter): the path goes on where the namespace's own
+			// packets would, so that every hop can be shown and blamed.
+			lk = w.route(cur.Name, dst, netip.Addr{}, "")
+			lookups = append(lookups, lk)
+		}
+		if !lk.OK || lk.Dev == "" || lk.Type == "local" {
+			break
+		}
+		hops[len(hops)-1].Out = lk.Dev
+		nh := dst
+		if lk.Gateway.IsValid() {
+			nh = lk.Gateway
+		}
+		bridges, next, in := cross(w, cur, lk.Dev, nh)
+		for _, b := range bridges {
+			if len(hops) < MaxHops {
+				hops = append(hops, b)
+			}
+		}
+		if next == nil || len(hops) >= MaxHops || visited(hops, next.Inode) {
+			break
+		}
+		role := RoleRouter
+		if owns(next, dst) {
+			role = RoleDestination
+		}
+		hops = append(hops, Hop{Namespace: next.Name, Inode: next.Inode, In: in, Role: role})
+		if role == RoleDestination {
+			break
+		}
+		cur, iif = next, in
+	}
+	return hops, lookups
+}
+
+func visited(hops []Hop, inode uint64) bool {
+	return slices.ContainsFunc(hops, func(h Hop) bool { return h.Inode == inode && h.Role != RoleBridge })
+}
+
+// cross follows a packet that leaves namespace st by dev toward the next
+// hop nh: over a veth to its peer, through every bridge on the way (by
+// the bridge's FDB entry for nh's MAC, else to the port that leads to nh).
+// It returns the bridges crossed and the namespace and interface it enters.
+func cross(w world, st *topology.NamespaceState, dev string, nh netip.Addr) ([]Hop, *topology.NamespaceState, string) {
+	l := st.Link(dev)
+	if l == nil {
+		return nil, nil, ""
+	}
+	mac := st.NeighborMAC(dev, nh)
+	if l.Kind == "bridge" {
+		if l = st.Link(choosePort(w, st, l.Name, "", nh, mac)); l == nil {
+			return nil, nil, ""
+		}
+	}
+	var bridges []Hop
+	for range MaxHops {
+		if l.Peer == nil || l.Peer.Namespace == "" {
+			return bridges, nil, ""
+		}
+		pst := w.state(l.Peer.Namespace)
+		if pst == nil {
+			return bridges, nil, ""
+		}
+		pl := pst.Link(l.Peer.Interface)
+		if pl == nil {
+			return bridges, nil, ""
+		}
+		if pl.Master == "" {
+			return bridges, pst, pl.Name
+		}
+		if owns(pst, nh) {
+			return bridges, pst, pl.Master // the bridge device is where its own packets enter
+		}
+		port := choosePort(w, pst, pl.Master, pl.Name, nh, mac)
+		bridges = append(bridges, Hop{Namespace: pst.Name, Inode: pst.Inode, In: pl.Name, Out: port, Role: RoleBridge})
+		if l = pst.Link(port); l == nil {
+			return bridges, nil, ""
+		}
+	}
+	return bridges, nil, ""
+}
+
+// choosePort picks the port of bridge (other than in) a frame for nh
+// leaves by: the FDB's port for nh's MAC, else the port whose veth peer
+// (or a bridge behind it) holds nh.
+func choosePort(w world, st *topology.NamespaceState, bridge, in string, nh netip.Addr, mac string) string {
+	var ports []string
+	for _, l := range st.Links {
+		if l.Master == bridge && l.Name != in {
+			ports = append(ports, l.Name)
+		}
+	}
+	if mac != "" {
+		for _, e := range st.FDB {
+			if e.Bridge == bridge && e.MAC == mac && slices.Contains(ports, e.Port) {
+				return e.Port
+			}
+		}
+	}
+	for depth := 0; depth < 2; depth++ {
+		for _, p := range ports {
+			if leadsTo(w, st.Link(p), nh, depth) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// leadsTo reports whether the veth l's peer holds nh (depth 0) or is a
+// port of a bridge one of whose other ports' peers holds it (depth 1).
+func leadsTo(w world, l *topology.LinkState, nh netip.Addr, depth int) bool {
+	if l == nil || l.Peer == nil || l.Peer.Namespace == "" {
+		return false
+	}
+	pst := w.state(l.Peer.Namespace)
+	if pst == nil {
+		return false
+	}
+	if owns(pst, nh) {
+		return true
+	}
+	pl := pst.Link(l.Peer.Interface)
+	if depth == 0 || pl == nil || pl.Master == "" {
+		return false
+	}
+	for _, o := range pst.Links {
+		if o.Master == pl.Master && o.Name != pl.Name && leadsTo(w, &o, nh, 0) {
+			return true
+		}
+	}
+	return false
+}
+
+func owns(st *topology.NamespaceState, a netip.Addr) bool { return st.Owns(a) }

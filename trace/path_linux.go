@@ -1,0 +1,74 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// liveWorld is the running kernel, each namespace read once.
+type liveWorld struct {
+	states map[string]*topology.NamespaceState
+	errs   map[string]error
+}
+
+func newLiveWorld() *liveWorld {
+	return &liveWorld{states: map[string]*topology.NamespaceState{}, errs: map[string]error{}}
+}
+
+func (w *liveWorld) state(ns string) *topology.NamespaceState {
+	if st, ok := w.states[ns]; ok {
+		return st
+	}
+	if _, failed := w.errs[ns]; failed {
+		return nil
+	}
+	st, err := topology.GatherState(ns)
+	if err != nil {
+		w.errs[ns] = err
+		return nil
+	}
+	w.states[ns] = st
+	return st
+}
+
+func (w *liveWorld) route(ns string, dst, from netip.Addr, iif string) Lookup {
+	return liveLookup(ns, dst, from, iif)
+}
+
+// liveLookup asks the kernel of ns for its route to dst, as `ip route get`.
+func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
+	lk := Lookup{Namespace: ns, Dst: dst, Iif: iif}
+	if iif != "" {
+		lk.From = from // an input lookup needs the packet's source
+	}
+	six := ""
+	if dst.Is6() {
+		six = " -6"
+	}
+	lk.Command = fmt.Sprintf("%s%s route get %s", topology.IPCommand(ns), six, dst)
+	if lk.From.IsValid() {
+		lk.Command += fmt.Sprintf(" from %s iif %s", lk.From, iif)
+	}
+	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
+	if err != nil {
+		lk.Output = err.Error()
+		return lk
+	}
+	lk.Output, lk.Type, lk.Dev = res.Line, res.Type, res.Dev
+	lk.Gateway, _ = netip.ParseAddr(res.Gateway)
+	switch res.Type {
+	case "unicast", "local", "":
+		lk.OK = true
+	}
+	return lk
+}
+
+// discoverPaths finds the path each way between a and b (from their
+// addresses of one family) and the state of every namespace on them.
+func discoverPaths(w world, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup) {
+	ab, l1 := walk(w, a, aAddr, bAddr)
+	ba, l2 := walk(w, b, bAddr, aAddr)
+	return ab, ba, append(l1, l2...)
+}

@@ -1,0 +1,406 @@
+package trace
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Rule is one nftables rule, or a chain's policy (Handle 0, Policy set),
+// as a judgement matches it against a probe's packet.
+type Rule struct {
+	Namespace string `json:"namespace"`
+	Family    string `json:"family"` // ip, ip6, inet, bridge, netdev, arp
+	Table     string `json:"table"`
+	Chain     string `json:"chain"`
+	Hook      string `json:"hook,omitempty"` // of a base chain
+	Device    string `json:"device,omitempty"`
+	Handle    int    `json:"handle,omitempty"`
+	Policy    bool   `json:"policy,omitempty"`
+	Verdict   string `json:"verdict"` // drop, reject, accept, or "" (goes on)
+	Text      string `json:"text"`
+	Conds     []Cond `json:"conds,omitempty"`
+}
+
+// Cond is one match of a rule: KEY OP VALUES, as nft writes it
+// ("ip daddr == 10.0.2.2", "tcp dport in {22, 7096}").
+type Cond struct {
+	Key    string   `json:"key"`
+	Op     string   `json:"op"`
+	Values []string `json:"values"`
+}
+
+// parseRuleset reads `nft -j list ruleset` of namespace ns; texts, by
+// "family table chain handle", are the rules as `nft -a list ruleset`
+// writes them.
+func parseRuleset(ns string, js []byte, texts map[string]string) ([]Rule, error) {
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	if err := json.Unmarshal(js, &doc); err != nil {
+		return nil, fmt.Errorf("nft ruleset of %s: %w", ns, err)
+	}
+	var out []Rule
+	for _, obj := range doc.Nftables {
+		if raw, ok := obj["chain"]; ok {
+			var c struct {
+				Family, Table, Name, Hook, Policy, Dev string
+			}
+			if json.Unmarshal(raw, &c) == nil && c.Hook != "" {
+				out = append(out, Rule{Namespace: ns, Family: c.Family, Table: c.Table, Chain: c.Name, Hook: c.Hook, Device: c.Dev,
+					Policy: true, Verdict: c.Policy, Text: "policy " + c.Policy})
+			}
+		}
+		raw, ok := obj["rule"]
+		if !ok {
+			continue
+		}
+		var r struct {
+			Family, Table, Chain string
+			Handle               int
+			Expr                 []map[string]json.RawMessage
+		}
+		if json.Unmarshal(raw, &r) != nil {
+			continue
+		}
+		rule := Rule{Namespace: ns, Family: r.Family, Table: r.Table, Chain: r.Chain, Handle: r.Handle}
+		for _, e := range r.Expr {
+			switch {
+			case e["match"] != nil:
+				rule.Conds = append(rule.Conds, parseMatch(e["match"]))
+			case e["drop"] != nil:
+				rule.Verdict = "drop"
+			case e["reject"] != nil:
+				rule.Verdict = "reject"
+			case e["accept"] != nil:
+				rule.Verdict = "accept"
+			}
+		}
+		rule.Text = texts[ruleKey(rule.Family, rule.Table, rule.Chain, rule.Handle)]
+		out = append(out, rule)
+	}
+	// A chain's hook comes with the chain; rules follow it.
+	hooks := map[string]Rule{}
+	for _, r := range out {
+		if r.Policy {
+			hooks[r.Family+" "+r.Table+" "+r.Chain] = r
+		}
+	}
+	for i, r := range out {
+		if c, ok := hooks[r.Family+" "+r.Table+" "+r.Chain]; ok && !r.Policy {
+			out[i].Hook, out[i].Device = c.Hook, c.Device
+		}
+	}
+	return out, nil
+}
+
+func ruleKey(family, table, chain string, handle int) string {
+	return fmt.Sprintf("%s %s %s %d", family, table, chain, handle)
+}
+
+// ruleTexts reads `nft -a list ruleset`: each rule's text by its key.
+func ruleTexts(text string) map[string]string {
+	out := map[string]string{}
+	var family, table, chain string
+	for _, line := range strings.Split(text, "\n") {
+		l := strings.TrimSpace(line)
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 3 && f[0] == "table":
+			family, table = f[1], f[2]
+		case len(f) >= 2 && f[0] == "chain":
+			chain = f[1]
+		default:
+			body, h, ok := strings.Cut(l, " # handle ")
+			if !ok || chain == "" {
+				continue
+			}
+			if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
+				out[ruleKey(family, table, chain, n)] = strings.TrimSpace(body)
+			}
+		}
+	}
+	return out
+}
+
+func parseMatch(raw json.RawMessage) Cond {
+	var m struct {
+		Op    string
+		Left  map[string]json.RawMessage
+		Right json.RawMessage
+	}
+	json.Unmarshal(raw, &m)
+	c := Cond{Op: m.Op, Key: "?"}
+	for k, v := range m.Left {
+		var f struct{ Protocol, Field, Key string }
+		json.Unmarshal(v, &f)
+		switch k {
+		case "payload":
+			c.Key = f.Protocol + " " + f.Field
+		case "meta":
+			c.Key = "meta " + f.Key
+		case "ct":
+			c.Key = "ct " + f.Key
+		default:
+			c.Key = k
+		}
+	}
+	c.Values = rightValues(m.Right)
+	return c
+}
+
+// rightValues flattens a match's right side: a value, a prefix, a range,
+// a set or a list of them.
+func rightValues(raw json.RawMessage) []string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return []string{s}
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return []string{n.String()}
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		var out []string
+		for _, e := range list {
+			out = append(out, rightValues(e)...)
+		}
+		return out
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		if p, ok := obj["prefix"]; ok {
+			var pf struct {
+				Addr string
+				Len  int
+			}
+			json.Unmarshal(p, &pf)
+			return []string{fmt.Sprintf("%s/%d", pf.Addr, pf.Len)}
+		}
+		if r, ok := obj["range"]; ok {
+			v := rightValues(r)
+			if len(v) == 2 {
+				return []string{v[0] + "-" + v[1]}
+			}
+		}
+		if set, ok := obj["set"]; ok {
+			return rightValues(set)
+		}
+	}
+	return []string{"?"}
+}
+
+// at is where a packet meets a chain: the interfaces it came in and goes
+// out by, and whether it is the first packet of its flow.
+type at struct {
+	in, out string
+	isNew   bool
+}
+
+// matches reports whether every condition of the rule holds for p;
+// conditions nsdump cannot evaluate count as holding.
+func (r Rule) matches(p Packet, where at) bool {
+	for _, c := range r.Conds {
+		v, known := p.field(c.Key, where)
+		if !known {
+			continue
+		}
+		hit := false
+		for _, want := range c.Values {
+			if valueMatches(v, want) {
+				hit = true
+			}
+		}
+		if c.Op == "!=" {
+			hit = !hit
+		}
+		if !hit {
+			return false
+		}
+	}
+	return true
+}
+
+// field is the packet's value for an nft match key; known is false for a
+// key nsdump does not evaluate.
+func (p Packet) field(key string, where at) (v []string, known bool) {
+	proto := p.Proto
+	fam := "ip"
+	if p.Family == 6 {
+		fam = "ip6"
+	}
+	switch key {
+	case "ip saddr", "ip6 saddr":
+		return only(fam == strings.Fields(key)[0], p.Src.String()), true
+	case "ip daddr", "ip6 daddr":
+		return only(fam == strings.Fields(key)[0], p.Dst.String()), true
+	case "ip protocol", "ip6 nexthdr", "meta l4proto":
+		return protoNames(proto), true
+	case "meta nfproto", "meta protocol", "ether type":
+		if fam == "ip" {
+			return []string{"ipv4", "ip", "2048", "0x0800"}, true
+		}
+		return []string{"ipv6", "ip6", "34525", "0x86dd"}, true
+	case "tcp dport", "th dport":
+		return only(proto == "tcp", strconv.Itoa(int(p.DPort))), true
+	case "tcp sport", "th sport":
+		return only(proto == "tcp", strconv.Itoa(int(p.SPort))), true
+	case "icmp type", "icmpv6 type":
+		return only(proto != "tcp", p.ICMPType), true
+	case "meta iifname", "meta iif":
+		return []string{where.in}, where.in != ""
+	case "meta oifname", "meta oif":
+		return []string{where.out}, where.out != ""
+	case "ct state":
+		if where.isNew {
+			return []string{"new"}, true
+		}
+		return []string{"established"}, true
+	}
+	return nil, false
+}
+
+// only is []string{v} when cond holds, else nothing (no value matches).
+func only(cond bool, v string) []string {
+	if cond {
+		return []string{v}
+	}
+	return nil
+}
+
+func protoNames(proto string) []string {
+	switch proto {
+	case "tcp":
+		return []string{"tcp", "6"}
+	case "icmp":
+		return []string{"icmp", "1"}
+	}
+	return []string{"ipv6-icmp", "icmpv6", "58"}
+}
+
+// valueMatches compares a packet's value with a rule's: equal, inside a
+// prefix, or inside a range.
+func valueMatches(vals []string, want string) bool {
+	for _, v := range vals {
+		if v == want {
+			return true
+		}
+		if p, err := netip.ParsePrefix(want); err == nil {
+			if a, err := netip.ParseAddr(v); err == nil && p.Contains(a) {
+				return true
+			}
+		}
+		if lo, hi, ok := strings.Cut(want, "-"); ok {
+			n, e1 := strconv.Atoi(v)
+			l, e2 := strconv.Atoi(lo)
+			h, e3 := strconv.Atoi(hi)
+			if e1 == nil && e2 == nil && e3 == nil && n >= l && n <= h {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hooksFor are the hooks a packet passes in a namespace of this role, by
+// the families that see it there.
+func hooksFor(role Role, family string) []string {
+	switch family {
+	case "bridge":
+		if role == RoleBridge {
+			return []string{"prerouting", "forward", "postrouting"}
+		}
+		return nil
+	case "netdev":
+		return []string{"ingress", "egress"}
+	}
+	switch role {
+	case RoleSource:
+		return []string{"output", "postrouting"}
+	case RoleRouter:
+		return []string{"prerouting", "forward", "postrouting"}
+	case RoleDestination:
+		return []string{"prerouting", "input"}
+	}
+	return nil
+}
+
+// culprits are the rules and chain policies of ns that drop or reject p
+// where it passes in a namespace of this role: in each base chain, the
+// first rule with a verdict that matches, else the chain's policy.
+func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
+	var out []Rule
+	chains := map[string][]Rule{}
+	var order []string
+	for _, r := range rules {
+		if r.Namespace != ns || !familySees(r.Family, p.Family) || !slices.Contains(hooksFor(role, r.Family), r.Hook) {
+			continue
+		}
+		if r.Family == "netdev" && r.Device != "" && r.Device != where.in && r.Device != where.out {
+			continue
+		}
+		k := r.Family + " " + r.Table + " " + r.Chain
+		if _, ok := chains[k]; !ok {
+			order = append(order, k)
+		}
+		chains[k] = append(chains[k], r)
+	}
+	for _, k := range order {
+		var policy *Rule
+		decided := false
+		for i, r := range chains[k] {
+			if r.Policy {
+				policy = &chains[k][i]
+				continue
+			}
+			if r.Verdict == "" || !r.matches(p, where) {
+				continue
+			}
+			if r.Verdict != "accept" {
+				out = append(out, r)
+			}
+			decided = true
+			break
+		}
+		if !decided && policy != nil && policy.Verdict == "drop" {
+			out = append(out, *policy)
+		}
+	}
+	return out
+}
+
+func familySees(family string, v int) bool {
+	switch family {
+	case "ip":
+		return v == 4
+	case "ip6":
+		return v == 6
+	case "arp":
+		return false
+	}
+	return true
+}
+
+// describe names the rule as the detail shows it.
+func (r Rule) describe() string {
+	if r.Policy {
+		return fmt.Sprintf("the policy drop of chain %s %s %s (hook %s) in %s", r.Family, r.Table, r.Chain, r.Hook, r.Namespace)
+	}
+	text := r.Text
+	if text == "" {
+		text = r.Verdict
+	}
+	return fmt.Sprintf("nftables rule %q (%s %s %s handle %d, hook %s) in %s", text, r.Family, r.Table, r.Chain, r.Handle, r.Hook, r.Namespace)
+}
+
+// fix is the command that takes the rule or policy away.
+func (r Rule) fix(exec string) string {
+	if r.Policy {
+		return fmt.Sprintf("%s nft 'chain %s %s %s { policy accept; }'", exec, r.Family, r.Table, r.Chain)
+	}
+	return fmt.Sprintf("%s nft delete rule %s %s %s handle %d", exec, r.Family, r.Table, r.Chain, r.Handle)
+}
