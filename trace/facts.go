@@ -87,9 +87,8 @@ type KernelDropSeen struct {
 type Packet struct {
 	Family   int        `json:"family"`
 	Proto    string     `json:"proto"` // icmp, ipv6-icmp, tcp
-	Src, Dst netip.Addr `json:"-"`
-	SrcText  string     `json:"src"`
-	DstText  string     `json:"dst"`
+	Src      netip.Addr `json:"src"`
+	Dst      netip.Addr `json:"dst"`
 	SPort    uint16     `json:"sport,omitempty"`
 	DPort    uint16     `json:"dport,omitempty"`
 	ICMPType string     `json:"icmp_type,omitempty"` // echo-request, echo-reply

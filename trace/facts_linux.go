@@ -87,8 +87,6 @@ func (r *run) probeFacts(kind string, f *Facts, exchanges []*decode.Exchange) Pr
 		pf.Request = Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
 	}
 	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
-	pf.Request.SrcText, pf.Request.DstText = src.String(), r.dst.String()
-	pf.Answer.SrcText, pf.Answer.DstText = r.dst.String(), src.String()
 	for _, ex := range exchanges {
 		var req, ans func(string) bool
 		switch {

@@ -1,0 +1,179 @@
+package trace
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// recorded is a testdata/facts file: what a live trace gathered and the
+// verdicts it gave (written by TestPathFaultMatrix -update).
+type recorded struct {
+	Facts    *Facts            `json:"facts"`
+	Verdicts []recordedVerdict `json:"verdicts"`
+}
+
+type recordedVerdict struct {
+	Direction string `json:"direction"`
+	Kind      string `json:"kind"`
+	Family    int    `json:"family"`
+	OK        bool   `json:"ok"`
+	Cause     string `json:"cause"`
+	Namespace string `json:"namespace"`
+	Fix       string `json:"fix"`
+}
+
+func statIno(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
+
+func loadRecorded(t *testing.T) map[string]recorded {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join("testdata", "facts", "*.json"))
+	if len(files) == 0 {
+		t.Fatal("no recorded facts under testdata/facts (go test -run TestPathFaultMatrix -update, as root)")
+	}
+	out := map[string]recorded{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r recorded
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".json")] = r
+	}
+	return out
+}
+
+// TestJudgeRecorded judges recorded facts again, without root: every
+// failed probe gets the verdict the live trace gave.
+func TestJudgeRecorded(t *testing.T) {
+	for name, rec := range loadRecorded(t) {
+		t.Run(name, func(t *testing.T) {
+			for _, pf := range rec.Facts.Probes {
+				var want *recordedVerdict
+				for i, v := range rec.Verdicts {
+					if v.Direction == pf.Direction && v.Kind == pf.Kind && v.Family == pf.Family {
+						want = &rec.Verdicts[i]
+					}
+				}
+				if want == nil {
+					t.Fatalf("no recorded verdict for %s %s", pf.Direction, pf.Kind)
+				}
+				if pf.OK {
+					if !want.OK {
+						t.Errorf("%s %s: facts say ok, verdict %s", pf.Direction, pf.Kind, want.Cause)
+					}
+					continue
+				}
+				v, ok := judge(rec.Facts, pf)
+				if !ok {
+					t.Errorf("%s %s: judge has no verdict, want %s in %s", pf.Direction, pf.Kind, want.Cause, want.Namespace)
+					continue
+				}
+				if v.Cause != want.Cause || v.Namespace != want.Namespace || v.Fix != want.Fix {
+					t.Errorf("%s %s: %s in %s, fix %q; recorded %s in %s, fix %q", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Fix, want.Cause, want.Namespace, want.Fix)
+				}
+			}
+		})
+	}
+}
+
+// factsWorld is a world made of recorded facts.
+type factsWorld struct{ f *Facts }
+
+func (w factsWorld) state(ns string) *topology.NamespaceState { return w.f.state(ns) }
+
+func (w factsWorld) route(ns string, dst, from netip.Addr, iif string) Lookup {
+	if lk, ok := w.f.lookup(ns, dst, iif); ok {
+		return lk
+	}
+	return Lookup{Namespace: ns, Dst: dst, Iif: iif, Output: "not recorded"}
+}
+
+// TestWalkRecorded discovers the paths again from recorded kernel state:
+// the same hops as the live trace found.
+func TestWalkRecorded(t *testing.T) {
+	for name, rec := range loadRecorded(t) {
+		t.Run(name, func(t *testing.T) {
+			w := factsWorld{rec.Facts}
+			for _, pf := range rec.Facts.Probes {
+				got, _ := walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
+				if !reflect.DeepEqual(got, pf.Path) {
+					t.Errorf("%s: walked %+v, recorded %+v", pf.Direction, got, pf.Path)
+				}
+			}
+		})
+	}
+}
+
+// TestJudgeTable: hand-made facts for what the live matrix cannot
+// stage reliably.
+func TestJudgeTable(t *testing.T) {
+	ns := func(name string, links ...topology.LinkState) *topology.NamespaceState {
+		return &topology.NamespaceState{Name: name, Links: links, Forwarding4: true}
+	}
+	addr := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
+	path := []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}}
+	back := []Hop{{Namespace: "B", Out: "b0", Role: RoleSource}, {Namespace: "R", In: "r1", Out: "r0", Role: RoleRouter}, {Namespace: "A", In: "a0", Role: RoleDestination}}
+	facts := func() *Facts {
+		return &Facts{Namespaces: []*topology.NamespaceState{
+			ns("A", topology.LinkState{Name: "a0", Up: true, Carrier: true, Addresses: addr("10.1.0.2/24")}),
+			ns("R", topology.LinkState{Name: "r0", Up: true, Carrier: true, Addresses: addr("10.1.0.1/24")},
+				topology.LinkState{Name: "r1", Up: true, Carrier: true, Addresses: addr("10.2.0.1/24")}),
+			ns("B", topology.LinkState{Name: "b0", Up: true, Carrier: true, Addresses: addr("10.2.0.2/24")}),
+		}}
+	}
+	src, dst := netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.2.0.2")
+	probe := ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, Path: path, Back: back,
+		Request:     Packet{Family: 4, Proto: "icmp", Src: src, Dst: dst, ICMPType: "echo-request"},
+		Answer:      Packet{Family: 4, Proto: "icmp", Src: dst, Dst: src, ICMPType: "echo-reply"},
+		RequestSeen: []Sight{{"A", "a0", DirOut}, {"R", "r0", DirIn}}}
+	tests := []struct {
+		name                  string
+		edit                  func(f *Facts, p *ProbeFacts)
+		cause, namespace, fix string
+		detail                string
+	}{
+		{"r1 down", func(f *Facts, p *ProbeFacts) { f.state("R").Link("r1").Up = false },
+			CauseLinkDown, "R", "ip -n R link set r1 up", "r1 in R is down"},
+		{"forwarding off", func(f *Facts, p *ProbeFacts) { f.state("R").Forwarding4 = false },
+			CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.ip_forward=1", "never left R: forwarding is off"},
+		{"forward drop rule, and one that does not match", func(f *Facts, p *ProbeFacts) {
+			f.Rules = []Rule{
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Policy: true, Verdict: "accept"},
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 4, Verdict: "drop", Text: "tcp dport 22 drop",
+					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"22"}}}},
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 5, Verdict: "drop", Text: "ip daddr 10.2.0.0/24 drop",
+					Conds: []Cond{{Key: "ip daddr", Op: "==", Values: []string{"10.2.0.0/24"}}}},
+			}
+		}, CauseDropped, "R", "ip netns exec R nft delete rule inet t fw handle 5", `"ip daddr 10.2.0.0/24 drop" (inet t fw handle 5`},
+		{"rp_filter", func(f *Facts, p *ProbeFacts) {
+			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link"}}
+		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
+		{"veth peer of the way in down, nothing left A", func(f *Facts, p *ProbeFacts) {
+			a0 := f.state("A").Link("a0")
+			a0.Carrier, a0.Peer = false, &topology.Peer{Namespace: "R", Interface: "r0"}
+			f.state("R").Link("r0").Up = false
+			p.RequestSeen = nil
+		}, CauseLinkDown, "R", "ip -n R link set r0 up", "nothing left A on a0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, p := facts(), probe
+			tt.edit(f, &p)
+			v, ok := judge(f, p)
+			if !ok || v.Cause != tt.cause || v.Namespace != tt.namespace || v.Fix != tt.fix || !strings.Contains(v.Detail, tt.detail) {
+				t.Errorf("got ok=%v %+v; want %s in %s, fix %q, detail with %q", ok, v, tt.cause, tt.namespace, tt.fix, tt.detail)
+			}
+		})
+	}
+}

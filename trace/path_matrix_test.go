@@ -1,0 +1,323 @@
+package trace
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/internal/labtest"
+	"github.com/nsdump/nsdump/topology"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/facts from live traces")
+
+// topo is three namespaces: A and B joined through M, a bridge or a router.
+type topo struct {
+	A, B, M string // M may be pid:N
+	kind    string // bridge or router
+	// addresses of A and B, and M's on each side (router)
+	addrA, addrB, mA, mB string
+}
+
+var topoSeq atomic.Int32
+
+// run runs a command, failing the test on error.
+func sh(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// in runs a command inside a namespace of the topology.
+func (tp *topo) in(t *testing.T, ns string, args ...string) {
+	t.Helper()
+	sh(t, append(strings.Fields(topology.ExecPrefix(ns)), args...)...)
+}
+
+// newTopo builds A - M - B; M is unnamed (held by a process) when
+// unnamed is set. Everything goes when the test ends.
+func newTopo(t *testing.T, kind string, unnamed bool) *topo {
+	t.Helper()
+	labtest.RequireRoot(t)
+	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, topoSeq.Add(1)&0xff)
+	tp := &topo{A: "nsdpa-a" + tag, B: "nsdpa-b" + tag, M: "nsdpa-m" + tag, kind: kind}
+	names := []string{tp.A, tp.B}
+	if unnamed {
+		tp.M = labtest.NewUnnamed(t).Spec()
+	} else {
+		names = append(names, tp.M)
+	}
+	t.Cleanup(func() {
+		for _, n := range names {
+			exec.Command("ip", "netns", "del", n).Run()
+		}
+	})
+	for _, n := range names {
+		sh(t, "ip", "netns", "add", n)
+	}
+	mTarget := tp.M
+	if unnamed {
+		mTarget = strings.TrimPrefix(tp.M, "pid:")
+	}
+	sh(t, "ip", "-n", tp.A, "link", "add", "a0", "type", "veth", "peer", "name", "pa", "netns", mTarget)
+	sh(t, "ip", "-n", tp.B, "link", "add", "b0", "type", "veth", "peer", "name", "pb", "netns", mTarget)
+	if kind == "bridge" {
+		tp.addrA, tp.addrB = "10.95.0.1", "10.95.0.2"
+		tp.in(t, tp.M, "ip", "link", "add", "br0", "type", "bridge")
+		tp.in(t, tp.M, "ip", "link", "set", "pa", "master", "br0")
+		tp.in(t, tp.M, "ip", "link", "set", "pb", "master", "br0")
+		tp.in(t, tp.M, "ip", "link", "set", "br0", "up")
+		sh(t, "ip", "-n", tp.A, "addr", "add", tp.addrA+"/24", "dev", "a0")
+		sh(t, "ip", "-n", tp.B, "addr", "add", tp.addrB+"/24", "dev", "b0")
+	} else {
+		tp.addrA, tp.addrB, tp.mA, tp.mB = "10.96.1.2", "10.96.2.2", "10.96.1.1", "10.96.2.1"
+		tp.in(t, tp.M, "ip", "addr", "add", tp.mA+"/24", "dev", "pa")
+		tp.in(t, tp.M, "ip", "addr", "add", tp.mB+"/24", "dev", "pb")
+		sh(t, "ip", "-n", tp.A, "addr", "add", tp.addrA+"/24", "dev", "a0")
+		sh(t, "ip", "-n", tp.B, "addr", "add", tp.addrB+"/24", "dev", "b0")
+		tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	}
+	for _, c := range [][]string{{tp.M, "pa"}, {tp.M, "pb"}, {tp.M, "lo"}, {tp.A, "a0"}, {tp.A, "lo"}, {tp.B, "b0"}, {tp.B, "lo"}} {
+		tp.in(t, c[0], "ip", "link", "set", c[1], "up")
+	}
+	if kind == "router" {
+		sh(t, "ip", "-n", tp.A, "route", "add", "default", "via", tp.mA)
+		sh(t, "ip", "-n", tp.B, "route", "add", "default", "via", tp.mB)
+	}
+	return tp
+}
+
+func (tp *topo) trace(t *testing.T, timeout time.Duration) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), Config{From: tp.A, To: tp.B, Timeout: timeout})
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	return res
+}
+
+// pathWant is one failing probe: namespaces by letter (A, B, M).
+type pathWant struct {
+	direction, kind, cause, namespace string
+	detail                            []string // parts of it
+}
+
+func TestPathFaultMatrix(t *testing.T) {
+	tests := []struct {
+		name, kind string
+		unnamed    bool
+		break_     func(t *testing.T, tp *topo)
+		want       []pathWant // probes not listed must be ok
+		anyDetail  string     // in the detail of one failed probe at least
+	}{
+		{name: "bridge healthy", kind: "bridge"},
+		{name: "bridge healthy unnamed", kind: "bridge", unnamed: true},
+		{name: "bridge port down", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "ip", "link", "set", "pb", "down")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"A->B", "tcp", CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"B->A", "icmp-echo", CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"B->A", "tcp", CauseLinkDown, "M", []string{"pb in M is down"}},
+		}},
+		{name: "bridge-family drop", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "nft", "add table bridge pat")
+			tp.in(t, tp.M, "nft", "add chain bridge pat fw { type filter hook forward priority 0; }")
+			tp.in(t, tp.M, "nft", "add rule bridge pat fw ip daddr 10.95.0.77 drop") // matches no probe
+			tp.in(t, tp.M, "nft", "add rule bridge pat fw ip daddr "+tp.addrB+" drop")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseDropped, "M", []string{"entered M on pa, never left M", "bridge pat fw handle 3"}},
+			{"A->B", "tcp", CauseDropped, "M", []string{"bridge pat fw handle 3"}},
+			{"B->A", "icmp-echo", CauseDropped, "M", []string{"the answer left A on a0, entered M on pa, never left M", "bridge pat fw handle 3"}},
+			{"B->A", "tcp", CauseDropped, "M", []string{"bridge pat fw handle 3"}},
+		}},
+		{name: "router healthy", kind: "router"},
+		{name: "router forwarding off", kind: "router", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseDropped, "M", []string{"left A on a0, entered M on pa, never left M", "forwarding is off in M"}},
+			{"A->B", "tcp", CauseDropped, "M", []string{"forwarding is off in M"}},
+			{"B->A", "icmp-echo", CauseDropped, "M", []string{"entered M on pb, never left M", "forwarding is off in M"}},
+			{"B->A", "tcp", CauseDropped, "M", []string{"forwarding is off in M"}},
+		}},
+		{name: "router missing route back", kind: "router", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "ip", "route", "del", "10.96.1.0/24", "dev", "pa")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseNoReturnRoute, "M", []string{"the answer left B on b0, entered M on pb, never left M", "no route back to 10.96.1.2"}},
+			{"A->B", "tcp", CauseNoReturnRoute, "M", []string{"no route back to 10.96.1.2"}},
+			{"B->A", "icmp-echo", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
+			{"B->A", "tcp", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
+		}, anyDetail: "M (10.96.2.1) sent ICMP net unreachable"}, // M's ICMP is rate-limited: one probe gets it
+		{name: "router chain policy drop", kind: "router", unnamed: true, break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "nft", "add table inet pat")
+			tp.in(t, tp.M, "nft", "add chain inet pat forward { type filter hook forward priority 0; policy drop; }")
+			tp.in(t, tp.M, "nft", "add rule inet pat forward tcp dport 22 accept") // lets no probe through
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"A->B", "tcp", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"B->A", "icmp-echo", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"B->A", "tcp", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tp := newTopo(t, tt.kind, tt.unnamed)
+			// Healthy traces end at their last answer; the timeout bounds the
+			// failing ones and is generous for a loaded machine.
+			timeout := 2 * time.Second
+			if tt.break_ != nil {
+				tt.break_(t, tp)
+				timeout = time.Second
+			}
+			res := tp.trace(t, timeout)
+			checkPath(t, tp, res, tt.break_ != nil)
+			ns := map[string]string{"A": tp.A, "B": tp.B, "M": tp.M}
+			letters := strings.NewReplacer("A->B", tp.A+"->"+tp.B, "B->A", tp.B+"->"+tp.A,
+				" A ", " "+tp.A+" ", " B ", " "+tp.B+" ", " M ", " "+tp.M+" ", " M:", " "+tp.M+":")
+			checked := map[string]bool{}
+			var fixes []string
+			for _, w := range tt.want {
+				dir := letters.Replace(w.direction)
+				checked[dir+" "+w.kind] = true
+				p := find(res, dir, w.kind)
+				if p == nil {
+					t.Fatalf("no %s %s probe", dir, w.kind)
+				}
+				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] {
+					t.Errorf("%s %s: %s in %s (%s), want %s in %s", dir, w.kind, p.Cause, p.Namespace, p.Detail, w.cause, ns[w.namespace])
+				}
+				for _, d := range w.detail {
+					if want := strings.TrimSpace(letters.Replace(" " + d + " ")); !strings.Contains(p.Detail, want) {
+						t.Errorf("%s %s: detail %q lacks %q", dir, w.kind, p.Detail, want)
+					}
+				}
+				if p.Fix == "" {
+					t.Errorf("%s %s: no fix", dir, w.kind)
+				} else if !slices.Contains(fixes, p.Fix) {
+					fixes = append(fixes, p.Fix)
+				}
+			}
+			for _, p := range res.Probes {
+				if !checked[p.Direction+" "+p.Kind] && !p.OK {
+					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+				}
+			}
+			if tt.anyDetail != "" && !slices.ContainsFunc(res.Probes, func(p Probe) bool {
+				return strings.Contains(p.Detail, strings.TrimSpace(letters.Replace(" "+tt.anyDetail+" ")))
+			}) {
+				t.Errorf("no probe's detail has %q", tt.anyDetail)
+			}
+			if *update {
+				record(t, tt.name, res)
+			}
+			if t.Failed() || len(fixes) == 0 {
+				return
+			}
+			// The fixes work as printed: run them, trace again, all ok.
+			for _, fix := range fixes {
+				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+					t.Fatalf("the printed fix %q failed: %v\n%s", fix, err, out)
+				}
+			}
+			again := tp.trace(t, 2*time.Second)
+			for _, p := range again.Probes {
+				if !p.OK {
+					t.Errorf("after %q: %s %s: %s in %s (%s)", fixes, p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+				}
+			}
+		})
+	}
+}
+
+// checkPath: both directions' paths go A, M, B (and back) with the
+// interfaces the topology has, M's role its kind, inodes filled in.
+func checkPath(t *testing.T, tp *topo, res *Result, broken bool) {
+	t.Helper()
+	role := RoleBridge
+	if tp.kind == "router" {
+		role = RoleRouter
+	}
+	want := map[string][]Hop{
+		tp.A + "->" + tp.B: {{Namespace: tp.A, Out: "a0", Role: RoleSource}, {Namespace: tp.M, In: "pa", Out: "pb", Role: role}, {Namespace: tp.B, In: "b0", Role: RoleDestination}},
+		tp.B + "->" + tp.A: {{Namespace: tp.B, Out: "b0", Role: RoleSource}, {Namespace: tp.M, In: "pb", Out: "pa", Role: role}, {Namespace: tp.A, In: "a0", Role: RoleDestination}},
+	}
+	for dir, hops := range want {
+		got := res.Path[dir]
+		if broken && len(got) >= 2 && len(got) < len(hops) {
+			hops = hops[:len(got)] // a route lookup that fails ends the path
+		}
+		if len(got) != len(hops) {
+			t.Errorf("path %s: %+v, want %+v", dir, got, hops)
+			continue
+		}
+		for i := range hops {
+			g := got[i]
+			ino, err := nsInode(hops[i].Namespace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if g.Inode != ino {
+				t.Errorf("path %s hop %d: inode %d, want %d", dir, i, g.Inode, ino)
+			}
+			g.Inode = 0
+			// A path that ends early has no way out of its last hop.
+			if g != hops[i] && (i < len(got)-1 || g.Namespace != hops[i].Namespace || g.In != hops[i].In) {
+				t.Errorf("path %s hop %d: %+v, want %+v", dir, i, g, hops[i])
+			}
+		}
+	}
+	b, err := json.Marshal(res.Path)
+	if err != nil || !strings.Contains(string(b), `"in":null`) {
+		t.Errorf("path JSON %s (%v): want null for the source's in", b, err)
+	}
+}
+
+func nsInode(ns string) (uint64, error) {
+	if pid, ok := strings.CutPrefix(ns, "pid:"); ok {
+		n, _ := strconv.Atoi(pid)
+		var st os.FileInfo
+		st, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", n))
+		if err != nil {
+			return 0, err
+		}
+		return statIno(st), nil
+	}
+	st, err := os.Stat(filepath.Join(topology.RunDir, ns))
+	if err != nil {
+		return 0, err
+	}
+	return statIno(st), nil
+}
+
+// record writes the trace's facts and verdicts for the judgement's table
+// test (go test -run TestPathFaultMatrix -update).
+func record(t *testing.T, name string, res *Result) {
+	t.Helper()
+	rec := recorded{Facts: res.Facts}
+	for _, p := range res.Probes {
+		rec.Verdicts = append(rec.Verdicts, recordedVerdict{Direction: p.Direction, Kind: p.Kind, Family: p.Family, OK: p.OK,
+			Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix})
+	}
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join("testdata", "facts", strings.ReplaceAll(name, " ", "-")+".json")
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
