@@ -125,7 +125,9 @@ func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
 				hops = append(hops, b)
 			}
 		}
-		if next == nil || len(hops) >= MaxHops || visited(hops, next.Inode) {
+		// Only a namespace that has the next hop's address takes the packet
+		// in at layer 3: past a link where nobody does, the path ends.
+		if next == nil || len(hops) >= MaxHops || visited(hops, next.Inode) || !owns(next, nh) {
 			break
 		}
 		role := RoleRouter
