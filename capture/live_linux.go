@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bytes"
-	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -262,7 +261,7 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 	var firstErr error
 	// A TPACKET_V3 block reaches userland when full or after its 10 ms
 	// timeout; holding frames one poll timeout lets every socket catch up.
-	m := merger{hold: s.cfg.PollTimeout}
+	m := newMerger(s.cfg.PollTimeout, len(s.sources))
 	emit := func(f Frame) {
 		if firstErr != nil || count > 0 && st.Captured >= count {
 			return
@@ -406,37 +405,4 @@ func (src *source) stillThere() error {
 		}
 	}
 	return fmt.Errorf("capture on %s: interface %s vanished from namespace %q: %w", src.point.Name, src.ifc, src.ns, ErrVanished)
-}
-
-// merger orders frames from several sockets by timestamp, holding each a
-// little while so that a slower socket's earlier frame can still go first.
-type merger struct {
-	hold time.Duration
-	h    frameHeap
-}
-
-func (m *merger) push(f Frame) { heap.Push(&m.h, f) }
-
-// flush emits frames older than now minus hold (a zero now emits all) and
-// reports whether it emitted any.
-func (m *merger) flush(now time.Time, emit func(Frame)) bool {
-	any := false
-	for m.h.Len() > 0 && (now.IsZero() || now.Sub(m.h[0].Time) >= m.hold) {
-		emit(heap.Pop(&m.h).(Frame))
-		any = true
-	}
-	return any
-}
-
-type frameHeap []Frame
-
-func (h frameHeap) Len() int           { return len(h) }
-func (h frameHeap) Less(i, j int) bool { return h[i].Time.Before(h[j].Time) }
-func (h frameHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *frameHeap) Push(x any)        { *h = append(*h, x.(Frame)) }
-func (h *frameHeap) Pop() any {
-	old := *h
-	f := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return f
 }

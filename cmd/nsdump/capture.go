@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
@@ -85,7 +86,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		defer releaseAll()
 		targets = append(more, targets...)
 	}
-	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10, SkipVanished: *all})
+	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10, SkipVanished: *all, PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		return err
 	}
