@@ -1,0 +1,102 @@
+package decode
+
+// The open list: every exchange not yet finished, least recently active
+// first, so that finishing the idle ones and bounding how many are open
+// costs O(1) per packet.
+
+// touch makes ex the most recently active open exchange.
+func (t *Tracker) touch(ex *Exchange) {
+	if !ex.open || t.tail == ex {
+		return
+	}
+	t.unlink(ex)
+	t.push(ex)
+}
+
+func (t *Tracker) push(ex *Exchange) {
+	ex.prev, ex.next, ex.open = t.tail, nil, true
+	if t.tail != nil {
+		t.tail.next = ex
+	} else {
+		t.first = ex
+	}
+	t.tail = ex
+	t.nopen++
+}
+
+func (t *Tracker) unlink(ex *Exchange) {
+	if ex.prev != nil {
+		ex.prev.next = ex.next
+	} else {
+		t.first = ex.next
+	}
+	if ex.next != nil {
+		ex.next.prev = ex.prev
+	} else {
+		t.tail = ex.prev
+	}
+	ex.prev, ex.next, ex.open = nil, nil, false
+	t.nopen--
+}
+
+// expire finishes open exchanges idle for longer than Idle, and the least
+// recently active ones while more than MaxOpen are open.
+func (t *Tracker) expire() {
+	idle, maxOpen := t.Idle, t.MaxOpen
+	if idle <= 0 {
+		idle = DefaultIdle
+	}
+	if maxOpen <= 0 {
+		maxOpen = DefaultMaxOpen
+	}
+	for t.first != nil && (t.now-t.first.last > int64(idle) || t.nopen > maxOpen) {
+		ex := t.first
+		if t.now-ex.last <= int64(idle) {
+			t.evicted++
+		}
+		t.forget(ex)
+		t.finish(ex)
+	}
+}
+
+// forget removes ex from its table if it is still the entry there.
+func (t *Tracker) forget(ex *Exchange) {
+	if m := t.table(ex.Kind); m != nil && m[ex.key] == ex {
+		delete(m, ex.key)
+		t.deletes++
+	}
+}
+
+// rebuild copies the tables afresh once they have seen many deletions: a
+// table that keeps a steady size under constant churn (a flood of
+// unanswered requests) otherwise fills with deleted slots that every
+// lookup probes past.
+func (t *Tracker) rebuild() {
+	n := len(t.echo) + len(t.tcp) + len(t.arp) + len(t.ndp)
+	if t.deletes < 1<<16 || t.deletes < 4*n {
+		return
+	}
+	t.deletes = 0
+	for _, m := range []*map[flowKey]*Exchange{&t.echo, &t.tcp, &t.arp, &t.ndp} {
+		fresh := make(map[flowKey]*Exchange, len(*m))
+		for k, ex := range *m {
+			fresh[k] = ex
+		}
+		*m = fresh
+	}
+}
+
+// table is the lookup table of a kind of exchange, nil for ICMP errors.
+func (t *Tracker) table(kind string) map[flowKey]*Exchange {
+	switch kind {
+	case KindEcho, KindEcho6:
+		return t.echo
+	case KindTCPConn:
+		return t.tcp
+	case KindARPRes:
+		return t.arp
+	case KindNDP:
+		return t.ndp
+	}
+	return nil
+}
