@@ -54,7 +54,7 @@ func layoutOf(lt LinkType) (layout, error) {
 	case LinkRaw, LinkIPv4, LinkIPv6, 12, 14:
 		return layout{mode: modeRaw}, nil
 	}
-	return layout{}, fmt.Errorf("filters on link type %d are not supported: %w", lt, ErrFilter)
+	return layout{}, filterErr("link type %d is not supported", lt)
 }
 
 // CompileFilter compiles a tcpdump filter expression for frames of link

@@ -23,8 +23,16 @@ func (e *KeywordError) Is(target error) bool {
 	return target == ErrUnknownKeyword || target == ErrFilter
 }
 
+// filterError is a filter that cannot be compiled; its text says why
+// without repeating ErrFilter's, which it matches.
+type filterError struct{ msg string }
+
+func (e *filterError) Error() string { return e.msg }
+
+func (e *filterError) Is(target error) bool { return target == ErrFilter }
+
 func filterErr(format string, a ...any) error {
-	return fmt.Errorf("filter: "+format+": %w", append(a, ErrFilter)...)
+	return &filterError{msg: "filter: " + fmt.Sprintf(format, a...)}
 }
 
 // The filter language is libpcap's (pcap-filter(7)), parsed as its
