@@ -89,7 +89,7 @@ func (m *Monitor) load(inodes []uint64) error {
 	// cgroup, and this does nothing.
 	rlimit.RemoveMemlock()
 	var err error
-	m.watched, err = ebpf.NewMap(&ebpf.MapSpec{Name: "nsdump_netns", Type: ebpf.Hash, KeySize: 8, ValueSize: 1, MaxEntries: 64})
+	m.watched, err = ebpf.NewMap(&ebpf.MapSpec{Name: "nsdump_netns", Type: ebpf.Hash, KeySize: 8, ValueSize: 1, MaxEntries: 4096})
 	if err != nil {
 		return unavailable("create the namespace map", err)
 	}

@@ -98,6 +98,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	var dr *dropRecorder
 	if *withDrops {
 		dr, points = openDrops(e.stderr, targets, points)
+		defer dr.release()
 	}
 	if *write != "" && strings.HasSuffix(*write, ".pcap") && len(points) > 1 {
 		s.Close()

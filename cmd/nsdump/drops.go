@@ -117,6 +117,13 @@ func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, strin
 	}()
 }
 
+// release frees the monitor when capture ends before it started.
+func (r *dropRecorder) release() {
+	if r != nil {
+		r.mon.Close()
+	}
+}
+
 // stop ends the monitor, reports what it recorded and lost, and returns
 // the first error of reading or writing drops.
 func (r *dropRecorder) stop(stderr io.Writer) error {
