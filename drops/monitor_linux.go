@@ -67,7 +67,7 @@ type Monitor struct {
 // Open starts reporting the drops of the namespaces with these inodes. An
 // error wrapping ErrUnavailable says what this kernel or process lacks.
 func Open(inodes []uint64, cfg *Config) (*Monitor, error) {
-	m := &Monitor{cfg: cfg.withDefaults(), syms: &symbols{}, ifnames: map[string]string{}}
+	m := &Monitor{cfg: cfg.withDefaults(), ifnames: map[string]string{}}
 	l, err := loadLayout()
 	if err != nil {
 		return nil, err
@@ -77,6 +77,7 @@ func Open(inodes []uint64, cfg *Config) (*Monitor, error) {
 		m.Close()
 		return nil, err
 	}
+	m.syms = newSymbols()
 	var mono, real unix.Timespec
 	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
 	unix.ClockGettime(unix.CLOCK_REALTIME, &real)
@@ -156,7 +157,10 @@ func (m *Monitor) Lost() uint64 {
 // Data is only valid until fn returns (it is the ring's record, not a
 // copy: a flood of drops costs no allocation per packet).
 func (m *Monitor) Run(ctx context.Context, fn func(Drop)) error {
-	stop := context.AfterFunc(ctx, func() { m.reader.SetDeadline(time.Now()) })
+	// Flush wakes a ReadInto that waits, which then returns what the ring
+	// holds and ErrFlushed. (SetDeadline would wait for ReadInto's lock,
+	// that is for the next drop.)
+	stop := context.AfterFunc(ctx, func() { m.reader.Flush() })
 	defer stop()
 	var rec ringbuf.Record
 	for {
@@ -166,7 +170,7 @@ func (m *Monitor) Run(ctx context.Context, fn func(Drop)) error {
 			if d, ok := m.decode(rec.RawSample); ok {
 				fn(d)
 			}
-		case errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrClosed):
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
 			return nil
 		default:
 			return fmt.Errorf("read kernel drops: %w", err)
