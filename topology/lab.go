@@ -148,6 +148,13 @@ func RouteAddCommand(ns string, dst netip.Prefix, dev string) string {
 	return fmt.Sprintf("%s%s route add %s dev %s", IPCommand(ns), family6(dst.Addr()), dst, dev)
 }
 
+// RouteReplaceCommand is the iproute2 command that sets a device route,
+// whether or not a route to dst exists already (add fails with "File
+// exists" on one, a blackhole included).
+func RouteReplaceCommand(ns string, dst netip.Prefix, dev string) string {
+	return fmt.Sprintf("%s%s route replace %s dev %s", IPCommand(ns), family6(dst.Addr()), dst, dev)
+}
+
 // family6 is " -6" for an IPv6 address, as iproute2 commands for IPv6 read.
 func family6(a netip.Addr) string {
 	if a.Is6() {

@@ -76,6 +76,9 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	if res != nil {
 		dev = res.Dev
 	}
+	if r.wrongRoute(p, ev, rg, res) {
+		return
+	}
 	if ns, name, ok := r.linkDown(dev); !ok {
 		p.Cause, p.Namespace, p.RouteGet = CauseLinkDown, ns, rg
 		p.Detail = fmt.Sprintf("%s in %s is down", name, ns)
@@ -101,6 +104,9 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	if !rg.OK {
 		p.Cause, p.Namespace, p.RouteGet = CauseNoRoute, s.name, rg
 		p.Detail = fmt.Sprintf("%s has no route to %s: nothing leaves it", s.name, r.dst)
+		if br := blockingRoute(s.name, r.dst); br != nil {
+			p.Detail = fmt.Sprintf("%s's route to %s is %q (%s): nothing leaves it", s.name, r.dst, br.String(), rg.Output)
+		}
 		p.Fix = routeFix(s, d, r.dst)
 		return
 	}
@@ -136,7 +142,13 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		if !back.OK {
 			p.Cause, p.Namespace, p.RouteGet = CauseNoReturnRoute, d.name, back
 			p.Detail = fmt.Sprintf("the request reached %s, which has no route back to %s", d.name, r.srcAddr())
+			if br := blockingRoute(d.name, r.srcAddr()); br != nil {
+				p.Detail += fmt.Sprintf(": its route there is %q", br.String())
+			}
 			p.Fix = routeFix(d, s, r.srcAddr())
+			return
+		}
+		if r.wrongRouteBack(p, ev) {
 			return
 		}
 		p.Cause, p.RouteGet = CauseDropped, back
@@ -227,25 +239,6 @@ func lookup(ns string, q topology.RouteQuery) (*RouteGet, *topology.RouteResult)
 	}
 	rg.OK, rg.Output = true, res.Line
 	return rg, res
-}
-
-// routeFix adds, in s, a route to the subnet of d that holds addr, through
-// s's interface whose peer is in d.
-func routeFix(s, d *side, addr netip.Addr) string {
-	dst := netip.PrefixFrom(addr, addr.BitLen())
-	for _, ifc := range d.info.Interfaces {
-		for _, a := range ifc.Addresses {
-			if p, err := netip.ParsePrefix(a); err == nil && p.Contains(addr) && p.Bits() > 0 {
-				dst = p.Masked()
-			}
-		}
-	}
-	for _, ifc := range s.info.Interfaces {
-		if ifc.Peer != nil && ifc.Peer.Namespace == d.name {
-			return topology.RouteAddCommand(s.name, dst, ifc.Name)
-		}
-	}
-	return ""
 }
 
 // linkDown checks the sender's output interface and the one facing the

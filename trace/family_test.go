@@ -87,8 +87,8 @@ func TestTraceIPv6(t *testing.T) {
 					}
 				}
 			}
-			fixA := fmt.Sprintf("ip -n %s -6 route add %s dev %s", l.NS0, v6b.Masked(), l.Veth0)
-			fixB := fmt.Sprintf("ip -n %s -6 route add %s dev %s", l.NS1, v6a.Masked(), l.Veth1)
+			fixA := fmt.Sprintf("ip -n %s -6 route replace %s dev %s", l.NS0, v6b.Masked(), l.Veth0)
+			fixB := fmt.Sprintf("ip -n %s -6 route replace %s dev %s", l.NS1, v6a.Masked(), l.Veth1)
 
 			res := trace() // no routes at all
 			check(res, ab, CauseNoRoute, l.NS0, fixA)

@@ -99,6 +99,10 @@ const (
 	CauseNeighbor      = "neighbor-unreachable"
 	CausePortClosed    = "port-closed"
 	CauseDropped       = "dropped"
+	CauseWrongRoute    = "wrong-route"
+	CauseRejected      = "rejected"
+	CauseMTU           = "mtu"
+	CauseConflict      = "address-conflict"
 )
 
 // side is one namespace as the trace sees it.

@@ -53,36 +53,36 @@ func TestFaultMatrix(t *testing.T) {
 	}{
 		{name: "healthy", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) }},
 		{name: "no routes at all", want: []want{
-			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
-			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
-			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
-			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
 		}},
 		{name: "route only in A", break_: func(t *testing.T, l topology.Lab) {
 			ip(t, "-n", l.NS0, "route", "add", l.Route0().String(), "dev", l.Veth0)
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseNoReturnRoute, "B", "ip -n B route add SUBNET0 dev V1", "reached"},
-			{"A->B", "tcp", CauseNoReturnRoute, "B", "ip -n B route add SUBNET0 dev V1", "reached"},
-			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
-			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route add SUBNET0 dev V1", ""},
+			{"A->B", "icmp-echo", CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
+			{"A->B", "tcp", CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
+			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
 		}},
 		{name: "route only in B", break_: func(t *testing.T, l topology.Lab) {
 			ip(t, "-n", l.NS1, "route", "add", l.Route1().String(), "dev", l.Veth1)
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
-			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route add SUBNET1 dev V0", ""},
-			{"B->A", "icmp-echo", CauseNoReturnRoute, "A", "ip -n A route add SUBNET1 dev V0", "reached"},
-			{"B->A", "tcp", CauseNoReturnRoute, "A", "ip -n A route add SUBNET1 dev V0", "reached"},
+			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
+			{"B->A", "tcp", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
 		}},
 		{name: "veth in B down", break_: func(t *testing.T, l topology.Lab) {
 			topology.Setup(l, true)
 			ip(t, "-n", l.NS1, "link", "set", l.Veth1, "down")
 		}, want: []want{
 			// Setting veth1 down also removed B's route back, so the fix restores both.
-			{"A->B", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
-			{"A->B", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
-			{"B->A", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
-			{"B->A", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route add SUBNET0 dev V1", "routes went down"},
+			{"A->B", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"A->B", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"B->A", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"B->A", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
 		}},
 		{name: "nftables drop in B", break_: func(t *testing.T, l topology.Lab) {
 			topology.Setup(l, true)
@@ -117,8 +117,9 @@ func TestFaultMatrix(t *testing.T) {
 		}, want: []want{
 			{"A->B", "icmp-echo", CauseDropped, "B", "", "TcpExt:IPReversePathFilter +"},
 			{"A->B", "tcp", CauseDropped, "B", "", "strict rp_filter"},
-			{"B->A", "icmp-echo", CauseNeighbor, "B", "", "ARP for SUBNET0HOST on rpx0"},
-			{"B->A", "tcp", CauseNeighbor, "B", "", "ARP for SUBNET0HOST on rpx0"},
+			// B's own route back leaves by rpx0, whose peer is in B itself.
+			{"B->A", "icmp-echo", CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "leaves by rpx0"},
+			{"B->A", "tcp", CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "ARP for the next hop was seen leaving on rpx0"},
 		}},
 		{name: "closed port without listener", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
 			cfg: func(l topology.Lab) Config { return Config{NoListen: true, Port: 7} },

@@ -47,7 +47,7 @@ func TestTraceExitCodesAndJSON(t *testing.T) {
 		t.Fatalf("trace without routes: exit %d\n%s", code, out)
 	}
 	info, err := exec.Command("capinfos", file).Output()
-	if err != nil || !strings.Contains(string(info), "no-route in "+ns0+"; fix: ip -n "+ns0+" route add") {
+	if err != nil || !strings.Contains(string(info), "no-route in "+ns0+"; fix: ip -n "+ns0+" route replace") {
 		t.Fatalf("capinfos of the trace file: %v\n%s", err, info)
 	}
 	for _, args := range [][]string{{"trace", ns0}, {"trace", ns0, "../x"}, {"trace", ns0, ns1, "--to", "fe80::1"},
@@ -69,7 +69,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s\n%s", code, out, e)
 	}
-	for _, want := range []string{"no-route in " + ns0, "fix:  ip -n " + ns0 + " route add", "all probes ok", "test message delivered"} {
+	for _, want := range []string{"no-route in " + ns0, "fix:  ip -n " + ns0 + " route replace", "all probes ok", "test message delivered"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,60 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// BlockingRoute is a main-table route that refuses what it matches
+// instead of sending it anywhere: blackhole, unreachable or prohibit.
+type BlockingRoute struct {
+	Type string       `json:"type"`
+	Dst  netip.Prefix `json:"dst"`
+}
+
+// String is how `ip route` writes it: "blackhole 10.0.2.0/24".
+func (r BlockingRoute) String() string { return r.Type + " " + r.Dst.String() }
+
+// BlockingRoutes lists the blocking routes of namespace ns's main table
+// that hold dst, the most specific first: the first is the one a failed
+// route lookup for dst met.
+func BlockingRoutes(ns string, dst netip.Addr) ([]BlockingRoute, error) {
+	h, err := openHandle(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	fam := netlink.FAMILY_V4
+	if dst.Is6() {
+		fam = netlink.FAMILY_V6
+	}
+	routes, err := h.nl.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_MAIN}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return nil, fmt.Errorf("list routes in %q: %w", ns, err)
+	}
+	var out []BlockingRoute
+	for _, r := range routes {
+		typ := routeTypeName(byte(r.Type))
+		if typ != "blackhole" && typ != "unreachable" && typ != "prohibit" {
+			continue
+		}
+		p := netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		if dst.Is4() {
+			p = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		}
+		if r.Dst != nil {
+			a, _ := netip.AddrFromSlice(r.Dst.IP)
+			ones, _ := r.Dst.Mask.Size()
+			p = netip.PrefixFrom(a.Unmap(), ones)
+		}
+		if p.Contains(dst) {
+			out = append(out, BlockingRoute{Type: typ, Dst: p.Masked()})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Dst.Bits() > out[j].Dst.Bits() })
+	return out, nil
+}

@@ -1,0 +1,145 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/internal/labtest"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// causeCase is one fault of the causes matrix: break the lab, trace, check
+// the verdicts, apply every printed fix as printed, trace again: all ok.
+type causeCase struct {
+	name   string
+	break_ func(t *testing.T, l topology.Lab)
+	cfg    Config
+	want   []want // probes not listed must be ok
+}
+
+func runCauses(t *testing.T, cases []causeCase) {
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			l := labtest.New(t, "cz", true)
+			tt.break_(t, l)
+			res := traceLab(t, l, tt.cfg)
+			names := labNames(l)
+			ns := map[string]string{"A": l.NS0, "B": l.NS1}
+			checked := map[string]bool{}
+			var fixes []string
+			for _, w := range tt.want {
+				key := names.Replace(w.direction) + " " + w.kind
+				checked[key] = true
+				p := find(res, names.Replace(w.direction), w.kind)
+				if p == nil {
+					t.Fatalf("no %s probe in %+v", key, res.Probes)
+				}
+				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] || p.Fix != names.Replace(w.fix) ||
+					!strings.Contains(p.Detail, names.Replace(w.detail)) {
+					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
+						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), names.Replace(w.detail))
+				}
+				if strings.Contains(p.Detail, "nothing answered") {
+					t.Errorf("%s: %q, while the capture saw an answer", key, p.Detail)
+				}
+				if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
+					fixes = append(fixes, p.Fix)
+				}
+			}
+			for _, p := range res.Probes {
+				if !checked[p.Direction+" "+p.Kind] && !p.OK {
+					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+				}
+			}
+			if t.Failed() {
+				return
+			}
+			for _, fix := range fixes {
+				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+					t.Fatalf("the printed fix %q fails: %v\n%s", fix, err, out)
+				}
+			}
+			again := traceLab(t, l, tt.cfg)
+			for _, p := range again.Probes {
+				if !p.OK {
+					t.Errorf("after %q: %s %s: %s in %s (%s)", fixes, p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+				}
+			}
+		})
+	}
+}
+
+func traceLab(t *testing.T, l topology.Lab, cfg Config) *Result {
+	t.Helper()
+	// The timeout only bounds the failing probes; generous for a loaded machine.
+	cfg.From, cfg.To, cfg.Timeout = l.NS0, l.NS1, 2*time.Second
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	return res
+}
+
+func labNames(l topology.Lab) *strings.Replacer {
+	return strings.NewReplacer("A->B", l.NS0+"->"+l.NS1, "B->A", l.NS1+"->"+l.NS0,
+		"ip -n A", "ip -n "+l.NS0, "ip -n B", "ip -n "+l.NS1, "exec A", "exec "+l.NS0, "exec B", "exec "+l.NS1,
+		"A/", l.NS0+"/", "in B:", "in "+l.NS1+":", "SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET1HOST", l.Addr1.Addr().String(),
+		"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
+}
+
+// sh runs a shell command of the test's setup.
+func sh(t *testing.T, format string, args ...any) {
+	t.Helper()
+	cmd := fmt.Sprintf(format, args...)
+	if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+}
+
+// extraNamespace creates a namespace of the test's own, removed when it ends.
+func extraNamespace(t *testing.T, l topology.Lab, suffix string) string {
+	t.Helper()
+	name := "nsdcz-" + suffix + strings.TrimPrefix(l.NS0, "nsdcz-a")
+	sh(t, "ip netns add %s && ip -n %s link set lo up", name, name)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return name
+}
+
+func TestRouteCauses(t *testing.T) {
+	labtest.RequireRoot(t)
+	all := func(dir, cause, ns, fix, detail string) []want {
+		return []want{{dir, "icmp-echo", cause, ns, fix, detail}, {dir, "tcp", cause, ns, fix, detail}}
+	}
+	cases := []causeCase{
+		{name: "wrong route: another veth, its peer in A itself", break_: func(t *testing.T, l topology.Lab) {
+			sh(t, "ip -n %s link add wr0 type veth peer name wr1 && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up && ip -n %[1]s link set wr1 up", l.NS0)
+			sh(t, "ip -n %s route replace %s dev wr0", l.NS0, l.Route0())
+		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to A/wr1, not by V0, whose peer is in B: ARP for the next hop was seen leaving on wr0"),
+			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
+		{name: "wrong route: via a gateway on another veth, into a third namespace", break_: func(t *testing.T, l topology.Lab) {
+			x := extraNamespace(t, l, "x")
+			sh(t, "ip -n %s link add wr0 type veth peer name wr1 netns %s && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up", l.NS0, x)
+			sh(t, "ip -n %s addr add 10.77.0.2/24 dev wr1 && ip -n %[1]s link set wr1 up", x)
+			sh(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
+		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
+			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
+		{name: "blackhole route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
+			sh(t, "ip -n %s route replace blackhole %s", l.NS0, l.Route0())
+		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `route to SUBNET1HOST is "blackhole SUBNET1"`),
+			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `its route there is "blackhole SUBNET1"`)...)},
+		{name: "unreachable route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
+			sh(t, "ip -n %s route replace unreachable %s", l.NS0, l.Route0())
+		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1" (RTNETLINK answers: No route to host)`),
+			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1"`)...)},
+		{name: "prohibit host route back to A in B", break_: func(t *testing.T, l topology.Lab) {
+			sh(t, "ip -n %s route add prohibit %s", l.NS1, l.Addr0.Addr())
+		}, want: append(all("B->A", CauseNoRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `"prohibit SUBNET0HOST/32"`),
+			all("A->B", CauseNoReturnRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `its route there is "prohibit SUBNET0HOST/32"`)...)},
+	}
+	runCauses(t, cases)
+}
