@@ -92,8 +92,8 @@ func labNames(l topology.Lab) *strings.Replacer {
 		"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
 }
 
-// sh runs a shell command of the test's setup.
-func sh(t *testing.T, format string, args ...any) {
+// shf runs a shell command of the test's setup.
+func shf(t *testing.T, format string, args ...any) {
 	t.Helper()
 	cmd := fmt.Sprintf(format, args...)
 	if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
@@ -105,7 +105,7 @@ func sh(t *testing.T, format string, args ...any) {
 func extraNamespace(t *testing.T, l topology.Lab, suffix string) string {
 	t.Helper()
 	name := "nsdcz-" + suffix + strings.TrimPrefix(l.NS0, "nsdcz-a")
-	sh(t, "ip netns add %s && ip -n %s link set lo up", name, name)
+	shf(t, "ip netns add %s && ip -n %s link set lo up", name, name)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	return name
 }
@@ -117,27 +117,27 @@ func TestRouteCauses(t *testing.T) {
 	}
 	cases := []causeCase{
 		{name: "wrong route: another veth, its peer in A itself", break_: func(t *testing.T, l topology.Lab) {
-			sh(t, "ip -n %s link add wr0 type veth peer name wr1 && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up && ip -n %[1]s link set wr1 up", l.NS0)
-			sh(t, "ip -n %s route replace %s dev wr0", l.NS0, l.Route0())
+			shf(t, "ip -n %s link add wr0 type veth peer name wr1 && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up && ip -n %[1]s link set wr1 up", l.NS0)
+			shf(t, "ip -n %s route replace %s dev wr0", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to A/wr1, not by V0, whose peer is in B: ARP for the next hop was seen leaving on wr0"),
 			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
 		{name: "wrong route: via a gateway on another veth, into a third namespace", break_: func(t *testing.T, l topology.Lab) {
 			x := extraNamespace(t, l, "x")
-			sh(t, "ip -n %s link add wr0 type veth peer name wr1 netns %s && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up", l.NS0, x)
-			sh(t, "ip -n %s addr add 10.77.0.2/24 dev wr1 && ip -n %[1]s link set wr1 up", x)
-			sh(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
+			shf(t, "ip -n %s link add wr0 type veth peer name wr1 netns %s && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up", l.NS0, x)
+			shf(t, "ip -n %s addr add 10.77.0.2/24 dev wr1 && ip -n %[1]s link set wr1 up", x)
+			shf(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
 			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
 		{name: "blackhole route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
-			sh(t, "ip -n %s route replace blackhole %s", l.NS0, l.Route0())
+			shf(t, "ip -n %s route replace blackhole %s", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `route to SUBNET1HOST is "blackhole SUBNET1"`),
 			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `its route there is "blackhole SUBNET1"`)...)},
 		{name: "unreachable route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
-			sh(t, "ip -n %s route replace unreachable %s", l.NS0, l.Route0())
+			shf(t, "ip -n %s route replace unreachable %s", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1" (RTNETLINK answers: No route to host)`),
 			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1"`)...)},
 		{name: "prohibit host route back to A in B", break_: func(t *testing.T, l topology.Lab) {
-			sh(t, "ip -n %s route add prohibit %s", l.NS1, l.Addr0.Addr())
+			shf(t, "ip -n %s route add prohibit %s", l.NS1, l.Addr0.Addr())
 		}, want: append(all("B->A", CauseNoRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `"prohibit SUBNET0HOST/32"`),
 			all("A->B", CauseNoReturnRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `its route there is "prohibit SUBNET0HOST/32"`)...)},
 	}

@@ -53,7 +53,9 @@ func (res *Result) judgePaths(w *liveWorld, runs []*run) {
 			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
 			pf.OK = p.OK
 			res.Facts.Probes = append(res.Facts.Probes, pf)
-			if p.OK {
+			// A route that leaves the sender away from the veth into the
+			// destination is wrong whatever lies past it.
+			if p.OK || p.Cause == CauseWrongRoute {
 				continue
 			}
 			if v, ok := judge(res.Facts, pf); ok {
