@@ -356,7 +356,13 @@ func icmpErrors(f *Facts, p ProbeFacts) string {
 // on that link; anything else is the two-namespace diagnosis's.
 func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
 	h := p.Path[0]
-	l := linkOf(f.state(h.Namespace), h.Out)
+	out := h.Out
+	if out == "" && len(p.Back) > 0 && p.Back[len(p.Back)-1].Namespace == h.Namespace {
+		// No route out at all: a link set down takes its routes with it.
+		// The way the other direction's packets come in is the way out.
+		out = p.Back[len(p.Back)-1].In
+	}
+	l := linkOf(f.state(h.Namespace), out)
 	if l == nil || (l.Up && l.Carrier) {
 		return Verdict{}, false
 	}
@@ -366,7 +372,7 @@ func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
 			v = linkDown(pns, pl)
 		}
 	}
-	v.Story = fmt.Sprintf("nothing left %s on %s", h.Namespace, h.Out)
+	v.Story = fmt.Sprintf("nothing left %s on %s", h.Namespace, out)
 	v.Detail = v.Story + ": " + v.Detail
 	return v, true
 }

@@ -159,6 +159,16 @@ func TestJudgeTable(t *testing.T) {
 		{"rp_filter", func(f *Facts, p *ProbeFacts) {
 			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link"}}
 		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
+		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
+		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
+		{"answer stuck in the router without a route back", func(f *Facts, p *ProbeFacts) {
+			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
+			p.AnswerSeen = []Sight{{"B", "b0", DirOut}, {"R", "r1", DirIn}}
+			f.Lookups = []Lookup{{Namespace: "R", Dst: src, From: dst, Iif: "r1", Output: "RTNETLINK answers: Network is unreachable"}}
+			p.Back = p.Back[:2]
+			p.Back[1].Out = ""
+		}, CauseNoReturnRoute, "R", "ip -n R route replace 10.1.0.0/24 dev r0", "the answer left B on b0, entered R on r1, never left R"},
 		{"veth peer of the way in down, nothing left A", func(f *Facts, p *ProbeFacts) {
 			a0 := f.state("A").Link("a0")
 			a0.Carrier, a0.Peer = false, &topology.Peer{Namespace: "R", Interface: "r0"}

@@ -47,7 +47,7 @@ func (tp *topo) in(t *testing.T, ns string, args ...string) {
 
 // newTopo builds A - M - B; M is unnamed (held by a process) when
 // unnamed is set. Everything goes when the test ends.
-func newTopo(t *testing.T, kind string, unnamed bool) *topo {
+func newTopo(t *testing.T, kind string, unnamed, v6 bool) *topo {
 	t.Helper()
 	labtest.RequireRoot(t)
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, topoSeq.Add(1)&0xff)
@@ -95,6 +95,15 @@ func newTopo(t *testing.T, kind string, unnamed bool) *topo {
 		sh(t, "ip", "-n", tp.A, "route", "add", "default", "via", tp.mA)
 		sh(t, "ip", "-n", tp.B, "route", "add", "default", "via", tp.mB)
 	}
+	if v6 && kind == "router" {
+		tp.in(t, tp.M, "ip", "addr", "add", "fd96:1::1/64", "dev", "pa", "nodad")
+		tp.in(t, tp.M, "ip", "addr", "add", "fd96:2::1/64", "dev", "pb", "nodad")
+		sh(t, "ip", "-n", tp.A, "addr", "add", "fd96:1::2/64", "dev", "a0", "nodad")
+		sh(t, "ip", "-n", tp.B, "addr", "add", "fd96:2::2/64", "dev", "b0", "nodad")
+		tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+		sh(t, "ip", "-n", tp.A, "-6", "route", "add", "default", "via", "fd96:1::1")
+		sh(t, "ip", "-n", tp.B, "-6", "route", "add", "default", "via", "fd96:2::1")
+	}
 	return tp
 }
 
@@ -117,6 +126,7 @@ func TestPathFaultMatrix(t *testing.T) {
 	tests := []struct {
 		name, kind string
 		unnamed    bool
+		v6         bool // IPv6 too (router)
 		break_     func(t *testing.T, tp *topo)
 		want       []pathWant // probes not listed must be ok
 		anyDetail  string     // in the detail of one failed probe at least
@@ -131,6 +141,14 @@ func TestPathFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", CauseLinkDown, "M", []string{"pb in M is down"}},
 			{"B->A", "tcp", CauseLinkDown, "M", []string{"pb in M is down"}},
 		}},
+		{name: "bridge veth behind a port down", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			sh(t, "ip", "-n", tp.B, "link", "set", "b0", "down")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseLinkDown, "B", []string{"never left M", "b0 in B is down"}},
+			{"A->B", "tcp", CauseLinkDown, "B", []string{"b0 in B is down"}},
+			{"B->A", "icmp-echo", CauseLinkDown, "B", []string{"nothing left B on b0", "b0 in B is down"}},
+			{"B->A", "tcp", CauseLinkDown, "B", []string{"b0 in B is down"}},
+		}},
 		{name: "bridge-family drop", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "nft", "add table bridge pat")
 			tp.in(t, tp.M, "nft", "add chain bridge pat fw { type filter hook forward priority 0; }")
@@ -143,6 +161,15 @@ func TestPathFaultMatrix(t *testing.T) {
 			{"B->A", "tcp", CauseDropped, "M", []string{"bridge pat fw handle 3"}},
 		}},
 		{name: "router healthy", kind: "router"},
+		{name: "router healthy both families", kind: "router", v6: true},
+		{name: "router IPv6 forwarding off", kind: "router", v6: true, break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+		}, want: []pathWant{
+			{"A->B", "icmp6-echo", CauseDropped, "M", []string{"entered M on pa, never left M", "forwarding is off in M (net.ipv6.conf.all.forwarding=0)"}},
+			{"A->B", "tcp6", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+			{"B->A", "icmp6-echo", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+			{"B->A", "tcp6", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+		}},
 		{name: "router forwarding off", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.ip_forward=0")
 		}, want: []pathWant{
@@ -172,7 +199,7 @@ func TestPathFaultMatrix(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tp := newTopo(t, tt.kind, tt.unnamed)
+			tp := newTopo(t, tt.kind, tt.unnamed, tt.v6)
 			// Healthy traces end at their last answer; the timeout bounds the
 			// failing ones and is generous for a loaded machine.
 			timeout := 2 * time.Second
@@ -189,8 +216,15 @@ func TestPathFaultMatrix(t *testing.T) {
 			var fixes []string
 			for _, w := range tt.want {
 				dir := letters.Replace(w.direction)
-				checked[dir+" "+w.kind] = true
-				p := find(res, dir, w.kind)
+				kind, fam := w.kind, 4
+				switch kind {
+				case "tcp6":
+					kind, fam = "tcp", 6
+				case "icmp6-echo":
+					fam = 6
+				}
+				checked[fmt.Sprint(dir, kind, fam)] = true
+				p := findFamily(res, dir, kind, fam)
 				if p == nil {
 					t.Fatalf("no %s %s probe", dir, w.kind)
 				}
@@ -209,7 +243,7 @@ func TestPathFaultMatrix(t *testing.T) {
 				}
 			}
 			for _, p := range res.Probes {
-				if !checked[p.Direction+" "+p.Kind] && !p.OK {
+				if !checked[fmt.Sprint(p.Direction, p.Kind, p.Family)] && !p.OK {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
 			}
@@ -254,7 +288,7 @@ func checkPath(t *testing.T, tp *topo, res *Result, broken bool) {
 	}
 	for dir, hops := range want {
 		got := res.Path[dir]
-		if broken && len(got) >= 2 && len(got) < len(hops) {
+		if broken && len(got) >= 1 && len(got) < len(hops) {
 			hops = hops[:len(got)] // a route lookup that fails ends the path
 		}
 		if len(got) != len(hops) {
@@ -320,4 +354,13 @@ func record(t *testing.T, name string, res *Result) {
 	if err := os.WriteFile(file, append(b, '\n'), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func findFamily(res *Result, direction, kind string, family int) *Probe {
+	for i, p := range res.Probes {
+		if p.Direction == direction && p.Kind == kind && p.Family == family {
+			return &res.Probes[i]
+		}
+	}
+	return nil
 }
