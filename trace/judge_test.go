@@ -2,6 +2,7 @@ package trace
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -186,4 +187,92 @@ func TestJudgeTable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWalkSynthetic walks hand-made kernel state: a bridge's FDB choosing
+// between two ports that both lead to the address, a chain of routers
+// longer than MaxHops, and a routing loop.
+func TestWalkSynthetic(t *testing.T) {
+	pfx := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
+	veth := func(name, peerNS, peerIf string, addr []netip.Prefix) topology.LinkState {
+		return topology.LinkState{Name: name, Kind: "veth", Up: true, Carrier: true, Addresses: addr, Peer: &topology.Peer{Namespace: peerNS, Interface: peerIf}}
+	}
+	port := func(l topology.LinkState, master string) topology.LinkState { l.Master = master; return l }
+	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	ok := func(ns string, dst netip.Addr, iif, dev string, gw netip.Addr) Lookup {
+		return Lookup{Namespace: ns, Dst: dst, Iif: iif, OK: true, Type: "unicast", Dev: dev, Gateway: gw}
+	}
+
+	t.Run("fdb picks the port", func(t *testing.T) {
+		f := &Facts{Namespaces: []*topology.NamespaceState{
+			{Name: "A", Inode: 1, Links: []topology.LinkState{veth("a0", "S", "pa", pfx("10.0.0.1/24"))},
+				Neighbors: []topology.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: "REACHABLE"}}},
+			{Name: "S", Inode: 2, Links: []topology.LinkState{{Name: "br0", Kind: "bridge", Up: true, Carrier: true},
+				port(veth("pa", "A", "a0", nil), "br0"), port(veth("pb", "B", "b0", nil), "br0"), port(veth("pc", "C", "c0", nil), "br0")},
+				FDB: []topology.FDBEntry{{Bridge: "br0", Port: "pc", MAC: "02:00:00:00:00:cc"}}},
+			{Name: "B", Inode: 3, Links: []topology.LinkState{veth("b0", "S", "pb", pfx("10.0.0.2/24"))}},
+			{Name: "C", Inode: 4, Links: []topology.LinkState{veth("c0", "S", "pc", pfx("10.0.0.2/24"))}},
+		}, Lookups: []Lookup{ok("A", b, "", "a0", netip.Addr{})}}
+		got, _ := walk(factsWorld{f}, "A", a, b)
+		want := []Hop{{Namespace: "A", Inode: 1, Out: "a0", Role: RoleSource}, {Namespace: "S", Inode: 2, In: "pa", Out: "pc", Role: RoleBridge},
+			{Namespace: "C", Inode: 4, In: "c0", Role: RoleDestination}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("walked %+v, want %+v", got, want)
+		}
+	})
+
+	// A chain A - R1 - R2 - ... - R9 - B: every router routes on to the next.
+	chain := func(n int, loop bool) *Facts {
+		f := &Facts{}
+		name := func(i int) string {
+			switch i {
+			case 0:
+				return "A"
+			case n + 1:
+				return "B"
+			}
+			return fmt.Sprintf("R%d", i)
+		}
+		for i := 0; i <= n+1; i++ {
+			st := &topology.NamespaceState{Name: name(i), Inode: uint64(i + 1)}
+			if i > 0 {
+				st.Links = append(st.Links, veth("l", name(i-1), "r", pfx(fmt.Sprintf("10.%d.0.2/24", i))))
+			}
+			if i <= n {
+				st.Links = append(st.Links, veth("r", name(i+1), "l", pfx(fmt.Sprintf("10.%d.0.1/24", i+1))))
+			}
+			if i == n+1 {
+				st.Links[0].Addresses = append(st.Links[0].Addresses, netip.PrefixFrom(b, 32))
+			}
+			f.Namespaces = append(f.Namespaces, st)
+			gw := netip.MustParseAddr(fmt.Sprintf("10.%d.0.2", i+1))
+			iif := "l"
+			if i == 0 {
+				iif = ""
+			}
+			dev := "r"
+			if loop && i == 2 {
+				// R2 sends it back where it came from.
+				dev, gw = "l", netip.MustParseAddr("10.2.0.1")
+			}
+			f.Lookups = append(f.Lookups, ok(name(i), b, iif, dev, gw))
+		}
+		return f
+	}
+	t.Run("at most MaxHops namespaces", func(t *testing.T) {
+		got, _ := walk(factsWorld{chain(9, false)}, "A", a, b)
+		if len(got) != MaxHops || got[MaxHops-1].Role != RoleRouter || got[0].Role != RoleSource {
+			t.Errorf("walked %d hops %+v, want %d ending in a router", len(got), got, MaxHops)
+		}
+		short, _ := walk(factsWorld{chain(3, false)}, "A", a, b)
+		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != RoleDestination || short[2].In != "l" || short[2].Out != "r" {
+			t.Errorf("walked %+v, want A R1 R2 R3 B", short)
+		}
+	})
+	t.Run("a loop ends the path", func(t *testing.T) {
+		got, _ := walk(factsWorld{chain(4, true)}, "A", a, b)
+		if len(got) != 3 || got[2].Namespace != "R2" || got[2].Out != "l" {
+			t.Errorf("walked %+v, want A R1 R2 (which sends it back)", got)
+		}
+	})
 }
