@@ -59,12 +59,12 @@ median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else prin
 echo "flood: $n datagrams of 22 bytes from $a through $b to $c, udp port 9; nft in $b drops 1 in 4, $c has no listener"
 declare -a without with
 for ((i = 1; i <= rounds; i++)); do
-  read -r pps c s _ _ < <(measure)
+  read -r pps got sent _ _ < <(measure)
   without+=("$pps")
-  printf 'round %d without --drops: %8d captured/s (%d of %d sent)\n' "$i" "$pps" "$c" "$s"
-  read -r pps c s d l < <(measure --drops)
+  printf 'round %d without --drops: %8d captured/s (%d of %d sent)\n' "$i" "$pps" "$got" "$sent"
+  read -r pps got sent d l < <(measure --drops)
   with+=("$pps")
-  printf 'round %d with --drops:    %8d captured/s (%d of %d sent), %s kernel drops recorded, %s lost by the monitor\n' "$i" "$pps" "$c" "$s" "$d" "$l"
+  printf 'round %d with --drops:    %8d captured/s (%d of %d sent), %s kernel drops recorded, %s lost by the monitor\n' "$i" "$pps" "$got" "$sent" "$d" "$l"
 done
 w=$(printf '%s\n' "${without[@]}" | median) m=$(printf '%s\n' "${with[@]}" | median)
 awk -v w="$w" -v m="$m" 'BEGIN { printf "median captured/s: without %d, with --drops %d: %.1f%% (goal >= 90%%)\n", w, m, 100*m/(w>0?w:1) }'

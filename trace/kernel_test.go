@@ -1,6 +1,9 @@
 package trace
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"time"
 
 	"github.com/nsdump/nsdump/decode"
@@ -112,4 +115,46 @@ func TestTraceKernelDrops(t *testing.T) {
 
 func sighting(point string, ns int64, reason string) decode.Sighting {
 	return decode.Sighting{Point: point, Dir: "In", Time: time.Unix(0, ns), What: "request", Drop: reason + " at somewhere (veth1)"}
+}
+
+// TestTraceKernelDropsInRouter: with forwarding off in the router between A
+// and B, every probe's verdict carries what Linux 6.18 reports there:
+// IP_INADDRERRORS at ip_error, in the router's namespace.
+func TestTraceKernelDropsInRouter(t *testing.T) {
+	labtest.RequireRoot(t)
+	tag := fmt.Sprintf("%04x", os.Getpid()&0xffff)
+	a, b, r := "nsddr-ra"+tag, "nsddr-rb"+tag, "nsddr-rr"+tag
+	for _, n := range []string{a, b, r} {
+		ip(t, "netns", "add", n)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", n).Run() })
+		ip(t, "-n", n, "link", "set", "lo", "up")
+	}
+	ip(t, "-n", a, "link", "add", "a0", "type", "veth", "peer", "name", "ra", "netns", r)
+	ip(t, "-n", b, "link", "add", "b0", "type", "veth", "peer", "name", "rb", "netns", r)
+	for _, c := range [][]string{
+		{"-n", r, "addr", "add", "172.30.1.1/24", "dev", "ra"}, {"-n", r, "addr", "add", "172.30.2.1/24", "dev", "rb"},
+		{"-n", a, "addr", "add", "172.30.1.2/24", "dev", "a0"}, {"-n", b, "addr", "add", "172.30.2.2/24", "dev", "b0"},
+		{"-n", r, "link", "set", "ra", "up"}, {"-n", r, "link", "set", "rb", "up"},
+		{"-n", a, "link", "set", "a0", "up"}, {"-n", b, "link", "set", "b0", "up"},
+		{"-n", a, "route", "add", "default", "via", "172.30.1.1"}, {"-n", b, "route", "add", "default", "via", "172.30.2.1"},
+		{"netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=0"},
+	} {
+		ip(t, c...)
+	}
+	res, err := Run(t.Context(), Config{From: a, To: b, Count: 1, Timeout: 300e6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Probes {
+		found := false
+		for _, kd := range p.KernelDrops {
+			found = found || kd.Reason == "IP_INADDRERRORS" && kd.Location == "ip_error" && kd.Namespace == r
+			if kd.Namespace != a && kd.Namespace != b && kd.Namespace != r {
+				t.Errorf("%s %s: a drop in %s, not on the path", p.Direction, p.Kind, kd.Namespace)
+			}
+		}
+		if p.OK || p.Namespace != r || !found || strings.Contains(p.Detail, "the kernel says otherwise") {
+			t.Errorf("%s %s: %s in %s (%s), kernel drops %+v", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail, p.KernelDrops)
+		}
+	}
 }
