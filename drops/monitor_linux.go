@@ -143,6 +143,11 @@ func (m *Monitor) Watch(inode uint64) error {
 	return nil
 }
 
+// LoadSymbols waits until the kernel's symbols, read in the background
+// from Open on, are loaded: a capture calls it before it starts, so that
+// reading them does not compete with the first drops.
+func (m *Monitor) LoadSymbols() { <-m.syms.ready }
+
 // Lost is how many drops the ring buffer had no room for.
 func (m *Monitor) Lost() uint64 {
 	var n uint64

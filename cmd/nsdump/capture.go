@@ -119,9 +119,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
 
 	dr.start(ctx, sink)
-	st, runErr := s.Run(ctx, *count, func(f capture.Frame) error {
-		return dr.guard(func() error { return sink(f, "") })()
-	}, dr.guard(flush))
+	st, runErr := s.Run(ctx, *count, dr.frames(sink), dr.guard(flush))
 	dropErr := dr.stop(e.stderr)
 	closeErr := closeSink()
 	for _, err := range s.Skipped()[skippedAtOpen:] {

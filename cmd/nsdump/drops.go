@@ -53,6 +53,8 @@ func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Poin
 		return nil, points
 	}
 	r.mon = mon
+	// Name the kernel's functions now, not while the first drops arrive.
+	mon.LoadSymbols()
 	for _, ns := range names {
 		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen,
 			Description: "packets the kernel dropped in " + ns + ", with its reason (nsdump --drops)"})
@@ -79,6 +81,18 @@ func (r *dropRecorder) guard(fn func() error) func() error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return fn()
+	}
+}
+
+// frames is the captured frames' writer: sink, under the recorder's lock.
+func (r *dropRecorder) frames(sink func(capture.Frame, string) error) func(capture.Frame) error {
+	if r == nil {
+		return func(f capture.Frame) error { return sink(f, "") }
+	}
+	return func(f capture.Frame) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return sink(f, "")
 	}
 }
 
