@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,6 +130,7 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	}
 	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d, timeout %s)\n",
 		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
+	printPath(w, res)
 	for _, p := range res.Probes {
 		kind := p.Kind
 		if kind == "tcp" {
@@ -252,4 +254,34 @@ func savePartial(e env, name string, points []capture.Point, results []*trace.Re
 		return
 	}
 	fmt.Fprintf(e.stderr, "nsdump: interrupted; wrote the %d packets captured so far, without verdicts, to %s\n", n, name)
+}
+
+// printPath shows each direction's path when it crosses other namespaces
+// than the two ends: "A a0 > pa M (bridge) pb > b0 B".
+func printPath(w io.Writer, res *trace.Result) {
+	dirs := []string{res.From.Namespace + "->" + res.To.Namespace, res.To.Namespace + "->" + res.From.Namespace}
+	for _, dir := range dirs {
+		hops := res.Path[dir]
+		if !slices.ContainsFunc(hops, func(h trace.Hop) bool { return h.Role == trace.RoleBridge || h.Role == trace.RoleRouter }) {
+			continue
+		}
+		var parts []string
+		for i, h := range hops {
+			s := decode.Printable(h.Namespace)
+			if h.Role == trace.RoleBridge || h.Role == trace.RoleRouter {
+				s += " (" + string(h.Role) + ")"
+			}
+			if h.In != "" {
+				s = h.In + " " + s
+			}
+			if h.Out != "" {
+				s += " " + h.Out
+			}
+			if i == len(hops)-1 && h.Role != trace.RoleDestination {
+				s += " ... (no way on)"
+			}
+			parts = append(parts, s)
+		}
+		fmt.Fprintf(w, "path %s: %s\n", decode.Printable(dir), strings.Join(parts, " > "))
+	}
 }
