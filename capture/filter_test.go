@@ -84,8 +84,10 @@ func libpcapProgram(t *testing.T, tcpdump string, expr string, lt LinkType) ([]b
 }
 
 // framesOf reads every frame of the given link type from the peer corpus
-// and nsdump's own test captures.
-func framesOf(t *testing.T, lt LinkType) [][]byte {
+// and nsdump's own test captures; where[i] names frame i's file and its
+// number there (from 1, as tcpdump and tshark count), so that a failure
+// names a frame one can look at.
+func framesOf(t *testing.T, lt LinkType) (frames [][]byte, where []string) {
 	t.Helper()
 	var files []string
 	peer := labtest.PeerDir(t, "..")
@@ -93,17 +95,17 @@ func framesOf(t *testing.T, lt LinkType) [][]byte {
 		m, _ := filepath.Glob(filepath.Join(dir, "*.pcap*"))
 		files = append(files, m...)
 	}
-	var out [][]byte
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
 			continue
 		}
 		r, err := NewReader(f)
-		for err == nil {
+		for n := 1; err == nil; n++ {
 			var fr Frame
 			if fr, err = r.Next(); err == nil && fr.LinkType == lt {
-				out = append(out, append([]byte(nil), fr.Data...))
+				frames = append(frames, append([]byte(nil), fr.Data...))
+				where = append(where, filepath.Base(name)+" frame "+strconv.Itoa(n))
 			}
 		}
 		f.Close()
@@ -114,7 +116,7 @@ func framesOf(t *testing.T, lt LinkType) [][]byte {
 			}
 		}
 	}
-	return out
+	return frames, where
 }
 
 // TestFilterAgainstLibpcap runs nsdump's program and libpcap's for each
@@ -122,7 +124,7 @@ func framesOf(t *testing.T, lt LinkType) [][]byte {
 func TestFilterAgainstLibpcap(t *testing.T) {
 	tcpdump := tcpdumpPath(t)
 	for _, lt := range []LinkType{LinkEthernet, LinkSLL} {
-		frames := framesOf(t, lt)
+		frames, where := framesOf(t, lt)
 		if len(frames) < 20 {
 			t.Fatalf("only %d frames of link type %d in the peer corpus and testdata/pcaps", len(frames), lt)
 		}
@@ -153,7 +155,7 @@ func TestFilterAgainstLibpcap(t *testing.T) {
 				for i, fr := range frames {
 					n, _ := vm.Run(fr)
 					if want := n > 0; ours.Match(fr) != want {
-						t.Fatalf("frame %d (%d bytes): nsdump %v, libpcap %v\nnsdump:\n%s", i, len(fr), !want, want, ours)
+						t.Fatalf("frame %d, %s (%d bytes): nsdump %v, libpcap %v\nnsdump:\n%s", i, where[i], len(fr), !want, want, ours)
 					}
 					if n > 0 {
 						accepted++
