@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -106,7 +107,15 @@ func TestSignalDuringDemo(t *testing.T) {
 // TestKilledDemoLeftovers: after kill -9 the next run names what the demo
 // left, teardown --leftovers removes exactly that, and a namespace nsdump
 // did not create is never touched.
+//
+// The test keeps its records in a state directory of its own: in the
+// shared /run/nsdump another run's `teardown --leftovers` (another test
+// binary on the machine) may remove this demo's dead lab between two of
+// its steps, and this test's --leftovers would remove other runs' labs.
+// The demo is killed at a known instant: stopped (NSDUMP_CRASH_POINT) once
+// its second namespace is mounted, not at whatever point a poll notices it.
 func TestKilledDemoLeftovers(t *testing.T) {
+	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
 	flags, ns0, ns1, _, _, _, _ := testLab(t)
 	nsdump(append([]string{"teardown", "--force"}, flags...)...)
 	bystander := ns0 + "x"
@@ -115,10 +124,23 @@ func TestKilledDemoLeftovers(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", bystander).Run() })
 	cmd := exec.Command(buildNsdump(t), append([]string{"demo", "-w", t.TempDir() + "/d.pcapng"}, flags...)...)
+	cmd.Env = append(os.Environ(), "NSDUMP_CRASH_POINT=mounted")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the demo's lab", func() bool { return topology.NamespaceExists(ns1) })
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The demo stops after mounting each namespace: let it go on past the
+	// first, until it stops with the second in place.
+	waitFor(t, "the demo's lab", func() bool {
+		if !stopped(cmd.Process.Pid) {
+			return false
+		}
+		if topology.NamespaceExists(ns0) && topology.NamespaceExists(ns1) {
+			return true
+		}
+		cmd.Process.Signal(syscall.SIGCONT)
+		return false
+	})
 	cmd.Process.Kill()
 	cmd.Wait()
 	if !topology.NamespaceExists(ns0) {
