@@ -3,8 +3,10 @@ package trace
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,13 +21,30 @@ type causeCase struct {
 	name   string
 	break_ func(t *testing.T, l topology.Lab)
 	cfg    Config
+	six    bool   // an IPv6-only lab
 	want   []want // probes not listed must be ok
+}
+
+// causesLab is a lab of the test's own with routes both ways; IPv6 only
+// when six is set.
+func causesLab(t *testing.T, six bool) topology.Lab {
+	if !six {
+		return labtest.New(t, "cz", true)
+	}
+	l := labtest.Names(t, "cz")
+	n := l.Addr0.Addr().As4()[2]
+	l.Addr0 = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:c::1/64", n))
+	l.Addr1 = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:d::1/64", n))
+	if _, err := topology.Setup(l, true); err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
 
 func runCauses(t *testing.T, cases []causeCase) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			l := labtest.New(t, "cz", true)
+			l := causesLab(t, tt.six)
 			tt.break_(t, l)
 			res := traceLab(t, l, tt.cfg)
 			names := labNames(l)
@@ -39,7 +58,7 @@ func runCauses(t *testing.T, cases []causeCase) {
 				if p == nil {
 					t.Fatalf("no %s probe in %+v", key, res.Probes)
 				}
-				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] || p.Fix != names.Replace(w.fix) ||
+				if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] || !fixMatches(p.Fix, names.Replace(w.fix)) ||
 					!strings.Contains(p.Detail, names.Replace(w.detail)) {
 					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
 						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), names.Replace(w.detail))
@@ -52,6 +71,9 @@ func runCauses(t *testing.T, cases []causeCase) {
 				}
 			}
 			for _, p := range res.Probes {
+				if !p.OK {
+					t.Logf("%s %s: %s in %s, fix %q: %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Detail)
+				}
 				if !checked[p.Direction+" "+p.Kind] && !p.OK {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
@@ -60,6 +82,7 @@ func runCauses(t *testing.T, cases []causeCase) {
 				return
 			}
 			for _, fix := range fixes {
+				t.Logf("applying %s", fix)
 				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
 					t.Fatalf("the printed fix %q fails: %v\n%s", fix, err, out)
 				}
@@ -72,6 +95,16 @@ func runCauses(t *testing.T, cases []causeCase) {
 			}
 		})
 	}
+}
+
+// fixMatches compares a printed fix with the expected one; an expected
+// fix ending in "handle " takes any handle (nft numbers them itself).
+func fixMatches(got, want string) bool {
+	if strings.HasSuffix(want, " handle ") {
+		_, err := strconv.Atoi(strings.TrimPrefix(got, want))
+		return strings.HasPrefix(got, want) && err == nil
+	}
+	return got == want
 }
 
 func traceLab(t *testing.T, l topology.Lab, cfg Config) *Result {
@@ -88,7 +121,7 @@ func traceLab(t *testing.T, l topology.Lab, cfg Config) *Result {
 func labNames(l topology.Lab) *strings.Replacer {
 	return strings.NewReplacer("A->B", l.NS0+"->"+l.NS1, "B->A", l.NS1+"->"+l.NS0,
 		"ip -n A", "ip -n "+l.NS0, "ip -n B", "ip -n "+l.NS1, "exec A", "exec "+l.NS0, "exec B", "exec "+l.NS1,
-		"A/", l.NS0+"/", "in B:", "in "+l.NS1+":", "SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET1HOST", l.Addr1.Addr().String(),
+		"A/", l.NS0+"/", "in B:", "in "+l.NS1+":", "B/", l.NS1+"/", "exec B", "exec "+l.NS1, "SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET1HOST", l.Addr1.Addr().String(),
 		"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
 }
 
@@ -140,6 +173,42 @@ func TestRouteCauses(t *testing.T) {
 			shf(t, "ip -n %s route add prohibit %s", l.NS1, l.Addr0.Addr())
 		}, want: append(all("B->A", CauseNoRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `"prohibit SUBNET0HOST/32"`),
 			all("A->B", CauseNoReturnRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `its route there is "prohibit SUBNET0HOST/32"`)...)},
+	}
+	runCauses(t, cases)
+}
+
+func TestRejectCauses(t *testing.T) {
+	labtest.RequireRoot(t)
+	// table FAMILY czr, chain in on the input hook, and one rule.
+	rule := func(ns, family, r string) string {
+		return fmt.Sprintf("ip netns exec %s nft 'add table %s czr; add chain %[2]s czr in { type filter hook input priority 0; }; add rule %[2]s czr in %s'", ns, family, r)
+	}
+	const deleteRule = "ip netns exec B nft delete rule %s czr in handle "
+	cases := []causeCase{
+		{name: "tcp reset", break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "%s", rule(l.NS1, "inet", "tcp dport 7096 reject with tcp reset"))
+		}, want: []want{{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "a reset came back, seen at B/V1 Out"}}},
+		{name: "icmp admin-prohibited", break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "%s", rule(l.NS1, "ip", "ip saddr "+l.Addr0.Addr().String()+" ct state new reject with icmp type admin-prohibited"))
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter (3), seen at B/V1 Out"},
+			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter"},
+		}},
+		{name: "icmp port-unreachable (plain reject)", break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "%s", rule(l.NS1, "inet", "ip saddr "+l.Addr0.Addr().String()+" ct state new reject"))
+		}, want: []want{
+			{"A->B", "icmp-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
+			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
+		}},
+		{name: "ip6 admin-prohibited", six: true, break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "%s", rule(l.NS1, "ip6", "ip6 saddr "+l.Addr0.Addr().String()+" ct state new reject with icmpv6 type admin-prohibited"))
+		}, want: []want{
+			{"A->B", "icmp6-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited (3), seen at B/V1 Out"},
+			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited"},
+		}},
+		{name: "ip6 tcp reset in the sender's output", six: true, break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "ip netns exec %s nft 'add table inet czr; add chain inet czr out { type filter hook output priority 0; }; add rule inet czr out ip6 daddr %s tcp dport 7096 reject with tcp reset'", l.NS0, l.Addr1.Addr())
+		}, want: []want{{"A->B", "tcp", CauseRejected, "A", "ip netns exec A nft delete rule inet czr out handle ", "reset"}}},
 	}
 	runCauses(t, cases)
 }

@@ -172,12 +172,16 @@ var causeReasons = map[string][]string{
 	CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
 	CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},
 	CausePortClosed:    {"NO_SOCKET"},
+	CauseRejected:      {"NETFILTER_DROP"},
 }
 
 // kernelAgrees reports whether a kernel drop fits the verdict: the same
 // namespace, a reason that fits the cause, and for a drop the rule or
 // setting nsdump named.
 func kernelAgrees(p *Probe, kd KernelDrop) bool {
+	if kd.Reason == "QUEUE_PURGE" && (p.Cause == CauseRejected || p.Cause == CausePortClosed) {
+		return true // the sender's socket, refused, throws away what it still held
+	}
 	if kd.Namespace != p.Namespace {
 		return false
 	}

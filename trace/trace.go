@@ -203,6 +203,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	res.judgePaths(w, runs)
+	res.judgeRejects(runs)
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()
 	}
