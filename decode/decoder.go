@@ -254,7 +254,9 @@ func (d *Decoder) arp(b []byte, p *Packet) {
 		return
 	}
 	p.Kind, p.ARPOp = KindARP, binary.BigEndian.Uint16(b[6:])
-	if binary.BigEndian.Uint16(b) == 1 && hw == 6 {
+	// Any 6-byte hardware address is a MAC-48, whatever the hardware type
+	// says (IEEE 802 networks use 6, and tcpdump prints them alike).
+	if hw == 6 {
 		copy(p.SenderMAC[:], b[8:14])
 		copy(p.TargetMAC[:], b[14+prot:20+prot])
 	}
