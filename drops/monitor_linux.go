@@ -111,7 +111,7 @@ func (m *Monitor) load(inodes []uint64) error {
 		Name:         "nsdump_drops",
 		Type:         ebpf.RawTracepoint,
 		License:      "GPL", // bpf_probe_read_kernel is GPL-only
-		Instructions: program(m.layout, m.watched, m.events, m.lost, m.cfg.HeadBytes),
+		Instructions: program(m.layout, m.watched, m.events, m.lost, m.cfg.HeadBytes, m.cfg.RingBytes/8),
 	})
 	if err != nil {
 		return unavailable("load the eBPF program", err)
@@ -167,6 +167,10 @@ func (m *Monitor) Run(ctx context.Context, fn func(Drop)) error {
 	// that is for the next drop.)
 	stop := context.AfterFunc(ctx, func() { m.reader.Flush() })
 	defer stop()
+	// The program wakes the reader only when the ring is an eighth full:
+	// below that, drops wait at most pollEvery.
+	const pollEvery = 20 * time.Millisecond
+	m.reader.SetDeadline(time.Now().Add(pollEvery))
 	var rec ringbuf.Record
 	for {
 		err := m.reader.ReadInto(&rec)
@@ -175,7 +179,12 @@ func (m *Monitor) Run(ctx context.Context, fn func(Drop)) error {
 			if d, ok := m.decode(rec.RawSample); ok {
 				fn(d)
 			}
-		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, os.ErrDeadlineExceeded), errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if ctx.Err() != nil {
+				return nil
+			}
+			m.reader.SetDeadline(time.Now().Add(pollEvery))
+		case errors.Is(err, ringbuf.ErrFlushed), errors.Is(err, ringbuf.ErrClosed), errors.Is(err, os.ErrClosed):
 			return nil
 		default:
 			return fmt.Errorf("read kernel drops: %w", err)

@@ -34,7 +34,7 @@ const (
 
 // program assembles the tracepoint handler for this kernel's layout. ctx
 // is the raw tracepoint's argument array: skb, location, reason[, rx_sk].
-func program(l *layout, watched, events, lost *ebpf.Map, snap int) asm.Instructions {
+func program(l *layout, watched, events, lost *ebpf.Map, snap, wakeAt int) asm.Instructions {
 	const (
 		ctx = asm.R6
 		skb = asm.R7
@@ -137,8 +137,15 @@ func program(l *layout, watched, events, lost *ebpf.Map, snap int) asm.Instructi
 		asm.Mov.Imm(asm.R2, int32(snap)),
 		asm.FnProbeReadKernel.Call(),
 		asm.StoreMem(ev, evCopied, asm.R0, asm.Word),
-		asm.Mov.Reg(asm.R1, ev),
-		asm.Mov.Imm(asm.R2, 0),
+		// Wake the reader only once the ring fills up (it polls every few
+		// milliseconds otherwise): a flood of drops costs no wakeup each.
+		asm.LoadMapPtr(asm.R1, events.FD()),
+		asm.Mov.Imm(asm.R2, 0), // BPF_RB_AVAIL_DATA
+		asm.FnRingbufQuery.Call(),
+		asm.Mov.Imm(asm.R2, 1), // BPF_RB_NO_WAKEUP
+		asm.JLT.Imm(asm.R0, int32(wakeAt), "submit"),
+		asm.Mov.Imm(asm.R2, 2), // BPF_RB_FORCE_WAKEUP
+		asm.Mov.Reg(asm.R1, ev).WithSymbol("submit"),
 		asm.FnRingbufSubmit.Call(),
 		asm.Ja.Label("exit"),
 
