@@ -120,6 +120,32 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	default:
 		bevs := events(p.Back, false)
 		blast, bstory := place(p.Back, bevs, p.AnswerSeen, "the answer")
+		if blast < 0 && !p.Refused {
+			// Nothing answered: the destination's firewall, on the way in
+			// or on the way out, if a rule matches.
+			d := p.Path[len(p.Path)-1]
+			rs := culprits(f.Rules, d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
+			if len(p.Back) > 0 {
+				rs = append(rs, culprits(f.Rules, d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
+			}
+			if len(rs) == 0 {
+				return Verdict{}, false
+			}
+			v = ruleVerdict(rs)
+			story += ", nothing answered"
+			break
+		}
+		if blast == len(bevs)-1 && complete(p.Back) && !p.Refused {
+			// The answer came back into the sender and never reached the probe.
+			s := p.Back[len(p.Back)-1]
+			rs := culprits(f.Rules, s.Namespace, RoleDestination, p.Answer, at{in: s.In})
+			if len(rs) == 0 {
+				return Verdict{}, false
+			}
+			story += "; " + bstory + ", never reached the probe"
+			v = ruleVerdict(rs)
+			break
+		}
 		if blast < 0 || (blast == len(bevs)-1 && complete(p.Back)) || p.Refused {
 			return Verdict{}, false // the destination's own doing: the two-namespace diagnosis knows it
 		}
@@ -356,6 +382,12 @@ func icmpErrors(f *Facts, p ProbeFacts) string {
 // on that link; anything else is the two-namespace diagnosis's.
 func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
 	h := p.Path[0]
+	if rs := culprits(f.Rules, h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !p.Resolution {
+		v := ruleVerdict(rs)
+		v.Story = fmt.Sprintf("the request never left %s", h.Namespace)
+		v.Detail = v.Story + ": " + v.Detail
+		return v, true
+	}
 	out := h.Out
 	if out == "" && len(p.Back) > 0 && p.Back[len(p.Back)-1].Namespace == h.Namespace {
 		// No route out at all: a link set down takes its routes with it.

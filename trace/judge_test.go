@@ -160,6 +160,19 @@ func TestJudgeTable(t *testing.T) {
 		{"rp_filter", func(f *Facts, p *ProbeFacts) {
 			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link"}}
 		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
+		{"input rule at the destination", func(f *Facts, p *ProbeFacts) {
+			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
+			f.Rules = []Rule{
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: "drop", Text: "tcp dport 7096 drop",
+					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"7096"}}}},
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 3, Verdict: "drop", Text: "icmp type echo-request drop",
+					Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"echo-request"}}}},
+			}
+		}, CauseDropped, "B", "ip netns exec B nft delete rule ip f in handle 3", "entered B on b0, nothing answered: nftables rule \"icmp type echo-request drop\""},
+		{"output rule at the source", func(f *Facts, p *ProbeFacts) {
+			p.RequestSeen = nil
+			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: "drop"}}
+		}, CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
 		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
 			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},

@@ -186,6 +186,17 @@ func TestPathFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
 			{"B->A", "tcp", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
 		}, anyDetail: "M (10.96.2.1) sent ICMP net unreachable"}, // M's ICMP is rate-limited: one probe gets it
+		{name: "router input rule in B", kind: "router", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.B, "nft", "add table ip pat")
+			tp.in(t, tp.B, "nft", "add chain ip pat in { type filter hook input priority 0; }")
+			tp.in(t, tp.B, "nft", "add rule ip pat in tcp dport 22 drop") // matches no probe
+			tp.in(t, tp.B, "nft", "add rule ip pat in ip saddr "+tp.addrA+" drop")
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseDropped, "B", []string{"entered B on b0, nothing answered", "ip pat in handle 3"}},
+			{"A->B", "tcp", CauseDropped, "B", []string{"ip pat in handle 3"}},
+			{"B->A", "icmp-echo", CauseDropped, "B", []string{"the answer left A on a0", "entered B on b0, never reached the probe", "ip pat in handle 3"}},
+			{"B->A", "tcp", CauseDropped, "B", []string{"ip pat in handle 3"}},
+		}},
 		{name: "router chain policy drop", kind: "router", unnamed: true, break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "nft", "add table inet pat")
 			tp.in(t, tp.M, "nft", "add chain inet pat forward { type filter hook forward priority 0; policy drop; }")
