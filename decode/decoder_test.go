@@ -32,6 +32,13 @@ var frames = []struct {
 		"ffffffffffff0000000000010806" + "0001080006040001000000000001" + "0a000100" + "000000000000" + "0a000200",
 		"ARP, Request who-has 10.0.2.0 tell 10.0.1.0",
 	},
+	{
+		// ARP, Reply 10.0.0.2 is-at c2:3c:19:6c:00:01, length 28: hardware
+		// type 6 (IEEE 802) over 802.2 SNAP (testdata/peer/zeek/snap-arp.pcapng)
+		"arp reply, IEEE 802 hardware",
+		"c23d196c0001c23c196c00010024" + "aaaa030000000806" + "0006080006040002c23c196c00010a000002c23d196c00010a000001",
+		"ARP, Reply 10.0.0.2 is-at c2:3c:19:6c:00:01",
+	},
 }
 
 func frameOf(t testing.TB, h string) capture.Frame {
