@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
@@ -18,8 +19,7 @@ func gatherRules(ns string) []Rule {
 	if err != nil {
 		return nil
 	}
-	text, _ := exec.Command(prefix[0], append(prefix[1:], "nft", "-a", "list", "ruleset")...).Output()
-	rules, _ := parseRuleset(ns, js, ruleTexts(string(text)))
+	rules, _ := parseRuleset(ns, js)
 	return rules
 }
 
@@ -39,7 +39,20 @@ func (res *Result) judgePaths(w *liveWorld, runs []*run) {
 		if st := w.state(ns); st != nil {
 			res.Facts.Namespaces = append(res.Facts.Namespaces, st)
 		}
-		res.Facts.Rules = append(res.Facts.Rules, gatherRules(ns)...)
+	}
+	if !res.OK {
+		// Only a failure is judged by rules: nft runs then, in every
+		// namespace at once.
+		rules := make([][]Rule, len(names))
+		var wg sync.WaitGroup
+		for i, ns := range names {
+			wg.Add(1)
+			go func() { defer wg.Done(); rules[i] = gatherRules(ns) }()
+		}
+		wg.Wait()
+		for _, rs := range rules {
+			res.Facts.Rules = append(res.Facts.Rules, rs...)
+		}
 	}
 	for _, r := range runs {
 		if !multiHop(r.path) && !multiHop(r.backPath) {

@@ -33,10 +33,8 @@ type Cond struct {
 	Values []string `json:"values"`
 }
 
-// parseRuleset reads `nft -j list ruleset` of namespace ns; texts, by
-// "family table chain handle", are the rules as `nft -a list ruleset`
-// writes them.
-func parseRuleset(ns string, js []byte, texts map[string]string) ([]Rule, error) {
+// parseRuleset reads `nft -j list ruleset` of namespace ns.
+func parseRuleset(ns string, js []byte) ([]Rule, error) {
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
@@ -79,7 +77,7 @@ func parseRuleset(ns string, js []byte, texts map[string]string) ([]Rule, error)
 				rule.Verdict = "accept"
 			}
 		}
-		rule.Text = texts[ruleKey(rule.Family, rule.Table, rule.Chain, rule.Handle)]
+		rule.Text = rule.text()
 		out = append(out, rule)
 	}
 	// A chain's hook comes with the chain; rules follow it.
@@ -97,33 +95,25 @@ func parseRuleset(ns string, js []byte, texts map[string]string) ([]Rule, error)
 	return out, nil
 }
 
-func ruleKey(family, table, chain string, handle int) string {
-	return fmt.Sprintf("%s %s %s %d", family, table, chain, handle)
-}
-
-// ruleTexts reads `nft -a list ruleset`: each rule's text by its key.
-func ruleTexts(text string) map[string]string {
-	out := map[string]string{}
-	var family, table, chain string
-	for _, line := range strings.Split(text, "\n") {
-		l := strings.TrimSpace(line)
-		f := strings.Fields(l)
-		switch {
-		case len(f) >= 3 && f[0] == "table":
-			family, table = f[1], f[2]
-		case len(f) >= 2 && f[0] == "chain":
-			chain = f[1]
-		default:
-			body, h, ok := strings.Cut(l, " # handle ")
-			if !ok || chain == "" {
-				continue
-			}
-			if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
-				out[ruleKey(family, table, chain, n)] = strings.TrimSpace(body)
-			}
+// text writes the rule as nft would, as far as nsdump reads it: its
+// matches and its verdict ("ip daddr 10.0.2.2 drop").
+func (r Rule) text() string {
+	var f []string
+	for _, c := range r.Conds {
+		f = append(f, c.Key)
+		if c.Op != "==" && c.Op != "in" {
+			f = append(f, c.Op)
+		}
+		if len(c.Values) == 1 {
+			f = append(f, c.Values[0])
+		} else {
+			f = append(f, "{ "+strings.Join(c.Values, ", ")+" }")
 		}
 	}
-	return out
+	if r.Verdict != "" {
+		f = append(f, r.Verdict)
+	}
+	return strings.Join(f, " ")
 }
 
 func parseMatch(raw json.RawMessage) Cond {
