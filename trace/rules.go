@@ -20,7 +20,8 @@ type Rule struct {
 	Device    string `json:"device,omitempty"`
 	Handle    int    `json:"handle,omitempty"`
 	Policy    bool   `json:"policy,omitempty"`
-	Verdict   string `json:"verdict"` // drop, reject, accept, or "" (goes on)
+	Verdict   string `json:"verdict"`        // drop, reject, accept, or "" (goes on)
+	With      string `json:"with,omitempty"` // a reject's answer: "tcp reset", "icmp type admin-prohibited"
 	Text      string `json:"text"`
 	Conds     []Cond `json:"conds,omitempty"`
 }
@@ -73,6 +74,13 @@ func parseRuleset(ns string, js []byte) ([]Rule, error) {
 				rule.Verdict = "drop"
 			case e["reject"] != nil:
 				rule.Verdict = "reject"
+				var rj struct{ Type, Expr string }
+				if json.Unmarshal(e["reject"], &rj) == nil && rj.Type != "" {
+					rule.With = rj.Type
+					if rj.Expr != "" {
+						rule.With += " type " + rj.Expr
+					}
+				}
 			case e["accept"] != nil:
 				rule.Verdict = "accept"
 			}
@@ -112,6 +120,9 @@ func (r Rule) text() string {
 	}
 	if r.Verdict != "" {
 		f = append(f, r.Verdict)
+	}
+	if r.With != "" {
+		f = append(f, "with", r.With)
 	}
 	return strings.Join(f, " ")
 }

@@ -16,7 +16,7 @@ const rulesetJSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_na
 {"table": {"family": "inet", "name": "f", "handle": 3}},
 {"chain": {"family": "inet", "table": "f", "name": "forward", "handle": 1, "type": "filter", "hook": "forward", "prio": 0, "policy": "drop"}},
 {"rule": {"family": "inet", "table": "f", "chain": "forward", "handle": 2, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right": {"set": [22, 80]}}}, {"accept": null}]}},
-{"rule": {"family": "inet", "table": "f", "chain": "forward", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}}, {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"reject": null}]}}
+{"rule": {"family": "inet", "table": "f", "chain": "forward", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}}, "right": {"prefix": {"addr": "10.1.0.0", "len": 16}}}}, {"match": {"op": "==", "left": {"meta": {"key": "l4proto"}}, "right": "icmp"}}, {"reject": {"type": "icmp", "expr": "admin-prohibited"}}]}}
 ]}`
 
 func TestRuleset(t *testing.T) {
@@ -37,7 +37,7 @@ func TestRuleset(t *testing.T) {
 		}
 	}
 	for h, want := range map[string]string{"bridge2": "ip daddr 10.93.0.9 drop", "bridge3": "ip daddr 10.93.0.2 drop",
-		"inet2": "tcp dport { 22, 80 } accept", "inet4": "ip saddr 10.1.0.0/16 meta l4proto icmp reject"} {
+		"inet2": "tcp dport { 22, 80 } accept", "inet4": "ip saddr 10.1.0.0/16 meta l4proto icmp reject with icmp type admin-prohibited"} {
 		if texts[h] != want {
 			t.Errorf("%s: %q, want %q", h, texts[h], want)
 		}
