@@ -212,3 +212,35 @@ func TestRejectCauses(t *testing.T) {
 	}
 	runCauses(t, cases)
 }
+
+func TestMTUCauses(t *testing.T) {
+	labtest.RequireRoot(t)
+	cases := []causeCase{
+		{name: "veth ends at 9000 and 1500", break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "ip -n %s link set %s mtu 9000", l.NS1, l.Veth1)
+		}, want: []want{{"B->A", KindMTU, CauseMTU, "B", "ip -n B link set V1 mtu 1500", "B/V1 has 9000, A/V0 has 1500; 0/3 replies to 9000-byte echo requests with DF"}}},
+		{name: "ip6: veth ends at 1500 and 9000", six: true, break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "ip -n %s link set %s mtu 9000", l.NS0, l.Veth0)
+		}, want: []want{{"A->B", KindMTU, CauseMTU, "A", "ip -n A link set V0 mtu 1500", "A/V0 has 9000, B/V1 has 1500; 0/"}}},
+	}
+	runCauses(t, cases)
+}
+
+// TestMTUProbeHealthy: a healthy lab has an mtu probe each way, ok, sized
+// by the interface's MTU.
+func TestMTUProbeHealthy(t *testing.T) {
+	l := causesLab(t, false)
+	res := traceLab(t, l, Config{})
+	n := 0
+	for _, p := range res.Probes {
+		if p.Kind == KindMTU {
+			n++
+			if !p.OK || !strings.Contains(p.Detail, "3/3 replies to 1500-byte echo requests with DF") {
+				t.Errorf("%s mtu: %s (%s)", p.Direction, p.Cause, p.Detail)
+			}
+		}
+	}
+	if n != 2 {
+		t.Errorf("%d mtu probes, want one each way: %+v", n, res.Probes)
+	}
+}

@@ -60,8 +60,8 @@ func (res *Result) judgePaths(w *liveWorld, runs []*run) {
 		}
 		for i := range res.Probes {
 			p := &res.Probes[i]
-			if p.Direction != r.direction() || p.Family != r.fam {
-				continue
+			if p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
+				continue // the mtu probe has its own judgement
 			}
 			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
 			pf.OK = p.OK

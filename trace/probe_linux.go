@@ -34,6 +34,7 @@ type echoResult struct {
 	Replies map[uint16]time.Duration // seq -> RTT
 	SendErr error                    // the first error sendto gave, e.g. ENETUNREACH
 	ICMPErr string                   // an ICMP error that came back to the sender
+	PathMTU int                      // the MTU a frag-needed or packet-too-big that came back gave
 }
 
 // sockaddr is the socket address of a, either family.
@@ -56,6 +57,12 @@ func domain(a netip.Addr) int {
 // ICMPv6) socket, from src when it is valid, and waits up to timeout after
 // the last one for the replies.
 func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id uint16, count int, timeout time.Duration) (echoResult, error) {
+	return probeEchoSized(ctx, ns, src, dst, id, count, timeout, 0)
+}
+
+// probeEchoSized is probeEcho with packets of size bytes (IP header
+// included) that must not be fragmented (DF), or small ones when size is 0.
+func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id uint16, count int, timeout time.Duration, size int) (echoResult, error) {
 	res := echoResult{ID: id, Replies: map[uint16]time.Duration{}}
 	proto, request := unix.IPPROTO_ICMP, byte(8)
 	if dst.Is6() {
@@ -72,11 +79,17 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id u
 			return res, fmt.Errorf("bind the ICMP socket to %s: %w", src, err)
 		}
 	}
+	pad := 0
+	if size > 0 {
+		if pad, err = dontFragment(fd, dst, size); err != nil {
+			return res, err
+		}
+	}
 	sa := sockaddr(dst, 0)
 	sent := make(map[uint16]time.Time, count)
 	for seq := 1; seq <= count; seq++ {
 		sent[uint16(seq)] = time.Now()
-		if err := unix.Sendto(fd, echoRequest(request, id, uint16(seq)), 0, sa); err != nil {
+		if err := unix.Sendto(fd, echoRequest(request, id, uint16(seq), pad), 0, sa); err != nil {
 			if res.SendErr == nil {
 				res.SendErr = err
 			}
@@ -91,7 +104,7 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id u
 		return res, nil
 	}
 	deadline := time.Now().Add(timeout)
-	buf := make([]byte, 1500)
+	buf := make([]byte, max(1500, size+64))
 	for len(res.Replies) < res.Sent && time.Now().Before(deadline) && ctx.Err() == nil {
 		wait := min(time.Until(deadline), 100*time.Millisecond)
 		tv := unix.NsecToTimeval(max(wait, time.Millisecond).Nanoseconds())
@@ -113,14 +126,16 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id u
 			}
 		case m.err && m.quotedID == id && res.ICMPErr == "":
 			res.ICMPErr = fmt.Sprintf("%s type %d code %d from %s", m.proto, m.typ, m.code, m.from)
+			res.PathMTU = m.mtu
 		}
 	}
 	return res, nil
 }
 
-func echoRequest(typ byte, id, seq uint16) []byte {
+func echoRequest(typ byte, id, seq uint16, pad int) []byte {
 	b := []byte{typ, 0, 0, 0, byte(id >> 8), byte(id), byte(seq >> 8), byte(seq)}
 	b = append(b, "nsdump trace probe"...)
+	b = append(b, make([]byte, pad)...)
 	if typ == 8 {
 		c := checksum(b)
 		b[2], b[3] = byte(c>>8), byte(c)
@@ -135,6 +150,7 @@ type icmpMsg struct {
 	reply, err bool // an echo reply; an error (unreachable, time exceeded, too big)
 	id, seq    uint16
 	quotedID   uint16 // the echo id an error quotes
+	mtu        int    // the next-hop MTU of a frag-needed or packet-too-big
 	from       netip.Addr
 }
 
@@ -168,6 +184,9 @@ func parseICMP(b []byte) icmpMsg {
 	m.typ, m.code = icmp[0], icmp[1]
 	m.reply, m.err = m.typ == 0, m.typ == 3 || m.typ == 11
 	m.id, m.seq = binary.BigEndian.Uint16(icmp[4:]), binary.BigEndian.Uint16(icmp[6:])
+	if m.typ == 3 && m.code == 4 {
+		m.mtu = int(m.seq) // frag-needed: the next-hop MTU where the seq would be
+	}
 	if q := icmp[8:]; len(q) >= 28 && q[9] == unix.IPPROTO_ICMP {
 		qihl := int(q[0]&0x0f) * 4
 		if len(q) >= qihl+8 {
@@ -191,6 +210,9 @@ func parseICMPv6(b []byte, from unix.Sockaddr) icmpMsg {
 	m.typ, m.code = b[0], b[1]
 	m.reply, m.err = m.typ == 129, m.typ >= 1 && m.typ <= 3
 	m.id, m.seq = binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:])
+	if m.typ == 2 {
+		m.mtu = int(binary.BigEndian.Uint32(b[4:])) // packet too big
+	}
 	if q := b[8:]; len(q) >= 48 && q[6] == unix.IPPROTO_ICMPV6 {
 		m.quotedID = binary.BigEndian.Uint16(q[44:])
 	}

@@ -61,7 +61,7 @@ func (res *Result) judgeRejects(runs []*run) {
 	for _, r := range runs {
 		for i := range res.Probes {
 			p := &res.Probes[i]
-			if p.OK || p.Direction != r.direction() || p.Family != r.fam {
+			if p.OK || p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
 				continue
 			}
 			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)

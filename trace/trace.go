@@ -286,7 +286,8 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 func probe(ctx context.Context, runs []*run) {
 	var wg sync.WaitGroup
 	for _, r := range runs {
-		wg.Add(2)
+		wg.Add(3)
+		go func() { defer wg.Done(); r.probeMTU(ctx) }()
 		go func() {
 			defer wg.Done()
 			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.src, r.dst, randomID(), r.cfg.Count, r.cfg.Timeout)
@@ -320,7 +321,11 @@ func (res *Result) judge(a, b *side, fams []family, runs []*run) error {
 		if r.tcpErr != nil {
 			return r.tcpErr
 		}
-		for _, pr := range diagnose(r, res.Report.Exchanges) {
+		probes := diagnose(r, res.Report.Exchanges)
+		if m, ok := r.diagnoseMTU(probes[0], res.Report.Exchanges); ok {
+			probes = append(probes, m)
+		}
+		for _, pr := range probes {
 			res.OK = res.OK && pr.OK
 			res.Probes = append(res.Probes, pr)
 		}
@@ -349,6 +354,7 @@ type run struct {
 	echoErr  error
 	tcp      tcpResult
 	tcpErr   error
+	mtu      mtuProbe
 	msg      string
 	arrived  bool
 	// what the captures made of everything, for evidence beyond the probe's own packets

@@ -30,7 +30,7 @@ func TestTraceExitCodesAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("trace --json: %v\n%s", err, out)
 	}
-	if !res.OK || len(res.Probes) != 4 || res.From.Address != a0 || res.To.Address != a1 || res.From.Namespace != ns0 {
+	if !res.OK || len(res.Probes) != 6 || res.From.Address != a0 || res.To.Address != a1 || res.From.Namespace != ns0 {
 		t.Fatalf("healthy trace JSON: %+v", res)
 	}
 	for _, p := range res.Probes {

@@ -1,0 +1,200 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/sys/unix"
+)
+
+// KindMTU is the probe of echo requests as large as the sender's
+// interface allows, with DF: what a bulk transfer sends.
+const KindMTU = "mtu"
+
+// mtuProbe is one direction's large echo probe and what it was sized by.
+type mtuProbe struct {
+	dev  string // the sender's output interface
+	size int    // its MTU: the probe's packets' size, IP header included
+	echo echoResult
+	err  error
+}
+
+// dontFragment makes the raw ICMP socket fd send without fragmenting
+// (DF in IPv4; IPv6 never fragments on the way) and returns the padding
+// that makes an echo request size bytes long, IP header included.
+func dontFragment(fd int, dst netip.Addr, size int) (int, error) {
+	hdr := 20
+	var err error
+	if dst.Is4() {
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+	} else {
+		hdr = 40
+		err = unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("set DF on the ICMP socket: %w", err)
+	}
+	// IPv6 raw sockets report a packet the interface dropped (ENOBUFS);
+	// IPv4 ones do not, unless asked to.
+	return max(0, size-hdr-8-len("nsdump trace probe")), nil
+}
+
+// probeMTU sends the large echo requests out of the interface the route
+// to the destination takes, sized by its MTU.
+func (r *run) probeMTU(ctx context.Context) {
+	_, res := lookup(r.from.name, topology.RouteQuery{Dst: r.dst})
+	if res == nil {
+		return // no route: the small echo says so
+	}
+	for _, ifc := range r.from.info.Interfaces {
+		if ifc.Name == res.Dev {
+			r.mtu.dev, r.mtu.size = ifc.Name, ifc.MTU
+		}
+	}
+	if r.mtu.size == 0 {
+		return
+	}
+	r.mtu.echo, r.mtu.err = probeEchoSized(ctx, r.from.ns, r.src, r.dst, randomID(), r.cfg.Count, r.cfg.Timeout, r.mtu.size)
+}
+
+// mtuFacts is what the mtu judgement reads.
+type mtuFacts struct {
+	ns, to    string
+	dev       string // the sender's interface, and its MTU
+	mtu       int
+	peerNS    string // its veth peer, and the peer's MTU, if known
+	peer      string
+	peerMTU   int
+	sent, got int    // large echo requests tried and answered
+	handed    int    // how many the sender's socket took
+	small     bool   // the small echo of the same direction passed
+	pathMTU   int    // a frag-needed / packet-too-big that reached the sender
+	errFrom   string // who sent it
+	tooBig    string // one seen by the capture that did not reach the sender: who and where
+	lastSeen  string // the namespace where the large request was last seen
+	sendErr   string // what the sender's socket said when it could not send
+}
+
+// judgeMTU is the mtu probe's verdict. It is made only when the small echo
+// of the same direction passed: otherwise that echo's verdict covers it.
+func judgeMTU(m mtuFacts) (p Probe, judged bool) {
+	if !m.small || m.sent == 0 {
+		return p, false
+	}
+	p.Kind = KindMTU
+	size := fmt.Sprintf("%d-byte echo requests with DF from %s on %s", m.mtu, m.ns, m.dev)
+	said := ""
+	if m.sendErr != "" {
+		// ENOBUFS: the interface dropped the packet (a veth whose peer's MTU is smaller).
+		said = fmt.Sprintf("; %s's socket said: %s", m.ns, m.sendErr)
+	}
+	switch {
+	case m.got == m.sent:
+		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.Detail = fmt.Sprintf("%d/%d replies to %s", m.got, m.sent, size)
+	case m.pathMTU > 0:
+		// Path-MTU discovery working: the sender learnt the size to use.
+		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.Detail = fmt.Sprintf("path MTU %d: %s answered the %s with frag-needed / packet-too-big, which reached %s", m.pathMTU, m.errFrom, size, m.ns)
+	case m.handed == 0 && (m.peerMTU == 0 || m.peerMTU == m.mtu):
+		p.Cause, p.Namespace = CauseMTU, m.ns
+		p.Detail = fmt.Sprintf("%s refuses to send %s: %s", m.ns, size, m.sendErr)
+	case m.peerMTU != 0 && m.peerMTU != m.mtu:
+		// Lowering the larger end never breaks what passes today.
+		low, highNS, highIf := m.peerMTU, m.ns, m.dev
+		if m.mtu < m.peerMTU {
+			low, highNS, highIf = m.mtu, m.peerNS, m.peer
+		}
+		p.Cause, p.Namespace = CauseMTU, highNS
+		p.Detail = fmt.Sprintf("the two ends of a veth pair disagree on the MTU: %s/%s has %d, %s/%s has %d; %d/%d replies to %s while small ones pass",
+			m.ns, m.dev, m.mtu, m.peerNS, m.peer, m.peerMTU, m.got, m.sent, size) + said
+		p.Fix = fmt.Sprintf("%s link set %s mtu %d", topology.IPCommand(highNS), highIf, low)
+	default:
+		p.Cause, p.Namespace = CauseMTU, m.lastSeen
+		p.Detail = fmt.Sprintf("%d/%d replies to %s while small ones pass, and no frag-needed / packet-too-big reached %s (a path-MTU black hole)", m.got, m.sent, size, m.ns)
+		if m.tooBig != "" {
+			p.Detail += "; " + m.tooBig + ", which never reached " + m.ns
+		}
+	}
+	return p, true
+}
+
+// diagnoseMTU gathers the mtu probe's facts and judges them; small is the
+// small echo's verdict of the same direction.
+func (r *run) diagnoseMTU(small Probe, exchanges []*decode.Exchange) (Probe, bool) {
+	m := mtuFacts{ns: r.from.name, to: r.to.name, dev: r.mtu.dev, mtu: r.mtu.size, small: small.OK,
+		handed: r.mtu.echo.Sent, got: len(r.mtu.echo.Replies), pathMTU: r.mtu.echo.PathMTU, lastSeen: r.from.name}
+	if r.mtu.size > 0 {
+		m.sent = r.cfg.Count
+	}
+	if err := r.mtu.echo.SendErr; err != nil {
+		m.sendErr = err.Error()
+	}
+	if r.mtu.err != nil {
+		m.sendErr = r.mtu.err.Error()
+	}
+	if r.mtu.echo.PathMTU > 0 {
+		m.errFrom = r.mtu.echo.ICMPErr
+	}
+	for _, ifc := range r.from.info.Interfaces {
+		if ifc.Name != m.dev || ifc.Peer == nil {
+			continue
+		}
+		m.peerNS, m.peer = ifc.Peer.Namespace, ifc.Peer.Interface
+		for _, s := range []*side{r.to, r.from} {
+			if s.name != ifc.Peer.Namespace {
+				continue
+			}
+			for _, pi := range s.info.Interfaces {
+				if pi.Name == ifc.Peer.Interface {
+					m.peerMTU = pi.MTU
+				}
+			}
+		}
+	}
+	var seen []decode.Sighting
+	for _, ex := range exchanges {
+		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.mtu.echo.ID {
+			continue
+		}
+		seen = append(seen, ex.Seen...)
+		for _, e := range ex.Errors {
+			if m.tooBig == "" && len(ex.Seen) > 0 {
+				m.tooBig = fmt.Sprintf("%s sent %s", e.From, e.Text)
+			}
+		}
+		for _, s := range ex.Seen {
+			if s.What == "request" && s.Drop == "" {
+				if ns, _, _ := cutPoint(s.Point); ns != "" {
+					m.lastSeen = ns
+				}
+			}
+		}
+	}
+	p, ok := judgeMTU(m)
+	if !ok {
+		return p, false
+	}
+	p.Direction, p.Family, p.Seen = r.direction(), r.fam, seen
+	p.Sent, p.Received = m.sent, m.got
+	if !p.OK {
+		p.RouteGet, _ = lookup(p.Namespace, topology.RouteQuery{Dst: r.dst})
+		if p.Namespace == r.to.name {
+			p.RouteGet = r.lookupBack()
+		}
+	}
+	return p, true
+}
+
+// cutPoint splits a capture point "NS/IFACE".
+func cutPoint(point string) (ns, iface string, ok bool) {
+	for i := len(point) - 1; i > 0; i-- {
+		if point[i] == '/' {
+			return point[:i], point[i+1:], true
+		}
+	}
+	return "", "", false
+}
