@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/gopacket/afpacket"
 	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,7 +86,7 @@ type source struct {
 	nsIno   uint64 // the namespace's inode when opened, to notice its removal
 	point   Point
 	mac     net.HardwareAddr
-	tp      *afpacket.TPacket
+	ring    *rxRing
 }
 
 // Session is a set of open AF_PACKET sockets, one per capture point.
@@ -182,23 +182,19 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	for frame < s.cfg.SnapLen+128 && frame < s.cfg.BlockSize {
 		frame <<= 1
 	}
+	// A program longer than the kernel takes runs in userland only (the
+	// caller warns once).
+	var prog []bpf.RawInstruction
+	if s.cfg.Filter != nil && s.cfg.Filter.FitsKernel() {
+		prog = s.cfg.Filter.Prog
+	}
 	err = topology.Do(ns, func() error {
 		var err error
-		src.tp, err = afpacket.NewTPacket(afpacket.OptInterface(ifc.Name), afpacket.TPacketVersion3,
-			afpacket.OptFrameSize(frame), afpacket.OptBlockSize(s.cfg.BlockSize), afpacket.OptNumBlocks(s.cfg.NumBlocks),
-			afpacket.OptPollTimeout(s.cfg.PollTimeout), afpacket.OptBlockTimeout(10*time.Millisecond))
+		src.ring, err = openRxRing(ifc.Index, s.cfg.BlockSize, s.cfg.NumBlocks, frame, 10*time.Millisecond, s.cfg.PollTimeout, prog)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", src.point.Name, err)
-	}
-	// A program longer than the kernel takes runs in userland only (the
-	// caller warns once); every frame is checked there anyway.
-	if s.cfg.Filter != nil && s.cfg.Filter.FitsKernel() {
-		if err := src.tp.SetBPF(s.cfg.Filter.Prog); err != nil {
-			src.tp.Close()
-			return nil, fmt.Errorf("attach filter on %s: %w", src.point.Name, err)
-		}
 	}
 	return src, nil
 }
@@ -233,9 +229,9 @@ func (s *Session) Points() []Point {
 // Close releases sockets that Run never started reading.
 func (s *Session) Close() {
 	for _, src := range s.sources {
-		if src != nil && src.tp != nil {
-			src.tp.Close()
-			src.tp = nil
+		if src != nil && src.ring != nil {
+			src.ring.close()
+			src.ring = nil
 		}
 	}
 }
@@ -252,7 +248,8 @@ type readResult struct {
 func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle func() error) (Stats, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	frames := make(chan Frame, 4096)
+	// Each reader sends the frames of a ring block at once.
+	frames := make(chan []Frame, 64)
 	results := make(chan readResult, len(s.sources))
 	for i, src := range s.sources {
 		go s.read(ctx, i, src, frames, results)
@@ -280,8 +277,10 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 	defer tick.Stop()
 	for running := len(s.sources); running > 0; {
 		select {
-		case f := <-frames:
-			m.push(f)
+		case batch := <-frames:
+			for _, f := range batch {
+				m.push(f)
+			}
 		case r := <-results:
 			running--
 			st.Received += r.stats.Received
@@ -304,19 +303,23 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 		}
 	}
 	for len(frames) > 0 {
-		m.push(<-frames)
+		for _, f := range <-frames {
+			m.push(f)
+		}
 	}
 	m.flush(time.Time{}, emit)
 	s.sources = nil
 	return st, firstErr
 }
 
-func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame, done chan<- readResult) {
-	tp := src.tp
-	defer tp.Close()
+func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Frame, done chan<- readResult) {
+	ring := src.ring
+	defer ring.close()
 	var res readResult
 	nextCheck := time.Now().Add(checkEvery)
 	var drainUntil time.Time
+	userFilter := !s.cfg.Filter.FitsKernel()
+	var arena []byte // the frames' bytes, copied out of the ring
 	for {
 		// Once stopped, frames already in the ring (a block the kernel
 		// retires within its 10 ms timeout) are still taken, for at most
@@ -328,7 +331,7 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 				break
 			}
 		}
-		data, ci, err := tp.ZeroCopyReadPacketData()
+		hdr, block, err := ring.nextBlock()
 		if now := time.Now(); now.After(nextCheck) {
 			// The socket holds its namespace alive: ip netns del (or
 			// nsdump teardown) only unmounts the name, and the veth in it
@@ -339,13 +342,13 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 				break
 			}
 		}
-		if errors.Is(err, afpacket.ErrTimeout) {
+		if errors.Is(err, errRingTimeout) {
 			if ctx.Err() != nil {
 				break // drained
 			}
 			continue
 		}
-		if errors.Is(err, afpacket.ErrPoll) {
+		if errors.Is(err, errRingPoll) {
 			// POLLERR: the kernel reports ENETDOWN on the socket when its
 			// interface is unregistered. Polling again would spin.
 			if err := src.stillThere(); err != nil {
@@ -359,21 +362,40 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- Frame
 			res.err = fmt.Errorf("capture on %s: %w", src.point.Name, err)
 			break
 		}
-		if !s.cfg.Filter.MatchLen(data, ci.Length) {
-			continue // queued before the socket filter was attached
+		// One allocation for the block's frames and their bytes (a fresh
+		// arena when the last is full), not one per frame: a flood of
+		// small frames otherwise keeps the garbage collector busy.
+		batch := make([]Frame, 0, hdr.h.Num_pkts)
+		eachFrame(hdr, block, func(data []byte, wireLen int, ts time.Time) {
+			if userFilter && !s.cfg.Filter.MatchLen(data, wireLen) {
+				return
+			}
+			kept := data[:min(len(data), s.cfg.SnapLen)]
+			if cap(arena)-len(arena) < len(kept) {
+				arena = make([]byte, 0, max(arenaSize, len(kept)))
+			}
+			at := len(arena)
+			arena = append(arena, kept...)
+			f := Frame{Time: ts, Point: i, LinkType: LinkEthernet, Len: max(wireLen, len(kept)), Data: arena[at:len(arena):len(arena)], Dir: DirIn}
+			if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
+				f.Dir = DirOut
+			}
+			batch = append(batch, f)
+		})
+		ring.release(hdr)
+		if len(batch) > 0 {
+			out <- batch // Run takes frames until every reader has ended
 		}
-		kept := data[:min(len(data), s.cfg.SnapLen)]
-		f := Frame{Time: ci.Timestamp, Point: i, LinkType: LinkEthernet, Len: max(ci.Length, len(data)), Data: bytes.Clone(kept), Dir: DirIn}
-		if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
-			f.Dir = DirOut
-		}
-		out <- f // Run takes frames until every reader has ended
 	}
-	if _, v3, err := tp.SocketStats(); err == nil {
-		res.stats.Received, res.stats.Dropped = int(v3.Packets()), int(v3.Drops())
+	if received, dropped, err := ring.stats(); err == nil {
+		res.stats.Received, res.stats.Dropped = received, dropped
 	}
 	done <- res
 }
+
+// arenaSize is the least a reader allocates at once for the bytes of the
+// frames it copies out of its ring.
+const arenaSize = 64 << 10
 
 // checkEvery is how often a reading goroutine checks that its namespace
 // still has its name.

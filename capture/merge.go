@@ -13,6 +13,10 @@ import (
 // frame: a frame costs an append and, once due, a comparison among the
 // points, not a sift through every frame held (a heap of all frames spent
 // most of a flood's CPU swapping them).
+//
+// A frame waits as a held record, less than half a Frame's size: under a
+// flood the hold is most of a capture's memory. Only what a live capture
+// sets is kept (Time, LinkType, Dir, Len, Data; the point is the queue's).
 type merger struct {
 	hold   time.Duration
 	queues []pointQueue
@@ -20,8 +24,21 @@ type merger struct {
 }
 
 type pointQueue struct {
-	frames []Frame
+	frames []held
 	next   int // frames[next:] are queued
+}
+
+// held is a queued frame.
+type held struct {
+	data     []byte
+	time     int64 // Unix nanoseconds
+	len      int32
+	linkType LinkType
+	dir      Direction
+}
+
+func (h *held) frame(point int) Frame {
+	return Frame{Time: time.Unix(0, h.time), Point: point, LinkType: h.linkType, Dir: h.dir, Len: int(h.len), Data: h.data}
 }
 
 func newMerger(hold time.Duration, points int) *merger {
@@ -36,11 +53,11 @@ func (m *merger) push(f Frame) {
 	}
 	q := &m.queues[f.Point]
 	empty := q.next == len(q.frames)
-	q.frames = append(q.frames, f)
+	q.frames = append(q.frames, held{data: f.Data, time: f.Time.UnixNano(), len: int32(f.Len), linkType: f.LinkType, dir: f.Dir})
 	// A timestamp older than the one before it (rare: packets stamped on
 	// different CPUs) moves back into place.
 	i := len(q.frames) - 1
-	for ; i > q.next && q.frames[i].Time.Before(q.frames[i-1].Time); i-- {
+	for ; i > q.next && q.frames[i].time < q.frames[i-1].time; i-- {
 		q.frames[i], q.frames[i-1] = q.frames[i-1], q.frames[i]
 	}
 	switch {
@@ -60,11 +77,11 @@ func (m *merger) flush(now time.Time, emit func(Frame)) bool {
 	for len(m.heads.points) > 0 {
 		p := m.heads.points[0]
 		q := &m.queues[p]
-		f := q.frames[q.next]
+		f := q.frames[q.next].frame(p)
 		if !now.IsZero() && now.Sub(f.Time) < m.hold {
 			break
 		}
-		q.frames[q.next] = Frame{} // let the data go
+		q.frames[q.next] = held{} // let the data go
 		q.next++
 		if q.next == len(q.frames) {
 			q.frames, q.next = q.frames[:0], 0
@@ -88,9 +105,9 @@ type pointHeap struct {
 	points []int
 }
 
-func (h *pointHeap) head(p int) time.Time {
+func (h *pointHeap) head(p int) int64 {
 	q := &h.m.queues[p]
-	return q.frames[q.next].Time
+	return q.frames[q.next].time
 }
 
 func (h *pointHeap) index(p int) int {
@@ -103,7 +120,7 @@ func (h *pointHeap) index(p int) int {
 }
 
 func (h *pointHeap) Len() int           { return len(h.points) }
-func (h *pointHeap) Less(i, j int) bool { return h.head(h.points[i]).Before(h.head(h.points[j])) }
+func (h *pointHeap) Less(i, j int) bool { return h.head(h.points[i]) < h.head(h.points[j]) }
 func (h *pointHeap) Swap(i, j int)      { h.points[i], h.points[j] = h.points[j], h.points[i] }
 func (h *pointHeap) Push(x any)         { h.points = append(h.points, x.(int)) }
 func (h *pointHeap) Pop() any {
