@@ -281,6 +281,7 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 			for _, f := range batch {
 				m.push(f)
 			}
+			putBatch(batch)
 		case r := <-results:
 			running--
 			st.Received += r.stats.Received
@@ -365,7 +366,7 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Fra
 		// One allocation for the block's frames and their bytes (a fresh
 		// arena when the last is full), not one per frame: a flood of
 		// small frames otherwise keeps the garbage collector busy.
-		batch := make([]Frame, 0, hdr.h.Num_pkts)
+		batch := getBatch()
 		eachFrame(hdr, block, func(data []byte, wireLen int, ts time.Time) {
 			if userFilter && !s.cfg.Filter.MatchLen(data, wireLen) {
 				return
@@ -391,6 +392,16 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Fra
 		res.stats.Received, res.stats.Dropped = received, dropped
 	}
 	done <- res
+}
+
+// batches recycles the slices readers hand their frames over in.
+var batches = sync.Pool{New: func() any { return new([]Frame) }}
+
+func getBatch() []Frame { return (*batches.Get().(*[]Frame))[:0] }
+
+func putBatch(b []Frame) {
+	clear(b) // the frames' bytes belong to the merge now
+	batches.Put(&b)
 }
 
 // arenaSize is the least a reader allocates at once for the bytes of the
