@@ -1,0 +1,232 @@
+package trace
+
+import (
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// iptables rules are matched as Rules too: a legacy one (iptables-legacy,
+// x_tables, invisible to nft) carries its iptables-save line as Text,
+// "-A CHAIN ..." or "-P CHAIN POLICY"; an iptables-nft one is an nft rule
+// of an iptables table and chain, told apart by those names.
+
+var iptablesHooks = map[string]string{"PREROUTING": "prerouting", "INPUT": "input", "FORWARD": "forward", "OUTPUT": "output", "POSTROUTING": "postrouting"}
+
+// parseIptablesSave reads iptables-save (or ip6tables-save) output of ns.
+func parseIptablesSave(ns, family, text string) []Rule {
+	var out []Rule
+	table := ""
+	count := map[string]int{}
+	for _, line := range strings.Split(text, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 0:
+		case strings.HasPrefix(f[0], "*"):
+			table = f[0][1:]
+		case strings.HasPrefix(f[0], ":") && len(f) >= 2:
+			chain := f[0][1:]
+			if hook, ok := iptablesHooks[chain]; ok && (f[1] == "DROP") {
+				out = append(out, Rule{Namespace: ns, Family: family, Table: table, Chain: chain, Hook: hook, Policy: true,
+					Verdict: "drop", Text: "-P " + chain + " DROP"})
+			}
+		case f[0] == "-A" && len(f) >= 2:
+			chain := f[1]
+			count[table+" "+chain]++
+			hook, ok := iptablesHooks[chain]
+			if !ok {
+				continue // a user chain: reached only by a jump nsdump does not follow
+			}
+			r := Rule{Namespace: ns, Family: family, Table: table, Chain: chain, Hook: hook, Handle: count[table+" "+chain], Text: strings.TrimSpace(line)}
+			r.Conds, r.Verdict = iptablesMatch(family, f[2:])
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// iptablesMatch turns an iptables rule's arguments into nft-style
+// conditions and its target into a verdict.
+func iptablesMatch(family string, args []string) ([]Cond, string) {
+	keys := map[string]string{"-s": family + " saddr", "-d": family + " daddr", "-p": "meta l4proto",
+		"--dport": "th dport", "--sport": "th sport", "-i": "meta iifname", "-o": "meta oifname", "--icmp-type": "icmp type", "--icmpv6-type": "icmpv6 type"}
+	var conds []Cond
+	verdict := ""
+	not := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "!" {
+			not = true
+			continue
+		}
+		if i+1 >= len(args) {
+			break
+		}
+		v := args[i+1]
+		switch {
+		case a == "-j":
+			switch v {
+			case "DROP":
+				verdict = "drop"
+			case "REJECT":
+				verdict = "reject"
+			case "ACCEPT":
+				verdict = "accept"
+			}
+			i++
+		case keys[a] != "":
+			op := "=="
+			if not {
+				op = "!="
+			}
+			conds = append(conds, Cond{Key: keys[a], Op: op, Values: []string{strings.ReplaceAll(v, ":", "-")}})
+			i++
+		case a == "-m" || a == "--reject-with":
+			i++
+		}
+		not = false
+	}
+	return conds, verdict
+}
+
+// gatherLegacy reads the iptables-legacy rules of ns, both families:
+// nothing when the tools are missing or there are none.
+func gatherLegacy(ns string) []Rule {
+	prefix := strings.Fields(topology.ExecPrefix(ns))
+	var out []Rule
+	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
+		text, err := exec.Command(prefix[0], append(prefix[1:], c.tool)...).Output()
+		if err == nil {
+			out = append(out, parseIptablesSave(ns, c.family, string(text))...)
+		}
+	}
+	return out
+}
+
+// legacy reports whether the rule is an iptables-legacy one.
+func (r Rule) legacy() bool {
+	return strings.HasPrefix(r.Text, "-A ") || strings.HasPrefix(r.Text, "-P ")
+}
+
+// iptablesNFT reports whether an nft rule is one iptables-nft made: an
+// iptables table's built-in chain, upper case.
+func (r Rule) iptablesNFT() bool {
+	_, builtin := iptablesHooks[r.Chain]
+	return !r.legacy() && builtin && (r.Family == "ip" || r.Family == "ip6") &&
+		strings.Contains(" filter raw mangle nat security ", " "+r.Table+" ")
+}
+
+// iptablesCommand is the iptables tool that manages the rule.
+func (r Rule) iptablesCommand() string {
+	tool := "iptables"
+	if r.Family == "ip6" {
+		tool = "ip6tables"
+	}
+	if r.legacy() {
+		tool += "-legacy"
+	}
+	if r.Table != "filter" {
+		tool += " -t " + r.Table
+	}
+	return tool
+}
+
+// position is the rule's number in its chain, as iptables -D counts.
+func position(rules []Rule, r Rule) int {
+	n := 0
+	for _, o := range rules {
+		if o.Namespace == r.Namespace && o.Family == r.Family && o.Table == r.Table && o.Chain == r.Chain && !o.Policy && !o.legacy() {
+			n++
+			if o.Handle == r.Handle {
+				return n
+			}
+		}
+	}
+	return 0
+}
+
+// nameRule is the rule as a verdict's detail names it, and the command
+// that takes it away, whichever tool made it.
+func nameRule(rules []Rule, r Rule) (detail, fix string) {
+	exec := topology.ExecPrefix(r.Namespace)
+	switch {
+	case r.legacy() && r.Policy:
+		return fmt.Sprintf("the policy DROP of iptables-legacy chain %s (table %s) in %s", r.Chain, r.Table, r.Namespace),
+			fmt.Sprintf("%s %s -P %s ACCEPT", exec, r.iptablesCommand(), r.Chain)
+	case r.legacy():
+		return fmt.Sprintf("iptables-legacy rule %d of chain %s (table %s) in %s: %q", r.Handle, r.Chain, r.Table, r.Namespace, r.Text),
+			fmt.Sprintf("%s %s -D %s %d", exec, r.iptablesCommand(), r.Chain, r.Handle)
+	case r.iptablesNFT() && r.Policy:
+		return r.describe() + ", an iptables chain", fmt.Sprintf("%s %s -P %s ACCEPT", exec, r.iptablesCommand(), r.Chain)
+	case r.iptablesNFT():
+		if n := position(rules, r); n > 0 {
+			return fmt.Sprintf("%s, iptables rule %d of chain %s (table %s)", r.describe(), n, r.Chain, r.Table),
+				fmt.Sprintf("%s %s -D %s %d", exec, r.iptablesCommand(), r.Chain, n)
+		}
+	}
+	return r.describe(), r.fix(exec)
+}
+
+// judgeDropRule finds the rule that drops the probe in ns: its request
+// where it passes ns, else its answer.
+func judgeDropRule(f *Facts, p ProbeFacts, ns string) (Verdict, bool) {
+	for _, c := range []struct {
+		path  []Hop
+		pkt   Packet
+		isNew bool
+	}{{p.Path, p.Request, true}, {p.Back, p.Answer, false}} {
+		for _, h := range c.path {
+			if h.Namespace != ns {
+				continue
+			}
+			rs := culprits(f.Rules, ns, h.Role, c.pkt, at{in: h.In, out: h.Out, isNew: c.isNew})
+			if len(rs) == 0 {
+				continue
+			}
+			detail, fix := nameRule(f.Rules, rs[0])
+			cause := CauseDropped
+			if rs[0].Verdict == "reject" {
+				cause = CauseRejected
+			}
+			return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix}, true
+		}
+	}
+	return Verdict{}, false
+}
+
+// judgeDrops names the rule behind a two-namespace drop verdict, with the
+// fix that removes it, from nftables, iptables-nft and iptables-legacy.
+func (res *Result) judgeDrops(runs []*run) {
+	var gathered []string
+	for _, r := range runs {
+		for i := range res.Probes {
+			p := &res.Probes[i]
+			if p.OK || p.Cause != CauseDropped || p.Fix != "" || p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
+				continue
+			}
+			if p.Namespace != r.from.name && p.Namespace != r.to.name {
+				continue
+			}
+			for _, ns := range []string{r.from.name, r.to.name} {
+				if !slices.Contains(gathered, ns) {
+					gathered = append(gathered, ns)
+					res.Facts.Rules = append(res.Facts.Rules, gatherLegacy(ns)...)
+				}
+			}
+			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
+			if len(pf.Path) == 0 {
+				pf.Path = []Hop{{Namespace: r.from.name, Role: RoleSource}, {Namespace: r.to.name, Role: RoleDestination}}
+				pf.Back = []Hop{{Namespace: r.to.name, Role: RoleSource}, {Namespace: r.from.name, Role: RoleDestination}}
+			}
+			v, ok := judgeDropRule(res.Facts, pf, p.Namespace)
+			if !ok {
+				continue
+			}
+			story, _, _ := strings.Cut(p.Detail, ": ")
+			p.Cause, p.Detail, p.Fix = v.Cause, story+": "+v.Detail, v.Fix
+		}
+	}
+}
