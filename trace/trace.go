@@ -272,6 +272,11 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 	time.Sleep(150 * time.Millisecond)
 	stopCapture()
 	capErr := <-capDone
+	// The capture merges its points' frames in time order only within a
+	// short hold; on a loaded machine a late reader can hand a point's
+	// frames over after another's later ones, and an answer decoded before
+	// its request is lost to its exchange. The kernel's timestamps decide.
+	slices.SortStableFunc(res.Frames, func(x, y capture.Frame) int { return x.Time.Compare(y.Time) })
 	if dw.w != nil {
 		if err := dw.w.stop(res); err != nil {
 			return nil, err
