@@ -1,11 +1,9 @@
 package capture
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"sync"
 	"time"
@@ -85,7 +83,6 @@ type source struct {
 	ns, ifc string
 	nsIno   uint64 // the namespace's inode when opened, to notice its removal
 	point   Point
-	mac     net.HardwareAddr
 	ring    *rxRing
 }
 
@@ -177,7 +174,6 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
 		LinkType:    LinkEthernet, SnapLen: uint32(s.cfg.SnapLen),
 	}}
-	src.mac, _ = net.ParseMAC(ifc.MAC)
 	frame := 1 << 16
 	for frame < s.cfg.SnapLen+128 && frame < s.cfg.BlockSize {
 		frame <<= 1
@@ -367,7 +363,7 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Fra
 		// arena when the last is full), not one per frame: a flood of
 		// small frames otherwise keeps the garbage collector busy.
 		batch := getBatch()
-		eachFrame(hdr, block, func(data []byte, wireLen int, ts time.Time) {
+		eachFrame(hdr, block, func(data []byte, wireLen int, ts time.Time, outgoing bool) {
 			if userFilter && !s.cfg.Filter.MatchLen(data, wireLen) {
 				return
 			}
@@ -378,7 +374,7 @@ func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Fra
 			at := len(arena)
 			arena = append(arena, kept...)
 			f := Frame{Time: ts, Point: i, LinkType: LinkEthernet, Len: max(wireLen, len(kept)), Data: arena[at:len(arena):len(arena)], Dir: DirIn}
-			if len(data) >= 12 && len(src.mac) == 6 && bytes.Equal(data[6:12], src.mac) {
+			if outgoing {
 				f.Dir = DirOut
 			}
 			batch = append(batch, f)

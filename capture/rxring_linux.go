@@ -124,16 +124,22 @@ func (r *rxRing) release(hdr *blockHeader) {
 	r.next = (r.next + 1) % r.blocks
 }
 
+// sllPkttype is where sockaddr_ll's sll_pkttype sits in a TPACKET_V3
+// frame: the address follows the header, aligned to TPACKET_ALIGNMENT.
+var sllPkttype = (int(unsafe.Sizeof(unix.Tpacket3Hdr{}))+unix.TPACKET_ALIGNMENT-1)&^(unix.TPACKET_ALIGNMENT-1) + 10
+
 // eachFrame calls fn for every frame of a block: its bytes (as captured),
-// length on the wire and timestamp.
-func eachFrame(hdr *blockHeader, b []byte, fn func(data []byte, wireLen int, ts time.Time)) {
+// length on the wire, timestamp, and whether the host sent it (the
+// kernel's PACKET_OUTGOING, as tcpdump tells Out from In: a frame a bridge
+// forwards out of a port is Out there, whatever its source MAC).
+func eachFrame(hdr *blockHeader, b []byte, fn func(data []byte, wireLen int, ts time.Time, outgoing bool)) {
 	off := int(hdr.h.Offset_to_first_pkt)
-	for i := uint32(0); i < hdr.h.Num_pkts && off+int(unsafe.Sizeof(unix.Tpacket3Hdr{})) <= len(b); i++ {
+	for i := uint32(0); i < hdr.h.Num_pkts && off+sllPkttype < len(b); i++ {
 		p := (*unix.Tpacket3Hdr)(unsafe.Pointer(&b[off]))
 		start := off + int(p.Mac)
 		end := start + int(p.Snaplen)
 		if end <= len(b) {
-			fn(b[start:end], int(p.Len), time.Unix(int64(p.Sec), int64(p.Nsec)))
+			fn(b[start:end], int(p.Len), time.Unix(int64(p.Sec), int64(p.Nsec)), b[off+sllPkttype] == unix.PACKET_OUTGOING)
 		}
 		if p.Next_offset == 0 {
 			break
