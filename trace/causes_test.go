@@ -268,3 +268,63 @@ func TestIptablesCauses(t *testing.T) {
 	}
 	runCauses(t, cases)
 }
+
+// TestAddressConflict: A, B and C on a bridge in M; C also holds B's
+// address, and A's neighbour entry for it is C's MAC (permanent: a race
+// that C wins once would be overwritten by B's own ARP during the trace).
+func TestAddressConflict(t *testing.T) {
+	labtest.RequireRoot(t)
+	l := labtest.Names(t, "cz")
+	tag := strings.TrimPrefix(l.NS0, "nsdcz-a")
+	ns := map[string]string{}
+	for _, n := range []string{"a", "b", "c", "m"} {
+		ns[n] = "nsdcz-" + n + tag
+		shf(t, "ip netns add %s && ip -n %[1]s link set lo up", ns[n])
+		name := ns[n]
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	}
+	shf(t, "ip -n %s link add br0 type bridge && ip -n %[1]s link set br0 up", ns["m"])
+	addr := map[string]string{"a": "10.97.0.1/24", "b": "10.97.0.2/24", "c": "10.97.0.2/24"}
+	for _, n := range []string{"a", "b", "c"} {
+		shf(t, "ip -n %s link add %s0 type veth peer name p%[2]s netns %s", ns[n], n, ns["m"])
+		shf(t, "ip -n %s link set p%s master br0 up", ns["m"], n)
+		shf(t, "ip -n %s addr add %s dev %s0 && ip -n %[1]s link set %[3]s0 up", ns[n], addr[n], n)
+	}
+	out, err := exec.Command("ip", "-n", ns["c"], "-br", "link", "show", "c0").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cMAC := strings.Fields(string(out))[2]
+	shf(t, "ip -n %s neigh replace 10.97.0.2 lladdr %s dev a0 nud permanent", ns["a"], cMAC)
+	cfg := Config{From: ns["a"], To: ns["b"], Timeout: 2 * time.Second}
+	res, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixes []string
+	for _, p := range res.Probes {
+		t.Logf("%s %s: ok=%v %s in %s, fix %q: %s", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail)
+		if p.Kind == KindMTU {
+			continue
+		}
+		if p.OK || p.Cause != CauseConflict || p.Namespace != ns["c"] || !strings.Contains(p.Detail, cMAC) || !strings.Contains(p.Detail, ns["c"]+"/c0") {
+			t.Errorf("%s %s: ok=%v %s in %s: %s; want address-conflict in %s naming %s", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace, p.Detail, ns["c"], cMAC)
+		}
+		if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
+			fixes = append(fixes, p.Fix)
+		}
+	}
+	if res.OK || len(fixes) != 1 {
+		t.Fatalf("ok=%v, fixes %q", res.OK, fixes)
+	}
+	shf(t, "%s", fixes[0])
+	again, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range again.Probes {
+		if !p.OK {
+			t.Errorf("after %q: %s %s: %s in %s (%s)", fixes[0], p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
+		}
+	}
+}

@@ -205,6 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	res.judgePaths(w, runs)
 	res.judgeRejects(runs)
 	res.judgeDrops(runs)
+	res.judgeConflicts(runs)
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()
 	}
