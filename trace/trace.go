@@ -293,11 +293,16 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 func probe(ctx context.Context, runs []*run) {
 	var wg sync.WaitGroup
 	for _, r := range runs {
-		wg.Add(3)
-		go func() { defer wg.Done(); r.probeMTU(ctx) }()
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			r.echo, r.echoErr = probeEcho(ctx, r.from.ns, r.src, r.dst, randomID(), r.cfg.Count, r.cfg.Timeout)
+			// Large echoes only where small ones pass: they are judged
+			// only then, and elsewhere they would spend the ICMP error
+			// budget (rate-limited) of the hop that fails the small ones.
+			if r.echoErr == nil && len(r.echo.Replies) == r.cfg.Count {
+				r.probeMTU(ctx)
+			}
 		}()
 		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
 	}
