@@ -121,7 +121,7 @@ func traceLab(t *testing.T, l topology.Lab, cfg Config) *Result {
 func labNames(l topology.Lab) *strings.Replacer {
 	return strings.NewReplacer("A->B", l.NS0+"->"+l.NS1, "B->A", l.NS1+"->"+l.NS0,
 		"ip -n A", "ip -n "+l.NS0, "ip -n B", "ip -n "+l.NS1, "exec A", "exec "+l.NS0, "exec B", "exec "+l.NS1,
-		"A/", l.NS0+"/", "in B:", "in "+l.NS1+":", "B/", l.NS1+"/", "exec B", "exec "+l.NS1, "SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET1HOST", l.Addr1.Addr().String(),
+		"A/", l.NS0+"/", "in B:", "in "+l.NS1+":", "in B'", "in "+l.NS1+"'", ") in B", ") in "+l.NS1, "B/", l.NS1+"/", "exec B", "exec "+l.NS1, "SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET1HOST", l.Addr1.Addr().String(),
 		"SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
 }
 
@@ -261,6 +261,9 @@ func TestIptablesCauses(t *testing.T) {
 		{name: "iptables-legacy policy drop", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables-legacy -P INPUT DROP", l.NS1)
 		}, want: all("ip netns exec B iptables-legacy -P INPUT ACCEPT", "policy DROP of iptables-legacy chain INPUT")},
+		{name: "nft chain policy drop", break_: func(t *testing.T, l topology.Lab) {
+			shf(t, "ip netns exec %s nft 'add table inet czp; add chain inet czp in { type filter hook input priority 0; policy drop; }; add rule inet czp in tcp dport 22 accept'", l.NS1)
+		}, want: all("ip netns exec B nft 'chain inet czp in { policy accept; }'", "the policy drop of chain inet czp in (hook input) in B")},
 		{name: "iptables (nf_tables) drop of the probe's port", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables -A INPUT -p tcp --dport 22 -j DROP", l.NS1) // matches no probe
 			shf(t, "ip netns exec %s iptables -A INPUT -s %s -p tcp --dport 7096 -j DROP", l.NS1, l.Addr0.Addr())
