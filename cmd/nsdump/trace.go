@@ -141,7 +141,11 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		}
 		fmt.Fprintln(w)
 		if p.OK {
-			fmt.Fprintf(w, "%-14s %-10s %s  %.3f ms  %s\n", p.Direction, kind, paint("32", "ok"), deref(p.RTTms), decode.Printable(p.Detail))
+			rtt := ""
+			if p.RTTms != nil {
+				rtt = fmt.Sprintf("%.3f ms  ", *p.RTTms)
+			}
+			fmt.Fprintf(w, "%-14s %-10s %s  %s%s\n", p.Direction, kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
 		} else {
 			fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", p.Direction, kind, paint("31", "FAIL"), p.Cause, decode.Printable(p.Namespace))
 		}
@@ -165,24 +169,29 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	fmt.Fprintf(w, "\n%s\n", verdict)
 }
 
-func deref(f *float64) float64 {
-	if f == nil {
-		return 0
-	}
-	return *f
-}
-
-// timeline is where the probe's packets were seen, in order.
+// timeline is where the probe's packets were seen, in order. A probe that
+// succeeded leaves out the kernel's drops (NS/drops): a copy freed after
+// delivery, such as an echo reply no other ping socket wanted, is not news
+// beside "ok"; --json keeps every sighting.
 func timeline(p trace.Probe) string {
-	if len(p.Seen) == 0 {
+	seen := p.Seen
+	if p.OK {
+		seen = nil
+		for _, s := range p.Seen {
+			if !strings.HasSuffix(s.Point, "/drops") {
+				seen = append(seen, s)
+			}
+		}
+	}
+	if len(seen) == 0 {
 		return "nothing on the wire"
 	}
 	var steps []string
-	for _, s := range p.Seen[:min(len(p.Seen), 6)] {
+	for _, s := range seen[:min(len(seen), 6)] {
 		steps = append(steps, fmt.Sprintf("%s %s %s", decode.Printable(s.Point), s.Dir, s.What))
 	}
-	if len(p.Seen) > 6 {
-		steps = append(steps, fmt.Sprintf("... (%d sightings)", len(p.Seen)))
+	if len(seen) > 6 {
+		steps = append(steps, fmt.Sprintf("... (%d sightings)", len(seen)))
 	} else if !p.OK {
 		steps = append(steps, "no answer")
 	}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/trace"
+)
+
+// A healthy probe's line leaves out the kernel's drops (an echo reply's
+// copy freed by ping_rcv is not news beside "ok"); a failing one keeps
+// them, since there they are the evidence.
+func TestTimelineDrops(t *testing.T) {
+	seen := []decode.Sighting{
+		{Point: "a/veth0", Dir: "Out", What: "request"},
+		{Point: "b/veth1", Dir: "In", What: "request"},
+		{Point: "b/veth1", Dir: "Out", What: "reply"},
+		{Point: "a/veth0", Dir: "In", What: "reply"},
+		{Point: "a/drops", Dir: "In", What: "reply", Drop: "NO_SOCKET at ping_rcv"},
+	}
+	ok := timeline(trace.Probe{OK: true, Seen: seen})
+	if strings.Contains(ok, "drops") || !strings.HasSuffix(ok, "a/veth0 In reply") {
+		t.Errorf("ok probe: %q, want the four wire sightings only", ok)
+	}
+	failed := timeline(trace.Probe{OK: false, Seen: seen})
+	if !strings.Contains(failed, "a/drops In reply") {
+		t.Errorf("failed probe: %q, want the drop kept", failed)
+	}
+	if got := timeline(trace.Probe{OK: true, Seen: seen[4:]}); got != "nothing on the wire" {
+		t.Errorf("ok probe seen only as a drop: %q", got)
+	}
+}
