@@ -32,6 +32,9 @@ type Reader struct {
 	points []Point
 	buf    []byte
 	err    error
+	// comments are the sections' opt_comment, in order (at most
+	// maxComments): a `nsdump trace -w` file keeps its verdicts there.
+	comments []string
 
 	// pcap
 	nano bool
@@ -85,6 +88,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 
 // Points lists the interfaces declared so far, across sections.
 func (r *Reader) Points() []Point { return r.points }
+
+// maxComments bounds the section comments kept from one file: a hostile
+// file may start a new section before every packet.
+const maxComments = 16
+
+// Comments returns the comments of the pcapng sections read so far
+// (opt_comment of each Section Header Block), in order.
+func (r *Reader) Comments() []string { return r.comments }
 
 // Offset is the number of bytes consumed.
 func (r *Reader) Offset() int64 { return r.off }

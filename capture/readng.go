@@ -80,6 +80,13 @@ func (r *Reader) startSection(body []byte) error {
 		return r.errorf("unsupported pcapng savefile version %d.%d", major, minor)
 	}
 	r.section = r.section[:0]
+	// A broken option list in a section header costs its comment, not
+	// the file: the packets are still there.
+	_ = r.options(body[16:], func(code uint16, v []byte) {
+		if code == 1 && len(r.comments) < maxComments {
+			r.comments = append(r.comments, string(v))
+		}
+	})
 	return nil
 }
 

@@ -82,6 +82,7 @@ func read(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packe
 	go produce(rd, filter, full, free, stop, keep)
 	for b := range full {
 		t.Points = append(t.Points, b.points...)
+		t.Comments = append(t.Comments, b.notes...)
 		for i := range b.pkts {
 			p := &b.pkts[i]
 			p.Point += base
@@ -116,6 +117,7 @@ type batch struct {
 	pkts   []Packet
 	match  []bool          // per packet, whether it matched; nil without a filter
 	points []capture.Point // capture points the file declared since the last batch
+	notes  []string        // section comments the file declared since the last batch
 	err    error           // what ended reading, after pkts
 	good   int64           // the offset after the last record read whole
 	data   []byte          // the frames' bytes, one after another, when kept
@@ -129,7 +131,7 @@ const batchSize = 256
 func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, free <-chan *batch, stop <-chan struct{}, keep bool) {
 	defer close(full)
 	d := NewDecoder()
-	npoints := 0
+	npoints, nnotes := 0, 0
 	good := rd.Offset()
 	for {
 		var b *batch
@@ -138,10 +140,13 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 		case <-stop:
 			return
 		}
-		b.pkts, b.match, b.points, b.err = b.pkts[:0], b.match[:0], b.points[:0], nil
+		b.pkts, b.match, b.points, b.notes, b.err = b.pkts[:0], b.match[:0], b.points[:0], b.notes[:0], nil
 		b.data, b.ends = b.data[:0], b.ends[:0]
 		for len(b.pkts) < batchSize {
 			f, err := rd.Next()
+			if c := rd.Comments(); len(c) != nnotes {
+				b.notes, nnotes = append(b.notes, c[nnotes:]...), len(c)
+			}
 			if errors.Is(err, io.EOF) {
 				break
 			}

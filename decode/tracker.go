@@ -40,6 +40,9 @@ type recent struct {
 // follows the open exchanges, not the capture.
 type Tracker struct {
 	Points []capture.Point
+	// Comments are the section comments of the files read, in order: what
+	// a `nsdump trace -w` file recorded (its verdicts).
+	Comments []string
 	// Emit, if set, receives every selected exchange once nothing more can
 	// join it; Flush hands over the rest.
 	Emit func(*Exchange)

@@ -141,6 +141,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	return closeErr
 }
 
+// captureStamp is the section comment of the files nsdump capture writes.
+const captureStamp = "captured by nsdump"
+
 // lessGarbage collects garbage more often than Go's default (GOGC=100)
 // unless GOGC says otherwise: a capture's live heap is the frames the merge
 // holds (50 ms of traffic) and its garbage is the batches readers hand
@@ -252,7 +255,7 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 	if strings.HasSuffix(name, ".pcap") {
 		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)
 	} else {
-		fw, err = capture.NewNgWriter(w, points, "captured by nsdump")
+		fw, err = capture.NewNgWriter(w, points, captureStamp)
 	}
 	if err == nil {
 		err = fw.Flush() // the headers: a reader of a FIFO or stream sees the file start at once

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -50,5 +51,17 @@ func TestReadEscapesNames(t *testing.T) {
 		if !strings.Contains(out, "ns^[]0;pwned^G^[[2J/if^M^J12:00:00.000000 forged") {
 			t.Errorf("%v does not show the name escaped:\n%s", args, out)
 		}
+		// The file's section comment (where trace -w keeps its verdicts)
+		// is shown after the report, escaped too.
+		if !strings.Contains(out, "recorded in "+file+":\n  comment ^[]0;pwned^G^M\n") {
+			t.Errorf("%v does not show the section comment escaped:\n%s", args, out)
+		}
+	}
+	out, _, code := nsdump("read", file, "--json")
+	var doc struct {
+		Recorded []struct{ File, Comment string } `json:"recorded"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); code != 0 || err != nil || len(doc.Recorded) != 1 || doc.Recorded[0].Comment != "comment \x1b]0;pwned\x07\r\n" || doc.Recorded[0].File != file {
+		t.Errorf("read --json: exit %d, %v, recorded %+v", code, err, doc.Recorded)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -117,6 +118,7 @@ type reading struct {
 	text     summary
 	json     *jsonStream
 	warnings []string
+	recorded []recorded
 }
 
 func (r *reading) emit(ex *decode.Exchange) {
@@ -154,7 +156,13 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			break
 		}
 		var cut *decode.TruncatedError
+		before := len(t.Comments)
 		err := readOne(ctx, name, t, filter, each)
+		for _, c := range t.Comments[before:] {
+			if c != captureStamp { // nsdump capture's plain stamp says nothing
+				r.recorded = append(r.recorded, recorded{File: name, Comment: c})
+			}
+		}
 		if errors.As(err, &cut) {
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; every packet before it is reported", name, cut))
 			continue
@@ -174,10 +182,11 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		}
 	}
 	if r.json != nil {
-		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, readErr)
+		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, r.recorded, readErr)
 	} else {
 		if readErr == nil {
 			r.text.print(r.out, t.Packets())
+			printRecorded(r.out, r.recorded)
 		}
 		r.out.Flush()
 		for _, w := range r.warnings {
@@ -220,7 +229,7 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 	j.n++
 }
 
-func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, readErr error) {
+func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, readErr error) {
 	if j.n > 0 {
 		j.w.WriteString("\n  ")
 	}
@@ -232,6 +241,9 @@ func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Ex
 	field("summary", sum)
 	if len(expects) > 0 {
 		field("expectations", expects)
+	}
+	if len(rec) > 0 {
+		field("recorded", rec)
 	}
 	if len(warnings) > 0 {
 		field("warnings", warnings)
@@ -296,4 +308,22 @@ func readOne(ctx context.Context, name string, t *decode.Tracker, filter *captur
 		return fmt.Errorf("read %s: %w", name, err)
 	}
 	return nil
+}
+
+// recorded is a section comment of a file read: what the tool that wrote
+// it said (`nsdump trace -w` writes its verdicts there).
+type recorded struct {
+	File    string `json:"file"`
+	Comment string `json:"comment"`
+}
+
+// printRecorded shows the files' own comments after the report, each line
+// escaped: a trace -w file reads back with the verdicts it was written with.
+func printRecorded(w io.Writer, rec []recorded) {
+	for _, r := range rec {
+		fmt.Fprintf(w, "\nrecorded in %s:\n", decode.Printable(r.File))
+		for _, line := range strings.Split(strings.TrimRight(r.Comment, "\n"), "\n") {
+			fmt.Fprintf(w, "  %s\n", decode.Printable(line))
+		}
+	}
 }
