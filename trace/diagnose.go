@@ -130,7 +130,7 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 		switch owner := ownerOf(r, hop); {
 		case owner == "":
 			p.Detail += fmt.Sprintf("; no interface in %s or %s has that address", s.name, d.name)
-		case owner == d.name && r.arpArrived(hop, d.name):
+		case owner == d.name && r.resolutionSeen(hop, "In", func(pt string) bool { return strings.HasPrefix(pt, d.name+"/") }):
 			// The owner saw the question and kept silent: the cause is there.
 			p.Namespace, p.RouteGet = d.name, r.lookupBack()
 			p.Detail += fmt.Sprintf("; the request reached %s, which owns %s and did not answer: %s", d.name, hop, whyDropped(d))
@@ -169,9 +169,10 @@ func (r *run) explain(p *Probe, ev evidence, sendErr, connErr error) {
 	}
 }
 
-// arpArrived reports whether an ARP request for target was seen entering
-// namespace ns.
-func (r *run) arpArrived(target netip.Addr, ns string) bool {
+// resolutionSeen reports whether a neighbour resolution (ARP who-has, or
+// an NDP neighbor solicitation on IPv6) for target was seen going dir at a
+// capture point that at accepts.
+func (r *run) resolutionSeen(target netip.Addr, dir string, at func(point string) bool) bool {
 	kind, ask := decode.KindARPRes, "who-has"
 	if r.fam == 6 {
 		kind, ask = decode.KindNDP, "neighbor solicitation"
@@ -181,7 +182,7 @@ func (r *run) arpArrived(target netip.Addr, ns string) bool {
 			continue
 		}
 		for _, s := range ex.Seen {
-			if strings.HasPrefix(s.Point, ns+"/") && s.Dir == "In" && s.What == ask {
+			if s.Dir == dir && s.What == ask && at(s.Point) {
 				return true
 			}
 		}

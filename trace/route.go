@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -148,7 +147,7 @@ func (r *run) wrongWay(p *Probe, ev evidence, s, d *side, dst netip.Addr, rg *Ro
 	if res.Gateway != "" {
 		hop, _ = netip.ParseAddr(res.Gateway)
 	}
-	w.askedOnDev = r.resolutionLeft(hop, point)
+	w.askedOnDev = r.resolutionSeen(hop, "Out", func(pt string) bool { return pt == point })
 	cause, detail, fix, ok := judgeWrongWay(w)
 	if ok {
 		p.Cause, p.Namespace, p.RouteGet, p.Detail, p.Fix = cause, s.name, rg, detail, fix
@@ -161,26 +160,6 @@ func peerUp(d *side, ifc *topology.Interface) bool {
 	for _, peer := range d.info.Interfaces {
 		if peer.Name == ifc.Peer.Interface {
 			return peer.Up
-		}
-	}
-	return false
-}
-
-// resolutionLeft reports whether a neighbour resolution for target was
-// seen leaving at point.
-func (r *run) resolutionLeft(target netip.Addr, point string) bool {
-	kind, ask := decode.KindARPRes, "who-has"
-	if r.fam == 6 {
-		kind, ask = decode.KindNDP, "neighbor solicitation"
-	}
-	for _, ex := range r.exchanges {
-		if ex.Kind != kind || ex.Dst != target.String() {
-			continue
-		}
-		for _, s := range ex.Seen {
-			if s.Point == point && s.Dir == "Out" && s.What == ask {
-				return true
-			}
 		}
 	}
 	return false
