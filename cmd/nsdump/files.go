@@ -26,30 +26,19 @@ var errStalled = errors.New("the output stopped being read; the last packets wer
 // -Z user, when not -1), and a regular one is truncated and set to 0600.
 // Opening a FIFO waits for its reader, but not past a signal.
 func openOutput(ctx context.Context, name string, owner int) (*os.File, error) {
-	type opened struct {
-		fd  int
-		err error
-	}
-	done := make(chan opened, 1)
-	go func() {
+	f, err := openWaiting(ctx, func() (*os.File, error) {
 		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		done <- opened{fd, err}
-	}()
-	var o opened
-	select {
-	case o = <-done:
-	case <-ctx.Done():
-		go func() {
-			if o := <-done; o.err == nil {
-				unix.Close(o.fd) // a reader came after all
-			}
-		}()
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), name), nil
+	})
+	if err != nil && err == ctx.Err() {
 		return nil, fmt.Errorf("open %s: interrupted while waiting for a reader of the FIFO", name)
 	}
-	if o.err != nil {
-		return nil, fmt.Errorf("create %s: %w", name, o.err)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", name, err)
 	}
-	f := os.NewFile(uintptr(o.fd), name)
 	if err := claim(f, owner); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("write %s: %w", name, err)
@@ -156,30 +145,14 @@ func openInput(ctx context.Context, name string) (io.Reader, func() error, error
 	if name == "-" {
 		return wrapStream(ctx, os.Stdin), func() error { return nil }, nil
 	}
-	type opened struct {
-		f   *os.File
-		err error
+	f, err := openWaiting(ctx, func() (*os.File, error) { return os.Open(name) })
+	if err != nil && err == ctx.Err() {
+		return nil, nil, fmt.Errorf("read %s: %w while waiting for a writer of the FIFO", name, err)
 	}
-	done := make(chan opened, 1)
-	go func() {
-		f, err := os.Open(name)
-		done <- opened{f, err}
-	}()
-	var o opened
-	select {
-	case o = <-done:
-	case <-ctx.Done():
-		go func() {
-			if o := <-done; o.err == nil {
-				o.f.Close()
-			}
-		}()
-		return nil, nil, fmt.Errorf("read %s: %w while waiting for a writer of the FIFO", name, ctx.Err())
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", name, errors.Unwrap(err))
 	}
-	if o.err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", name, errors.Unwrap(o.err))
-	}
-	return wrapStream(ctx, o.f), o.f.Close, nil
+	return wrapStream(ctx, f), f.Close, nil
 }
 
 // wrapStream guards reads of anything but a regular file.
@@ -188,4 +161,30 @@ func wrapStream(ctx context.Context, f *os.File) io.Reader {
 		return f
 	}
 	return &ctxReader{ctx: ctx, r: f}
+}
+
+// openWaiting runs open, which may block on a FIFO until its other end
+// comes, and gives up with ctx.Err() when ctx ends first; a file that opens
+// after that is closed.
+func openWaiting(ctx context.Context, open func() (*os.File, error)) (*os.File, error) {
+	type opened struct {
+		f   *os.File
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		f, err := open()
+		done <- opened{f, err}
+	}()
+	select {
+	case o := <-done:
+		return o.f, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.err == nil {
+				o.f.Close() // the other end came after all
+			}
+		}()
+		return nil, ctx.Err()
+	}
 }
