@@ -105,14 +105,7 @@ func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr,
 	}
 	deadline := time.Now().Add(timeout)
 	buf := make([]byte, max(1500, size+64))
-	for len(res.Replies) < res.Sent && time.Now().Before(deadline) && ctx.Err() == nil {
-		wait := min(time.Until(deadline), 100*time.Millisecond)
-		tv := unix.NsecToTimeval(max(wait, time.Millisecond).Nanoseconds())
-		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-		n, from, err := unix.Recvfrom(fd, buf, 0)
-		if err != nil {
-			continue
-		}
+	take := func(n int, from unix.Sockaddr) {
 		m := parseICMP(buf[:n])
 		if dst.Is6() {
 			m = parseICMPv6(buf[:n], from)
@@ -128,6 +121,23 @@ func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr,
 			res.ICMPErr = fmt.Sprintf("%s type %d code %d from %s", m.proto, m.typ, m.code, m.from)
 			res.PathMTU = m.mtu
 		}
+	}
+	for len(res.Replies) < res.Sent && time.Now().Before(deadline) && ctx.Err() == nil {
+		wait := min(time.Until(deadline), 100*time.Millisecond)
+		tv := unix.NsecToTimeval(max(wait, time.Millisecond).Nanoseconds())
+		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+		if n, from, err := unix.Recvfrom(fd, buf, 0); err == nil {
+			take(n, from)
+		}
+	}
+	// What came in while the last wait ran out still counts: a reply that
+	// arrived at the deadline is a reply, not a loss.
+	for len(res.Replies) < res.Sent {
+		n, from, err := unix.Recvfrom(fd, buf, unix.MSG_DONTWAIT)
+		if err != nil {
+			break
+		}
+		take(n, from)
 	}
 	return res, nil
 }
@@ -229,8 +239,10 @@ type tcpResult struct {
 }
 
 // probeTCP connects from ns (from src when it is valid) to dst:port and
-// writes msg.
-func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.AddrPort, msg string, timeout time.Duration) (tcpResult, error) {
+// writes msg. With awaitClose (the listener is the trace's own, which
+// closes after the message) it waits, within timeout, for the other end's
+// FIN: the teardown is then on the wire before the capture stops.
+func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.AddrPort, msg string, timeout time.Duration, awaitClose bool) (tcpResult, error) {
 	var res tcpResult
 	fd, err := socketIn(ns, domain(dst.Addr()), unix.SOCK_STREAM|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
@@ -263,17 +275,21 @@ func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 			return res, nil
 		}
 		wait := min(time.Until(deadline), 100*time.Millisecond)
+		ms := int(wait.Milliseconds()) + 1
 		if wait <= 0 {
-			res.Err = unix.ETIMEDOUT
-			return res, nil
+			ms = 0 // one last look: a handshake done at the deadline counts
 		}
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
-		n, err := unix.Poll(fds, int(wait.Milliseconds())+1)
+		n, err := unix.Poll(fds, ms)
 		if err != nil && !errors.Is(err, unix.EINTR) {
 			return res, fmt.Errorf("poll: %w", err)
 		}
 		if n > 0 {
 			break
+		}
+		if wait <= 0 {
+			res.Err = unix.ETIMEDOUT
+			return res, nil
 		}
 	}
 	if soerr, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil || soerr != 0 {
@@ -284,7 +300,35 @@ func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 	_, err = unix.Write(fd, []byte(msg))
 	res.Wrote = err == nil
 	unix.Shutdown(fd, unix.SHUT_WR)
+	if awaitClose && res.Wrote {
+		awaitEOF(ctx, fd, deadline)
+	}
 	return res, nil
+}
+
+// awaitEOF reads the non-blocking socket fd until the other end closes
+// it, an error, ctx ends or the deadline passes.
+func awaitEOF(ctx context.Context, fd int, deadline time.Time) {
+	buf := make([]byte, 256)
+	for ctx.Err() == nil {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == nil && n == 0:
+			return // the FIN
+		case err == nil:
+			continue
+		case !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR):
+			return
+		}
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(min(wait, 100*time.Millisecond).Milliseconds())+1); err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
 }
 
 // listener is `nc -l PORT` inside a namespace: it accepts connections and
@@ -366,7 +410,17 @@ func (l *listener) received(ctx context.Context, msg string, wait time.Duration)
 				return true
 			}
 		case <-t.C:
-			return false
+			// A message that came with the deadline still counts.
+			for {
+				select {
+				case m := <-l.messages:
+					if m == msg {
+						return true
+					}
+				default:
+					return false
+				}
+			}
 		case <-ctx.Done():
 			return false
 		}

@@ -233,9 +233,12 @@ func openSides(cfg Config) (a, b *side, err error) {
 }
 
 // captureWhile captures every interface of both namespaces while work
-// runs, and a moment longer so the last frames leave the rings (block
-// timeout 10 ms). A trace sees a few hundred frames: 8 MiB rings, not
-// capture's 64 MiB, which take a tenth of a second each to set up.
+// runs. Nothing is waited for after it: every packet a verdict reads came
+// before an event a probe waited for (a reply reaches its socket only
+// after every capture point on its way has copied it into its ring), and
+// stopping drains what the rings hold. A trace sees a few hundred frames:
+// 8 MiB rings, not capture's 64 MiB, which take a tenth of a second each
+// to set up.
 func captureWhile(ctx context.Context, a, b *side, between []string, work func()) (*Result, error) {
 	// The drop monitor loads the kernel's BTF meanwhile.
 	type opened struct {
@@ -270,7 +273,6 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 		capDone <- err
 	}()
 	work()
-	time.Sleep(150 * time.Millisecond)
 	stopCapture()
 	capErr := <-capDone
 	// The capture merges its points' frames in time order only within a
@@ -378,7 +380,7 @@ type run struct {
 func (r *run) tcpProbe(ctx context.Context) {
 	r.msg = fmt.Sprintf("nsdump trace %s->%s %08x\n", r.from.name, r.to.name, randomID())
 	dst := netip.AddrPortFrom(r.dst, r.cfg.Port)
-	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, r.src, dst, r.msg, r.cfg.Timeout)
+	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, r.src, dst, r.msg, r.cfg.Timeout, r.listener != nil)
 	if r.tcp.Connected && r.listener != nil {
 		r.arrived = r.listener.received(ctx, r.msg, r.cfg.Timeout)
 	}
