@@ -33,9 +33,9 @@ var Kinds = map[string][]string{
 	KindICMPError: {StatusError},
 }
 
-// MaxSightings is how many sightings an exchange keeps; past it they are
-// only counted (SeenMore), so that a long connection costs no more memory
-// than a short one.
+// MaxSightings is how many sightings an exchange keeps unless its
+// Tracker says otherwise; past it they are only counted (SeenMore), so
+// that a long connection costs no more memory than a short one.
 const MaxSightings = 16
 
 // Sighting is one place and time a packet of an exchange was seen.
@@ -96,6 +96,7 @@ type Exchange struct {
 	req        time.Time // first request
 	last       int64     // last packet, ns since the epoch: idle expiry and linger
 	order      uint64    // creation order
+	keep       int       // sightings kept (0: MaxSightings)
 	finished   bool
 	prev, next *Exchange // the open list, least recently active first
 	open       bool
@@ -163,7 +164,11 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	// The kernel's word on a drop is kept past MaxSightings, up to twice
 	// as many sightings: a flow dropped packet after packet stays bounded.
 	drop := dropReason(name, p.Comment)
-	if len(e.Seen) >= MaxSightings && (drop == "" || len(e.Seen) >= 2*MaxSightings) {
+	keep := e.keep
+	if keep <= 0 {
+		keep = MaxSightings
+	}
+	if len(e.Seen) >= keep && (drop == "" || len(e.Seen) >= 2*keep) {
 		e.SeenMore++
 		return
 	}

@@ -51,6 +51,10 @@ type Tracker struct {
 	// DefaultMaxOpen).
 	Idle    time.Duration
 	MaxOpen int
+	// Sightings is how many sightings each exchange keeps (0:
+	// MaxSightings): a trace across 8 namespaces sees a request and its
+	// answer 28 times.
+	Sightings int
 
 	packets  int
 	drops    int
@@ -282,7 +286,7 @@ func (t *Tracker) sweep() {
 
 func (t *Tracker) start(p *Packet, kind string, src, dst netip.AddrPort, ports bool) *Exchange {
 	t.order++
-	ex := &Exchange{Kind: kind, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, 2)}
+	ex := &Exchange{Kind: kind, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, 2), keep: t.Sightings}
 	ex.setEnds(src, dst, ports)
 	if t.Emit == nil {
 		t.all = append(t.all, ex)

@@ -102,8 +102,12 @@ type ProbeFacts struct {
 	OK        bool   `json:"ok"`
 	Path      []Hop  `json:"path"`
 	Back      []Hop  `json:"back"`
-	Request   Packet `json:"request"`
-	Answer    Packet `json:"answer"`
+	// PathTruncated (BackTruncated) says Path (Back) goes on past MaxHops
+	// namespaces, beyond what was followed and captured.
+	PathTruncated bool   `json:"path_truncated,omitempty"`
+	BackTruncated bool   `json:"back_truncated,omitempty"`
+	Request       Packet `json:"request"`
+	Answer        Packet `json:"answer"`
 	// Resolution says the request never left its sender and RequestSeen
 	// holds the sightings of its neighbour resolution (ARP or NDP) instead.
 	Resolution  bool             `json:"resolution,omitempty"`

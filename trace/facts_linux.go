@@ -77,6 +77,9 @@ func (res *Result) judgePaths(w *liveWorld, runs []*run) {
 					p.RouteGet = &RouteGet{Namespace: v.RouteGet.Namespace, Command: v.RouteGet.Command, OK: v.RouteGet.OK, Output: v.RouteGet.Output}
 				}
 			}
+			if note := truncatedNote(pf); note != "" {
+				p.Detail += "; " + note
+			}
 		}
 	}
 }
@@ -91,7 +94,7 @@ func multiHop(path []Hop) bool {
 func (r *run) probeFacts(kind string, f *Facts, exchanges []*decode.Exchange) ProbeFacts {
 	src := r.srcAddr()
 	pf := ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, Path: r.path, Back: r.backPath,
-		RequestSeen: []Sight{}, AnswerSeen: []Sight{}}
+		PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []Sight{}, AnswerSeen: []Sight{}}
 	proto := "icmp"
 	if r.fam == 6 {
 		proto = "ipv6-icmp"

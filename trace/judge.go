@@ -94,6 +94,26 @@ func seenAt(path []Hop, e event, sights []Sight) bool {
 	})
 }
 
+// truncatedNote says, for a failed probe, which of its paths go on past
+// the MaxHops namespaces nsdump follows: a verdict cannot see beyond them.
+func truncatedNote(p ProbeFacts) string {
+	var parts []string
+	for _, c := range []struct {
+		cut  bool
+		what string
+		path []Hop
+	}{{p.PathTruncated, "the way there", p.Path}, {p.BackTruncated, "the way back", p.Back}} {
+		if c.cut && len(c.path) > 0 {
+			last := c.path[len(c.path)-1]
+			parts = append(parts, fmt.Sprintf("%s goes on past %s (out %s)", c.what, last.Namespace, last.Out))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, " and ") + fmt.Sprintf(", beyond the %d namespaces nsdump follows: not followed, captured or judged there", MaxHops)
+}
+
 // judge explains a failed probe whose path crosses other namespaces than
 // its two ends: it places the sightings on the path and blames the
 // namespace where the packet was last seen. ok is false when the facts
@@ -113,6 +133,8 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	}
 	var v Verdict
 	switch {
+	case p.PathTruncated && last == len(evs)-1:
+		return Verdict{}, false // it went on past the namespaces followed
 	case last < len(evs)-1 || !complete(p.Path):
 		v = stuck(f, p, p.Path, evs, last, p.Request, false)
 	case p.Resolution:
@@ -120,6 +142,9 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	default:
 		bevs := events(p.Back, false)
 		blast, bstory := place(p.Back, bevs, p.AnswerSeen, "the answer")
+		if p.BackTruncated && blast >= 0 && blast == len(bevs)-1 {
+			return Verdict{}, false // the answer went on past the namespaces followed
+		}
 		if blast < 0 && !p.Refused {
 			// Nothing answered: the destination's firewall, on the way in
 			// or on the way out, if a rule matches.

@@ -107,7 +107,7 @@ func TestWalkRecorded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := factsWorld{rec.Facts}
 			for _, pf := range rec.Facts.Probes {
-				got, _ := walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
+				got, _, _ := walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
 				if !reflect.DeepEqual(got, pf.Path) {
 					t.Errorf("%s: walked %+v, recorded %+v", pf.Direction, got, pf.Path)
 				}
@@ -226,7 +226,7 @@ func TestWalkSynthetic(t *testing.T) {
 			{Name: "B", Inode: 3, Links: []topology.LinkState{veth("b0", "S", "pb", pfx("10.0.0.2/24"))}},
 			{Name: "C", Inode: 4, Links: []topology.LinkState{veth("c0", "S", "pc", pfx("10.0.0.2/24"))}},
 		}, Lookups: []Lookup{ok("A", b, "", "a0", netip.Addr{})}}
-		got, _ := walk(factsWorld{f}, "A", a, b)
+		got, _, _ := walk(factsWorld{f}, "A", a, b)
 		want := []Hop{{Namespace: "A", Inode: 1, Out: "a0", Role: RoleSource}, {Namespace: "S", Inode: 2, In: "pa", Out: "pc", Role: RoleBridge},
 			{Namespace: "C", Inode: 4, In: "c0", Role: RoleDestination}}
 		if !reflect.DeepEqual(got, want) {
@@ -273,17 +273,39 @@ func TestWalkSynthetic(t *testing.T) {
 		return f
 	}
 	t.Run("at most MaxHops namespaces", func(t *testing.T) {
-		got, _ := walk(factsWorld{chain(9, false)}, "A", a, b)
-		if len(got) != MaxHops || got[MaxHops-1].Role != RoleRouter || got[0].Role != RoleSource {
-			t.Errorf("walked %d hops %+v, want %d ending in a router", len(got), got, MaxHops)
+		got, _, cut := walk(factsWorld{chain(9, false)}, "A", a, b)
+		if len(got) != MaxHops || got[MaxHops-1].Role != RoleRouter || got[MaxHops-1].Out != "r" || got[0].Role != RoleSource || !cut {
+			t.Errorf("walked %d hops %+v (cut %v), want %d ending in a router with its way out, cut", len(got), got, cut, MaxHops)
 		}
-		short, _ := walk(factsWorld{chain(3, false)}, "A", a, b)
-		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != RoleDestination || short[2].In != "l" || short[2].Out != "r" {
-			t.Errorf("walked %+v, want A R1 R2 R3 B", short)
+		short, _, cut := walk(factsWorld{chain(3, false)}, "A", a, b)
+		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != RoleDestination || short[2].In != "l" || short[2].Out != "r" || cut {
+			t.Errorf("walked %+v (cut %v), want A R1 R2 R3 B", short, cut)
+		}
+		// Exactly MaxHops namespaces: the whole path, not cut.
+		full, _, cut := walk(factsWorld{chain(MaxHops-2, false)}, "A", a, b)
+		if len(full) != MaxHops || full[MaxHops-1].Role != RoleDestination || cut {
+			t.Errorf("walked %+v (cut %v), want %d hops to B", full, cut, MaxHops)
+		}
+		// A failed probe on a cut path says so, and where the path was cut.
+		hops := got
+		note := truncatedNote(ProbeFacts{Path: hops, PathTruncated: true})
+		if want := fmt.Sprintf("the way there goes on past R7 (out r), beyond the %d namespaces", MaxHops); !strings.Contains(note, want) {
+			t.Errorf("note %q lacks %q", note, want)
+		}
+		if note := truncatedNote(ProbeFacts{Path: short}); note != "" {
+			t.Errorf("note %q for a whole path", note)
+		}
+		// Seen leaving the last namespace followed: nothing there to blame.
+		var seen []Sight
+		for _, e := range events(hops, false) {
+			seen = append(seen, Sight{Namespace: hops[e.hop].Namespace, Iface: e.iface, Dir: e.dir})
+		}
+		if v, ok := judge(chain(9, false), ProbeFacts{Path: hops, PathTruncated: true, RequestSeen: seen}); ok {
+			t.Errorf("judged %+v past the path's end", v)
 		}
 	})
 	t.Run("a loop ends the path", func(t *testing.T) {
-		got, _ := walk(factsWorld{chain(4, true)}, "A", a, b)
+		got, _, _ := walk(factsWorld{chain(4, true)}, "A", a, b)
 		if len(got) != 3 || got[2].Namespace != "R2" || got[2].Out != "l" {
 			t.Errorf("walked %+v, want A R1 R2 (which sends it back)", got)
 		}

@@ -31,6 +31,16 @@ type Hop struct {
 	Role      Role
 }
 
+// FamilyPath is one direction's path in one IP family. Truncated says it
+// goes on past MaxHops namespaces: its last hop's out leads to a namespace
+// nsdump did not follow (nor capture, unless it is the destination).
+type FamilyPath struct {
+	Direction string `json:"direction"`
+	Family    int    `json:"family"`
+	Hops      []Hop  `json:"hops"`
+	Truncated bool   `json:"truncated"`
+}
+
 type hopJSON struct {
 	Namespace string  `json:"namespace"`
 	Inode     uint64  `json:"inode"`
@@ -92,16 +102,16 @@ type world interface {
 
 // walk follows a packet from src to dst through the namespaces' route
 // lookups, veth peers and bridges, and returns its hops and the lookups it
-// made. from is the packet's source address.
-func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
+// made. from is the packet's source address. cut says the path goes on
+// past MaxHops namespaces: the last hop's out leads to one not followed.
+func walk(w world, src string, from, dst netip.Addr) (hops []Hop, lookups []Lookup, cut bool) {
 	st := w.state(src)
 	if st == nil {
-		return nil, nil
+		return nil, nil, false
 	}
-	hops := []Hop{{Namespace: st.Name, Inode: st.Inode, Role: RoleSource}}
-	var lookups []Lookup
+	hops = []Hop{{Namespace: st.Name, Inode: st.Inode, Role: RoleSource}}
 	cur, iif := st, ""
-	for len(hops) < MaxHops {
+	for {
 		lk := w.route(cur.Name, dst, from, iif)
 		lookups = append(lookups, lk)
 		if !lk.OK && iif != "" {
@@ -112,7 +122,7 @@ func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
 			lookups = append(lookups, lk)
 		}
 		if !lk.OK || lk.Dev == "" || lk.Type == "local" {
-			break
+			return hops, lookups, false
 		}
 		hops[len(hops)-1].Out = lk.Dev
 		nh := dst
@@ -121,14 +131,18 @@ func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
 		}
 		bridges, next, in := cross(w, cur, lk.Dev, nh)
 		for _, b := range bridges {
-			if len(hops) < MaxHops {
-				hops = append(hops, b)
+			if len(hops) == MaxHops {
+				return hops, lookups, true
 			}
+			hops = append(hops, b)
 		}
 		// Only a namespace that has the next hop's address takes the packet
 		// in at layer 3: past a link where nobody does, the path ends.
-		if next == nil || len(hops) >= MaxHops || visited(hops, next.Inode) || !owns(next, nh) {
-			break
+		if next == nil || visited(hops, next.Inode) || !owns(next, nh) {
+			return hops, lookups, false
+		}
+		if len(hops) == MaxHops {
+			return hops, lookups, true
 		}
 		role := RoleRouter
 		if owns(next, dst) {
@@ -136,11 +150,10 @@ func walk(w world, src string, from, dst netip.Addr) ([]Hop, []Lookup) {
 		}
 		hops = append(hops, Hop{Namespace: next.Name, Inode: next.Inode, In: in, Role: role})
 		if role == RoleDestination {
-			break
+			return hops, lookups, false
 		}
 		cur, iif = next, in
 	}
-	return hops, lookups
 }
 
 func visited(hops []Hop, inode uint64) bool {

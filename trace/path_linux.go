@@ -66,9 +66,10 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 }
 
 // discoverPaths finds the path each way between a and b (from their
-// addresses of one family) and the state of every namespace on them.
-func discoverPaths(w world, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup) {
-	ab, l1 := walk(w, a, aAddr, bAddr)
-	ba, l2 := walk(w, b, bAddr, aAddr)
-	return ab, ba, append(l1, l2...)
+// addresses of one family), the route lookups made on them, and whether
+// each goes on past MaxHops namespaces.
+func discoverPaths(w world, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup, abCut, baCut bool) {
+	ab, l1, abCut := walk(w, a, aAddr, bAddr)
+	ba, l2, baCut := walk(w, b, bAddr, aAddr)
+	return ab, ba, append(l1, l2...), abCut, baCut
 }

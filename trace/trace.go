@@ -76,12 +76,15 @@ type Result struct {
 	OK   bool     `json:"ok"`
 	// Path is the way each direction's packets go, found from kernel
 	// state before the probes, keyed "A->B" (the first family's).
-	Path   map[string][]Hop `json:"path"`
-	Probes []Probe          `json:"probes"`
-	Facts  *Facts           `json:"facts,omitempty"`
-	Points []capture.Point  `json:"-"`
-	Frames []capture.Frame  `json:"-"`
-	Report decode.Report    `json:"-"`
+	Path map[string][]Hop `json:"path"`
+	// Paths are every family's paths, each direction's: a probe's path is
+	// the one with its direction and family.
+	Paths  []FamilyPath    `json:"paths"`
+	Probes []Probe         `json:"probes"`
+	Facts  *Facts          `json:"facts,omitempty"`
+	Points []capture.Point `json:"-"`
+	Frames []capture.Frame `json:"-"`
+	Report decode.Report   `json:"-"`
 	// DropsUnavailable says why the kernel's drop reasons are missing
 	// (no BTF, no privilege, ...); nil when the monitor ran.
 	DropsUnavailable error `json:"-"`
@@ -151,6 +154,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	w := newLiveWorld()
 	paths := map[string][]Hop{}
+	var famPaths []FamilyPath
 	var lookups []Lookup
 	var runs []*run
 	var listeners []*listener
@@ -169,11 +173,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			ba.src = f.b // not a --to address B does not have
 		}
 		var lk []Lookup
-		ab.path, ba.path, lk = discoverPaths(w, a.name, b.name, f.a, f.b)
+		ab.path, ba.path, lk, ab.pathCut, ba.pathCut = discoverPaths(w, a.name, b.name, f.a, f.b)
 		ab.backPath, ba.backPath = ba.path, ab.path
+		ab.backCut, ba.backCut = ba.pathCut, ab.pathCut
 		lookups = append(lookups, lk...)
 		if len(paths) == 0 {
 			paths[ab.direction()], paths[ba.direction()] = ab.path, ba.path
+		}
+		for _, r := range []*run{ab, ba} {
+			famPaths = append(famPaths, FamilyPath{Direction: r.direction(), Family: f.v, Hops: r.path, Truncated: r.pathCut})
 		}
 		if !cfg.NoListen {
 			for _, r := range []*run{ab, ba} {
@@ -197,7 +205,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return res, err // interrupted: what was captured, without verdicts, for -w
 	}
-	res.Path = paths
+	res.Path, res.Paths = paths, famPaths
 	res.Facts = &Facts{Lookups: lookups}
 	if err := res.judge(a, b, fams, runs); err != nil {
 		return nil, err
@@ -314,6 +322,9 @@ func probe(ctx context.Context, runs []*run) {
 // judge decodes what was captured and gives every probe its verdict.
 func (res *Result) judge(a, b *side, fams []family, runs []*run) error {
 	tr := decode.NewTracker(res.Points)
+	// A request and its answer across MaxHops namespaces are seen 4 times
+	// per link; retransmissions and the kernel's drops come on top.
+	tr.Sightings = 8 * MaxHops
 	d := decode.NewDecoder()
 	var p decode.Packet
 	for _, f := range res.Frames {
@@ -375,6 +386,8 @@ type run struct {
 	exchanges []*decode.Exchange
 	// the way from's packets go to to, and to's answers back
 	path, backPath []Hop
+	// path (backPath) goes on past MaxHops namespaces
+	pathCut, backCut bool
 }
 
 func (r *run) tcpProbe(ctx context.Context) {

@@ -266,31 +266,60 @@ func savePartial(e env, name string, points []capture.Point, results []*trace.Re
 }
 
 // printPath shows each direction's path when it crosses other namespaces
-// than the two ends: "A a0 > pa M (bridge) pb > b0 B".
+// than the two ends: "A a0 > pa M (bridge) pb > b0 B". When another IP
+// family's path differs, both are shown, each marked with its family.
 func printPath(w io.Writer, res *trace.Result) {
 	dirs := []string{res.From.Namespace + "->" + res.To.Namespace, res.To.Namespace + "->" + res.From.Namespace}
 	for _, dir := range dirs {
-		hops := res.Path[dir]
-		if !slices.ContainsFunc(hops, func(h trace.Hop) bool { return h.Role == trace.RoleBridge || h.Role == trace.RoleRouter }) {
-			continue
+		first := trace.FamilyPath{Direction: dir, Hops: res.Path[dir]}
+		var others []trace.FamilyPath
+		for _, p := range res.Paths {
+			switch {
+			case p.Direction != dir:
+			case slices.Equal(p.Hops, first.Hops) && first.Family == 0:
+				first = p
+			case !slices.Equal(p.Hops, first.Hops):
+				others = append(others, p)
+			}
 		}
-		var parts []string
-		for i, h := range hops {
-			s := decode.Printable(h.Namespace)
-			if h.Role == trace.RoleBridge || h.Role == trace.RoleRouter {
-				s += " (" + string(h.Role) + ")"
-			}
-			if h.In != "" {
-				s = h.In + " " + s
-			}
-			if h.Out != "" {
-				s += " " + h.Out
-			}
-			if i == len(hops)-1 && h.Role != trace.RoleDestination {
-				s += " ... (no way on)"
-			}
-			parts = append(parts, s)
+		label := ""
+		if len(others) > 0 {
+			label = fmt.Sprintf(" (IPv%d)", first.Family)
 		}
-		fmt.Fprintf(w, "path %s: %s\n", decode.Printable(dir), strings.Join(parts, " > "))
+		printHops(w, dir+label, first, len(others) > 0)
+		for _, p := range others {
+			printHops(w, fmt.Sprintf("%s (IPv%d)", dir, p.Family), p, true)
+		}
 	}
+}
+
+// printHops prints one path's line, unless it joins its two ends directly
+// and always is false.
+func printHops(w io.Writer, title string, p trace.FamilyPath, always bool) {
+	between := func(h trace.Hop) bool { return h.Role == trace.RoleBridge || h.Role == trace.RoleRouter }
+	if !always && !p.Truncated && !slices.ContainsFunc(p.Hops, between) {
+		return
+	}
+	var parts []string
+	for i, h := range p.Hops {
+		s := decode.Printable(h.Namespace)
+		if between(h) {
+			s += " (" + string(h.Role) + ")"
+		}
+		if h.In != "" {
+			s = decode.Printable(h.In) + " " + s
+		}
+		if h.Out != "" {
+			s += " " + decode.Printable(h.Out)
+		}
+		switch {
+		case i < len(p.Hops)-1 || h.Role == trace.RoleDestination:
+		case p.Truncated:
+			s += fmt.Sprintf(" > ... (goes on past %d namespaces: not followed or captured further)", trace.MaxHops)
+		default:
+			s += " ... (no way on)"
+		}
+		parts = append(parts, s)
+	}
+	fmt.Fprintf(w, "path %s: %s\n", decode.Printable(title), strings.Join(parts, " > "))
 }

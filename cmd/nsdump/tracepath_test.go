@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -25,5 +26,51 @@ func TestPrintPath(t *testing.T) {
 	res.Path = map[string][]trace.Hop{"A->B": {{Namespace: "A", Out: "v0", Role: trace.RoleSource}, {Namespace: "B", In: "v1", Role: trace.RoleDestination}}}
 	if printPath(&b, res); strings.Contains(b.String(), "path") {
 		t.Errorf("a direct path printed: %q", b.String())
+	}
+}
+
+// IPv4 and IPv6 taking different routers: both paths, each marked with
+// its family; a family whose path is the same adds no line.
+func TestPrintPathFamilies(t *testing.T) {
+	hops := func(r string) []trace.Hop {
+		return []trace.Hop{{Namespace: "A", Out: "a0", Role: trace.RoleSource}, {Namespace: r, In: "x", Out: "y", Role: trace.RoleRouter}, {Namespace: "B", In: "b0", Role: trace.RoleDestination}}
+	}
+	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"},
+		Path: map[string][]trace.Hop{"A->B": hops("R1")},
+		Paths: []trace.FamilyPath{
+			{Direction: "A->B", Family: 4, Hops: hops("R1")}, {Direction: "B->A", Family: 4},
+			{Direction: "A->B", Family: 6, Hops: hops("R2")}, {Direction: "B->A", Family: 6},
+		}}
+	var b bytes.Buffer
+	printPath(&b, res)
+	want := "path A->B (IPv4): A a0 > x R1 (router) y > b0 B\npath A->B (IPv6): A a0 > x R2 (router) y > b0 B\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
+	}
+	res.Paths[2].Hops = hops("R1")
+	b.Reset()
+	printPath(&b, res)
+	if want := "path A->B: A a0 > x R1 (router) y > b0 B\n"; b.String() != want {
+		t.Errorf("same path in both families: got\n%s\nwant\n%s", b.String(), want)
+	}
+}
+
+// A path longer than trace.MaxHops says it goes on, unfollowed.
+func TestPrintPathTruncated(t *testing.T) {
+	var hops []trace.Hop
+	for i := range trace.MaxHops {
+		h := trace.Hop{Namespace: fmt.Sprintf("R%d", i), In: "l", Out: "r", Role: trace.RoleRouter}
+		if i == 0 {
+			h = trace.Hop{Namespace: "A", Out: "r", Role: trace.RoleSource}
+		}
+		hops = append(hops, h)
+	}
+	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"},
+		Path:  map[string][]trace.Hop{"A->B": hops},
+		Paths: []trace.FamilyPath{{Direction: "A->B", Family: 4, Hops: hops, Truncated: true}}}
+	var b bytes.Buffer
+	printPath(&b, res)
+	if want := "l R7 (router) r > ... (goes on past 8 namespaces: not followed or captured further)\n"; !strings.HasSuffix(b.String(), want) {
+		t.Errorf("got %q, want it to end %q", b.String(), want)
 	}
 }
