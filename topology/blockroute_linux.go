@@ -9,16 +9,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// BlockingRoute is a main-table route that refuses what it matches
-// instead of sending it anywhere: blackhole, unreachable or prohibit.
-type BlockingRoute struct {
-	Type string       `json:"type"`
-	Dst  netip.Prefix `json:"dst"`
-}
-
-// String is how `ip route` writes it: "blackhole 10.0.2.0/24".
-func (r BlockingRoute) String() string { return r.Type + " " + r.Dst.String() }
-
 // BlockingRoutes lists the blocking routes of namespace ns's main table
 // that hold dst, the most specific first: the first is the one a failed
 // route lookup for dst met.

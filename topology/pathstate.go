@@ -78,3 +78,13 @@ func (st *NamespaceState) Owns(a netip.Addr) bool {
 	}
 	return false
 }
+
+// BlockingRoute is a main-table route that refuses what it matches
+// instead of sending it anywhere: blackhole, unreachable or prohibit.
+type BlockingRoute struct {
+	Type string       `json:"type"`
+	Dst  netip.Prefix `json:"dst"`
+}
+
+// String is how `ip route` writes it: "blackhole 10.0.2.0/24".
+func (r BlockingRoute) String() string { return r.Type + " " + r.Dst.String() }

@@ -8,15 +8,41 @@ import (
 	"github.com/nsdump/nsdump/topology"
 )
 
-// Facts is what a multi-hop judgement is made from, gathered before any
-// judging: the namespaces on the paths, the route lookups made there, their
-// firewall rules, and for each probe where its packets were seen. judge
-// reads nothing else, so a recorded Facts is judged again without root.
+// Facts is what every judgement is made from, gathered before any
+// judging: the namespaces on the paths (before the probes, and the ends
+// after them), the route lookups made there, their firewall rules, the
+// kernel's drop counters, and for each probe what its socket said and
+// where its packets were seen. Judge reads nothing else, so a recorded
+// Facts is judged again without root.
 type Facts struct {
 	Namespaces []*topology.NamespaceState `json:"namespaces"`
-	Lookups    []Lookup                   `json:"lookups"`
-	Rules      []Rule                     `json:"rules,omitempty"`
-	Probes     []ProbeFacts               `json:"probes,omitempty"`
+	// After is the two ends read after the probes (their neighbour
+	// tables as the probes left them), then the namespaces behind their
+	// veth peers and bridges: where an address conflict's impostor sits.
+	After   []*topology.NamespaceState `json:"after,omitempty"`
+	Lookups []Lookup                   `json:"lookups"`
+	Rules   []Rule                     `json:"rules,omitempty"`
+	// Counters are the ends' drop and error counters that grew while the
+	// probes ran.
+	Counters []Counter `json:"counters,omitempty"`
+	// Resolutions are the neighbour resolutions (ARP who-has, NDP
+	// neighbor solicitation) the captures saw, by the address asked for.
+	Resolutions []Resolution `json:"resolutions,omitempty"`
+	Probes      []ProbeFacts `json:"probes,omitempty"`
+}
+
+// Counter is one of the kernel's protocol counters of a namespace
+// ("TcpExt:IPReversePathFilter") and how much it grew.
+type Counter struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Grew      uint64 `json:"grew"`
+}
+
+// Resolution is one sighting of a neighbour resolution for Target.
+type Resolution struct {
+	Target netip.Addr `json:"target"`
+	Sight
 }
 
 // Dir is the direction of a sighting at a capture point.
@@ -80,6 +106,7 @@ type KernelDropSeen struct {
 	Namespace string `json:"namespace"`
 	Reason    string `json:"reason"`
 	Location  string `json:"location"`
+	What      string `json:"what,omitempty"` // the packet: "echo request", "SYN"
 }
 
 // Packet is what a firewall rule is matched against: a probe's request or
@@ -94,28 +121,77 @@ type Packet struct {
 	ICMPType string     `json:"icmp_type,omitempty"` // echo-request, echo-reply
 }
 
-// ProbeFacts is one probe as the captures saw it.
+// ProbeFacts is one probe: what its socket said, where its packets were
+// seen, and the route lookups of the namespaces a verdict may blame.
 type ProbeFacts struct {
 	Direction string `json:"direction"`
 	Kind      string `json:"kind"`
 	Family    int    `json:"family"`
-	OK        bool   `json:"ok"`
-	Path      []Hop  `json:"path"`
-	Back      []Hop  `json:"back"`
+	From      string `json:"from"` // the sender's namespace
+	To        string `json:"to"`   // the destination's
+	// OK says the probe passed at its socket: every echo answered, or
+	// connected and the test message delivered. The verdict may still
+	// fail it (an address conflict).
+	OK     bool        `json:"ok"`
+	Socket SocketFacts `json:"socket"`
+	Path   []Hop       `json:"path"`
+	Back   []Hop       `json:"back"`
 	// PathTruncated (BackTruncated) says Path (Back) goes on past MaxHops
 	// namespaces, beyond what was followed and captured.
 	PathTruncated bool   `json:"path_truncated,omitempty"`
 	BackTruncated bool   `json:"back_truncated,omitempty"`
 	Request       Packet `json:"request"`
 	Answer        Packet `json:"answer"`
-	// Resolution says the request never left its sender and RequestSeen
-	// holds the sightings of its neighbour resolution (ARP or NDP) instead.
-	Resolution  bool             `json:"resolution,omitempty"`
+	// RouteGets are the lookups made after the probes, one per namespace
+	// a verdict may blame: the destination's route back to the source,
+	// any other's route to the destination. A failed one names the
+	// blocking route it met.
+	RouteGets   []Lookup         `json:"route_gets"`
 	RequestSeen []Sight          `json:"request_seen"`
 	AnswerSeen  []Sight          `json:"answer_seen"`
 	Refused     bool             `json:"refused,omitempty"` // a TCP reset answered
 	Errors      []ICMPSeen       `json:"icmp_errors,omitempty"`
 	Drops       []KernelDropSeen `json:"kernel_drops,omitempty"`
+	MTU         *MTUFacts        `json:"mtu,omitempty"` // the mtu probe's own
+}
+
+// SocketFacts is what the probe's socket said.
+type SocketFacts struct {
+	Count    int         `json:"count,omitempty"` // echo requests to send
+	Sent     int         `json:"sent,omitempty"`
+	Received int         `json:"received,omitempty"`
+	SendErr  SocketError `json:"send_error,omitzero"`    // sendto's first error
+	ConnErr  SocketError `json:"connect_error,omitzero"` // a TCP connect's
+	ICMPErr  string      `json:"icmp_error,omitempty"`   // an ICMP error that reached the socket
+	// Connected: the TCP handshake completed; Delivered: the test
+	// message reached the listener the trace started (nil without one).
+	Connected bool      `json:"connected,omitempty"`
+	Delivered *bool     `json:"delivered,omitempty"`
+	Listener  *Listener `json:"listener,omitempty"` // what listened before the trace
+}
+
+// SocketError is an error a probe's socket returned: its errno's name
+// when it is one (ENETUNREACH, EHOSTUNREACH, ECONNREFUSED), and its text.
+type SocketError struct {
+	Errno string `json:"errno,omitempty"`
+	Text  string `json:"text"`
+}
+
+// Is reports whether the error is the errno named.
+func (e SocketError) Is(errno string) bool { return e.Errno != "" && e.Errno == errno }
+
+// MTUFacts is what the mtu probe was sized by and what came of it.
+type MTUFacts struct {
+	Dev      string `json:"dev"` // the sender's interface, and its MTU
+	MTU      int    `json:"mtu"`
+	PeerNS   string `json:"peer_namespace,omitempty"` // its veth peer, and the peer's MTU, if known
+	Peer     string `json:"peer,omitempty"`
+	PeerMTU  int    `json:"peer_mtu,omitempty"`
+	PathMTU  int    `json:"path_mtu,omitempty"`   // a frag-needed / packet-too-big that reached the sender
+	ErrFrom  string `json:"error_from,omitempty"` // who sent it
+	TooBig   string `json:"too_big,omitempty"`    // one seen by the capture that did not reach the sender
+	LastSeen string `json:"last_seen"`            // where the large request was last seen
+	SendErr  string `json:"send_error,omitempty"` // what the socket said when it could not send
 }
 
 // state is the recorded state of namespace ns, or nil.
@@ -136,4 +212,38 @@ func (f *Facts) lookup(ns string, dst netip.Addr, iif string) (Lookup, bool) {
 		}
 	}
 	return Lookup{}, false
+}
+
+// after is the state of ns read after the probes, or nil.
+func (f *Facts) after(ns string) *topology.NamespaceState {
+	for _, st := range f.After {
+		if st.Name == ns {
+			return st
+		}
+	}
+	return nil
+}
+
+// routeGet is the lookup p's verdict shows when it blames ns, or nil.
+func (p ProbeFacts) routeGet(ns string) *RouteGet {
+	for _, lk := range p.RouteGets {
+		if lk.Namespace == ns {
+			return lk.routeGet()
+		}
+	}
+	return nil
+}
+
+// lookupIn is p's recorded lookup in ns; OK false when none was made.
+func (p ProbeFacts) lookupIn(ns string) Lookup {
+	for _, lk := range p.RouteGets {
+		if lk.Namespace == ns {
+			return lk
+		}
+	}
+	return Lookup{Namespace: ns, Output: "no route lookup recorded"}
+}
+
+func (lk Lookup) routeGet() *RouteGet {
+	return &RouteGet{Namespace: lk.Namespace, Command: lk.Command, OK: lk.OK, Output: lk.Output}
 }

@@ -1,15 +1,117 @@
 package trace
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/sys/unix"
 )
+
+// Gathering: everything a verdict is made from is read here, after the
+// probes, into res.Facts; Judge then reads nothing else.
+
+// gather decodes what was captured, builds every probe (what it sent and
+// got, where it was seen) and its facts, and reads the kernel state the
+// judgement needs: the namespaces on the paths, the ends after the
+// probes, their counters, route lookups and, when a probe failed, the
+// firewall rules.
+func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) error {
+	tr := decode.NewTracker(res.Points)
+	// A request and its answer across MaxHops namespaces are seen 4 times
+	// per link; retransmissions and the kernel's drops come on top.
+	tr.Sightings = 8 * MaxHops
+	d := decode.NewDecoder()
+	var p decode.Packet
+	for _, f := range res.Frames {
+		d.Decode(f, &p)
+		tr.Add(&p)
+	}
+	res.Report = tr.Report()
+	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Address: fams[0].a.String()}
+	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Address: fams[0].b.String()}
+	for _, f := range fams {
+		res.From.Addresses = append(res.From.Addresses, f.a.String())
+		res.To.Addresses = append(res.To.Addresses, f.b.String())
+	}
+	failed := false
+	for _, r := range runs {
+		if r.echoErr != nil {
+			return r.echoErr
+		}
+		if r.tcpErr != nil {
+			return r.tcpErr
+		}
+		failed = failed || !r.echoOK() || !r.tcpOK()
+	}
+	f := res.Facts
+	names := pathNames(a, b, runs)
+	for _, ns := range names {
+		if st := w.state(ns); st != nil {
+			f.Namespaces = append(f.Namespaces, st)
+		}
+	}
+	f.After = afterStates(a.name, b.name)
+	f.Counters = grownCounters(a, b)
+	f.Resolutions = resolutions(res.Report.Exchanges)
+	if failed {
+		f.Rules = gatherAllRules(names, []string{a.name, b.name})
+	}
+	for _, r := range runs {
+		routeGets := r.routeGets()
+		for _, kind := range []string{r.echoKind(), decode.KindTCPConn, KindMTU} {
+			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
+			if !ok {
+				continue
+			}
+			pf.RouteGets = routeGets
+			res.Probes = append(res.Probes, pr)
+			f.Probes = append(f.Probes, pf)
+		}
+	}
+	return nil
+}
+
+// pathNames are the namespaces of both ends and of every path, each once.
+func pathNames(a, b *side, runs []*run) []string {
+	names := []string{a.name, b.name}
+	for _, r := range runs {
+		for _, h := range append(slices.Clone(r.path), r.backPath...) {
+			if !slices.Contains(names, h.Namespace) {
+				names = append(names, h.Namespace)
+			}
+		}
+	}
+	return names
+}
+
+// gatherAllRules reads the nftables rules of every namespace (at once)
+// and the iptables-legacy rules of the ends.
+func gatherAllRules(names, ends []string) []Rule {
+	rules := make([][]Rule, len(names)+len(ends))
+	var wg sync.WaitGroup
+	for i, ns := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); rules[i] = gatherRules(ns) }()
+	}
+	for i, ns := range ends {
+		wg.Add(1)
+		go func() { defer wg.Done(); rules[len(names)+i] = gatherLegacy(ns) }()
+	}
+	wg.Wait()
+	var out []Rule
+	for _, rs := range rules {
+		out = append(out, rs...)
+	}
+	return out
+}
 
 // gatherRules reads the nftables ruleset of ns (every family), or nothing
 // when nft is missing or the namespace has none.
@@ -23,86 +125,206 @@ func gatherRules(ns string) []Rule {
 	return rules
 }
 
-// judgePaths gathers the facts of every path that crosses other
-// namespaces than its ends and judges its failed probes there: the
-// namespace where the packet was last seen is blamed.
-func (res *Result) judgePaths(w *liveWorld, runs []*run) {
-	var names []string
-	for _, r := range runs {
-		for _, h := range append(slices.Clone(r.path), r.backPath...) {
-			if !slices.Contains(names, h.Namespace) {
-				names = append(names, h.Namespace)
+// afterStates reads the two ends now, then the namespaces behind their
+// veth peers and bridge ports.
+func afterStates(a, b string) []*topology.NamespaceState {
+	var out []*topology.NamespaceState
+	for _, ns := range []string{a, b} {
+		if st, err := topology.GatherState(ns); err == nil {
+			out = append(out, st)
+		}
+	}
+	if len(out) < 2 {
+		return out
+	}
+	return append(out, neighbours(out...)...)
+}
+
+// neighbours are the namespaces behind the bridge ports and veth peers
+// the two ends reach, read now: where an impostor may sit.
+func neighbours(ends ...*topology.NamespaceState) []*topology.NamespaceState {
+	var out []*topology.NamespaceState
+	seen := map[string]bool{}
+	for _, e := range ends {
+		seen[e.Name] = true
+	}
+	var visit func(st *topology.NamespaceState, depth int)
+	visit = func(st *topology.NamespaceState, depth int) {
+		for _, l := range st.Links {
+			if l.Peer == nil || l.Peer.Namespace == "" || seen[l.Peer.Namespace] || depth > 2 {
+				continue
 			}
+			seen[l.Peer.Namespace] = true
+			nst, err := topology.GatherState(l.Peer.Namespace)
+			if err != nil {
+				continue
+			}
+			out = append(out, nst)
+			visit(nst, depth+1)
+		}
+	}
+	for _, e := range ends {
+		visit(e, 0)
+	}
+	return out
+}
+
+// grownCounters are the ends' drop and error counters that grew while the
+// probes ran ("TcpExt:IPReversePathFilter +3"), the kernel's own word on
+// where packets went; in name order.
+func grownCounters(a, b *side) []Counter {
+	var out []Counter
+	for _, s := range []*side{a, b} {
+		var names []string
+		for k := range s.after {
+			names = append(names, k)
+		}
+		slices.Sort(names)
+		for _, k := range names {
+			after, before := s.after[k], s.before[k]
+			if isDropCounter(k[strings.Index(k, ":")+1:]) && after > before {
+				out = append(out, Counter{Namespace: s.name, Name: k, Grew: after - before})
+			}
+		}
+	}
+	return out
+}
+
+// resolutions are the neighbour resolutions the captures saw, each
+// sighting once.
+func resolutions(exchanges []*decode.Exchange) []Resolution {
+	var out []Resolution
+	for _, ex := range exchanges {
+		ask := ""
+		switch ex.Kind {
+		case decode.KindARPRes:
+			ask = "who-has"
+		case decode.KindNDP:
+			ask = "neighbor solicitation"
+		default:
+			continue
+		}
+		target, err := netip.ParseAddr(ex.Dst)
+		if err != nil {
+			continue
+		}
+		for _, s := range ex.Seen {
+			if sight, ok := sightOf(s); ok && s.What == ask {
+				if r := (Resolution{Target: target, Sight: sight}); !slices.Contains(out, r) {
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// routeGets are the lookups r's verdicts may show, made now: in its
+// destination the route back to the source, in every other namespace of
+// its paths the route to the destination.
+func (r *run) routeGets() []Lookup {
+	var out []Lookup
+	var names []string
+	for _, h := range append(append([]Hop{{Namespace: r.from.name}, {Namespace: r.to.name}}, r.path...), r.backPath...) {
+		if !slices.Contains(names, h.Namespace) {
+			names = append(names, h.Namespace)
 		}
 	}
 	for _, ns := range names {
-		if st := w.state(ns); st != nil {
-			res.Facts.Namespaces = append(res.Facts.Namespaces, st)
+		if ns == r.to.name {
+			out = append(out, liveLookup(ns, r.srcAddr(), netip.Addr{}, ""))
+		} else {
+			out = append(out, liveLookup(ns, r.dst, netip.Addr{}, ""))
 		}
 	}
-	if !res.OK {
-		// Only a failure is judged by rules: nft runs then, in every
-		// namespace at once.
-		rules := make([][]Rule, len(names))
-		var wg sync.WaitGroup
-		for i, ns := range names {
-			wg.Add(1)
-			go func() { defer wg.Done(); rules[i] = gatherRules(ns) }()
-		}
-		wg.Wait()
-		for _, rs := range rules {
-			res.Facts.Rules = append(res.Facts.Rules, rs...)
-		}
-	}
-	for _, r := range runs {
-		if !multiHop(r.path) && !multiHop(r.backPath) {
-			continue
-		}
-		for i := range res.Probes {
-			p := &res.Probes[i]
-			if p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
-				continue // the mtu probe has its own judgement
-			}
-			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
-			pf.OK = p.OK
-			res.Facts.Probes = append(res.Facts.Probes, pf)
-			// A route that leaves the sender away from the veth into the
-			// destination is wrong whatever lies past it.
-			if p.OK || p.Cause == CauseWrongRoute {
-				continue
-			}
-			if v, ok := judge(res.Facts, pf); ok {
-				p.Cause, p.Namespace, p.Detail, p.Fix = v.Cause, v.Namespace, v.Detail, v.Fix
-				if v.RouteGet != nil {
-					p.RouteGet = &RouteGet{Namespace: v.RouteGet.Namespace, Command: v.RouteGet.Command, OK: v.RouteGet.OK, Output: v.RouteGet.Output}
-				}
-			}
-			if note := truncatedNote(pf); note != "" {
-				p.Detail += "; " + note
-			}
-		}
-	}
+	return out
 }
 
-// multiHop reports whether a path crosses a namespace besides its ends.
-func multiHop(path []Hop) bool {
-	return slices.ContainsFunc(path, func(h Hop) bool { return h.Role == RoleBridge || h.Role == RoleRouter })
+func (r *run) direction() string { return r.from.name + "->" + r.to.name }
+
+// echoKind is the exchange kind of the family's echo.
+func (r *run) echoKind() string {
+	if r.fam == 6 {
+		return decode.KindEcho6
+	}
+	return decode.KindEcho
 }
 
-// probeFacts is what the captures saw of one probe of r, placed by
-// namespace and interface.
-func (r *run) probeFacts(kind string, f *Facts, exchanges []*decode.Exchange) ProbeFacts {
+func (r *run) echoOK() bool {
+	return r.echo.Sent == r.cfg.Count && len(r.echo.Replies) == r.cfg.Count
+}
+
+func (r *run) tcpOK() bool { return r.tcp.Connected && (r.listener == nil || r.arrived) }
+
+// srcAddr is the source address of the sender's probes: the one they are
+// bound to, else the one its route to the destination picks, else the
+// address the other side probes back.
+func (r *run) srcAddr() netip.Addr {
+	if r.src.IsValid() {
+		return r.src
+	}
+	if lk := liveLookup(r.from.name, r.dst, netip.Addr{}, ""); lk.Src.IsValid() {
+		return lk.Src
+	}
+	return r.back
+}
+
+// socketError types what a probe's socket returned.
+func socketError(err error) SocketError {
+	if err == nil {
+		return SocketError{}
+	}
+	e := SocketError{Text: err.Error()}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		e.Errno = unix.ErrnoName(errno)
+	}
+	return e
+}
+
+// probe is one probe of r as shown (what it sent and got, where it was
+// seen) and its facts; ok is false for an mtu probe that was not sent.
+func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFacts, bool) {
 	src := r.srcAddr()
-	pf := ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, Path: r.path, Back: r.backPath,
-		PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []Sight{}, AnswerSeen: []Sight{}}
+	pr := Probe{Direction: r.direction(), Kind: kind, Family: r.fam}
+	pf := ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, From: r.from.name, To: r.to.name,
+		Path: r.path, Back: r.backPath, PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []Sight{}, AnswerSeen: []Sight{}}
 	proto := "icmp"
 	if r.fam == 6 {
 		proto = "ipv6-icmp"
 	}
-	if kind == decode.KindTCPConn {
+	pf.Request = Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
+	id := r.echo.ID
+	switch kind {
+	case decode.KindTCPConn:
 		pf.Request = Packet{Family: r.fam, Proto: "tcp", Src: src, Dst: r.dst, SPort: r.tcp.LocalPort, DPort: r.cfg.Port}
-	} else {
-		pf.Request = Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
+		pf.OK = r.tcpOK()
+		pf.Socket = SocketFacts{ConnErr: socketError(r.tcp.Err), Connected: r.tcp.Connected, Listener: r.existing}
+		if r.listener != nil {
+			pf.Socket.Delivered = ptr(r.arrived)
+		}
+		pr.Listener, pr.Delivered = pf.Socket.Listener, pf.Socket.Delivered
+		if pf.OK {
+			pr.RTTms = ptr(float64(r.tcp.RTT.Microseconds()) / 1000)
+		}
+	case KindMTU:
+		if r.mtu.size == 0 || !r.echoOK() {
+			return pr, pf, false
+		}
+		id = r.mtu.echo.ID
+		pf.OK = len(r.mtu.echo.Replies) == r.cfg.Count
+		pf.Socket = SocketFacts{Count: r.cfg.Count, Sent: r.mtu.echo.Sent, Received: len(r.mtu.echo.Replies),
+			SendErr: socketError(r.mtu.echo.SendErr), ICMPErr: r.mtu.echo.ICMPErr}
+		pf.MTU = r.mtuFacts(exchanges)
+		pr.Sent, pr.Received = pf.Socket.Count, pf.Socket.Received
+	default:
+		pf.OK = r.echoOK()
+		pf.Socket = SocketFacts{Count: r.cfg.Count, Sent: r.echo.Sent, Received: len(r.echo.Replies),
+			SendErr: socketError(r.echo.SendErr), ICMPErr: r.echo.ICMPErr}
+		pr.Sent, pr.Received = r.echo.Sent, len(r.echo.Replies)
+		if pf.OK {
+			pr.RTTms = r.echoRTT(exchanges)
+		}
 	}
 	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
 	for _, ex := range exchanges {
@@ -111,19 +333,21 @@ func (r *run) probeFacts(kind string, f *Facts, exchanges []*decode.Exchange) Pr
 		case kind == decode.KindTCPConn && ex.Kind == kind && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
 			req = func(w string) bool { return strings.HasPrefix(w, "[S]") }
 			ans = func(w string) bool { return strings.HasPrefix(w, "[S.]") || strings.HasPrefix(w, "[R") }
-		case kind != decode.KindTCPConn && ex.Kind == kind && ex.ID != nil && *ex.ID == r.echo.ID && ex.SrcAddr == src:
+		case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
 			req = func(w string) bool { return w == "request" }
 			ans = func(w string) bool { return w == "reply" }
 		default:
 			continue
 		}
+		pr.Seen = append(pr.Seen, ex.Seen...)
 		for _, s := range ex.Seen {
 			sight, ok := sightOf(s)
 			switch {
 			case s.Drop != "":
 				reason, loc, _ := strings.Cut(s.Drop, " at ")
 				loc, _, _ = strings.Cut(loc, " (")
-				pf.Drops = append(pf.Drops, KernelDropSeen{Namespace: strings.TrimSuffix(s.Point, "/drops"), Reason: reason, Location: loc})
+				pf.Drops = append(pf.Drops, KernelDropSeen{Namespace: strings.TrimSuffix(s.Point, "/drops"), Reason: reason, Location: loc,
+					What: decode.PacketNoun(kind, s.What)})
 			case !ok:
 			case req(s.What):
 				pf.RequestSeen = append(pf.RequestSeen, sight)
@@ -145,38 +369,98 @@ func (r *run) probeFacts(kind string, f *Facts, exchanges []*decode.Exchange) Pr
 			pf.Errors = append(pf.Errors, is)
 		}
 	}
-	if len(r.path) > 0 && !slices.ContainsFunc(pf.RequestSeen, func(s Sight) bool { return s.Namespace != r.path[0].Namespace }) {
-		r.resolutionFacts(&pf, f, exchanges)
-	}
-	return pf
+	return pr, pf, true
 }
 
-// resolutionFacts: the request never got past its sender; what its
-// neighbour resolution for the next hop did takes its place.
-func (r *run) resolutionFacts(pf *ProbeFacts, f *Facts, exchanges []*decode.Exchange) {
-	nh := r.dst
-	if lk, ok := f.lookup(r.path[0].Namespace, r.dst, ""); ok && lk.Gateway.IsValid() {
-		nh = lk.Gateway
+// mtuFacts is what the mtu probe was sized by, and where its large
+// requests went.
+func (r *run) mtuFacts(exchanges []*decode.Exchange) *MTUFacts {
+	m := &MTUFacts{Dev: r.mtu.dev, MTU: r.mtu.size, PathMTU: r.mtu.echo.PathMTU, LastSeen: r.from.name}
+	if err := r.mtu.echo.SendErr; err != nil {
+		m.SendErr = err.Error()
 	}
-	kind, ask := decode.KindARPRes, "who-has"
-	if r.fam == 6 {
-		kind, ask = decode.KindNDP, "neighbor solicitation"
+	if r.mtu.err != nil {
+		m.SendErr = r.mtu.err.Error()
 	}
-	var seen []Sight
-	for _, ex := range exchanges {
-		if ex.Kind != kind || ex.Dst != nh.String() {
+	if r.mtu.echo.PathMTU > 0 {
+		m.ErrFrom = r.mtu.echo.ICMPErr
+	}
+	for _, ifc := range r.from.info.Interfaces {
+		if ifc.Name != m.Dev || ifc.Peer == nil {
 			continue
 		}
-		for _, s := range ex.Seen {
-			if sight, ok := sightOf(s); ok && s.What == ask && !slices.Contains(seen, sight) {
-				seen = append(seen, sight)
+		m.PeerNS, m.Peer = ifc.Peer.Namespace, ifc.Peer.Interface
+		for _, s := range []*side{r.to, r.from} {
+			if s.name != ifc.Peer.Namespace {
+				continue
+			}
+			for _, pi := range s.info.Interfaces {
+				if pi.Name == ifc.Peer.Interface {
+					m.PeerMTU = pi.MTU
+				}
 			}
 		}
 	}
-	if len(seen) > 0 {
-		pf.Resolution, pf.RequestSeen = true, seen
+	for _, ex := range exchanges {
+		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.mtu.echo.ID {
+			continue
+		}
+		for _, e := range ex.Errors {
+			if m.TooBig == "" && len(ex.Seen) > 0 {
+				m.TooBig = fmt.Sprintf("%s sent %s", e.From, e.Text)
+			}
+		}
+		for _, s := range ex.Seen {
+			if s.What == "request" && s.Drop == "" {
+				if ns, _, _ := cutPoint(s.Point); ns != "" {
+					m.LastSeen = ns
+				}
+			}
+		}
 	}
+	return m
 }
+
+// echoRTT is the mean round trip at the sender's capture point, from the
+// kernel's timestamps: request Out to reply In. Without sightings it falls
+// back to what the probe's socket measured.
+func (r *run) echoRTT(exchanges []*decode.Exchange) *float64 {
+	var sum time.Duration
+	n := 0
+	for _, ex := range exchanges {
+		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.echo.ID {
+			continue
+		}
+		var out, in time.Time
+		for _, s := range ex.Seen {
+			if ns, _, _ := strings.Cut(s.Point, "/"); ns != r.from.name {
+				continue
+			}
+			switch {
+			case s.What == "request" && s.Dir == "Out" && out.IsZero():
+				out = s.Time
+			case s.What == "reply" && s.Dir == "In" && in.IsZero():
+				in = s.Time
+			}
+		}
+		if !out.IsZero() && !in.IsZero() {
+			sum += in.Sub(out)
+			n++
+		}
+	}
+	if n == 0 {
+		for _, d := range r.echo.Replies {
+			sum += d
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return ptr(float64((sum / time.Duration(n)).Microseconds()) / 1000)
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // sightOf splits a sighting's capture point NS/IFACE (NS may itself be a
 // path) into a Sight.

@@ -3,7 +3,6 @@ package trace
 import (
 	"fmt"
 	"os/exec"
-	"slices"
 	"strings"
 
 	"github.com/nsdump/nsdump/topology"
@@ -195,38 +194,4 @@ func judgeDropRule(f *Facts, p ProbeFacts, ns string) (Verdict, bool) {
 		}
 	}
 	return Verdict{}, false
-}
-
-// judgeDrops names the rule behind a two-namespace drop verdict, with the
-// fix that removes it, from nftables, iptables-nft and iptables-legacy.
-func (res *Result) judgeDrops(runs []*run) {
-	var gathered []string
-	for _, r := range runs {
-		for i := range res.Probes {
-			p := &res.Probes[i]
-			if p.OK || p.Cause != CauseDropped || p.Fix != "" || p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
-				continue
-			}
-			if p.Namespace != r.from.name && p.Namespace != r.to.name {
-				continue
-			}
-			for _, ns := range []string{r.from.name, r.to.name} {
-				if !slices.Contains(gathered, ns) {
-					gathered = append(gathered, ns)
-					res.Facts.Rules = append(res.Facts.Rules, gatherLegacy(ns)...)
-				}
-			}
-			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
-			if len(pf.Path) == 0 {
-				pf.Path = []Hop{{Namespace: r.from.name, Role: RoleSource}, {Namespace: r.to.name, Role: RoleDestination}}
-				pf.Back = []Hop{{Namespace: r.to.name, Role: RoleSource}, {Namespace: r.from.name, Role: RoleDestination}}
-			}
-			v, ok := judgeDropRule(res.Facts, pf, p.Namespace)
-			if !ok {
-				continue
-			}
-			story, _, _ := strings.Cut(p.Detail, ": ")
-			p.Cause, p.Detail, p.Fix = v.Cause, story+": "+v.Detail, v.Fix
-		}
-	}
 }

@@ -9,13 +9,14 @@ import (
 	"github.com/nsdump/nsdump/topology"
 )
 
-// Verdict is what judge concludes for one failed probe on a path.
+// Verdict is what Judge concludes for one probe.
 type Verdict struct {
-	Cause     string  `json:"cause"`
-	Namespace string  `json:"namespace"`
-	Detail    string  `json:"detail"`
-	Fix       string  `json:"fix,omitempty"`
-	RouteGet  *Lookup `json:"route_get,omitempty"`
+	OK        bool      `json:"ok"`
+	Cause     string    `json:"cause"`
+	Namespace string    `json:"namespace"`
+	Detail    string    `json:"detail"`
+	Fix       string    `json:"fix,omitempty"`
+	RouteGet  *RouteGet `json:"route_get,omitempty"`
 	// Story is where the packets went: "left A on a0, entered R on r0,
 	// never left R".
 	Story string `json:"story"`
@@ -122,14 +123,15 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	if len(p.Path) == 0 {
 		return Verdict{}, false
 	}
+	seen, resolution := requestOrResolution(f, p)
 	what := "the request"
-	if p.Resolution {
+	if resolution {
 		what = "the neighbour resolution"
 	}
-	evs := events(p.Path, p.Resolution)
-	last, story := place(p.Path, evs, p.RequestSeen, what)
+	evs := events(p.Path, resolution)
+	last, story := place(p.Path, evs, seen, what)
 	if last < 0 {
-		return nothingLeft(f, p)
+		return nothingLeft(f, p, resolution)
 	}
 	var v Verdict
 	switch {
@@ -137,7 +139,7 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		return Verdict{}, false // it went on past the namespaces followed
 	case last < len(evs)-1 || !complete(p.Path):
 		v = stuck(f, p, p.Path, evs, last, p.Request, false)
-	case p.Resolution:
+	case resolution:
 		return Verdict{}, false
 	default:
 		bevs := events(p.Back, false)
@@ -257,11 +259,11 @@ func isGateway(f *Facts, h Hop, a, dst netip.Addr) bool {
 // routeVerdict blames a router whose lookup for the packet fails.
 func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer bool) Verdict {
 	if strings.Contains(lk.Output, "cross-device") {
-		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: &lk,
+		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(),
 			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
 			Fix:    fmt.Sprintf("%s sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.%s.rp_filter=0", topology.ExecPrefix(h.Namespace), h.In)}
 	}
-	v := Verdict{Cause: CauseNoRoute, Namespace: h.Namespace, RouteGet: &lk,
+	v := Verdict{Cause: CauseNoRoute, Namespace: h.Namespace, RouteGet: lk.routeGet(),
 		Detail: fmt.Sprintf("%s has no route to %s for what it receives on %s (%s)", h.Namespace, pkt.Dst, h.In, lk.Output)}
 	if answer {
 		v.Cause = CauseNoReturnRoute
@@ -405,9 +407,9 @@ func icmpErrors(f *Facts, p ProbeFacts) string {
 // nothingLeft: nothing of the probe was seen leaving its sender. A sender
 // whose way out is down or has no carrier (its veth peer down) is blamed
 // on that link; anything else is the two-namespace diagnosis's.
-func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
+func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 	h := p.Path[0]
-	if rs := culprits(f.Rules, h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !p.Resolution {
+	if rs := culprits(f.Rules, h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !resolution {
 		v := ruleVerdict(rs)
 		v.Story = fmt.Sprintf("the request never left %s", h.Namespace)
 		v.Detail = v.Story + ": " + v.Detail
@@ -436,7 +438,7 @@ func nothingLeft(f *Facts, p ProbeFacts) (Verdict, bool) {
 
 // blamedLookup is the route lookup made in the blamed namespace for the
 // probe's packet as it arrives there, if one was made.
-func blamedLookup(f *Facts, p ProbeFacts, ns string) *Lookup {
+func blamedLookup(f *Facts, p ProbeFacts, ns string) *RouteGet {
 	for _, c := range []struct {
 		path []Hop
 		dst  netip.Addr
@@ -444,7 +446,7 @@ func blamedLookup(f *Facts, p ProbeFacts, ns string) *Lookup {
 		for _, h := range c.path {
 			if h.Namespace == ns && h.In != "" && h.Role == RoleRouter {
 				if lk, ok := f.lookup(ns, c.dst, h.In); ok {
-					return &lk
+					return lk.routeGet()
 				}
 			}
 		}
@@ -455,4 +457,28 @@ func blamedLookup(f *Facts, p ProbeFacts, ns string) *Lookup {
 // complete reports whether a path reaches its destination.
 func complete(path []Hop) bool {
 	return len(path) > 0 && path[len(path)-1].Role == RoleDestination
+}
+
+// requestOrResolution is what of the request a path judgement places:
+// its own sightings, or when it never got past its sender, those of its
+// neighbour resolution for the next hop (resolution true).
+func requestOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
+	src := p.Path[0].Namespace
+	if slices.ContainsFunc(p.RequestSeen, func(s Sight) bool { return s.Namespace != src }) {
+		return p.RequestSeen, false
+	}
+	nh := p.Request.Dst
+	if lk, ok := f.lookup(src, p.Request.Dst, ""); ok && lk.Gateway.IsValid() {
+		nh = lk.Gateway
+	}
+	var seen []Sight
+	for _, r := range f.Resolutions {
+		if r.Target == nh && !slices.Contains(seen, r.Sight) {
+			seen = append(seen, r.Sight)
+		}
+	}
+	if len(seen) == 0 {
+		return p.RequestSeen, false
+	}
+	return seen, true
 }

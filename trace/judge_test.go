@@ -15,7 +15,8 @@ import (
 )
 
 // recorded is a testdata/facts file: what a live trace gathered and the
-// verdicts it gave (written by TestPathFaultMatrix -update).
+// verdicts it gave (written by TestPathFaultMatrix and TestFaultMatrix
+// with -update, as root).
 type recorded struct {
 	Facts    *Facts            `json:"facts"`
 	Verdicts []recordedVerdict `json:"verdicts"`
@@ -29,6 +30,7 @@ type recordedVerdict struct {
 	Cause     string `json:"cause"`
 	Namespace string `json:"namespace"`
 	Fix       string `json:"fix"`
+	Detail    string `json:"detail"`
 }
 
 func statIno(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
@@ -55,33 +57,23 @@ func loadRecorded(t *testing.T) map[string]recorded {
 }
 
 // TestJudgeRecorded judges recorded facts again, without root: every
-// failed probe gets the verdict the live trace gave.
+// probe, healthy or not, on a path through other namespaces or between
+// two, gets the verdict the live trace gave, detail included.
 func TestJudgeRecorded(t *testing.T) {
 	for name, rec := range loadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
-			for _, pf := range rec.Facts.Probes {
-				var want *recordedVerdict
-				for i, v := range rec.Verdicts {
-					if v.Direction == pf.Direction && v.Kind == pf.Kind && v.Family == pf.Family {
-						want = &rec.Verdicts[i]
-					}
+			if len(rec.Facts.Probes) != len(rec.Verdicts) {
+				t.Fatalf("%d probes' facts, %d verdicts", len(rec.Facts.Probes), len(rec.Verdicts))
+			}
+			for i, pf := range rec.Facts.Probes {
+				want := rec.Verdicts[i]
+				if want.Direction != pf.Direction || want.Kind != pf.Kind || want.Family != pf.Family {
+					t.Fatalf("verdict %d is of %s %s IPv%d, facts of %s %s IPv%d", i, want.Direction, want.Kind, want.Family, pf.Direction, pf.Kind, pf.Family)
 				}
-				if want == nil {
-					t.Fatalf("no recorded verdict for %s %s", pf.Direction, pf.Kind)
-				}
-				if pf.OK {
-					if !want.OK {
-						t.Errorf("%s %s: facts say ok, verdict %s", pf.Direction, pf.Kind, want.Cause)
-					}
-					continue
-				}
-				v, ok := judge(rec.Facts, pf)
-				if !ok {
-					t.Errorf("%s %s: judge has no verdict, want %s in %s", pf.Direction, pf.Kind, want.Cause, want.Namespace)
-					continue
-				}
-				if v.Cause != want.Cause || v.Namespace != want.Namespace || v.Fix != want.Fix {
-					t.Errorf("%s %s: %s in %s, fix %q; recorded %s in %s, fix %q", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Fix, want.Cause, want.Namespace, want.Fix)
+				v := Judge(rec.Facts, pf)
+				if v.OK != want.OK || v.Cause != want.Cause || v.Namespace != want.Namespace || v.Fix != want.Fix || v.Detail != want.Detail {
+					t.Errorf("%s %s IPv%d:\n got ok=%v %s in %s, fix %q: %s\nwant ok=%v %s in %s, fix %q: %s", pf.Direction, pf.Kind, pf.Family,
+						v.OK, v.Cause, v.Namespace, v.Fix, v.Detail, want.OK, want.Cause, want.Namespace, want.Fix, want.Detail)
 				}
 			}
 		})
@@ -107,6 +99,9 @@ func TestWalkRecorded(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := factsWorld{rec.Facts}
 			for _, pf := range rec.Facts.Probes {
+				if len(pf.Path) == 0 {
+					continue
+				}
 				got, _, _ := walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
 				if !reflect.DeepEqual(got, pf.Path) {
 					t.Errorf("%s: walked %+v, recorded %+v", pf.Direction, got, pf.Path)

@@ -134,8 +134,8 @@ type dropKey struct {
 }
 
 // attachKernelDrops gives each probe the kernel drops of its own packets
-// (the sightings on a NS/drops point) and, where the kernel's reason or
-// namespace does not fit the verdict, says both in the detail.
+// (the sightings on a NS/drops point), as the kernel reported them. What
+// the judgement makes of them comes from the facts (kernelSaysOtherwise).
 func (res *Result) attachKernelDrops() {
 	for i := range res.Probes {
 		p := &res.Probes[i]
@@ -146,23 +146,29 @@ func (res *Result) attachKernelDrops() {
 				p.KernelDrops = append(p.KernelDrops, kd)
 			}
 		}
-		if p.OK || len(p.KernelDrops) == 0 {
-			continue
-		}
-		var other []string
-		for _, kd := range p.KernelDrops {
-			if !kernelAgrees(p, kd) {
-				s := fmt.Sprintf("%s at %s in %s", kd.Reason, kd.Location, kd.Namespace)
-				if !slices.Contains(other, s) {
-					other = append(other, s)
-				}
+	}
+}
+
+// kernelSaysOtherwise is what a failed verdict's detail adds when the
+// kernel's drops of the probe do not fit it: both are said.
+func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
+	if v.OK || len(drops) == 0 {
+		return ""
+	}
+	var other []string
+	for _, kd := range drops {
+		if !kernelAgrees(v, kd) {
+			s := fmt.Sprintf("%s at %s in %s", kd.Reason, kd.Location, kd.Namespace)
+			if !slices.Contains(other, s) {
+				other = append(other, s)
 			}
 		}
-		if len(other) > 0 {
-			p.Detail += fmt.Sprintf("; the kernel says otherwise: it dropped the %s with %s (nsdump's diagnosis: %s in %s)",
-				p.KernelDrops[0].What, strings.Join(other, ", "), p.Cause, p.Namespace)
-		}
 	}
+	if len(other) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; the kernel says otherwise: it dropped the %s with %s (nsdump's diagnosis: %s in %s)",
+		drops[0].What, strings.Join(other, ", "), v.Cause, v.Namespace)
 }
 
 // causeReasons are the kernel's reasons that fit a cause; a cause not
@@ -178,21 +184,21 @@ var causeReasons = map[string][]string{
 // kernelAgrees reports whether a kernel drop fits the verdict: the same
 // namespace, a reason that fits the cause, and for a drop the rule or
 // setting nsdump named.
-func kernelAgrees(p *Probe, kd KernelDrop) bool {
-	if kd.Reason == "QUEUE_PURGE" && (p.Cause == CauseRejected || p.Cause == CausePortClosed) {
+func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
+	if kd.Reason == "QUEUE_PURGE" && (v.Cause == CauseRejected || v.Cause == CausePortClosed) {
 		return true // the sender's socket, refused, throws away what it still held
 	}
-	if kd.Namespace != p.Namespace {
+	if kd.Namespace != v.Namespace {
 		return false
 	}
-	if rs, ok := causeReasons[p.Cause]; ok {
+	if rs, ok := causeReasons[v.Cause]; ok {
 		return slices.Contains(rs, kd.Reason)
 	}
-	if p.Cause != CauseDropped {
+	if v.Cause != CauseDropped {
 		return true
 	}
 	// What whyDropped found to blame, if anything.
-	rule, rp := strings.Contains(p.Detail, "nftables in "), strings.Contains(p.Detail, "strict rp_filter")
+	rule, rp := strings.Contains(v.Detail, "nftables in "), strings.Contains(v.Detail, "strict rp_filter")
 	switch kd.Reason {
 	case "NETFILTER_DROP":
 		return rule || !rp

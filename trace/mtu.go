@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"golang.org/x/sys/unix"
 )
@@ -45,12 +44,12 @@ func dontFragment(fd int, dst netip.Addr, size int) (int, error) {
 // probeMTU sends the large echo requests out of the interface the route
 // to the destination takes, sized by its MTU.
 func (r *run) probeMTU(ctx context.Context) {
-	_, res := lookup(r.from.name, topology.RouteQuery{Dst: r.dst})
-	if res == nil {
+	lk := liveLookup(r.from.name, r.dst, netip.Addr{}, "")
+	if !lk.OK {
 		return // no route: the small echo says so
 	}
 	for _, ifc := range r.from.info.Interfaces {
-		if ifc.Name == res.Dev {
+		if ifc.Name == lk.Dev {
 			r.mtu.dev, r.mtu.size = ifc.Name, ifc.MTU
 		}
 	}
@@ -117,73 +116,6 @@ func judgeMTU(m mtuFacts) (p Probe, judged bool) {
 		p.Detail = fmt.Sprintf("%d/%d replies to %s while small ones pass, and no frag-needed / packet-too-big reached %s (a path-MTU black hole)", m.got, m.sent, size, m.ns)
 		if m.tooBig != "" {
 			p.Detail += "; " + m.tooBig + ", which never reached " + m.ns
-		}
-	}
-	return p, true
-}
-
-// diagnoseMTU gathers the mtu probe's facts and judges them; small is the
-// small echo's verdict of the same direction.
-func (r *run) diagnoseMTU(small Probe, exchanges []*decode.Exchange) (Probe, bool) {
-	m := mtuFacts{ns: r.from.name, to: r.to.name, dev: r.mtu.dev, mtu: r.mtu.size, small: small.OK,
-		handed: r.mtu.echo.Sent, got: len(r.mtu.echo.Replies), pathMTU: r.mtu.echo.PathMTU, lastSeen: r.from.name}
-	if r.mtu.size > 0 {
-		m.sent = r.cfg.Count
-	}
-	if err := r.mtu.echo.SendErr; err != nil {
-		m.sendErr = err.Error()
-	}
-	if r.mtu.err != nil {
-		m.sendErr = r.mtu.err.Error()
-	}
-	if r.mtu.echo.PathMTU > 0 {
-		m.errFrom = r.mtu.echo.ICMPErr
-	}
-	for _, ifc := range r.from.info.Interfaces {
-		if ifc.Name != m.dev || ifc.Peer == nil {
-			continue
-		}
-		m.peerNS, m.peer = ifc.Peer.Namespace, ifc.Peer.Interface
-		for _, s := range []*side{r.to, r.from} {
-			if s.name != ifc.Peer.Namespace {
-				continue
-			}
-			for _, pi := range s.info.Interfaces {
-				if pi.Name == ifc.Peer.Interface {
-					m.peerMTU = pi.MTU
-				}
-			}
-		}
-	}
-	var seen []decode.Sighting
-	for _, ex := range exchanges {
-		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.mtu.echo.ID {
-			continue
-		}
-		seen = append(seen, ex.Seen...)
-		for _, e := range ex.Errors {
-			if m.tooBig == "" && len(ex.Seen) > 0 {
-				m.tooBig = fmt.Sprintf("%s sent %s", e.From, e.Text)
-			}
-		}
-		for _, s := range ex.Seen {
-			if s.What == "request" && s.Drop == "" {
-				if ns, _, _ := cutPoint(s.Point); ns != "" {
-					m.lastSeen = ns
-				}
-			}
-		}
-	}
-	p, ok := judgeMTU(m)
-	if !ok {
-		return p, false
-	}
-	p.Direction, p.Family, p.Seen = r.direction(), r.fam, seen
-	p.Sent, p.Received = m.sent, m.got
-	if !p.OK {
-		p.RouteGet, _ = lookup(p.Namespace, topology.RouteQuery{Dst: r.dst})
-		if p.Namespace == r.to.name {
-			p.RouteGet = r.lookupBack()
 		}
 	}
 	return p, true

@@ -88,8 +88,12 @@ type Lookup struct {
 	Type      string     `json:"type,omitempty"` // unicast, local, blackhole, unreachable, prohibit
 	Dev       string     `json:"dev,omitempty"`
 	Gateway   netip.Addr `json:"gateway,omitzero"`
+	Src       netip.Addr `json:"src,omitzero"` // the source address the route picks
 	Command   string     `json:"command"`
 	Output    string     `json:"output"` // the first line ip route get prints, or its error
+	// Blocking is the blackhole, unreachable or prohibit route a failed
+	// lookup met, if that is why it failed.
+	Blocking topology.BlockingRoute `json:"blocking,omitzero"`
 }
 
 // world is the kernel state a path is discovered from: namespaces' links

@@ -54,10 +54,14 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
 	if err != nil {
 		lk.Output = err.Error()
+		if brs, err := topology.BlockingRoutes(ns, dst); err == nil && len(brs) > 0 && iif == "" {
+			lk.Blocking = brs[0]
+		}
 		return lk
 	}
 	lk.Output, lk.Type, lk.Dev = res.Line, res.Type, res.Dev
 	lk.Gateway, _ = netip.ParseAddr(res.Gateway)
+	lk.Src, _ = netip.ParseAddr(res.Src)
 	switch res.Type {
 	case "unicast", "local", "":
 		lk.OK = true

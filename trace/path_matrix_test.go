@@ -352,13 +352,13 @@ func record(t *testing.T, name string, res *Result) {
 	rec := recorded{Facts: res.Facts}
 	for _, p := range res.Probes {
 		rec.Verdicts = append(rec.Verdicts, recordedVerdict{Direction: p.Direction, Kind: p.Kind, Family: p.Family, OK: p.OK,
-			Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix})
+			Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix, Detail: p.Detail})
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join("testdata", "facts", strings.ReplaceAll(name, " ", "-")+".json")
+	file := filepath.Join("testdata", "facts", strings.NewReplacer(", ", "-", " ", "-").Replace(name)+".json")
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}

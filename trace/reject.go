@@ -54,46 +54,6 @@ func judgeRejected(f *Facts, p ProbeFacts, socket string) (Verdict, bool) {
 	return Verdict{}, false
 }
 
-// judgeRejects gives the failed probes that a firewall answered their
-// rejected verdict, and makes sure no other verdict says nothing answered
-// when something did.
-func (res *Result) judgeRejects(runs []*run) {
-	for _, r := range runs {
-		for i := range res.Probes {
-			p := &res.Probes[i]
-			if p.OK || p.Direction != r.direction() || p.Family != r.fam || p.Kind == KindMTU {
-				continue
-			}
-			pf := r.probeFacts(p.Kind, res.Facts, res.Report.Exchanges)
-			if len(pf.Path) == 0 {
-				pf.Path = []Hop{{Namespace: r.from.name, Role: RoleSource}, {Namespace: r.to.name, Role: RoleDestination}}
-			}
-			socket := r.echo.ICMPErr
-			if p.Kind == "tcp" && r.tcp.Err != nil {
-				socket = r.tcp.Err.Error()
-			}
-			if v, ok := judgeRejected(res.Facts, pf, socket); ok {
-				p.Cause, p.Namespace, p.Detail, p.Fix = v.Cause, v.Namespace, v.Detail, v.Fix
-				p.RouteGet = r.lookupIn(v.Namespace)
-				continue
-			}
-			if a := answered(res.Facts, pf, ""); a != "" && strings.Contains(p.Detail, "nothing answered") {
-				p.Detail = strings.Replace(p.Detail, "nothing answered", "no answer of its own came back ("+a+")", 1)
-			}
-		}
-	}
-}
-
-// lookupIn is the route lookup a verdict blaming ns shows: the sender's to
-// the destination, or the receiver's back.
-func (r *run) lookupIn(ns string) *RouteGet {
-	if ns == r.to.name {
-		return r.lookupBack()
-	}
-	rg, _ := lookup(ns, topology.RouteQuery{Dst: r.dst})
-	return rg
-}
-
 // errorsSeen names each kind of ICMP error about the probe once, with who
 // sent it, how many times, and every place it was seen.
 func errorsSeen(f *Facts, p ProbeFacts) []string {

@@ -15,7 +15,6 @@ import (
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 )
 
 // Config is one trace; nil fields of a *Config passed to Run take defaults.
@@ -207,13 +206,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Path, res.Paths = paths, famPaths
 	res.Facts = &Facts{Lookups: lookups}
-	if err := res.judge(a, b, fams, runs); err != nil {
+	if err := res.gather(w, a, b, fams, runs); err != nil {
 		return nil, err
 	}
-	res.judgePaths(w, runs)
-	res.judgeRejects(runs)
-	res.judgeDrops(runs)
-	res.judgeConflicts(runs)
+	res.judgeAll()
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()
 	}
@@ -319,50 +315,15 @@ func probe(ctx context.Context, runs []*run) {
 	wg.Wait()
 }
 
-// judge decodes what was captured and gives every probe its verdict.
-func (res *Result) judge(a, b *side, fams []family, runs []*run) error {
-	tr := decode.NewTracker(res.Points)
-	// A request and its answer across MaxHops namespaces are seen 4 times
-	// per link; retransmissions and the kernel's drops come on top.
-	tr.Sightings = 8 * MaxHops
-	d := decode.NewDecoder()
-	var p decode.Packet
-	for _, f := range res.Frames {
-		d.Decode(f, &p)
-		tr.Add(&p)
-	}
-	res.Report = tr.Report()
-	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Address: fams[0].a.String()}
-	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Address: fams[0].b.String()}
-	for _, f := range fams {
-		res.From.Addresses = append(res.From.Addresses, f.a.String())
-		res.To.Addresses = append(res.To.Addresses, f.b.String())
-	}
+// judgeAll gives every probe its verdict, from the facts alone.
+func (res *Result) judgeAll() {
 	res.OK = true
-	for _, r := range runs {
-		if r.echoErr != nil {
-			return r.echoErr
-		}
-		if r.tcpErr != nil {
-			return r.tcpErr
-		}
-		probes := diagnose(r, res.Report.Exchanges)
-		if m, ok := r.diagnoseMTU(probes[0], res.Report.Exchanges); ok {
-			probes = append(probes, m)
-		}
-		for _, pr := range probes {
-			res.OK = res.OK && pr.OK
-			res.Probes = append(res.Probes, pr)
-		}
+	for i := range res.Probes {
+		v := Judge(res.Facts, res.Facts.Probes[i])
+		p := &res.Probes[i]
+		p.OK, p.Cause, p.Namespace, p.Detail, p.Fix, p.RouteGet = v.OK, v.Cause, v.Namespace, v.Detail, v.Fix, v.RouteGet
+		res.OK = res.OK && v.OK
 	}
-	return nil
-}
-
-func pick(ls []*listener, i int) *listener {
-	if i < len(ls) {
-		return ls[i]
-	}
-	return nil
 }
 
 // run is one direction of the trace.
@@ -382,8 +343,6 @@ type run struct {
 	mtu      mtuProbe
 	msg      string
 	arrived  bool
-	// what the captures made of everything, for evidence beyond the probe's own packets
-	exchanges []*decode.Exchange
 	// the way from's packets go to to, and to's answers back
 	path, backPath []Hop
 	// path (backPath) goes on past MaxHops namespaces
@@ -415,16 +374,6 @@ func openSide(name string) (*side, error) {
 		return nil, err
 	}
 	return &side{name: name, ns: ns, info: info}, nil
-}
-
-// isErrno reports whether err is one of the errnos.
-func isErrno(err error, errs ...unix.Errno) bool {
-	for _, e := range errs {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return false
 }
 
 // pathNamespaces are the namespaces the runs' paths cross besides a and b,

@@ -191,6 +191,9 @@ func TestFaultMatrix(t *testing.T) {
 				t.Errorf("result ok=%v with %d expected failures", res.OK, len(tt.want))
 			}
 			stayedInside(t, res, l)
+			if *update && !t.Failed() {
+				record(t, "lab "+tt.name, res)
+			}
 		})
 	}
 }

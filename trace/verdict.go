@@ -1,0 +1,150 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
+)
+
+// Judge gives probe p its verdict from the facts alone: it reads no
+// kernel state, so facts recorded by a trace are judged again anywhere.
+// p is one of f.Probes.
+func Judge(f *Facts, p ProbeFacts) Verdict {
+	var v Verdict
+	switch {
+	case p.Kind == KindMTU:
+		v = judgeMTUProbe(p)
+	case p.OK:
+		v = passed(p)
+	default:
+		v = judgeFailed(f, p)
+	}
+	if c, ok := conflictOf(f, p); ok {
+		// Whatever the probe got: an echo the impostor answered is not ok.
+		detail, fix := c.verdict()
+		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
+			Detail: detail + "; the probe's own verdict was: " + v.Detail}
+	}
+	v.Detail += kernelSaysOtherwise(v, p.Drops)
+	return v
+}
+
+// passed is the verdict of a probe whose socket got everything.
+func passed(p ProbeFacts) Verdict {
+	v := Verdict{OK: true, Cause: CauseOK, Namespace: p.From}
+	if p.Kind != decode.KindTCPConn {
+		v.Detail = fmt.Sprintf("%d/%d echo replies", p.Socket.Received, p.Socket.Count)
+		return v
+	}
+	v.Detail = fmt.Sprintf("connected to %s", netip.AddrPortFrom(p.Request.Dst, p.Request.DPort))
+	if p.Socket.Delivered != nil {
+		v.Detail += ", test message delivered"
+	}
+	if p.Socket.Listener != nil {
+		v.Detail += fmt.Sprintf(", to what already listened there: %s", p.Socket.Listener)
+	}
+	return v
+}
+
+// judgeFailed explains a failed probe: from its two ends first, then from
+// its path when it crosses other namespaces, then from what answered in
+// place of its peer (a reject), then by the rule that drops it.
+func judgeFailed(f *Facts, p ProbeFacts) Verdict {
+	var v Verdict
+	if p.Kind == decode.KindTCPConn && p.Socket.Connected {
+		v = Verdict{Cause: CauseDropped, Namespace: p.To, RouteGet: p.routeGet(p.To),
+			Detail: "connected, but the test message never reached the listener"}
+	} else {
+		v = judgeEnds(f, p)
+	}
+	// A route that leaves the sender away from the veth into the
+	// destination is wrong whatever lies past it.
+	if (multiHop(p.Path) || multiHop(p.Back)) && v.Cause != CauseWrongRoute {
+		if mv, ok := judge(f, p); ok {
+			if mv.RouteGet == nil {
+				mv.RouteGet = p.routeGet(mv.Namespace)
+			}
+			v = mv
+		}
+		if note := truncatedNote(p); note != "" {
+			v.Detail += "; " + note
+		}
+	}
+	two := withEnds(p)
+	socket := p.Socket.ICMPErr
+	if p.Kind == decode.KindTCPConn {
+		socket = p.Socket.ConnErr.Text
+	}
+	if rv, ok := judgeRejected(f, two, socket); ok {
+		rv.RouteGet = p.routeGet(rv.Namespace)
+		return rv
+	}
+	if a := answered(f, two, ""); a != "" && strings.Contains(v.Detail, "nothing answered") {
+		v.Detail = strings.Replace(v.Detail, "nothing answered", "no answer of its own came back ("+a+")", 1)
+	}
+	if v.Cause == CauseDropped && v.Fix == "" && (v.Namespace == p.From || v.Namespace == p.To) {
+		if dv, ok := judgeDropRule(f, two, v.Namespace); ok {
+			story, _, _ := strings.Cut(v.Detail, ": ")
+			v.Cause, v.Detail, v.Fix = dv.Cause, story+": "+dv.Detail, dv.Fix
+		}
+	}
+	return v
+}
+
+// withEnds is p with a path of its two ends each way when it has none.
+func withEnds(p ProbeFacts) ProbeFacts {
+	if len(p.Path) == 0 {
+		p.Path = []Hop{{Namespace: p.From, Role: RoleSource}, {Namespace: p.To, Role: RoleDestination}}
+	}
+	if len(p.Back) == 0 {
+		p.Back = []Hop{{Namespace: p.To, Role: RoleSource}, {Namespace: p.From, Role: RoleDestination}}
+	}
+	return p
+}
+
+// judgeMTUProbe judges the mtu probe. Its facts exist only when the
+// small echo of the same direction passed: otherwise that echo's verdict
+// covers it.
+func judgeMTUProbe(p ProbeFacts) Verdict {
+	m := p.MTU
+	if m == nil {
+		m = &MTUFacts{LastSeen: p.From}
+	}
+	pr, _ := judgeMTU(mtuFacts{ns: p.From, to: p.To, dev: m.Dev, mtu: m.MTU, peerNS: m.PeerNS, peer: m.Peer, peerMTU: m.PeerMTU,
+		sent: p.Socket.Count, got: p.Socket.Received, handed: p.Socket.Sent, small: true, pathMTU: m.PathMTU,
+		errFrom: m.ErrFrom, tooBig: m.TooBig, lastSeen: m.LastSeen, sendErr: m.SendErr})
+	v := Verdict{OK: pr.OK, Cause: pr.Cause, Namespace: pr.Namespace, Detail: pr.Detail, Fix: pr.Fix}
+	if !v.OK {
+		v.RouteGet = p.routeGet(v.Namespace)
+	}
+	return v
+}
+
+// conflictOf finds an address conflict for p's direction: the sender's
+// neighbour entry for the destination's address (or the destination's for
+// the source's) pointing at a third namespace that holds the address too.
+func conflictOf(f *Facts, p ProbeFacts) (conflict, bool) {
+	from, to := f.after(p.From), f.after(p.To)
+	if from == nil || to == nil {
+		return conflict{}, false
+	}
+	var cands []*topology.NamespaceState
+	for _, st := range f.After {
+		if st.Name != p.From && st.Name != p.To {
+			cands = append(cands, st)
+		}
+	}
+	if c, ok := judgeConflict(from, to, p.Request.Dst, cands); ok {
+		return c, true
+	}
+	return judgeConflict(to, from, p.Request.Src, cands)
+}
+
+// multiHop reports whether a path crosses a namespace besides its ends.
+func multiHop(path []Hop) bool {
+	return slices.ContainsFunc(path, func(h Hop) bool { return h.Role == RoleBridge || h.Role == RoleRouter })
+}
