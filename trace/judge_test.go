@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -305,4 +306,89 @@ func TestWalkSynthetic(t *testing.T) {
 			t.Errorf("walked %+v, want A R1 R2 (which sends it back)", got)
 		}
 	})
+}
+
+// TestJudgeLab judges the recorded facts of the two-namespace lab's
+// causes without root, and again after editing one fact: the verdict
+// follows the facts (the link, the rule, the socket's errno, the counters),
+// not the kernel of the machine that judges.
+func TestJudgeLab(t *testing.T) {
+	recs := loadRecorded(t)
+	type check struct {
+		cause, ns string // ns: A or B
+		fix       string // a prefix; A and B replaced
+		detail    string // a part; A and B replaced
+	}
+	tests := []struct {
+		file, direction, kind string
+		edit                  func(f *Facts, p *ProbeFacts)
+		want                  check
+	}{
+		{"lab-no-routes-at-all", "A->B", "icmp-echo", nil, check{CauseNoRoute, "A", "ip -n A route replace ", "A has no route to"}},
+		{"lab-no-routes-at-all", "B->A", "tcp", nil, check{CauseNoRoute, "B", "ip -n B route replace ", "nothing leaves it"}},
+		{"lab-route-only-in-A", "A->B", "icmp-echo", nil, check{CauseNoReturnRoute, "B", "ip -n B route replace ", "the request reached B, which has no route back"}},
+		{"lab-veth-in-B-down", "A->B", "tcp", nil, check{CauseLinkDown, "B", "ip -n B link set ", "is down, and its routes went down with it"}},
+		{"lab-veth-in-B-down", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
+			for i := range f.state(p.To).Links {
+				f.state(p.To).Links[i].Up = true
+			}
+		}, check{CauseNeighbor, "A", "", "got no answer"}}, // its neighbour entry for B stays FAILED
+		{"lab-address-nobody-owns", "A->B", "icmp-echo", nil, check{CauseNeighbor, "A", "", "got no answer; no interface in A or B has that address"}},
+		{"lab-closed-port-without-listener", "A->B", "tcp", nil, check{CausePortClosed, "B", "ip netns exec B nc -l 7", "answered the SYN to port 7 with a reset"}},
+		{"lab-closed-port-without-listener", "A->B", "tcp", func(f *Facts, p *ProbeFacts) { p.Socket.ConnErr = SocketError{} },
+			check{CauseDropped, "A", "", "the answer came back into A but never reached the probe"}},
+		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", nil, check{CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule \"ip saddr "}},
+		{"lab-nftables-drop-in-B", "B->A", "tcp", nil, check{CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "the answer came back into B but never reached the probe"}},
+		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", func(f *Facts, p *ProbeFacts) { f.Rules = nil },
+			check{CauseDropped, "B", "", "nothing answered"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "icmp-echo", nil,
+			check{CauseDropped, "B", "", "kernel counters in B: TcpExt:IPReversePathFilter +"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", nil, check{CauseDropped, "B", "", "strict rp_filter (net.ipv4.conf.all.rp_filter=1)"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
+			f.Counters, f.state(p.To).RPFilter = nil, nil
+		}, check{CauseWrongRoute, "B", "ip -n B route replace ", "leaves by rpx0"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "B->A", "icmp-echo", nil, check{CauseWrongRoute, "B", "ip -n B route replace ", "ARP for the next hop was seen leaving on rpx0"}},
+	}
+	for _, tt := range tests {
+		name := tt.file + " " + tt.direction + " " + tt.kind
+		if tt.edit != nil {
+			name += " edited"
+		}
+		t.Run(name, func(t *testing.T) {
+			rec, ok := recs[tt.file]
+			if !ok {
+				t.Fatalf("no testdata/facts/%s.json", tt.file)
+			}
+			// A fresh copy: an edit must not leak into another case.
+			var f Facts
+			b, _ := json.Marshal(rec.Facts)
+			if err := json.Unmarshal(b, &f); err != nil {
+				t.Fatal(err)
+			}
+			a, bn := f.Probes[0].From, f.Probes[0].To
+			letters := strings.NewReplacer("A->B", a+"->"+bn, "B->A", bn+"->"+a, "ip -n A", "ip -n "+a, "ip -n B", "ip -n "+bn,
+				"exec A", "exec "+a, "exec B", "exec "+bn, "in A", "in "+a, "in B", "in "+bn, "A has", a+" has", "B has", bn+" has",
+				"reached B", "reached "+bn, "into A", "into "+a, "into B", "into "+bn, " A or B", " "+a+" or "+bn)
+			i := slices.IndexFunc(f.Probes, func(p ProbeFacts) bool {
+				return p.Direction == letters.Replace(tt.direction) && p.Kind == tt.kind && p.Family == 4
+			})
+			if i < 0 {
+				t.Fatalf("no %s %s probe recorded", tt.direction, tt.kind)
+			}
+			p := f.Probes[i]
+			if tt.edit != nil {
+				tt.edit(&f, &p)
+			}
+			v := Judge(&f, p)
+			ns := map[string]string{"A": a, "B": bn}[tt.want.ns]
+			if v.OK || v.Cause != tt.want.cause || v.Namespace != ns || !strings.HasPrefix(v.Fix, letters.Replace(tt.want.fix)) ||
+				(tt.want.fix == "" && v.Fix != "") || !strings.Contains(v.Detail, letters.Replace(tt.want.detail)) {
+				t.Errorf("ok=%v %s in %s, fix %q: %s\nwant %s in %s, fix %q..., detail with %q", v.OK, v.Cause, v.Namespace, v.Fix, v.Detail,
+					tt.want.cause, ns, letters.Replace(tt.want.fix), letters.Replace(tt.want.detail))
+			}
+			if v.RouteGet == nil || v.RouteGet.Namespace != v.Namespace {
+				t.Errorf("route lookup %+v, want one of %s", v.RouteGet, v.Namespace)
+			}
+		})
+	}
 }
