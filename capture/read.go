@@ -35,6 +35,10 @@ type Reader struct {
 	// comments are the sections' opt_comment, in order (at most
 	// maxComments): a `nsdump trace -w` file keeps its verdicts there.
 	comments []string
+	// custom are the Custom Blocks (at most maxCustomBlocks), and
+	// customBytes the bytes of their data kept.
+	custom      []CustomBlock
+	customBytes int
 
 	// pcap
 	nano bool

@@ -109,8 +109,10 @@ func (r *Reader) nextNg() (Frame, error) {
 			return r.packetBlock(typ, body)
 		case ngSPB:
 			return r.simpleBlock(body)
+		case ngCustom, ngCustomNoCopy:
+			r.addCustom(body)
 		}
-		// Name resolution, statistics, custom and unknown blocks: skipped.
+		// Name resolution, statistics and unknown blocks: skipped.
 	}
 }
 

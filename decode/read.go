@@ -83,6 +83,7 @@ func read(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packe
 	for b := range full {
 		t.Points = append(t.Points, b.points...)
 		t.Comments = append(t.Comments, b.notes...)
+		t.Custom = append(t.Custom, b.custom...)
 		for i := range b.pkts {
 			p := &b.pkts[i]
 			p.Point += base
@@ -115,13 +116,14 @@ func read(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packe
 // batch is a run of decoded packets handed from reader to tracker.
 type batch struct {
 	pkts   []Packet
-	match  []bool          // per packet, whether it matched; nil without a filter
-	points []capture.Point // capture points the file declared since the last batch
-	notes  []string        // section comments the file declared since the last batch
-	err    error           // what ended reading, after pkts
-	good   int64           // the offset after the last record read whole
-	data   []byte          // the frames' bytes, one after another, when kept
-	ends   []int           // where each packet's bytes end in data
+	match  []bool                // per packet, whether it matched; nil without a filter
+	points []capture.Point       // capture points the file declared since the last batch
+	notes  []string              // section comments the file declared since the last batch
+	custom []capture.CustomBlock // custom blocks read since the last batch
+	err    error                 // what ended reading, after pkts
+	good   int64                 // the offset after the last record read whole
+	data   []byte                // the frames' bytes, one after another, when kept
+	ends   []int                 // where each packet's bytes end in data
 }
 
 const batchSize = 256
@@ -131,7 +133,7 @@ const batchSize = 256
 func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, free <-chan *batch, stop <-chan struct{}, keep bool) {
 	defer close(full)
 	d := NewDecoder()
-	npoints, nnotes := 0, 0
+	npoints, nnotes, ncustom := 0, 0, 0
 	good := rd.Offset()
 	for {
 		var b *batch
@@ -141,11 +143,15 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 			return
 		}
 		b.pkts, b.match, b.points, b.notes, b.err = b.pkts[:0], b.match[:0], b.points[:0], b.notes[:0], nil
+		b.custom = b.custom[:0]
 		b.data, b.ends = b.data[:0], b.ends[:0]
 		for len(b.pkts) < batchSize {
 			f, err := rd.Next()
 			if c := rd.Comments(); len(c) != nnotes {
 				b.notes, nnotes = append(b.notes, c[nnotes:]...), len(c)
+			}
+			if c := rd.Custom(); len(c) != ncustom {
+				b.custom, ncustom = append(b.custom, c[ncustom:]...), len(c)
 			}
 			if errors.Is(err, io.EOF) {
 				break

@@ -43,6 +43,9 @@ type Tracker struct {
 	// Comments are the section comments of the files read, in order: what
 	// a `nsdump trace -w` file recorded (its verdicts).
 	Comments []string
+	// Custom are the pcapng Custom Blocks of the files read, in order:
+	// where a `nsdump trace -w` file keeps the facts it judged.
+	Custom []capture.CustomBlock
 	// Emit, if set, receives every selected exchange once nothing more can
 	// join it; Flush hands over the rest.
 	Emit func(*Exchange)

@@ -119,6 +119,7 @@ type reading struct {
 	json     *jsonStream
 	warnings []string
 	recorded []recorded
+	rejudged []rejudged
 }
 
 func (r *reading) emit(ex *decode.Exchange) {
@@ -156,13 +157,16 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			break
 		}
 		var cut *decode.TruncatedError
-		before := len(t.Comments)
+		before, blocks := len(t.Comments), len(t.Custom)
 		err := readOne(ctx, name, t, filter, each)
 		for _, c := range t.Comments[before:] {
 			if c != captureStamp { // nsdump capture's plain stamp says nothing
 				r.recorded = append(r.recorded, recorded{File: name, Comment: c})
 			}
 		}
+		rj, warnings := rejudge(name, t.Custom[blocks:])
+		r.rejudged, r.warnings = append(r.rejudged, rj...), append(r.warnings, warnings...)
+		t.Custom = t.Custom[:blocks] // judged: the bytes may go
 		if errors.As(err, &cut) {
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; every packet before it is reported", name, cut))
 			continue
@@ -182,11 +186,12 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		}
 	}
 	if r.json != nil {
-		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, r.recorded, readErr)
+		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, r.recorded, r.rejudged, readErr)
 	} else {
 		if readErr == nil {
 			r.text.print(r.out, t.Packets())
 			printRecorded(r.out, r.recorded)
+			printRejudged(r.out, r.rejudged)
 		}
 		r.out.Flush()
 		for _, w := range r.warnings {
@@ -229,7 +234,7 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 	j.n++
 }
 
-func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, readErr error) {
+func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, rj []rejudged, readErr error) {
 	if j.n > 0 {
 		j.w.WriteString("\n  ")
 	}
@@ -244,6 +249,9 @@ func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Ex
 	}
 	if len(rec) > 0 {
 		field("recorded", rec)
+	}
+	if len(rj) > 0 {
+		field("rejudged", rj)
 	}
 	if len(warnings) > 0 {
 		field("warnings", warnings)

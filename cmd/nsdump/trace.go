@@ -27,7 +27,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	noListen := fs.Bool("no-listen", false, "do not listen on --port; probe whatever is (or is not) listening there")
 	count := fs.Int("count", 3, "ICMP echo requests per direction")
 	timeout := fs.Duration("timeout", time.Second, "how long to wait for answers")
-	write := fs.StringP("write", "w", "", "write everything captured, with the verdicts as comments, to this pcapng file")
+	write := fs.StringP("write", "w", "", "write everything captured to this pcapng file, with the verdicts as comments and the facts they were judged from (nsdump read judges them again)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -132,41 +132,50 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
 	printPath(w, res)
 	for _, p := range res.Probes {
-		kind := p.Kind
-		if kind == "tcp" {
-			kind = fmt.Sprintf("tcp:%d", cfg.Port)
-			if p.Family == 6 {
-				kind = fmt.Sprintf("tcp6:%d", cfg.Port)
-			}
-		}
-		fmt.Fprintln(w)
-		if p.OK {
-			rtt := ""
-			if p.RTTms != nil {
-				rtt = fmt.Sprintf("%.3f ms  ", *p.RTTms)
-			}
-			fmt.Fprintf(w, "%-14s %-10s %s  %s%s\n", p.Direction, kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
-		} else {
-			fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", p.Direction, kind, paint("31", "FAIL"), p.Cause, decode.Printable(p.Namespace))
-		}
-		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
-		if p.OK {
-			continue
-		}
-		fmt.Fprintf(w, "    why:  %s\n", decode.Printable(p.Detail))
-		printKernelDrops(w, p)
-		if p.RouteGet != nil {
-			fmt.Fprintf(w, "    $ %s\n      %s\n", decode.Printable(p.RouteGet.Command), decode.Printable(p.RouteGet.Output))
-		}
-		if p.Fix != "" {
-			fmt.Fprintf(w, "    fix:  %s\n", paint("1", decode.Printable(p.Fix)))
-		}
+		printProbe(w, p, cfg.Port, paint, true)
 	}
 	verdict := paint("32", "all probes ok")
 	if !res.OK {
 		verdict = paint("31", "some probes failed")
 	}
 	fmt.Fprintf(w, "\n%s\n", verdict)
+}
+
+// printProbe prints one probe's verdict as trace does: its outcome, where
+// its packets were seen (when seen is set), and for a failure why, the
+// route lookup and the fix.
+func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s string) string, seen bool) {
+	kind := p.Kind
+	if kind == "tcp" {
+		kind = fmt.Sprintf("tcp:%d", port)
+		if p.Family == 6 {
+			kind = fmt.Sprintf("tcp6:%d", port)
+		}
+	}
+	fmt.Fprintln(w)
+	if p.OK {
+		rtt := ""
+		if p.RTTms != nil {
+			rtt = fmt.Sprintf("%.3f ms  ", *p.RTTms)
+		}
+		fmt.Fprintf(w, "%-14s %-10s %s  %s%s\n", decode.Printable(p.Direction), kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
+	} else {
+		fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", decode.Printable(p.Direction), kind, paint("31", "FAIL"), decode.Printable(p.Cause), decode.Printable(p.Namespace))
+	}
+	if seen {
+		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
+	}
+	if p.OK {
+		return
+	}
+	fmt.Fprintf(w, "    why:  %s\n", decode.Printable(p.Detail))
+	printKernelDrops(w, p)
+	if p.RouteGet != nil {
+		fmt.Fprintf(w, "    $ %s\n      %s\n", decode.Printable(p.RouteGet.Command), decode.Printable(p.RouteGet.Output))
+	}
+	if p.Fix != "" {
+		fmt.Fprintf(w, "    fix:  %s\n", paint("1", decode.Printable(p.Fix)))
+	}
 }
 
 // timeline is where the probe's packets were seen, in order. A probe that
@@ -199,8 +208,9 @@ func timeline(p trace.Probe) string {
 }
 
 // writeTrace writes the frames of one or more traces to a pcapng file whose
-// section comment holds the verdicts and whose packets carry the verdict
-// they are evidence for.
+// section comment holds the verdicts, whose packets carry the verdict they
+// are evidence for, and whose Custom Blocks (one a trace) hold the facts
+// the verdicts were judged from, for `nsdump read` to judge them again.
 func writeTrace(ctx context.Context, name string, points []capture.Point, results []*trace.Result) error {
 	f, err := openOutput(ctx, name, -1)
 	if err != nil {
@@ -234,6 +244,18 @@ func writeTrace(ctx context.Context, name string, points []capture.Point, result
 					break
 				}
 			}
+		}
+	}
+	// The facts each trace judged, after the packets (tshark lists the
+	// block as a record of its own; after the packets, their numbers are
+	// the same as without it).
+	for _, r := range results {
+		if err != nil {
+			break
+		}
+		var facts []byte
+		if facts, err = r.Record(); err == nil && facts != nil {
+			err = w.WriteCustom(trace.FactsPEN, facts)
 		}
 	}
 	if err == nil {

@@ -1,0 +1,163 @@
+package trace
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// recordOf is a recorded facts file as trace -w stores it.
+func recordOf(t testing.TB, rec recorded) []byte {
+	t.Helper()
+	r := Record{Version: FactsVersion, Facts: rec.Facts}
+	for _, v := range rec.Verdicts {
+		r.Verdicts = append(r.Verdicts, RecordedVerdict{Direction: v.Direction, Kind: v.Kind, Family: v.Family, OK: v.OK, Cause: v.Cause, Namespace: v.Namespace, Fix: v.Fix})
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRecordRoundTrip: for every recorded facts file, storing the facts
+// as trace -w does and judging them again gives the very verdicts the
+// facts give in memory, and those the live trace recorded.
+func TestRecordRoundTrip(t *testing.T) {
+	for name, rec := range loadRecorded(t) {
+		t.Run(name, func(t *testing.T) {
+			want := rec.Facts.verdicts()
+			data := recordOf(t, rec)
+			// trace -w pads the block to 4 bytes with zeros.
+			rj, err := Rejudge(append(data, 0, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rj.Warning != "" || rj.Version != FactsVersion {
+				t.Errorf("version %d, warning %q", rj.Version, rj.Warning)
+			}
+			if !reflect.DeepEqual(rj.Probes, want) {
+				t.Errorf("judged again after the round trip:\n%+v\nin memory:\n%+v", rj.Probes, want)
+			}
+			for i, p := range rj.Probes {
+				if rec, differs := rj.Differs(i); differs {
+					t.Errorf("%s %s: %s in %s, fix %q; recorded %s in %s, fix %q", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, rec.Cause, rec.Namespace, rec.Fix)
+				}
+			}
+		})
+	}
+}
+
+func loadOne(t *testing.T, name string) recorded {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "facts", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorded
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec
+}
+
+// TestRejudgeEditedFacts: a bug report judged again after a fact changed
+// (the router's way out toward B set down) gets the verdict of the new
+// facts, and says it differs from the one recorded; the other direction,
+// which never uses that way out, keeps its verdict.
+func TestRejudgeEditedFacts(t *testing.T) {
+	rec := loadOne(t, "router-forwarding-off")
+	m := rec.Facts.Probes[0].Path[1]
+	rec.Facts.state(m.Namespace).Link(m.Out).Up = false
+	rj, err := Rejudge(recordOf(t, rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range rj.Probes {
+		was, differs := rj.Differs(i)
+		toB := p.Direction == rec.Facts.Probes[0].Direction
+		switch {
+		case toB && (p.Cause != CauseLinkDown || p.Namespace != m.Namespace || p.Fix != "ip -n "+m.Namespace+" link set "+m.Out+" up" || !differs):
+			t.Errorf("%s %s: %s in %s, fix %q, differs %v; want link-down of %s in %s, differing from %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, differs, m.Out, m.Namespace, was.Cause)
+		case !toB && (p.Cause != CauseDropped || differs):
+			t.Errorf("%s %s: %s in %s, differs %v; want dropped (forwarding off) as recorded", p.Direction, p.Kind, p.Cause, p.Namespace, differs)
+		}
+	}
+}
+
+// TestRejudgeHostile: facts that are cut, huge, of the wrong types or of
+// an unknown version give one error (or, for a later version, one
+// warning and a judgement), never a panic or a stall.
+func TestRejudgeHostile(t *testing.T) {
+	good := recordOf(t, loadOne(t, "router-missing-route-back"))
+	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	longPath := `{"nsdump_facts":1,"facts":{"namespaces":[],"lookups":[],"probes":[{"direction":"a","kind":"icmp-echo","path":[` +
+		strings.TrimSuffix(strings.Repeat(`{"namespace":"x","role":"router"},`, 9), ",") + `]}]}}`
+	for _, tt := range []struct {
+		name, data, err string
+	}{
+		{"empty", "", "not nsdump facts"},
+		{"zeros", "\x00\x00\x00\x00", "not nsdump facts"},
+		{"not JSON", "{nope", "not nsdump facts"},
+		{"cut in half", string(good[:len(good)/2]), "not nsdump facts"},
+		{"cut at the end", string(good[:len(good)-1]), "not nsdump facts"},
+		{"another object", `{"x":1}`, "not nsdump facts"},
+		{"version a string", `{"nsdump_facts":"1","facts":{}}`, "not a version nsdump wrote"},
+		{"version zero", `{"nsdump_facts":0,"facts":{}}`, "not a version nsdump wrote"},
+		{"version huge", `{"nsdump_facts":1e300,"facts":{}}`, "not a version nsdump wrote"},
+		{"no facts", `{"nsdump_facts":1}`, "hold no \"facts\""},
+		{"facts a list", `{"nsdump_facts":1,"facts":[]}`, "unreadable"},
+		{"probes a string", `{"nsdump_facts":1,"facts":{"probes":"x"}}`, "unreadable"},
+		{"a null namespace", `{"nsdump_facts":1,"facts":{"namespaces":[null]}}`, "a namespace is null"},
+		{"a null probe path hop", `{"nsdump_facts":1,"facts":{"probes":[{"path":[null]}]}}`, ""},
+		{"a direction sideways", `{"nsdump_facts":1,"facts":{"probes":[{"request_seen":[{"dir":"Up"}]}]}}`, "unreadable"},
+		{"an address that is not one", `{"nsdump_facts":1,"facts":{"lookups":[{"dst":"10.0.0.300"}]}}`, "unreadable"},
+		{"nested deep", `{"nsdump_facts":1,"facts":{"namespaces":` + deep + `}}`, "exceeded max depth"},
+		{"a path longer than a trace follows", longPath, "a path of more than 8 namespaces"},
+		{"many probes", `{"nsdump_facts":1,"facts":{"probes":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}}`, "100 probes"},
+		{"too large", `{"nsdump_facts":1,"facts":{"x":"` + strings.Repeat("a", maxRecord) + `"}}`, "more than the"},
+		{"many verdicts", `{"nsdump_facts":1,"facts":{},"verdicts":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}`, "100 verdicts"},
+		{"no diagnosis, no path", `{"nsdump_facts":1,"facts":{"probes":[{"direction":"a->b","kind":"tcp","ok":false}]}}`, ""},
+		{"a later version", strings.Replace(string(good), `{"nsdump_facts":1`, `{"nsdump_facts":7,"new":{"a":[1]}`, 1), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rj, err := Rejudge([]byte(tt.data))
+			switch {
+			case tt.err == "" && err != nil:
+				t.Fatalf("error %v, want a judgement", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Fatalf("error %v, want one with %q", err, tt.err)
+			case err != nil && (strings.Contains(err.Error(), "\n") || len(err.Error()) > 300):
+				t.Errorf("the error is not one short line: %q", err)
+			}
+			if tt.name == "a later version" && (rj.Warning == "" || strings.Contains(rj.Warning, "\n") || len(rj.Probes) != 4) {
+				t.Errorf("a later version: warning %q, %d probes; want one line and the 4 probes judged", rj.Warning, len(rj.Probes))
+			}
+		})
+	}
+}
+
+// FuzzRejudge: no stored facts make the judgement panic. The target
+// calls the judgement without Rejudge's recover, so a panic fails it.
+func FuzzRejudge(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "facts", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(bytes.Replace(b, []byte("{"), []byte(`{"nsdump_facts":1,`), 1))
+	}
+	f.Add([]byte(`{"nsdump_facts":1,"facts":{"probes":[{"kind":"mtu","mtu":{}}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rec, _, err := readRecord(data)
+		if err != nil {
+			return
+		}
+		rec.Facts.verdicts()
+	})
+}
