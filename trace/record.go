@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -109,13 +110,34 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 			res, err = nil, fmt.Errorf("the stored facts could not be judged: %v", v)
 		}
 	}()
-	rj := &Rejudged{Version: rec.Version, Recorded: rec.Verdicts, Probes: rec.Facts.verdicts(), Warning: warning}
+	rj := &Rejudged{Version: rec.Version, Recorded: rec.Verdicts, Probes: rec.Facts.judgeAll(), Warning: warning}
 	for _, pf := range rec.Facts.Probes {
 		if pf.Kind == "tcp" && rj.Port == 0 {
 			rj.Port = pf.Request.DPort
 		}
 	}
 	return rj, nil
+}
+
+// judgeAll judges every probe of the facts, each as trace shows it,
+// without its sightings or round-trip time (the file's packets hold them).
+func (f *Facts) judgeAll() []Probe {
+	out := make([]Probe, 0, len(f.Probes))
+	for _, pf := range f.Probes {
+		v := Judge(f, pf)
+		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family, OK: v.OK, Cause: v.Cause, Namespace: v.Namespace,
+			RouteGet: v.RouteGet, Fix: v.Fix, Detail: v.Detail}
+		switch pf.Kind {
+		case decode.KindTCPConn:
+			p.Listener, p.Delivered = pf.Socket.Listener, pf.Socket.Delivered
+		case KindMTU:
+			p.Sent, p.Received = pf.Socket.Count, pf.Socket.Received
+		default:
+			p.Sent, p.Received = pf.Socket.Sent, pf.Socket.Received
+		}
+		out = append(out, p)
+	}
+	return out
 }
 
 // readRecord parses and checks stored facts.
@@ -219,6 +241,9 @@ func (f *Facts) check() error {
 	if links > maxLinks || addrs > maxAddrs {
 		return fmt.Errorf("%d links and %d addresses, more than %d and %d", links, addrs, maxLinks, maxAddrs)
 	}
+	if len(f.Counters) > maxEntries || len(f.Resolutions) > maxSightings {
+		return fmt.Errorf("%d counters and %d neighbour resolutions, more than %d and %d", len(f.Counters), len(f.Resolutions), maxEntries, maxSightings)
+	}
 	if len(f.Lookups) > maxLookups || len(f.Rules) > maxRules {
 		return fmt.Errorf("%d route lookups and %d rules, more than %d and %d", len(f.Lookups), len(f.Rules), maxLookups, maxRules)
 	}
@@ -238,6 +263,9 @@ func (f *Facts) check() error {
 		}
 		if len(p.RequestSeen) > maxSightings || len(p.AnswerSeen) > maxSightings || len(p.Drops) > maxSightings || len(p.Errors) > maxICMPErrors {
 			return fmt.Errorf("probe %s %s: more sightings, kernel drops or ICMP errors than a trace records", clip(p.Direction), clip(p.Kind))
+		}
+		if len(p.RouteGets) > maxLookups {
+			return fmt.Errorf("probe %s %s: more than %d route lookups", clip(p.Direction), clip(p.Kind), maxLookups)
 		}
 		for _, e := range p.Errors {
 			if len(e.Seen) > maxSightings {

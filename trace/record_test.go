@@ -30,7 +30,7 @@ func recordOf(t testing.TB, rec recorded) []byte {
 func TestRecordRoundTrip(t *testing.T) {
 	for name, rec := range loadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
-			want := rec.Facts.verdicts()
+			want := rec.Facts.judgeAll()
 			data := recordOf(t, rec)
 			// trace -w pads the block to 4 bytes with zeros.
 			rj, err := Rejudge(append(data, 0, 0, 0))
@@ -158,6 +158,6 @@ func FuzzRejudge(f *testing.F) {
 		if err != nil {
 			return
 		}
-		rec.Facts.verdicts()
+		rec.Facts.judgeAll()
 	})
 }
