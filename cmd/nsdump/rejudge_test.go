@@ -103,7 +103,8 @@ func TestTraceFactsReadBack(t *testing.T) {
 	}
 	for i, p := range rj.Rejudged[0].Probes {
 		live := res.Probes[i]
-		if p.Direction != live.Direction || p.Kind != live.Kind || p.OK != live.OK || p.Cause != live.Cause || p.Namespace != live.Namespace || p.Fix != live.Fix || p.Differs || p.Recorded == nil {
+		if p.Direction != live.Direction || p.Kind != live.Kind || p.OK != live.OK || p.Cause != live.Cause || p.Namespace != live.Namespace || p.Fix != live.Fix ||
+			p.Detail != live.Detail || p.Differs || p.Recorded == nil {
 			t.Errorf("judged again: %s %s %s in %s (%q), differs %v; the trace: %s %s %s in %s (%q)",
 				p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Differs, live.Direction, live.Kind, live.Cause, live.Namespace, live.Fix)
 		}
