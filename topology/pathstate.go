@@ -19,13 +19,16 @@ type NamespaceState struct {
 
 // LinkState is one interface as a path sees it.
 type LinkState struct {
-	Name      string         `json:"name"`
-	Index     int            `json:"index"`
-	Kind      string         `json:"kind"`
-	MAC       string         `json:"mac,omitempty"`
-	MTU       int            `json:"mtu"`
-	Up        bool           `json:"up"`
-	Carrier   bool           `json:"carrier"`
+	Name    string `json:"name"`
+	Index   int    `json:"index"`
+	Kind    string `json:"kind"`
+	MAC     string `json:"mac,omitempty"`
+	MTU     int    `json:"mtu"`
+	Up      bool   `json:"up"`
+	Carrier bool   `json:"carrier"`
+	// NoARP: the interface neither resolves its neighbours nor answers
+	// their ARP (IFF_NOARP, `ip link set dev X arp off`).
+	NoARP     bool           `json:"noarp,omitempty"`
 	Master    string         `json:"master,omitempty"` // the bridge this link is a port of
 	Addresses []netip.Prefix `json:"addresses"`
 	Peer      *Peer          `json:"peer,omitempty"` // a veth's other end

@@ -39,6 +39,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 		ifc := byName[a.Name]
 		ls := LinkState{Name: a.Name, Index: a.Index, Kind: l.Type(), MAC: ifc.MAC, MTU: a.MTU,
 			Up: a.Flags&net.FlagUp != 0, Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0,
+			NoARP:  a.RawFlags&unix.IFF_NOARP != 0,
 			Master: names[a.MasterIndex], Peer: ifc.Peer, Addresses: []netip.Prefix{}}
 		for _, s := range ifc.Addresses {
 			if p, err := netip.ParsePrefix(s); err == nil {

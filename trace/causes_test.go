@@ -161,6 +161,11 @@ func TestRouteCauses(t *testing.T) {
 			shf(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
 			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
+		{name: "wrong route: a dummy", break_: func(t *testing.T, l topology.Lab) {
+			t.Logf("the interface that loses packets: %s", sinkInterface(t, l.NS0, "wr0"))
+			shf(t, "ip -n %s link set wr0 up && ip -n %[1]s route replace %s dev wr0", l.NS0, l.Route0())
+		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to no namespace nsdump knows, not by V0, whose peer is in B:"),
+			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
 		{name: "blackhole route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s route replace blackhole %s", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `route to SUBNET1HOST is "blackhole SUBNET1"`),
@@ -272,33 +277,46 @@ func TestIptablesCauses(t *testing.T) {
 	runCauses(t, cases)
 }
 
-// TestAddressConflict: A, B and C on a bridge in M; C also holds B's
-// address, and A's neighbour entry for it is C's MAC (permanent: a race
-// that C wins once would be overwritten by B's own ARP during the trace).
+// TestAddressConflict: A, B and C on a bridge in M; C comes to hold B's
+// address too, after A and B have talked, and announces it as Linux does
+// when an interface's MAC changes with arp_notify set: a gratuitous ARP,
+// which overrides A's entry for B's address (a gratuitous ARP overrides
+// whatever the entry's age). Nothing else can set it back within the
+// trace: B's entry for A was confirmed by B's own ping just before (it
+// stays REACHABLE at least 15 s, so B sends A no ARP), and C answers A's
+// unicast probes itself. The test waits for A's entry to hold C's MAC
+// (the event, polled), not for a time.
 func TestAddressConflict(t *testing.T) {
 	labtest.RequireRoot(t)
-	l := labtest.Names(t, "cz")
-	tag := strings.TrimPrefix(l.NS0, "nsdcz-a")
+	l := labtest.Names(t, "mx")
+	tag := strings.TrimPrefix(l.NS0, "nsdmx-a")
 	ns := map[string]string{}
 	for _, n := range []string{"a", "b", "c", "m"} {
-		ns[n] = "nsdcz-" + n + tag
+		ns[n] = "nsdmx-" + n + tag
 		shf(t, "ip netns add %s && ip -n %[1]s link set lo up", ns[n])
 		name := ns[n]
 		t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
 	}
 	shf(t, "ip -n %s link add br0 type bridge && ip -n %[1]s link set br0 up", ns["m"])
-	addr := map[string]string{"a": "10.97.0.1/24", "b": "10.97.0.2/24", "c": "10.97.0.2/24"}
+	addr := map[string]string{"a": "10.97.0.1/24", "b": "10.97.0.2/24"}
 	for _, n := range []string{"a", "b", "c"} {
 		shf(t, "ip -n %s link add %s0 type veth peer name p%[2]s netns %s", ns[n], n, ns["m"])
 		shf(t, "ip -n %s link set p%s master br0 up", ns["m"], n)
-		shf(t, "ip -n %s addr add %s dev %s0 && ip -n %[1]s link set %[3]s0 up", ns[n], addr[n], n)
+		if addr[n] != "" {
+			shf(t, "ip -n %s addr add %s dev %s0", ns[n], addr[n], n)
+		}
+		shf(t, "ip -n %s link set %s0 up", ns[n], n)
 	}
-	out, err := exec.Command("ip", "-n", ns["c"], "-br", "link", "show", "c0").Output()
-	if err != nil {
-		t.Fatal(err)
+	// A and B know each other, B's entry for A freshly confirmed.
+	shf(t, "ip netns exec %s ping -c1 -W5 10.97.0.2 >/dev/null && ip netns exec %s ping -c1 -W5 10.97.0.1 >/dev/null", ns["a"], ns["b"])
+	const cMAC = "02:00:5e:97:00:0c"
+	shf(t, "ip netns exec %s sysctl -qw net.ipv4.conf.c0.arp_notify=1 && ip -n %[1]s addr add 10.97.0.2/24 dev c0 && ip -n %[1]s link set c0 address %s", ns["c"], cMAC)
+	if !eventually(func() bool {
+		out, _ := exec.Command("ip", "-n", ns["a"], "neigh", "show", "10.97.0.2", "dev", "a0").Output()
+		return strings.Contains(string(out), cMAC)
+	}) {
+		t.Fatalf("C's gratuitous ARP never reached A's neighbour table")
 	}
-	cMAC := strings.Fields(string(out))[2]
-	shf(t, "ip -n %s neigh replace 10.97.0.2 lladdr %s dev a0 nud permanent", ns["a"], cMAC)
 	cfg := Config{From: ns["a"], To: ns["b"], Timeout: 2 * time.Second}
 	res, err := Run(context.Background(), cfg)
 	if err != nil {
@@ -330,4 +348,18 @@ func TestAddressConflict(t *testing.T) {
 			t.Errorf("after %q: %s %s: %s in %s (%s)", fixes[0], p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 		}
 	}
+}
+
+// TestNeighborCauses: ARP turned off on B's veth in the lab: B answers no
+// ARP and sends its frames to its own MAC; every probe is
+// neighbor-unreachable in B, fixed by turning ARP on again.
+func TestNeighborCauses(t *testing.T) {
+	labtest.RequireRoot(t)
+	const fix, detail = "ip -n B link set dev V1 arp on", "ARP is off on V1 in B (the NOARP flag)"
+	runCauses(t, []causeCase{{name: "ARP off on B's veth", break_: func(t *testing.T, l topology.Lab) {
+		shf(t, "ip -n %s link set dev %s arp off", l.NS1, l.Veth1)
+	}, want: []want{
+		{"A->B", "icmp-echo", CauseNeighbor, "B", fix, detail}, {"A->B", "tcp", CauseNeighbor, "B", fix, detail},
+		{"B->A", "icmp-echo", CauseNeighbor, "B", fix, detail}, {"B->A", "tcp", CauseNeighbor, "B", fix, detail},
+	}}})
 }

@@ -39,9 +39,11 @@ type Counter struct {
 	Grew      uint64 `json:"grew"`
 }
 
-// Resolution is one sighting of a neighbour resolution for Target.
+// Resolution is one sighting of a neighbour resolution for Target;
+// Unanswered when no reply to it was seen.
 type Resolution struct {
-	Target netip.Addr `json:"target"`
+	Target     netip.Addr `json:"target"`
+	Unanswered bool       `json:"unanswered,omitempty"`
 	Sight
 }
 
@@ -188,6 +190,7 @@ type MTUFacts struct {
 	Peer     string `json:"peer,omitempty"`
 	PeerMTU  int    `json:"peer_mtu,omitempty"`
 	PathMTU  int    `json:"path_mtu,omitempty"`   // a frag-needed / packet-too-big that reached the sender
+	Cached   int    `json:"cached_mtu,omitempty"` // the path MTU the sender's route held from an earlier one, when its socket refused to send
 	ErrFrom  string `json:"error_from,omitempty"` // who sent it
 	TooBig   string `json:"too_big,omitempty"`    // one seen by the capture that did not reach the sender
 	LastSeen string `json:"last_seen"`            // where the large request was last seen

@@ -49,7 +49,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 		if r.tcpErr != nil {
 			return r.tcpErr
 		}
-		failed = failed || !r.echoOK() || !r.tcpOK()
+		failed = failed || !r.echoOK() || !r.tcpOK() || !r.mtuOK()
 	}
 	f := res.Facts
 	names := pathNames(a, b, runs)
@@ -210,7 +210,7 @@ func resolutions(exchanges []*decode.Exchange) []Resolution {
 		}
 		for _, s := range ex.Seen {
 			if sight, ok := sightOf(s); ok && s.What == ask {
-				if r := (Resolution{Target: target, Sight: sight}); !slices.Contains(out, r) {
+				if r := (Resolution{Target: target, Unanswered: ex.Status == decode.StatusUnanswered, Sight: sight}); !slices.Contains(out, r) {
 					out = append(out, r)
 				}
 			}
@@ -252,6 +252,15 @@ func (r *run) echoKind() string {
 
 func (r *run) echoOK() bool {
 	return r.echo.Sent == r.cfg.Count && len(r.echo.Replies) == r.cfg.Count
+}
+
+// mtuOK: no mtu probe was sent, or every large echo was answered, or
+// the sender learnt the path MTU (now, or before: its route holds it).
+func (r *run) mtuOK() bool {
+	if r.mtu.size == 0 || !r.echoOK() {
+		return true
+	}
+	return len(r.mtu.echo.Replies) == r.cfg.Count || r.mtu.echo.PathMTU > 0 || r.mtu.cached > 0 && r.mtu.cached < r.mtu.size
 }
 
 func (r *run) tcpOK() bool { return r.tcp.Connected && (r.listener == nil || r.arrived) }
@@ -375,7 +384,7 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 // mtuFacts is what the mtu probe was sized by, and where its large
 // requests went.
 func (r *run) mtuFacts(exchanges []*decode.Exchange) *MTUFacts {
-	m := &MTUFacts{Dev: r.mtu.dev, MTU: r.mtu.size, PathMTU: r.mtu.echo.PathMTU, LastSeen: r.from.name}
+	m := &MTUFacts{Dev: r.mtu.dev, MTU: r.mtu.size, PathMTU: r.mtu.echo.PathMTU, Cached: r.mtu.cached, LastSeen: r.from.name}
 	if err := r.mtu.echo.SendErr; err != nil {
 		m.SendErr = err.Error()
 	}

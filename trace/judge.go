@@ -130,6 +130,15 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	}
 	evs := events(p.Path, resolution)
 	last, story := place(p.Path, evs, seen, what)
+	if ns, l := arpOff(f, p.Path); l != nil {
+		// Nothing crosses a link with ARP off, whatever else is set.
+		v := arpOffVerdict(ns, l)
+		if story == "" {
+			story = fmt.Sprintf("nothing left %s", p.Path[0].Namespace)
+		}
+		v.Story, v.Detail, v.RouteGet = story, story+": "+v.Detail, blamedLookup(f, p, ns)
+		return v, true
+	}
 	if last < 0 {
 		return nothingLeft(f, p, resolution)
 	}
@@ -140,12 +149,36 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 	case last < len(evs)-1 || !complete(p.Path):
 		v = stuck(f, p, p.Path, evs, last, p.Request, false)
 	case resolution:
-		return Verdict{}, false
+		rv, ok := unanswered(f, p, p.Path, evs[last], p.Request, false)
+		if !ok {
+			return Verdict{}, false
+		}
+		v = rv
+		story += ", which never answered"
 	default:
-		bevs := events(p.Back, false)
-		blast, bstory := place(p.Back, bevs, p.AnswerSeen, "the answer")
-		if p.BackTruncated && blast >= 0 && blast == len(bevs)-1 {
+		aseen, aresolution := answerOrResolution(f, p)
+		what := "the answer"
+		if aresolution {
+			what = "the answer's neighbour resolution"
+		}
+		bevs := events(p.Back, aresolution)
+		blast, bstory := place(p.Back, bevs, aseen, what)
+		if p.BackTruncated && !aresolution && blast >= 0 && blast == len(bevs)-1 {
 			return Verdict{}, false // the answer went on past the namespaces followed
+		}
+		if aresolution && blast >= 0 {
+			story += "; " + bstory
+			if blast < len(bevs)-1 {
+				v = stuck(f, p, p.Back, bevs, blast, p.Answer, true)
+				break
+			}
+			rv, ok := unanswered(f, p, p.Back, bevs[blast], p.Answer, true)
+			if !ok {
+				return Verdict{}, false
+			}
+			v = rv
+			story += ", which never answered"
+			break
 		}
 		if blast < 0 && !p.Refused {
 			// Nothing answered: the destination's firewall, on the way in
@@ -239,26 +272,16 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 	if rs := culprits(f.Rules, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
 		return ruleVerdict(rs)
 	}
-	if st != nil && h.Out != "" {
-		for _, n := range st.Neighbors {
-			if n.Dev == h.Out && (n.State == "FAILED" || n.State == "INCOMPLETE") && (n.Addr == pkt.Dst || isGateway(f, h, n.Addr, pkt.Dst)) {
-				return Verdict{Cause: CauseNeighbor, Namespace: h.Namespace,
-					Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", h.Namespace, n.Addr, n.Dev, n.State)}
-			}
-		}
+	if n, ok := unresolved(f, h.Namespace, h.Out, h.In, pkt.Dst); ok {
+		return neighborVerdict(f, h.Namespace, n)
 	}
 	return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
 		Detail: fmt.Sprintf("no link, route, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
 }
 
-func isGateway(f *Facts, h Hop, a, dst netip.Addr) bool {
-	lk, ok := f.lookup(h.Namespace, dst, h.In)
-	return ok && lk.Gateway == a
-}
-
 // routeVerdict blames a router whose lookup for the packet fails.
 func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer bool) Verdict {
-	if strings.Contains(lk.Output, "cross-device") {
+	if rpFiltered(f, lk) {
 		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(),
 			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
 			Fix:    fmt.Sprintf("%s sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.%s.rp_filter=0", topology.ExecPrefix(h.Namespace), h.In)}
@@ -399,7 +422,9 @@ func icmpErrors(f *Facts, p ProbeFacts) string {
 		if len(e.Seen) > 0 {
 			where = fmt.Sprintf(", seen at %s/%s %s", e.Seen[0].Namespace, e.Seen[0].Iface, e.Seen[0].Dir)
 		}
-		out = append(out, fmt.Sprintf("%s sent ICMP %s%s", who, e.Text, where))
+		if s := fmt.Sprintf("%s sent ICMP %s%s", who, e.Text, where); !slices.Contains(out, s) {
+			out = append(out, s)
+		}
 	}
 	return strings.Join(out, "; ")
 }
@@ -422,13 +447,21 @@ func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 		out = p.Back[len(p.Back)-1].In
 	}
 	l := linkOf(f.state(h.Namespace), out)
-	if l == nil || (l.Up && l.Carrier) {
+	if l == nil {
 		return Verdict{}, false
 	}
-	v := linkDown(h.Namespace, l)
-	if l.Up {
-		if pl, pns := peerOf(f, l); pl != nil && !pl.Up {
-			v = linkDown(pns, pl)
+	var v Verdict
+	if n, ok := unresolved(f, h.Namespace, out, "", p.Request.Dst); l.Up && l.Carrier && ok {
+		// Its neighbour for the next hop never resolved.
+		v = neighborVerdict(f, h.Namespace, n)
+	} else if l.Up && l.Carrier {
+		return Verdict{}, false
+	} else {
+		v = linkDown(h.Namespace, l)
+		if l.Up {
+			if pl, pns := peerOf(f, l); pl != nil && !pl.Up {
+				v = linkDown(pns, pl)
+			}
 		}
 	}
 	v.Story = fmt.Sprintf("nothing left %s on %s", h.Namespace, out)
@@ -481,4 +514,67 @@ func requestOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
 		return p.RequestSeen, false
 	}
 	return seen, true
+}
+
+// answerOrResolution is what of the answer a path judgement places: its
+// own sightings, or when the request arrived and no answer (nor error,
+// nor reset) was seen anywhere, those of the replier's neighbour
+// resolution for its next hop back, if that went unanswered.
+func answerOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
+	if len(p.Back) == 0 || len(p.AnswerSeen) > 0 || p.Refused || len(p.Errors) > 0 {
+		return p.AnswerSeen, false
+	}
+	replier := p.Back[0].Namespace
+	nh := p.Answer.Dst
+	if lk, ok := f.lookup(replier, p.Answer.Dst, ""); ok && lk.Gateway.IsValid() {
+		nh = lk.Gateway
+	}
+	var seen []Sight
+	for _, r := range f.Resolutions {
+		if r.Target == nh && r.Unanswered && !slices.Contains(seen, r.Sight) {
+			seen = append(seen, r.Sight)
+		}
+	}
+	if !slices.ContainsFunc(seen, func(s Sight) bool { return s.Namespace == replier }) {
+		return p.AnswerSeen, false
+	}
+	return seen, true
+}
+
+// unanswered: a neighbour resolution entered the namespace of path's hop
+// at e, which holds the address asked for and did not answer. Strict
+// reverse-path filtering refuses ARP from a sender whose route back
+// leaves by another interface; an arp-family rule may drop it.
+func unanswered(f *Facts, p ProbeFacts, path []Hop, e event, pkt Packet, answer bool) (Verdict, bool) {
+	h := path[e.hop]
+	if lk, ok := f.lookup(h.Namespace, pkt.Dst, h.In); ok && rpFiltered(f, lk) {
+		v := routeVerdict(f, p, h, lk, pkt, answer)
+		v.Detail += fmt.Sprintf(", its ARP requests included: %s's route back to %s leaves by another interface", h.Namespace, pkt.Src)
+		return v, true
+	}
+	if rs := arpCulprits(f.Rules, h.Namespace, "input", "output"); len(rs) > 0 {
+		var names, fixes []string
+		for _, r := range rs {
+			names = append(names, r.describe())
+			fixes = append(fixes, r.fix(topology.ExecPrefix(r.Namespace)))
+		}
+		return Verdict{Cause: CauseNeighbor, Namespace: h.Namespace,
+			Detail: fmt.Sprintf("%s drops ARP: %s", h.Namespace, strings.Join(names, "; ")), Fix: strings.Join(fixes, " && ")}, true
+	}
+	return Verdict{}, false
+}
+
+// rpFiltered reports whether a failed input lookup is reverse-path
+// filtering's doing: the kernel says "Invalid cross-device link", or (as
+// kernels since 6.13 answer any failed input lookup) "Invalid argument"
+// where rp_filter is on for the interface.
+func rpFiltered(f *Facts, lk Lookup) bool {
+	if lk.OK || lk.Iif == "" {
+		return false
+	}
+	if strings.Contains(lk.Output, "cross-device") {
+		return true
+	}
+	st := f.state(lk.Namespace)
+	return st != nil && strings.Contains(lk.Output, "Invalid argument") && max(st.RPFilter["all"], st.RPFilter[lk.Iif]) > 0
 }

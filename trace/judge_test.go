@@ -172,6 +172,42 @@ func TestJudgeTable(t *testing.T) {
 		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
 			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
+		{"ARP off on the destination's way in", func(f *Facts, p *ProbeFacts) {
+			b0 := f.state("B").Link("b0")
+			b0.NoARP, b0.MAC, b0.Kind = true, "02:00:00:00:00:b0", "veth"
+		}, CauseNeighbor, "B", "ip -n B link set dev b0 arp on", "never left R: ARP is off on b0 in B (the NOARP flag)"},
+		{"a tun has no ARP by nature: not blamed", func(f *Facts, p *ProbeFacts) {
+			f.state("B").Link("b0").NoARP, f.state("B").Link("b0").Kind = true, "tun"
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
+		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
+		{"ARP dropped by the neighbour's firewall", func(f *Facts, p *ProbeFacts) {
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "INCOMPLETE"}}
+			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: "drop", Text: "drop"}}
+		}, CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
+		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *Facts, p *ProbeFacts) {
+			f.state("R").RPFilter = map[string]int{"all": 1, "r0": 0}
+			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
+		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "reverse-path filtering (rp_filter) in R"},
+		{"ARP refused by rp_filter: the resolution entered the router, never answered", func(f *Facts, p *ProbeFacts) {
+			f.state("R").RPFilter = map[string]int{"all": 1}
+			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
+			p.RequestSeen = []Sight{{"A", "a0", DirOut}}
+			f.Resolutions = []Resolution{{Target: dst, Unanswered: true, Sight: Sight{"A", "a0", DirOut}}, {Target: dst, Unanswered: true, Sight: Sight{"R", "r0", DirIn}}}
+			p.Path = []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}}
+		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "the neighbour resolution left A on a0, entered R on r0, which never answered"},
+		{"mtu: frag-needed dropped in the router's output", func(f *Facts, p *ProbeFacts) {
+			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
+			for _, l := range []*topology.LinkState{f.state("A").Link("a0"), f.state("R").Link("r0"), f.state("R").Link("r1"), f.state("B").Link("b0")} {
+				l.MTU = 1500
+			}
+			f.state("R").Link("r1").MTU, f.state("B").Link("b0").MTU = 1280, 1280
+			f.Rules = []Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: "drop", Text: "icmp type destination-unreachable drop",
+				Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"destination-unreachable"}}}}}
+		}, CauseMTU, "R", "ip netns exec R nft delete rule inet f out handle 3", "R/r1 has MTU 1280, less than the 1500-byte packets with DF A sends on a0"},
+		{"mtu: no rule to blame, the sender is told the size", func(f *Facts, p *ProbeFacts) {
+			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
+			f.state("A").Link("a0").MTU, f.state("R").Link("r0").MTU, f.state("R").Link("r1").MTU = 1500, 1500, 1400
+		}, CauseMTU, "R", "ip -n A link set a0 mtu 1400", "which never reached A (a path-MTU black hole)"},
 		{"answer stuck in the router without a route back", func(f *Facts, p *ProbeFacts) {
 			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
 			p.AnswerSeen = []Sight{{"B", "b0", DirOut}, {"R", "r1", DirIn}}
@@ -190,7 +226,11 @@ func TestJudgeTable(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, p := facts(), probe
 			tt.edit(f, &p)
-			v, ok := judge(f, p)
+			judgeIt := judge
+			if p.Kind == KindMTU {
+				judgeIt = judgePathMTU
+			}
+			v, ok := judgeIt(f, p)
 			if !ok || v.Cause != tt.cause || v.Namespace != tt.namespace || v.Fix != tt.fix || !strings.Contains(v.Detail, tt.detail) {
 				t.Errorf("got ok=%v %+v; want %s in %s, fix %q, detail with %q", ok, v, tt.cause, tt.namespace, tt.fix, tt.detail)
 			}

@@ -149,6 +149,19 @@ func (res *Result) attachKernelDrops() {
 	}
 }
 
+// withoutSenderPurge leaves out the sender's own socket throwing away
+// what it still held once told of an error (QUEUE_PURGE in from): not a
+// drop on the way.
+func withoutSenderPurge(drops []KernelDropSeen, from string) []KernelDropSeen {
+	var out []KernelDropSeen
+	for _, kd := range drops {
+		if kd.Reason != "QUEUE_PURGE" || kd.Namespace != from {
+			out = append(out, kd)
+		}
+	}
+	return out
+}
+
 // kernelSaysOtherwise is what a failed verdict's detail adds when the
 // kernel's drops of the probe do not fit it: both are said.
 func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
@@ -187,6 +200,22 @@ var causeReasons = map[string][]string{
 func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 	if kd.Reason == "QUEUE_PURGE" && (v.Cause == CauseRejected || v.Cause == CausePortClosed) {
 		return true // the sender's socket, refused, throws away what it still held
+	}
+	if v.Cause == CauseMTU && kd.Reason == "PKT_TOO_BIG" {
+		return true // the hop that cannot forward it, wherever the frag-needed dies
+	}
+	if v.Cause == CauseNeighbor {
+		// A neighbour that never resolved drops in the namespace that
+		// asked, wherever the cause lies; frames from an interface with
+		// ARP off carry its own MAC, which the next hop drops as another
+		// host's (a bridge, as a frame for the port it came from).
+		if slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && strings.Contains(v.Detail, kd.Namespace+"'s neighbour entry") {
+			return true
+		}
+		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[CauseNeighbor], kd.Reason)
+		if noARPDrop && strings.Contains(v.Detail, "NOARP") {
+			return true
+		}
 	}
 	if kd.Namespace != v.Namespace {
 		return false

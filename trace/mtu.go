@@ -2,6 +2,7 @@ package trace
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 
@@ -19,6 +20,10 @@ type mtuProbe struct {
 	size int    // its MTU: the probe's packets' size, IP header included
 	echo echoResult
 	err  error
+	// cached is the path MTU the sender's route already holds, read when
+	// the socket refused to send (EMSGSIZE): what an earlier frag-needed
+	// taught it.
+	cached int
 }
 
 // dontFragment makes the raw ICMP socket fd send without fragmenting
@@ -57,6 +62,9 @@ func (r *run) probeMTU(ctx context.Context) {
 		return
 	}
 	r.mtu.echo, r.mtu.err = probeEchoSized(ctx, r.from.ns, r.src, r.dst, randomID(), r.cfg.Count, r.cfg.Timeout, r.mtu.size)
+	if errors.Is(r.mtu.echo.SendErr, unix.EMSGSIZE) {
+		r.mtu.cached = routeMTU(r.from.ns, r.src, r.dst)
+	}
 }
 
 // mtuFacts is what the mtu judgement reads.
@@ -71,6 +79,7 @@ type mtuFacts struct {
 	handed    int    // how many the sender's socket took
 	small     bool   // the small echo of the same direction passed
 	pathMTU   int    // a frag-needed / packet-too-big that reached the sender
+	cached    int    // the path MTU the sender's route held from an earlier one
 	errFrom   string // who sent it
 	tooBig    string // one seen by the capture that did not reach the sender: who and where
 	lastSeen  string // the namespace where the large request was last seen
@@ -98,6 +107,10 @@ func judgeMTU(m mtuFacts) (p Probe, judged bool) {
 		// Path-MTU discovery working: the sender learnt the size to use.
 		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
 		p.Detail = fmt.Sprintf("path MTU %d: %s answered the %s with frag-needed / packet-too-big, which reached %s", m.pathMTU, m.errFrom, size, m.ns)
+	case m.handed == 0 && m.cached > 0 && m.cached < m.mtu:
+		// Path-MTU discovery worked before: the route remembers the size.
+		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.Detail = fmt.Sprintf("path MTU %d: %s's route to %s holds it from an earlier frag-needed / packet-too-big, so its socket refuses the %s (%s)", m.cached, m.ns, m.to, size, m.sendErr)
 	case m.handed == 0 && (m.peerMTU == 0 || m.peerMTU == m.mtu):
 		p.Cause, p.Namespace = CauseMTU, m.ns
 		p.Detail = fmt.Sprintf("%s refuses to send %s: %s", m.ns, size, m.sendErr)

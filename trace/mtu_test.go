@@ -20,6 +20,7 @@ func TestJudgeMTU(t *testing.T) {
 		{"the sender's end larger", func(m *mtuFacts) { m.mtu = 9000 }, true, false, CauseMTU, "A", "ip -n A link set veth0 mtu 1500", "A/veth0 has 9000, B/veth1 has 1500"},
 		{"the peer's end larger", func(m *mtuFacts) { m.peerMTU = 9000 }, true, false, CauseMTU, "B", "ip -n B link set veth1 mtu 1500", "B/veth1 has 9000"},
 		{"frag-needed reached the sender", func(m *mtuFacts) { m.pathMTU, m.errFrom = 1400, "ICMP type 3 code 4 from 10.0.0.1" }, true, true, CauseOK, "A", "", "path MTU 1400"},
+		{"path MTU known from before: the socket refuses", func(m *mtuFacts) { m.handed, m.cached, m.sendErr = 0, 1280, "message too long" }, true, true, CauseOK, "A", "", "path MTU 1280: A's route to B holds it"},
 		{"black hole", func(m *mtuFacts) { m.lastSeen, m.tooBig = "R", "10.0.0.1 sent frag-needed" }, true, false, CauseMTU, "R", "", "(a path-MTU black hole); 10.0.0.1 sent frag-needed, which never reached A"},
 	}
 	for _, tt := range tests {

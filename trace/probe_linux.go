@@ -428,3 +428,30 @@ func (l *listener) received(ctx context.Context, msg string, wait time.Duration)
 }
 
 func (l *listener) Close() { l.ln.Close() }
+
+// routeMTU is the MTU of ns's route from src to dst, path MTU learnt from
+// frag-needed / packet-too-big included (what `ip route get` shows as
+// "cache ... mtu N"): a UDP socket connected there asks the kernel, and
+// connecting sends nothing. 0 when it cannot tell.
+func routeMTU(ns netns.NsHandle, src, dst netip.Addr) int {
+	fd, err := socketIn(ns, domain(dst), unix.SOCK_DGRAM, unix.IPPROTO_UDP)
+	if err != nil {
+		return 0
+	}
+	defer unix.Close(fd)
+	if src.IsValid() && unix.Bind(fd, sockaddr(src, 0)) != nil {
+		return 0
+	}
+	if unix.Connect(fd, sockaddr(dst, 9)) != nil {
+		return 0
+	}
+	level, opt := unix.IPPROTO_IP, unix.IP_MTU
+	if dst.Is6() {
+		level, opt = unix.IPPROTO_IPV6, unix.IPV6_MTU
+	}
+	mtu, err := unix.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		return 0
+	}
+	return mtu
+}

@@ -18,6 +18,12 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 	switch {
 	case p.Kind == KindMTU:
 		v = judgeMTUProbe(p)
+		if mv, ok := judgePathMTU(f, p); ok && !v.OK && (multiHop(p.Path) || multiHop(p.Back)) {
+			// Past the sender's own link: the first link too small, and
+			// what became of the error the hop before it sent.
+			mv.RouteGet = p.routeGet(mv.Namespace)
+			v = mv
+		}
 	case p.OK:
 		v = passed(p)
 	default:
@@ -29,7 +35,7 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
 			Detail: detail + "; the probe's own verdict was: " + v.Detail}
 	}
-	v.Detail += kernelSaysOtherwise(v, p.Drops)
+	v.Detail += kernelSaysOtherwise(v, withoutSenderPurge(p.Drops, p.From))
 	return v
 }
 
@@ -58,6 +64,11 @@ func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 	if p.Kind == decode.KindTCPConn && p.Socket.Connected {
 		v = Verdict{Cause: CauseDropped, Namespace: p.To, RouteGet: p.routeGet(p.To),
 			Detail: "connected, but the test message never reached the listener"}
+	} else if ns, l := arpOff(f, p.Path); l != nil && !multiHop(p.Path) && !multiHop(p.Back) {
+		// Two namespaces on one veth pair: nothing crosses it while one
+		// end has ARP off (on a longer path the path judgement says it).
+		v = arpOffVerdict(ns, l)
+		v.RouteGet = p.routeGet(ns)
 	} else {
 		v = judgeEnds(f, p)
 	}
@@ -115,7 +126,7 @@ func judgeMTUProbe(p ProbeFacts) Verdict {
 		m = &MTUFacts{LastSeen: p.From}
 	}
 	pr, _ := judgeMTU(mtuFacts{ns: p.From, to: p.To, dev: m.Dev, mtu: m.MTU, peerNS: m.PeerNS, peer: m.Peer, peerMTU: m.PeerMTU,
-		sent: p.Socket.Count, got: p.Socket.Received, handed: p.Socket.Sent, small: true, pathMTU: m.PathMTU,
+		sent: p.Socket.Count, got: p.Socket.Received, handed: p.Socket.Sent, small: true, pathMTU: m.PathMTU, cached: m.Cached,
 		errFrom: m.ErrFrom, tooBig: m.TooBig, lastSeen: m.LastSeen, sendErr: m.SendErr})
 	v := Verdict{OK: pr.OK, Cause: pr.Cause, Namespace: pr.Namespace, Detail: pr.Detail, Fix: pr.Fix}
 	if !v.OK {

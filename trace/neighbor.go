@@ -1,0 +1,144 @@
+package trace
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// arpKinds are the kinds of interface that resolve their neighbours with
+// ARP unless told not to: a dummy or a tun is NOARP by nature.
+var arpKinds = []string{"veth", "bridge", "macvlan", "vlan", "device", "bond"}
+
+// arpOff is the first interface a packet following path leaves or enters
+// a namespace by (bridge ports aside: they do not resolve) that has ARP
+// turned off, and its namespace. An interface with ARP off answers no
+// request for its addresses and sends to no resolved MAC: nothing crosses
+// the link it is on, however the rest is set.
+func arpOff(f *Facts, path []Hop) (string, *topology.LinkState) {
+	for _, h := range path {
+		if h.Role == RoleBridge {
+			continue
+		}
+		for _, name := range []string{h.In, h.Out} {
+			if l := linkOf(f.state(h.Namespace), name); l != nil && l.NoARP && l.MAC != "" && slices.Contains(arpKinds, l.Kind) {
+				return h.Namespace, l
+			}
+		}
+	}
+	return "", nil
+}
+
+func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
+	return Verdict{Cause: CauseNeighbor, Namespace: ns,
+		Detail: fmt.Sprintf("ARP is off on %s in %s (the NOARP flag): %s neither answers ARP for %s's addresses nor resolves its neighbours there, so frames to and from it never reach the right MAC", l.Name, ns, ns, l.Name),
+		Fix:    fmt.Sprintf("%s link set dev %s arp on", topology.IPCommand(ns), l.Name)}
+}
+
+// arpCulprits are the rules and chain policies of ns's arp family that
+// drop ARP on the hooks (input, output): in each chain the first rule
+// that drops, else its policy. Their conditions are not evaluated: an ARP
+// drop in a namespace whose neighbours do not resolve is the suspect.
+func arpCulprits(rules []Rule, ns string, hooks ...string) []Rule {
+	var out []Rule
+	chains := map[string][]Rule{}
+	var order []string
+	for _, r := range rules {
+		if r.Namespace != ns || r.Family != "arp" || !slices.Contains(hooks, r.Hook) {
+			continue
+		}
+		k := r.Table + " " + r.Chain
+		if _, ok := chains[k]; !ok {
+			order = append(order, k)
+		}
+		chains[k] = append(chains[k], r)
+	}
+	for _, k := range order {
+		var policy *Rule
+		decided := false
+		for i, r := range chains[k] {
+			switch {
+			case r.Policy:
+				policy = &chains[k][i]
+			case !decided && (r.Verdict == "drop" || r.Verdict == "reject"):
+				out = append(out, r)
+				decided = true
+			case !decided && r.Verdict == "accept" && len(r.Conds) == 0:
+				decided = true
+			}
+		}
+		if !decided && policy != nil && policy.Verdict == "drop" {
+			out = append(out, *policy)
+		}
+	}
+	return out
+}
+
+// unresolved is ns's neighbour entry on dev for dst (or for the gateway
+// of ns's route to dst) that never resolved, if there is one.
+func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (topology.NeighborEntry, bool) {
+	st := f.after(ns) // the neighbour tables as the probes left them
+	if st == nil {
+		st = f.state(ns)
+	}
+	if st == nil || dev == "" {
+		return topology.NeighborEntry{}, false
+	}
+	nh := dst
+	if lk, ok := f.lookup(ns, dst, iif); ok && lk.Gateway.IsValid() {
+		nh = lk.Gateway
+	}
+	for _, n := range st.Neighbors {
+		if n.Dev == dev && n.Addr == nh && (n.State == "FAILED" || n.State == "INCOMPLETE") {
+			return n, true
+		}
+	}
+	return topology.NeighborEntry{}, false
+}
+
+// neighborVerdict: ns's ARP/ND for n.Addr on n.Dev got no answer. When
+// the namespace that holds the address (or ns itself) has an ARP drop
+// rule, that rule is the cause and its namespace the one to blame.
+func neighborVerdict(f *Facts, ns string, n topology.NeighborEntry) Verdict {
+	v := Verdict{Cause: CauseNeighbor, Namespace: ns,
+		Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", ns, n.Addr, n.Dev, n.State)}
+	if !n.Addr.Is4() {
+		return v
+	}
+	owner := ""
+	for _, st := range f.Namespaces {
+		if st.Owns(n.Addr) {
+			owner = st.Name
+		}
+	}
+	for _, c := range []struct {
+		ns    string
+		hooks []string
+		why   string
+	}{{owner, []string{"input", "output"}, fmt.Sprintf("%s, which holds %s, drops ARP", owner, n.Addr)},
+		{ns, []string{"output", "input"}, fmt.Sprintf("%s drops its own ARP", ns)}} {
+		if c.ns == "" {
+			continue
+		}
+		rs := arpCulprits(f.Rules, c.ns, c.hooks...)
+		if len(rs) == 0 {
+			continue
+		}
+		var names, fixes []string
+		for _, r := range rs {
+			names = append(names, r.describe())
+			fixes = append(fixes, r.fix(topology.ExecPrefix(r.Namespace)))
+		}
+		v.Namespace = c.ns
+		v.Detail += fmt.Sprintf(": %s: %s", c.why, strings.Join(names, "; "))
+		v.Fix = strings.Join(fixes, " && ")
+		return v
+	}
+	if owner == "" {
+		v.Detail += fmt.Sprintf("; no namespace on the path holds %s", n.Addr)
+	}
+	return v
+}
