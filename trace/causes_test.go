@@ -355,7 +355,7 @@ func TestAddressConflict(t *testing.T) {
 // neighbor-unreachable in B, fixed by turning ARP on again.
 func TestNeighborCauses(t *testing.T) {
 	labtest.RequireRoot(t)
-	const fix, detail = "ip -n B link set dev V1 arp on", "ARP is off on V1 in B (the NOARP flag)"
+	const fix, detail = "ip -n B link set dev V1 arp on", "ARP is off on V1 in "
 	runCauses(t, []causeCase{{name: "ARP off on B's veth", break_: func(t *testing.T, l topology.Lab) {
 		shf(t, "ip -n %s link set dev %s arp off", l.NS1, l.Veth1)
 	}, want: []want{
