@@ -289,6 +289,22 @@ func hashIP(hdr, payload []byte) uint64 {
 	return mixBytes(h, payload[:min(len(payload), 16)]) | 1
 }
 
+// hashRouted is hashIP with the header's TTL (hop limit) at ttl and, when
+// sum >= 0, its checksum at sum taken as zero: a router rewrites both, and
+// the packet it forwards is still the one that entered it, not a
+// retransmission.
+func hashRouted(hdr, payload []byte, ttl, sum int) uint64 {
+	var h [60]byte // the longest IPv4 header; IPv6's is 40
+	n := copy(h[:], hdr)
+	if ttl < n {
+		h[ttl] = 0
+	}
+	if sum >= 0 && sum+1 < n {
+		h[sum], h[sum+1] = 0, 0
+	}
+	return hashIP(h[:n], payload)
+}
+
 func mixBytes(h uint64, b []byte) uint64 {
 	for len(b) >= 8 {
 		h = (h ^ binary.LittleEndian.Uint64(b)) * 0x9E3779B97F4A7C15

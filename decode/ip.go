@@ -38,7 +38,7 @@ func (d *Decoder) ip4(b []byte, p *Packet) {
 	if len(b) < end {
 		p.Truncated, end = true, len(b)
 	}
-	p.Hash = hashIP(b[:ihl], b[ihl:end])
+	p.Hash = hashRouted(b[:ihl], b[ihl:end], 8, 10)
 	if p.FragOff != 0 {
 		return // a later fragment: no transport header
 	}
@@ -67,7 +67,7 @@ func (d *Decoder) ip6(b []byte, p *Packet) {
 	if len(b) < end {
 		p.Truncated, end = true, len(b)
 	}
-	p.Hash = hashIP(b[:40], b[40:end])
+	p.Hash = hashRouted(b[:40], b[40:end], 7, -1)
 	rest, next := b[40:end], b[6]
 	for ext := 0; ; ext++ {
 		var n int
