@@ -306,6 +306,27 @@ func TestPathNineNamespaces(t *testing.T) {
 			t.Errorf("%s %s: never seen in %s", p.Direction, p.Kind, b)
 		}
 	}
+
+	// R7 forwards nothing: the last namespace followed toward B is blamed
+	// where it is seen to keep the request, and every failed verdict says
+	// the path went on past what was followed.
+	r7 := nodes[7]
+	inNS(t, r7, "sysctl", "-qw", "net.ipv4.ip_forward=0")
+	res, err = Run(context.Background(), Config{From: a, To: b, Timeout: time.Second})
+	if err != nil {
+		t.Fatalf("trace: %v", err)
+	}
+	if p := findFamily(res, a+"->"+b, "icmp-echo", 4); p == nil || p.OK || p.Cause != CauseDropped || p.Namespace != r7 || !strings.Contains(p.Detail, "never left "+r7) {
+		t.Errorf("A->B icmp-echo: %+v, want dropped in %s", p, r7)
+	}
+	for _, p := range res.Probes {
+		if !p.OK && !strings.Contains(p.Detail, fmt.Sprintf("beyond the %d namespaces nsdump follows", MaxHops)) {
+			t.Errorf("%s %s: detail %q does not say the path was cut", p.Direction, p.Kind, p.Detail)
+		}
+	}
+	if res.OK {
+		t.Error("all ok with R7 forwarding nothing")
+	}
 }
 
 // TestPathPerFamily: A and B joined by two dual-stack routers, IPv4 routed
