@@ -23,6 +23,7 @@ type causeCase struct {
 	cfg    Config
 	six    bool   // an IPv6-only lab
 	want   []want // probes not listed must be ok
+	record bool   // -update records its facts under testdata/facts
 }
 
 // causesLab is a lab of the test's own with routes both ways; IPv6 only
@@ -77,6 +78,9 @@ func runCauses(t *testing.T, cases []causeCase) {
 				if !checked[p.Direction+" "+p.Kind] && !p.OK {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
+			}
+			if *update && tt.record {
+				record(t, "lab "+tt.name, res)
 			}
 			if t.Failed() {
 				return
@@ -161,7 +165,7 @@ func TestRouteCauses(t *testing.T) {
 			shf(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
 			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
-		{name: "wrong route: a dummy", break_: func(t *testing.T, l topology.Lab) {
+		{name: "wrong route into a dummy", record: true, break_: func(t *testing.T, l topology.Lab) {
 			t.Logf("the interface that loses packets: %s", sinkInterface(t, l.NS0, "wr0"))
 			shf(t, "ip -n %s link set wr0 up && ip -n %[1]s route replace %s dev wr0", l.NS0, l.Route0())
 		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to no namespace nsdump knows, not by V0, whose peer is in B:"),
@@ -356,7 +360,7 @@ func TestAddressConflict(t *testing.T) {
 func TestNeighborCauses(t *testing.T) {
 	labtest.RequireRoot(t)
 	const fix, detail = "ip -n B link set dev V1 arp on", "ARP is off on V1 in "
-	runCauses(t, []causeCase{{name: "ARP off on B's veth", break_: func(t *testing.T, l topology.Lab) {
+	runCauses(t, []causeCase{{name: "ARP off on the veth in B", record: true, break_: func(t *testing.T, l topology.Lab) {
 		shf(t, "ip -n %s link set dev %s arp off", l.NS1, l.Veth1)
 	}, want: []want{
 		{"A->B", "icmp-echo", CauseNeighbor, "B", fix, detail}, {"A->B", "tcp", CauseNeighbor, "B", fix, detail},
