@@ -91,6 +91,23 @@ func TestHopFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", CauseNeighbor, "B", []string{"nothing left B on b0", "B's neighbour entry for 10.96.2.1 on b0 is", "(arp pmx out handle 4, hook output) in B"}},
 			{"B->A", "tcp", CauseNeighbor, "B", []string{"B's neighbour entry for 10.96.2.1 on b0 is"}},
 		}},
+		// The router's own firewall drops ARP on its port toward B, both
+		// ways (dropping only its requests would let it learn B's MAC from
+		// B's, when they come first: a race): its neighbour for B never
+		// resolves, and the rules are its own.
+		{name: "router neighbour for B never resolves, the router drops ARP", kind: "router", break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "nft", "add table arp pmx")
+			tp.in(t, tp.M, "nft", "add chain arp pmx in { type filter hook input priority 0; }")
+			tp.in(t, tp.M, "nft", "add chain arp pmx out { type filter hook output priority 0; }")
+			tp.in(t, tp.M, "nft", `add rule arp pmx in iifname "pb" drop`)
+			tp.in(t, tp.M, "nft", `add rule arp pmx out oifname "pb" drop`)
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", CauseNeighbor, "M", []string{"entered M on pa, never left M", "M's neighbour entry for 10.96.2.2 on pb is",
+				"drops its own ARP", "(arp pmx out handle 4, hook output) in M"}},
+			{"A->B", "tcp", CauseNeighbor, "M", []string{"M's neighbour entry for 10.96.2.2 on pb is"}},
+			{"B->A", "icmp-echo", CauseNeighbor, "M", []string{"the neighbour resolution left B on b0, entered M on pb, which never answered", "M drops ARP", "(arp pmx in handle 3, hook input) in M"}},
+			{"B->A", "tcp", CauseNeighbor, "M", []string{"M drops ARP"}},
+		}},
 		// A second link between A and M (a1 10.96.4.2 - pa1 10.96.4.1), and
 		// M's route to A's address through it: M sends to A by pa1 what
 		// comes from A by pa, and strict reverse-path filtering in M refuses
