@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -186,7 +185,7 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	}
 	err = topology.Do(ns, func() error {
 		var err error
-		src.ring, err = openRxRing(ifc.Index, s.cfg.BlockSize, s.cfg.NumBlocks, frame, 10*time.Millisecond, s.cfg.PollTimeout, prog)
+		src.ring, err = openRxRing(ifc.Index, s.cfg.BlockSize, s.cfg.NumBlocks, frame, blockTimeout, prog)
 		return err
 	})
 	if err != nil {
@@ -232,179 +231,12 @@ func (s *Session) Close() {
 	}
 }
 
-type readResult struct {
-	stats Stats
-	err   error
-}
+// blockTimeout is how long the kernel keeps a ring block that holds a
+// frame before handing it over unfilled: the longest a frame waits in the
+// kernel, and so about the longest the merge waits for a quiet socket.
+const blockTimeout = 10 * time.Millisecond
 
-// Run reads every socket until ctx ends, count frames were handed over
-// (count > 0), or a socket fails, calling fn for each frame in timestamp
-// order and idle (if not nil) after each batch, so that a printer can flush.
-// Each socket is closed by the goroutine that reads it.
-func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle func() error) (Stats, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	// Each reader sends the frames of a ring block at once.
-	frames := make(chan []Frame, 64)
-	results := make(chan readResult, len(s.sources))
-	for i, src := range s.sources {
-		go s.read(ctx, i, src, frames, results)
-	}
-	var st Stats
-	var firstErr error
-	// A TPACKET_V3 block reaches userland when full or after its 10 ms
-	// timeout; holding frames one poll timeout lets every socket catch up.
-	m := newMerger(s.cfg.PollTimeout, len(s.sources))
-	emit := func(f Frame) {
-		if firstErr != nil || count > 0 && st.Captured >= count {
-			return
-		}
-		if err := fn(f); err != nil {
-			firstErr = err
-			cancel()
-			return
-		}
-		st.Captured++
-		if count > 0 && st.Captured >= count {
-			cancel()
-		}
-	}
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for running := len(s.sources); running > 0; {
-		select {
-		case batch := <-frames:
-			for _, f := range batch {
-				m.push(f)
-			}
-			putBatch(batch)
-		case r := <-results:
-			running--
-			st.Received += r.stats.Received
-			st.Dropped += r.stats.Dropped
-			if r.err != nil && s.cfg.SkipVanished && errors.Is(r.err, ErrVanished) {
-				s.skip(r.err) // one point gone: the others go on
-				continue
-			}
-			if r.err != nil && firstErr == nil {
-				firstErr = r.err
-				cancel()
-			}
-		case now := <-tick.C:
-			if m.flush(now, emit) && idle != nil && firstErr == nil {
-				if err := idle(); err != nil {
-					firstErr = err
-					cancel()
-				}
-			}
-		}
-	}
-	for len(frames) > 0 {
-		for _, f := range <-frames {
-			m.push(f)
-		}
-	}
-	m.flush(time.Time{}, emit)
-	s.sources = nil
-	return st, firstErr
-}
-
-func (s *Session) read(ctx context.Context, i int, src *source, out chan<- []Frame, done chan<- readResult) {
-	ring := src.ring
-	defer ring.close()
-	var res readResult
-	nextCheck := time.Now().Add(checkEvery)
-	var drainUntil time.Time
-	userFilter := !s.cfg.Filter.FitsKernel()
-	var arena []byte // the frames' bytes, copied out of the ring
-	for {
-		// Once stopped, frames already in the ring (a block the kernel
-		// retires within its 10 ms timeout) are still taken, for at most
-		// a poll timeout: the reply that came just before Ctrl-C counts.
-		if ctx.Err() != nil {
-			if drainUntil.IsZero() {
-				drainUntil = time.Now().Add(s.cfg.PollTimeout)
-			} else if time.Now().After(drainUntil) {
-				break
-			}
-		}
-		hdr, block, err := ring.nextBlock()
-		if now := time.Now(); now.After(nextCheck) {
-			// The socket holds its namespace alive: ip netns del (or
-			// nsdump teardown) only unmounts the name, and the veth in it
-			// lives on with nothing sending. Notice the name going.
-			nextCheck = now.Add(checkEvery)
-			if err := src.namespaceThere(); err != nil {
-				res.err = err
-				break
-			}
-		}
-		if errors.Is(err, errRingTimeout) {
-			if ctx.Err() != nil {
-				break // drained
-			}
-			continue
-		}
-		if errors.Is(err, errRingPoll) {
-			// POLLERR: the kernel reports ENETDOWN on the socket when its
-			// interface is unregistered. Polling again would spin.
-			if err := src.stillThere(); err != nil {
-				res.err = err
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if err != nil {
-			res.err = fmt.Errorf("capture on %s: %w", src.point.Name, err)
-			break
-		}
-		// One allocation for the block's frames and their bytes (a fresh
-		// arena when the last is full), not one per frame: a flood of
-		// small frames otherwise keeps the garbage collector busy.
-		batch := getBatch()
-		eachFrame(hdr, block, func(data []byte, wireLen int, ts time.Time, outgoing bool) {
-			if userFilter && !s.cfg.Filter.MatchLen(data, wireLen) {
-				return
-			}
-			kept := data[:min(len(data), s.cfg.SnapLen)]
-			if cap(arena)-len(arena) < len(kept) {
-				arena = make([]byte, 0, max(arenaSize, len(kept)))
-			}
-			at := len(arena)
-			arena = append(arena, kept...)
-			f := Frame{Time: ts, Point: i, LinkType: LinkEthernet, Len: max(wireLen, len(kept)), Data: arena[at:len(arena):len(arena)], Dir: DirIn}
-			if outgoing {
-				f.Dir = DirOut
-			}
-			batch = append(batch, f)
-		})
-		ring.release(hdr)
-		if len(batch) > 0 {
-			out <- batch // Run takes frames until every reader has ended
-		}
-	}
-	if received, dropped, err := ring.stats(); err == nil {
-		res.stats.Received, res.stats.Dropped = received, dropped
-	}
-	done <- res
-}
-
-// batches recycles the slices readers hand their frames over in.
-var batches = sync.Pool{New: func() any { return new([]Frame) }}
-
-func getBatch() []Frame { return (*batches.Get().(*[]Frame))[:0] }
-
-func putBatch(b []Frame) {
-	clear(b) // the frames' bytes belong to the merge now
-	batches.Put(&b)
-}
-
-// arenaSize is the least a reader allocates at once for the bytes of the
-// frames it copies out of its ring.
-const arenaSize = 64 << 10
-
-// checkEvery is how often a reading goroutine checks that its namespace
+// checkEvery is how often a capture checks that its namespace
 // still has its name.
 const checkEvery = 250 * time.Millisecond
 

@@ -2,86 +2,117 @@ package capture
 
 import (
 	"container/heap"
+	"math"
 	"time"
 )
 
-// merger orders frames from several sockets by timestamp, holding each a
-// little while so that a slower socket's earlier frame can still go first.
+// merger orders the frames of several capture points by timestamp.
 //
-// Each socket delivers its frames in time order, so the merge keeps one
-// queue per capture point and a heap of points keyed by their oldest
-// frame: a frame costs an append and, once due, a comparison among the
-// points, not a sift through every frame held (a heap of all frames spent
-// most of a flood's CPU swapping them).
+// Each point's socket hands its frames over a ring block at a time, in time
+// order but for a little disorder (frames stamped on one CPU and queued on
+// another). A frame goes out once no point can still hand over an earlier
+// one: every point has shown a frame later than it by the slack (its mark)
+// or has nothing waiting in the kernel (idle, see rxRing.idle) — or,
+// whatever the others, once it has waited hold. So frames wait about as
+// long as the slowest busy socket takes to hand a block over (a full block,
+// or its 10 ms timeout), not a fixed hold: under a flood the frames waiting
+// are a block or two of each ring, and they wait in the ring itself.
 //
-// A frame waits as a held record, less than half a Frame's size: under a
-// flood the hold is most of a capture's memory. Only what a live capture
-// sets is kept (Time, LinkType, Dir, Len, Data; the point is the queue's).
+// The merge keeps one queue per capture point and a heap of points keyed
+// by their oldest frame: a frame costs an append and, once due, a
+// comparison among the points. A queued frame is where it lies in its
+// point's ring and its timestamp, 16 bytes.
 type merger struct {
-	hold   time.Duration
+	hold   int64 // ns
+	slack  int64 // ns: the disorder allowed for; grows to twice the worst seen, up to hold
 	queues []pointQueue
 	heads  pointHeap // points with a queued frame, oldest head first
 }
 
+// minSlack is the least disorder the merge allows for: the moment between
+// a frame's timestamp and its place in the ring.
+const minSlack = int64(time.Millisecond)
+
 type pointQueue struct {
 	frames []held
-	next   int // frames[next:] are queued
+	next   int   // frames[next:] are queued
+	mark   int64 // the latest timestamp pushed, Unix ns
+	idle   bool  // nothing waits for userland in the kernel: set before each flush
 }
 
-// held is a queued frame.
+// held is a queued frame: its timestamp and where it lies in its point's
+// ring.
 type held struct {
-	data     []byte
-	time     int64 // Unix nanoseconds
-	len      int32
-	linkType LinkType
-	dir      Direction
-}
-
-func (h *held) frame(point int) Frame {
-	return Frame{Time: time.Unix(0, h.time), Point: point, LinkType: h.linkType, Dir: h.dir, Len: int(h.len), Data: h.data}
+	time int64 // Unix nanoseconds
+	off  int
 }
 
 func newMerger(hold time.Duration, points int) *merger {
-	m := &merger{hold: hold, queues: make([]pointQueue, points)}
+	m := &merger{hold: int64(hold), slack: min(minSlack, int64(hold)), queues: make([]pointQueue, points)}
 	m.heads.m = m
 	return m
 }
 
-func (m *merger) push(f Frame) {
-	if f.Point >= len(m.queues) {
-		m.queues = append(m.queues, make([]pointQueue, f.Point+1-len(m.queues))...)
+// push queues a frame of point p.
+func (m *merger) push(p int, f held) {
+	q := &m.queues[p]
+	if f.time < q.mark {
+		m.slack = max(m.slack, min(2*(q.mark-f.time), m.hold))
 	}
-	q := &m.queues[f.Point]
+	q.mark = max(q.mark, f.time)
 	empty := q.next == len(q.frames)
-	q.frames = append(q.frames, held{data: f.Data, time: f.Time.UnixNano(), len: int32(f.Len), linkType: f.LinkType, dir: f.Dir})
-	// A timestamp older than the one before it (rare: packets stamped on
-	// different CPUs) moves back into place.
+	q.frames = append(q.frames, f)
+	// A timestamp older than the one before it moves back into place.
 	i := len(q.frames) - 1
 	for ; i > q.next && q.frames[i].time < q.frames[i-1].time; i-- {
 		q.frames[i], q.frames[i-1] = q.frames[i-1], q.frames[i]
 	}
 	switch {
 	case empty:
-		heap.Push(&m.heads, f.Point)
+		heap.Push(&m.heads, p)
 	case i == q.next: // a new oldest frame for this point
-		if at := m.heads.index(f.Point); at >= 0 {
+		if at := m.heads.index(p); at >= 0 {
 			heap.Fix(&m.heads, at)
 		}
 	}
 }
 
-// flush emits frames older than now minus hold (a zero now emits all) and
-// reports whether it emitted any.
-func (m *merger) flush(now time.Time, emit func(Frame)) bool {
+// setIdle records whether point p's kernel holds nothing for userland.
+func (m *merger) setIdle(p int, idle bool) { m.queues[p].idle = idle }
+
+// queued tells whether any frame waits.
+func (m *merger) queued() bool { return len(m.heads.points) > 0 }
+
+// due is the timestamp up to which no point can hand over an earlier frame
+// than those queued, as of now (Unix ns).
+func (m *merger) due(now int64) int64 {
+	limit := int64(math.MaxInt64)
+	for i := range m.queues {
+		q := &m.queues[i]
+		safe := q.mark
+		if q.idle {
+			safe = max(safe, now)
+		}
+		limit = min(limit, safe-m.slack)
+	}
+	return limit
+}
+
+// flush emits, oldest first, the frames that are due as of now (Unix ns;
+// zero emits all) and reports whether it emitted any.
+func (m *merger) flush(now int64, emit func(p int, f held)) bool {
+	limit := int64(math.MaxInt64)
+	if now != 0 {
+		limit = m.due(now)
+	}
 	any := false
 	for len(m.heads.points) > 0 {
 		p := m.heads.points[0]
 		q := &m.queues[p]
-		f := q.frames[q.next].frame(p)
-		if !now.IsZero() && now.Sub(f.Time) < m.hold {
+		f := q.frames[q.next]
+		if f.time > limit && now-f.time < m.hold {
 			break
 		}
-		q.frames[q.next] = held{} // let the data go
 		q.next++
 		if q.next == len(q.frames) {
 			q.frames, q.next = q.frames[:0], 0
@@ -93,7 +124,7 @@ func (m *merger) flush(now time.Time, emit func(Frame)) bool {
 			}
 			heap.Fix(&m.heads, 0)
 		}
-		emit(f)
+		emit(p, f)
 		any = true
 	}
 	return any

@@ -7,45 +7,96 @@ import (
 )
 
 // TestMergerOrders: frames from several points, each mostly in order with
-// a few stamped late, come out in time order; nothing younger than the
-// hold leaves before a zero flush; nothing is lost.
+// a few stamped late, come out in time order; nothing leaves while a busy
+// point may still hand over an earlier frame; nothing is lost.
 func TestMergerOrders(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	base := time.Unix(1700000000, 0)
+	base := time.Unix(1700000000, 0).UnixNano()
 	const points, n = 7, 5000
 	m := newMerger(50*time.Millisecond, points)
-	var out []Frame
-	emit := func(f Frame) { out = append(out, f) }
-	clock := [points]time.Duration{}
+	type out struct {
+		p    int
+		time int64
+		id   int
+	}
+	var got []out
+	clock := [points]int64{}
+	emit := func(p int, f held) {
+		// Every point has shown a frame later than this one by the
+		// slack, or it waited out the hold.
+		for q := range clock {
+			if clock[q] == 0 || base+clock[q]-m.slack < f.time {
+				t.Fatalf("frame of point %d at %d left while point %d had only shown %d", p, f.time-base, q, clock[q])
+			}
+		}
+		got = append(got, out{p, f.time, f.off})
+	}
 	for i := 0; i < n; i++ {
 		p := r.Intn(points)
-		clock[p] += time.Duration(r.Intn(1000)) * time.Microsecond
+		clock[p] += int64(r.Intn(1000)) * int64(time.Microsecond)
 		ts := clock[p]
 		if r.Intn(50) == 0 {
-			ts -= 300 * time.Microsecond // stamped on another CPU
+			ts -= int64(300 * time.Microsecond) // stamped on another CPU
 		}
-		m.push(Frame{Point: p, Time: base.Add(ts), Len: i})
+		m.push(p, held{time: base + ts, off: i})
 		if i%100 == 0 {
-			m.flush(base.Add(ts), emit)
+			m.flush(base+ts, emit) // every point busy: only the marks count
 		}
 	}
-	for _, f := range out {
-		if f.Time.After(base.Add(clock[f.Point])) {
-			t.Fatalf("frame at %v left before its hold", f.Time)
-		}
-	}
-	m.flush(time.Time{}, emit)
-	if len(out) != n {
-		t.Fatalf("%d frames out, %d in", len(out), n)
+	m.flush(0, func(p int, f held) { got = append(got, out{p, f.time, f.off}) })
+	if len(got) != n {
+		t.Fatalf("%d frames out, %d in", len(got), n)
 	}
 	seen := map[int]bool{}
-	for i, f := range out {
-		seen[f.Len] = true
-		if i > 0 && f.Time.Before(out[i-1].Time) && out[i-1].Time.Sub(f.Time) > 300*time.Microsecond {
-			t.Fatalf("frame %d at %v after one at %v", i, f.Time, out[i-1].Time)
+	for i, f := range got {
+		seen[f.id] = true
+		if i > 0 && f.time < got[i-1].time {
+			t.Fatalf("frame %d at %d after one at %d", i, f.time-base, got[i-1].time-base)
 		}
 	}
 	if len(seen) != n {
 		t.Fatalf("%d distinct frames, want %d", len(seen), n)
+	}
+	if m.slack < int64(600*time.Microsecond) {
+		t.Errorf("slack %v after frames 300µs out of order, want at least twice that", time.Duration(m.slack))
+	}
+}
+
+// TestMergerWaits: a frame waits for a busy point that has shown nothing
+// as late, and goes once that point shows a later frame, once it is idle
+// (nothing in its kernel) and the slack has passed, or after the hold.
+func TestMergerWaits(t *testing.T) {
+	const ms = int64(time.Millisecond)
+	t0 := time.Unix(1700000000, 0).UnixNano()
+	for _, tt := range []struct {
+		name    string
+		other   int64 // the other point's latest frame, 0: none
+		idle    bool  // the other point's kernel holds nothing
+		now     int64 // after t0
+		emitted bool
+	}{
+		{"busy, behind", 0, false, 5 * ms, false},
+		{"busy, caught up less than the slack", t0 + ms/2, false, 5 * ms, false},
+		{"busy, caught up", t0 + 2*ms, false, 5 * ms, true},
+		{"idle, within the slack", 0, true, ms / 2, false},
+		{"idle, past the slack", 0, true, 2 * ms, true},
+		{"busy, hold passed", 0, false, 50 * ms, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newMerger(50*time.Millisecond, 2)
+			m.push(0, held{time: t0})
+			m.setIdle(0, true)
+			if tt.other != 0 {
+				m.push(1, held{time: tt.other, off: 1})
+				m.flush(0, func(int, held) {}) // the other's frame is not the question
+				m.push(0, held{time: t0})
+			}
+			m.setIdle(1, tt.idle)
+			var out []held
+			m.flush(t0+tt.now, func(p int, f held) { out = append(out, f) })
+			if got := len(out) == 1 && out[0].time == t0; got != tt.emitted {
+				t.Fatalf("emitted %v, want %v", out, tt.emitted)
+			}
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package capture
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -12,7 +11,9 @@ import (
 )
 
 // rxRing is one AF_PACKET socket with a TPACKET_V3 receive ring, read a
-// block at a time.
+// block at a time and in place: a block the kernel hands over stays ours,
+// its frames read straight from the mapping, until every frame in it has
+// been handed on; then it goes back (release).
 //
 // It is set up in the order that costs the kernel least: the socket is
 // made with protocol 0 (no packet hook yet), gets its ring and its filter,
@@ -27,21 +28,17 @@ type rxRing struct {
 	ring   []byte
 	block  int // bytes per block
 	blocks int
-	next   int // the block to read next
-	poll   int // poll timeout, ms
+	next   int     // the block the kernel hands over next
+	held   []int32 // per block: frames not yet handed on; > 0 while the block is ours
+	taken  int     // blocks taken and not yet released
 }
 
-var (
-	errRingTimeout = errors.New("poll timeout")
-	errRingPoll    = errors.New("socket error (POLLERR)")
-)
-
-func openRxRing(ifindex, blockSize, numBlocks, frameSize int, blockTimeout, pollTimeout time.Duration, filter []bpf.RawInstruction) (*rxRing, error) {
+func openRxRing(ifindex, blockSize, numBlocks, frameSize int, blockTimeout time.Duration, filter []bpf.RawInstruction) (*rxRing, error) {
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("socket: %w", err)
 	}
-	r := &rxRing{fd: fd, block: blockSize, blocks: numBlocks, poll: max(int(pollTimeout/time.Millisecond), 1)}
+	r := &rxRing{fd: fd, block: blockSize, blocks: numBlocks, held: make([]int32, numBlocks)}
 	if err := r.setUp(ifindex, frameSize, blockTimeout, filter); err != nil {
 		r.close()
 		return nil, err
@@ -94,58 +91,73 @@ type blockHeader struct {
 	h                     unix.TpacketHdrV1
 }
 
-// nextBlock waits up to the poll timeout for the next block the kernel
-// has handed to userland and returns it; release gives it back.
-func (r *rxRing) nextBlock() (*blockHeader, []byte, error) {
-	b := r.ring[r.next*r.block : (r.next+1)*r.block]
-	hdr := (*blockHeader)(unsafe.Pointer(&b[0]))
-	for atomic.LoadUint32(&hdr.h.Block_status)&unix.TP_STATUS_USER == 0 {
-		fds := []unix.PollFd{{Fd: int32(r.fd), Events: unix.POLLIN | unix.POLLERR}}
-		n, err := unix.Poll(fds, r.poll)
-		if errors.Is(err, unix.EINTR) {
-			continue
-		}
-		if err != nil {
-			return nil, nil, fmt.Errorf("poll: %w", err)
-		}
-		if n == 0 {
-			return nil, nil, errRingTimeout
-		}
-		if fds[0].Revents&unix.POLLERR != 0 {
-			return nil, nil, errRingPoll
-		}
-	}
-	return hdr, b, nil
+func (r *rxRing) header(i int) *blockHeader {
+	return (*blockHeader)(unsafe.Pointer(&r.ring[i*r.block]))
 }
 
-// release hands the block nextBlock returned back to the kernel.
-func (r *rxRing) release(hdr *blockHeader) {
-	atomic.StoreUint32(&hdr.h.Block_status, unix.TP_STATUS_KERNEL)
-	r.next = (r.next + 1) % r.blocks
+// take returns the next block the kernel has handed to userland, if there
+// is one; it stays ours until release. It never waits.
+func (r *rxRing) take() (int, bool) {
+	i := r.next
+	if r.held[i] > 0 || atomic.LoadUint32(&r.header(i).h.Block_status)&unix.TP_STATUS_USER == 0 {
+		return 0, false // the ring wrapped onto a block still ours, or none ready
+	}
+	r.next = (i + 1) % r.blocks
+	r.taken++
+	return i, true
+}
+
+// idle tells whether the kernel holds nothing for userland: the block it
+// fills next has no frame yet. Any frame still to come is stamped after
+// now, give or take the moment between its timestamp and its place in the
+// ring. (A block stays the kernel's until it is full or its timeout
+// passes: a busy socket's frames wait there, and its idle is false.)
+func (r *rxRing) idle() bool {
+	h := &r.header(r.next).h
+	return r.held[r.next] == 0 && atomic.LoadUint32(&h.Block_status)&unix.TP_STATUS_USER == 0 && atomic.LoadUint32(&h.Num_pkts) == 0
+}
+
+// release hands block i back to the kernel. Its frame count is cleared
+// first: until the kernel opens the block again (it does so at once unless
+// the ring was full) idle reads it.
+func (r *rxRing) release(i int) {
+	h := &r.header(i).h
+	atomic.StoreUint32(&h.Num_pkts, 0)
+	atomic.StoreUint32(&h.Block_status, unix.TP_STATUS_KERNEL)
+	r.taken--
 }
 
 // sllPkttype is where sockaddr_ll's sll_pkttype sits in a TPACKET_V3
 // frame: the address follows the header, aligned to TPACKET_ALIGNMENT.
 var sllPkttype = (int(unsafe.Sizeof(unix.Tpacket3Hdr{}))+unix.TPACKET_ALIGNMENT-1)&^(unix.TPACKET_ALIGNMENT-1) + 10
 
-// eachFrame calls fn for every frame of a block: its bytes (as captured),
-// length on the wire, timestamp, and whether the host sent it (the
-// kernel's PACKET_OUTGOING, as tcpdump tells Out from In: a frame a bridge
-// forwards out of a port is Out there, whatever its source MAC).
-func eachFrame(hdr *blockHeader, b []byte, fn func(data []byte, wireLen int, ts time.Time, outgoing bool)) {
+// eachFrame calls fn with the offset (within the ring) and timestamp of
+// every frame of block i that lies whole inside it.
+func (r *rxRing) eachFrame(i int, fn func(off int, ts int64)) {
+	b := r.ring[i*r.block : (i+1)*r.block]
+	hdr := r.header(i)
 	off := int(hdr.h.Offset_to_first_pkt)
-	for i := uint32(0); i < hdr.h.Num_pkts && off+sllPkttype < len(b); i++ {
+	for n := uint32(0); n < hdr.h.Num_pkts && off+sllPkttype < len(b); n++ {
 		p := (*unix.Tpacket3Hdr)(unsafe.Pointer(&b[off]))
-		start := off + int(p.Mac)
-		end := start + int(p.Snaplen)
-		if end <= len(b) {
-			fn(b[start:end], int(p.Len), time.Unix(int64(p.Sec), int64(p.Nsec)), b[off+sllPkttype] == unix.PACKET_OUTGOING)
+		if end := off + int(p.Mac) + int(p.Snaplen); end <= len(b) {
+			fn(i*r.block+off, int64(p.Sec)*1e9+int64(p.Nsec))
 		}
 		if p.Next_offset == 0 {
 			break
 		}
 		off += int(p.Next_offset)
 	}
+}
+
+// frame reads the frame at off (as eachFrame gave it): its bytes (as
+// captured), length on the wire, and whether the host sent it (the
+// kernel's PACKET_OUTGOING, as tcpdump tells Out from In: a frame a bridge
+// forwards out of a port is Out there, whatever its source MAC). The bytes
+// are the ring's: valid until the block is released.
+func (r *rxRing) frame(off int) (data []byte, wireLen int, outgoing bool) {
+	p := (*unix.Tpacket3Hdr)(unsafe.Pointer(&r.ring[off]))
+	start := off + int(p.Mac)
+	return r.ring[start : start+int(p.Snaplen) : start+int(p.Snaplen)], int(p.Len), r.ring[off+sllPkttype] == unix.PACKET_OUTGOING
 }
 
 // stats reads the kernel's counters: frames that passed the filter
@@ -156,6 +168,13 @@ func (r *rxRing) stats() (received, dropped int, err error) {
 		return 0, 0, err
 	}
 	return int(st.Packets), int(st.Drops), nil
+}
+
+// clearError reads and so clears the socket's pending error (the kernel
+// sets ENETDOWN when the interface goes down), which poll would otherwise
+// report again at once.
+func (r *rxRing) clearError() {
+	unix.GetsockoptInt(r.fd, unix.SOL_SOCKET, unix.SO_ERROR)
 }
 
 func (r *rxRing) close() {

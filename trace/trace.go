@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -271,6 +272,7 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 	capDone := make(chan error, 1)
 	go func() {
 		_, err := sess.Run(capCtx, 0, func(f capture.Frame) error {
+			f.Data = bytes.Clone(f.Data) // the ring's memory, until Run goes on
 			res.Frames = append(res.Frames, f)
 			return nil
 		}, nil)
