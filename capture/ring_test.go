@@ -14,7 +14,7 @@ func TestRingSizes(t *testing.T) {
 		}
 	}
 	for _, tt := range []struct{ size, block, blocks int }{
-		{256 << 10, 128 << 10, 2}, {2 << 20, 256 << 10, 8}, {64 << 20, 1 << 20, 64}, {300 << 10, 128 << 10, 2},
+		{256 << 10, 128 << 10, 2}, {2 << 20, 128 << 10, 16}, {8 << 20, 128 << 10, 64}, {16 << 20, 256 << 10, 64}, {64 << 20, 1 << 20, 64}, {300 << 10, 128 << 10, 2},
 	} {
 		if b, n := ringShape(tt.size); b != tt.block || n != tt.blocks {
 			t.Errorf("ringShape(%d) = %d x %d, want %d x %d", tt.size, b, n, tt.block, tt.blocks)
