@@ -13,7 +13,6 @@ import (
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
-	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,10 +84,19 @@ func Open(inodes []uint64, cfg *Config) (*Monitor, error) {
 	return m, nil
 }
 
+// raiseMemlock lifts RLIMIT_MEMLOCK, which kernels before 5.11 charge BPF
+// maps to (later ones charge the memory cgroup, and it changes nothing).
+// cilium/ebpf's rlimit.RemoveMemlock does the same, but importing its
+// package runs a BPF probe at init in every nsdump command, drops or not.
+// A limit that cannot be raised (no CAP_SYS_RESOURCE) is left as it is:
+// on an old kernel the maps then fail to load, and that error says why.
+func raiseMemlock() {
+	inf := unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	unix.Setrlimit(unix.RLIMIT_MEMLOCK, &inf)
+}
+
 func (m *Monitor) load(inodes []uint64) error {
-	// Kernels before 5.11 charge maps to RLIMIT_MEMLOCK; later ones to the
-	// cgroup, and this does nothing.
-	rlimit.RemoveMemlock()
+	raiseMemlock()
 	var err error
 	m.watched, err = ebpf.NewMap(&ebpf.MapSpec{Name: "nsdump_netns", Type: ebpf.Hash, KeySize: 8, ValueSize: 1, MaxEntries: 4096})
 	if err != nil {
