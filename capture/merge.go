@@ -16,12 +16,12 @@ import (
 // whatever the others, once it has waited hold. So frames wait about as
 // long as the slowest busy socket takes to hand a block over (a full block,
 // or its 10 ms timeout), not a fixed hold: under a flood the frames waiting
-// are a block or two of each ring, and they wait in the ring itself.
+// are a block or two of each ring's.
 //
 // The merge keeps one queue per capture point and a heap of points keyed
 // by their oldest frame: a frame costs an append and, once due, a
-// comparison among the points. A queued frame is where it lies in its
-// point's ring and its timestamp, 16 bytes.
+// comparison among the points. A queued frame is its timestamp and where
+// it lies, 16 bytes.
 type merger struct {
 	hold   int64 // ns
 	slack  int64 // ns: the lateness allowed for; grows to twice the worst seen, up to hold
@@ -45,8 +45,8 @@ type pointQueue struct {
 	idle   bool  // nothing waits for userland in the kernel: set before each flush
 }
 
-// held is a queued frame: its timestamp and where it lies in its point's
-// ring.
+// held is a queued frame: its timestamp and where it lies: at off in its
+// point's ring, or (off < 0) at -1-off in the spill.
 type held struct {
 	time int64 // Unix nanoseconds
 	off  int

@@ -18,12 +18,14 @@ const mergeHold = 4 * blockTimeout
 
 // run is one Session.Run: every socket read in place by the one goroutine
 // that calls Run, the frames merged in time order and handed to fn from
-// the rings' own memory; a block goes back to the kernel once every frame
-// in it has been handed on. Nothing is copied and nothing is allocated per
-// frame: a flood costs the rings, not the heap.
+// the rings' own memory. What is due when its block arrives goes out from
+// the ring; what must wait for another point is copied (spill) and the
+// block goes back to the kernel at once. Nothing is allocated per frame: a
+// flood costs the rings and the few milliseconds of frames that wait.
 type run struct {
 	s          *Session
 	m          *merger
+	spill      *spill
 	fn         func(Frame) error
 	count      int
 	userFilter bool
@@ -42,7 +44,7 @@ type run struct {
 // fn: copy what is kept. The calling goroutine reads every socket and
 // closes it.
 func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle func() error) (Stats, error) {
-	r := &run{s: s, m: newMerger(mergeHold, len(s.sources)), fn: fn, count: count,
+	r := &run{s: s, m: newMerger(mergeHold, len(s.sources)), spill: newSpill(), fn: fn, count: count,
 		userFilter: !s.cfg.Filter.FitsKernel(), ended: make([]bool, len(s.sources))}
 	nextCheck := time.Now().Add(checkEvery)
 	var drainUntil time.Time
@@ -52,6 +54,7 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 		if r.m.flush(now.UnixNano(), r.emit) && idle != nil && r.fnErr == nil {
 			r.fnErr = idle()
 		}
+		r.giveBack()
 		if ctx.Err() != nil || r.srcErr != nil {
 			// Once stopped, frames already on their way (a block the
 			// kernel hands over within its timeout) are still taken, for
@@ -151,12 +154,42 @@ func (r *run) take() bool {
 	return took
 }
 
+// giveBack copies the frames still queued from blocks in hand into the
+// spill and returns those blocks to their kernels.
+func (r *run) giveBack() {
+	for i, src := range r.s.sources {
+		ring := src.ring
+		if ring.taken == 0 {
+			continue
+		}
+		q := &r.m.queues[i]
+		for k := q.next; k < len(q.frames); k++ {
+			if f := &q.frames[k]; f.off >= 0 {
+				f.off = -1 - r.spill.put(ring.frame(f.off))
+			}
+		}
+		for blk, n := range ring.held {
+			if n > 0 {
+				ring.held[blk] = 0
+				ring.release(blk)
+			}
+		}
+	}
+}
+
 // emit hands one frame to fn, unless fn failed or the count is reached,
-// and gives its block back once the block's last frame is out.
+// and lets its ring block or spill go once the last frame in it is out.
 func (r *run) emit(p int, f held) {
 	ring := r.s.sources[p].ring
 	if r.fnErr == nil && (r.count <= 0 || r.st.Captured < r.count) {
-		data, wireLen, outgoing := ring.frame(f.off)
+		var data []byte
+		var wireLen int
+		var outgoing bool
+		if f.off >= 0 {
+			data, wireLen, outgoing = ring.frame(f.off)
+		} else {
+			data, wireLen, outgoing = r.spill.get(-1 - f.off)
+		}
 		kept := data[:min(len(data), r.s.cfg.SnapLen)]
 		fr := Frame{Time: time.Unix(0, f.time), Point: p, LinkType: LinkEthernet, Len: max(wireLen, len(kept)), Data: kept, Dir: DirIn}
 		if outgoing {
@@ -168,17 +201,20 @@ func (r *run) emit(p int, f held) {
 			r.st.Captured++
 		}
 	}
+	if f.off < 0 {
+		r.spill.done(-1 - f.off)
+		return
+	}
 	blk := f.off / ring.block
 	if ring.held[blk]--; ring.held[blk] == 0 {
 		ring.release(blk)
 	}
 }
 
-// wait blocks until a socket with no block in hand gets one, or a timeout:
-// the poll timeout, or while frames are queued the slack (a quiet point's
-// frames go out once it has passed; a point with blocks in hand is not
-// polled, since poll reports those blocks at once, and is looked at again
-// then).
+// wait blocks until a socket gets a block, or a timeout: the poll
+// timeout, or while frames are queued the slack (a quiet point's frames go
+// out once it has passed). It runs after giveBack: with a block in hand,
+// poll would report that block at once.
 func (r *run) wait(stopping bool) {
 	timeout := r.s.cfg.PollTimeout
 	if r.m.queued() || stopping {
@@ -186,7 +222,7 @@ func (r *run) wait(stopping bool) {
 	}
 	r.fds, r.polled = r.fds[:0], r.polled[:0]
 	for i, src := range r.s.sources {
-		if !r.ended[i] && src.ring.taken == 0 {
+		if !r.ended[i] {
 			r.fds = append(r.fds, unix.PollFd{Fd: int32(src.ring.fd), Events: unix.POLLIN | unix.POLLERR})
 			r.polled = append(r.polled, i)
 		}
