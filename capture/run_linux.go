@@ -116,9 +116,11 @@ func (r *run) drained() bool {
 	return true
 }
 
-// take queues the frames of every block the kernels have handed over and
-// notes which points have nothing more waiting; it reports whether it took
-// any block.
+// take queues the frames of the next block each kernel has handed over,
+// one block per socket so that the merge and giveBack keep what waits to a
+// block or two of each (after the process was kept off the CPU, a ring
+// can hold a dozen), and notes which points have nothing more waiting; it
+// reports whether it took any block.
 func (r *run) take() bool {
 	took := false
 	for i, src := range r.s.sources {
@@ -127,31 +129,33 @@ func (r *run) take() bool {
 			continue
 		}
 		ring := src.ring
-		for {
-			blk, ok := ring.take()
-			if !ok {
-				break
-			}
+		if blk, ok := ring.take(); ok {
 			took = true
-			n := int32(0)
-			ring.eachFrame(blk, func(off int, ts int64) {
-				if r.userFilter {
-					data, wireLen, _ := ring.frame(off)
-					if !r.s.cfg.Filter.MatchLen(data, wireLen) {
-						return
-					}
-				}
-				r.m.push(i, held{time: ts, off: off})
-				n++
-			})
-			ring.held[blk] = n
-			if n == 0 {
-				ring.release(blk)
-			}
+			r.queue(i, ring, blk)
 		}
 		r.m.setIdle(i, ring.idle())
 	}
 	return took
+}
+
+// queue pushes the frames of block blk of point i into the merge (those
+// the filter keeps, when it runs here), or gives an empty block back.
+func (r *run) queue(i int, ring *rxRing, blk int) {
+	n := int32(0)
+	ring.eachFrame(blk, func(off int, ts int64) {
+		if r.userFilter {
+			data, wireLen, _ := ring.frame(off)
+			if !r.s.cfg.Filter.MatchLen(data, wireLen) {
+				return
+			}
+		}
+		r.m.push(i, held{time: ts, off: off})
+		n++
+	})
+	ring.held[blk] = n
+	if n == 0 {
+		ring.release(blk)
+	}
 }
 
 // giveBack copies the frames still queued from blocks in hand into the

@@ -6,10 +6,10 @@ import "encoding/binary"
 // has gone back to the kernel: a block is never kept while the merge waits
 // for another point (which may be a block timeout or two, while the ring
 // fills), so the whole ring stays the kernel's to fill. Frames are copied
-// into 64 KiB chunks, each freed when its last frame is out; under a
-// two-point flood that is a few hundred KiB (the frames of the last ten
-// milliseconds or so), where holding every frame for a fixed 50 ms took
-// megabytes.
+// into 16 KiB chunks (a larger frame gets a chunk of its size), each freed
+// when its last frame is out; under a two-point flood that is a few
+// hundred KiB (the frames of the last ten milliseconds or so), where
+// holding every frame for a fixed 50 ms took megabytes.
 type spill struct {
 	chunks [][]byte
 	live   []int // frames not yet out, per chunk
@@ -18,9 +18,9 @@ type spill struct {
 }
 
 const (
-	spillChunk = 64 << 10
-	spillHead  = 9 // captured length, wire length (uint32 each), direction
-	spillKeep  = 8 // free chunks kept for reuse, beyond which they go to the collector
+	spillChunk = 16 << 10
+	spillHead  = 9  // captured length, wire length (uint32 each), direction
+	spillKeep  = 16 // free chunks kept for reuse, beyond which they go to the collector
 )
 
 func newSpill() *spill { return &spill{cur: -1} }

@@ -121,6 +121,9 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
 
+	// What opening took (link dumps, namespace lists for --all) is garbage
+	// now: give its pages back before the capture runs for hours.
+	debug.FreeOSMemory()
 	dr.start(ctx, sink)
 	st, runErr := s.Run(ctx, *count, dr.frames(sink), dr.guard(flush))
 	dropErr := dr.stop(e.stderr)
@@ -145,11 +148,10 @@ func runCapture(ctx context.Context, e env, args []string) error {
 const captureStamp = "captured by nsdump"
 
 // lessGarbage collects garbage more often than Go's default (GOGC=100)
-// unless GOGC says otherwise: a capture's live heap is the frames the merge
-// holds (50 ms of traffic) and its garbage is the batches readers hand
-// over; at the default the heap grew to twice the frames held, most of a
-// two-point capture's memory under a flood. Collecting that small a heap is
-// cheap.
+// unless GOGC says otherwise: frames are read in place from the rings, and
+// a capture's heap is the few milliseconds of frames the merge makes wait
+// (capture/spill.go), well under a MiB; at the default the runtime lets a
+// heap that small grow to 4 MiB before collecting. Collecting it is cheap.
 func lessGarbage() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(captureGCPercent)
