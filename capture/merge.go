@@ -13,7 +13,8 @@ import (
 // another). A frame goes out once no point can still hand over an earlier
 // one: every point has shown a frame later than it by the slack (its mark)
 // or has nothing waiting in the kernel (idle, see rxRing.idle) — or,
-// whatever the others, once it has waited hold. So frames wait about as
+// whatever the others, once it has waited hold and no point has a block
+// ready that is not taken yet. So frames wait about as
 // long as the slowest busy socket takes to hand a block over (a full block,
 // or its 10 ms timeout), not a fixed hold: under a flood the frames waiting
 // are a block or two of each ring's.
@@ -23,11 +24,15 @@ import (
 // comparison among the points. A queued frame is its timestamp and where
 // it lies, 16 bytes.
 type merger struct {
-	hold   int64 // ns
-	slack  int64 // ns: the lateness allowed for; grows to twice the worst seen, up to hold
-	out    int64 // the latest timestamp emitted
-	queues []pointQueue
-	heads  pointHeap // points with a queued frame, oldest head first
+	hold  int64 // ns
+	slack int64 // ns: the lateness allowed for; grows to twice the worst seen, up to hold
+	out   int64 // the latest timestamp emitted
+	// backlog: some point has a block ready that has not been taken yet
+	// (one block per point is taken at a time). Its frames may be older
+	// than those queued: nothing goes out on the hold alone meanwhile.
+	backlog bool
+	queues  []pointQueue
+	heads   pointHeap // points with a queued frame, oldest head first
 }
 
 // minSlack is the least lateness the merge allows for: how long after its
@@ -117,7 +122,7 @@ func (m *merger) flush(now int64, emit func(p int, f held)) bool {
 		p := m.heads.points[0]
 		q := &m.queues[p]
 		f := q.frames[q.next]
-		if f.time > limit && now-f.time < m.hold {
+		if f.time > limit && (m.backlog || now-f.time < m.hold) {
 			break
 		}
 		q.next++

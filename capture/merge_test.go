@@ -133,3 +133,24 @@ func BenchmarkMergeTwoPoints(b *testing.B) {
 		}
 	}
 }
+
+// TestMergerBacklog: while a point has a block ready that is not taken yet,
+// a frame does not go out on the hold alone (the block may hold earlier
+// frames of that point); once nothing is ready, it does.
+func TestMergerBacklog(t *testing.T) {
+	t0 := time.Unix(1700000000, 0).UnixNano()
+	m := newMerger(40*time.Millisecond, 2)
+	m.push(1, held{time: t0})
+	m.setIdle(1, true)
+	m.backlog = true
+	emitted := 0
+	m.flush(t0+int64(time.Second), func(int, held) { emitted++ })
+	if emitted != 0 {
+		t.Fatal("a frame went out on the hold while a block was ready")
+	}
+	m.backlog = false
+	m.flush(t0+int64(time.Second), func(int, held) { emitted++ })
+	if emitted != 1 {
+		t.Fatalf("%d frames out once nothing was ready, want 1", emitted)
+	}
+}

@@ -123,6 +123,7 @@ func (r *run) drained() bool {
 // reports whether it took any block.
 func (r *run) take() bool {
 	took := false
+	r.m.backlog = false
 	for i, src := range r.s.sources {
 		if r.ended[i] {
 			r.m.setIdle(i, true) // nothing more comes from it
@@ -134,6 +135,7 @@ func (r *run) take() bool {
 			r.queue(i, ring, blk)
 		}
 		r.m.setIdle(i, ring.idle())
+		r.m.backlog = r.m.backlog || ring.ready()
 	}
 	return took
 }

@@ -107,6 +107,12 @@ func (r *rxRing) take() (int, bool) {
 	return i, true
 }
 
+// ready tells whether the kernel has handed over a block take has not
+// taken yet.
+func (r *rxRing) ready() bool {
+	return r.held[r.next] == 0 && atomic.LoadUint32(&r.header(r.next).h.Block_status)&unix.TP_STATUS_USER != 0
+}
+
 // idle tells whether the kernel holds nothing for userland: the block it
 // fills next has no frame yet. Any frame still to come is stamped after
 // now, give or take the moment between its timestamp and its place in the
