@@ -11,7 +11,7 @@ import (
 // layout is where the program finds what it reads, in this kernel.
 type layout struct {
 	skbDev, skbSk, skbHead, skbData, skbLen, skbTail uint32
-	skbNetHdr, skbProto                              uint32
+	skbNetHdr, skbMacHdr, skbProto                   uint32
 	tailSize                                         uint32 // sk_buff_data_t: 4 (an offset) or 8 (a pointer)
 	devNet, devName, devIfindex                      uint32
 	skcNet                                           uint32 // sock_common.skc_net, at the start of struct sock
@@ -53,6 +53,7 @@ func loadLayout() (*layout, error) {
 	l.skbLen = field("sk_buff", "len")
 	l.skbTail = field("sk_buff", "tail")
 	l.skbNetHdr = field("sk_buff", "network_header")
+	l.skbMacHdr = field("sk_buff", "mac_header")
 	l.skbProto = field("sk_buff", "protocol")
 	l.devNet = field("net_device", "nd_net.net")
 	l.devName = field("net_device", "name")

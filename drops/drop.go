@@ -22,6 +22,7 @@ type Drop struct {
 	Iface    string // "" when the skb had no device
 	Len      int    // length of the packet from its network header on
 	Data     []byte // the first bytes from the network header on; see Monitor.Run
+	MAC      []byte // the frame's Ethernet header, nil when the kernel had none; as Data
 }
 
 // Comment is the text a capture file carries beside the packet:
@@ -44,18 +45,19 @@ const (
 	EtherIPv6 = 0x86dd
 )
 
-// AppendSLL appends the packet as a Linux cooked capture (LINKTYPE_LINUX_SLL)
-// frame: a 16-byte header carrying the protocol, then Data. A cooked header
-// lets one capture point hold IPv4, IPv6 and ARP drops alike.
-func (d *Drop) AppendSLL(b []byte) []byte {
-	b = append(b,
-		0, 0, // packet type: to us (the kernel does not say more here)
-		0, 1, // ARPHRD_ETHER
-		0, 0, // no link-layer address
-		0, 0, 0, 0, 0, 0, 0, 0,
-		byte(d.Protocol>>8), byte(d.Protocol))
+// AppendEthernet appends the packet as an Ethernet (LINKTYPE_ETHERNET)
+// frame, the link type of the captured interfaces beside it: libpcap, and
+// so tcpdump, reads no file whose interfaces mix link types. The header is
+// the frame's own when the kernel still had it (MAC), else made up: zero
+// addresses and the protocol as its EtherType.
+func (d *Drop) AppendEthernet(b []byte) []byte {
+	if len(d.MAC) == EthernetHeaderLen {
+		b = append(b, d.MAC...)
+	} else {
+		b = append(b, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, byte(d.Protocol>>8), byte(d.Protocol))
+	}
 	return append(b, d.Data...)
 }
 
-// SLLHeaderLen is the length AppendSLL puts before Data.
-const SLLHeaderLen = 16
+// EthernetHeaderLen is the length AppendEthernet puts before Data.
+const EthernetHeaderLen = 14

@@ -258,8 +258,9 @@ func (m *Monitor) decode(b []byte) (Drop, bool) {
 	if nh <= dataOff+skbLen && data >= head {
 		d.Len = int(dataOff + skbLen - nh)
 	}
+	copied := int32(ne.Uint32(b[evCopied:])) == 0
 	avail := 0
-	if tail > nh && int32(ne.Uint32(b[evCopied:])) == 0 {
+	if tail > nh && copied {
 		avail = int(min(tail-nh, uint64(len(b)-evPacket), uint64(m.cfg.HeadBytes)))
 	}
 	avail = min(avail, d.Len)
@@ -272,7 +273,25 @@ func (m *Monitor) decode(b []byte) (Drop, bool) {
 			d.Protocol = EtherIPv6
 		}
 	}
+	d.MAC = ethernetHeader(b, nh, copied, d.Protocol)
 	return d, true
+}
+
+// ethernetHeader is the frame's own Ethernet header, which the program
+// copied from right before the network header: nil unless skb->mac_header
+// says one starts there and its EtherType is the packet's protocol (a
+// packet the kernel built and dropped before any device had it has no
+// MAC header yet; one with a VLAN tag in it is longer).
+func ethernetHeader(b []byte, nh uint64, copied bool, proto uint16) []byte {
+	mac := uint64(ne.Uint16(b[evMacHdr:]))
+	if !copied || mac == 0xffff || mac+linkBytes != nh {
+		return nil
+	}
+	h := b[evLink:evPacket]
+	if binary.BigEndian.Uint16(h[12:]) != proto {
+		return nil
+	}
+	return h
 }
 
 // ifname interns an interface name: a drop costs no allocation for it.

@@ -21,8 +21,15 @@ const (
 	evName     = 56 // [16]byte dev->name
 	evIfindex  = 72 // u32 dev->ifindex
 	evCopied   = 76 // s32 bpf_probe_read_kernel's result for the packet bytes
-	evPacket   = 80 // the first bytes from the network header on
+	evMacHdr   = 80 // u16 skb->mac_header (~0 when unset)
+	evLink     = 88 // the 14 bytes before the network header, when it is that far into the buffer
+	evPacket   = 102
 )
+
+// linkBytes is how much the program copies from before the network
+// header: an Ethernet header's length, where skb->mac_header points on a
+// received frame.
+const linkBytes = evPacket - evLink
 
 // Stack slots of the program.
 const (
@@ -119,6 +126,7 @@ func program(l *layout, watched, events, lost *ebpf.Map, snap, wakeAt int) asm.I
 	addAll(read(ev, evData, 8, skb, l.skbData))
 	addAll(read(ev, evLen, 4, skb, l.skbLen))
 	addAll(read(ev, evNetHdr, 2, skb, l.skbNetHdr))
+	addAll(read(ev, evMacHdr, 2, skb, l.skbMacHdr))
 	addAll(read(ev, evProto, 2, skb, l.skbProto))
 	addAll(read(ev, evTail, int32(l.tailSize), skb, l.skbTail))
 	add(
@@ -127,7 +135,10 @@ func program(l *layout, watched, events, lost *ebpf.Map, snap, wakeAt int) asm.I
 	)
 	addAll(read(ev, evName, 16, asm.R9, l.devName))
 	addAll(read(ev, evIfindex, 4, asm.R9, l.devIfindex))
-	// The packet from its network header: skb->head + skb->network_header.
+	// The packet from its network header: skb->head + skb->network_header,
+	// and the 14 bytes before it when the buffer has them (the Ethernet
+	// header of a received frame; decode checks skb->mac_header points
+	// there before it believes them).
 	add(
 		asm.LoadMem(asm.R3, ev, evHead, asm.DWord).WithSymbol("packet"),
 		asm.LoadMem(asm.R4, ev, evNetHdr, asm.Half),
@@ -135,7 +146,11 @@ func program(l *layout, watched, events, lost *ebpf.Map, snap, wakeAt int) asm.I
 		asm.Mov.Reg(asm.R1, ev),
 		asm.Add.Imm(asm.R1, evPacket),
 		asm.Mov.Imm(asm.R2, int32(snap)),
-		asm.FnProbeReadKernel.Call(),
+		asm.JLT.Imm(asm.R4, linkBytes, "copy"),
+		asm.Add.Imm(asm.R3, -linkBytes),
+		asm.Add.Imm(asm.R1, -linkBytes),
+		asm.Mov.Imm(asm.R2, int32(snap+linkBytes)),
+		asm.FnProbeReadKernel.Call().WithSymbol("copy"),
 		asm.StoreMem(ev, evCopied, asm.R0, asm.Word),
 		// Wake the reader only once the ring fills up (it polls every few
 		// milliseconds otherwise): a flood of drops costs no wakeup each.

@@ -80,7 +80,7 @@ func (w *dropWatch) start(ctx context.Context) {
 	w.done = make(chan error, 1)
 	go func() {
 		w.done <- w.mon.Run(ctx, func(d drops.Drop) {
-			d.Data = bytes.Clone(d.Data)
+			d.Data, d.MAC = bytes.Clone(d.Data), bytes.Clone(d.MAC)
 			w.got = append(w.got, d)
 		})
 	}()
@@ -97,13 +97,13 @@ func (w *dropWatch) stop(res *Result) error {
 	point := map[uint64]int{}
 	for i, ino := range w.order {
 		point[ino] = base + i
-		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen})
+		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen})
 	}
 	res.kernel = map[dropKey]KernelDrop{}
 	var frames []capture.Frame
 	for _, d := range w.got {
-		f := capture.Frame{Time: d.Time, Point: point[d.Netns], LinkType: capture.LinkSLL,
-			Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: d.AppendSLL(nil), Comment: d.Comment()}
+		f := capture.Frame{Time: d.Time, Point: point[d.Netns], LinkType: capture.LinkEthernet, Dir: capture.DirIn,
+			Len: drops.EthernetHeaderLen + max(d.Len, len(d.Data)), Data: d.AppendEthernet(nil), Comment: d.Comment()}
 		frames = append(frames, f)
 		res.kernel[dropKey{res.Points[f.Point].Name, f.Time.UnixNano()}] = KernelDrop{
 			Namespace: w.names[d.Netns], Inode: d.Netns, Reason: d.Reason, Location: d.Location, Interface: d.Iface, Time: d.Time}

@@ -56,7 +56,7 @@ func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Poin
 	// Name the kernel's functions now, not while the first drops arrive.
 	mon.LoadSymbols()
 	for _, ns := range names {
-		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkSLL, SnapLen: capture.MaxSnapLen,
+		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen,
 			Description: "packets the kernel dropped in " + ns + ", with its reason (nsdump --drops)"})
 	}
 	return r, points
@@ -108,9 +108,9 @@ func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, strin
 	comments := map[[3]string]string{} // by reason, location, interface: no formatting per drop
 	go func() {
 		err := r.mon.Run(ctx, func(d drops.Drop) {
-			buf = d.AppendSLL(buf[:0])
-			f := capture.Frame{Time: d.Time, Point: r.points[d.Netns], LinkType: capture.LinkSLL,
-				Len: drops.SLLHeaderLen + max(d.Len, len(d.Data)), Data: buf}
+			buf = d.AppendEthernet(buf[:0])
+			f := capture.Frame{Time: d.Time, Point: r.points[d.Netns], LinkType: capture.LinkEthernet, Dir: capture.DirIn,
+				Len: drops.EthernetHeaderLen + max(d.Len, len(d.Data)), Data: buf}
 			r.mu.Lock()
 			if werr == nil {
 				k := [3]string{d.Reason, d.Location, d.Iface}
