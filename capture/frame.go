@@ -21,6 +21,32 @@ const (
 	LinkSLL2     LinkType = 276
 )
 
+// String is the link type's LINKTYPE_ name without the prefix
+// (ETHERNET, RAW, LINUX_SLL), or its number.
+func (l LinkType) String() string {
+	switch l {
+	case LinkNull:
+		return "NULL"
+	case LinkEthernet:
+		return "ETHERNET"
+	case LinkPPP:
+		return "PPP"
+	case LinkRaw:
+		return "RAW"
+	case LinkLoop:
+		return "LOOP"
+	case LinkSLL:
+		return "LINUX_SLL"
+	case LinkIPv4:
+		return "IPV4"
+	case LinkIPv6:
+		return "IPV6"
+	case LinkSLL2:
+		return "LINUX_SLL2"
+	}
+	return fmt.Sprintf("LINKTYPE_%d", uint16(l))
+}
+
 // Direction is where a frame went relative to its capture point.
 type Direction uint8
 

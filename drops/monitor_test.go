@@ -66,7 +66,7 @@ type collector struct {
 }
 
 func (c *collector) add(d Drop) {
-	d.Data = bytes.Clone(d.Data)
+	d.Data, d.MAC = bytes.Clone(d.Data), bytes.Clone(d.MAC)
 	c.mu.Lock()
 	c.drops = append(c.drops, d)
 	c.mu.Unlock()

@@ -1,7 +1,9 @@
 package drops
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -18,6 +20,10 @@ func TestKernelReasons(t *testing.T) {
 		location string // "" when it varies
 		inB      bool   // the drop happens in B, else in A
 		iface    func(l lab) string
+		// received: the packet came in on B's veth from A's, and the drop
+		// carries that frame's Ethernet header; else it has none (the
+		// kernel dropped it before any device framed it).
+		received bool
 	}{{
 		name: "nftables drop",
 		setup: func(t *testing.T, l lab) {
@@ -28,6 +34,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "nft_do_chain",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}, {
 		name: "rp_filter",
 		setup: func(t *testing.T, l lab) {
@@ -43,6 +50,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "ip_rcv_finish_core",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}, {
 		name:     "no UDP listener",
 		provoke:  func(l lab) { try(l.NS0, "bash", "-c", fmt.Sprintf("echo x > /dev/udp/%s/7", addr(l.Addr1))) },
@@ -50,6 +58,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "__udp4_lib_rcv",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}, {
 		name:     "no TCP listener",
 		provoke:  func(l lab) { try(l.NS0, "bash", "-c", fmt.Sprintf("echo x > /dev/tcp/%s/9", addr(l.Addr1))) },
@@ -57,6 +66,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "tcp_v4_rcv",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}, {
 		name: "unreachable neighbour",
 		setup: func(t *testing.T, l lab) {
@@ -75,6 +85,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "ip_forward",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}, {
 		name:    "forwarding disabled",
 		setup:   func(t *testing.T, l lab) { beyondB(t, l, false) },
@@ -86,6 +97,7 @@ func TestKernelReasons(t *testing.T) {
 		location: "ip_error",
 		inB:      true,
 		iface:    func(l lab) string { return l.Veth1 },
+		received: true,
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +120,7 @@ func TestKernelReasons(t *testing.T) {
 			if d.Protocol != EtherIPv4 || len(d.Data) < 20 || d.Data[0]>>4 != 4 {
 				t.Errorf("packet: protocol %#x, %d bytes % x", d.Protocol, len(d.Data), d.Data)
 			}
+			checkMAC(t, l, d, tc.received)
 			onlyFrom(t, c, l.inoA, l.inoB)
 			t.Logf("%s in %d: %s", tc.name, d.Netns, d.Comment())
 		})
@@ -139,4 +152,29 @@ func TestInKernelFilter(t *testing.T) {
 		try(watched.NS0, "bash", "-c", fmt.Sprintf("echo x > /dev/udp/%s/7", addr(watched.Addr1)))
 	}, func(d *Drop) bool { return d.Reason == "NO_SOCKET" })
 	onlyFrom(t, c, watched.inoB)
+}
+
+// checkMAC checks the Ethernet header a drop carries: the frame's own,
+// from A's veth to B's, when it was received; none when the kernel
+// dropped the packet before a device framed it.
+func checkMAC(t *testing.T, l lab, d Drop, received bool) {
+	t.Helper()
+	if !received {
+		if d.MAC != nil {
+			t.Errorf("an Ethernet header % x on a packet no device framed", d.MAC)
+		}
+		return
+	}
+	src, err := net.ParseMAC(strings.TrimSpace(sh(t, l.NS0, "cat", "/sys/class/net/"+l.Veth0+"/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := net.ParseMAC(strings.TrimSpace(sh(t, l.NS1, "cat", "/sys/class/net/"+l.Veth1+"/address")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := append(append(append([]byte(nil), dst...), src...), byte(d.Protocol>>8), byte(d.Protocol))
+	if !bytes.Equal(d.MAC, want) {
+		t.Errorf("Ethernet header % x, want the frame's own % x", d.MAC, want)
+	}
 }

@@ -25,9 +25,10 @@ ip netns exec tdata-b nft add chain inet nsdump_td in '{ type filter hook input 
 ip netns exec tdata-b nft add rule inet nsdump_td in ip saddr 192.168.50.1 drop
 trace -w "$out/firewall-drop.pcapng"
 # the same without the listener's own traffic: its facts (stored in the
-# file) judged again by read pin the judgement of a stored rule. Apart from
-# testdata/pcaps: its kernel drops (NS/drops, Linux cooked) beside Ethernet
-# interfaces make a file libpcap does not read, and tcpdump reads those.
+# file) judged again by read pin the judgement of a stored rule. (Not
+# recorded here: testdata/traces/sll-drops.pcapng, a copy of this file as
+# nsdump wrote it when kernel drops were Linux cooked frames, which libpcap
+# refuses beside Ethernet interfaces; it pins reading such old files.)
 trace --no-listen -w testdata/traces/facts-firewall-drop.pcapng
 chmod 0644 testdata/traces/*.pcapng
 chmod 0644 "$out"/*.pcapng

@@ -257,6 +257,7 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 	if strings.HasSuffix(name, ".pcap") {
 		fw, err = capture.NewPcapWriter(w, points[0].LinkType, points[0].SnapLen)
 	} else {
+		warnMixedLinkTypes(e.stderr, name, points)
 		fw, err = capture.NewNgWriter(w, points, captureStamp)
 	}
 	if err == nil {

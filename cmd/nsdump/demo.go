@@ -93,7 +93,7 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 	}
 	printTrace(e.stdout, after, cfg.WithDefaults(), useColor(e.stdout))
 
-	if err := writeTrace(ctx, *write, after.Points, []*trace.Result{before, after}); err != nil {
+	if err := writeTrace(ctx, e.stderr, *write, after.Points, []*trace.Result{before, after}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "\nboth traces, with the verdicts as comments: %s (wireshark %s)\n", *write, *write)

@@ -89,7 +89,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	}
 	warnDrops(e.stderr, res)
 	if *write != "" {
-		if err := writeTrace(ctx, *write, res.Points, []*trace.Result{res}); err != nil {
+		if err := writeTrace(ctx, e.stderr, *write, res.Points, []*trace.Result{res}); err != nil {
 			return err
 		}
 	}
@@ -211,11 +211,12 @@ func timeline(p trace.Probe) string {
 // section comment holds the verdicts, whose packets carry the verdict they
 // are evidence for, and whose Custom Blocks (one a trace) hold the facts
 // the verdicts were judged from, for `nsdump read` to judge them again.
-func writeTrace(ctx context.Context, name string, points []capture.Point, results []*trace.Result) error {
+func writeTrace(ctx context.Context, stderr io.Writer, name string, points []capture.Point, results []*trace.Result) error {
 	f, err := openOutput(ctx, name, -1)
 	if err != nil {
 		return err
 	}
+	warnMixedLinkTypes(stderr, name, points)
 	var summary []string
 	comments := map[string]string{}
 	for _, r := range results {
@@ -280,7 +281,7 @@ func savePartial(e env, name string, points []capture.Point, results []*trace.Re
 	for _, r := range results {
 		n += len(r.Frames)
 	}
-	if err := writeTrace(ctx, name, points, results); err != nil {
+	if err := writeTrace(ctx, e.stderr, name, points, results); err != nil {
 		fmt.Fprintf(e.stderr, "nsdump: interrupted; the %d packets captured so far were not written: %s\n", n, errorText(err))
 		return
 	}
