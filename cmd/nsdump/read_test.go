@@ -56,8 +56,9 @@ func TestReadLabScenarios(t *testing.T) {
 		"no-return-route.pcapng": {"unanswered; seen tdata-a/tda0 Out request, tdata-b/tdb0 In request"},
 		"refused.pcapng":         {"> 192.168.60.1:7: refused"},
 		"unanswered-arp.pcapng":  {"arp        192.168.50.1 > 192.168.60.99: unanswered"},
-		"firewall-drop.pcapng":   {"unanswered; seen tdata-a/tda0 Out [S], tdata-b/tdb0 In [S]", "a SYN-ACK came back, the handshake never completed"},
-		"no-routes.pcapng":       {"0 packets, 0 exchanges"},
+		"firewall-drop.pcapng": {"unanswered; the SYN was dropped in tdata-b: NETFILTER_DROP at nft_do_chain (tdb0)", "seen tdata-a/tda0 Out [S], tdata-b/tdb0 In [S], tdata-b/drops In [S]",
+			"a SYN-ACK came back, the handshake never completed"},
+		"no-routes.pcapng": {"0 packets, 0 exchanges"},
 	} {
 		out, e, code := nsdump("read", filepath.Join("../../testdata/pcaps", file))
 		if code != 0 {
