@@ -6,17 +6,28 @@
 # Per run: peak RSS (VmHWM), packets captured as a share of the datagrams
 # sent times the points that see each (2 for nsdump, 1 for tcpdump), the
 # interfaces' own counters (A's veth sent + B's veth received; they also
-# count ARP), and kernel drops. Then the medians and the worst drops.
+# count ARP), and kernel drops. Then the medians and the worst drops. With
+# REV, nsdump as built from that git revision takes its turn too (before).
+# With STALL=MS in the environment, each capture is stopped (SIGSTOP) for MS
+# milliseconds one second into the flood, as a busy machine would: what it
+# then loses says how long its rings last.
 # Needs root. Creates only namespaces named nsdrs-*$$ and removes them.
-# Usage: scripts/bench-rss.sh [RUNS] [DATAGRAMS] [-B KiB]
+# Usage: scripts/bench-rss.sh [RUNS] [DATAGRAMS] [KiB for -B, or ""] [REV]
 set -euo pipefail
 runs=${1:-5}
 n=${2:-500000}
 ring=(${3:+-B "$3"})
+rev=${4:-}
+stall=${STALL:-0}
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 go build -o "$dir/nsdump" ./cmd/nsdump
 go build -o "$dir/flood" ./scripts/flood
+if [ -n "$rev" ]; then
+  mkdir "$dir/src"
+  git archive "$rev" | tar -x -C "$dir/src"
+  (cd "$dir/src" && go build -o "$dir/before" ./cmd/nsdump)
+fi
 a=nsdrs-a$$ b=nsdrs-b$$ va=rsa$$ vb=rsb$$
 lab=(--ns0 "$a" --ns1 "$b" --veth0 "$va" --veth1 "$vb" --addr0 172.29.1.1/24 --addr1 172.29.2.1/24)
 cleanup() { "$dir/nsdump" teardown --force "${lab[@]}" >/dev/null 2>&1 || true; rm -rf "$dir"; }
@@ -37,13 +48,22 @@ measure() {
   local name=$1 ready=$2 points=$3; shift 3
   "$@" >"$dir/out" 2>"$dir/err" &
   local pid=$!
-  until grep -q "$ready" "$dir/err"; do
+  until grep -q "$ready" "$dir/err" 2>/dev/null; do
     kill -0 "$pid" 2>/dev/null || { cat "$dir/err"; exit 1; }
     sleep 0.01
   done
   local cpid; cpid=$(pgrep -P "$pid" tcpdump || echo "$pid")
   local tx0 rx0; tx0=$(counter "$a" "$va" tx) rx0=$(counter "$b" "$vb" rx)
-  local sent; sent=$(ip netns exec "$a" "$dir/flood" -dst 172.29.2.1 -n "$n" -t 20s)
+  ip netns exec "$a" "$dir/flood" -dst 172.29.2.1 -n "$n" -t 20s >"$dir/flood.out" &
+  local fpid=$!
+  if [ "$stall" -gt 0 ]; then
+    sleep 1
+    kill -STOP "$cpid"
+    sleep "$(echo "$stall / 1000" | bc -l)"
+    kill -CONT "$cpid"
+  fi
+  wait "$fpid"
+  local sent; sent=$(cat "$dir/flood.out")
   sleep 1 # the last blocks leave the rings on their timeout
   local tx1 rx1; tx1=$(counter "$a" "$va" tx) rx1=$(counter "$b" "$vb" rx)
   local rss; rss=$(peak "$cpid")
@@ -60,8 +80,9 @@ measure() {
   echo "$rss $captured $want $dropped" >>"$dir/$name.runs"
 }
 
-echo "flood: $n datagrams of 22 bytes (64-byte frames), udp port 9, $a/$va -> $b/$vb; $runs rounds"
+echo "flood: $n datagrams of 22 bytes (64-byte frames), udp port 9, $a/$va -> $b/$vb; $runs rounds; stall ${stall} ms"
 for r in $(seq 1 "$runs"); do
+  [ -n "$rev" ] && measure before "capturing on" 2 "$dir/before" capture "${ring[@]}" "$a" "$b" -w "$dir/n.pcapng" udp port 9
   measure nsdump "capturing on" 2 "$dir/nsdump" capture "${ring[@]}" "$a" "$b" -w "$dir/n.pcapng" udp port 9
   measure tcpdump "listening on" 1 ip netns exec "$b" tcpdump -i "$vb" -w "$dir/t.pcap" udp port 9
 done
@@ -70,5 +91,7 @@ summary() {
     END { printf "%-34s median peak RSS %5.1f MiB (min %.1f, max %.1f); all captured with 0 drops in %d of %d runs (%.3f%% overall); worst kernel drops %d\n",
       w, rss[int((NR + 1) / 2)] / 1024, rss[1] / 1024, rss[NR] / 1024, full, NR, 100 * c / s, d }'
 }
+[ -n "$rev" ] && summary "nsdump at $rev (2 points)" "$dir/before.runs"
 summary "nsdump capture A B -w ${ring[*]} (2 points)" "$dir/nsdump.runs"
 summary "tcpdump -i B -w (1 point)" "$dir/tcpdump.runs"
+uptime
