@@ -85,6 +85,9 @@ func runCauses(t *testing.T, cases []causeCase) {
 			if t.Failed() {
 				return
 			}
+			if *update {
+				record(t, "lab "+tt.name, res)
+			}
 			for _, fix := range fixes {
 				t.Logf("applying %s", fix)
 				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
@@ -341,6 +344,9 @@ func TestAddressConflict(t *testing.T) {
 	}
 	if res.OK || len(fixes) != 1 {
 		t.Fatalf("ok=%v, fixes %q", res.OK, fixes)
+	}
+	if *update && !t.Failed() {
+		record(t, "bridge address conflict", res)
 	}
 	shf(t, "%s", fixes[0])
 	again, err := Run(context.Background(), cfg)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -382,6 +383,8 @@ func nsInode(ns string) (uint64, error) {
 	return statIno(st), nil
 }
 
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]+`)
+
 // record writes the trace's facts and verdicts for the judgement's table
 // test (go test -run TestPathFaultMatrix -update).
 func record(t *testing.T, name string, res *Result) {
@@ -395,7 +398,7 @@ func record(t *testing.T, name string, res *Result) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join("testdata", "facts", strings.NewReplacer(", ", "-", " ", "-").Replace(name)+".json")
+	file := filepath.Join("testdata", "facts", strings.Trim(unsafeName.ReplaceAllString(name, "-"), "-")+".json")
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}
