@@ -71,7 +71,8 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		case owner == d && resolutionSeen(f, hop, d, "", DirIn):
 			// The owner saw the question and kept silent: the cause is there.
 			v.Namespace, v.RouteGet = d, p.routeGet(d)
-			v.Detail += fmt.Sprintf("; the request reached %s, which owns %s and did not answer: %s", d, hop, whyDropped(f, d))
+			why, _ := whyDropped(f, d)
+			v.Detail += fmt.Sprintf("; the request reached %s, which owns %s and did not answer: %s", d, hop, why)
 		}
 		return v
 	}
@@ -94,18 +95,21 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 			}
 		}
 		if ev.replyBack {
-			return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(),
-				Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, whyDropped(f, s))}
+			why, b := whyDropped(f, s)
+			return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
+				Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, why)}
 		}
-		return Verdict{Cause: CauseDropped, Namespace: d, RouteGet: back.routeGet(),
-			Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, whyDropped(f, d))}
+		why, b := whyDropped(f, d)
+		return Verdict{Cause: CauseDropped, Namespace: d, RouteGet: back.routeGet(), blamed: b,
+			Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, why)}
 	}
-	v := Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(),
-		Detail: fmt.Sprintf("the request never left %s: %s", s, whyDropped(f, s))}
 	if ev.leftSender {
-		v.Detail = fmt.Sprintf("the request left %s but never reached %s", s, d)
+		return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(),
+			Detail: fmt.Sprintf("the request left %s but never reached %s", s, d)}
 	}
-	return v
+	why, b := whyDropped(f, s)
+	return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
+		Detail: fmt.Sprintf("the request never left %s: %s", s, why)}
 }
 
 // evidence is where the captures saw a probe's request and its answer,
@@ -199,8 +203,10 @@ func resolutionName(family int) string {
 
 // whyDropped is what the facts hold that drops packets arriving in ns:
 // the kernel's drop counters that grew during the probes, nftables rules
-// that drop or reject, and strict reverse-path filtering.
-func whyDropped(f *Facts, ns string) string {
+// that drop or reject, and strict reverse-path filtering; and which of
+// the last two it blames.
+func whyDropped(f *Facts, ns string) (string, blame) {
+	var b blame
 	var reasons []string
 	var grew []string
 	for _, c := range f.Counters {
@@ -219,6 +225,7 @@ func whyDropped(f *Facts, ns string) string {
 		}
 	}
 	if len(drops) > 0 {
+		b.rule = true
 		reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (%s nft list ruleset)", ns, strings.Join(drops, "; "), topology.ExecPrefix(ns)))
 	}
 	if st := f.state(ns); st != nil {
@@ -230,14 +237,15 @@ func whyDropped(f *Facts, ns string) string {
 		}
 		for _, ifc := range ifcs {
 			if st.RPFilter[ifc] == 1 {
+				b.rpFilter = true
 				reasons = append(reasons, fmt.Sprintf("strict rp_filter (net.ipv4.conf.%s.rp_filter=1)", ifc))
 			}
 		}
 	}
 	if len(reasons) == 0 {
-		return "no firewall rule, rp_filter or kernel drop counter found to blame"
+		return "no firewall rule, rp_filter or kernel drop counter found to blame", b
 	}
-	return strings.Join(reasons, "; ")
+	return strings.Join(reasons, "; "), b
 }
 
 // isDropCounter reports whether a counter's name says it counts packets

@@ -20,7 +20,14 @@ type Verdict struct {
 	// Story is where the packets went: "left A on a0, entered R on r0,
 	// never left R".
 	Story string `json:"story"`
+	// blamed is what a drop verdict found to blame, which the kernel's
+	// own reason for its drops is weighed against.
+	blamed blame
 }
+
+// blame is what a drop verdict names: a firewall rule (or a chain's
+// policy), reverse-path filtering, or neither.
+type blame struct{ rule, rpFilter bool }
 
 // event is one place a packet is expected on a path: entering or leaving
 // the namespace of hop Hop.
@@ -282,7 +289,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 // routeVerdict blames a router whose lookup for the packet fails.
 func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer bool) Verdict {
 	if rpFiltered(f, lk) {
-		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(),
+		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(), blamed: blame{rpFilter: true},
 			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
 			Fix:    fmt.Sprintf("%s sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.%s.rp_filter=0", topology.ExecPrefix(h.Namespace), h.In)}
 	}
@@ -358,7 +365,7 @@ func ruleVerdict(rs []Rule) Verdict {
 	if r.Verdict == "reject" {
 		cause = "rejected"
 	}
-	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix(topology.ExecPrefix(r.Namespace))}
+	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix(topology.ExecPrefix(r.Namespace)), blamed: blame{rule: true}}
 }
 
 func linkDown(ns string, l *topology.LinkState) Verdict {
@@ -572,9 +579,19 @@ func rpFiltered(f *Facts, lk Lookup) bool {
 	if lk.OK || lk.Iif == "" {
 		return false
 	}
-	if strings.Contains(lk.Output, "cross-device") {
+	errno := lk.Errno
+	if errno == "" {
+		// Facts recorded before lookups carried their errno.
+		switch {
+		case strings.Contains(lk.Output, "cross-device"):
+			errno = "EXDEV"
+		case strings.Contains(lk.Output, "Invalid argument"):
+			errno = "EINVAL"
+		}
+	}
+	if errno == "EXDEV" {
 		return true
 	}
 	st := f.state(lk.Namespace)
-	return st != nil && strings.Contains(lk.Output, "Invalid argument") && max(st.RPFilter["all"], st.RPFilter[lk.Iif]) > 0
+	return st != nil && errno == "EINVAL" && max(st.RPFilter["all"], st.RPFilter[lk.Iif]) > 0
 }

@@ -154,7 +154,7 @@ func TestJudgeTable(t *testing.T) {
 			}
 		}, CauseDropped, "R", "ip netns exec R nft delete rule inet t fw handle 5", `"ip daddr 10.2.0.0/24 drop" (inet t fw handle 5`},
 		{"rp_filter", func(f *Facts, p *ProbeFacts) {
-			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link"}}
+			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link", Errno: "EXDEV"}}
 		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
 		{"input rule at the destination", func(f *Facts, p *ProbeFacts) {
 			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})

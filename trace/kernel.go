@@ -226,8 +226,8 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 	if v.Cause != CauseDropped {
 		return true
 	}
-	// What whyDropped found to blame, if anything.
-	rule, rp := strings.Contains(v.Detail, "nftables in "), strings.Contains(v.Detail, "strict rp_filter")
+	// What the verdict found to blame, if anything.
+	rule, rp := v.blamed.rule, v.blamed.rpFilter
 	switch kd.Reason {
 	case "NETFILTER_DROP":
 		return rule || !rp

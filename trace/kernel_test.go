@@ -12,16 +12,14 @@ import (
 )
 
 // TestKernelAgreement: the kernel's reason fits a verdict when it names the
-// same namespace and a reason of the cause (or the rule nsdump found);
-// otherwise the detail says both.
+// same namespace and a reason of the cause (or of what the verdict blamed:
+// a rule, rp_filter); otherwise the detail says both.
 func TestKernelAgreement(t *testing.T) {
-	nft := "the request reached B, which has a route back, yet nothing answered: nftables in B: icmp type echo-request drop (ip netns exec B nft list ruleset)"
-	rp := "the request reached B, which has a route back, yet nothing answered: strict rp_filter (net.ipv4.conf.all.rp_filter=1)"
-	nothing := "the request reached B, which has a route back, yet nothing answered: no firewall rule, rp_filter or kernel drop counter found to blame"
+	nft, rp, nothing := blame{rule: true}, blame{rpFilter: true}, blame{}
 	for _, tt := range []struct {
 		name          string
 		cause, ns     string
-		detail        string
+		blamed        blame
 		reason, where string
 		agree         bool
 	}{
@@ -33,14 +31,14 @@ func TestKernelAgreement(t *testing.T) {
 		{"nothing found, kernel names a rule", CauseDropped, "B", nothing, "NETFILTER_DROP", "B", true},
 		{"a rule, but TTL", CauseDropped, "B", nft, "IP_INHDR", "B", false},
 		{"another namespace", CauseDropped, "B", nft, "NETFILTER_DROP", "A", false},
-		{"port closed", CausePortClosed, "B", "", "NO_SOCKET", "B", true},
-		{"port closed but a firewall", CausePortClosed, "B", "", "NETFILTER_DROP", "B", false},
-		{"neighbour", CauseNeighbor, "A", "", "NEIGH_FAILED", "A", true},
-		{"neighbour but no route", CauseNeighbor, "A", "", "IP_OUTNOROUTES", "A", false},
+		{"port closed", CausePortClosed, "B", nothing, "NO_SOCKET", "B", true},
+		{"port closed but a firewall", CausePortClosed, "B", nothing, "NETFILTER_DROP", "B", false},
+		{"neighbour", CauseNeighbor, "A", nothing, "NEIGH_FAILED", "A", true},
+		{"neighbour but no route", CauseNeighbor, "A", nothing, "IP_OUTNOROUTES", "A", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			kd := KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}
-			said := kernelSaysOtherwise(Verdict{Cause: tt.cause, Namespace: tt.ns, Detail: tt.detail}, []KernelDropSeen{kd})
+			said := kernelSaysOtherwise(Verdict{Cause: tt.cause, Namespace: tt.ns, blamed: tt.blamed}, []KernelDropSeen{kd})
 			if (said != "") == tt.agree {
 				t.Errorf("agree %v, but the kernel's word reads %q", tt.agree, said)
 			}

@@ -91,6 +91,9 @@ type Lookup struct {
 	Src       netip.Addr `json:"src,omitzero"` // the source address the route picks
 	Command   string     `json:"command"`
 	Output    string     `json:"output"` // the first line ip route get prints, or its error
+	// Errno names the kernel's refusal of a failed lookup: ENETUNREACH,
+	// EHOSTUNREACH, EXDEV (reverse-path filtering), EINVAL (a blackhole).
+	Errno string `json:"errno,omitempty"`
 	// Blocking is the blackhole, unreachable or prohibit route a failed
 	// lookup met, if that is why it failed.
 	Blocking topology.BlockingRoute `json:"blocking,omitzero"`

@@ -1,10 +1,12 @@
 package trace
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 
 	"github.com/nsdump/nsdump/topology"
+	"golang.org/x/sys/unix"
 )
 
 // liveWorld is the running kernel, each namespace read once.
@@ -54,6 +56,9 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
 	if err != nil {
 		lk.Output = err.Error()
+		if re := (*topology.RouteError)(nil); errors.As(err, &re) {
+			lk.Errno = unix.ErrnoName(re.Errno)
+		}
 		if brs, err := topology.BlockingRoutes(ns, dst); err == nil && len(brs) > 0 && iif == "" {
 			lk.Blocking = brs[0]
 		}

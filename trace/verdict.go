@@ -100,7 +100,7 @@ func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 	if v.Cause == CauseDropped && v.Fix == "" && (v.Namespace == p.From || v.Namespace == p.To) {
 		if dv, ok := judgeDropRule(f, two, v.Namespace); ok {
 			story, _, _ := strings.Cut(v.Detail, ": ")
-			v.Cause, v.Detail, v.Fix = dv.Cause, story+": "+dv.Detail, dv.Fix
+			v.Cause, v.Detail, v.Fix, v.blamed = dv.Cause, story+": "+dv.Detail, dv.Fix, blame{rule: true}
 		}
 	}
 	return v
