@@ -388,6 +388,13 @@ func TestJudgeLab(t *testing.T) {
 			f.Counters, f.state(p.To).RPFilter = nil, nil
 		}, check{CauseWrongRoute, "B", "ip -n B route replace ", "leaves by rpx0"}},
 		{"lab-rp_filter-in-B-route-back-through-another-interface", "B->A", "icmp-echo", nil, check{CauseWrongRoute, "B", "ip -n B route replace ", "ARP for the next hop was seen leaving on rpx0"}},
+		{"lab-tcp-reset", "A->B", "tcp", nil, check{CauseRejected, "B", "ip netns exec B nft delete rule inet czr in handle ", "rejects the request: a reset came back, seen at "}},
+		{"lab-tcp-reset", "A->B", "tcp", func(f *Facts, p *ProbeFacts) { f.Rules = nil },
+			check{CausePortClosed, "B", "ip netns exec B nc -l 7096", "with a reset: nothing listens there"}},
+		{"lab-prohibit-host-route-back-to-A-in-B", "A->B", "icmp-echo", nil, check{CauseNoReturnRoute, "B", "ip -n B route del prohibit ", `its route there is "prohibit `}},
+		{"lab-prohibit-host-route-back-to-A-in-B", "B->A", "tcp", nil, check{CauseNoRoute, "B", "ip -n B route del prohibit ", "(RTNETLINK answers: Permission denied): nothing leaves it"}},
+		{"lab-iptables-legacy-policy-drop", "A->B", "icmp-echo", nil, check{CauseDropped, "B", "ip netns exec B iptables-legacy -P INPUT ACCEPT", "the policy DROP of iptables-legacy chain INPUT"}},
+		{"lab-veth-ends-at-9000-and-1500", "B->A", KindMTU, nil, check{CauseMTU, "B", "ip -n B link set ", "the two ends of a veth pair disagree on the MTU"}},
 	}
 	for _, tt := range tests {
 		name := tt.file + " " + tt.direction + " " + tt.kind
@@ -430,5 +437,24 @@ func TestJudgeLab(t *testing.T) {
 				t.Errorf("route lookup %+v, want one of %s", v.RouteGet, v.Namespace)
 			}
 		})
+	}
+}
+
+// TestJudgeConflictRecorded: the bridge whose third namespace holds B's
+// address too; without the neighbour entry that points at it (the
+// state after the probes), the echo the impostor answered is ok again.
+func TestJudgeConflictRecorded(t *testing.T) {
+	rec, ok := loadRecorded(t)["bridge-address-conflict"]
+	if !ok {
+		t.Fatal("no testdata/facts/bridge-address-conflict.json")
+	}
+	p := rec.Facts.Probes[0]
+	if v := Judge(rec.Facts, p); v.OK || v.Cause != CauseConflict || !strings.Contains(v.Detail, "also holds "+p.Request.Dst.String()) {
+		t.Errorf("recorded: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
+	}
+	asker := rec.Facts.after(p.From)
+	asker.Neighbors = slices.DeleteFunc(asker.Neighbors, func(n topology.NeighborEntry) bool { return n.Addr == p.Request.Dst })
+	if v := Judge(rec.Facts, p); !v.OK || v.Cause != CauseOK {
+		t.Errorf("without the neighbour entry: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
 	}
 }
