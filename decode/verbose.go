@@ -93,10 +93,13 @@ func appendLinkHeader(b []byte, p *Packet, data []byte) []byte {
 	b = append(b, " > "...)
 	b = appendMAC(b, data[0:6])
 	b = append(b, ", "...)
+	n := int64(p.Len)
 	for off := 12; off+2 <= len(data); off += 4 {
 		t := binary.BigEndian.Uint16(data[off:])
 		if t <= 1500 {
+			// tcpdump gives an 802.3 frame's length field as its length.
 			b = append(b, "802.3"...)
+			n = int64(t)
 			break
 		}
 		b = append(b, "ethertype "...)
@@ -124,7 +127,7 @@ func appendLinkHeader(b []byte, p *Packet, data []byte) []byte {
 		b = append(b, ", "...)
 	}
 	b = append(b, ", length "...)
-	b = strconv.AppendInt(b, int64(p.Len), 10)
+	b = strconv.AppendInt(b, n, 10)
 	return append(b, ": "...)
 }
 

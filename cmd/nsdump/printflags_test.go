@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
 )
 
 var stamp = regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6} `)
@@ -185,5 +190,39 @@ func TestTimestampsAsTcpdump(t *testing.T) {
 		if flag != "-t" && w[1] == "" {
 			t.Fatalf("%s: no time found in %q", flag, string(want))
 		}
+	}
+}
+
+// TestPrinting8023AsTcpdump: an 802.3 frame (a length, not an EtherType,
+// after the addresses), as a kernel drop of unknown protocol is written
+// (EtherType 0, nothing after the header), prints its length field as
+// tcpdump -e does.
+func TestPrinting8023AsTcpdump(t *testing.T) {
+	mac := []byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	frames := []capture.Frame{
+		{Len: 50, Data: append(append([]byte(nil), mac...), 0, 0)},
+		{Len: 60, Data: []byte{0x01, 0x80, 0xc2, 0, 0, 0, 0x02, 0, 0, 0, 0, 1, 0, 7, 0x42, 0x42, 0x03, 0, 0, 0, 0}},
+	}
+	var buf bytes.Buffer
+	w, err := capture.NewNgWriter(&buf, []capture.Point{{Name: "A/drops", LinkType: capture.LinkEthernet, SnapLen: 262144}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		f.Time, f.LinkType = time.Unix(1700000000, int64(i)*1000), capture.LinkEthernet
+		if err := w.WriteFrame(f, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "8023.pcapng")
+	if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := regexp.MustCompile(`[0-9a-f:]{17} > [0-9a-f:]{17}, [^:]*?, length \d+: `)
+	if n := comparePrinting(t, file, []string{"-e"}, matches(link)); n != 2 {
+		t.Errorf("%d link-layer headers compared, want 2", n)
 	}
 }
