@@ -89,6 +89,10 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		defer releaseAll()
 		targets = append(more, targets...)
 	}
+	// What finding the targets took (link dumps, the namespace list of
+	// --all) is garbage now: give its pages back before the capture runs
+	// for hours. Not once the sockets are open: their rings fill meanwhile.
+	debug.FreeOSMemory()
 	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10, SkipVanished: *all, PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		return err
@@ -121,9 +125,6 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
 
-	// What opening took (link dumps, namespace lists for --all) is garbage
-	// now: give its pages back before the capture runs for hours.
-	debug.FreeOSMemory()
 	dr.start(ctx, sink)
 	st, runErr := s.Run(ctx, *count, dr.frames(sink), dr.guard(flush))
 	dropErr := dr.stop(e.stderr)
