@@ -81,9 +81,16 @@ func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle
 			r.st.Received += received
 			r.st.Dropped += dropped
 		}
-		src.ring.close()
-		src.ring = nil
 	}
+	// Closing a socket waits out RCU grace periods in the kernel, as
+	// opening it does: one after the other, a trace's few sockets took a
+	// tenth of a second or more on a loaded machine; at once, the waits
+	// overlap. Nothing reads them any more.
+	parallel(len(s.sources), func(i int) error {
+		s.sources[i].ring.close()
+		s.sources[i].ring = nil
+		return nil
+	})
 	s.sources = nil
 	if r.fnErr != nil {
 		return r.st, r.fnErr
