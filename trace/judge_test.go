@@ -16,23 +16,9 @@ import (
 )
 
 // recorded is a testdata/facts file: what a live trace gathered and the
-// verdicts it gave (written by TestPathFaultMatrix and TestFaultMatrix
-// with -update, as root).
-type recorded struct {
-	Facts    *Facts            `json:"facts"`
-	Verdicts []recordedVerdict `json:"verdicts"`
-}
-
-type recordedVerdict struct {
-	Direction string `json:"direction"`
-	Kind      string `json:"kind"`
-	Family    int    `json:"family"`
-	OK        bool   `json:"ok"`
-	Cause     string `json:"cause"`
-	Namespace string `json:"namespace"`
-	Fix       string `json:"fix"`
-	Detail    string `json:"detail"`
-}
+// verdicts it gave, as trace -w stores them (written by
+// TestPathFaultMatrix and TestFaultMatrix with -update, as root).
+type recorded = Record
 
 func statIno(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
 

@@ -389,10 +389,9 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]+`)
 // test (go test -run TestPathFaultMatrix -update).
 func record(t *testing.T, name string, res *Result) {
 	t.Helper()
-	rec := recorded{Facts: res.Facts}
+	rec := recorded{Version: FactsVersion, Facts: res.Facts}
 	for _, p := range res.Probes {
-		rec.Verdicts = append(rec.Verdicts, recordedVerdict{Direction: p.Direction, Kind: p.Kind, Family: p.Family, OK: p.OK,
-			Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix, Detail: p.Detail})
+		rec.Verdicts = append(rec.Verdicts, verdictOf(p))
 	}
 	b, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {

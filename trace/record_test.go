@@ -13,11 +13,8 @@ import (
 // recordOf is a recorded facts file as trace -w stores it.
 func recordOf(t testing.TB, rec recorded) []byte {
 	t.Helper()
-	r := Record{Version: FactsVersion, Facts: rec.Facts}
-	for _, v := range rec.Verdicts {
-		r.Verdicts = append(r.Verdicts, RecordedVerdict{Direction: v.Direction, Kind: v.Kind, Family: v.Family, OK: v.OK, Cause: v.Cause, Namespace: v.Namespace, Fix: v.Fix})
-	}
-	b, err := json.Marshal(r)
+	rec.Version = FactsVersion
+	b, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
