@@ -22,6 +22,23 @@ const KernelMaxInsns = 4096
 // maxInsns bounds a program run in userland.
 const maxInsns = 1 << 20
 
+// forLink is the filter for frames of link type lt, compiled again from
+// its expression unless lt is Ethernet, what the filter was compiled for;
+// point names the capture point in the error.
+func (f *Filter) forLink(lt LinkType, point string) (*Filter, error) {
+	if f == nil || lt == LinkEthernet {
+		return f, nil
+	}
+	if f.Expr == "" {
+		return nil, fmt.Errorf("capture on %s (link type %s): the filter has no expression to compile for it", point, lt)
+	}
+	g, err := CompileFilter(f.Expr, lt)
+	if err != nil {
+		return nil, fmt.Errorf("filter for %s (link type %s): %w", point, lt, err)
+	}
+	return g, nil
+}
+
 // FitsKernel reports whether the kernel takes the program; a longer one
 // runs in userland only.
 func (f *Filter) FitsKernel() bool { return f == nil || len(f.Prog) <= KernelMaxInsns }

@@ -44,8 +44,10 @@ type Config struct {
 	BlockSize    int
 	NumBlocks    int
 	PollTimeout  time.Duration // default 100ms: how soon a cancelled capture stops
-	// Filter, compiled for Ethernet, runs on every socket; frames queued
-	// before it was attached are checked again in userland, as libpcap does.
+	// Filter, compiled for Ethernet, runs on every socket, compiled again
+	// from its expression for a point of another link type (a tun device's
+	// frames are IP packets); frames queued before it was attached are
+	// checked again in userland, as libpcap does.
 	Filter *Filter
 }
 
@@ -83,6 +85,7 @@ type source struct {
 	nsIno   uint64 // the namespace's inode when opened, to notice its removal
 	point   Point
 	ring    *rxRing
+	filter  *Filter // Config.Filter compiled for the point's link type
 }
 
 // Session is a set of open AF_PACKET sockets, one per capture point.
@@ -171,23 +174,34 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
 		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
-		LinkType:    LinkEthernet, SnapLen: uint32(s.cfg.SnapLen),
+		SnapLen:     uint32(s.cfg.SnapLen),
 	}}
 	frame := 1 << 16
 	for frame < s.cfg.SnapLen+128 && frame < s.cfg.BlockSize {
 		frame <<= 1
 	}
-	// A program longer than the kernel takes runs in userland only (the
-	// caller warns once).
-	var prog []bpf.RawInstruction
-	if s.cfg.Filter != nil && s.cfg.Filter.FitsKernel() {
-		prog = s.cfg.Filter.Prog
-	}
+	// Said as it is: the point's link type, or its filter, does not fit.
+	var refused error
 	err = topology.Do(ns, func() error {
 		var err error
+		if src.point.LinkType, refused = pointLinkType(ifc.Name, nsName); refused != nil {
+			return nil
+		}
+		if src.filter, refused = s.cfg.Filter.forLink(src.point.LinkType, src.point.Name); refused != nil {
+			return nil
+		}
+		// A program longer than the kernel takes runs in userland only
+		// (the caller warns once).
+		var prog []bpf.RawInstruction
+		if src.filter != nil && src.filter.FitsKernel() {
+			prog = src.filter.Prog
+		}
 		src.ring, err = openRxRing(ifc.Index, s.cfg.BlockSize, s.cfg.NumBlocks, frame, blockTimeout, prog)
 		return err
 	})
+	if refused != nil {
+		return nil, refused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open AF_PACKET socket on %s: %w", src.point.Name, err)
 	}

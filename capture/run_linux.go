@@ -23,18 +23,17 @@ const mergeHold = 4 * blockTimeout
 // block goes back to the kernel at once. Nothing is allocated per frame: a
 // flood costs the rings and the few milliseconds of frames that wait.
 type run struct {
-	s          *Session
-	m          *merger
-	spill      *spill
-	fn         func(Frame) error
-	count      int
-	userFilter bool
-	st         Stats
-	fnErr      error  // fn failed: nothing more is handed over
-	srcErr     error  // a socket failed, or its capture point went away
-	ended      []bool // sources no longer read
-	fds        []unix.PollFd
-	polled     []int // the source of each fds entry
+	s      *Session
+	m      *merger
+	spill  *spill
+	fn     func(Frame) error
+	count  int
+	st     Stats
+	fnErr  error  // fn failed: nothing more is handed over
+	srcErr error  // a socket failed, or its capture point went away
+	ended  []bool // sources no longer read
+	fds    []unix.PollFd
+	polled []int // the source of each fds entry
 }
 
 // Run reads every socket until ctx ends, count frames were handed over
@@ -44,8 +43,7 @@ type run struct {
 // fn: copy what is kept. The calling goroutine reads every socket and
 // closes it.
 func (s *Session) Run(ctx context.Context, count int, fn func(Frame) error, idle func() error) (Stats, error) {
-	r := &run{s: s, m: newMerger(mergeHold, len(s.sources)), spill: newSpill(), fn: fn, count: count,
-		userFilter: !s.cfg.Filter.FitsKernel(), ended: make([]bool, len(s.sources))}
+	r := &run{s: s, m: newMerger(mergeHold, len(s.sources)), spill: newSpill(), fn: fn, count: count, ended: make([]bool, len(s.sources))}
 	nextCheck := time.Now().Add(checkEvery)
 	var drainUntil time.Time
 	for !r.finished() {
@@ -152,9 +150,9 @@ func (r *run) take() bool {
 func (r *run) queue(i int, ring *rxRing, blk int) {
 	n := int32(0)
 	ring.eachFrame(blk, func(off int, ts int64) {
-		if r.userFilter {
+		if flt := r.s.sources[i].filter; !flt.FitsKernel() {
 			data, wireLen, _ := ring.frame(off)
-			if !r.s.cfg.Filter.MatchLen(data, wireLen) {
+			if !flt.MatchLen(data, wireLen) {
 				return
 			}
 		}
@@ -204,7 +202,7 @@ func (r *run) emit(p int, f held) {
 			data, wireLen, outgoing = r.spill.get(-1 - f.off)
 		}
 		kept := data[:min(len(data), r.s.cfg.SnapLen)]
-		fr := Frame{Time: time.Unix(0, f.time), Point: p, LinkType: LinkEthernet, Len: max(wireLen, len(kept)), Data: kept, Dir: DirIn}
+		fr := Frame{Time: time.Unix(0, f.time), Point: p, LinkType: r.s.sources[p].point.LinkType, Len: max(wireLen, len(kept)), Data: kept, Dir: DirIn}
 		if outgoing {
 			fr.Dir = DirOut
 		}
