@@ -27,25 +27,21 @@ func pointLinkType(ifc, nsName string) (LinkType, error) {
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFHWADDR, ifr); err != nil {
 		return 0, fmt.Errorf("interface %s in %s: link type (SIOCGIFHWADDR): %w", ifc, nsName, err)
 	}
-	hatype := ifr.Uint16() // sockaddr.sa_family holds the ARPHRD type
-	lt, ok := linkTypeOfARPHRD(hatype)
-	if !ok {
-		return 0, fmt.Errorf("interface %s in %s has link type %s, which nsdump cannot capture", ifc, nsName, arphrdName(hatype))
-	}
-	return lt, nil
+	return linkTypeOf(ifr.Uint16(), ifc, nsName) // sockaddr.sa_family holds the ARPHRD type
 }
 
-func linkTypeOfARPHRD(t uint16) (LinkType, bool) {
-	switch t {
+// linkTypeOf maps an ARPHRD type, hatype of interface ifc in nsName.
+func linkTypeOf(hatype uint16, ifc, nsName string) (LinkType, error) {
+	switch hatype {
 	case unix.ARPHRD_ETHER, unix.ARPHRD_LOOPBACK, unix.ARPHRD_METRICOM:
-		return LinkEthernet, true
+		return LinkEthernet, nil
 	case unix.ARPHRD_NONE, unix.ARPHRD_TUNNEL, unix.ARPHRD_TUNNEL6, unix.ARPHRD_SIT,
 		unix.ARPHRD_IPGRE, unix.ARPHRD_IP6GRE, unix.ARPHRD_RAWIP, unix.ARPHRD_PPP,
 		unix.ARPHRD_SLIP, unix.ARPHRD_CSLIP, unix.ARPHRD_SLIP6, unix.ARPHRD_CSLIP6,
 		unix.ARPHRD_ADAPT, unix.ARPHRD_RAWHDLC, unix.ARPHRD_DLCI:
-		return LinkRaw, true
+		return LinkRaw, nil
 	}
-	return 0, false
+	return 0, fmt.Errorf("interface %s in %s has link type %s, which nsdump cannot capture", ifc, nsName, arphrdName(hatype))
 }
 
 // arphrdName is how if_arp.h names an ARPHRD type.
