@@ -172,3 +172,28 @@ func TestCaptureTunIsRawIP(t *testing.T) {
 		t.Errorf("directions on the tun device:\n%s", l)
 	}
 }
+
+// TestCaptureAllTun: capture --all meets the tun device among Ethernet
+// interfaces: its point is RAW, the filter is compiled for each point's
+// link type (icmp passes the echoes on the tun device), and nsdump warns
+// that the file mixes link types.
+func TestCaptureAllTun(t *testing.T) {
+	ns, dev, tun := tunLab(t)
+	point := ns + "/" + dev
+	file := filepath.Join(t.TempDir(), "all.pcapng")
+	// 10.77.0.2 is this test's: only the tun device's two echoes match.
+	cmd, _, stderr := startCapture(t, "--all", "-B", "512", "-c", "2", "-w", file, "icmp", "and", "host", "10.77.0.2")
+	if !strings.Contains(stderr.String(), "mixes link types") || !strings.Contains(stderr.String(), "RAW ("+point+")") {
+		t.Errorf("capture --all with a tun device, no warning of mixed link types:\n%s", stderr)
+	}
+	if _, err := tun.Write(echoRequest(netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("10.77.0.1"), 1)); err != nil {
+		t.Fatalf("write to the tun device: %v", err)
+	}
+	if err := ends(t, cmd); err != nil {
+		t.Fatalf("capture --all: %v\n%s", err, stderr)
+	}
+	got := strings.Join(tshark(t, file, "frame.interface_name", "ip.src", "icmp.type"), "\n")
+	if want := point + "\t10.77.0.2\t8\n" + point + "\t10.77.0.1\t0"; got != want {
+		t.Errorf("tshark reads:\n%s\nwant:\n%s", got, want)
+	}
+}
