@@ -16,8 +16,9 @@ import (
 )
 
 // tunLab is a namespace of the test's own holding a tun device (ARPHRD_NONE:
-// its frames are IP packets, no link header) with address 10.77.0.1/24, and
-// the device's file: what is written to it arrives on the device.
+// its frames are IP packets, no link header) with address 10.251.77.1/24 and
+// no IPv6, and the device's file: what is written to it arrives on the
+// device.
 func tunLab(t *testing.T) (ns, dev string, tun *os.File) {
 	t.Helper()
 	l := labtest.Names(t, "lt")
@@ -26,6 +27,11 @@ func tunLab(t *testing.T) (ns, dev string, tun *os.File) {
 		t.Fatalf("ip netns add: %v\n%s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	// No IPv6 on the device: its router solicitations and MLD reports
+	// would come and go among the echoes.
+	if out, err := exec.Command("ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1", "net.ipv6.conf.all.disable_ipv6=1").CombinedOutput(); err != nil {
+		t.Fatalf("sysctl: %v\n%s", err, out)
+	}
 	h, err := topology.OpenNamespace(ns)
 	if err != nil {
 		t.Fatal(err)
@@ -54,7 +60,7 @@ func tunLab(t *testing.T) (ns, dev string, tun *os.File) {
 		t.Fatalf("tun device: %v", err)
 	}
 	t.Cleanup(func() { tun.Close() })
-	for _, args := range [][]string{{"addr", "add", "10.77.0.1/24", "dev", dev}, {"link", "set", dev, "up"}} {
+	for _, args := range [][]string{{"addr", "add", "10.251.77.1/24", "dev", dev}, {"link", "set", dev, "up"}} {
 		if out, err := exec.Command("ip", append([]string{"-n", ns}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %v: %v\n%s", args, err, out)
 		}
@@ -109,7 +115,7 @@ func TestCaptureTunIsRawIP(t *testing.T) {
 	toFile, _, fileErr := startCapture(t, point, "-w", file, "-c", "4")
 	lines, linesOut, linesErr := startCapture(t, point, "-c", "4", "icmp")
 	noTCP, noTCPOut, noTCPErr := startCapture(t, point, "tcp")
-	peer, self := netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("10.77.0.1")
+	peer, self := netip.MustParseAddr("10.251.77.2"), netip.MustParseAddr("10.251.77.1")
 	for seq := uint16(1); seq <= 2; seq++ {
 		if _, err := tun.Write(echoRequest(peer, self, seq)); err != nil {
 			t.Fatalf("write to the tun device: %v", err)
@@ -137,8 +143,8 @@ func TestCaptureTunIsRawIP(t *testing.T) {
 		t.Fatalf("tcpdump -r: %v\n%s", err, out)
 	}
 	td := string(out)
-	if !strings.Contains(td, "link-type RAW") || strings.Count(td, "IP 10.77.0.2 > 10.77.0.1: ICMP echo request, id 19572, seq ") != 2 ||
-		strings.Count(td, "IP 10.77.0.1 > 10.77.0.2: ICMP echo reply, id 19572, seq ") != 2 {
+	if !strings.Contains(td, "link-type RAW") || strings.Count(td, "IP 10.251.77.2 > 10.251.77.1: ICMP echo request, id 19572, seq ") != 2 ||
+		strings.Count(td, "IP 10.251.77.1 > 10.251.77.2: ICMP echo reply, id 19572, seq ") != 2 {
 		t.Errorf("tcpdump -r of the tun capture:\n%s", td)
 	}
 	for _, f := range tshark(t, file, "frame.interface_name", "_ws.col.Protocol") {
@@ -168,7 +174,7 @@ func TestCaptureTunIsRawIP(t *testing.T) {
 	if !same {
 		t.Errorf("nsdump's lines of the tun device:\n%s\ntcpdump's:\n%s", linesOut, td)
 	}
-	if l := linesOut.String(); strings.Count(l, " In IP 10.77.0.2 > 10.77.0.1") != 2 || strings.Count(l, " Out IP 10.77.0.1 > 10.77.0.2") != 2 {
+	if l := linesOut.String(); strings.Count(l, " In IP 10.251.77.2 > 10.251.77.1") != 2 || strings.Count(l, " Out IP 10.251.77.1 > 10.251.77.2") != 2 {
 		t.Errorf("directions on the tun device:\n%s", l)
 	}
 }
@@ -181,19 +187,19 @@ func TestCaptureAllTun(t *testing.T) {
 	ns, dev, tun := tunLab(t)
 	point := ns + "/" + dev
 	file := filepath.Join(t.TempDir(), "all.pcapng")
-	// 10.77.0.2 is this test's: only the tun device's two echoes match.
-	cmd, _, stderr := startCapture(t, "--all", "-B", "512", "-c", "2", "-w", file, "icmp", "and", "host", "10.77.0.2")
+	// 10.251.77.2 is this test's: only the tun device's two echoes match.
+	cmd, _, stderr := startCapture(t, "--all", "-B", "512", "-c", "2", "-w", file, "icmp", "and", "host", "10.251.77.2")
 	if !strings.Contains(stderr.String(), "mixes link types") || !strings.Contains(stderr.String(), "RAW ("+point+")") {
 		t.Errorf("capture --all with a tun device, no warning of mixed link types:\n%s", stderr)
 	}
-	if _, err := tun.Write(echoRequest(netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("10.77.0.1"), 1)); err != nil {
+	if _, err := tun.Write(echoRequest(netip.MustParseAddr("10.251.77.2"), netip.MustParseAddr("10.251.77.1"), 1)); err != nil {
 		t.Fatalf("write to the tun device: %v", err)
 	}
 	if err := ends(t, cmd); err != nil {
 		t.Fatalf("capture --all: %v\n%s", err, stderr)
 	}
 	got := strings.Join(tshark(t, file, "frame.interface_name", "ip.src", "icmp.type"), "\n")
-	if want := point + "\t10.77.0.2\t8\n" + point + "\t10.77.0.1\t0"; got != want {
+	if want := point + "\t10.251.77.2\t8\n" + point + "\t10.251.77.1\t0"; got != want {
 		t.Errorf("tshark reads:\n%s\nwant:\n%s", got, want)
 	}
 }
