@@ -13,12 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var neighStates = map[int]string{
-	netlink.NUD_INCOMPLETE: "INCOMPLETE", netlink.NUD_REACHABLE: "REACHABLE", netlink.NUD_STALE: "STALE",
-	netlink.NUD_DELAY: "DELAY", netlink.NUD_PROBE: "PROBE", netlink.NUD_FAILED: "FAILED",
-	netlink.NUD_NOARP: "NOARP", netlink.NUD_PERMANENT: "PERMANENT",
-}
-
 // NeighborState is the state `ip -n NS neigh` shows for addr, or "" when
 // the table has no entry.
 func NeighborState(ns string, addr netip.Addr) (string, error) {
@@ -37,10 +31,7 @@ func NeighborState(ns string, addr netip.Addr) (string, error) {
 	}
 	for _, n := range neighs {
 		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == addr {
-			if s, ok := neighStates[n.State]; ok {
-				return s, nil
-			}
-			return fmt.Sprint(n.State), nil
+			return NeighState(n.State).String(), nil
 		}
 	}
 	return "", nil

@@ -47,7 +47,7 @@ type NeighborEntry struct {
 	Dev   string     `json:"dev"`
 	Addr  netip.Addr `json:"addr"`
 	MAC   string     `json:"mac,omitempty"`
-	State string     `json:"state"`
+	State NeighState `json:"state"`
 }
 
 // Link returns the namespace's interface named name, or nil.
@@ -63,7 +63,7 @@ func (st *NamespaceState) Link(name string) *LinkState {
 // NeighborMAC is the MAC the neighbour table holds for addr on dev, or "".
 func (st *NamespaceState) NeighborMAC(dev string, addr netip.Addr) string {
 	for _, n := range st.Neighbors {
-		if n.Dev == dev && n.Addr == addr && n.MAC != "" && n.State != "FAILED" && n.State != "INCOMPLETE" {
+		if n.Dev == dev && n.Addr == addr && n.MAC != "" && !n.State.Unresolved() {
 			return n.MAC
 		}
 	}

@@ -78,10 +78,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 			if !ok || a.IsLinkLocalMulticast() || a.IsMulticast() {
 				continue
 			}
-			e := NeighborEntry{Dev: names[n.LinkIndex], Addr: a.Unmap(), State: neighStates[n.State]}
-			if e.State == "" {
-				e.State = fmt.Sprint(n.State)
-			}
+			e := NeighborEntry{Dev: names[n.LinkIndex], Addr: a.Unmap(), State: NeighState(n.State)}
 			if n.HardwareAddr != nil {
 				e.MAC = n.HardwareAddr.String()
 			}

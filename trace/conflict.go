@@ -27,7 +27,7 @@ type conflict struct {
 func judgeConflict(asker, owner *topology.NamespaceState, addr netip.Addr, candidates []*topology.NamespaceState) (conflict, bool) {
 	c := conflict{asker: asker.Name, addr: addr, owner: owner.Name}
 	for _, n := range asker.Neighbors {
-		if n.Addr == addr && n.MAC != "" && n.State != "FAILED" && n.State != "INCOMPLETE" {
+		if n.Addr == addr && n.MAC != "" && !n.State.Unresolved() {
 			c.dev, c.mac = n.Dev, n.MAC
 		}
 	}

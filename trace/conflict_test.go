@@ -14,7 +14,7 @@ func TestJudgeConflict(t *testing.T) {
 	owner := &topology.NamespaceState{Name: "B", Links: []topology.LinkState{{Name: "b0", MAC: "02:00:00:00:00:0b", Addresses: []netip.Prefix{pfx}}}}
 	imp := &topology.NamespaceState{Name: "C", Links: []topology.LinkState{{Name: "c0", MAC: "02:00:00:00:00:0c", Addresses: []netip.Prefix{pfx}}}}
 	other := &topology.NamespaceState{Name: "D", Links: []topology.LinkState{{Name: "d0", MAC: "02:00:00:00:00:0c"}}}
-	asker := func(mac, state string) *topology.NamespaceState {
+	asker := func(mac string, state topology.NeighState) *topology.NamespaceState {
 		return &topology.NamespaceState{Name: "A", Neighbors: []topology.NeighborEntry{{Dev: "a0", Addr: addr, MAC: mac, State: state}}}
 	}
 	tests := []struct {
@@ -23,10 +23,10 @@ func TestJudgeConflict(t *testing.T) {
 		cands []*topology.NamespaceState
 		ok    bool
 	}{
-		{"the impostor's MAC", asker("02:00:00:00:00:0c", "REACHABLE"), []*topology.NamespaceState{imp}, true},
-		{"the owner's MAC", asker("02:00:00:00:00:0b", "REACHABLE"), []*topology.NamespaceState{imp}, false},
-		{"a failed entry", asker("", "FAILED"), []*topology.NamespaceState{imp}, false},
-		{"the MAC's holder lacks the address", asker("02:00:00:00:00:0c", "STALE"), []*topology.NamespaceState{other}, false},
+		{"the impostor's MAC", asker("02:00:00:00:00:0c", topology.NeighReachable), []*topology.NamespaceState{imp}, true},
+		{"the owner's MAC", asker("02:00:00:00:00:0b", topology.NeighReachable), []*topology.NamespaceState{imp}, false},
+		{"a failed entry", asker("", topology.NeighFailed), []*topology.NamespaceState{imp}, false},
+		{"the MAC's holder lacks the address", asker("02:00:00:00:00:0c", topology.NeighStale), []*topology.NamespaceState{other}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

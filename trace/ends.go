@@ -169,7 +169,7 @@ func neighborFailed(f *Facts, p ProbeFacts, hop netip.Addr) bool {
 	}
 	for _, n := range st.Neighbors {
 		if n.Addr == hop {
-			return n.State == "FAILED" || n.State == "INCOMPLETE"
+			return n.State.Unresolved()
 		}
 	}
 	return false

@@ -156,7 +156,7 @@ func TestJudgeTable(t *testing.T) {
 			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: "drop"}}
 		}, CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
 		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighFailed}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
 		{"ARP off on the destination's way in", func(f *Facts, p *ProbeFacts) {
 			b0 := f.state("B").Link("b0")
@@ -164,10 +164,10 @@ func TestJudgeTable(t *testing.T) {
 		}, CauseNeighbor, "B", "ip -n B link set dev b0 arp on", "never left R: ARP is off on b0 in B (the NOARP flag)"},
 		{"a tun has no ARP by nature: not blamed", func(f *Facts, p *ProbeFacts) {
 			f.state("B").Link("b0").NoARP, f.state("B").Link("b0").Kind = true, "tun"
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "FAILED"}}
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighFailed}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
 		{"ARP dropped by the neighbour's firewall", func(f *Facts, p *ProbeFacts) {
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: "INCOMPLETE"}}
+			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighIncomplete}}
 			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: "drop", Text: "drop"}}
 		}, CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
 		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *Facts, p *ProbeFacts) {
@@ -241,7 +241,7 @@ func TestWalkSynthetic(t *testing.T) {
 	t.Run("fdb picks the port", func(t *testing.T) {
 		f := &Facts{Namespaces: []*topology.NamespaceState{
 			{Name: "A", Inode: 1, Links: []topology.LinkState{veth("a0", "S", "pa", pfx("10.0.0.1/24"))},
-				Neighbors: []topology.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: "REACHABLE"}}},
+				Neighbors: []topology.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: topology.NeighReachable}}},
 			{Name: "S", Inode: 2, Links: []topology.LinkState{{Name: "br0", Kind: "bridge", Up: true, Carrier: true},
 				port(veth("pa", "A", "a0", nil), "br0"), port(veth("pb", "B", "b0", nil), "br0"), port(veth("pc", "C", "c0", nil), "br0")},
 				FDB: []topology.FDBEntry{{Bridge: "br0", Port: "pc", MAC: "02:00:00:00:00:cc"}}},

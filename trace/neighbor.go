@@ -92,7 +92,7 @@ func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (topology.Neighbo
 		nh = lk.Gateway
 	}
 	for _, n := range st.Neighbors {
-		if n.Dev == dev && n.Addr == nh && (n.State == "FAILED" || n.State == "INCOMPLETE") {
+		if n.Dev == dev && n.Addr == nh && n.State.Unresolved() {
 			return n, true
 		}
 	}
