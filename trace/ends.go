@@ -220,7 +220,7 @@ func whyDropped(f *Facts, ns string) (string, blame) {
 	}
 	var drops []string
 	for _, r := range f.Rules {
-		if r.Namespace == ns && !r.Policy && !r.legacy() && (r.Verdict == "drop" || r.Verdict == "reject") {
+		if r.Namespace == ns && !r.Policy && !r.legacy() && r.Verdict.stops() {
 			drops = append(drops, r.Text)
 		}
 	}

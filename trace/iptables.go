@@ -30,7 +30,7 @@ func parseIptablesSave(ns, family, text string) []Rule {
 			chain := f[0][1:]
 			if hook, ok := iptablesHooks[chain]; ok && (f[1] == "DROP") {
 				out = append(out, Rule{Namespace: ns, Family: family, Table: table, Chain: chain, Hook: hook, Policy: true,
-					Verdict: "drop", Text: "-P " + chain + " DROP"})
+					Verdict: RuleDrop, Text: "-P " + chain + " DROP"})
 			}
 		case f[0] == "-A" && len(f) >= 2:
 			chain := f[1]
@@ -49,11 +49,11 @@ func parseIptablesSave(ns, family, text string) []Rule {
 
 // iptablesMatch turns an iptables rule's arguments into nft-style
 // conditions and its target into a verdict.
-func iptablesMatch(family string, args []string) ([]Cond, string) {
+func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 	keys := map[string]string{"-s": family + " saddr", "-d": family + " daddr", "-p": "meta l4proto",
 		"--dport": "th dport", "--sport": "th sport", "-i": "meta iifname", "-o": "meta oifname", "--icmp-type": "icmp type", "--icmpv6-type": "icmpv6 type"}
 	var conds []Cond
-	verdict := ""
+	verdict := RuleGoesOn
 	not := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -69,11 +69,11 @@ func iptablesMatch(family string, args []string) ([]Cond, string) {
 		case a == "-j":
 			switch v {
 			case "DROP":
-				verdict = "drop"
+				verdict = RuleDrop
 			case "REJECT":
-				verdict = "reject"
+				verdict = RuleReject
 			case "ACCEPT":
-				verdict = "accept"
+				verdict = RuleAccept
 			}
 			i++
 		case keys[a] != "":
@@ -187,7 +187,7 @@ func judgeDropRule(f *Facts, p ProbeFacts, ns string) (Verdict, bool) {
 			}
 			detail, fix := nameRule(f.Rules, rs[0])
 			cause := CauseDropped
-			if rs[0].Verdict == "reject" {
+			if rs[0].Verdict == RuleReject {
 				cause = CauseRejected
 			}
 			return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix}, true

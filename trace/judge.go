@@ -362,7 +362,7 @@ func ruleVerdict(rs []Rule) Verdict {
 	}
 	r := rs[0]
 	cause := CauseDropped
-	if r.Verdict == "reject" {
+	if r.Verdict == RuleReject {
 		cause = "rejected"
 	}
 	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix(topology.ExecPrefix(r.Namespace)), blamed: blame{rule: true}}

@@ -132,10 +132,10 @@ func TestJudgeTable(t *testing.T) {
 			CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.ip_forward=1", "never left R: forwarding is off"},
 		{"forward drop rule, and one that does not match", func(f *Facts, p *ProbeFacts) {
 			f.Rules = []Rule{
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Policy: true, Verdict: "accept"},
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 4, Verdict: "drop", Text: "tcp dport 22 drop",
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Policy: true, Verdict: RuleAccept},
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 4, Verdict: RuleDrop, Text: "tcp dport 22 drop",
 					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"22"}}}},
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 5, Verdict: "drop", Text: "ip daddr 10.2.0.0/24 drop",
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 5, Verdict: RuleDrop, Text: "ip daddr 10.2.0.0/24 drop",
 					Conds: []Cond{{Key: "ip daddr", Op: "==", Values: []string{"10.2.0.0/24"}}}},
 			}
 		}, CauseDropped, "R", "ip netns exec R nft delete rule inet t fw handle 5", `"ip daddr 10.2.0.0/24 drop" (inet t fw handle 5`},
@@ -145,15 +145,15 @@ func TestJudgeTable(t *testing.T) {
 		{"input rule at the destination", func(f *Facts, p *ProbeFacts) {
 			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
 			f.Rules = []Rule{
-				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: "drop", Text: "tcp dport 7096 drop",
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: RuleDrop, Text: "tcp dport 7096 drop",
 					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"7096"}}}},
-				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 3, Verdict: "drop", Text: "icmp type echo-request drop",
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 3, Verdict: RuleDrop, Text: "icmp type echo-request drop",
 					Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"echo-request"}}}},
 			}
 		}, CauseDropped, "B", "ip netns exec B nft delete rule ip f in handle 3", "entered B on b0, nothing answered: nftables rule \"icmp type echo-request drop\""},
 		{"output rule at the source", func(f *Facts, p *ProbeFacts) {
 			p.RequestSeen = nil
-			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: "drop"}}
+			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: RuleDrop}}
 		}, CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
 		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
 			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighFailed}}
@@ -168,7 +168,7 @@ func TestJudgeTable(t *testing.T) {
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
 		{"ARP dropped by the neighbour's firewall", func(f *Facts, p *ProbeFacts) {
 			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighIncomplete}}
-			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: "drop", Text: "drop"}}
+			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: RuleDrop, Text: "drop"}}
 		}, CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
 		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *Facts, p *ProbeFacts) {
 			f.state("R").RPFilter = map[string]int{"all": 1, "r0": 0}
@@ -187,7 +187,7 @@ func TestJudgeTable(t *testing.T) {
 				l.MTU = 1500
 			}
 			f.state("R").Link("r1").MTU, f.state("B").Link("b0").MTU = 1280, 1280
-			f.Rules = []Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: "drop", Text: "icmp type destination-unreachable drop",
+			f.Rules = []Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: RuleDrop, Text: "icmp type destination-unreachable drop",
 				Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"destination-unreachable"}}}}}
 		}, CauseMTU, "R", "ip netns exec R nft delete rule inet f out handle 3", "R/r1 has MTU 1280, less than the 1500-byte packets with DF A sends on a0"},
 		{"mtu: no rule to blame, the sender is told the size", func(f *Facts, p *ProbeFacts) {

@@ -63,14 +63,14 @@ func arpCulprits(rules []Rule, ns string, hooks ...string) []Rule {
 			switch {
 			case r.Policy:
 				policy = &chains[k][i]
-			case !decided && (r.Verdict == "drop" || r.Verdict == "reject"):
+			case !decided && r.Verdict.stops():
 				out = append(out, r)
 				decided = true
-			case !decided && r.Verdict == "accept" && len(r.Conds) == 0:
+			case !decided && r.Verdict == RuleAccept && len(r.Conds) == 0:
 				decided = true
 			}
 		}
-		if !decided && policy != nil && policy.Verdict == "drop" {
+		if !decided && policy != nil && policy.Verdict == RuleDrop {
 			out = append(out, *policy)
 		}
 	}

@@ -44,7 +44,7 @@ func judgeRejected(f *Facts, p ProbeFacts, socket string) (Verdict, bool) {
 			continue
 		}
 		r := rs[0]
-		if r.Verdict != "reject" {
+		if r.Verdict != RuleReject {
 			return Verdict{}, false
 		}
 		return Verdict{Cause: CauseRejected, Namespace: r.Namespace,

@@ -16,9 +16,9 @@ func TestJudgeRejected(t *testing.T) {
 	path := []Hop{{Namespace: "A", Out: "veth0", Role: RoleSource}, {Namespace: "B", In: "veth1", Role: RoleDestination}}
 	tcp := Packet{Family: 4, Proto: "tcp", Src: a4, Dst: b4, SPort: 40000, DPort: 7096}
 	echo6 := Packet{Family: 6, Proto: "ipv6-icmp", Src: a6, Dst: b6, ICMPType: "echo-request"}
-	input := func(ns, family string, handle int, verdict string, conds ...Cond) []Rule {
+	input := func(ns, family string, handle int, verdict RuleVerdict, conds ...Cond) []Rule {
 		return []Rule{
-			{Namespace: ns, Family: family, Table: "t", Chain: "in", Hook: "input", Policy: true, Verdict: "accept"},
+			{Namespace: ns, Family: family, Table: "t", Chain: "in", Hook: "input", Policy: true, Verdict: RuleAccept},
 			{Namespace: ns, Family: family, Table: "t", Chain: "in", Hook: "input", Handle: handle, Verdict: verdict, Conds: conds},
 		}
 	}
@@ -33,24 +33,24 @@ func TestJudgeRejected(t *testing.T) {
 		ns, fix string
 		detail  []string
 	}{
-		{name: "tcp reset rule in B", rules: input("B", "inet", 7, "reject", Cond{"tcp dport", "==", []string{"7096"}}),
+		{name: "tcp reset rule in B", rules: input("B", "inet", 7, RuleReject, Cond{"tcp dport", "==", []string{"7096"}}),
 			probe: ProbeFacts{Path: path, Request: tcp, Refused: true, AnswerSeen: rst},
 			ok:    true, ns: "B", fix: "ip netns exec B nft delete rule inet t in handle 7",
 			detail: []string{"inet t in handle 7, hook input", "a reset came back, seen at B/veth1 Out"}},
 		{name: "a stack's own reset: no rule, port-closed stands",
-			rules: input("B", "inet", 7, "reject", Cond{"tcp dport", "==", []string{"22"}}),
+			rules: input("B", "inet", 7, RuleReject, Cond{"tcp dport", "==", []string{"22"}}),
 			probe: ProbeFacts{Path: path, Request: tcp, Refused: true, AnswerSeen: rst}},
-		{name: "a drop comes first", rules: input("B", "ip", 3, "drop"),
+		{name: "a drop comes first", rules: input("B", "ip", 3, RuleDrop),
 			probe: ProbeFacts{Path: path, Request: tcp, Refused: true, AnswerSeen: rst}},
-		{name: "nothing answered", rules: input("B", "inet", 7, "reject"), probe: ProbeFacts{Path: path, Request: tcp}},
-		{name: "ip6 admin-prohibited", rules: input("B", "ip6", 4, "reject", Cond{"ip6 saddr", "==", []string{"fd00::/64"}}),
+		{name: "nothing answered", rules: input("B", "inet", 7, RuleReject), probe: ProbeFacts{Path: path, Request: tcp}},
+		{name: "ip6 admin-prohibited", rules: input("B", "ip6", 4, RuleReject, Cond{"ip6 saddr", "==", []string{"fd00::/64"}}),
 			probe: ProbeFacts{Family: 6, Path: path, Request: echo6, Errors: append(prohibited, prohibited...)},
 			ok:    true, ns: "B", fix: "ip netns exec B nft delete rule ip6 t in handle 4",
 			detail: []string{"sent ICMPv6 unreachable: administratively prohibited (2), seen at B/veth1 Out"}},
-		{name: "an ip rule does not see IPv6", rules: input("B", "ip", 4, "reject"),
+		{name: "an ip rule does not see IPv6", rules: input("B", "ip", 4, RuleReject),
 			probe: ProbeFacts{Family: 6, Path: path, Request: echo6, Errors: prohibited}},
 		{name: "the sender's own output chain: only its socket heard",
-			rules: []Rule{{Namespace: "A", Family: "inet", Table: "t", Chain: "out", Hook: "output", Handle: 2, Verdict: "reject"}},
+			rules: []Rule{{Namespace: "A", Family: "inet", Table: "t", Chain: "out", Hook: "output", Handle: 2, Verdict: RuleReject}},
 			probe: ProbeFacts{Path: path, Request: tcp}, socket: "connection refused",
 			ok: true, ns: "A", fix: "ip netns exec A nft delete rule inet t out handle 2",
 			detail: []string{"the sender's socket was told connection refused"}},

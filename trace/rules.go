@@ -12,19 +12,62 @@ import (
 // Rule is one nftables rule, or a chain's policy (Handle 0, Policy set),
 // as a judgement matches it against a probe's packet.
 type Rule struct {
-	Namespace string `json:"namespace"`
-	Family    string `json:"family"` // ip, ip6, inet, bridge, netdev, arp
-	Table     string `json:"table"`
-	Chain     string `json:"chain"`
-	Hook      string `json:"hook,omitempty"` // of a base chain
-	Device    string `json:"device,omitempty"`
-	Handle    int    `json:"handle,omitempty"`
-	Policy    bool   `json:"policy,omitempty"`
-	Verdict   string `json:"verdict"`        // drop, reject, accept, or "" (goes on)
-	With      string `json:"with,omitempty"` // a reject's answer: "tcp reset", "icmp type admin-prohibited"
-	Text      string `json:"text"`
-	Conds     []Cond `json:"conds,omitempty"`
+	Namespace string      `json:"namespace"`
+	Family    string      `json:"family"` // ip, ip6, inet, bridge, netdev, arp
+	Table     string      `json:"table"`
+	Chain     string      `json:"chain"`
+	Hook      string      `json:"hook,omitempty"` // of a base chain
+	Device    string      `json:"device,omitempty"`
+	Handle    int         `json:"handle,omitempty"`
+	Policy    bool        `json:"policy,omitempty"`
+	Verdict   RuleVerdict `json:"verdict"`
+	With      string      `json:"with,omitempty"` // a reject's answer: "tcp reset", "icmp type admin-prohibited"
+	Text      string      `json:"text"`
+	Conds     []Cond      `json:"conds,omitempty"`
 }
+
+// RuleVerdict is what a rule or chain policy does with a packet it
+// matches, as far as nsdump reads it: written "accept", "drop", "reject",
+// or "" for none (the packet goes on: a counter, a jump nsdump does not
+// follow).
+type RuleVerdict uint8
+
+const (
+	RuleGoesOn RuleVerdict = iota
+	RuleAccept
+	RuleDrop
+	RuleReject
+)
+
+var ruleVerdictNames = [...]string{RuleGoesOn: "", RuleAccept: "accept", RuleDrop: "drop", RuleReject: "reject"}
+
+func (v RuleVerdict) String() string {
+	if int(v) < len(ruleVerdictNames) {
+		return ruleVerdictNames[v]
+	}
+	return strconv.Itoa(int(v))
+}
+
+// MarshalText writes the verdict as nft does ("drop").
+func (v RuleVerdict) MarshalText() ([]byte, error) {
+	if int(v) >= len(ruleVerdictNames) {
+		return nil, fmt.Errorf("rule verdict %d", int(v))
+	}
+	return []byte(v.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (v *RuleVerdict) UnmarshalText(b []byte) error {
+	i := slices.Index(ruleVerdictNames[:], string(b))
+	if i < 0 {
+		return fmt.Errorf("rule verdict %q: not accept, drop, reject or empty", clip(string(b)))
+	}
+	*v = RuleVerdict(i)
+	return nil
+}
+
+// stops reports whether the verdict ends the packet: drop or reject.
+func (v RuleVerdict) stops() bool { return v == RuleDrop || v == RuleReject }
 
 // Cond is one match of a rule: KEY OP VALUES, as nft writes it
 // ("ip daddr == 10.0.2.2", "tcp dport in {22, 7096}").
@@ -50,7 +93,7 @@ func parseRuleset(ns string, js []byte) ([]Rule, error) {
 			}
 			if json.Unmarshal(raw, &c) == nil && c.Hook != "" {
 				out = append(out, Rule{Namespace: ns, Family: c.Family, Table: c.Table, Chain: c.Name, Hook: c.Hook, Device: c.Dev,
-					Policy: true, Verdict: c.Policy, Text: "policy " + c.Policy})
+					Policy: true, Verdict: policyVerdict(c.Policy), Text: "policy " + c.Policy})
 			}
 		}
 		raw, ok := obj["rule"]
@@ -71,9 +114,9 @@ func parseRuleset(ns string, js []byte) ([]Rule, error) {
 			case e["match"] != nil:
 				rule.Conds = append(rule.Conds, parseMatch(e["match"]))
 			case e["drop"] != nil:
-				rule.Verdict = "drop"
+				rule.Verdict = RuleDrop
 			case e["reject"] != nil:
-				rule.Verdict = "reject"
+				rule.Verdict = RuleReject
 				var rj struct{ Type, Expr string }
 				if json.Unmarshal(e["reject"], &rj) == nil && rj.Type != "" {
 					rule.With = rj.Type
@@ -82,7 +125,7 @@ func parseRuleset(ns string, js []byte) ([]Rule, error) {
 					}
 				}
 			case e["accept"] != nil:
-				rule.Verdict = "accept"
+				rule.Verdict = RuleAccept
 			}
 		}
 		rule.Text = rule.text()
@@ -103,6 +146,18 @@ func parseRuleset(ns string, js []byte) ([]Rule, error) {
 	return out, nil
 }
 
+// policyVerdict is a base chain's policy as nft -j writes it: accept or
+// drop (anything else is none nsdump reads).
+func policyVerdict(policy string) RuleVerdict {
+	switch policy {
+	case "accept":
+		return RuleAccept
+	case "drop":
+		return RuleDrop
+	}
+	return RuleGoesOn
+}
+
 // text writes the rule as nft would, as far as nsdump reads it: its
 // matches and its verdict ("ip daddr 10.0.2.2 drop").
 func (r Rule) text() string {
@@ -118,8 +173,8 @@ func (r Rule) text() string {
 			f = append(f, "{ "+strings.Join(c.Values, ", ")+" }")
 		}
 	}
-	if r.Verdict != "" {
-		f = append(f, r.Verdict)
+	if r.Verdict != RuleGoesOn {
+		f = append(f, r.Verdict.String())
 	}
 	if r.With != "" {
 		f = append(f, "with", r.With)
@@ -358,16 +413,16 @@ func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
 				policy = &chains[k][i]
 				continue
 			}
-			if r.Verdict == "" || !r.matches(p, where) {
+			if r.Verdict == RuleGoesOn || !r.matches(p, where) {
 				continue
 			}
-			if r.Verdict != "accept" {
+			if r.Verdict != RuleAccept {
 				out = append(out, r)
 			}
 			decided = true
 			break
 		}
-		if !decided && policy != nil && policy.Verdict == "drop" {
+		if !decided && policy != nil && policy.Verdict == RuleDrop {
 			out = append(out, *policy)
 		}
 	}
@@ -393,7 +448,7 @@ func (r Rule) describe() string {
 	}
 	text := r.Text
 	if text == "" {
-		text = r.Verdict
+		text = r.Verdict.String()
 	}
 	return fmt.Sprintf("nftables rule %q (%s %s %s handle %d, hook %s) in %s", text, r.Family, r.Table, r.Chain, r.Handle, r.Hook, r.Namespace)
 }

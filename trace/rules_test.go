@@ -1,8 +1,10 @@
 package trace
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +70,27 @@ func TestRuleset(t *testing.T) {
 				t.Errorf("culprits %v, want %v", got, tt.handles)
 			}
 		})
+	}
+}
+
+// TestRuleVerdictJSON: a rule's verdict is written and read as nft names
+// it, so recorded facts keep their "verdict": "drop".
+func TestRuleVerdictJSON(t *testing.T) {
+	for _, tt := range []struct {
+		v    RuleVerdict
+		text string
+	}{{RuleGoesOn, ""}, {RuleAccept, "accept"}, {RuleDrop, "drop"}, {RuleReject, "reject"}} {
+		b, err := json.Marshal(Rule{Verdict: tt.v})
+		if err != nil || !strings.Contains(string(b), `"verdict":"`+tt.text+`"`) {
+			t.Errorf("%v: %s, %v", tt.v, b, err)
+		}
+		var back Rule
+		if err := json.Unmarshal(b, &back); err != nil || back.Verdict != tt.v {
+			t.Errorf("%s read back as %v, %v", b, back.Verdict, err)
+		}
+	}
+	var r Rule
+	if err := json.Unmarshal([]byte(`{"verdict": "jump"}`), &r); err == nil {
+		t.Errorf(`"jump" read as %v`, r.Verdict)
 	}
 }
