@@ -20,14 +20,20 @@ type Verdict struct {
 	// Story is where the packets went: "left A on a0, entered R on r0,
 	// never left R".
 	Story string `json:"story"`
-	// blamed is what a drop verdict found to blame, which the kernel's
+	// blamed is what the verdict found to blame, which the kernel's
 	// own reason for its drops is weighed against.
 	blamed blame
 }
 
-// blame is what a drop verdict names: a firewall rule (or a chain's
-// policy), reverse-path filtering, or neither.
-type blame struct{ rule, rpFilter bool }
+// blame is what a verdict names: for a drop, a firewall rule (or a
+// chain's policy), reverse-path filtering, or neither; for a neighbour
+// that does not resolve, a link with ARP off or the neighbour entry of the
+// namespace that asked.
+type blame struct {
+	rule, rpFilter bool
+	noARP          bool   // a link with IFF_NOARP
+	neighborOf     string // the namespace whose neighbour entry never resolved
+}
 
 // event is one place a packet is expected on a path: entering or leaving
 // the namespace of hop Hop.

@@ -209,11 +209,11 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 		// asked, wherever the cause lies; frames from an interface with
 		// ARP off carry its own MAC, which the next hop drops as another
 		// host's (a bridge, as a frame for the port it came from).
-		if slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && strings.Contains(v.Detail, kd.Namespace+"'s neighbour entry") {
+		if slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf != "" && v.blamed.neighborOf == kd.Namespace {
 			return true
 		}
 		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[CauseNeighbor], kd.Reason)
-		if noARPDrop && strings.Contains(v.Detail, "NOARP") {
+		if noARPDrop && v.blamed.noARP {
 			return true
 		}
 	}

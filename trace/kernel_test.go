@@ -13,7 +13,8 @@ import (
 
 // TestKernelAgreement: the kernel's reason fits a verdict when it names the
 // same namespace and a reason of the cause (or of what the verdict blamed:
-// a rule, rp_filter); otherwise the detail says both.
+// a rule, rp_filter, a neighbour entry, a link with ARP off); otherwise
+// the detail says both.
 func TestKernelAgreement(t *testing.T) {
 	nft, rp, nothing := blame{rule: true}, blame{rpFilter: true}, blame{}
 	for _, tt := range []struct {
@@ -35,6 +36,16 @@ func TestKernelAgreement(t *testing.T) {
 		{"port closed but a firewall", CausePortClosed, "B", nothing, "NETFILTER_DROP", "B", false},
 		{"neighbour", CauseNeighbor, "A", nothing, "NEIGH_FAILED", "A", true},
 		{"neighbour but no route", CauseNeighbor, "A", nothing, "IP_OUTNOROUTES", "A", false},
+		// A neighbour that never resolves drops in the namespace that asked,
+		// even when the verdict blames another (the owner's ARP drop rule).
+		{"R's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "R", true},
+		{"R's neighbour entry, drop in C", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "C", false},
+		{"RR's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "RR"}, "NEIGH_FAILED", "R", false},
+		// Frames from a link with ARP off carry its own MAC: the next hop
+		// drops them as another host's.
+		{"ARP off in B, OTHERHOST in R", CauseNeighbor, "B", blame{noARP: true}, "OTHERHOST", "R", true},
+		{"ARP off in B, NETFILTER_DROP in R", CauseNeighbor, "B", blame{noARP: true}, "NETFILTER_DROP", "R", false},
+		{"no link blamed, OTHERHOST in R", CauseNeighbor, "B", nothing, "OTHERHOST", "R", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			kd := KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}

@@ -33,7 +33,7 @@ func arpOff(f *Facts, path []Hop) (string, *topology.LinkState) {
 }
 
 func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
-	return Verdict{Cause: CauseNeighbor, Namespace: ns,
+	return Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{noARP: true},
 		Detail: fmt.Sprintf("ARP is off on %s in %s (the NOARP flag): %s neither answers ARP for %s's addresses nor resolves its neighbours there, so frames to and from it never reach the right MAC", l.Name, ns, ns, l.Name),
 		Fix:    fmt.Sprintf("%s link set dev %s arp on", topology.IPCommand(ns), l.Name)}
 }
@@ -103,7 +103,7 @@ func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (topology.Neighbo
 // the namespace that holds the address (or ns itself) has an ARP drop
 // rule, that rule is the cause and its namespace the one to blame.
 func neighborVerdict(f *Facts, ns string, n topology.NeighborEntry) Verdict {
-	v := Verdict{Cause: CauseNeighbor, Namespace: ns,
+	v := Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{neighborOf: ns},
 		Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", ns, n.Addr, n.Dev, n.State)}
 	if !n.Addr.Is4() {
 		return v
