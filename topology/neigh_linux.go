@@ -3,39 +3,13 @@ package topology
 import (
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
-
-// NeighborState is the state `ip -n NS neigh` shows for addr, or "" when
-// the table has no entry.
-func NeighborState(ns string, addr netip.Addr) (string, error) {
-	h, err := openHandle(ns)
-	if err != nil {
-		return "", err
-	}
-	defer h.Close()
-	family := netlink.FAMILY_V4
-	if addr.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	neighs, err := h.nl.NeighList(0, family)
-	if err != nil {
-		return "", fmt.Errorf("list neighbours in %q: %w", ns, err)
-	}
-	for _, n := range neighs {
-		if a, ok := netip.AddrFromSlice(n.IP); ok && a.Unmap() == addr {
-			return NeighState(n.State).String(), nil
-		}
-	}
-	return "", nil
-}
 
 // Sysctl reads /proc/sys/PATH as seen from inside the namespace.
 func Sysctl(ns, path string) (string, error) {
