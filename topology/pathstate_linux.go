@@ -2,7 +2,6 @@ package topology
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
 	"strings"
 
@@ -10,18 +9,19 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// GatherState reads a namespace's NamespaceState.
+// GatherState reads a namespace's NamespaceState: its links as Inspect
+// describes them, with what a path judgement also needs, through one handle.
 func GatherState(ns string) (*NamespaceState, error) {
-	info, err := Inspect(ns)
-	if err != nil {
-		return nil, err
-	}
 	h, err := openHandle(ns)
 	if err != nil {
 		return nil, err
 	}
 	defer h.Close()
-	st := &NamespaceState{Name: ns, Inode: info.Inode, RPFilter: map[string]int{}}
+	ino, err := Inode(h.ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %q: %w", ns, err)
+	}
+	st := &NamespaceState{Name: ns, Inode: ino, RPFilter: map[string]int{}}
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces in %q: %w", ns, err)
@@ -30,16 +30,14 @@ func GatherState(ns string) (*NamespaceState, error) {
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
 	}
-	byName := map[string]Interface{}
-	for _, ifc := range info.Interfaces {
-		byName[ifc.Name] = ifc
-	}
 	for _, l := range links {
 		a := l.Attrs()
-		ifc := byName[a.Name]
-		ls := LinkState{Name: a.Name, Index: a.Index, Kind: l.Type(), MAC: ifc.MAC, MTU: a.MTU,
-			Up: a.Flags&net.FlagUp != 0, Carrier: a.RawFlags&unix.IFF_LOWER_UP != 0,
-			NoARP:  a.RawFlags&unix.IFF_NOARP != 0,
+		ifc, err := h.describe(l, names)
+		if err != nil {
+			return nil, err
+		}
+		ls := LinkState{Name: ifc.Name, Index: ifc.Index, Kind: ifc.Kind, MAC: ifc.MAC, MTU: ifc.MTU,
+			Up: ifc.Up, Carrier: ifc.Carrier, NoARP: a.RawFlags&unix.IFF_NOARP != 0,
 			Master: names[a.MasterIndex], Peer: ifc.Peer, Addresses: []netip.Prefix{}}
 		for _, s := range ifc.Addresses {
 			if p, err := netip.ParsePrefix(s); err == nil {
