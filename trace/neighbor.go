@@ -43,38 +43,9 @@ func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
 // that drops, else its policy. Their conditions are not evaluated: an ARP
 // drop in a namespace whose neighbours do not resolve is the suspect.
 func arpCulprits(rules []Rule, ns string, hooks ...string) []Rule {
-	var out []Rule
-	chains := map[string][]Rule{}
-	var order []string
-	for _, r := range rules {
-		if r.Namespace != ns || r.Family != "arp" || !slices.Contains(hooks, r.Hook) {
-			continue
-		}
-		k := r.Table + " " + r.Chain
-		if _, ok := chains[k]; !ok {
-			order = append(order, k)
-		}
-		chains[k] = append(chains[k], r)
-	}
-	for _, k := range order {
-		var policy *Rule
-		decided := false
-		for i, r := range chains[k] {
-			switch {
-			case r.Policy:
-				policy = &chains[k][i]
-			case !decided && r.Verdict.stops():
-				out = append(out, r)
-				decided = true
-			case !decided && r.Verdict == RuleAccept && len(r.Conds) == 0:
-				decided = true
-			}
-		}
-		if !decided && policy != nil && policy.Verdict == RuleDrop {
-			out = append(out, *policy)
-		}
-	}
-	return out
+	return chainCulprits(rules, func(r Rule) bool {
+		return r.Namespace == ns && r.Family == "arp" && slices.Contains(hooks, r.Hook)
+	}, func(r Rule) bool { return r.Verdict.stops() || r.Verdict == RuleAccept && len(r.Conds) == 0 })
 }
 
 // unresolved is ns's neighbour entry on dev for dst (or for the gateway

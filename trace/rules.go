@@ -389,14 +389,22 @@ func hooksFor(role Role, family string) []string {
 // where it passes in a namespace of this role: in each base chain, the
 // first rule with a verdict that matches, else the chain's policy.
 func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
-	var out []Rule
+	return chainCulprits(rules, func(r Rule) bool {
+		if r.Namespace != ns || !familySees(r.Family, p.Family) || !slices.Contains(hooksFor(role, r.Family), r.Hook) {
+			return false
+		}
+		return r.Family != "netdev" || r.Device == "" || r.Device == where.in || r.Device == where.out
+	}, func(r Rule) bool { return r.Verdict != RuleGoesOn && r.matches(p, where) })
+}
+
+// chainCulprits walks each base chain of the rules kept, in order: the
+// first rule that decides stands for its chain (a culprit unless it
+// accepts), else the chain's policy when it drops.
+func chainCulprits(rules []Rule, keep, decides func(Rule) bool) []Rule {
 	chains := map[string][]Rule{}
 	var order []string
 	for _, r := range rules {
-		if r.Namespace != ns || !familySees(r.Family, p.Family) || !slices.Contains(hooksFor(role, r.Family), r.Hook) {
-			continue
-		}
-		if r.Family == "netdev" && r.Device != "" && r.Device != where.in && r.Device != where.out {
+		if !keep(r) {
 			continue
 		}
 		k := r.Family + " " + r.Table + " " + r.Chain
@@ -405,6 +413,7 @@ func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
 		}
 		chains[k] = append(chains[k], r)
 	}
+	var out []Rule
 	for _, k := range order {
 		var policy *Rule
 		decided := false
@@ -413,7 +422,7 @@ func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
 				policy = &chains[k][i]
 				continue
 			}
-			if r.Verdict == RuleGoesOn || !r.matches(p, where) {
+			if !decides(r) {
 				continue
 			}
 			if r.Verdict != RuleAccept {
