@@ -124,9 +124,8 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 func (f *Facts) judgeAll() []Probe {
 	out := make([]Probe, 0, len(f.Probes))
 	for _, pf := range f.Probes {
-		v := Judge(f, pf)
-		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family, OK: v.OK, Cause: v.Cause, Namespace: v.Namespace,
-			RouteGet: v.RouteGet, Fix: v.Fix, Detail: v.Detail}
+		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family}
+		p.take(Judge(f, pf))
 		switch pf.Kind {
 		case decode.KindTCPConn:
 			p.Listener, p.Delivered = pf.Socket.Listener, pf.Socket.Delivered

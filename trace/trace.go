@@ -321,11 +321,15 @@ func probe(ctx context.Context, runs []*run) {
 func (res *Result) judgeAll() {
 	res.OK = true
 	for i := range res.Probes {
-		v := Judge(res.Facts, res.Facts.Probes[i])
 		p := &res.Probes[i]
-		p.OK, p.Cause, p.Namespace, p.Detail, p.Fix, p.RouteGet = v.OK, v.Cause, v.Namespace, v.Detail, v.Fix, v.RouteGet
-		res.OK = res.OK && v.OK
+		p.take(Judge(res.Facts, res.Facts.Probes[i]))
+		res.OK = res.OK && p.OK
 	}
+}
+
+// take gives the probe the verdict v.
+func (p *Probe) take(v Verdict) {
+	p.OK, p.Cause, p.Namespace, p.Detail, p.Fix, p.RouteGet = v.OK, v.Cause, v.Namespace, v.Detail, v.Fix, v.RouteGet
 }
 
 // run is one direction of the trace.
