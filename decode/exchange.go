@@ -175,8 +175,6 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Drop: drop})
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // flowKey is the key of every exchange table: addresses as plain bytes
 // (one memory hash per lookup, where netip.AddrPort fields cost a hash
 // call each) and two numbers: ports for TCP, id and seq for echoes, zero

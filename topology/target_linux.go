@@ -100,9 +100,6 @@ func (n *NetNS) close() {
 	}
 }
 
-// Handle is the namespace fd, owned by n: do not close it.
-func (n *NetNS) Handle() netns.NsHandle { return netns.NsHandle(n.fd) }
-
 // dupHeld returns a fresh fd of the namespace held under key.
 func dupHeld(key string) (netns.NsHandle, bool, error) {
 	held.Lock()

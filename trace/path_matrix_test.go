@@ -46,13 +46,9 @@ func (tp *topo) in(t *testing.T, ns string, args ...string) {
 	sh(t, append(strings.Fields(topology.ExecPrefix(ns)), args...)...)
 }
 
-// newTopo builds A - M - B; M is unnamed (held by a process) when
-// unnamed is set. Everything goes when the test ends.
-func newTopo(t *testing.T, kind string, unnamed, v6 bool) *topo {
-	return newTopoPrefix(t, "pa", kind, unnamed, v6)
-}
-
-// newTopoPrefix is newTopo with namespaces named nsdPREFIX-...
+// newTopoPrefix builds A - M - B, namespaces named nsdPREFIX-...; M is
+// unnamed (held by a process) when unnamed is set. Everything goes when
+// the test ends.
 func newTopoPrefix(t *testing.T, prefix, kind string, unnamed, v6 bool) *topo {
 	t.Helper()
 	labtest.RequireRoot(t)
