@@ -88,18 +88,8 @@ func runCauses(t *testing.T, cases []causeCase) {
 			if *update {
 				record(t, "lab "+tt.name, res)
 			}
-			for _, fix := range fixes {
-				t.Logf("applying %s", fix)
-				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
-					t.Fatalf("the printed fix %q fails: %v\n%s", fix, err, out)
-				}
-			}
-			again := traceLab(t, l, tt.cfg)
-			for _, p := range again.Probes {
-				if !p.OK {
-					t.Errorf("after %q: %s %s: %s in %s (%s)", fixes, p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
-				}
-			}
+			applyFixes(t, fixes)
+			allOK(t, fmt.Sprintf("after %q", fixes), traceLab(t, l, tt.cfg))
 		})
 	}
 }

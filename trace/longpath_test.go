@@ -151,6 +151,18 @@ func allOK(t *testing.T, what string, res *Result) {
 	}
 }
 
+// applyFixes runs printed fixes as printed, in a shell, as a user would
+// paste them.
+func applyFixes(t *testing.T, fixes []string) {
+	t.Helper()
+	for _, fix := range fixes {
+		t.Logf("applying %s", fix)
+		if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+			t.Fatalf("the printed fix %q failed: %v\n%s", fix, err, out)
+		}
+	}
+}
+
 // TestPathEightNamespaces: A - R1 - ... - R6 - B, two routers unnamed. The
 // healthy trace has all 8 namespaces on each direction's path, in JSON too;
 // a fault in the middle is blamed there, and its printed fix, applied,
@@ -261,11 +273,7 @@ func TestPathEightNamespaces(t *testing.T) {
 			if t.Failed() {
 				return
 			}
-			for _, fix := range fixes {
-				if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
-					t.Fatalf("the printed fix %q failed: %v\n%s", fix, err, out)
-				}
-			}
+			applyFixes(t, fixes)
 			allOK(t, fmt.Sprintf("after %q", fixes), trace(2*time.Second))
 		})
 	}

@@ -300,11 +300,7 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 		return
 	}
 	// The fixes work as printed: run them, trace again, all ok.
-	for _, fix := range fixes {
-		if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
-			t.Fatalf("the printed fix %q failed: %v\n%s", fix, err, out)
-		}
-	}
+	applyFixes(t, fixes)
 	// A resolution the fault left in flight still ends as it began: its
 	// remaining ARP probes, sent before the fix, fail it and drop what
 	// the next trace queues on it. Wait for the kernel to settle them
