@@ -2,10 +2,12 @@ package trace
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,6 +52,9 @@ func TestFaultMatrix(t *testing.T) {
 		break_ func(t *testing.T, l topology.Lab)
 		cfg    func(l topology.Lab) Config
 		want   []want // probes not listed must be ok
+		// unfixed says why the printed fixes are not applied and traced
+		// again, all ok, as every other case's are.
+		unfixed string
 	}{
 		{name: "healthy", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) }},
 		{name: "no routes at all", want: []want{
@@ -126,7 +131,8 @@ func TestFaultMatrix(t *testing.T) {
 			want: []want{
 				{"A->B", "tcp", CausePortClosed, "B", "ip netns exec B nc -l 7", "reset"},
 				{"B->A", "tcp", CausePortClosed, "A", "ip netns exec A nc -l 7", "reset"},
-			}},
+			},
+			unfixed: "the fix starts a listener that runs until it is stopped (and nc is not installed here); TestBusyPort traces a port something listens on"},
 		{name: "address nobody owns", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
 			cfg: func(l topology.Lab) Config {
 				a := l.Addr1.Addr().As4()
@@ -136,7 +142,8 @@ func TestFaultMatrix(t *testing.T) {
 			want: []want{
 				{"A->B", "icmp-echo", CauseNeighbor, "A", "", "no interface"},
 				{"A->B", "tcp", CauseNeighbor, "A", "", "no interface"},
-			}},
+			},
+			unfixed: "the target is an address no namespace has: no fix is printed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,6 +168,7 @@ func TestFaultMatrix(t *testing.T) {
 				"SUBNET0HOST", l.Addr0.Addr().String(), "SUBNET0", l.Addr0.Masked().String(), "SUBNET1", l.Addr1.Masked().String(), "V0", l.Veth0, "V1", l.Veth1)
 			ns := map[string]string{"A": l.NS0, "B": l.NS1}
 			checked := map[string]bool{}
+			var fixes []string
 			for _, w := range tt.want {
 				key := names.Replace(w.direction) + " " + w.kind
 				checked[key] = true
@@ -172,6 +180,9 @@ func TestFaultMatrix(t *testing.T) {
 					!strings.Contains(p.Detail, names.Replace(w.detail)) {
 					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
 						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), w.detail)
+				}
+				if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
+					fixes = append(fixes, p.Fix)
 				}
 				if p.RouteGet == nil || p.RouteGet.Namespace != p.Namespace {
 					t.Errorf("%s: route lookup %+v, want one done in %s", key, p.RouteGet, p.Namespace)
@@ -194,6 +205,19 @@ func TestFaultMatrix(t *testing.T) {
 			if *update && !t.Failed() {
 				record(t, "lab "+tt.name, res)
 			}
+			if t.Failed() || len(tt.want) == 0 {
+				return
+			}
+			if tt.unfixed != "" {
+				t.Logf("fixes %q not applied: %s", fixes, tt.unfixed)
+				return
+			}
+			applyFixes(t, fixes)
+			again, err := Run(context.Background(), cfg)
+			if err != nil {
+				t.Fatalf("trace after the fixes: %v", err)
+			}
+			allOK(t, fmt.Sprintf("after %q", fixes), again)
 		})
 	}
 }
