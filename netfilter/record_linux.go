@@ -1,0 +1,140 @@
+package netfilter
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// record says that process PID (started at Start: PIDs are reused) is
+// creating, or has created, Table in the namespace with Identity. It is
+// written before the table is made and removed after it is gone, so a kill
+// at any instant leaves a record for every table it could have left.
+type record struct {
+	Table Table `json:"table"`
+	topology.Identity
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// stateDir is topology's (/run/nsdump, or NSDUMP_STATE_DIR): one place for
+// everything a killed run can leave.
+func stateDir() string {
+	if d := os.Getenv("NSDUMP_STATE_DIR"); d != "" {
+		return d
+	}
+	return topology.StateDir
+}
+
+func recordDir() string { return filepath.Join(stateDir(), "nftables") }
+
+func (r record) file() string {
+	return filepath.Join(recordDir(), fmt.Sprintf("%d-%s-%s", r.Inode, r.Table.Family, r.Table.Name))
+}
+
+// write stores r atomically: a kill leaves the whole record or none.
+func (r record) write() error {
+	fail := func(err error) error { return fmt.Errorf("record nftables table %s: %w", r.Table, err) }
+	if err := os.MkdirAll(recordDir(), 0o700); err != nil {
+		return fail(err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fail(err)
+	}
+	tmp, err := os.CreateTemp(recordDir(), ".record-*")
+	if err != nil {
+		return fail(err)
+	}
+	_, err = tmp.Write(append(b, '\n'))
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), r.file())
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fail(err)
+	}
+	return nil
+}
+
+func (r record) remove() error {
+	if err := os.Remove(r.file()); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the record of nftables table %s: %w", r.Table, err)
+	}
+	return nil
+}
+
+// readRecords returns every well-formed record; temporary files (a write
+// killed before its rename) are skipped and removed when their writer is
+// gone is not knowable, so they are left: they are empty of meaning.
+func readRecords() []record {
+	entries, _ := os.ReadDir(recordDir())
+	var out []record
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(recordDir(), e.Name()))
+		if err != nil {
+			continue
+		}
+		var r record
+		if json.Unmarshal(b, &r) != nil || filepath.Base(r.file()) != e.Name() || !ownTable(r.Table.Name) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// ownTable says whether a name is one nsdump gives its tables: records
+// never make nsdump delete a table it did not name.
+func ownTable(name string) bool {
+	rest, ok := strings.CutPrefix(name, "nsdump_trace_")
+	if !ok {
+		return false
+	}
+	pid, n, ok := strings.Cut(rest, "_")
+	_, e1 := strconv.Atoi(pid)
+	_, e2 := strconv.Atoi(n)
+	return ok && e1 == nil && e2 == nil
+}
+
+func newRecord(t Table, id topology.Identity) record {
+	pid := os.Getpid()
+	start, _ := processStart(pid)
+	return record{Table: t, Identity: id, PID: pid, Start: start}
+}
+
+// alive reports whether the process that wrote the record still runs.
+func (r record) alive() bool {
+	start, err := processStart(r.PID)
+	return err == nil && start == r.Start
+}
+
+// processStart reads the start time (field 22 of /proc/PID/stat), which with
+// the PID names one process for the whole uptime.
+func processStart(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')') // the command may hold spaces and parentheses
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
