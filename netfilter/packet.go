@@ -11,9 +11,11 @@ type Traversal struct {
 	// Entered lists the chains entered, in order, the base chain first:
 	// chains returned from are included.
 	Entered []string `json:"entered"`
-	// Path is the chain of jumps that led to the verdict: Entered less the
-	// chains returned from (a goto replaces the chain it leaves).
+	// Path is the chain of jumps and gotos that led to the verdict: Entered
+	// less the chains returned from. A return from a chain entered by goto
+	// goes back past the chain that went to it, as the kernel does.
 	Path    []string `json:"path"`
+	gotos   []bool   // per Path entry: entered by goto
 	Verdict Verdict  `json:"verdict"`
 	// Decided is the event that decided: a rule's (Handle set) or the base
 	// chain's policy (Type EventPolicy). Verdict is its verdict. Nil when
@@ -97,7 +99,7 @@ func (p *Packet) add(ev Event) {
 	n := len(p.Walks)
 	if n == 0 || p.Walks[n-1].done() || p.Walks[n-1].Table != ev.Table || p.Walks[n-1].Family != ev.Family {
 		p.Walks = append(p.Walks, Traversal{Family: ev.Family, Table: ev.Table, Base: ev.Chain,
-			Entered: []string{ev.Chain}, Path: []string{ev.Chain}})
+			Entered: []string{ev.Chain}, Path: []string{ev.Chain}, gotos: []bool{false}})
 		n++
 	}
 	p.Walks[n-1].step(ev)
@@ -105,9 +107,9 @@ func (p *Packet) add(ev Event) {
 
 func (t *Traversal) done() bool { return t.Decided != nil }
 
-// step follows one event: jumps push a chain on the path, gotos replace its
-// top, returns (explicit, or a chain's end: a handle-0 event) pop it; a
-// terminal verdict or the policy decides.
+// step follows one event: jumps and gotos push a chain on the path, returns
+// (explicit, or a chain's end: a handle-0 event) pop it; a terminal verdict
+// or the policy decides.
 func (t *Traversal) step(ev Event) {
 	t.Events = append(t.Events, ev)
 	t.returnTo(ev.Chain)
@@ -116,11 +118,9 @@ func (t *Traversal) step(ev Event) {
 		t.decide(ev)
 	case ev.Type == EventReturn || ev.Handle == 0 && ev.Verdict.Kind == VerdictContinue:
 		t.pop()
-	case ev.Verdict.Kind == VerdictJump:
+	case ev.Verdict.Kind == VerdictJump || ev.Verdict.Kind == VerdictGoto:
 		t.Path = append(t.Path, ev.Verdict.Chain)
-		t.Entered = append(t.Entered, ev.Verdict.Chain)
-	case ev.Verdict.Kind == VerdictGoto:
-		t.Path[len(t.Path)-1] = ev.Verdict.Chain
+		t.gotos = append(t.gotos, ev.Verdict.Kind == VerdictGoto)
 		t.Entered = append(t.Entered, ev.Verdict.Chain)
 	case ev.Verdict.Kind == VerdictReturn:
 		t.pop()
@@ -134,20 +134,32 @@ func (t *Traversal) step(ev Event) {
 func (t *Traversal) returnTo(chain string) {
 	for i := len(t.Path) - 1; i > 0; i-- {
 		if t.Path[i] == chain {
-			t.Path = t.Path[:i+1]
+			t.truncate(i + 1)
 			return
 		}
 	}
 	if len(t.Path) > 0 && t.Path[0] == chain {
-		t.Path = t.Path[:1]
+		t.truncate(1)
 	}
 }
 
-// pop leaves the top chain; the base chain stays (its end is the policy).
-func (t *Traversal) pop() {
-	if len(t.Path) > 1 {
-		t.Path = t.Path[:len(t.Path)-1]
+func (t *Traversal) truncate(n int) {
+	if n < len(t.Path) {
+		t.Path, t.gotos = t.Path[:n], t.gotos[:n]
 	}
+}
+
+// pop leaves the top chain, and the chains that went to it by goto; the
+// base chain stays (its end is the policy).
+func (t *Traversal) pop() {
+	n := len(t.Path)
+	for n > 1 {
+		n--
+		if !t.gotos[n] {
+			break
+		}
+	}
+	t.truncate(n)
 }
 
 func (t *Traversal) decide(ev Event) {

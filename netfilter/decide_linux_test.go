@@ -1,0 +1,167 @@
+package netfilter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// traceProbe traces one ping from C to S through R and returns the packets
+// of the probe's flow seen in R.
+func traceProbe(t *testing.T, l *routed, id uint16) (answered bool, pkts []Packet) {
+	t.Helper()
+	p := Probe{Src: l.CAddr, Dst: l.SAddr, Proto: ProtoICMP, ICMPID: id, HasID: true}
+	tr, err := Start(context.Background(), l.ns(t, l.R), []Probe{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	answered = l.ping(t, id)
+	evs, err := tr.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pk := range Packets(evs) {
+		if _, ok := p.Match(pk.Header); !ok {
+			t.Fatalf("a packet outside the probe's flow was traced: %+v", pk.Header)
+		}
+		pkts = append(pkts, pk)
+	}
+	return answered, pkts
+}
+
+// nftHandle is the handle of the n-th rule (from 0) of a chain, read from
+// nft's JSON listing: a path independent of the code under test.
+func nftHandle(t *testing.T, ns, family, table, chain string, n int) uint64 {
+	t.Helper()
+	out := inNS(t, ns, "nft", "-j", "-a", "list", "chain", family, table, chain)
+	var doc struct {
+		Nftables []struct {
+			Rule *struct {
+				Handle uint64 `json:"handle"`
+			} `json:"rule"`
+		} `json:"nftables"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var hs []uint64
+	for _, o := range doc.Nftables {
+		if o.Rule != nil {
+			hs = append(hs, o.Rule.Handle)
+		}
+	}
+	if n >= len(hs) {
+		t.Fatalf("chain %s has %d rules: %s", chain, len(hs), out)
+	}
+	return hs[n]
+}
+
+// decision traces a ping that must be dropped in R and describes the rule.
+func decision(t *testing.T, l *routed, id uint16) Rule {
+	t.Helper()
+	answered, pkts := traceProbe(t, l, id)
+	if answered {
+		t.Fatal("the ping was answered through a ruleset that drops it")
+	}
+	if len(pkts) != 1 || !pkts[0].Dropped() {
+		t.Fatalf("want one dropped packet, got %+v", pkts)
+	}
+	fate, _ := pkts[0].Fate()
+	rules, err := NewRules(l.ns(t, l.R))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rules.Close()
+	r, err := rules.Decision(context.Background(), fate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestDockerIsolationChains(t *testing.T) {
+	l := newRouted(t)
+	for _, args := range [][]string{
+		{"-N", "DOCKER-USER"}, {"-N", "DOCKER-ISOLATION-STAGE-1"}, {"-N", "DOCKER-ISOLATION-STAGE-2"},
+		{"-A", "FORWARD", "-j", "DOCKER-USER"},
+		{"-A", "FORWARD", "-j", "DOCKER-ISOLATION-STAGE-1"},
+		{"-A", "FORWARD", "-o", l.RSIf, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"},
+		{"-A", "DOCKER-USER", "-j", "RETURN"},
+		{"-A", "DOCKER-ISOLATION-STAGE-1", "-i", l.RCIf, "!", "-o", l.RCIf, "-j", "DOCKER-ISOLATION-STAGE-2"},
+		{"-A", "DOCKER-ISOLATION-STAGE-1", "-i", l.RSIf, "!", "-o", l.RSIf, "-j", "DOCKER-ISOLATION-STAGE-2"},
+		{"-A", "DOCKER-ISOLATION-STAGE-1", "-j", "RETURN"},
+		{"-A", "DOCKER-ISOLATION-STAGE-2", "-o", l.RCIf, "-j", "DROP"},
+		{"-A", "DOCKER-ISOLATION-STAGE-2", "-o", l.RSIf, "-j", "DROP"},
+		{"-A", "DOCKER-ISOLATION-STAGE-2", "-j", "RETURN"},
+	} {
+		inNS(t, l.R, append([]string{"iptables-nft"}, args...)...)
+	}
+	r := decision(t, l, 4101)
+	want := Rule{
+		Family: FamilyIP, Table: "filter", Chain: "DOCKER-ISOLATION-STAGE-2",
+		Handle:    nftHandle(t, l.R, "ip", "filter", "DOCKER-ISOLATION-STAGE-2", 1),
+		Position:  2,
+		Text:      "-A DOCKER-ISOLATION-STAGE-2 -o " + l.RSIf + " -j DROP",
+		Xtables:   true,
+		ChainPath: []string{"FORWARD", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2"},
+	}
+	if !sameRule(r, want) {
+		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+	if got := r.Command(); got != "iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o "+l.RSIf+" -j DROP" {
+		t.Errorf("command %q", got)
+	}
+}
+
+func TestNftPolicyDrop(t *testing.T) {
+	l := newRouted(t)
+	nftScript(t, l.R, `table inet fw {
+	chain forward {
+		type filter hook forward priority filter; policy drop;
+		tcp dport 22 accept
+		jump counted
+	}
+	chain counted {
+		counter
+	}
+}`)
+	r := decision(t, l, 4102)
+	want := Rule{Family: FamilyInet, Table: "fw", Chain: "forward", Text: "policy drop", Policy: true, ChainPath: []string{"forward"}}
+	if !sameRule(r, want) {
+		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+}
+
+func TestNftRuleDrop(t *testing.T) {
+	l := newRouted(t)
+	nftScript(t, l.R, `table ip fw {
+	chain forward {
+		type filter hook forward priority filter; policy accept;
+		ip protocol tcp accept
+		goto checks
+	}
+	chain checks {
+		icmp type echo-reply accept
+		icmp type echo-request counter drop
+	}
+}`)
+	r := decision(t, l, 4103)
+	want := Rule{Family: FamilyIP, Table: "fw", Chain: "checks", Handle: nftHandle(t, l.R, "ip", "fw", "checks", 1),
+		Position: 2, Text: "icmp type echo-request counter drop", ChainPath: []string{"forward", "checks"}}
+	if !sameRule(r, want) {
+		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+}
+
+func sameRule(a, b Rule) bool {
+	return slices.Equal(a.ChainPath, b.ChainPath) && a.Family == b.Family && a.Table == b.Table &&
+		a.Chain == b.Chain && a.Handle == b.Handle && a.Position == b.Position && a.Text == b.Text &&
+		a.Xtables == b.Xtables && a.Policy == b.Policy
+}
+
+var _ = errors.New
+var _ = strings.Contains
