@@ -114,3 +114,15 @@ func nftScript(t testing.TB, ns, script string) {
 		t.Fatalf("nft -f in %s: %v\n%s\n%s", ns, err, out, script)
 	}
 }
+
+func parseProbeAddrs(src, dst string) (Probe, error) {
+	s, err := netip.ParseAddr(src)
+	if err != nil {
+		return Probe{}, err
+	}
+	d, err := netip.ParseAddr(dst)
+	if err != nil {
+		return Probe{}, err
+	}
+	return Probe{Src: s, Dst: d, Proto: ProtoICMP, ICMPID: 7, HasID: true}, nil
+}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/nsdump/nsdump/netfilter"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -41,7 +43,7 @@ func runTeardown(_ context.Context, e env, args []string) error {
 	fs := newFlags(e, "teardown")
 	lf := addLabFlags(fs)
 	force := fs.Bool("force", false, "remove the namespaces even if they hold interfaces the lab did not create")
-	leftovers := fs.Bool("leftovers", false, "remove instead what killed nsdump runs left: namespaces a demo made for itself (the same ones: netns cookie) and empty mount points of interrupted creations; nothing else")
+	leftovers := fs.Bool("leftovers", false, "remove instead what killed nsdump runs left: namespaces a demo made for itself (the same ones: netns cookie), empty mount points of interrupted creations, and nftables tables a trace made for itself; nothing else")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -53,6 +55,9 @@ func runTeardown(_ context.Context, e env, args []string) error {
 			return err
 		}
 		done, err := topology.RemoveLeftovers()
+		tables, terr := netfilter.RemoveLeftovers()
+		done = append(done, tables...)
+		err = errors.Join(err, terr)
 		printDone(e, done)
 		if err == nil && len(done) == 0 {
 			fmt.Fprintln(e.stdout, "no leftovers")
