@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -165,3 +166,43 @@ func sameRule(a, b Rule) bool {
 
 var _ = errors.New
 var _ = strings.Contains
+
+func TestIP6tablesDrop(t *testing.T) {
+	l := newRouted(t)
+	inNS(t, l.R, "ip6tables-nft", "-A", "FORWARD", "-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", "echo-request", "-j", "DROP")
+	p := Probe{Src: l.C6, Dst: l.S6, Proto: ProtoICMPv6, ICMPID: 4104, HasID: true}
+	tr, err := Start(context.Background(), l.ns(t, l.R), []Probe{p}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if exec.Command("ip", "netns", "exec", l.C, "ping", "-6", "-n", "-c", "1", "-W", "1", "-e", "4104", l.S6.String()).Run() == nil {
+		t.Fatal("the ping was answered through a rule that drops it")
+	}
+	evs, err := tr.Events()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dropped []Packet
+	for _, pk := range Packets(evs) {
+		if d, ok := p.Match(pk.Header); ok && d == Forward && pk.Dropped() {
+			dropped = append(dropped, pk)
+		}
+	}
+	if len(dropped) != 1 {
+		t.Fatalf("dropped packets of %s: %+v", p, dropped)
+	}
+	fate, _ := dropped[0].Fate()
+	rules, err := NewRules(l.ns(t, l.R))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rules.Close()
+	r, err := rules.Decision(context.Background(), fate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "ip6tables -t filter -A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP"; r.Command() != want || r.Family != FamilyIP6 || r.Position != 1 {
+		t.Fatalf("rule %+v (%q), want %q", r, r.Command(), want)
+	}
+}

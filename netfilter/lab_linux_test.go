@@ -21,6 +21,7 @@ type routed struct {
 	RC, RS       netip.Addr // the router's addresses toward C and S
 	RCIf, RSIf   string     // the router's interfaces toward C and S
 	CIf, SIf     string
+	C6, S6, R6C  netip.Addr // IPv6: the client's, the server's, the router's toward C
 	handles      map[string]Namespace
 }
 
@@ -52,6 +53,8 @@ func newRouted(t testing.TB) *routed {
 		CAddr: netip.MustParseAddr(fmt.Sprintf("10.%d.1.2", sub)), RC: netip.MustParseAddr(fmt.Sprintf("10.%d.1.1", sub)),
 		SAddr: netip.MustParseAddr(fmt.Sprintf("10.%d.2.2", sub)), RS: netip.MustParseAddr(fmt.Sprintf("10.%d.2.1", sub)),
 		CIf: "nfc" + tag, RCIf: "nfrc" + tag, RSIf: "nfrs" + tag, SIf: "nfs" + tag,
+		C6: netip.MustParseAddr(fmt.Sprintf("fd00:%x:1::2", sub)), R6C: netip.MustParseAddr(fmt.Sprintf("fd00:%x:1::1", sub)),
+		S6:      netip.MustParseAddr(fmt.Sprintf("fd00:%x:2::2", sub)),
 		handles: map[string]Namespace{},
 	}
 	for _, ns := range []string{l.C, l.R, l.S} {
@@ -65,6 +68,12 @@ func newRouted(t testing.TB) *routed {
 		run(t, "ip", "-n", a, "link", "add", aIf, "type", "veth", "peer", "name", bIf, "netns", b)
 		run(t, "ip", "-n", a, "addr", "add", aAddr.String()+"/24", "dev", aIf)
 		run(t, "ip", "-n", b, "addr", "add", bAddr.String()+"/24", "dev", bIf)
+		v6 := func(v4 netip.Addr) string {
+			o := v4.As4()
+			return fmt.Sprintf("fd00:%x:%d::%d/64", o[1], o[2], o[3])
+		}
+		run(t, "ip", "-n", a, "addr", "add", v6(aAddr), "dev", aIf, "nodad")
+		run(t, "ip", "-n", b, "addr", "add", v6(bAddr), "dev", bIf, "nodad")
 		run(t, "ip", "-n", a, "link", "set", aIf, "up")
 		run(t, "ip", "-n", b, "link", "set", bIf, "up")
 	}
@@ -72,7 +81,17 @@ func newRouted(t testing.TB) *routed {
 	link(l.S, l.SIf, l.SAddr, l.R, l.RSIf, l.RS)
 	run(t, "ip", "-n", l.C, "route", "add", "default", "via", l.RC.String())
 	run(t, "ip", "-n", l.S, "route", "add", "default", "via", l.RS.String())
-	inNS(t, l.R, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	run(t, "ip", "-n", l.C, "-6", "route", "add", "default", "via", l.R6C.String())
+	run(t, "ip", "-n", l.S, "-6", "route", "add", "default", "via", fmt.Sprintf("fd00:%x:2::1", sub))
+	inNS(t, l.R, "sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
+	// Neighbours resolved before any probe: a probe's packet held back
+	// waiting for ARP or ND (whose first try a veth coming up can lose) would
+	// reach the router after the test read its events.
+	for _, hop := range []struct{ ns, to string }{
+		{l.C, l.RC.String()}, {l.S, l.RS.String()}, {l.C, l.R6C.String()}, {l.S, fmt.Sprintf("fd00:%x:2::1", sub)},
+	} {
+		inNS(t, hop.ns, "ping", "-n", "-q", "-c", "1", "-w", "10", hop.to)
+	}
 	return l
 }
 
