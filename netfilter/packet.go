@@ -1,6 +1,9 @@
 package netfilter
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Traversal is one walk of a packet through one base chain and the chains
 // it jumped to, as the trace events tell it.
@@ -33,6 +36,7 @@ type Packet struct {
 	ID     uint32      `json:"id"`
 	Header Header      `json:"header"` // as first seen
 	Walks  []Traversal `json:"walks"`
+	hooks  []string    // nsdump's chains the packet entered: "family chain"
 }
 
 // Fate is the traversal that ended the packet: the first whose verdict is
@@ -60,20 +64,28 @@ func IsOwnTable(name string) bool { return ownTable(name) }
 
 // Packets groups events into packets. The kernel gives one ID to all of a
 // packet's events, but may give it again to a later packet (the ID hashes
-// the sk_buff's address); every packet enters nsdump's own chains first
-// (prerouting or output, priority -350) and the first event there carries
-// its header, so such an event starts a new packet. Events of nsdump's own
-// tables are not part of the walks.
+// the sk_buff's address). Every packet enters nsdump's own chains first
+// (prerouting or output, priority -350), once per family (a bridged frame
+// passes the bridge family's and, with br_netfilter, the inet one's), and
+// the first event there carries its header: entering one of nsdump's chains
+// the packet of that ID already entered starts a new packet. Events of
+// nsdump's own tables are not part of the walks.
 func Packets(events []Event) []Packet {
 	var out []Packet
 	open := map[uint32]int{} // id -> index in out of its current packet
 	for _, ev := range events {
 		i, ok := open[ev.ID]
 		if ownTable(ev.Table) {
-			if ev.Packet.Valid && ev.Handle != 0 {
-				out = append(out, Packet{ID: ev.ID, Header: ev.Packet})
-				open[ev.ID] = len(out) - 1
+			if !ev.Packet.Valid || ev.Handle == 0 {
+				continue
 			}
+			hook := ev.Family.String() + " " + ev.Chain
+			if !ok || slices.Contains(out[i].hooks, hook) {
+				out = append(out, Packet{ID: ev.ID, Header: ev.Packet})
+				i = len(out) - 1
+				open[ev.ID] = i
+			}
+			out[i].hooks = append(out[i].hooks, hook)
 			continue
 		}
 		if !ok {

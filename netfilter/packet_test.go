@@ -40,6 +40,12 @@ func own(id uint32, h Header) Event {
 		Verdict: Verdict{Kind: VerdictContinue}, Packet: h}
 }
 
+func ownBridge(id uint32, h Header) Event {
+	e := own(id, h)
+	e.Family, e.Table = FamilyBridge, "nsdump_trace_1_2"
+	return e
+}
+
 func TestPackets(t *testing.T) {
 	h1 := Header{Valid: true, Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), Proto: ProtoICMP, ICMPID: 1, HasID: true}
 	h2 := h1
@@ -86,6 +92,11 @@ func TestPackets(t *testing.T) {
 			events: []Event{own(1, h1), ev(1, "forward", 0, "policy-accept"),
 				own(1, h2), ev(1, "forward", 3, "drop")},
 			walks: 1, path: []string{"forward"}, entered: []string{"forward"}, verdict: VerdictDrop, handle: 3, nPackets: 2,
+		},
+		{
+			name:   "a bridged frame enters nsdump's bridge and inet chains: one packet",
+			events: []Event{own(1, h1), ownBridge(1, h1), ev(1, "forward", 5, "drop")},
+			walks:  1, path: []string{"forward"}, entered: []string{"forward"}, verdict: VerdictDrop, handle: 5, nPackets: 1,
 		},
 		{
 			name:   "events that stop before a verdict decide nothing",
