@@ -72,6 +72,8 @@ type Conntrack struct {
 	Zone     uint16 `json:"zone,omitempty"`
 	ID       uint32 `json:"id,omitempty"`
 	TCPState string `json:"tcp_state,omitempty"` // as conntrack -L writes it
+	// Destroyed: a conntrack event said the kernel deleted the entry.
+	Destroyed bool `json:"destroyed,omitempty"`
 }
 
 // TranslationKind says what a NAT changed.

@@ -50,6 +50,8 @@
 // from a third address, or a flow after a translation (the reply of a DNAT
 // comes from the backend's address), is traced only if a probe names it.
 // A TCP connection refused by a reset alone leaves no conntrack entry (the
-// kernel deletes it at once). In the initial namespace with a logger for
+// kernel deletes it at once): Config.Conntrack listens to the conntrack
+// events while tracing, which show it (Tracer.Conntrack); ConntrackEntries
+// dumps what is left afterwards. In the initial namespace with a logger for
 // iptables-legacy's TRACE, legacy tables would log the marked packets.
 package netfilter

@@ -105,3 +105,42 @@ func listen(t *testing.T, ns Namespace, at netip.AddrPort) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+// TestDNATToClosedPortSeenInEvents: the backend refuses (nothing listens),
+// so the kernel deletes the entry at once and a dump after the probe finds
+// nothing; the conntrack events recorded while tracing still show the
+// translation and the deletion.
+func TestDNATToClosedPortSeenInEvents(t *testing.T) {
+	l := newRouted(t)
+	backend := netip.AddrPortFrom(l.SAddr, 8081)
+	nftScript(t, l.R, `table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		tcp dport 6544 dnat to `+backend.String()+`
+	}
+}`)
+	p := Probe{Src: l.CAddr, Dst: l.RC, Proto: ProtoTCP, DstPort: 6544}
+	r := l.ns(t, l.R)
+	tr, err := Start(context.Background(), r, []Probe{p}, &Config{Conntrack: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if exec.Command("ip", "netns", "exec", l.C, "timeout", "5", "bash", "-c", "exec 3<>/dev/tcp/"+l.RC.String()+"/6544").Run() == nil {
+		t.Fatal("connected to a backend where nothing listens")
+	}
+	if cts, err := ConntrackEntries(r, []Probe{p}); err != nil || len(cts) != 0 {
+		t.Fatalf("dump after a refused connection: %+v %v, want the entry deleted", cts, err)
+	}
+	cts, err := tr.Conntrack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cts) != 1 || !cts[0].Destroyed {
+		t.Fatalf("conntrack events: %+v, want one entry, destroyed", cts)
+	}
+	want := []Translation{{Kind: DNAT, From: netip.AddrPortFrom(l.RC, 6544), To: backend}}
+	if got := cts[0].Translations(nil); !slices.Equal(got, want) {
+		t.Fatalf("translations %v, want %v", got, want)
+	}
+}

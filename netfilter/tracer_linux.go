@@ -25,6 +25,10 @@ type Config struct {
 	// Bridge adds a bridge family table, for paths through a bridge whose
 	// frames netfilter sees (br_netfilter, or bridge family rules).
 	Bridge bool
+	// Conntrack also listens to the namespace's conntrack events, for
+	// Tracer.Conntrack: entries the kernel deletes at once (a connection
+	// refused by a reset alone) are seen there and nowhere else.
+	Conntrack bool
 }
 
 // Tracer marks the probes' packets in one namespace and collects the trace
@@ -38,6 +42,11 @@ type Tracer struct {
 	mu       sync.Mutex
 	ctl      *conn // made the tables: owns them
 	mon      *conn // NFNLGRP_NFTRACE
+	ct       *conn // conntrack events, with Config.Conntrack
+	probes   []Probe
+	flows    map[uint32]Conntrack // by conntrack id: the latest event
+	ctOrder  []uint32
+	ctLost   bool
 	events   []Event
 	lost     bool
 	readErr  error
@@ -76,7 +85,7 @@ func Start(ctx context.Context, ns Namespace, probes []Probe, cfg *Config) (*Tra
 	if err != nil {
 		return nil, unreadable("nftables trace", ns.Name, fmt.Errorf("namespace identity: %w", err))
 	}
-	t := &Tracer{ns: ns, id: id}
+	t := &Tracer{ns: ns, id: id, probes: append([]Probe(nil), probes...), flows: map[uint32]Conntrack{}}
 	if err := t.open(probes, cfg); err != nil {
 		t.Close()
 		return nil, err
@@ -93,6 +102,13 @@ func (t *Tracer) open(probes []Probe, cfg *Config) error {
 		return unreadable("nftables trace", t.ns.Name, err)
 	}
 	_ = unix.SetsockoptInt(t.mon.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, monitorBuffer)
+	if cfg.Conntrack {
+		t.ct, err = dial(t.ns.Handle, unix.NFNLGRP_CONNTRACK_NEW, unix.NFNLGRP_CONNTRACK_UPDATE, unix.NFNLGRP_CONNTRACK_DESTROY)
+		if err != nil {
+			return unreadable("conntrack events", t.ns.Name, err)
+		}
+		_ = unix.SetsockoptInt(t.ct.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, monitorBuffer)
+	}
 	if t.ctl, err = dial(t.ns.Handle); err != nil {
 		return unreadable("nftables trace", t.ns.Name, err)
 	}
@@ -214,6 +230,10 @@ func (t *Tracer) Close() error {
 	}
 	if t.mon != nil {
 		t.mon.close()
+	}
+	if t.ct != nil {
+		t.drainConntrack()
+		t.ct.close()
 	}
 	t.closeErr = errors.Join(errs...)
 	return t.closeErr
