@@ -1,18 +1,39 @@
 package netfilter
 
-import (
-	"fmt"
+import "fmt"
 
-	"golang.org/x/sys/unix"
+// NFT_MSG_TRACE's numbers (linux/netfilter/nf_tables.h), here so that the
+// decoding builds on every platform.
+const (
+	nftaTraceTable           = 1
+	nftaTraceChain           = 2
+	nftaTraceRuleHandle      = 3
+	nftaTraceType            = 4
+	nftaTraceVerdict         = 5
+	nftaTraceID              = 6
+	nftaTraceNetworkHeader   = 8
+	nftaTraceTransportHeader = 9
+	nftaTraceIIF             = 10
+	nftaTraceOIF             = 12
+	nftaTraceMark            = 14
+	nftaTraceNFProto         = 15
+	nftaTracePolicy          = 16
+	nftaVerdictCode          = 1
+	nftaVerdictChain         = 2
+	nftContinue              = -1
+	nftBreak                 = -2
+	nftJump                  = -3
+	nftGoto                  = -4
+	nftReturn                = -5
 )
 
 // EventType is what a trace event reports (NFT_TRACETYPE_*).
 type EventType uint8
 
 const (
-	EventRule   EventType = unix.NFT_TRACETYPE_RULE   // a rule matched; Verdict is its verdict
-	EventReturn EventType = unix.NFT_TRACETYPE_RETURN // a non-base chain ended without a verdict
-	EventPolicy EventType = unix.NFT_TRACETYPE_POLICY // a base chain ended: its policy applied
+	EventPolicy EventType = 1 // NFT_TRACETYPE_POLICY: a base chain ended, its policy applied
+	EventReturn EventType = 2 // NFT_TRACETYPE_RETURN: a non-base chain ended without a verdict
+	EventRule   EventType = 3 // NFT_TRACETYPE_RULE: a rule matched; Verdict is its verdict
 )
 
 func (t EventType) String() string {
@@ -100,15 +121,15 @@ func (v Verdict) String() string {
 func verdictOf(code int32, chain string) Verdict {
 	v := Verdict{Code: code, Chain: chain}
 	switch code {
-	case unix.NFT_CONTINUE:
+	case nftContinue:
 		v.Kind = VerdictContinue
-	case unix.NFT_BREAK:
+	case nftBreak:
 		v.Kind = VerdictBreak
-	case unix.NFT_JUMP:
+	case nftJump:
 		v.Kind = VerdictJump
-	case unix.NFT_GOTO:
+	case nftGoto:
 		v.Kind = VerdictGoto
-	case unix.NFT_RETURN:
+	case nftReturn:
 		v.Kind = VerdictReturn
 	default:
 		switch uint32(code) & 0xff {
@@ -186,37 +207,37 @@ func ParseEvent(payload []byte) (Event, error) {
 func (ev *Event) set(a attr, nh, th *[]byte) error {
 	var err error
 	switch a.Type {
-	case unix.NFTA_TRACE_ID:
+	case nftaTraceID:
 		ev.ID, err = a.be32()
-	case unix.NFTA_TRACE_TABLE:
+	case nftaTraceTable:
 		ev.Table = a.str()
-	case unix.NFTA_TRACE_CHAIN:
+	case nftaTraceChain:
 		ev.Chain = a.str()
-	case unix.NFTA_TRACE_RULE_HANDLE:
+	case nftaTraceRuleHandle:
 		ev.Handle, err = a.be64()
-	case unix.NFTA_TRACE_TYPE:
+	case nftaTraceType:
 		var t uint32
 		t, err = a.be32()
 		ev.Type = EventType(t)
-	case unix.NFTA_TRACE_VERDICT:
+	case nftaTraceVerdict:
 		ev.Verdict, err = parseVerdict(a.Data)
-	case unix.NFTA_TRACE_POLICY:
+	case nftaTracePolicy:
 		var p uint32
 		p, err = a.be32()
 		ev.Verdict = verdictOf(int32(p), "")
-	case unix.NFTA_TRACE_IIF:
+	case nftaTraceIIF:
 		ev.IIF, err = a.be32()
-	case unix.NFTA_TRACE_OIF:
+	case nftaTraceOIF:
 		ev.OIF, err = a.be32()
-	case unix.NFTA_TRACE_MARK:
+	case nftaTraceMark:
 		ev.Mark, err = a.be32()
-	case unix.NFTA_TRACE_NFPROTO:
+	case nftaTraceNFProto:
 		var p uint32
 		p, err = a.be32()
 		ev.NFProto = Family(p)
-	case unix.NFTA_TRACE_NETWORK_HEADER:
+	case nftaTraceNetworkHeader:
 		*nh = a.Data
-	case unix.NFTA_TRACE_TRANSPORT_HEADER:
+	case nftaTraceTransportHeader:
 		*th = a.Data
 	}
 	return err
@@ -232,13 +253,13 @@ func parseVerdict(b []byte) (Verdict, error) {
 	seen := false
 	for _, a := range attrs {
 		switch a.Type {
-		case unix.NFTA_VERDICT_CODE:
+		case nftaVerdictCode:
 			c, err := a.be32()
 			if err != nil {
 				return Verdict{}, fmt.Errorf("verdict: %w", err)
 			}
 			code, seen = int32(c), true
-		case unix.NFTA_VERDICT_CHAIN:
+		case nftaVerdictChain:
 			chain = a.str()
 		}
 	}

@@ -95,19 +95,6 @@ func readRecords() []record {
 	return out
 }
 
-// ownTable says whether a name is one nsdump gives its tables: records
-// never make nsdump delete a table it did not name.
-func ownTable(name string) bool {
-	rest, ok := strings.CutPrefix(name, "nsdump_trace_")
-	if !ok {
-		return false
-	}
-	pid, n, ok := strings.Cut(rest, "_")
-	_, e1 := strconv.Atoi(pid)
-	_, e2 := strconv.Atoi(n)
-	return ok && e1 == nil && e2 == nil
-}
-
 func newRecord(t Table, id topology.Identity) record {
 	pid := os.Getpid()
 	start, _ := processStart(pid)
