@@ -8,12 +8,14 @@ import (
 
 // Tuple is one direction of a conntrack entry.
 type Tuple struct {
-	Src, Dst         netip.Addr
-	Proto            uint8
-	SrcPort, DstPort uint16 // TCP, UDP
-	ICMPID           uint16 // ICMP echo
-	ICMPType         uint8
-	ICMPCode         uint8
+	Src      netip.Addr `json:"src"`
+	Dst      netip.Addr `json:"dst"`
+	Proto    uint8      `json:"proto"`
+	SrcPort  uint16     `json:"sport,omitempty"` // TCP, UDP
+	DstPort  uint16     `json:"dport,omitempty"`
+	ICMPID   uint16     `json:"icmp_id,omitempty"` // ICMP echo
+	ICMPType uint8      `json:"icmp_type,omitempty"`
+	ICMPCode uint8      `json:"icmp_code,omitempty"`
 }
 
 func (t Tuple) String() string {

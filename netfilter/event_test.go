@@ -3,6 +3,7 @@ package netfilter
 import (
 	"bufio"
 	"encoding/hex"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"slices"
@@ -97,4 +98,33 @@ func FuzzParseConntrack(f *testing.F) {
 			ct.Translations(nil)
 		}
 	})
+}
+
+// TestPacketsJSON: packets survive a JSON round trip (facts files hold them).
+func TestPacketsJSON(t *testing.T) {
+	var evs []Event
+	for _, p := range readHex(t, "testdata/drop-in-jumped-chain.hex") {
+		ev, err := ParseEvent(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	pkts := Packets(evs)
+	b, err := json.Marshal(pkts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back []Packet
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(back)
+	if string(b) != string(b2) || !strings.Contains(string(b), `"kind":"drop"`) || !strings.Contains(string(b), `"path":["forward","checks"]`) {
+		i := 0
+		for i < len(b) && i < len(b2) && b[i] == b2[i] {
+			i++
+		}
+		t.Fatalf("round trip differs at %d:\n%s\n%s", i, b[i:], b2[i:])
+	}
 }

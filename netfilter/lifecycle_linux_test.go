@@ -177,3 +177,54 @@ func TestHelperTracer(t *testing.T) {
 	os.Stdin.Read(make([]byte, 1)) // the parent kills us before this returns
 	t.Fatal("the parent closed the pipe instead of killing the child")
 }
+
+// deadPID is the PID of a process that has exited.
+func deadPID(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// TestLeftoverRecordsThatClaimNothing: a run killed between its record and
+// its table leaves a record only, dropped silently; a record naming another
+// namespace's cookie on the same inode never deletes that namespace's table.
+func TestLeftoverRecordsThatClaimNothing(t *testing.T) {
+	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
+	l := newRouted(t)
+	owned = false
+	t.Cleanup(func() { owned = true })
+	tr, err := Start(context.Background(), l.ns(t, l.R), []Probe{probeOf(l)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	tb := tr.Tables()[0]
+	real := readRecords()[0]
+
+	never := real
+	never.Table.Name, never.PID, never.Start = tableName(deadPID(t), 1), deadPID(t), 1
+	if err := never.write(); err != nil {
+		t.Fatal(err)
+	}
+	reused := real
+	reused.PID, reused.Start, reused.Cookie = deadPID(t), 1, real.Cookie+1
+	if err := reused.write(); err != nil { // replaces the live record: same file
+		t.Fatal(err)
+	}
+	if left := Leftovers(); len(left) != 2 {
+		t.Fatalf("leftovers %+v, want the two dead records", left)
+	}
+	done, err := RemoveLeftovers()
+	if err != nil || len(done) != 0 {
+		t.Fatalf("RemoveLeftovers: %q %v, want nothing deleted", done, err)
+	}
+	if !hasTable(t, l.R, tb) {
+		t.Fatalf("RemoveLeftovers deleted %s, which a record with another cookie named", tb)
+	}
+	if rs := readRecords(); len(rs) != 0 {
+		t.Fatalf("records left: %+v", rs)
+	}
+}

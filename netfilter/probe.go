@@ -134,16 +134,18 @@ func (p Probe) matchOne(h Header) bool {
 // Header is what a trace event shows of its packet: enough to tell which
 // probe it belongs to.
 type Header struct {
-	Valid            bool // false when the event carried no (readable) IP header
-	Src, Dst         netip.Addr
-	Proto            uint8
-	SrcPort, DstPort uint16 // TCP, UDP
-	ICMPType         uint8  // ICMP, ICMPv6
-	ICMPCode         uint8
-	ICMPID           uint16 // echo request and reply
-	HasID            bool
-	TCPFlags         uint8
-	IPID             uint16 // IPv4 identification; tells retransmissions apart
+	Valid    bool       `json:"valid"` // false when the event carried no (readable) IP header
+	Src      netip.Addr `json:"src"`
+	Dst      netip.Addr `json:"dst"`
+	Proto    uint8      `json:"proto"`
+	SrcPort  uint16     `json:"sport,omitempty"` // TCP, UDP
+	DstPort  uint16     `json:"dport,omitempty"`
+	ICMPType uint8      `json:"icmp_type,omitempty"` // ICMP, ICMPv6
+	ICMPCode uint8      `json:"icmp_code,omitempty"`
+	ICMPID   uint16     `json:"icmp_id,omitempty"` // echo request and reply
+	HasID    bool       `json:"has_id,omitempty"`
+	TCPFlags uint8      `json:"tcp_flags,omitempty"`
+	IPID     uint16     `json:"ip_id,omitempty"` // IPv4 identification; tells retransmissions apart
 }
 
 // parseHeader reads an IP header (nh) and the start of the transport header
