@@ -206,3 +206,14 @@ func TestIP6tablesDrop(t *testing.T) {
 		t.Fatalf("rule %+v (%q), want %q", r, r.Command(), want)
 	}
 }
+
+func TestIptablesPolicyDrop(t *testing.T) {
+	l := newRouted(t)
+	inNS(t, l.R, "iptables-nft", "-P", "FORWARD", "DROP")
+	inNS(t, l.R, "iptables-nft", "-A", "FORWARD", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+	r := decision(t, l, 4107)
+	want := Rule{Family: FamilyIP, Table: "filter", Chain: "FORWARD", Text: "-P FORWARD DROP", Xtables: true, Policy: true, ChainPath: []string{"FORWARD"}}
+	if !sameRule(r, want) || r.Command() != "iptables -t filter -P FORWARD DROP" {
+		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+}

@@ -3,6 +3,7 @@ package netfilter
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -226,5 +227,20 @@ func TestLeftoverRecordsThatClaimNothing(t *testing.T) {
 	}
 	if rs := readRecords(); len(rs) != 0 {
 		t.Fatalf("records left: %+v", rs)
+	}
+}
+
+// TestStartRefusesBadProbes before any system call: no root needed,
+// nothing recorded.
+func TestStartRefusesBadProbes(t *testing.T) {
+	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
+	ns := Namespace{Handle: -1, Name: "nowhere"}
+	for _, probes := range [][]Probe{nil, {{Proto: ProtoTCP}}} {
+		if _, err := Start(context.Background(), ns, probes, nil); !errors.Is(err, ErrBadProbe) {
+			t.Errorf("Start with %+v: %v, want ErrBadProbe", probes, err)
+		}
+	}
+	if rs := readRecords(); len(rs) != 0 {
+		t.Fatalf("records: %+v", rs)
 	}
 }

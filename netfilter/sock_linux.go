@@ -93,6 +93,12 @@ func (c *conn) batch(msgs []message) error {
 			return err
 		}
 		for _, m := range ms {
+			if m.Type == unix.NLMSG_ERROR && m.Seq == begin.Seq {
+				// The batch as a whole was refused: no other answer comes.
+				if err := ackError(m); err != nil {
+					return err
+				}
+			}
 			if m.Type != unix.NLMSG_ERROR || !want[m.Seq] {
 				continue
 			}

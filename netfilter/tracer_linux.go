@@ -132,6 +132,11 @@ func (t *Tracer) create(tb Table, probes []Probe) error {
 		return err
 	}
 	err := t.ctl.batch(traceBatch(tb, probes, owned))
+	if owned && (errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EINVAL)) {
+		// A kernel before 5.12 has no owner tables: the record alone
+		// covers a kill then.
+		err = t.ctl.batch(traceBatch(tb, probes, false))
+	}
 	if err != nil {
 		r.remove()
 		return unreadable("nftables trace", t.ns.Name, fmt.Errorf("create table %s: %w", tb, err))
