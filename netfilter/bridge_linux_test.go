@@ -21,7 +21,7 @@ type bridged struct {
 
 func newBridged(t *testing.T) bridged {
 	t.Helper()
-	labtest.RequireRoot(t)
+	requireTools(t)
 	n := labSeq.Add(1)
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
 	l := bridged{B: "nsdnf-br" + tag, H1: "nsdnf-h1" + tag, H2: "nsdnf-h2" + tag,

@@ -42,9 +42,21 @@ func inNS(t testing.TB, ns string, args ...string) string {
 	return run(t, "ip", append([]string{"netns", "exec", ns}, args...)...)
 }
 
-func newRouted(t testing.TB) *routed {
+// requireTools fails (or skips, outside CI) a test whose host lacks the
+// tools the hosts it imitates use.
+func requireTools(t testing.TB) {
 	t.Helper()
 	labtest.RequireRoot(t)
+	for _, tool := range []string{"nft", "iptables-nft", "ip6tables-nft", "iptables-nft-save", "ip6tables-nft-save", "nsenter", "ping", "bash", "timeout"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			labtest.Unavailable(t, "needs %s (apt-get install nftables iptables iputils-ping util-linux)", tool)
+		}
+	}
+}
+
+func newRouted(t testing.TB) *routed {
+	t.Helper()
+	requireTools(t)
 	n := labSeq.Add(1)
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
 	sub := 10 + int(n%200)
