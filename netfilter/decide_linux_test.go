@@ -12,10 +12,10 @@ import (
 
 // traceProbe traces one ping from C to S through R and returns the packets
 // of the probe's flow seen in R.
-func traceProbe(t *testing.T, l *routed, id uint16) (answered bool, pkts []Packet) {
+func traceProbe(t *testing.T, l *routed, in string, id uint16) (answered bool, pkts []Packet) {
 	t.Helper()
 	p := Probe{Src: l.CAddr, Dst: l.SAddr, Proto: ProtoICMP, ICMPID: id, HasID: true}
-	tr, err := Start(context.Background(), l.ns(t, l.R), []Probe{p}, nil)
+	tr, err := Start(context.Background(), l.ns(t, in), []Probe{p}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,13 @@ func nftHandle(t *testing.T, ns, family, table, chain string, n int) uint64 {
 // decision traces a ping that must be dropped in R and describes the rule.
 func decision(t *testing.T, l *routed, id uint16) Rule {
 	t.Helper()
-	answered, pkts := traceProbe(t, l, id)
+	return decisionIn(t, l, l.R, id)
+}
+
+// decisionIn traces a ping that must be dropped in namespace in.
+func decisionIn(t *testing.T, l *routed, in string, id uint16) Rule {
+	t.Helper()
+	answered, pkts := traceProbe(t, l, in, id)
 	if answered {
 		t.Fatal("the ping was answered through a ruleset that drops it")
 	}
@@ -72,7 +78,7 @@ func decision(t *testing.T, l *routed, id uint16) Rule {
 		t.Fatalf("want one dropped packet, got %+v", pkts)
 	}
 	fate, _ := pkts[0].Fate()
-	rules, err := NewRules(l.ns(t, l.R))
+	rules, err := NewRules(l.ns(t, in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +220,24 @@ func TestIptablesPolicyDrop(t *testing.T) {
 	r := decision(t, l, 4107)
 	want := Rule{Family: FamilyIP, Table: "filter", Chain: "FORWARD", Text: "-P FORWARD DROP", Xtables: true, Policy: true, ChainPath: []string{"FORWARD"}}
 	if !sameRule(r, want) || r.Command() != "iptables -t filter -P FORWARD DROP" {
+		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+}
+
+// TestOutputDropAtTheSource: the source's own output chain drops the probe;
+// nsdump's output chain marks it first.
+func TestOutputDropAtTheSource(t *testing.T) {
+	l := newRouted(t)
+	nftScript(t, l.C, `table inet host {
+	chain output {
+		type filter hook output priority filter; policy accept;
+		ip daddr `+l.SAddr.String()+` icmp type echo-request drop
+	}
+}`)
+	r := decisionIn(t, l, l.C, 4108)
+	want := Rule{Family: FamilyInet, Table: "host", Chain: "output", Handle: nftHandle(t, l.C, "inet", "host", "output", 0),
+		Position: 1, Text: "ip daddr " + l.SAddr.String() + " icmp type echo-request drop", ChainPath: []string{"output"}}
+	if !sameRule(r, want) {
 		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
 	}
 }
