@@ -122,6 +122,15 @@ func TestDockerIsolationChains(t *testing.T) {
 	if got := r.Command(); got != "iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o "+l.RSIf+" -j DROP" {
 		t.Errorf("command %q", got)
 	}
+	if r.WrittenBy() != "docker" {
+		t.Errorf("written by %q", r.WrittenBy())
+	}
+	// The undo works as printed: the rule is gone, its neighbours stay.
+	inNS(t, l.R, "sh", "-c", r.Undo())
+	save := inNS(t, l.R, "iptables-nft-save", "-t", "filter")
+	if strings.Contains(save, r.Text) || !strings.Contains(save, "-A DOCKER-ISOLATION-STAGE-2 -o "+l.RCIf+" -j DROP") {
+		t.Fatalf("after %s:\n%s", r.Undo(), save)
+	}
 }
 
 func TestNftPolicyDrop(t *testing.T) {
@@ -141,6 +150,7 @@ func TestNftPolicyDrop(t *testing.T) {
 	if !sameRule(r, want) {
 		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
 	}
+	undoAndPing(t, l, r)
 }
 
 func TestNftRuleDrop(t *testing.T) {
@@ -162,6 +172,7 @@ func TestNftRuleDrop(t *testing.T) {
 	if !sameRule(r, want) {
 		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
 	}
+	undoAndPing(t, l, r)
 }
 
 func sameRule(a, b Rule) bool {
@@ -222,6 +233,7 @@ func TestIptablesPolicyDrop(t *testing.T) {
 	if !sameRule(r, want) || r.Command() != "iptables -t filter -P FORWARD DROP" {
 		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
 	}
+	undoAndPing(t, l, r)
 }
 
 // TestOutputDropAtTheSource: the source's own output chain drops the probe;
@@ -239,5 +251,14 @@ func TestOutputDropAtTheSource(t *testing.T) {
 		Position: 1, Text: "ip daddr " + l.SAddr.String() + " icmp type echo-request drop", ChainPath: []string{"output"}}
 	if !sameRule(r, want) {
 		t.Fatalf("decision:\n got %+v\nwant %+v", r, want)
+	}
+}
+
+// undoAndPing runs the rule's undo as printed in R; then the ping passes.
+func undoAndPing(t *testing.T, l *routed, r Rule) {
+	t.Helper()
+	inNS(t, l.R, "sh", "-c", r.Undo())
+	if !l.ping(t, 4199) {
+		t.Fatalf("after %s the ping still fails", r.Undo())
 	}
 }

@@ -151,3 +151,37 @@ func TestVerdictCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestUndoAndWrittenBy(t *testing.T) {
+	tests := []struct {
+		r       Rule
+		undo    string
+		manager string
+	}{
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "DOCKER-ISOLATION-STAGE-2", Text: "-A DOCKER-ISOLATION-STAGE-2 -o br-1f2e3d4c5b6a -j DROP", Xtables: true,
+			ChainPath: []string{"FORWARD", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2"}},
+			"iptables -t filter -D DOCKER-ISOLATION-STAGE-2 -o br-1f2e3d4c5b6a -j DROP", "docker"},
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "FORWARD", Text: "-A FORWARD -i br-1f2e3d4c5b6a -o br-1f2e3d4c5b6a -j DROP", Xtables: true, ChainPath: []string{"FORWARD"}},
+			"iptables -t filter -D FORWARD -i br-1f2e3d4c5b6a -o br-1f2e3d4c5b6a -j DROP", "docker"},
+		{Rule{Family: FamilyIP6, Table: "filter", Chain: "FORWARD", Text: "-P FORWARD DROP", Xtables: true, Policy: true, ChainPath: []string{"FORWARD"}},
+			"ip6tables -t filter -P FORWARD ACCEPT", ""},
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "FORWARD", Text: `-A FORWARD -m comment --comment "no pings" -j DROP`, Xtables: true},
+			`iptables -t filter -D FORWARD -m comment --comment "no pings" -j DROP`, ""},
+		{Rule{Family: FamilyInet, Table: "fw", Chain: "forward", Handle: 7, Text: "icmp type echo-request drop"},
+			"nft delete rule inet fw forward handle 7", ""},
+		{Rule{Family: FamilyInet, Table: "my fw", Chain: "it's", Text: "policy drop", Policy: true},
+			`nft chain inet 'my fw' 'it'\''s' '{ policy accept; }'`, ""},
+		{Rule{Family: FamilyInet, Table: "firewalld", Chain: "filter_FORWARD", Handle: 3, Text: "reject with icmpx admin-prohibited"},
+			"nft delete rule inet firewalld filter_FORWARD handle 3", "firewalld"},
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "KUBE-FORWARD", Text: "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP", Xtables: true},
+			"iptables -t filter -D KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP", "kube-proxy"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Undo(); got != tt.undo {
+			t.Errorf("undo of %+v:\n got %s\nwant %s", tt.r, got, tt.undo)
+		}
+		if got := tt.r.WrittenBy(); got != tt.manager {
+			t.Errorf("%+v written by %q, want %q", tt.r, got, tt.manager)
+		}
+	}
+}
