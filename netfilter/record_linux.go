@@ -72,9 +72,9 @@ func (r record) remove() error {
 	return nil
 }
 
-// readRecords returns every well-formed record; temporary files (a write
-// killed before its rename) are skipped and removed when their writer is
-// gone is not knowable, so they are left: they are empty of meaning.
+// readRecords returns every well-formed record. A temporary file (a write
+// killed before its rename) is skipped: it claims nothing, since the table
+// is made only after the rename.
 func readRecords() []record {
 	entries, _ := os.ReadDir(recordDir())
 	var out []record
