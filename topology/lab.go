@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // ErrConflict marks an existing object that contradicts the lab asked for.
@@ -145,20 +147,20 @@ func (l Lab) RouteCommands() []string {
 // RouteAddCommand is the iproute2 command that adds a device route (ip -6
 // for an IPv6 one).
 func RouteAddCommand(ns string, dst netip.Prefix, dev string) string {
-	return fmt.Sprintf("%s%s route add %s dev %s", IPCommand(ns), family6(dst.Addr()), dst, dev)
+	return cmdline.IP(ns, append(family6(dst.Addr()), "route", "add", dst.String(), "dev", dev)...).String()
 }
 
 // RouteReplaceCommand is the iproute2 command that sets a device route,
 // whether or not a route to dst exists already (add fails with "File
 // exists" on one, a blackhole included).
-func RouteReplaceCommand(ns string, dst netip.Prefix, dev string) string {
-	return fmt.Sprintf("%s%s route replace %s dev %s", IPCommand(ns), family6(dst.Addr()), dst, dev)
+func RouteReplaceCommand(ns string, dst netip.Prefix, dev string) cmdline.Command {
+	return cmdline.IP(ns, append(family6(dst.Addr()), "route", "replace", dst.String(), "dev", dev)...)
 }
 
-// family6 is " -6" for an IPv6 address, as iproute2 commands for IPv6 read.
-func family6(a netip.Addr) string {
+// family6 is -6 for an IPv6 address, as iproute2 commands for IPv6 read.
+func family6(a netip.Addr) []string {
 	if a.Is6() {
-		return " -6"
+		return []string{"-6"}
 	}
-	return ""
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -90,7 +91,7 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 			return done, err
 		}
 		created = append(created, e.ns)
-		done = append(done, "ip netns add "+e.ns)
+		done = append(done, cmdline.Command{"ip", "netns", "add", e.ns}.String())
 		if e.h, err = openHandle(e.ns); err != nil {
 			return done, err
 		}
@@ -287,7 +288,7 @@ func createVeth(ends [2]*end) ([]string, error) {
 		}
 		e.link = l
 	}
-	return []string{fmt.Sprintf("ip -n %s link add %s type veth peer name %s netns %s", a.ns, a.veth, b.veth, b.ns)}, nil
+	return []string{cmdline.IP(a.ns, "link", "add", a.veth, "type", "veth", "peer", "name", b.veth, "netns", b.ns).String()}, nil
 }
 
 func addAddresses(ends [2]*end) ([]string, error) {
@@ -310,7 +311,8 @@ func addAddresses(ends [2]*end) ([]string, error) {
 			if err := e.h.nl.AddrAdd(e.link, a); err != nil {
 				return done, fmt.Errorf("add %s to %s in %q: %w", p, e.veth, e.ns, err)
 			}
-			done = append(done, fmt.Sprintf("ip -n %s%s addr add %s dev %s%s", e.ns, family6(p.Addr()), p, e.veth, nodad(p)))
+			args := append(family6(p.Addr()), "addr", "add", p.String(), "dev", e.veth)
+			done = append(done, cmdline.IP(e.ns, append(args, nodad(p)...)...).String())
 		}
 	}
 	return done, nil
@@ -330,7 +332,7 @@ func setUp(ends [2]*end) ([]string, error) {
 			if err := e.h.nl.LinkSetUp(l); err != nil {
 				return done, fmt.Errorf("set %s up in %q: %w", l.Attrs().Name, e.ns, err)
 			}
-			done = append(done, fmt.Sprintf("ip -n %s link set %s up", e.ns, l.Attrs().Name))
+			done = append(done, cmdline.IP(e.ns, "link", "set", l.Attrs().Name, "up").String())
 		}
 	}
 	return done, nil
@@ -371,9 +373,9 @@ func ipNetPrefix(n *net.IPNet) netip.Prefix {
 }
 
 // nodad is the flag setup gives an IPv6 address, as iproute2 writes it.
-func nodad(p netip.Prefix) string {
+func nodad(p netip.Prefix) []string {
 	if p.Addr().Is6() {
-		return " nodad"
+		return []string{"nodad"}
 	}
-	return ""
+	return nil
 }

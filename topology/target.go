@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // A target is how a user names a network namespace on the command line:
@@ -62,30 +64,7 @@ func isControl(r rune) bool { return r < ' ' || r == 0x7f }
 
 // IsNamed reports whether a target is a plain name under /run/netns, the
 // only kind `ip -n` and `ip netns exec` take.
-func IsNamed(target string) bool {
-	return !strings.HasPrefix(target, "pid:") && !strings.HasPrefix(target, "/")
-}
-
-// ExecPrefix is the command prefix that runs a program inside the target's
-// namespace: `ip netns exec NAME` for a name, nsenter otherwise.
-func ExecPrefix(target string) string {
-	if rest, ok := strings.CutPrefix(target, "pid:"); ok {
-		return "nsenter -t " + rest + " -n"
-	}
-	if strings.HasPrefix(target, "/") {
-		return "nsenter --net=" + target
-	}
-	return "ip netns exec " + target
-}
-
-// IPCommand is the iproute2 invocation that acts on the target's namespace:
-// `ip -n NAME` for a name, `nsenter ... ip` otherwise.
-func IPCommand(target string) string {
-	if IsNamed(target) {
-		return "ip -n " + target
-	}
-	return ExecPrefix(target) + " ip"
-}
+func IsNamed(target string) bool { return cmdline.IsNamed(target) }
 
 // procNetPID returns N for /proc/N/ns/net and /proc/N/task/T/ns/net.
 func procNetPID(path string) (int, bool) {

@@ -34,18 +34,6 @@ func TestValidateTarget(t *testing.T) {
 	}
 }
 
-func TestCommandsForTargets(t *testing.T) {
-	for in, want := range map[string]string{
-		"vnet0":          "ip -n vnet0",
-		"pid:42":         "nsenter -t 42 -n ip",
-		"/run/x/netns/y": "nsenter --net=/run/x/netns/y ip",
-	} {
-		if got := topology.IPCommand(in); got != want {
-			t.Errorf("IPCommand(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestUnnamedNamespace is a container's namespace: made by unshare --net,
 // held by a sleeping process, joined by a veth to a named one.
 func TestUnnamedNamespace(t *testing.T) {

@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"strings"
+
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // Teardown removes the lab's namespaces, and with them its veth pair. A
@@ -40,7 +42,7 @@ func Teardown(l Lab, force bool) ([]string, error) {
 			return done, err
 		}
 		removeRecord(ns)
-		done = append(done, "ip netns del "+ns)
+		done = append(done, cmdline.Command{"ip", "netns", "del", ns}.String())
 	}
 	return done, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -56,7 +57,7 @@ func judgeConflict(asker, owner *topology.NamespaceState, addr netip.Addr, candi
 func (c conflict) verdict() (detail, fix string) {
 	detail = fmt.Sprintf("%s/%s (MAC %s) also holds %s and answers for it: %s's neighbour entry for %s on %s is %s, not %s's; what %s sends to %s goes to %s",
 		c.impostor, c.impIf, c.mac, c.addr, c.asker, c.addr, c.dev, c.mac, c.owner, c.asker, c.addr, c.impostor)
-	fix = fmt.Sprintf("%s addr del %s dev %s && %s neigh del %s dev %s",
-		topology.IPCommand(c.impostor), c.impPrefix, c.impIf, topology.IPCommand(c.asker), c.addr, c.dev)
+	fix = cmdline.Join(cmdline.IP(c.impostor, "addr", "del", c.impPrefix.String(), "dev", c.impIf),
+		cmdline.IP(c.asker, "neigh", "del", c.addr.String(), "dev", c.dev))
 	return detail, fix
 }

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -25,7 +27,7 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 	if ns, name, down := linkDownAt(f, s, d, fwd.Dev); down {
 		v := Verdict{Cause: CauseLinkDown, Namespace: ns, RouteGet: p.routeGet(s),
 			Detail: fmt.Sprintf("%s in %s is down", name, ns),
-			Fix:    fmt.Sprintf("ip -n %s link set %s up", ns, name)}
+			Fix:    cmdline.IP(ns, "link", "set", name, "up").String()}
 		here, other, addr := s, d, dst
 		if ns != s {
 			here, other, addr = d, s, src
@@ -50,13 +52,13 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		return v
 	}
 	if p.Socket.ConnErr.Is("ECONNREFUSED") {
-		nc := "nc -l"
+		nc := []string{"nc", "-l"}
 		if p.Family == 6 {
-			nc = "nc -6 -l"
+			nc = []string{"nc", "-6", "-l"}
 		}
 		return Verdict{Cause: CausePortClosed, Namespace: d, RouteGet: p.routeGet(d),
 			Detail: fmt.Sprintf("%s answered the SYN to port %d with a reset: nothing listens there", d, p.Request.DPort),
-			Fix:    fmt.Sprintf("%s %s %d", topology.ExecPrefix(d), nc, p.Request.DPort)}
+			Fix:    cmdline.InNamespace(d, append(nc, strconv.Itoa(int(p.Request.DPort)))...).String()}
 	}
 	hop := dst
 	if fwd.Gateway.IsValid() {
@@ -226,7 +228,7 @@ func whyDropped(f *Facts, ns string) (string, blame) {
 	}
 	if len(drops) > 0 {
 		b.rule = true
-		reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (%s nft list ruleset)", ns, strings.Join(drops, "; "), topology.ExecPrefix(ns)))
+		reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (%s)", ns, strings.Join(drops, "; "), cmdline.InNamespace(ns, "nft", "list", "ruleset")))
 	}
 	if st := f.state(ns); st != nil {
 		ifcs := []string{"all"}
@@ -272,9 +274,9 @@ func routeFix(f *Facts, s, d string, addr netip.Addr, lk Lookup) string {
 	dst := subnetOf(f, d, addr)
 	fix := topology.RouteReplaceCommand(s, dst, right.Name)
 	if br := lk.Blocking; br.Type != "" && br.Dst.Bits() > dst.Bits() {
-		fix = fmt.Sprintf("%s route del %s && %s", topology.IPCommand(s), br, fix)
+		return cmdline.Join(cmdline.IP(s, "route", "del", br.Type, br.Dst.String()), fix)
 	}
-	return fix
+	return fix.String()
 }
 
 // subnetOf is the subnet of d's address that holds addr, else addr alone.

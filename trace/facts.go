@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -247,6 +248,21 @@ func (p ProbeFacts) lookupIn(ns string) Lookup {
 	return Lookup{Namespace: ns, Output: "no route lookup recorded"}
 }
 
+// The command is built again from the lookup's namespace and addresses,
+// never taken from its Command: stored facts may say anything there.
 func (lk Lookup) routeGet() *RouteGet {
-	return &RouteGet{Namespace: lk.Namespace, Command: lk.Command, OK: lk.OK, Output: lk.Output}
+	return &RouteGet{Namespace: lk.Namespace, Command: lk.routeGetCommand().String(), OK: lk.OK, Output: lk.Output}
+}
+
+// routeGetCommand is the `ip route get` that does the lookup.
+func (lk Lookup) routeGetCommand() cmdline.Command {
+	var args []string
+	if lk.Dst.Is6() {
+		args = append(args, "-6")
+	}
+	args = append(args, "route", "get", lk.Dst.String())
+	if lk.From.IsValid() {
+		args = append(args, "from", lk.From.String(), "iif", lk.Iif)
+	}
+	return cmdline.IP(lk.Namespace, args...)
 }

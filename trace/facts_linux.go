@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"golang.org/x/sys/unix"
@@ -116,8 +117,8 @@ func gatherAllRules(names, ends []string) []Rule {
 // gatherRules reads the nftables ruleset of ns (every family), or nothing
 // when nft is missing or the namespace has none.
 func gatherRules(ns string) []Rule {
-	prefix := strings.Fields(topology.ExecPrefix(ns))
-	js, err := exec.Command(prefix[0], append(prefix[1:], "nft", "-j", "list", "ruleset")...).Output()
+	run := cmdline.InNamespace(ns, "nft", "-j", "list", "ruleset")
+	js, err := exec.Command(run[0], run[1:]...).Output()
 	if err != nil {
 		return nil
 	}

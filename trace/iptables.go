@@ -3,9 +3,10 @@ package trace
 import (
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // iptables rules are matched as Rules too: a legacy one (iptables-legacy,
@@ -94,10 +95,10 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 // gatherLegacy reads the iptables-legacy rules of ns, both families:
 // nothing when the tools are missing or there are none.
 func gatherLegacy(ns string) []Rule {
-	prefix := strings.Fields(topology.ExecPrefix(ns))
 	var out []Rule
 	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
-		text, err := exec.Command(prefix[0], append(prefix[1:], c.tool)...).Output()
+		run := cmdline.InNamespace(ns, c.tool)
+		text, err := exec.Command(run[0], run[1:]...).Output()
 		if err == nil {
 			out = append(out, parseIptablesSave(ns, c.family, string(text))...)
 		}
@@ -119,7 +120,7 @@ func (r Rule) iptablesNFT() bool {
 }
 
 // iptablesCommand is the iptables tool that manages the rule.
-func (r Rule) iptablesCommand() string {
+func (r Rule) iptablesCommand() []string {
 	tool := "iptables"
 	if r.Family == "ip6" {
 		tool = "ip6tables"
@@ -128,9 +129,9 @@ func (r Rule) iptablesCommand() string {
 		tool += "-legacy"
 	}
 	if r.Table != "filter" {
-		tool += " -t " + r.Table
+		return []string{tool, "-t", r.Table}
 	}
-	return tool
+	return []string{tool}
 }
 
 // position is the rule's number in its chain, as iptables -D counts.
@@ -150,23 +151,29 @@ func position(rules []Rule, r Rule) int {
 // nameRule is the rule as a verdict's detail names it, and the command
 // that takes it away, whichever tool made it.
 func nameRule(rules []Rule, r Rule) (detail, fix string) {
-	exec := topology.ExecPrefix(r.Namespace)
+	// run is the iptables command, none for names iptables would not take.
+	run := func(args ...string) string {
+		if cmdline.IptablesTable(r.Table) != nil || cmdline.IptablesChain(r.Chain) != nil {
+			return ""
+		}
+		return cmdline.InNamespace(r.Namespace, append(r.iptablesCommand(), args...)...).String()
+	}
 	switch {
 	case r.legacy() && r.Policy:
 		return fmt.Sprintf("the policy DROP of iptables-legacy chain %s (table %s) in %s", r.Chain, r.Table, r.Namespace),
-			fmt.Sprintf("%s %s -P %s ACCEPT", exec, r.iptablesCommand(), r.Chain)
+			run("-P", r.Chain, "ACCEPT")
 	case r.legacy():
 		return fmt.Sprintf("iptables-legacy rule %d of chain %s (table %s) in %s: %q", r.Handle, r.Chain, r.Table, r.Namespace, r.Text),
-			fmt.Sprintf("%s %s -D %s %d", exec, r.iptablesCommand(), r.Chain, r.Handle)
+			run("-D", r.Chain, strconv.Itoa(r.Handle))
 	case r.iptablesNFT() && r.Policy:
-		return r.describe() + ", an iptables chain", fmt.Sprintf("%s %s -P %s ACCEPT", exec, r.iptablesCommand(), r.Chain)
+		return r.describe() + ", an iptables chain", run("-P", r.Chain, "ACCEPT")
 	case r.iptablesNFT():
 		if n := position(rules, r); n > 0 {
 			return fmt.Sprintf("%s, iptables rule %d of chain %s (table %s)", r.describe(), n, r.Chain, r.Table),
-				fmt.Sprintf("%s %s -D %s %d", exec, r.iptablesCommand(), r.Chain, n)
+				run("-D", r.Chain, strconv.Itoa(n))
 		}
 	}
-	return r.describe(), r.fix(exec)
+	return r.describe(), r.fix().String()
 }
 
 // judgeDropRule finds the rule that drops the probe in ns: its request

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -276,7 +277,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 		if !on {
 			return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
 				Detail: fmt.Sprintf("forwarding is off in %s (%s=0): it routes nothing it receives", h.Namespace, key),
-				Fix:    fmt.Sprintf("%s sysctl -w %s=1", topology.ExecPrefix(h.Namespace), key)}
+				Fix:    cmdline.InNamespace(h.Namespace, "sysctl", "-w", key+"=1").String()}
 		}
 		if lk, ok := f.lookup(h.Namespace, pkt.Dst, h.In); ok && !lk.OK {
 			return routeVerdict(f, p, h, lk, pkt, answer)
@@ -297,7 +298,7 @@ func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer b
 	if rpFiltered(f, lk) {
 		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(), blamed: blame{rpFilter: true},
 			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
-			Fix:    fmt.Sprintf("%s sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.%s.rp_filter=0", topology.ExecPrefix(h.Namespace), h.In)}
+			Fix:    cmdline.InNamespace(h.Namespace, "sysctl", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf."+h.In+".rp_filter=0").String()}
 	}
 	v := Verdict{Cause: CauseNoRoute, Namespace: h.Namespace, RouteGet: lk.routeGet(),
 		Detail: fmt.Sprintf("%s has no route to %s for what it receives on %s (%s)", h.Namespace, pkt.Dst, h.In, lk.Output)}
@@ -336,7 +337,7 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 	if l := linkOf(st, dev); l != nil {
 		for _, a := range l.Addresses {
 			if a.Masked().Contains(dst) {
-				return fmt.Sprintf("%s route replace %s dev %s", topology.IPCommand(ns), subnet, dev)
+				return cmdline.IP(ns, "route", "replace", subnet.String(), "dev", dev).String()
 			}
 		}
 		// The neighbour the other direction came from: the last non-bridge hop before.
@@ -349,7 +350,7 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 					for _, oa := range ol.Addresses {
 						for _, a := range l.Addresses {
 							if a.Masked().Contains(oa.Addr()) {
-								return fmt.Sprintf("%s route replace %s via %s dev %s", topology.IPCommand(ns), subnet, oa.Addr(), dev)
+								return cmdline.IP(ns, "route", "replace", subnet.String(), "via", oa.Addr().String(), "dev", dev).String()
 							}
 						}
 					}
@@ -371,7 +372,7 @@ func ruleVerdict(rs []Rule) Verdict {
 	if r.Verdict == RuleReject {
 		cause = "rejected"
 	}
-	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix(topology.ExecPrefix(r.Namespace)), blamed: blame{rule: true}}
+	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix().String(), blamed: blame{rule: true}}
 }
 
 func linkDown(ns string, l *topology.LinkState) Verdict {
@@ -381,7 +382,7 @@ func linkDown(ns string, l *topology.LinkState) Verdict {
 	}
 	return Verdict{Cause: CauseLinkDown, Namespace: ns,
 		Detail: fmt.Sprintf("%s in %s is %s", l.Name, ns, state),
-		Fix:    fmt.Sprintf("%s link set %s up", topology.IPCommand(ns), l.Name)}
+		Fix:    cmdline.IP(ns, "link", "set", l.Name, "up").String()}
 }
 
 func linkOf(st *topology.NamespaceState, name string) *topology.LinkState {
@@ -566,13 +567,14 @@ func unanswered(f *Facts, p ProbeFacts, path []Hop, e event, pkt Packet, answer 
 		return v, true
 	}
 	if rs := arpCulprits(f.Rules, h.Namespace, "input", "output"); len(rs) > 0 {
-		var names, fixes []string
+		var names []string
+		var fixes []cmdline.Command
 		for _, r := range rs {
 			names = append(names, r.describe())
-			fixes = append(fixes, r.fix(topology.ExecPrefix(r.Namespace)))
+			fixes = append(fixes, r.fix())
 		}
 		return Verdict{Cause: CauseNeighbor, Namespace: h.Namespace,
-			Detail: fmt.Sprintf("%s drops ARP: %s", h.Namespace, strings.Join(names, "; ")), Fix: strings.Join(fixes, " && ")}, true
+			Detail: fmt.Sprintf("%s drops ARP: %s", h.Namespace, strings.Join(names, "; ")), Fix: cmdline.Join(fixes...)}, true
 	}
 	return Verdict{}, false
 }

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/internal/labtest"
-	"github.com/nsdump/nsdump/topology"
 )
 
 // newNamespaces makes n namespaces for a test: named nsdpj-<tag>-<i>, or
@@ -52,7 +52,7 @@ func newNamespaces(t *testing.T, n int, unnamed ...int) []string {
 // inNS runs a command inside ns (a name or pid:N), failing the test on error.
 func inNS(t *testing.T, ns string, args ...string) {
 	t.Helper()
-	sh(t, append(strings.Fields(topology.ExecPrefix(ns)), args...)...)
+	sh(t, cmdline.InNamespace(ns, args...)...)
 }
 
 // vethBetween joins ns (interface a) to peer (interface b), both up.

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strconv"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/cmdline"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,7 +124,7 @@ func judgeMTU(m mtuFacts) (p Probe, judged bool) {
 		p.Cause, p.Namespace = CauseMTU, highNS
 		p.Detail = fmt.Sprintf("the two ends of a veth pair disagree on the MTU: %s/%s has %d, %s/%s has %d; %d/%d replies to %s while small ones pass",
 			m.ns, m.dev, m.mtu, m.peerNS, m.peer, m.peerMTU, m.got, m.sent, size) + said
-		p.Fix = fmt.Sprintf("%s link set %s mtu %d", topology.IPCommand(highNS), highIf, low)
+		p.Fix = cmdline.IP(highNS, "link", "set", highIf, "mtu", strconv.Itoa(low)).String()
 	default:
 		p.Cause, p.Namespace = CauseMTU, m.lastSeen
 		p.Detail = fmt.Sprintf("%d/%d replies to %s while small ones pass, and no frag-needed / packet-too-big reached %s (a path-MTU black hole)", m.got, m.sent, size, m.ns)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology"
 )
 
@@ -35,7 +36,7 @@ func arpOff(f *Facts, path []Hop) (string, *topology.LinkState) {
 func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
 	return Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{noARP: true},
 		Detail: fmt.Sprintf("ARP is off on %s in %s (the NOARP flag): %s neither answers ARP for %s's addresses nor resolves its neighbours there, so frames to and from it never reach the right MAC", l.Name, ns, ns, l.Name),
-		Fix:    fmt.Sprintf("%s link set dev %s arp on", topology.IPCommand(ns), l.Name)}
+		Fix:    cmdline.IP(ns, "link", "set", "dev", l.Name, "arp", "on").String()}
 }
 
 // arpCulprits are the rules and chain policies of ns's arp family that
@@ -98,14 +99,15 @@ func neighborVerdict(f *Facts, ns string, n topology.NeighborEntry) Verdict {
 		if len(rs) == 0 {
 			continue
 		}
-		var names, fixes []string
+		var names []string
+		var fixes []cmdline.Command
 		for _, r := range rs {
 			names = append(names, r.describe())
-			fixes = append(fixes, r.fix(topology.ExecPrefix(r.Namespace)))
+			fixes = append(fixes, r.fix())
 		}
 		v.Namespace = c.ns
 		v.Detail += fmt.Sprintf(": %s: %s", c.why, strings.Join(names, "; "))
-		v.Fix = strings.Join(fixes, " && ")
+		v.Fix = cmdline.Join(fixes...)
 		return v
 	}
 	if owner == "" {

@@ -2,7 +2,6 @@ package trace
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"github.com/nsdump/nsdump/topology"
@@ -45,14 +44,7 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 	if iif != "" {
 		lk.From = from // an input lookup needs the packet's source
 	}
-	six := ""
-	if dst.Is6() {
-		six = " -6"
-	}
-	lk.Command = fmt.Sprintf("%s%s route get %s", topology.IPCommand(ns), six, dst)
-	if lk.From.IsValid() {
-		lk.Command += fmt.Sprintf(" from %s iif %s", lk.From, iif)
-	}
+	lk.Command = lk.routeGetCommand().String()
 	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
 	if err != nil {
 		lk.Output = err.Error()

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
 )
@@ -43,7 +44,7 @@ func sh(t *testing.T, args ...string) {
 // in runs a command inside a namespace of the topology.
 func (tp *topo) in(t *testing.T, ns string, args ...string) {
 	t.Helper()
-	sh(t, append(strings.Fields(topology.ExecPrefix(ns)), args...)...)
+	sh(t, cmdline.InNamespace(ns, args...)...)
 }
 
 // newTopoPrefix builds A - M - B, namespaces named nsdPREFIX-...; M is
@@ -307,7 +308,8 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 	// (the event, polled), as a user retrying would.
 	if !eventually(func() bool {
 		for _, n := range []string{tp.A, tp.B, tp.M} {
-			out, _ := exec.Command("ip", strings.Fields(topology.IPCommand(n)+" neigh show nud incomplete")...).Output()
+			c := cmdline.IP(n, "neigh", "show", "nud", "incomplete")
+			out, _ := exec.Command(c[0], c[1:]...).Output()
 			if strings.TrimSpace(string(out)) != "" {
 				return false
 			}

@@ -3,8 +3,9 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // narrow is the first link of a path too small for a packet: hop's way
@@ -59,7 +60,7 @@ func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
 		return Verdict{Cause: CauseMTU, Namespace: prev.Namespace,
 			Detail: fmt.Sprintf("the two ends of a link disagree on the MTU: %s/%s has %d, %s/%s has %d, which drops %s",
 				prev.Namespace, pl.Name, pl.MTU, h.Namespace, n.iface, n.mtu, sent),
-			Fix: fmt.Sprintf("%s link set %s mtu %d", topology.IPCommand(prev.Namespace), pl.Name, n.mtu)}, true
+			Fix: cmdline.IP(prev.Namespace, "link", "set", pl.Name, "mtu", strconv.Itoa(n.mtu)).String()}, true
 	}
 	v := Verdict{Cause: CauseMTU, Namespace: h.Namespace,
 		Detail: fmt.Sprintf("%s/%s has MTU %d, less than %s", h.Namespace, n.iface, n.mtu, sent)}
@@ -88,7 +89,7 @@ func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
 		v.Detail += ks
 	}
 	// Without the error, the sender can only be told the size to use.
-	v.Fix = fmt.Sprintf("%s link set %s mtu %d", topology.IPCommand(src.Namespace), src.Out, n.mtu)
+	v.Fix = cmdline.IP(src.Namespace, "link", "set", src.Out, "mtu", strconv.Itoa(n.mtu)).String()
 	return v, true
 }
 

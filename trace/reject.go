@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/nsdump/nsdump/topology"
 )
 
 // answered says what answered a failed probe instead of its peer's
@@ -49,7 +47,7 @@ func judgeRejected(f *Facts, p ProbeFacts, socket string) (Verdict, bool) {
 		}
 		return Verdict{Cause: CauseRejected, Namespace: r.Namespace,
 			Detail: fmt.Sprintf("%s rejects the request: %s", r.describe(), answer),
-			Fix:    r.fix(topology.ExecPrefix(r.Namespace))}, true
+			Fix:    r.fix().String()}, true
 	}
 	return Verdict{}, false
 }

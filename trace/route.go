@@ -43,5 +43,5 @@ func judgeWrongWay(w wrongWay) (cause, detail, fix string, ok bool) {
 	}
 	seen = append(seen, "nothing arrived in "+w.to)
 	detail += ": " + strings.Join(seen, ", ")
-	return CauseWrongRoute, detail, topology.RouteReplaceCommand(w.ns, w.subnet, w.right), true
+	return CauseWrongRoute, detail, topology.RouteReplaceCommand(w.ns, w.subnet, w.right).String(), true
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // Rule is one nftables rule, or a chain's policy (Handle 0, Policy set),
@@ -463,9 +465,14 @@ func (r Rule) describe() string {
 }
 
 // fix is the command that takes the rule or policy away.
-func (r Rule) fix(exec string) string {
-	if r.Policy {
-		return fmt.Sprintf("%s nft 'chain %s %s %s { policy accept; }'", exec, r.Family, r.Table, r.Chain)
+func (r Rule) fix() cmdline.Command {
+	table, errT := cmdline.NftName(r.Table)
+	chain, errC := cmdline.NftName(r.Chain)
+	if cmdline.NftFamily(r.Family) != nil || errT != nil || errC != nil {
+		return nil // nft could not be told which chain
 	}
-	return fmt.Sprintf("%s nft delete rule %s %s %s handle %d", exec, r.Family, r.Table, r.Chain, r.Handle)
+	if r.Policy {
+		return cmdline.InNamespace(r.Namespace, "nft", fmt.Sprintf("chain %s %s %s { policy accept; }", r.Family, table, chain))
+	}
+	return cmdline.InNamespace(r.Namespace, "nft", "delete", "rule", r.Family, table, chain, "handle", strconv.Itoa(r.Handle))
 }

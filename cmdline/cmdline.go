@@ -1,0 +1,154 @@
+package cmdline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// A Command is one program and its arguments, as words.
+type Command []string
+
+// String is the command as a user pastes it into a POSIX shell.
+func (c Command) String() string {
+	q := make([]string, len(c))
+	for i, w := range c {
+		q[i] = Quote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// Join is commands run one after the other, each only if the one before
+// succeeded.
+func Join(cs ...Command) string {
+	s := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if len(c) > 0 {
+			s = append(s, c.String())
+		}
+	}
+	return strings.Join(s, " && ")
+}
+
+// Quote is a word as a POSIX shell reads it back unchanged: as it is when
+// it holds only characters no shell treats specially, else in single
+// quotes, inside which a shell reads every byte literally but the single
+// quote itself, which it writes as quote, backslash, quote, quote.
+func Quote(w string) string {
+	if w != "" && strings.IndexFunc(w, needsQuote) < 0 {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+func needsQuote(r rune) bool {
+	switch {
+	case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("_@%+=:,./-", r)
+}
+
+// ErrName marks a name a command cannot carry to its program.
+var ErrName = errors.New("name a command cannot carry")
+
+// InNamespace runs a program inside a namespace target: `ip netns exec
+// NAME` for a name under /run/netns, nsenter for pid:N or a path.
+func InNamespace(target string, prog ...string) Command {
+	var c Command
+	switch {
+	case strings.HasPrefix(target, "pid:"):
+		c = Command{"nsenter", "-t", strings.TrimPrefix(target, "pid:"), "-n"}
+	case strings.HasPrefix(target, "/"):
+		c = Command{"nsenter", "--net=" + target}
+	default:
+		c = Command{"ip", "netns", "exec", target}
+	}
+	return append(c, prog...)
+}
+
+// IP is an iproute2 command acting on a namespace target: `ip -n NAME`
+// for a name, `nsenter ... ip` otherwise.
+func IP(target string, args ...string) Command {
+	if IsNamed(target) {
+		return append(Command{"ip", "-n", target}, args...)
+	}
+	return InNamespace(target, append([]string{"ip"}, args...)...)
+}
+
+// IsNamed reports whether a target is a plain name under /run/netns, the
+// only kind `ip -n` and `ip netns exec` take.
+func IsNamed(target string) bool {
+	return !strings.HasPrefix(target, "pid:") && !strings.HasPrefix(target, "/")
+}
+
+// nftMaxName is NFT_NAME_MAXLEN without the terminating NUL.
+const nftMaxName = 255
+
+// NftName is a table, chain or set name as nft's parser reads it: as it is
+// when it is an identifier, else in nft's double quotes. A name holding a
+// double quote or a control character cannot be written for nft at all.
+func NftName(name string) (string, error) {
+	switch {
+	case name == "" || len(name) > nftMaxName:
+		return "", fmt.Errorf("nftables name %q: empty or longer than %d bytes: %w", name, nftMaxName, ErrName)
+	case strings.IndexFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f || r == '"' }) >= 0:
+		return "", fmt.Errorf("nftables name %q holds a double quote or a control character: %w", name, ErrName)
+	}
+	if isNftIdent(name) {
+		return name, nil
+	}
+	return `"` + name + `"`, nil
+}
+
+// isNftIdent reports whether nft's scanner reads s as one identifier
+// (scanner.l: letter or _ or ., then letters, digits, /-_.), and s is not
+// one of the few words that start an nft expression.
+func isNftIdent(s string) bool {
+	for i, r := range s {
+		letter := 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '_' || r == '.'
+		if !letter && (i == 0 || !('0' <= r && r <= '9' || r == '/' || r == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// nftFamilies are the address families nft takes.
+var nftFamilies = []string{"ip", "ip6", "inet", "arp", "bridge", "netdev"}
+
+// NftFamily checks an nftables family name.
+func NftFamily(f string) error {
+	for _, g := range nftFamilies {
+		if f == g {
+			return nil
+		}
+	}
+	return fmt.Errorf("nftables family %q: %w", f, ErrName)
+}
+
+// iptablesMaxChain is XT_EXTENSION_MAXNAMELEN without the terminating NUL.
+const iptablesMaxChain = 28
+
+// IptablesChain checks a chain name as iptables takes it on its command
+// line: at most 28 bytes, printable, no blank, not an option.
+func IptablesChain(name string) error {
+	switch {
+	case name == "" || len(name) > iptablesMaxChain:
+		return fmt.Errorf("iptables chain %q: empty or longer than %d bytes: %w", name, iptablesMaxChain, ErrName)
+	case name[0] == '-' || name[0] == '!':
+		return fmt.Errorf("iptables chain %q starts like an option: %w", name, ErrName)
+	case strings.IndexFunc(name, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
+		return fmt.Errorf("iptables chain %q holds a blank or a control character: %w", name, ErrName)
+	}
+	return nil
+}
+
+// IptablesTable checks a table name against the tables iptables has.
+func IptablesTable(name string) error {
+	switch name {
+	case "filter", "nat", "mangle", "raw", "security":
+		return nil
+	}
+	return fmt.Errorf("iptables table %q: %w", name, ErrName)
+}
