@@ -9,9 +9,9 @@
 // user would type them.
 //
 // nftables names travel twice: the shell passes them to nft, and nft's
-// own parser reads them again. Outside nft's identifier syntax a name is
-// put in nft's double quotes, inside which nft accepts anything but a
-// double quote and a newline; a name nft cannot be told is refused.
+// own parser reads them again, where a table or chain name must be an
+// identifier (nft 1.0.6 takes no quoted name there). A name nft cannot be
+// told gets no command at all.
 //
 // The package imports only the standard library, so that the judgement
 // of a trace, which must not import the packages that touch the kernel,

@@ -466,13 +466,11 @@ func (r Rule) describe() string {
 
 // fix is the command that takes the rule or policy away.
 func (r Rule) fix() cmdline.Command {
-	table, errT := cmdline.NftName(r.Table)
-	chain, errC := cmdline.NftName(r.Chain)
-	if cmdline.NftFamily(r.Family) != nil || errT != nil || errC != nil {
+	if cmdline.NftFamily(r.Family) != nil || cmdline.NftName(r.Table) != nil || cmdline.NftName(r.Chain) != nil {
 		return nil // nft could not be told which chain
 	}
 	if r.Policy {
-		return cmdline.InNamespace(r.Namespace, "nft", fmt.Sprintf("chain %s %s %s { policy accept; }", r.Family, table, chain))
+		return cmdline.InNamespace(r.Namespace, "nft", fmt.Sprintf("chain %s %s %s { policy accept; }", r.Family, r.Table, r.Chain))
 	}
-	return cmdline.InNamespace(r.Namespace, "nft", "delete", "rule", r.Family, table, chain, "handle", strconv.Itoa(r.Handle))
+	return cmdline.InNamespace(r.Namespace, "nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", strconv.Itoa(r.Handle))
 }
