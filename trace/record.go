@@ -69,6 +69,10 @@ type Rejudged struct {
 	// Warning says, in one line, what limits the judgement (facts of a
 	// later version); empty when nothing does.
 	Warning string
+	// Withheld says why no probe shows a fix or route lookup (a name in
+	// the facts no command could be built on); empty when they do.
+	Withheld string
+	fixes    []string // as judged, withheld or not, for Differs
 }
 
 // Differs reports whether probe i's verdict is not the recorded one (its
@@ -78,7 +82,7 @@ func (r *Rejudged) Differs(i int) (RecordedVerdict, bool) {
 	p := r.Probes[i]
 	for _, v := range r.Recorded {
 		if v.Direction == p.Direction && v.Kind == p.Kind && v.Family == p.Family {
-			return v, v.OK != p.OK || v.Cause != p.Cause || v.Namespace != p.Namespace || v.Fix != p.Fix
+			return v, v.OK != p.OK || v.Cause != p.Cause || v.Namespace != p.Namespace || v.Fix != r.fixes[i]
 		}
 	}
 	return RecordedVerdict{}, true
@@ -111,6 +115,15 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 		}
 	}()
 	rj := &Rejudged{Version: rec.Version, Recorded: rec.Verdicts, Probes: rec.Facts.judgeAll(), Warning: warning}
+	for i := range rj.Probes {
+		rj.fixes = append(rj.fixes, rj.Probes[i].Fix)
+	}
+	if bad := rec.Facts.unpasteable(); bad != "" {
+		rj.Withheld = "no fix or route lookup shown: " + bad
+		for i := range rj.Probes {
+			rj.Probes[i].Fix, rj.Probes[i].RouteGet = "", nil
+		}
+	}
 	for _, pf := range rec.Facts.Probes {
 		if pf.Kind == "tcp" && rj.Port == 0 {
 			rj.Port = pf.Request.DPort

@@ -29,13 +29,21 @@ func TestRecordRoundTrip(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			want := rec.Facts.judgeAll()
 			data := recordOf(t, rec)
+			// Facts naming a namespace by pid:N (the unnamed ones of a
+			// live trace) show no commands when judged from a file.
+			unnamed := bytes.Contains(data, []byte(`"pid:`))
+			if unnamed {
+				for i := range want {
+					want[i].Fix, want[i].RouteGet = "", nil
+				}
+			}
 			// trace -w pads the block to 4 bytes with zeros.
 			rj, err := Rejudge(append(data, 0, 0, 0))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rj.Warning != "" || rj.Version != FactsVersion {
-				t.Errorf("version %d, warning %q", rj.Version, rj.Warning)
+			if rj.Warning != "" || rj.Version != FactsVersion || (rj.Withheld != "") != unnamed {
+				t.Errorf("version %d, warning %q, withheld %q", rj.Version, rj.Warning, rj.Withheld)
 			}
 			if !reflect.DeepEqual(rj.Probes, want) {
 				t.Errorf("judged again after the round trip:\n%+v\nin memory:\n%+v", rj.Probes, want)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strconv"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
@@ -48,6 +49,9 @@ func rejudge(file string, blocks []capture.CustomBlock) (out []rejudged, warning
 		if rj.Warning != "" {
 			warnings = append(warnings, file+": "+rj.Warning)
 		}
+		if rj.Withheld != "" {
+			warnings = append(warnings, file+": "+rj.Withheld)
+		}
 		r := rejudged{File: file, Version: rj.Version, Probes: []rejudgedProbe{}, port: rj.Port}
 		for i, p := range rj.Probes {
 			rec, differs := rj.Differs(i)
@@ -86,7 +90,8 @@ func printRejudged(w io.Writer, all []rejudged) {
 				was = p.Recorded.Cause + " in " + p.Recorded.Namespace
 			}
 			if p.Recorded.Fix != "" {
-				was += "; fix: " + p.Recorded.Fix
+				// Quoted: the file's text, not a command to paste.
+				was += "; fix recorded: " + strconv.Quote(p.Recorded.Fix)
 			}
 			fmt.Fprintf(w, "    DIFFERS from the verdict recorded: %s\n", decode.Printable(was))
 		}

@@ -212,7 +212,7 @@ func TestReadRejudgesEditedFacts(t *testing.T) {
 		t.Fatalf("read: exit %d, %s", code, e)
 	}
 	for _, want := range []string{"FAIL  link-down in " + router, "fix:  ip -n " + router + " link set " + out + " up",
-		"DIFFERS from the verdict recorded: dropped in " + router + "; fix: ip netns exec " + router + " sysctl -w net.ipv4.ip_forward=1",
+		"DIFFERS from the verdict recorded: dropped in " + router + "; fix recorded: \"ip netns exec " + router + " sysctl -w net.ipv4.ip_forward=1\"",
 		"some probes failed; 2 of 4 verdicts differ from the ones recorded"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("read lacks %q:\n%s", want, text)
