@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/internal/shellwords"
 )
 
 // recordOf is a recorded facts file as trace -w stores it.
@@ -164,5 +166,38 @@ func FuzzRejudge(f *testing.F) {
 			return
 		}
 		rec.Facts.judgeAll()
+	})
+}
+
+// FuzzRejudgeCommands: whatever a file says, every command a re-judged
+// verdict shows (its fix, its route lookup) starts only a program nsdump
+// prints, with no shell metacharacter outside quotes.
+func FuzzRejudgeCommands(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "facts", "*.json"))
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		b = bytes.Replace(b, []byte("{"), []byte(`{"nsdump_facts":1,`), 1)
+		f.Add(b)
+		f.Add(bytes.ReplaceAll(b, []byte(`"namespace":"nsd`), []byte(`"namespace":"a;id $(x)'`)))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rj, err := Rejudge(data)
+		if err != nil {
+			return
+		}
+		for _, p := range rj.Probes {
+			lines := []string{p.Fix}
+			if p.RouteGet != nil {
+				lines = append(lines, p.RouteGet.Command)
+			}
+			for _, l := range lines {
+				if _, err := shellwords.Check(l); l != "" && err != nil {
+					t.Errorf("%s %s shows %q: %v", p.Direction, p.Kind, l, err)
+				}
+			}
+		}
 	})
 }
