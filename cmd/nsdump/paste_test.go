@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/internal/shellwords"
+	"github.com/nsdump/nsdump/topology"
 )
 
 // pasteable are the lines of read's output a user pastes: fixes and the
@@ -103,5 +106,56 @@ func TestReadCommandsSafeToPaste(t *testing.T) {
 				t.Errorf("no command shown for namespace names %q, which iproute2 takes", tt.name)
 			}
 		})
+	}
+}
+
+// TestLiveHostileNamesPasteable sets up a lab whose namespaces are named
+// as iproute2 allows and a shell would misread (a;id, a$(id)), traces it
+// without routes, and pastes what nsdump printed into sh: setup's
+// commands and the fixes must be words the tokenizer accepts, and running
+// the fixes as printed must make the trace pass.
+func TestLiveHostileNamesPasteable(t *testing.T) {
+	l := labtest.Names(t, "pa")
+	tag := strings.TrimPrefix(l.NS0, "nsdpa-a")
+	l.NS0, l.NS1 = "nsdpa;id-"+tag, "nsdpa$(id)-"+tag
+	t.Cleanup(func() { topology.Teardown(l, true) })
+	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
+	out, e, code := nsdump(append([]string{"setup"}, labtest.Flags(l)...)...)
+	if code != 0 {
+		t.Fatalf("setup: exit %d %s %s", code, out, e)
+	}
+	for _, want := range []string{"ip netns add 'nsdpa;id-" + tag + "'", "ip netns add 'nsdpa$(id)-" + tag + "'"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup does not print %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if i := strings.Index(line, "ip "); i >= 0 {
+			if _, err := shellwords.Check(line[i:]); err != nil {
+				t.Errorf("setup prints %q: %v", line[i:], err)
+			}
+		}
+	}
+	out, _, code = nsdump("trace", l.NS0, l.NS1)
+	fixes := pasteable(out)
+	if code == 0 || len(fixes) == 0 {
+		t.Fatalf("trace without routes: exit %d, no fix:\n%s", code, out)
+	}
+	ran := map[string]bool{}
+	for _, f := range fixes {
+		if _, err := shellwords.Check(f); err != nil {
+			t.Errorf("trace prints %q: %v", f, err)
+		}
+		if strings.Contains(f, "route get") || ran[f] {
+			continue
+		}
+		ran[f] = true
+		if o, err := exec.Command("sh", "-c", f).CombinedOutput(); err != nil {
+			t.Errorf("pasting %q: %v: %s", f, err, o)
+		}
+	}
+	t.Logf("pasted %q", fixes)
+	if out, _, code := nsdump("trace", l.NS0, l.NS1); code != 0 {
+		t.Errorf("trace after pasting the fixes: exit %d\n%s", code, out)
 	}
 }
