@@ -30,6 +30,12 @@ type Facts struct {
 	// neighbor solicitation) the captures saw, by the address asked for.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
 	Probes      []ProbeFacts `json:"probes,omitempty"`
+
+	// work counts what judging the facts compared: rules walked and the
+	// values of their conditions. budget, when not 0, is how much may be
+	// compared before rule matching stops (stored facts get one linear in
+	// their size).
+	work, budget int
 }
 
 // Counter is one of the kernel's protocol counters of a namespace

@@ -188,7 +188,7 @@ func judgeDropRule(f *Facts, p ProbeFacts, ns string) (Verdict, bool) {
 			if h.Namespace != ns {
 				continue
 			}
-			rs := culprits(f.Rules, ns, h.Role, c.pkt, at{in: h.In, out: h.Out, isNew: c.isNew})
+			rs := f.culprits(ns, h.Role, c.pkt, at{in: h.In, out: h.Out, isNew: c.isNew})
 			if len(rs) == 0 {
 				continue
 			}

@@ -198,9 +198,9 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 			// Nothing answered: the destination's firewall, on the way in
 			// or on the way out, if a rule matches.
 			d := p.Path[len(p.Path)-1]
-			rs := culprits(f.Rules, d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
+			rs := f.culprits(d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
 			if len(p.Back) > 0 {
-				rs = append(rs, culprits(f.Rules, d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
+				rs = append(rs, f.culprits(d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
 			}
 			if len(rs) == 0 {
 				return Verdict{}, false
@@ -212,7 +212,7 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		if blast == len(bevs)-1 && complete(p.Back) && !p.Refused {
 			// The answer came back into the sender and never reached the probe.
 			s := p.Back[len(p.Back)-1]
-			rs := culprits(f.Rules, s.Namespace, RoleDestination, p.Answer, at{in: s.In})
+			rs := f.culprits(s.Namespace, RoleDestination, p.Answer, at{in: s.In})
 			if len(rs) == 0 {
 				return Verdict{}, false
 			}
@@ -249,7 +249,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 		if l := linkOf(st, h.In); l != nil && (!l.Up || !l.Carrier) {
 			return linkDown(h.Namespace, l)
 		}
-		if rs := culprits(f.Rules, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+		if rs := f.culprits(h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
 			return ruleVerdict(rs)
 		}
 		return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
@@ -283,7 +283,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 			return routeVerdict(f, p, h, lk, pkt, answer)
 		}
 	}
-	if rs := culprits(f.Rules, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+	if rs := f.culprits(h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
 		return ruleVerdict(rs)
 	}
 	if n, ok := unresolved(f, h.Namespace, h.Out, h.In, pkt.Dst); ok {
@@ -448,7 +448,7 @@ func icmpErrors(f *Facts, p ProbeFacts) string {
 // on that link; anything else is the two-namespace diagnosis's.
 func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 	h := p.Path[0]
-	if rs := culprits(f.Rules, h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !resolution {
+	if rs := f.culprits(h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !resolution {
 		v := ruleVerdict(rs)
 		v.Story = fmt.Sprintf("the request never left %s", h.Namespace)
 		v.Detail = v.Story + ": " + v.Detail
@@ -566,7 +566,7 @@ func unanswered(f *Facts, p ProbeFacts, path []Hop, e event, pkt Packet, answer 
 		v.Detail += fmt.Sprintf(", its ARP requests included: %s's route back to %s leaves by another interface", h.Namespace, pkt.Src)
 		return v, true
 	}
-	if rs := arpCulprits(f.Rules, h.Namespace, "input", "output"); len(rs) > 0 {
+	if rs := f.arpCulprits(h.Namespace, "input", "output"); len(rs) > 0 {
 		var names []string
 		var fixes []cmdline.Command
 		for _, r := range rs {

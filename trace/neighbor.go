@@ -43,8 +43,11 @@ func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
 // drop ARP on the hooks (input, output): in each chain the first rule
 // that drops, else its policy. Their conditions are not evaluated: an ARP
 // drop in a namespace whose neighbours do not resolve is the suspect.
-func arpCulprits(rules []Rule, ns string, hooks ...string) []Rule {
-	return chainCulprits(rules, func(r Rule) bool {
+func (f *Facts) arpCulprits(ns string, hooks ...string) []Rule {
+	if !f.spend(len(f.Rules)) {
+		return nil
+	}
+	return chainCulprits(f.Rules, func(r Rule) bool {
 		return r.Namespace == ns && r.Family == "arp" && slices.Contains(hooks, r.Hook)
 	}, func(r Rule) bool { return r.Verdict.stops() || r.Verdict == RuleAccept && len(r.Conds) == 0 })
 }
@@ -95,7 +98,7 @@ func neighborVerdict(f *Facts, ns string, n topology.NeighborEntry) Verdict {
 		if c.ns == "" {
 			continue
 		}
-		rs := arpCulprits(f.Rules, c.ns, c.hooks...)
+		rs := f.arpCulprits(c.ns, c.hooks...)
 		if len(rs) == 0 {
 			continue
 		}

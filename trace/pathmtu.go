@@ -121,14 +121,14 @@ func icmpTooBig(f *Facts, p ProbeFacts, hop int) Packet {
 // namespaces between, in the sender's input.
 func tooBigCulprits(f *Facts, path []Hop, hop int, pkt Packet) []Rule {
 	h := path[hop]
-	if rs := culprits(f.Rules, h.Namespace, RoleSource, pkt, at{out: h.In}); len(rs) > 0 {
+	if rs := f.culprits(h.Namespace, RoleSource, pkt, at{out: h.In}); len(rs) > 0 {
 		return rs
 	}
 	for j := hop - 1; j > 0; j-- {
 		m := path[j]
-		if rs := culprits(f.Rules, m.Namespace, m.Role, pkt, at{in: m.Out, out: m.In}); len(rs) > 0 {
+		if rs := f.culprits(m.Namespace, m.Role, pkt, at{in: m.Out, out: m.In}); len(rs) > 0 {
 			return rs
 		}
 	}
-	return culprits(f.Rules, path[0].Namespace, RoleDestination, pkt, at{in: path[0].Out})
+	return f.culprits(path[0].Namespace, RoleDestination, pkt, at{in: path[0].Out})
 }

@@ -114,7 +114,12 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 			res, err = nil, fmt.Errorf("the stored facts could not be judged: %v", v)
 		}
 	}()
-	rj := &Rejudged{Version: rec.Version, Recorded: rec.Verdicts, Probes: rec.Facts.judgeAll(), Warning: warning}
+	rec.Facts.budget = workPerByte * len(data)
+	probes := rec.Facts.judgeAll()
+	if rec.Facts.overBudget() {
+		return nil, fmt.Errorf("the stored facts could not be judged: their rules take more than %d comparisons (%d a byte), far more than a trace's", rec.Facts.budget, workPerByte)
+	}
+	rj := &Rejudged{Version: rec.Version, Recorded: rec.Verdicts, Probes: probes, Warning: warning}
 	for i := range rj.Probes {
 		rj.fixes = append(rj.fixes, rj.Probes[i].Fix)
 	}
@@ -137,6 +142,9 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 func (f *Facts) judgeAll() []Probe {
 	out := make([]Probe, 0, len(f.Probes))
 	for _, pf := range f.Probes {
+		if f.overBudget() {
+			break // the caller refuses the facts
+		}
 		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family}
 		p.take(Judge(f, pf))
 		switch pf.Kind {
@@ -204,6 +212,12 @@ func clip(s string) string {
 	q := strconv.Quote(s)
 	return q[1 : len(q)-1]
 }
+
+// workPerByte bounds the work of judging stored facts by their size:
+// rules walked and values compared, per byte of the facts. Every recorded
+// trace's facts take less than a quarter (TestJudgeWorkLinear); a file shaped
+// to make each probe match every rule again runs out instead.
+const workPerByte = 1
 
 // maxRecord bounds stored facts: a trace's are a few hundred KB.
 const maxRecord = 16 << 20

@@ -3,6 +3,8 @@ package trace
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/internal/shellwords"
+	"github.com/nsdump/nsdump/topology"
 )
 
 // recordOf is a recorded facts file as trace -w stores it.
@@ -200,4 +203,87 @@ func FuzzRejudgeCommands(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestJudgeWorkLinear counts what judging compares. Every recorded trace's
+// facts stay well within the budget Rejudge gives stored facts; facts
+// crafted so that 64 probes through 6 routers each walk 1,000 rules of
+// many prefixes (the shape of the 15 MB file that took a minute, at a
+// tenth of its size: the budget is per byte) stop at the budget, within
+// one rule walk of it: work linear in the file's size, whatever its shape.
+func TestJudgeWorkLinear(t *testing.T) {
+	most := 0.0
+	for name, rec := range loadRecorded(t) {
+		data := recordOf(t, rec)
+		rec.Facts.judgeAll()
+		if rec.Facts.work > len(data)/4 {
+			t.Errorf("%s: %d comparisons for %d bytes of facts, more than one in 4 bytes", name, rec.Facts.work, len(data))
+		}
+		most = max(most, float64(rec.Facts.work)/float64(len(data)))
+	}
+	t.Logf("recorded traces: at most %.4f comparisons a byte", most)
+	data := craftedRules(t, 64, 6, 1000, 100)
+	rec, _, err := readRecord(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Facts.budget = workPerByte * len(data)
+	rec.Facts.judgeAll()
+	if limit := workPerByte*len(data) + len(data); rec.Facts.work > limit {
+		t.Errorf("%d comparisons judging %d bytes of crafted facts, more than %d", rec.Facts.work, len(data), limit)
+	}
+	if !rec.Facts.overBudget() {
+		t.Errorf("crafted facts judged within %d comparisons: the shape no longer costs what it did", rec.Facts.work)
+	}
+	if _, err := Rejudge(data); err == nil || !strings.Contains(err.Error(), "comparisons") {
+		t.Errorf("Rejudge of crafted facts: %v, want the budget's error", err)
+	}
+	t.Logf("%d bytes: %d comparisons", len(data), rec.Facts.work)
+}
+
+// craftedRules are facts of probes from A through routers to B, which
+// never arrive, and in every router rules that each hold a condition of
+// many prefixes, none matching, in the first router, where the probes
+// vanish: each probe walks every rule there.
+func craftedRules(t *testing.T, probes, routers, rules, prefixes int) []byte {
+	t.Helper()
+	names := []string{"A"}
+	for i := range routers {
+		names = append(names, fmt.Sprintf("R%d", i))
+	}
+	names = append(names, "B")
+	f := &Facts{}
+	for _, n := range names {
+		f.Namespaces = append(f.Namespaces, &topology.NamespaceState{Name: n, Forwarding4: true,
+			Links: []topology.LinkState{{Name: "in", Up: true, Carrier: true}, {Name: "out", Up: true, Carrier: true}}})
+	}
+	var path []Hop
+	for i, n := range names {
+		role := RoleRouter
+		switch i {
+		case 0:
+			role = RoleSource
+		case len(names) - 1:
+			role = RoleDestination
+		}
+		path = append(path, Hop{Namespace: n, In: "in", Out: "out", Role: role})
+	}
+	values := make([]string, prefixes)
+	for i := range values {
+		values[i] = fmt.Sprintf("172.%d.%d.0/24", 16+i/256, i%256)
+	}
+	for i := range rules {
+		f.Rules = append(f.Rules, Rule{Namespace: names[1], Family: "inet", Table: "t", Chain: "fwd", Hook: "forward",
+			Handle: i + 1, Verdict: RuleDrop, Conds: []Cond{{Key: "ip saddr", Op: "==", Values: values}}})
+	}
+	for i := range probes {
+		pkt := Packet{Family: 4, Proto: "icmp", Src: netip.AddrFrom4([4]byte{10, 0, byte(i), 1}), Dst: netip.MustParseAddr("10.9.0.2"), ICMPType: "echo-request"}
+		f.Probes = append(f.Probes, ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, From: "A", To: "B",
+			Path: path, Request: pkt, RequestSeen: []Sight{{Namespace: "A", Iface: "out", Dir: DirOut}}})
+	}
+	b, err := json.Marshal(Record{Version: FactsVersion, Facts: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

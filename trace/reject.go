@@ -37,7 +37,7 @@ func judgeRejected(f *Facts, p ProbeFacts, socket string) (Verdict, bool) {
 		return Verdict{}, false
 	}
 	for _, h := range p.Path {
-		rs := culprits(f.Rules, h.Namespace, h.Role, p.Request, at{in: h.In, out: h.Out, isNew: true})
+		rs := f.culprits(h.Namespace, h.Role, p.Request, at{in: h.In, out: h.Out, isNew: true})
 		if len(rs) == 0 {
 			continue
 		}

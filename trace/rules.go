@@ -271,6 +271,7 @@ func (r Rule) matches(p Packet, where at) bool {
 		for _, want := range c.Values {
 			if valueMatches(v, want) {
 				hit = true
+				break
 			}
 		}
 		if c.Op == "!=" {
@@ -343,14 +344,17 @@ func protoNames(proto string) []string {
 // valueMatches compares a packet's value with a rule's: equal, inside a
 // prefix, or inside a range.
 func valueMatches(vals []string, want string) bool {
+	prefix, err := netip.ParsePrefix(want)
+	isPrefix := strings.Contains(want, "/") && err == nil
 	for _, v := range vals {
 		if v == want {
 			return true
 		}
-		if p, err := netip.ParsePrefix(want); err == nil {
-			if a, err := netip.ParseAddr(v); err == nil && p.Contains(a) {
+		if isPrefix {
+			if a, err := netip.ParseAddr(v); err == nil && prefix.Contains(a) {
 				return true
 			}
+			continue
 		}
 		if lo, hi, ok := strings.Cut(want, "-"); ok {
 			n, e1 := strconv.Atoi(v)
@@ -390,13 +394,36 @@ func hooksFor(role Role, family string) []string {
 // culprits are the rules and chain policies of ns that drop or reject p
 // where it passes in a namespace of this role: in each base chain, the
 // first rule with a verdict that matches, else the chain's policy.
-func culprits(rules []Rule, ns string, role Role, p Packet, where at) []Rule {
-	return chainCulprits(rules, func(r Rule) bool {
+func (f *Facts) culprits(ns string, role Role, p Packet, where at) []Rule {
+	if !f.spend(len(f.Rules)) {
+		return nil
+	}
+	return chainCulprits(f.Rules, func(r Rule) bool {
 		if r.Namespace != ns || !familySees(r.Family, p.Family) || !slices.Contains(hooksFor(role, r.Family), r.Hook) {
 			return false
 		}
 		return r.Family != "netdev" || r.Device == "" || r.Device == where.in || r.Device == where.out
-	}, func(r Rule) bool { return r.Verdict != RuleGoesOn && r.matches(p, where) })
+	}, func(r Rule) bool { return r.Verdict != RuleGoesOn && f.spend(r.cost()) && r.matches(p, where) })
+}
+
+// spend counts n comparisons of rules and values, and reports whether
+// the facts' budget still allows them.
+func (f *Facts) spend(n int) bool {
+	f.work += n
+	return f.budget == 0 || f.work <= f.budget
+}
+
+// overBudget reports whether judging has compared more than the budget.
+func (f *Facts) overBudget() bool { return f.budget != 0 && f.work > f.budget }
+
+// cost is what matching the rule compares at most: each condition, each
+// of its values.
+func (r Rule) cost() int {
+	n := 1
+	for _, c := range r.Conds {
+		n += 1 + len(c.Values)
+	}
+	return n
 }
 
 // chainCulprits walks each base chain of the rules kept, in order: the

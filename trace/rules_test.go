@@ -63,7 +63,7 @@ func TestRuleset(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []int
-			for _, r := range culprits(rules, "M", tt.role, tt.p, at{isNew: true}) {
+			for _, r := range (&Facts{Rules: rules}).culprits("M", tt.role, tt.p, at{isNew: true}) {
 				got = append(got, r.Handle)
 			}
 			if len(got) != len(tt.handles) || (len(got) > 0 && got[0] != tt.handles[0]) {
