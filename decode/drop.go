@@ -10,12 +10,15 @@ import "strings"
 const dropPrefix = "drop: "
 
 // dropReason is the kernel's reason from a drop point's packet comment,
-// "" for any other packet.
+// "" for any other packet: its first line only, "REASON at LOCATION
+// (IFACE)". trace -w adds a line with the probe's verdict to the same
+// comment, which is not the kernel's word.
 func dropReason(point, comment string) string {
 	if !strings.HasSuffix(point, "/drops") || !strings.HasPrefix(comment, dropPrefix) {
 		return ""
 	}
-	return comment[len(dropPrefix):]
+	line, _, _ := strings.Cut(comment[len(dropPrefix):], "\n")
+	return strings.TrimSuffix(line, "\r")
 }
 
 // DropNotes says where and why the kernel dropped packets of the exchange:
@@ -27,7 +30,8 @@ func (e *Exchange) DropNotes() []string {
 			continue
 		}
 		ns := strings.TrimSuffix(s.Point, "/drops")
-		notes = append(notes, "the "+PacketNoun(e.Kind, s.What)+" was dropped in "+ns+": "+s.Drop)
+		// From a file, both may hold anything: escaped like every comment.
+		notes = append(notes, "the "+PacketNoun(e.Kind, Printable(s.What))+" was dropped in "+Printable(ns)+": "+Printable(s.Drop))
 	}
 	return notes
 }

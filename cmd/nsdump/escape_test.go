@@ -65,3 +65,59 @@ func TestReadEscapesNames(t *testing.T) {
 		t.Errorf("read --json: exit %d, %v, recorded %+v", code, err, doc.Recorded)
 	}
 }
+
+// TestReadEscapesDropComments: the kernel's reason on an NS/drops packet
+// comes from the file like any comment: ESC, BEL and CR in it are shown
+// escaped, and of a comment trace -w wrote ("drop: ..." then a line with
+// the verdict) only the first line is the drop, in text and in --json.
+func TestReadEscapesDropComments(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "drops.pcapng")
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	points := []capture.Point{{Name: "hzB/hzb0", LinkType: capture.LinkEthernet}, {Name: "hzB/drops", LinkType: capture.LinkEthernet}}
+	w, err := capture.NewNgWriter(f, points, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// IP 10.0.1.0 > 10.0.2.0: ICMP echo request, id 4660, seq 1
+	echo, _ := hex.DecodeString("0000000000020000000000010800" + "45000024000040004001245f0a0001000a000200" + "0800e5cb12340001" + "6e73647570696e67")
+	comments := []string{"", "drop: NO_SOCKET\x1b]0;pwned\x07 at ping_rcv\r (hzb0)\x1b[2J\nhzA->hzB icmp-echo: ok in hzA"}
+	for i := range points {
+		if err := w.WriteFrame(capture.Frame{Time: time.Unix(1, int64(i)), Point: i, LinkType: capture.LinkEthernet, Len: len(echo), Data: echo}, comments[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, errOut, code := nsdump("read", file)
+	if code != 0 {
+		t.Fatalf("read: exit %d %s", code, errOut)
+	}
+	if i := strings.IndexFunc(out, func(r rune) bool { return r < 0x20 && r != '\n' || r == 0x7f }); i >= 0 {
+		t.Errorf("read prints a raw control byte %q:\n%q", out[i], out)
+	}
+	if want := "was dropped in hzB: NO_SOCKET^[]0;pwned^G at ping_rcv^M (hzb0)^[[2J;"; !strings.Contains(out, want) {
+		t.Errorf("read does not show %q:\n%s", want, out)
+	}
+	if strings.Contains(out, "ok in hzA") {
+		t.Errorf("read shows the comment's verdict line as the drop:\n%s", out)
+	}
+	js, _, _ := nsdump("read", "--json", file)
+	var doc struct {
+		Exchanges []struct {
+			Seen []struct {
+				Drop string `json:"drop"`
+			} `json:"seen"`
+		} `json:"exchanges"`
+	}
+	if err := json.Unmarshal([]byte(js), &doc); err != nil || len(doc.Exchanges) != 1 || len(doc.Exchanges[0].Seen) != 2 {
+		t.Fatalf("read --json: %v\n%s", err, js)
+	}
+	if got, want := doc.Exchanges[0].Seen[1].Drop, "NO_SOCKET\x1b]0;pwned\x07 at ping_rcv\r (hzb0)\x1b[2J"; got != want {
+		t.Errorf("--json drop %q, want %q (the first line only)", got, want)
+	}
+}
