@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -234,7 +235,7 @@ func removeHalfMade(name string) error {
 }
 
 func halfMadeDone(name string) string {
-	return "ip netns del " + name + "    # an empty file, not a namespace: its creation was interrupted"
+	return cmdline.Command{"ip", "netns", "del", name}.String() + "    # an empty file, not a namespace: its creation was interrupted"
 }
 
 // DeleteNamespace removes a named namespace as `ip netns del` does. The

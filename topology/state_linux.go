@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"golang.org/x/sys/unix"
 )
 
@@ -289,7 +290,7 @@ func settle(r record, removeTransient bool) ([]string, error) {
 			return nil, err
 		}
 		removeRecord(r.Namespace)
-		return []string{"ip netns del " + r.Namespace}, nil
+		return []string{cmdline.Command{"ip", "netns", "del", r.Namespace}.String()}, nil
 	}
 	removeRecord(r.Namespace)
 	return nil, nil
