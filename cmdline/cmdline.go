@@ -3,6 +3,7 @@ package cmdline
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -74,6 +75,16 @@ func IP(target string, args ...string) Command {
 		return append(Command{"ip", "-n", target}, args...)
 	}
 	return InNamespace(target, append([]string{"ip"}, args...)...)
+}
+
+// Route is `ip route VERB DST dev DEV` in a namespace target, with -6
+// for an IPv6 destination: the device route setup adds and fixes replace.
+func Route(target, verb string, dst netip.Prefix, dev string) Command {
+	var args []string
+	if dst.Addr().Is6() {
+		args = append(args, "-6")
+	}
+	return IP(target, append(args, "route", verb, dst.String(), "dev", dev)...)
 }
 
 // IsNamed reports whether a target is a plain name under /run/netns, the

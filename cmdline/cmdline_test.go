@@ -3,6 +3,7 @@ package cmdline_test
 import (
 	"bytes"
 	"errors"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
@@ -43,6 +44,7 @@ func TestQuoteRoundTrip(t *testing.T) {
 func TestOrdinaryUnquoted(t *testing.T) {
 	for c, want := range map[string]string{
 		cmdline.IP("vnet0", "-6", "route", "replace", "fd00:2::/64", "dev", "veth0").String():          "ip -n vnet0 -6 route replace fd00:2::/64 dev veth0",
+		cmdline.Route("vnet1", "add", netip.MustParsePrefix("10.0.1.0/24"), "veth1").String():          "ip -n vnet1 route add 10.0.1.0/24 dev veth1",
 		cmdline.IP("pid:42", "link").String():                                                          "nsenter -t 42 -n ip link",
 		cmdline.IP("/run/x/netns/y", "link").String():                                                  "nsenter --net=/run/x/netns/y ip link",
 		cmdline.InNamespace("r1", "sysctl", "-w", "net.ipv4.conf.all.rp_filter=0").String():            "ip netns exec r1 sysctl -w net.ipv4.conf.all.rp_filter=0",

@@ -147,14 +147,7 @@ func (l Lab) RouteCommands() []string {
 // RouteAddCommand is the iproute2 command that adds a device route (ip -6
 // for an IPv6 one).
 func RouteAddCommand(ns string, dst netip.Prefix, dev string) string {
-	return cmdline.IP(ns, append(family6(dst.Addr()), "route", "add", dst.String(), "dev", dev)...).String()
-}
-
-// RouteReplaceCommand is the iproute2 command that sets a device route,
-// whether or not a route to dst exists already (add fails with "File
-// exists" on one, a blackhole included).
-func RouteReplaceCommand(ns string, dst netip.Prefix, dev string) cmdline.Command {
-	return cmdline.IP(ns, append(family6(dst.Addr()), "route", "replace", dst.String(), "dev", dev)...)
+	return cmdline.Route(ns, "add", dst, dev).String()
 }
 
 // family6 is -6 for an IPv6 address, as iproute2 commands for IPv6 read.

@@ -272,7 +272,9 @@ func routeFix(f *Facts, s, d string, addr netip.Addr, lk Lookup) string {
 		return ""
 	}
 	dst := subnetOf(f, d, addr)
-	fix := topology.RouteReplaceCommand(s, dst, right.Name)
+	// replace, not add: add fails with "File exists" on a route to dst,
+	// a blackhole included.
+	fix := cmdline.Route(s, "replace", dst, right.Name)
 	if br := lk.Blocking; br.Type != "" && br.Dst.Bits() > dst.Bits() {
 		return cmdline.Join(cmdline.IP(s, "route", "del", br.Type, br.Dst.String()), fix)
 	}

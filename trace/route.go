@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/cmdline"
 )
 
 // wrongWay is a route that exists but sends the packet out of an
@@ -43,5 +43,5 @@ func judgeWrongWay(w wrongWay) (cause, detail, fix string, ok bool) {
 	}
 	seen = append(seen, "nothing arrived in "+w.to)
 	detail += ": " + strings.Join(seen, ", ")
-	return CauseWrongRoute, detail, topology.RouteReplaceCommand(w.ns, w.subnet, w.right).String(), true
+	return CauseWrongRoute, detail, cmdline.Route(w.ns, "replace", w.subnet, w.right).String(), true
 }

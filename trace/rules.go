@@ -491,7 +491,8 @@ func (r Rule) describe() string {
 	return fmt.Sprintf("nftables rule %q (%s %s %s handle %d, hook %s) in %s", text, r.Family, r.Table, r.Chain, r.Handle, r.Hook, r.Namespace)
 }
 
-// fix is the command that takes the rule or policy away.
+// fix is the command that takes the rule or policy away; none when nft
+// could not be told its table or chain (cmdline.NftName).
 func (r Rule) fix() cmdline.Command {
 	if cmdline.NftFamily(r.Family) != nil || cmdline.NftName(r.Table) != nil || cmdline.NftName(r.Chain) != nil {
 		return nil // nft could not be told which chain
