@@ -497,7 +497,10 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 		case q.Proto == 1 && q.ICMPType == 8, q.Proto == 58 && q.ICMPType == 128:
 			ex = t.echo[mkEchoKey(q.Src, q.Dst, q.ID, q.Seq)]
 		case q.Proto == 6:
-			ex = t.tcp[mkTCPKey(netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort))]
+			qs, qd := netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort)
+			if ex = t.tcp[mkTCPKey(qs, qd)]; ex == nil {
+				ex = t.tcp[mkTCPKey(qd, qs)] // the server's packet: a SYN-ACK dropped on the way back
+			}
 		}
 	}
 	if ex == nil {
@@ -508,6 +511,11 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 			ports = q.Proto == 6 || q.Proto == 17
 		}
 		ex = t.start(p, KindICMPError, src, dst, ports)
+		if quotesEcho(q) {
+			// An echo reply's exchange ended when the reply was first
+			// seen: the echo's id and sequence still tell whose it is.
+			ex.setEcho(q.ID, q.Seq)
+		}
 	}
 	ex.Status = StatusError
 	ex.Errors = append(ex.Errors, e)
@@ -516,6 +524,11 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 		t.finish(ex)
 	}
 	return ex
+}
+
+// quotesEcho reports whether an ICMP error quotes an echo request or reply.
+func quotesEcho(q Quote) bool {
+	return q.Valid && (q.Proto == 1 && (q.ICMPType == 0 || q.ICMPType == 8) || q.Proto == 58 && (q.ICMPType == 128 || q.ICMPType == 129))
 }
 
 func macString(m [6]byte) string {

@@ -144,3 +144,38 @@ func TestSYNRetransmissions(t *testing.T) {
 		})
 	}
 }
+
+// TestICMPErrorAboutAnswer: an ICMP error that quotes an answer (a hop on
+// the way back has no route for it) belongs to the exchange as much as
+// one that quotes the request. The SYN-ACK's error joins its connection;
+// an echo reply's exchange ended when the reply was first seen, so its
+// error stands alone carrying the echo's id and sequence, which tell
+// whose it is.
+func TestICMPErrorAboutAnswer(t *testing.T) {
+	router := netip.MustParseAddr("10.0.2.254")
+	unreach := func(at time.Duration, q Quote) *Packet {
+		q.Valid = true
+		return &Packet{Time: epoch.Add(at), Kind: KindICMP4, Src: router, Dst: srvAddr, ICMPType: 3, ICMPCode: 0, Quote: q}
+	}
+	synAck := tcpSeg(time.Millisecond, false, 40000, SYN|ACK, 900, 0)
+	got := emitted(NewTracker(nil),
+		tcpSeg(0, true, 40000, SYN, 100, 0), synAck,
+		unreach(2*time.Millisecond, Quote{Proto: 6, Src: srvAddr, Dst: cliAddr, SrcPort: 80, DstPort: 40000, TCPSeq: 900}),
+		echoReq(3*time.Millisecond, 7, 1), echoRep(4*time.Millisecond, 7, 1),
+		unreach(5*time.Millisecond, Quote{Proto: 1, Src: srvAddr, Dst: cliAddr, ICMPType: 0, ID: 7, Seq: 1}))
+	var tcp, echoErr *Exchange
+	for _, ex := range got {
+		switch ex.Kind {
+		case KindTCPConn:
+			tcp = ex
+		case KindICMPError:
+			echoErr = ex
+		}
+	}
+	if tcp == nil || len(tcp.Errors) != 1 || tcp.Errors[0].From != router.String() {
+		t.Errorf("the SYN-ACK's error did not join its connection: %+v", tcp)
+	}
+	if echoErr == nil || echoErr.ID == nil || *echoErr.ID != 7 || *echoErr.Seq != 1 || echoErr.SrcAddr != srvAddr || len(echoErr.Errors) != 1 {
+		t.Errorf("the echo reply's error does not say whose it is: %+v", echoErr)
+	}
+}
