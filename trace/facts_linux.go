@@ -346,6 +346,12 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
 			req = func(w string) bool { return w == "request" }
 			ans = func(w string) bool { return w == "reply" }
+		case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
+			(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
+			// An error about one of its echoes whose exchange had ended
+			// (the reply seen on its way back, before a hop refused it).
+			req = func(string) bool { return false }
+			ans = req
 		default:
 			continue
 		}
