@@ -116,6 +116,10 @@ type KernelDropSeen struct {
 	Reason    string `json:"reason"`
 	Location  string `json:"location"`
 	What      string `json:"what,omitempty"` // the packet: "echo request", "SYN"
+	// Stray says the drop is of trace's own making, not the path's (see
+	// ProbeFacts.stray): shown, never weighed against a verdict. Judge
+	// decides it again from the other fields; a file cannot set it.
+	Stray bool `json:"stray,omitempty"`
 }
 
 // Packet is what a firewall rule is matched against: a probe's request or

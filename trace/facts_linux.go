@@ -362,8 +362,10 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 			case s.Drop != "":
 				reason, loc, _ := strings.Cut(s.Drop, " at ")
 				loc, _, _ = strings.Cut(loc, " (")
-				pf.Drops = append(pf.Drops, KernelDropSeen{Namespace: strings.TrimSuffix(s.Point, "/drops"), Reason: reason, Location: loc,
-					What: decode.PacketNoun(kind, s.What)})
+				kd := KernelDropSeen{Namespace: strings.TrimSuffix(s.Point, "/drops"), Reason: reason, Location: loc,
+					What: decode.PacketNoun(kind, s.What)}
+				kd.Stray = pf.stray(kd)
+				pf.Drops = append(pf.Drops, kd)
 			case !ok:
 			case req(s.What):
 				pf.RequestSeen = append(pf.RequestSeen, sight)

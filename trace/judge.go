@@ -408,7 +408,7 @@ func peerOf(f *Facts, l *topology.LinkState) (*topology.LinkState, string) {
 // kernelSays is the kernel's reason for its drops of the probe in ns.
 func kernelSays(p ProbeFacts, ns string) string {
 	var rs []string
-	for _, d := range p.Drops {
+	for _, d := range p.evidence() {
 		if d.Namespace == ns {
 			if s := d.Reason + " at " + d.Location; !slices.Contains(rs, s) {
 				rs = append(rs, s)

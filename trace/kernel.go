@@ -24,6 +24,8 @@ type KernelDrop struct {
 	Interface string    `json:"interface,omitempty"`
 	Time      time.Time `json:"time"`
 	What      string    `json:"what"` // the packet, as its sighting names it
+	// Stray: trace's own making, not the path's (ProbeFacts.stray).
+	Stray bool `json:"stray,omitempty"`
 }
 
 // dropWatch is the drop monitor of one trace: the drops of both
@@ -143,19 +145,48 @@ func (res *Result) attachKernelDrops() {
 		for _, s := range p.Seen {
 			if kd, ok := res.kernel[dropKey{s.Point, s.Time.UnixNano()}]; ok && s.Drop != "" {
 				kd.What = decode.PacketNoun(p.Kind, s.What)
+				kd.Stray = res.Facts.Probes[i].stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 				p.KernelDrops = append(p.KernelDrops, kd)
 			}
 		}
 	}
 }
 
-// withoutSenderPurge leaves out the sender's own socket throwing away
-// what it still held once told of an error (QUEUE_PURGE in from): not a
-// drop on the way.
-func withoutSenderPurge(drops []KernelDropSeen, from string) []KernelDropSeen {
+// socketDelivery are the kernel functions that hand a packet that has
+// arrived to its socket: a drop there is of a packet the path delivered.
+var socketDelivery = []string{"ping_rcv", "tcp_v4_rcv", "tcp_v6_rcv", "raw_rcv", "rawv6_rcv"}
+
+// stray reports whether a kernel drop of the probe's packets is trace's
+// own making rather than the path's: a socket that closed throwing away
+// what it held (QUEUE_PURGE); in the sender a packet the path delivered
+// that no socket of the probe wanted any more: the duplicate of an echo
+// reply its raw and datagram sockets both see (NO_SOCKET at ping_rcv), a
+// SYN-ACK retransmitted after the probe's socket closed (NOT_SPECIFIED or
+// NO_SOCKET at tcp_v4_rcv); in the destination, once its SYN-ACK was seen
+// leaving, a retransmitted SYN its half-open connection answers again and
+// then discards (NOT_SPECIFIED at tcp_v4_rcv). Such a drop says nothing of
+// where the probe's packets were lost; it is kept, marked, never weighed
+// against the verdict.
+func (p ProbeFacts) stray(kd KernelDropSeen) bool {
+	switch {
+	case kd.Reason == "QUEUE_PURGE":
+		return true
+	case !slices.Contains(socketDelivery, kd.Location):
+		return false
+	case kd.Namespace == p.From:
+		return true
+	}
+	synAgain := kd.Reason == "NOT_SPECIFIED" && (kd.What == "SYN" || strings.HasPrefix(kd.What, "TCP segment [S]"))
+	return kd.Namespace == p.To && synAgain && !p.Refused &&
+		slices.ContainsFunc(p.AnswerSeen, func(s Sight) bool { return s.Namespace == p.To && s.Dir == DirOut })
+}
+
+// evidence is what the kernel's drops of the probe say of its path: its
+// drops less the stray ones.
+func (p ProbeFacts) evidence() []KernelDropSeen {
 	var out []KernelDropSeen
-	for _, kd := range drops {
-		if kd.Reason != "QUEUE_PURGE" || kd.Namespace != from {
+	for _, kd := range p.Drops {
+		if !p.stray(kd) {
 			out = append(out, kd)
 		}
 	}
@@ -169,8 +200,12 @@ func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
 		return ""
 	}
 	var other []string
+	what := "" // the packet of the first drop that does not fit, not of the first drop
 	for _, kd := range drops {
 		if !kernelAgrees(v, kd) {
+			if what == "" {
+				what = kd.What
+			}
 			s := fmt.Sprintf("%s at %s in %s", kd.Reason, kd.Location, kd.Namespace)
 			if !slices.Contains(other, s) {
 				other = append(other, s)
@@ -181,7 +216,7 @@ func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
 		return ""
 	}
 	return fmt.Sprintf("; the kernel says otherwise: it dropped the %s with %s (nsdump's diagnosis: %s in %s)",
-		drops[0].What, strings.Join(other, ", "), v.Cause, v.Namespace)
+		what, strings.Join(other, ", "), v.Cause, v.Namespace)
 }
 
 // causeReasons are the kernel's reasons that fit a cause; a cause not
@@ -198,9 +233,6 @@ var causeReasons = map[string][]string{
 // namespace, a reason that fits the cause, and for a drop the rule or
 // setting nsdump named.
 func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
-	if kd.Reason == "QUEUE_PURGE" && (v.Cause == CauseRejected || v.Cause == CausePortClosed) {
-		return true // the sender's socket, refused, throws away what it still held
-	}
 	if v.Cause == CauseMTU && kd.Reason == "PKT_TOO_BIG" {
 		return true // the hop that cannot forward it, wherever the frag-needed dies
 	}

@@ -35,7 +35,7 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
 			Detail: detail + "; the probe's own verdict was: " + v.Detail}
 	}
-	v.Detail += kernelSaysOtherwise(v, withoutSenderPurge(p.Drops, p.From))
+	v.Detail += kernelSaysOtherwise(v, p.evidence())
 	return v
 }
 
