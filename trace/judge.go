@@ -424,23 +424,40 @@ func kernelSays(p ProbeFacts, ns string) string {
 // icmpErrors names the ICMP errors about the probe, with the namespace
 // that sent each and where it was seen.
 func icmpErrors(f *Facts, p ProbeFacts) string {
+	return strings.Join(icmpErrorList(f, p, ""), "; ")
+}
+
+// unnamedErrors names the ICMP errors about the probe that detail does
+// not: an error captured is named whichever judgement explained the
+// probe, and whichever of the probe's packets it quotes.
+func unnamedErrors(f *Facts, p ProbeFacts, detail string) string {
+	return strings.Join(icmpErrorList(f, p, detail), "; ")
+}
+
+// icmpErrorList names each ICMP error about the probe once, leaving out
+// those detail already names.
+func icmpErrorList(f *Facts, p ProbeFacts, detail string) []string {
 	var out []string
 	for _, e := range p.Errors {
-		who := e.From.String()
+		who, sender := e.From.String(), e.From.String()
 		for _, st := range f.Namespaces {
 			if st.Owns(e.From) {
-				who = st.Name + " (" + who + ")"
+				who, sender = st.Name+" ("+who+")", st.Name
 			}
 		}
 		where := ""
 		if len(e.Seen) > 0 {
 			where = fmt.Sprintf(", seen at %s/%s %s", e.Seen[0].Namespace, e.Seen[0].Iface, e.Seen[0].Dir)
 		}
-		if s := fmt.Sprintf("%s sent ICMP %s%s", who, e.Text, where); !slices.Contains(out, s) {
+		// Named already, as "X sent ICMP net unreachable" or in a
+		// judgement's own words ("X answers them with frag-needed (...,
+		// fragmentation needed, ...)").
+		named := strings.Contains(detail, e.Text) && strings.Contains(detail, sender)
+		if s := fmt.Sprintf("%s sent ICMP %s%s", who, e.Text, where); !named && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
-	return strings.Join(out, "; ")
+	return out
 }
 
 // nothingLeft: nothing of the probe was seen leaving its sender. A sender

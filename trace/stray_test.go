@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 )
@@ -44,6 +45,27 @@ func TestStrayDropsNotWeighed(t *testing.T) {
 				case !tt.stray && !strings.Contains(v.Detail, "the kernel says otherwise: it dropped the "+tt.drop.What+" with "+tt.drop.Reason+" at "+tt.drop.Location+" in "+pf.From):
 					t.Errorf("%s %s %s: the drop on the way is not weighed: %s", name, pf.Direction, tt.what, v.Detail)
 				}
+			}
+		}
+	}
+}
+
+// TestEveryErrorNamed: an ICMP error in a failed probe's facts is named in
+// its verdict, whichever judgement explained the probe (issue 22: the
+// contract of DESIGN.md, an answer or error seen anywhere is named).
+// Every failed probe of the recordings gets an error from an address no
+// namespace holds.
+func TestEveryErrorNamed(t *testing.T) {
+	from := netip.MustParseAddr("192.0.2.99")
+	for name, rec := range loadRecorded(t) {
+		for _, pf := range rec.Facts.Probes {
+			if Judge(rec.Facts, pf).OK {
+				continue
+			}
+			p := pf
+			p.Errors = append(append([]ICMPSeen{}, pf.Errors...), ICMPSeen{From: from, Type: 3, Code: 1, Text: "host unreachable"})
+			if v := Judge(rec.Facts, p); !strings.Contains(v.Detail, "192.0.2.99 sent ICMP") {
+				t.Errorf("%s %s %s: the error is not named: %s", name, pf.Direction, pf.Kind, v.Detail)
 			}
 		}
 	}

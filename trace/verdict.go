@@ -35,6 +35,9 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
 			Detail: detail + "; the probe's own verdict was: " + v.Detail}
 	}
+	if errs := unnamedErrors(f, p, v.Detail); errs != "" && !v.OK {
+		v.Detail += "; " + errs
+	}
 	v.Detail += kernelSaysOtherwise(v, p.evidence())
 	return v
 }
