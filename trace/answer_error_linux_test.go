@@ -84,3 +84,31 @@ func TestErrorAboutAnswerNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorAboutEndedConnection: an ICMP error about a segment of the TCP
+// probe's connection that decode could not join (its exchange had ended)
+// stands alone with the connection's ends; the probe takes it, either
+// way round, and leaves another connection's alone.
+func TestErrorAboutEndedConnection(t *testing.T) {
+	src, dst, router := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2"), netip.MustParseAddr("10.96.2.1")
+	r := &run{cfg: Config{Count: 3, Port: 7096}, from: &side{name: "A"}, to: &side{name: "B"}, fam: 4, dst: dst, src: src,
+		tcp: tcpResult{LocalPort: 40000}}
+	errEx := func(sport, dport uint16) *decode.Exchange {
+		return &decode.Exchange{Kind: decode.KindICMPError, Status: decode.StatusError, SrcAddr: dst, SrcPort: sport, DstAddr: src, DstPort: dport,
+			Errors: []decode.ICMPErr{{From: router.String(), Type: 3, Text: "net unreachable"}},
+			Seen:   []decode.Sighting{{Point: "M/pb", Dir: "Out", What: "net unreachable"}}}
+	}
+	for _, tt := range []struct {
+		name string
+		ex   *decode.Exchange
+		want int
+	}{
+		{"about the SYN-ACK", errEx(7096, 40000), 1},
+		{"another connection", errEx(7096, 40001), 0},
+	} {
+		_, pf, _ := r.probe(decode.KindTCPConn, []*decode.Exchange{tt.ex})
+		if len(pf.Errors) != tt.want {
+			t.Errorf("%s: %d errors in the probe's facts, want %d: %+v", tt.name, len(pf.Errors), tt.want, pf.Errors)
+		}
+	}
+}

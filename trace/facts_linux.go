@@ -346,6 +346,11 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
 			req = func(w string) bool { return w == "request" }
 			ans = func(w string) bool { return w == "reply" }
+		case kind == decode.KindTCPConn && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
+			// An error about a segment of its connection whose exchange had
+			// ended (a retransmission after the reset or the close).
+			req = func(string) bool { return false }
+			ans = req
 		case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
 			(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
 			// An error about one of its echoes whose exchange had ended
@@ -388,6 +393,15 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		}
 	}
 	return pr, pf, true
+}
+
+// ownTCP reports whether an exchange's ends are the TCP probe's
+// connection, either way.
+func (r *run) ownTCP(ex *decode.Exchange, src netip.Addr) bool {
+	c := netip.AddrPortFrom(src, r.tcp.LocalPort)
+	s := netip.AddrPortFrom(r.dst, r.cfg.Port)
+	a, b := netip.AddrPortFrom(ex.SrcAddr, ex.SrcPort), netip.AddrPortFrom(ex.DstAddr, ex.DstPort)
+	return r.tcp.LocalPort != 0 && (a == c && b == s || a == s && b == c)
 }
 
 // mtuFacts is what the mtu probe was sized by, and where its large
