@@ -262,6 +262,9 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 		}
 		if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] {
 			t.Errorf("%s %s: %s in %s (%s), want %s in %s", dir, w.kind, p.Cause, p.Namespace, p.Detail, w.cause, ns[w.namespace])
+			for _, s := range p.Seen { // what the verdict was built from
+				t.Logf("  seen %s %s %s %q %s", s.Time.Format("15:04:05.000000"), s.Point, s.Dir, s.What, s.Drop)
+			}
 		}
 		if strings.Contains(p.Detail, "the kernel says otherwise") {
 			t.Errorf("%s %s: the verdict contradicts the kernel's drops: %s", dir, w.kind, p.Detail)
