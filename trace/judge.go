@@ -33,7 +33,7 @@ type Verdict struct {
 type blame struct {
 	rule, rpFilter bool
 	noARP          bool   // a link with IFF_NOARP
-	neighborOf     string // the namespace whose neighbour entry never resolved
+	neighborOf     string // the namespace whose neighbour entry never resolved (a neighbour verdict, or a link down on its resolution's way)
 }
 
 // event is one place a packet is expected on a path: entering or leaving
@@ -162,6 +162,9 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		return Verdict{}, false // it went on past the namespaces followed
 	case last < len(evs)-1 || !complete(p.Path):
 		v = stuck(f, p, p.Path, evs, last, p.Request, false)
+		if resolution && v.Cause == CauseLinkDown {
+			v.blamed.neighborOf = p.Path[0].Namespace // it asked, and never heard back
+		}
 	case resolution:
 		rv, ok := unanswered(f, p, p.Path, evs[last], p.Request, false)
 		if !ok {
@@ -494,6 +497,7 @@ func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 				v = linkDown(pns, pl)
 			}
 		}
+		v.blamed.neighborOf = h.Namespace // its neighbour resolution goes nowhere
 	}
 	v.Story = fmt.Sprintf("nothing left %s on %s", h.Namespace, out)
 	v.Detail = v.Story + ": " + v.Detail

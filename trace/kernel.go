@@ -236,6 +236,11 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 	if v.Cause == CauseMTU && kd.Reason == "PKT_TOO_BIG" {
 		return true // the hop that cannot forward it, wherever the frag-needed dies
 	}
+	if v.Cause == CauseLinkDown && slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf == kd.Namespace {
+		// A link down on the way of a neighbour resolution: the namespace
+		// that asked gives up on its neighbour and drops what it queued.
+		return true
+	}
 	if v.Cause == CauseNeighbor {
 		// A neighbour that never resolved drops in the namespace that
 		// asked, wherever the cause lies; frames from an interface with

@@ -46,6 +46,11 @@ func TestKernelAgreement(t *testing.T) {
 		{"ARP off in B, OTHERHOST in R", CauseNeighbor, "B", blame{noARP: true}, "OTHERHOST", "R", true},
 		{"ARP off in B, NETFILTER_DROP in R", CauseNeighbor, "B", blame{noARP: true}, "NETFILTER_DROP", "R", false},
 		{"no link blamed, OTHERHOST in R", CauseNeighbor, "B", nothing, "OTHERHOST", "R", false},
+		// A link down behind a bridge: the sender's resolution never
+		// completes, and it drops what it queued (issue 22, under load).
+		{"link down on A's resolution, NEIGH_FAILED in A", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "A", true},
+		{"link down on A's resolution, NEIGH_FAILED in C", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "C", false},
+		{"link down, no resolution, NEIGH_FAILED in A", CauseLinkDown, "M", nothing, "NEIGH_FAILED", "A", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			kd := KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}

@@ -70,3 +70,25 @@ func TestEveryErrorNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkDownNeighbourGivesUp: with a bridge port down, each sender's
+// neighbour resolution never completes; under load the trace lasts until
+// the kernel gives up (NEIGH_FAILED at neigh_invalidate in the sender),
+// which fits the link-down verdict (issue 22: "bridge port down" failed
+// under load on it). In a namespace that asked nothing, it still does not.
+func TestLinkDownNeighbourGivesUp(t *testing.T) {
+	rec := loadRecorded(t)["bridge-port-down"]
+	for i, pf := range rec.Facts.Probes {
+		for _, tt := range []struct {
+			ns    string
+			agree bool
+		}{{pf.From, true}, {pf.To, false}} {
+			p := pf
+			p.Drops = []KernelDropSeen{{Namespace: tt.ns, Reason: "NEIGH_FAILED", Location: "neigh_invalidate", What: "echo request"}}
+			v := Judge(rec.Facts, p)
+			if said := strings.Contains(v.Detail, "the kernel says otherwise"); said == tt.agree || v.Cause != rec.Verdicts[i].Cause {
+				t.Errorf("%s %s, NEIGH_FAILED in %s: %s in %s: %s", pf.Direction, pf.Kind, tt.ns, v.Cause, v.Namespace, v.Detail)
+			}
+		}
+	}
+}
