@@ -316,10 +316,16 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 			if strings.TrimSpace(string(out)) != "" {
 				return false
 			}
+			// A link set up gets its peer's carrier when the kernel's
+			// linkwatch gets to it, later under load.
+			links, _ := exec.Command("ip", strings.Fields(topology.IPCommand(n)+" -o link show up")...).Output()
+			if strings.Contains(string(links), "NO-CARRIER") {
+				return false
+			}
 		}
 		return true
 	}) {
-		t.Fatal("neighbour resolutions still incomplete after 30 s")
+		t.Fatal("neighbour resolutions still incomplete, or links without carrier, after 30 s")
 	}
 	again := tp.trace(t, 2*time.Second)
 	for _, p := range again.Probes {
