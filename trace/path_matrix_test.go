@@ -318,7 +318,8 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 			}
 			// A link set up gets its peer's carrier when the kernel's
 			// linkwatch gets to it, later under load.
-			links, _ := exec.Command("ip", strings.Fields(topology.IPCommand(n)+" -o link show up")...).Output()
+			lc := cmdline.IP(n, "-o", "link", "show", "up")
+			links, _ := exec.Command(lc[0], lc[1:]...).Output()
 			if strings.Contains(string(links), "NO-CARRIER") {
 				return false
 			}
