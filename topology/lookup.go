@@ -1,0 +1,154 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// LookupQuery is a route lookup with every selector the kernel's policy
+// routing and FIB use, as `ip route get DST from SRC iif IF oif IF mark M
+// uid U tos T` asks it. Zero fields are not asked.
+type LookupQuery struct {
+	Dst  netip.Addr
+	Src  netip.Addr // "from": the packet's source
+	Iif  string     // the packet arrives on this interface (a forwarded packet)
+	Oif  string     // the sender bound the socket to this interface
+	Mark uint32     // fwmark
+	UID  *uint32    // the sending socket's owner
+	TOS  uint8      // the whole TOS byte; its DSCP is TOS>>2
+}
+
+// PolicyRule is one `ip rule` entry, written as `ip rule` writes it.
+type PolicyRule struct {
+	Priority int    `json:"priority"`
+	Selector string `json:"selector"` // "from all fwmark 0x5"
+	Action   string `json:"action"`   // "lookup 100", "goto 200", "prohibit"
+	Table    uint32 `json:"table,omitempty"`
+}
+
+// String is the rule's line in `ip rule` ("100:\tfrom all fwmark 0x5 lookup 100").
+func (r PolicyRule) String() string {
+	return fmt.Sprintf("%d:\t%s %s", r.Priority, r.Selector, r.Action)
+}
+
+// Lookup is the kernel's answer to a LookupQuery and the policy rule that
+// chose the table it came from.
+type Lookup struct {
+	Namespace string       `json:"namespace"`
+	Route     *RouteResult `json:"route,omitempty"` // nil when the kernel refused
+	Table     uint32       `json:"table_id,omitempty"`
+	// Rule is the first rule whose selectors match the query and whose
+	// action gave the answer: a lookup in the answer's table, or a
+	// blackhole/unreachable/prohibit rule that refused it. Nil when no rule
+	// decided (every consulted table lacked a route).
+	Rule *PolicyRule `json:"rule,omitempty"`
+	// Passed are the matching rules walked before the deciding one whose
+	// tables held no route for the query.
+	Passed []PolicyRule `json:"passed,omitempty"`
+	Errno  int          `json:"errno,omitempty"`
+	Error  string       `json:"error,omitempty"` // "RTNETLINK answers: Network is unreachable"
+}
+
+// FixTable is the table a route fixing this lookup must go into: the
+// table the deciding rule consults ("main", "100"); "main" when no rule
+// decided, and "" when the deciding rule refuses by its own action (the fix
+// is then that rule, not a route).
+func (l *Lookup) FixTable() string {
+	switch {
+	case l.Rule == nil && l.Route != nil:
+		return tableWord(l.Table)
+	case l.Rule == nil:
+		return "main"
+	case l.Rule.Table == 0:
+		return ""
+	}
+	return tableWord(l.Rule.Table)
+}
+
+// FixArgs are the words a fix appends to `ip route replace ...` so the route
+// lands where the deciding rule looks: nothing for main, "table T" otherwise.
+func (l *Lookup) FixArgs() []string {
+	t := l.FixTable()
+	if t == "main" || t == "" {
+		return nil
+	}
+	return []string{"table", t}
+}
+
+// ruleText writes a rule's selector as iproute2's ip/iprule.c does.
+func ruleSelector(invert bool, src, dst netip.Prefix, tos uint8, mark, mask uint32, iif, oif string, uid *[2]uint32, ipproto int, ports string) string {
+	var f []string
+	if invert {
+		f = append(f, "not")
+	}
+	f = append(f, "from")
+	if src.IsValid() && src.Bits() > 0 {
+		f = append(f, prefixWord(src))
+	} else {
+		f = append(f, "all")
+	}
+	if dst.IsValid() && dst.Bits() > 0 {
+		f = append(f, "to", prefixWord(dst))
+	}
+	if tos != 0 {
+		f = append(f, "tos", fmt.Sprintf("0x%x", tos))
+	}
+	if mark != 0 || mask != 0 {
+		if mask == 0xffffffff {
+			f = append(f, "fwmark", fmt.Sprintf("0x%x", mark))
+		} else {
+			f = append(f, "fwmark", fmt.Sprintf("0x%x/0x%x", mark, mask))
+		}
+	}
+	if iif != "" {
+		f = append(f, "iif", iif)
+	}
+	if oif != "" {
+		f = append(f, "oif", oif)
+	}
+	if uid != nil {
+		f = append(f, "uidrange", fmt.Sprintf("%d-%d", uid[0], uid[1]))
+	}
+	if ipproto != 0 {
+		f = append(f, "ipproto", protoWord(ipproto))
+	}
+	if ports != "" {
+		f = append(f, ports)
+	}
+	return strings.Join(f, " ")
+}
+
+func prefixWord(p netip.Prefix) string {
+	if p.Bits() == p.Addr().BitLen() {
+		return p.Addr().String()
+	}
+	return p.String()
+}
+
+func protoWord(p int) string {
+	switch p {
+	case 6:
+		return "tcp"
+	case 17:
+		return "udp"
+	case 1:
+		return "icmp"
+	case 58:
+		return "ipv6-icmp"
+	}
+	return fmt.Sprint(p)
+}
+
+// tableWord names a routing table as iproute2's rt_tables does.
+func tableWord(t uint32) string {
+	switch t {
+	case 255:
+		return "local"
+	case 254:
+		return "main"
+	case 253:
+		return "default"
+	}
+	return fmt.Sprint(t)
+}
