@@ -1,0 +1,53 @@
+package topology
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// Listener is a socket waiting for what a probe sends: a listening TCP
+// socket or a bound UDP socket, as `ss -ltn` / `ss -lun` show them.
+type Listener struct {
+	Proto string         `json:"proto"` // "tcp" or "udp"
+	Local netip.AddrPort `json:"local"` // the bound address: 0.0.0.0 or :: for any
+	Dev   string         `json:"dev,omitempty"` // SO_BINDTODEVICE
+}
+
+// String is "tcp 127.0.0.1:7096", with " dev IF" for a socket bound to a device.
+func (l Listener) String() string {
+	s := l.Proto + " " + l.Local.String()
+	if l.Dev != "" {
+		s += " dev " + l.Dev
+	}
+	return s
+}
+
+// Accepts reports whether the socket takes a packet to dst: its address is
+// dst or a wildcard. An IPv6 wildcard is taken to accept IPv4 too (the
+// kernel's default, net.ipv6.bindv6only=0); the socket's own IPV6_V6ONLY is
+// not in the socket diagnosis dump.
+func (l Listener) Accepts(dst netip.Addr) bool {
+	a := l.Local.Addr()
+	switch {
+	case a == dst.Unmap():
+		return true
+	case a == netip.IPv4Unspecified():
+		return dst.Unmap().Is4()
+	case a == netip.IPv6Unspecified():
+		return true
+	}
+	return false
+}
+
+// Only describes listeners that do not accept dst, for a judgement's words:
+// "something listens on 127.0.0.1:7096 only".
+func Only(ls []Listener) string {
+	if len(ls) == 0 {
+		return ""
+	}
+	s := ls[0].Local.String()
+	for _, l := range ls[1:] {
+		s += ", " + l.Local.String()
+	}
+	return fmt.Sprintf("something listens on %s only", s)
+}
