@@ -22,7 +22,7 @@ func CheckNeighbor(e NeighborEntry, states []NamespaceState) NeighborCheck {
 	c := NeighborCheck{Entry: e}
 	for _, st := range states {
 		for _, l := range st.Links {
-			if !hasAddr(l.Addresses, e.Addr) {
+			if !ownsAddr(l.Addresses, e.Addr) {
 				continue
 			}
 			c.OwnerNamespace, c.OwnerLink, c.OwnerMAC = st.Name, l.Name, l.MAC
@@ -33,7 +33,7 @@ func CheckNeighbor(e NeighborEntry, states []NamespaceState) NeighborCheck {
 	return c
 }
 
-func hasAddr(ps []netip.Prefix, a netip.Addr) bool {
+func ownsAddr(ps []netip.Prefix, a netip.Addr) bool {
 	for _, p := range ps {
 		if p.Addr() == a.Unmap() {
 			return true
