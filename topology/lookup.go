@@ -36,7 +36,7 @@ func (r PolicyRule) String() string {
 // chose the table it came from.
 type Lookup struct {
 	Namespace string       `json:"namespace"`
-	Route     *RouteResult `json:"route,omitempty"` // nil when the kernel refused
+	Route     *LookupRoute `json:"route,omitempty"` // nil when the kernel refused
 	Table     uint32       `json:"table_id,omitempty"`
 	// Rule is the first rule whose selectors match the query and whose
 	// action gave the answer: a lookup in the answer's table, or a
@@ -48,6 +48,15 @@ type Lookup struct {
 	Passed []PolicyRule `json:"passed,omitempty"`
 	Errno  int          `json:"errno,omitempty"`
 	Error  string       `json:"error,omitempty"` // "RTNETLINK answers: Network is unreachable"
+}
+
+// LookupRoute is the route a lookup answered, in `ip route get`'s words.
+type LookupRoute struct {
+	Type    string `json:"type"` // "unicast", "local", "blackhole"...
+	Gateway string `json:"gateway,omitempty"`
+	Dev     string `json:"dev,omitempty"`
+	Src     string `json:"prefsrc,omitempty"`
+	Line    string `json:"line"` // the first line `ip route get` prints
 }
 
 // FixTable is the table a route fixing this lookup must go into: the

@@ -70,11 +70,11 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []netlink.Ru
 		return nil, nil, errors.New("no answer")
 	}
 	name := func(i uint32) string { return indexName(nh, i) }
-	if l.Route, err = parseRouteReply(msgs[0], name); err != nil {
+	r, err := parseRouteReply(msgs[0], name)
+	if err != nil {
 		return nil, nil, err
 	}
-	l.Route.Namespace = ns.Name
-	l.Route.Line = l.Route.format()
+	l.Route = &LookupRoute{Type: r.Type, Gateway: r.Gateway, Dev: r.Dev, Src: r.Src, Line: r.format()}
 	l.Table = replyTable(msgs[0])
 	return l, rules, nil
 }
