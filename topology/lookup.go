@@ -85,7 +85,7 @@ func (l *Lookup) FixArgs() []string {
 	return []string{"table", t}
 }
 
-// ruleText writes a rule's selector as iproute2's ip/iprule.c does.
+// ruleSelector writes a rule's selector as iproute2's ip/iprule.c does.
 func ruleSelector(invert bool, src, dst netip.Prefix, tos uint8, mark, mask uint32, iif, oif string, uid *[2]uint32, ipproto int, ports string) string {
 	var f []string
 	if invert {
@@ -101,7 +101,7 @@ func ruleSelector(invert bool, src, dst netip.Prefix, tos uint8, mark, mask uint
 		f = append(f, "to", prefixWord(dst))
 	}
 	if tos != 0 {
-		f = append(f, "tos", fmt.Sprintf("0x%x", tos))
+		f = append(f, "tos", fmt.Sprintf("0x%02x", tos))
 	}
 	if mark != 0 || mask != 0 {
 		if mask == 0xffffffff {

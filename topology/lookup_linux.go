@@ -4,8 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net/netip"
-	"sort"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
@@ -35,14 +33,10 @@ func RouteLookup(ns Held, q LookupQuery) (*Lookup, error) {
 	return l, nil
 }
 
-func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []netlink.Rule, error) {
+func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, error) {
 	family := netlink.FAMILY_V4
 	if q.Dst.Is6() {
 		family = netlink.FAMILY_V6
-	}
-	rules, err := nh.RuleList(family)
-	if err != nil {
-		return nil, nil, fmt.Errorf("list rules: %w", err)
 	}
 	iif, err := ifIndex(nh, q.Iif)
 	if err != nil {
@@ -57,6 +51,10 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []netlink.Ru
 		return nil, nil, err
 	}
 	defer unix.Close(fd)
+	rules, err := ruleDump(fd, byte(family))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list rules: %w", err)
+	}
 	l := &Lookup{Namespace: ns.Name}
 	msgs, err := exchange(fd, unix.RTM_GETROUTE, 0, lookupRequest(q, iif, oif))
 	var errno syscall.Errno
@@ -117,7 +115,10 @@ func lookupRequest(q LookupQuery, iif, oif int) []byte {
 	if q.Dst.Is6() {
 		family, bits = unix.AF_INET6, 128
 	}
-	b := []byte{family, bits, 0, q.TOS, 0, 0, 0, 0, 0, 0, 0, 0}
+	b := []byte{family, bits, 0, q.TOS, 0, 0, 0, 0}
+	// Without RTM_F_LOOKUP_TABLE an IPv4 answer says table main whatever
+	// table it came from.
+	b = binary.NativeEndian.AppendUint32(b, unix.RTM_F_LOOKUP_TABLE)
 	b = appendAttr(b, unix.RTA_DST, q.Dst.AsSlice())
 	if q.Src.IsValid() {
 		b[1+1] = bits
@@ -139,94 +140,3 @@ func lookupRequest(q LookupQuery, iif, oif int) []byte {
 	return b
 }
 
-// decidingRule walks the rules as fib_rules_lookup does: by priority, the
-// matching ones only, following goto. A table rule decides when its table
-// is the answer's; a refusing rule decides when the kernel refused.
-func decidingRule(rules []netlink.Rule, q LookupQuery, l *Lookup) (*PolicyRule, []PolicyRule) {
-	sort.SliceStable(rules, func(i, j int) bool { return rules[i].Priority < rules[j].Priority })
-	var passed []PolicyRule
-	jump := -1
-	for _, r := range rules {
-		if r.Priority < jump || !ruleMatches(r, q) {
-			continue
-		}
-		pr := policyRule(r)
-		switch r.Type {
-		case unix.FR_ACT_TO_TBL:
-			if l.Route != nil && uint32(r.Table) == l.Table {
-				return &pr, passed
-			}
-			passed = append(passed, pr)
-		case unix.FR_ACT_GOTO:
-			jump = r.Goto
-		case unix.FR_ACT_BLACKHOLE, unix.FR_ACT_UNREACHABLE, unix.FR_ACT_PROHIBIT:
-			if l.Route == nil {
-				return &pr, passed
-			}
-		}
-	}
-	return nil, passed
-}
-
-// ruleMatches is fib_rule_match and fib4/6_rule_match for a flow built by
-// inet_rtm_getroute: a lookup without iif is locally sent (iif lo, the
-// caller's uid 0 unless asked); one with iif has no uid.
-func ruleMatches(r netlink.Rule, q LookupQuery) bool {
-	iif, uid := "lo", uint32(0)
-	if q.Iif != "" {
-		iif, uid = q.Iif, ^uint32(0)
-	}
-	if q.UID != nil {
-		uid = *q.UID
-	}
-	src := q.Src
-	if !src.IsValid() {
-		src = netip.IPv4Unspecified()
-		if q.Dst.Is6() {
-			src = netip.IPv6Unspecified()
-		}
-	}
-	m := (r.IifName == "" || r.IifName == iif) &&
-		(r.OifName == "" || r.OifName == q.Oif) &&
-		(r.Mask == nil || (r.Mark^q.Mark)&*r.Mask == 0) &&
-		(r.UIDRange == nil || (uid >= r.UIDRange.Start && uid <= r.UIDRange.End)) &&
-		(r.Src == nil || r.Src.Contains(src.AsSlice())) &&
-		(r.Dst == nil || r.Dst.Contains(q.Dst.AsSlice())) &&
-		(r.Tos == 0 || uint8(r.Tos) == q.TOS&0xfc) &&
-		r.IPProto == 0 && r.Sport == nil && r.Dport == nil
-	return m != r.Invert
-}
-
-func policyRule(r netlink.Rule) PolicyRule {
-	var src, dst netip.Prefix
-	if r.Src != nil {
-		src = ipNetPrefix(r.Src)
-	}
-	if r.Dst != nil {
-		dst = ipNetPrefix(r.Dst)
-	}
-	var mask uint32
-	if r.Mask != nil {
-		mask = *r.Mask
-	}
-	var uid *[2]uint32
-	if r.UIDRange != nil {
-		uid = &[2]uint32{r.UIDRange.Start, r.UIDRange.End}
-	}
-	var ports string
-	if r.Dport != nil {
-		ports = fmt.Sprintf("dport %d", r.Dport.Start)
-	}
-	pr := PolicyRule{Priority: r.Priority}
-	pr.Selector = ruleSelector(r.Invert, src, dst, uint8(r.Tos), r.Mark, mask, r.IifName, r.OifName, uid, r.IPProto, ports)
-	switch r.Type {
-	case unix.FR_ACT_TO_TBL:
-		pr.Table, pr.Action = uint32(r.Table), "lookup "+tableWord(uint32(r.Table))
-	case unix.FR_ACT_GOTO:
-		pr.Action = fmt.Sprintf("goto %d", r.Goto)
-	default:
-		pr.Action = map[uint8]string{unix.FR_ACT_NOP: "nop", unix.FR_ACT_BLACKHOLE: "blackhole",
-			unix.FR_ACT_UNREACHABLE: "unreachable", unix.FR_ACT_PROHIBIT: "prohibit"}[r.Type]
-	}
-	return pr
-}
