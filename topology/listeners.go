@@ -8,8 +8,8 @@ import (
 // Listener is a socket waiting for what a probe sends: a listening TCP
 // socket or a bound UDP socket, as `ss -ltn` / `ss -lun` show them.
 type Listener struct {
-	Proto string         `json:"proto"` // "tcp" or "udp"
-	Local netip.AddrPort `json:"local"` // the bound address: 0.0.0.0 or :: for any
+	Proto string         `json:"proto"`         // "tcp" or "udp"
+	Local netip.AddrPort `json:"local"`         // the bound address: 0.0.0.0 or :: for any
 	Dev   string         `json:"dev,omitempty"` // SO_BINDTODEVICE
 }
 

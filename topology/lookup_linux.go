@@ -139,4 +139,3 @@ func lookupRequest(q LookupQuery, iif, oif int) []byte {
 	}
 	return b
 }
-

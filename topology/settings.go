@@ -23,9 +23,9 @@ type IfaceSettings struct {
 // /proc/sys/net that decide a packet's fate, as the namespace sees them.
 type Settings struct {
 	Namespace               string          `json:"namespace"`
-	IPForward               int             `json:"ip_forward"`             // net.ipv4.ip_forward
-	IPv6Forwarding          int             `json:"ipv6_forwarding"`        // net.ipv6.conf.all.forwarding
-	ICMPEchoIgnoreAll       int             `json:"icmp_echo_ignore_all"`   // net.ipv4.icmp_echo_ignore_all
+	IPForward               int             `json:"ip_forward"`           // net.ipv4.ip_forward
+	IPv6Forwarding          int             `json:"ipv6_forwarding"`      // net.ipv6.conf.all.forwarding
+	ICMPEchoIgnoreAll       int             `json:"icmp_echo_ignore_all"` // net.ipv4.icmp_echo_ignore_all
 	ICMPEchoIgnoreBroadcast int             `json:"icmp_echo_ignore_broadcasts"`
 	ICMPv6EchoIgnoreAll     int             `json:"icmpv6_echo_ignore_all"` // net.ipv6.icmp.echo_ignore_all
 	All                     ConfV4          `json:"all"`
