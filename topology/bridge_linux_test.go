@@ -125,17 +125,23 @@ func TestFDB(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("FDB(%s) = %+v; want %+v", mac, got, want)
 	}
-	all, err := FDB(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Ports keep joining multicast groups (IPv6 link-local, DAD) while the
+	// test reads: compare a dump with bridge's when two dumps around it agree.
+	var all []BridgeFDBEntry
 	var ref []struct{ Mac, Ifname, Master, State string }
-	if err := json.Unmarshal([]byte(run(t, "bridge", "-n", ns.Name, "-j", "fdb", "show")), &ref); err != nil {
-		t.Fatal(err)
-	}
-	if len(all) != len(ref) {
-		t.Fatalf("%d entries; bridge fdb shows %d", len(all), len(ref))
-	}
+	pollUntil(t, "a quiet forwarding database", func() bool {
+		before, err := FDB(ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(run(t, "bridge", "-n", ns.Name, "-j", "fdb", "show")), &ref); err != nil {
+			t.Fatal(err)
+		}
+		if all, err = FDB(ns); err != nil {
+			t.Fatal(err)
+		}
+		return slices.Equal(before, all) && len(all) == len(ref)
+	})
 	for _, r := range ref {
 		e := BridgeFDBEntry{MAC: r.Mac, Port: r.Ifname, Bridge: r.Master, State: r.State}
 		if !slices.Contains(all, e) {
