@@ -11,6 +11,9 @@ type Listener struct {
 	Proto string         `json:"proto"`         // "tcp" or "udp"
 	Local netip.AddrPort `json:"local"`         // the bound address: 0.0.0.0 or :: for any
 	Dev   string         `json:"dev,omitempty"` // SO_BINDTODEVICE
+	// V6Only: an IPv6 socket that takes no IPv4 (IPV6_V6ONLY); ss writes
+	// a wildcard without it as "*".
+	V6Only bool `json:"v6only,omitempty"`
 }
 
 // String is "tcp 127.0.0.1:7096", with " dev IF" for a socket bound to a device.
@@ -23,9 +26,8 @@ func (l Listener) String() string {
 }
 
 // Accepts reports whether the socket takes a packet to dst: its address is
-// dst or a wildcard. An IPv6 wildcard is taken to accept IPv4 too (the
-// kernel's default, net.ipv6.bindv6only=0); the socket's own IPV6_V6ONLY is
-// not in the socket diagnosis dump.
+// dst or a wildcard of dst's family; an IPv6 wildcard takes IPv4 too unless
+// V6Only.
 func (l Listener) Accepts(dst netip.Addr) bool {
 	a := l.Local.Addr()
 	switch {
@@ -34,7 +36,7 @@ func (l Listener) Accepts(dst netip.Addr) bool {
 	case a == netip.IPv4Unspecified():
 		return dst.Unmap().Is4()
 	case a == netip.IPv6Unspecified():
-		return true
+		return dst.Is6() && !dst.Is4In6() || !l.V6Only
 	}
 	return false
 }

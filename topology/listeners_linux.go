@@ -1,42 +1,65 @@
 package topology
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
-// tcpListen is TCP_LISTEN in the socket diagnosis state numbering.
-const tcpListen = 10
+const (
+	tcpListen      = 10 // TCP_LISTEN in the socket diagnosis state numbering
+	diagSkV6Only   = 11 // INET_DIAG_SKV6ONLY
+	inetDiagReqLen = 56 // struct inet_diag_req_v2
+	inetDiagMsgLen = 72 // struct inet_diag_msg
+)
 
 // Listeners lists the listening TCP sockets (proto "tcp") or the bound
 // UDP sockets (proto "udp") of port in ns, both families, from the socket
-// diagnosis netlink (NETLINK_INET_DIAG, the socket made inside ns).
-// A connected UDP socket is left out: it takes only its peer's packets.
+// diagnosis netlink (NETLINK_INET_DIAG, the socket made inside ns), as
+// `ss -ltn` / `ss -lun` show them. A connected UDP socket is left out: it
+// takes only its peer's packets.
 func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
-	if proto != "tcp" && proto != "udp" {
+	ipproto, states := byte(unix.IPPROTO_TCP), uint32(1<<tcpListen)
+	switch proto {
+	case "tcp":
+	case "udp":
+		ipproto, states = unix.IPPROTO_UDP, 0xfff
+	default:
 		return nil, fmt.Errorf("listeners: protocol %q is neither tcp nor udp", clipText([]byte(proto)))
 	}
+	fd := -1
+	err := Do(ns.Handle, func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_INET_DIAG)
+		return err
+	})
+	if err != nil {
+		return nil, ns.unreadable(proto+" listeners", err)
+	}
+	defer unix.Close(fd)
+	tv := unix.Timeval{Sec: 10}
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	nh, err := ns.netlinkHandle()
 	if err != nil {
-		return nil, ns.unreadable("listeners", err)
+		return nil, ns.unreadable(proto+" listeners", err)
 	}
 	defer nh.Close()
 	var out []Listener
-	for _, family := range []uint8{unix.AF_INET, unix.AF_INET6} {
-		var socks []*netlink.Socket
-		if proto == "udp" {
-			socks, err = nh.SocketDiagUDP(family)
-		} else {
-			socks, err = nh.SocketDiagTCP(family)
-		}
+	for _, family := range []byte{unix.AF_INET, unix.AF_INET6} {
+		req := make([]byte, inetDiagReqLen)
+		req[0], req[1] = family, ipproto
+		binary.NativeEndian.PutUint32(req[4:], states)
+		msgs, err := exchange(fd, unix.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP, req)
 		if err != nil {
 			return nil, ns.unreadable(proto+" listeners", err)
 		}
-		for _, s := range socks {
-			if l, ok := listener(nh, proto, port, s); ok {
+		for _, m := range msgs {
+			if l, ok := parseListener(m, proto, port); ok {
+				if ifindex := binary.NativeEndian.Uint32(m[44:]); ifindex != 0 {
+					l.Dev = indexName(nh, ifindex)
+				}
 				out = append(out, l)
 			}
 		}
@@ -44,22 +67,25 @@ func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
 	return out, nil
 }
 
-func listener(nh *netlink.Handle, proto string, port uint16, s *netlink.Socket) (Listener, bool) {
-	if s.ID.SourcePort != port {
+// parseListener reads a struct inet_diag_msg: family, state, timer,
+// retrans, then the socket id (ports big-endian, addresses, interface).
+func parseListener(m []byte, proto string, port uint16) (Listener, bool) {
+	if len(m) < inetDiagMsgLen {
 		return Listener{}, false
 	}
-	if proto == "tcp" && s.State != tcpListen {
+	sport, dport := binary.BigEndian.Uint16(m[4:]), binary.BigEndian.Uint16(m[6:])
+	if sport != port || (proto == "udp" && dport != 0) {
 		return Listener{}, false
 	}
-	if proto == "udp" && s.ID.DestinationPort != 0 {
-		return Listener{}, false
+	var a netip.Addr
+	if m[0] == unix.AF_INET {
+		a = netip.AddrFrom4([4]byte(m[8:12]))
+	} else {
+		a = netip.AddrFrom16([16]byte(m[8:24]))
 	}
-	a, ok := netip.AddrFromSlice(s.ID.Source)
-	if !ok {
-		return Listener{}, false
+	l := Listener{Proto: proto, Local: netip.AddrPortFrom(a, port)}
+	if v, ok := attrU8(attrs(m[inetDiagMsgLen:]), diagSkV6Only); ok && v != 0 {
+		l.V6Only = true
 	}
-	if s.Family == unix.AF_INET {
-		a = a.Unmap()
-	}
-	return Listener{Proto: proto, Local: netip.AddrPortFrom(a, port), Dev: indexName(nh, s.ID.Interface)}, true
+	return l, true
 }
