@@ -8,7 +8,8 @@ import (
 )
 
 // Neighbors lists the ARP and NDP entries of ns with their state and MAC,
-// as `ip neigh` shows them (proxy entries left out).
+// as `ip neigh` shows them (proxy entries and the NOARP entries of
+// multicast groups left out).
 func Neighbors(ns Held) ([]NeighborEntry, error) {
 	nh, err := ns.netlinkHandle()
 	if err != nil {
@@ -32,7 +33,7 @@ func Neighbors(ns Held) ([]NeighborEntry, error) {
 
 func neighborEntry(nh *netlink.Handle, n netlink.Neigh) (NeighborEntry, bool) {
 	a, ok := netip.AddrFromSlice(n.IP)
-	if !ok || n.Flags&netlink.NTF_PROXY != 0 {
+	if !ok || a.IsMulticast() || n.Flags&netlink.NTF_PROXY != 0 {
 		return NeighborEntry{}, false
 	}
 	e := NeighborEntry{Dev: indexName(nh, uint32(n.LinkIndex)), Addr: a.Unmap(), State: NeighState(n.State)}
