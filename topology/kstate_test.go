@@ -1,0 +1,133 @@
+package topology
+
+import (
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestLookupFixTable(t *testing.T) {
+	tests := []struct {
+		name  string
+		l     Lookup
+		table string
+		args  string
+	}{
+		{"rule to 100", Lookup{Route: &LookupRoute{}, Table: 100, Rule: &PolicyRule{Table: 100}}, "100", "table 100"},
+		{"main", Lookup{Route: &LookupRoute{}, Table: 254, Rule: &PolicyRule{Table: 254}}, "main", ""},
+		{"no route anywhere", Lookup{Errno: 101}, "main", ""},
+		{"prohibit rule", Lookup{Errno: 13, Rule: &PolicyRule{Action: "prohibit"}}, "", ""},
+		{"answer without rule", Lookup{Route: &LookupRoute{}, Table: 300}, "300", "table 300"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.l.FixTable(); got != tt.table {
+				t.Errorf("FixTable = %q; want %q", got, tt.table)
+			}
+			if got := strings.Join(tt.l.FixArgs(), " "); got != tt.args {
+				t.Errorf("FixArgs = %q; want %q", got, tt.args)
+			}
+		})
+	}
+}
+
+// TestRuleSelector: lines iproute2 6.1 printed for these rules.
+func TestRuleSelector(t *testing.T) {
+	p := netip.MustParsePrefix
+	got := ruleSelector(true, p("10.9.0.0/24"), p("1.2.3.0/24"), 0x10, 3, 0xf, "d0", "d1", &[2]uint32{5, 10}, 6, "dport 80")
+	if want := "not from 10.9.0.0/24 to 1.2.3.0/24 tos 0x10 fwmark 0x3/0xf iif d0 oif d1 uidrange 5-10 ipproto tcp dport 80"; got != want {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	got = ruleSelector(false, p("10.77.1.1/32"), netip.Prefix{}, 0, 5, 0xffffffff, "", "", nil, 0, "")
+	if want := "from 10.77.1.1 fwmark 0x5"; got != want {
+		t.Errorf("got %q; want %q", got, want)
+	}
+}
+
+func TestSettingsEffective(t *testing.T) {
+	s := Settings{All: ConfV4{RPFilter: 1, ARPIgnore: 0, ProxyARP: 1, Forwarding: 1},
+		Interfaces: []IfaceSettings{{Name: "e0", IPv4: ConfV4{RPFilter: 2, ARPIgnore: 1, Forwarding: 0}}, {Name: "e1"}}}
+	tests := []struct {
+		iface string
+		want  ConfV4
+	}{
+		{"e0", ConfV4{RPFilter: 2, ARPIgnore: 1, ProxyARP: 1}},
+		{"e1", ConfV4{RPFilter: 1, ProxyARP: 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.iface, func(t *testing.T) {
+			got, ok := s.Effective(tt.iface)
+			if !ok || got != tt.want {
+				t.Errorf("Effective = %+v %v; want %+v", got, ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestStateWords(t *testing.T) {
+	for _, s := range []PortState{PortDisabled, PortListening, PortLearning, PortForwarding, PortBlocking, 9} {
+		b, _ := json.Marshal(s)
+		var back PortState
+		if err := json.Unmarshal(b, &back); err != nil || back != s {
+			t.Errorf("port state %d: %s read back as %d (%v)", s, b, back, err)
+		}
+	}
+	f := AddrTentative | AddrDADFailed
+	if f.String() != "tentative dadfailed" {
+		t.Errorf("flags %q", f)
+	}
+	var back AddrFlags
+	if err := back.UnmarshalText([]byte(f.String())); err != nil || back != f {
+		t.Errorf("flags read back as %v", back)
+	}
+}
+
+func TestListenerAccepts(t *testing.T) {
+	a := netip.MustParseAddr
+	tests := []struct {
+		local  string
+		v6only bool
+		dst    string
+		want   bool
+	}{
+		{"127.0.0.1:80", false, "10.0.0.1", false},
+		{"127.0.0.1:80", false, "127.0.0.1", true},
+		{"0.0.0.0:80", false, "10.0.0.1", true},
+		{"0.0.0.0:80", false, "fd00::1", false},
+		{"[::]:80", false, "10.0.0.1", true},
+		{"[::]:80", true, "10.0.0.1", false},
+		{"[::]:80", true, "fd00::1", true},
+		{"[fd00::1]:80", false, "fd00::2", false},
+	}
+	for _, tt := range tests {
+		l := Listener{Proto: "tcp", Local: netip.MustParseAddrPort(tt.local), V6Only: tt.v6only}
+		if got := l.Accepts(a(tt.dst)); got != tt.want {
+			t.Errorf("%s v6only=%v accepts %s: %v; want %v", tt.local, tt.v6only, tt.dst, got, tt.want)
+		}
+	}
+}
+
+func TestCheckNeighbor(t *testing.T) {
+	states := []NamespaceState{{Name: "B", Links: []LinkState{{Name: "eth0", MAC: "02:00:00:00:00:02",
+		Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24")}}}}}
+	tests := []struct {
+		name  string
+		e     NeighborEntry
+		owner string
+		wrong bool
+	}{
+		{"wrong permanent", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: NeighPermanent}, "B", true},
+		{"right", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:02", State: NeighReachable}, "B", false},
+		{"failed holds no MAC", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), State: NeighFailed}, "B", false},
+		{"nobody's", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.9"), MAC: "02:00:00:00:00:99", State: NeighPermanent}, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := CheckNeighbor(tt.e, states)
+			if c.OwnerNamespace != tt.owner || c.Wrong != tt.wrong {
+				t.Errorf("CheckNeighbor = %+v; want owner %q wrong %v", c, tt.owner, tt.wrong)
+			}
+		})
+	}
+}
