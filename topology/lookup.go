@@ -39,10 +39,14 @@ type Lookup struct {
 	Route     *LookupRoute `json:"route,omitempty"` // nil when the kernel refused
 	Table     uint32       `json:"table_id,omitempty"`
 	// Rule is the first rule whose selectors match the query and whose
-	// action gave the answer: a lookup in the answer's table, or a
-	// blackhole/unreachable/prohibit rule that refused it. Nil when no rule
-	// decided (every consulted table lacked a route).
+	// action gave the answer: a lookup in the answer's table, a lookup in a
+	// table whose best route refused (Refusal), or a blackhole, unreachable
+	// or prohibit rule. Nil when no rule decided (every consulted table
+	// lacked a route).
 	Rule *PolicyRule `json:"rule,omitempty"`
+	// Refusal is the blackhole, unreachable or prohibit route of the rule's
+	// table that refused the lookup.
+	Refusal *BlockingRoute `json:"refusal,omitempty"`
 	// Passed are the matching rules walked before the deciding one whose
 	// tables held no route for the query.
 	Passed []PolicyRule `json:"passed,omitempty"`
@@ -60,9 +64,9 @@ type LookupRoute struct {
 }
 
 // FixTable is the table a route fixing this lookup must go into: the
-// table the deciding rule consults ("main", "100"); "main" when no rule
-// decided, and "" when the deciding rule refuses by its own action (the fix
-// is then that rule, not a route).
+// table the deciding rule consults ("main", "100"; a refusing route there
+// is replaced); "main" when no rule decided, and "" when the deciding rule
+// refuses by its own action (the fix is then that rule, not a route).
 func (l *Lookup) FixTable() string {
 	switch {
 	case l.Rule == nil && l.Route != nil:

@@ -29,7 +29,8 @@ func RouteLookup(ns Held, q LookupQuery) (*Lookup, error) {
 	if err != nil {
 		return nil, ns.unreadable("route lookup", err)
 	}
-	l.Rule, l.Passed = decidingRule(rules, q, l)
+	refused := func(table uint32) *BlockingRoute { return refusingRoute(nh, table, q.Dst) }
+	l.Rule, l.Passed = decidingRule(rules, q, l, refused)
 	return l, nil
 }
 

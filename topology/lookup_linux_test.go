@@ -33,6 +33,9 @@ func lookupLab(t *testing.T) Held {
 	ipn("rule", "add", "pref", "160", "oif", "u1", "lookup", "200")
 	ipn("rule", "add", "pref", "170", "fwmark", "0x9/0xf", "goto", "200")
 	ipn("rule", "add", "pref", "200", "fwmark", "0x9/0xf", "lookup", "300")
+	ipn("route", "add", "unreachable", "192.0.2.0/24", "table", "400")
+	ipn("route", "add", "default", "via", "10.77.0.2", "dev", "u0", "table", "400")
+	ipn("rule", "add", "pref", "210", "fwmark", "0x40", "lookup", "400")
 	inNS(t, ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	return ns
 }
@@ -57,8 +60,12 @@ func TestRouteLookupSelectors(t *testing.T) {
 		{"oif", LookupQuery{Oif: "u1"}, []string{"oif", "u1"}, "200", 160},
 		{"goto", LookupQuery{Mark: 0x19}, []string{"mark", "0x19"}, "300", 200},
 		{"no route", LookupQuery{}, nil, "main", -1},
+		{"unreachable route in 400", LookupQuery{Mark: 0x40}, []string{"mark", "0x40"}, "400", 210},
 	}
 	rules := ruleLines(t, ns, "-4")
+	if l, _ := RouteLookup(ns, LookupQuery{Dst: dst, Mark: 0x40}); l == nil || l.Refusal == nil || l.Refusal.String() != "unreachable 192.0.2.0/24" {
+		t.Errorf("refusal %+v; want the unreachable route of table 400", l)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.q.Dst = dst

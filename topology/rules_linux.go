@@ -79,8 +79,10 @@ func portRange(v []byte) *[2]uint16 {
 
 // decidingRule walks the rules as fib_rules_lookup does: by priority, the
 // matching ones only, following goto. A table rule decides when its table
-// is the answer's; a refusing rule decides when the kernel refused.
-func decidingRule(rules []fibRule, q LookupQuery, l *Lookup) (*PolicyRule, []PolicyRule) {
+// is the answer's, or, when the kernel refused, when its table's best
+// route for the destination refuses (refused names it); a refusing rule
+// decides when the kernel refused.
+func decidingRule(rules []fibRule, q LookupQuery, l *Lookup, refused func(table uint32) *BlockingRoute) (*PolicyRule, []PolicyRule) {
 	var passed []PolicyRule
 	jump := -1
 	for _, r := range rules {
@@ -92,6 +94,11 @@ func decidingRule(rules []fibRule, q LookupQuery, l *Lookup) (*PolicyRule, []Pol
 		case unix.FR_ACT_TO_TBL:
 			if l.Route != nil && r.table == l.Table {
 				return &pr, passed
+			}
+			if l.Route == nil {
+				if l.Refusal = refused(r.table); l.Refusal != nil {
+					return &pr, passed
+				}
 			}
 			passed = append(passed, pr)
 		case unix.FR_ACT_GOTO:
