@@ -39,7 +39,7 @@ func (s *PortState) UnmarshalText(b []byte) error {
 	}
 	n, err := strconv.ParseUint(string(b), 10, 8)
 	if err != nil {
-		return fmt.Errorf("bridge port state %q: not a state's name or number", clipText(b))
+		return fmt.Errorf("bridge port state %q: not a state's name or number", clipWord(b))
 	}
 	*s = PortState(n)
 	return nil

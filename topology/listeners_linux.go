@@ -27,7 +27,7 @@ func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
 	case "udp":
 		ipproto, states = unix.IPPROTO_UDP, 0xfff
 	default:
-		return nil, fmt.Errorf("listeners: protocol %q is neither tcp nor udp", clipText([]byte(proto)))
+		return nil, fmt.Errorf("listeners: protocol %q is neither tcp nor udp", clipWord([]byte(proto)))
 	}
 	fd := -1
 	err := Do(ns.Handle, func() error {

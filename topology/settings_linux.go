@@ -116,7 +116,7 @@ func readIntFile(fd int, p string) (int, error) {
 	}
 	v, err := strconv.Atoi(strings.TrimSpace(string(b[:n])))
 	if err != nil {
-		return -1, fmt.Errorf("read /proc/sys/net/%s: %q is not a number", p, clipText(b[:n]))
+		return -1, fmt.Errorf("read /proc/sys/net/%s: %q is not a number", p, clipWord(b[:n]))
 	}
 	return v, nil
 }

@@ -18,3 +18,11 @@ func (e *Unreadable) Error() string {
 }
 
 func (e *Unreadable) Unwrap() error { return e.Err }
+
+// clipWord bounds what an error quotes of a caller's or the kernel's text.
+func clipWord(b []byte) string {
+	if len(b) > 32 {
+		return string(b[:32]) + "..."
+	}
+	return string(b)
+}
