@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"syscall"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -19,6 +18,14 @@ func RouteLookup(ns Held, q LookupQuery) (*Lookup, error) {
 	}
 	if q.Src.IsValid() && q.Src.Is4() != q.Dst.Is4() {
 		return nil, fmt.Errorf("source %s and destination %s are not of one family", q.Src, q.Dst)
+	}
+	for _, name := range []string{q.Iif, q.Oif} {
+		if name == "" {
+			continue
+		}
+		if err := ValidateInterface(name); err != nil {
+			return nil, err
+		}
 	}
 	nh, err := ns.netlinkHandle()
 	if err != nil {
@@ -58,10 +65,10 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, e
 	}
 	l := &Lookup{Namespace: ns.Name}
 	msgs, err := exchange(fd, unix.RTM_GETROUTE, 0, lookupRequest(q, iif, oif))
-	var errno syscall.Errno
+	var refusal *kernelRefusal
 	switch {
-	case errors.As(err, &errno):
-		l.Errno, l.Error = int(errno), (&RouteError{Errno: errno}).Error()
+	case errors.As(err, &refusal):
+		l.Errno, l.Error = int(refusal.errno), (&RouteError{Errno: refusal.errno}).Error()
 		return l, rules, nil
 	case err != nil:
 		return nil, nil, err
@@ -81,9 +88,6 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, e
 func ifIndex(nh *netlink.Handle, name string) (int, error) {
 	if name == "" {
 		return 0, nil
-	}
-	if err := ValidateInterface(name); err != nil {
-		return 0, err
 	}
 	link, err := nh.LinkByName(name)
 	if err != nil {

@@ -159,4 +159,14 @@ func TestRouteLookupUnreadable(t *testing.T) {
 	if !errors.As(err, &u) || u.Namespace != ns.Name {
 		t.Fatalf("err = %v; want an Unreadable naming %s", err, ns.Name)
 	}
+	bad := []LookupQuery{
+		{},
+		{Dst: netip.MustParseAddr("192.0.2.1"), Oif: "a/b"},
+		{Dst: netip.MustParseAddr("192.0.2.1"), Src: netip.MustParseAddr("fd00::1")},
+	}
+	for _, q := range bad {
+		if _, err := RouteLookup(ns, q); err == nil || errors.As(err, &u) {
+			t.Errorf("%+v: err = %v; want a usage error, not Unreadable", q, err)
+		}
+	}
 }

@@ -8,9 +8,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// kernelRefusal is an NLMSG_ERROR answer: the kernel refused the request,
+// unlike a socket error (a receive timeout is EAGAIN too).
+type kernelRefusal struct{ errno syscall.Errno }
+
+func (e *kernelRefusal) Error() string { return e.errno.Error() }
+func (e *kernelRefusal) Unwrap() error { return e.errno }
+
 // exchange sends one request (its header filled here) on a netlink socket
 // and returns the payloads of the answer: one message, or a dump's messages
-// up to NLMSG_DONE. A kernel error comes back as its syscall.Errno.
+// up to NLMSG_DONE. A kernel error comes back as a *kernelRefusal.
 func exchange(fd int, typ, flags uint16, body []byte) ([][]byte, error) {
 	req := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
 	req = append(req, body...)
@@ -41,7 +48,7 @@ func exchange(fd int, typ, flags uint16, body []byte) ([][]byte, error) {
 					return nil, errors.New("short netlink error")
 				}
 				if errno := -int32(binary.NativeEndian.Uint32(m.Data)); errno != 0 {
-					return nil, syscall.Errno(errno)
+					return nil, &kernelRefusal{syscall.Errno(errno)}
 				}
 				return out, nil
 			}
