@@ -3,6 +3,7 @@ package topology
 import (
 	"encoding/json"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -129,5 +130,38 @@ func TestCheckNeighbor(t *testing.T) {
 				t.Errorf("CheckNeighbor = %+v; want owner %q wrong %v", c, tt.owner, tt.wrong)
 			}
 		})
+	}
+}
+
+// TestFactsReadBack: what the gatherers return is recorded as JSON and
+// judged later from the file; every value must read back as it was.
+func TestFactsReadBack(t *testing.T) {
+	values := []any{
+		&Lookup{Namespace: "A", Route: &LookupRoute{Type: "unicast", Dev: "u0", Line: "192.0.2.9 via 10.77.0.2 dev u0 table 100"},
+			Table: 100, Rule: &PolicyRule{Priority: 100, Selector: "from all fwmark 0x5", Action: "lookup 100", Table: 100},
+			Passed: []PolicyRule{{Priority: 0, Selector: "from all", Action: "lookup local", Table: 255}}},
+		&Lookup{Namespace: "A", Errno: 113, Error: "RTNETLINK answers: No route to host", Rule: &PolicyRule{Priority: 210, Action: "lookup 400", Table: 400},
+			Refusal: &BlockingRoute{Type: "unreachable", Dst: netip.MustParsePrefix("192.0.2.0/24")}},
+		&Settings{Namespace: "R", IPForward: 1, All: ConfV4{RPFilter: 1}, Interfaces: []IfaceSettings{{Name: "e0", IPv4: ConfV4{Forwarding: 0, RPFilter: 2}, IPv6Forwarding: -1}},
+			BridgeNF: &BridgeNF{CallIPTables: 1}},
+		&Bridge{Name: "br0", Up: true, STP: 1, Ports: []BridgePort{{Name: "p1", Bridge: "br0", State: PortBlocking, Isolated: true}}},
+		&[]BridgeFDBEntry{{MAC: "02:00:00:00:00:aa", Port: "p2", Bridge: "br0", State: "static"}},
+		&[]AddrState{{Interface: "x0", Prefix: netip.MustParsePrefix("fd55::1/64"), Flags: AddrTentative | AddrDADFailed}},
+		&[]Listener{{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:7096")}, {Proto: "tcp", Local: netip.MustParseAddrPort("[::]:80"), V6Only: true}},
+		&NeighborCheck{Entry: NeighborEntry{Dev: "n0", Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: NeighPermanent},
+			OwnerNamespace: "B", OwnerLink: "eth0", OwnerMAC: "02:00:00:00:00:02", Wrong: true},
+	}
+	for _, v := range values {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back := reflect.New(reflect.TypeOf(v).Elem()).Interface()
+		if err := json.Unmarshal(b, back); err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		if !reflect.DeepEqual(v, back) {
+			t.Errorf("%s read back as %+v", b, back)
+		}
 	}
 }
