@@ -36,6 +36,7 @@ func lookupLab(t *testing.T) Held {
 	ipn("route", "add", "unreachable", "192.0.2.0/24", "table", "400")
 	ipn("route", "add", "default", "via", "10.77.0.2", "dev", "u0", "table", "400")
 	ipn("rule", "add", "pref", "210", "fwmark", "0x40", "lookup", "400")
+	ipn("rule", "add", "pref", "190", "lookup", "main", "suppress_prefixlength", "0")
 	inNS(t, ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")
 	return ns
 }
@@ -63,6 +64,9 @@ func TestRouteLookupSelectors(t *testing.T) {
 		{"unreachable route in 400", LookupQuery{Mark: 0x40}, []string{"mark", "0x40"}, "400", 210},
 	}
 	rules := ruleLines(t, ns, "-4")
+	if l, _ := RouteLookup(ns, LookupQuery{Dst: dst}); l == nil || len(l.Passed) < 2 || l.Passed[1].String() != rules[190] {
+		t.Errorf("passed %+v; want rule 190 second, as ip rule says %q", l, rules[190])
+	}
 	if l, _ := RouteLookup(ns, LookupQuery{Dst: dst, Mark: 0x40}); l == nil || l.Refusal == nil || l.Refusal.String() != "unreachable 192.0.2.0/24" {
 		t.Errorf("refusal %+v; want the unreachable route of table 400", l)
 	}

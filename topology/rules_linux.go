@@ -24,6 +24,7 @@ type fibRule struct {
 	uid          *[2]uint32
 	ipproto      int
 	sport, dport *[2]uint16
+	suppress     int // suppress_prefixlength; -1 when not set
 }
 
 // ruleDump lists the policy rules of family (AF_INET or AF_INET6).
@@ -59,6 +60,10 @@ func parseRule(m []byte) fibRule {
 		r.ipproto = int(v)
 	}
 	r.sport, r.dport = portRange(a[unix.FRA_SPORT_RANGE]), portRange(a[unix.FRA_DPORT_RANGE])
+	r.suppress = -1
+	if v, ok := attrU32(a, unix.FRA_SUPPRESS_PREFIXLEN); ok && v != ^uint32(0) {
+		r.suppress = int(v)
+	}
 	return r
 }
 
@@ -78,7 +83,9 @@ func portRange(v []byte) *[2]uint16 {
 }
 
 // decidingRule walks the rules as fib_rules_lookup does: by priority, the
-// matching ones only, following goto. A table rule decides when its table
+// matching ones only, following goto. A suppressing rule (wg-quick's
+// "lookup main suppress_prefixlength 0") is passed unless its table gave
+// the answer, which the kernel returns only when not suppressed. A table rule decides when its table
 // is the answer's, or, when the kernel refused, when its table's best
 // route for the destination refuses (refused names it); a refusing rule
 // decides when the kernel refused.
@@ -156,6 +163,9 @@ func (r fibRule) policyRule() PolicyRule {
 	switch r.action {
 	case unix.FR_ACT_TO_TBL:
 		pr.Table, pr.Action = r.table, "lookup "+tableWord(r.table)
+		if r.suppress >= 0 {
+			pr.Action += fmt.Sprintf(" suppress_prefixlength %d", r.suppress)
+		}
 	case unix.FR_ACT_GOTO:
 		pr.Action = fmt.Sprintf("goto %d", r.gotoPrio)
 	default:
