@@ -29,7 +29,8 @@ var faultHook func(*Packet)
 // allocated per packet. It is not safe for concurrent use: one per
 // goroutine.
 type Decoder struct {
-	depth int
+	depth   int
+	missing int // bytes of the frame past the snap length
 }
 
 // NewDecoder returns a decoder.
@@ -42,7 +43,7 @@ func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	*p = Packet{Time: f.Time, NoTime: f.NoTime, Point: f.Point, Dir: f.Dir, Len: f.Len, Link: f.LinkType}
 	p.Comment = f.Comment
 	p.Truncated = len(f.Data) < f.Len
-	d.depth = 0
+	d.depth, d.missing = 0, max(f.Len-len(f.Data), 0)
 	if recoverPanics {
 		defer recoverFault(p)
 	}
@@ -254,6 +255,7 @@ func (d *Decoder) arp(b []byte, p *Packet) {
 		return
 	}
 	p.Kind, p.ARPOp = KindARP, binary.BigEndian.Uint16(b[6:])
+	p.IPLen = len(b) + d.missing // what tcpdump prints as the ARP packet's length
 	// Any 6-byte hardware address is a MAC-48, whatever the hardware type
 	// says (IEEE 802 networks use 6, and tcpdump prints them alike).
 	if hw == 6 {

@@ -3,6 +3,9 @@ package decode
 import (
 	"net/netip"
 	"strconv"
+	"strings"
+
+	"github.com/nsdump/nsdump/capture"
 )
 
 // tcpFlags writes flags as tcpdump does: [S], [S.], [P.], [R.], [F.].
@@ -120,6 +123,12 @@ func icmpText(k Kind, typ, code uint8) string {
 // AppendLine appends the one-line, tcpdump-like summary of p: time,
 // capture point, direction, then the packet.
 func AppendLine(b []byte, p *Packet, point string) []byte {
+	return AppendSummary(appendLineHead(b, p, point), p)
+}
+
+// appendLineHead writes what comes before the summary: time, capture
+// point, direction.
+func appendLineHead(b []byte, p *Packet, point string) []byte {
 	if p.NoTime {
 		b = append(b, "--:--:--.------"...)
 	} else {
@@ -130,9 +139,13 @@ func AppendLine(b []byte, p *Packet, point string) []byte {
 		b = AppendPrintable(b, point)
 		b = append(b, ' ')
 	}
-	b = append(b, p.Dir.String()...)
-	b = append(b, ' ')
-	return AppendSummary(b, p)
+	// A file that does not record directions (a plain pcap) gets none, as
+	// tcpdump prints none: not a bare "-".
+	if p.Dir != capture.DirUnknown {
+		b = append(b, p.Dir.String()...)
+		b = append(b, ' ')
+	}
+	return b
 }
 
 // appendClock writes UTC hh:mm:ss.uuuuuu, as tcpdump prints it by
@@ -157,14 +170,62 @@ func appendClock(b []byte, ns int64) []byte {
 	return b
 }
 
-// AppendSummary appends what tcpdump -n prints after the time.
+// AppendSummary appends what tcpdump -nn -S prints after the time:
+// without the state of earlier packets, TCP sequence numbers are absolute.
 func AppendSummary(b []byte, p *Packet) []byte {
+	return appendSummary(b, p, &lineStyle{})
+}
+
+// lineStyle is what shapes a summary beyond the packet itself.
+type lineStyle struct {
+	verbose int
+	// link: the link-layer header is printed before the summary (-e), so
+	// the protocol words ("IP ", "ARP, ") go, as tcpdump -e drops them,
+	// inside tunnels too.
+	link bool
+	// net is the frame from the network header on, for -v's IP header
+	// fields; used once, by the outermost IP header.
+	net []byte
+	// tcpNet is net once the outermost IP header is printed: the TCP
+	// checksum is checked there, as tcpdump -v does.
+	tcpNet []byte
+	// seqs numbers TCP sequences relative to each connection's first, as
+	// tcpdump does by default; nil gives them absolute (tcpdump -S).
+	seqs tcpSeqs
+}
+
+// appendIPWord writes "IP " or "IP6 ", with the outermost header's -v
+// fields, or nothing after a -e link header.
+func (st *lineStyle) appendIPWord(b []byte, a netip.Addr) []byte {
+	six := a.Is6() && !a.Is4In6()
+	net := st.net
+	st.net, st.tcpNet = nil, net
+	if st.link {
+		// no word: tcpdump -e prints none at any depth
+	} else if six {
+		b = append(b, "IP6 "...)
+	} else {
+		b = append(b, "IP "...)
+	}
+	switch {
+	case st.verbose == 0:
+	case six && len(net) >= 40 && net[0]>>4 == 6:
+		b = appendIPv6Verbose(b, net)
+		b = append(b, ' ')
+	case !six && len(net) >= 20 && net[0]>>4 == 4:
+		b = appendIPv4Verbose(b, net)
+		b = append(b, "\n    "...)
+	}
+	return b
+}
+
+func appendSummary(b []byte, p *Packet, st *lineStyle) []byte {
 	if p.Tunnel.Kind != TunnelNone {
-		b = appendTunnel(b, &p.Tunnel)
+		b = appendTunnel(b, &p.Tunnel, st)
 	}
 	switch p.Kind {
 	case KindARP:
-		return appendARP(b, p)
+		return appendARP(b, p, st)
 	case KindOther:
 		if p.Malformed != "" {
 			return append(append(b, "undecoded: "...), p.Malformed...)
@@ -177,30 +238,29 @@ func AppendSummary(b []byte, p *Packet) []byte {
 		}
 		return strconv.AppendInt(b, int64(p.Len), 10)
 	}
-	if p.Src.Is6() && !p.Src.Is4In6() {
-		b = append(b, "IP6 "...)
-	} else {
-		b = append(b, "IP "...)
-	}
+	b = st.appendIPWord(b, p.Src)
 	ports := p.Kind == KindTCP || p.Kind == KindUDP || p.PortsOnly
 	b = appendEndpoint(b, p.Src, p.SrcPort, ports)
 	b = append(b, " > "...)
 	b = appendEndpoint(b, p.Dst, p.DstPort, ports)
 	b = append(b, ": "...)
+	if p.IP6Ext&ExtHopByHop != 0 {
+		b = append(b, "HBH "...)
+	}
+	if p.Frag && p.Src.Is6() && !p.Src.Is4In6() {
+		b = append(b, "frag ("...)
+		b = strconv.AppendUint(b, uint64(p.FragOff)*8, 10)
+		b = append(b, '|')
+		b = strconv.AppendUint(b, uint64(p.FragLen), 10)
+		b = append(b, ')')
+		if p.FragOff != 0 {
+			return b // tcpdump prints nothing of a later fragment's payload
+		}
+		b = append(b, ' ')
+	}
 	switch p.Kind {
 	case KindTCP:
-		b = append(b, "Flags "...)
-		b = appendFlags(b, p.Flags)
-		b = append(b, ", seq "...)
-		b = strconv.AppendUint(b, uint64(p.TCPSeq), 10)
-		if p.Flags&ACK != 0 {
-			b = append(b, ", ack "...)
-			b = strconv.AppendUint(b, uint64(p.TCPAck), 10)
-		}
-		b = append(b, ", win "...)
-		b = strconv.AppendUint(b, uint64(p.Window), 10)
-		b = append(b, ", length "...)
-		b = strconv.AppendInt(b, int64(p.PayloadLen), 10)
+		b = appendTCP(b, p, st)
 	case KindUDP:
 		b = append(b, "UDP, length "...)
 		b = strconv.AppendInt(b, int64(p.PayloadLen), 10)
@@ -233,29 +293,134 @@ func AppendSummary(b []byte, p *Packet) []byte {
 	return b
 }
 
+// appendTCP writes what follows the ports, as tcpdump prints it: seq only
+// when the segment has data or SYN, FIN or RST (always with -vv), as a
+// range when it has data; the options whenever the header has them.
+func appendTCP(b []byte, p *Packet, st *lineStyle) []byte {
+	b = append(b, "Flags "...)
+	b = appendFlags(b, p.Flags)
+	if st.verbose > 0 && st.tcpNet != nil {
+		if field, want, ok := tcpChecksum(p, st.tcpNet); ok {
+			b = appendTCPChecksum(b, field, want)
+		}
+	}
+	seq, ack := st.seqs.relative(p)
+	if st.verbose > 1 || p.PayloadLen > 0 || p.Flags&(SYN|FIN|RST) != 0 {
+		b = append(b, ", seq "...)
+		b = strconv.AppendUint(b, uint64(seq), 10)
+		if p.PayloadLen > 0 {
+			b = append(b, ':')
+			b = strconv.AppendUint(b, uint64(seq+uint32(p.PayloadLen)), 10)
+		}
+	}
+	if p.Flags&ACK != 0 {
+		b = append(b, ", ack "...)
+		b = strconv.AppendUint(b, uint64(ack), 10)
+	}
+	b = append(b, ", win "...)
+	b = strconv.AppendUint(b, uint64(p.Window), 10)
+	if p.Flags&URG != 0 {
+		b = append(b, ", urg "...)
+		b = strconv.AppendUint(b, uint64(p.Urgent), 10)
+	}
+	if p.TCPOptLen > 0 && p.Cut == "" {
+		b = append(b, ", options ["...)
+		b = appendTCPOptions(b, p.TCPOpts[:p.TCPOptLen])
+		b = append(b, ']')
+	}
+	b = append(b, ", length "...)
+	return strconv.AppendInt(b, int64(p.PayloadLen), 10)
+}
+
+// appendICMP writes an ICMP or ICMPv6 message as tcpdump -nn does, its
+// length (the ICMP message's, from the IP header) last.
 func appendICMP(b []byte, p *Packet) []byte {
 	if p.Kind == KindICMP6 {
 		b = append(b, "ICMP6, "...)
+		b = appendICMP6Text(b, p)
 	} else {
 		b = append(b, "ICMP "...)
+		b = appendICMP4Text(b, p)
 	}
-	b = append(b, icmpText(p.Kind, p.ICMPType, p.ICMPCode)...)
+	if p.Cut == "" && p.IPLen > 0 {
+		b = append(b, ", length "...)
+		b = strconv.AppendInt(b, int64(max(p.IPLen-p.IPHdrLen, 0)), 10)
+	}
+	return b
+}
+
+func appendEcho(b []byte, p *Packet) []byte {
+	b = append(b, ", id "...)
+	b = strconv.AppendUint(b, uint64(p.ID), 10)
+	b = append(b, ", seq "...)
+	return strconv.AppendUint(b, uint64(p.Seq), 10)
+}
+
+// unreach4TD are tcpdump's words for ICMP destination unreachable codes:
+// %s is the quoted packet's destination.
+var unreach4TD = [...]string{0: "net %s unreachable", 1: "host %s unreachable",
+	5: "%s unreachable - source route failed", 6: "net %s unreachable - unknown",
+	7: "host %s unreachable - unknown", 8: "%s unreachable - source host isolated",
+	9: "net %s unreachable - admin prohibited", 10: "host %s unreachable - admin prohibited",
+	11: "net %s unreachable - tos prohibited", 12: "host %s unreachable - tos prohibited",
+	13: "%s unreachable - admin prohibited filter", 14: "%s unreachable - host precedence violation",
+	15: "%s unreachable - precedence cutoff"}
+
+func appendICMP4Text(b []byte, p *Packet) []byte {
 	if req, rep := p.Echo(); req || rep {
-		b = append(b, ", id "...)
-		b = strconv.AppendUint(b, uint64(p.ID), 10)
-		b = append(b, ", seq "...)
-		b = strconv.AppendUint(b, uint64(p.Seq), 10)
+		return appendEcho(append(b, icmpText(p.Kind, p.ICMPType, p.ICMPCode)...), p)
 	}
-	if p.NDTarget.IsValid() {
-		b = append(b, ", target "...)
-		b = p.NDTarget.AppendTo(b)
+	q := &p.Quote
+	if p.ICMPType != 3 || !q.Valid {
+		return append(b, icmpText(p.Kind, p.ICMPType, p.ICMPCode)...)
 	}
-	if p.Quote.Valid {
-		b = append(b, " (quoting "...)
-		b = appendEndpoint(b, p.Quote.Src, p.Quote.SrcPort, p.Quote.Proto == 6 || p.Quote.Proto == 17)
-		b = append(b, " > "...)
-		b = appendEndpoint(b, p.Quote.Dst, p.Quote.DstPort, p.Quote.Proto == 6 || p.Quote.Proto == 17)
-		b = append(b, ')')
+	switch c := p.ICMPCode; {
+	case c == 2:
+		b = q.Dst.AppendTo(b)
+		b = append(b, " protocol "...)
+		return strconv.AppendUint(b, uint64(q.Proto), 10)
+	case c == 3 && (q.Proto == 6 || q.Proto == 17):
+		b = q.Dst.AppendTo(b)
+		b = append(b, [...]string{6: " tcp port ", 17: " udp port "}[q.Proto]...)
+		b = strconv.AppendUint(b, uint64(q.DstPort), 10)
+		return append(b, " unreachable"...)
+	case c == 4:
+		b = q.Dst.AppendTo(b)
+		b = append(b, " unreachable - need to frag (mtu "...)
+		b = strconv.AppendUint(b, uint64(p.ICMPAux), 10)
+		return append(b, ')')
+	case int(c) < len(unreach4TD) && unreach4TD[c] != "":
+		w := unreach4TD[c]
+		at := strings.Index(w, "%s")
+		b = append(b, w[:at]...)
+		b = q.Dst.AppendTo(b)
+		return append(b, w[at+2:]...)
+	}
+	return append(b, icmpText(p.Kind, p.ICMPType, p.ICMPCode)...)
+}
+
+func appendICMP6Text(b []byte, p *Packet) []byte {
+	b = append(b, icmpText(p.Kind, p.ICMPType, p.ICMPCode)...)
+	switch p.ICMPType {
+	case 128, 129:
+		return appendEcho(b, p)
+	case 2:
+		b = append(b, ", mtu "...)
+		return strconv.AppendUint(b, uint64(p.ICMPAux), 10)
+	case 135:
+		if p.NDTarget.IsValid() {
+			b = append(b, ", who has "...)
+			b = p.NDTarget.AppendTo(b)
+		}
+	case 136:
+		if p.NDTarget.IsValid() {
+			b = append(b, ", tgt is "...)
+			b = p.NDTarget.AppendTo(b)
+		}
+	case 143:
+		b = append(b, " report v2, "...)
+		b = strconv.AppendUint(b, uint64(p.ICMPAux), 10)
+		b = append(b, " group record(s)"...)
 	}
 	return b
 }
@@ -269,19 +434,31 @@ func appendEndpoint(b []byte, a netip.Addr, port uint16, withPort bool) []byte {
 	return b
 }
 
-func appendARP(b []byte, p *Packet) []byte {
+// appendARP writes ARP as tcpdump does: "ARP, " unless a -e link header
+// came before, the Ethernet and IPv4 address lengths with -v, the length
+// of the ARP packet last.
+func appendARP(b []byte, p *Packet, st *lineStyle) []byte {
+	if !st.link {
+		b = append(b, "ARP, "...)
+	}
+	if st.verbose > 0 {
+		b = append(b, "Ethernet (len 6), IPv4 (len 4), "...)
+	}
 	switch p.ARPOp {
 	case 1:
-		b = append(b, "ARP, Request who-has "...)
+		b = append(b, "Request who-has "...)
 		b = p.ARPTarget.AppendTo(b)
 		b = append(b, " tell "...)
-		return p.ARPSender.AppendTo(b)
+		b = p.ARPSender.AppendTo(b)
 	case 2:
-		b = append(b, "ARP, Reply "...)
+		b = append(b, "Reply "...)
 		b = p.ARPSender.AppendTo(b)
 		b = append(b, " is-at "...)
-		return append(b, macString(p.SenderMAC)...)
+		b = append(b, macString(p.SenderMAC)...)
+	default:
+		b = append(b, "op "...)
+		b = strconv.AppendUint(b, uint64(p.ARPOp), 10)
 	}
-	b = append(b, "ARP, op "...)
-	return strconv.AppendUint(b, uint64(p.ARPOp), 10)
+	b = append(b, ", length "...)
+	return strconv.AppendInt(b, int64(p.IPLen), 10)
 }

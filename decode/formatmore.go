@@ -4,14 +4,10 @@ import "strconv"
 
 // appendTunnel writes the outer layers of an encapsulated packet, tcpdump
 // style, ending in ": " before the inner packet.
-func appendTunnel(b []byte, t *Tunnel) []byte {
+func appendTunnel(b []byte, t *Tunnel, st *lineStyle) []byte {
 	switch t.Outer {
 	case KindIPv4, KindIPv6, KindUDP:
-		if t.Src.Is6() && !t.Src.Is4In6() {
-			b = append(b, "IP6 "...)
-		} else {
-			b = append(b, "IP "...)
-		}
+		b = st.appendIPWord(b, t.Src)
 		udp := t.Outer == KindUDP
 		b = appendEndpoint(b, t.Src, t.SrcPort, udp)
 		b = append(b, " > "...)

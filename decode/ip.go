@@ -91,10 +91,14 @@ func (d *Decoder) ip6(b []byte, p *Packet) {
 			p.Proto, p.Truncated, p.Cut = next, true, extCut[next]
 			return
 		}
-		if next == 44 {
+		switch next {
+		case 0:
+			p.IP6Ext |= ExtHopByHop
+		case 44:
 			off := binary.BigEndian.Uint16(rest[2:])
 			p.FragOff, p.MoreFrag = off>>3, off&1 != 0
 			p.Frag = true
+			p.FragLen = uint16(max(p.IPLen-p.IPHdrLen-n, 0))
 		}
 		p.IPHdrLen += n
 		next, rest = rest[0], rest[n:]
@@ -134,6 +138,9 @@ func (d *Decoder) icmp4(b []byte, p *Packet) {
 	}
 	p.Kind, p.ICMPType, p.ICMPCode = KindICMP4, b[0], b[1]
 	p.ID, p.Seq = binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:])
+	if p.ICMPType == 3 && p.ICMPCode == 4 {
+		p.ICMPAux = uint32(p.Seq)
+	}
 	if p.ICMPError() {
 		p.Quote = quote4(b[8:])
 	}
@@ -152,11 +159,18 @@ func (d *Decoder) icmp6(b []byte, p *Packet) {
 			p.ID, p.Seq = binary.BigEndian.Uint16(body), binary.BigEndian.Uint16(body[2:])
 		}
 	case p.ICMPType == 135 || p.ICMPType == 136:
-		if len(body) >= 20 {
-			p.NDTarget = addr16(body[4:20])
+		if len(body) < 20 {
+			p.Truncated, p.Cut = true, "[|icmp6]"
+			return
+		}
+		p.NDTarget = addr16(body[4:20])
+	case p.ICMPType == 143:
+		if len(body) >= 4 {
+			p.ICMPAux = uint32(binary.BigEndian.Uint16(body[2:]))
 		}
 	case p.ICMPError():
 		if len(body) >= 4 {
+			p.ICMPAux = binary.BigEndian.Uint32(body)
 			p.Quote = quote6(body[4:])
 		}
 	}
@@ -175,8 +189,11 @@ func tcp(b []byte, p *Packet) {
 	}
 	p.Kind, p.SrcPort, p.DstPort = KindTCP, binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 	p.TCPSeq, p.TCPAck = binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
-	p.Flags, p.Window = b[13], binary.BigEndian.Uint16(b[14:])
+	p.Flags, p.Window, p.Urgent = b[13], binary.BigEndian.Uint16(b[14:]), binary.BigEndian.Uint16(b[18:])
 	hdr := int(b[12]>>4) * 4
+	if hdr > 20 {
+		p.TCPOptLen = uint8(copy(p.TCPOpts[:], b[20:min(hdr, len(b))]))
+	}
 	switch {
 	case hdr < 20:
 		p.Cut, hdr = "[bad hdr length]", 20

@@ -83,6 +83,10 @@ type Packet struct {
 	FragOff  uint16 // in units of 8 bytes
 	MoreFrag bool
 	IPID     uint16
+	// IP6Ext are the IPv6 extension headers tcpdump names; FragLen is
+	// what follows a fragment header.
+	IP6Ext  IP6Ext
+	FragLen uint16
 
 	// ARP
 	ARPOp                uint16
@@ -93,7 +97,10 @@ type Packet struct {
 	ICMPType, ICMPCode uint8
 	ID, Seq            uint16
 	NDTarget           netip.Addr // neighbour solicitation/advertisement
-	Quote              Quote
+	// ICMPAux is the next-hop MTU of a frag-needed or packet-too-big, the
+	// pointer of a parameter problem, or an MLDv2 report's record count.
+	ICMPAux uint32
+	Quote   Quote
 
 	// TCP and UDP
 	SrcPort, DstPort uint16
@@ -101,7 +108,12 @@ type Packet struct {
 	Flags            uint8
 	TCPSeq, TCPAck   uint32
 	Window           uint16
+	Urgent           uint16
 	PayloadLen       int
+	// TCPOpts holds the TCP options as captured (TCPOptLen bytes): tcpdump
+	// prints them on every line.
+	TCPOpts   [40]byte
+	TCPOptLen uint8
 }
 
 // Echo reports whether the packet is an ICMP or ICMPv6 echo request (true,
@@ -126,6 +138,14 @@ func (p *Packet) ICMPError() bool {
 	}
 	return false
 }
+
+// IP6Ext is a set of IPv6 extension headers.
+type IP6Ext uint8
+
+// IPv6 extension headers tcpdump prints by name.
+const (
+	ExtHopByHop IP6Ext = 1 << iota
+)
 
 // StopReason is why decoding ended at a layer nsdump does not follow.
 type StopReason uint8

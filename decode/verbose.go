@@ -18,27 +18,49 @@ type Format struct {
 }
 
 // AppendPacket appends p's line as f asks, from the frame's bytes data
-// (caplen bytes, as captured), without the trailing newline.
+// (caplen bytes, as captured), without the trailing newline. It keeps no
+// state between packets: TCP sequence numbers are absolute, as tcpdump -S
+// prints them; a Printer numbers them as tcpdump does by default.
 func AppendPacket(b []byte, p *Packet, point string, data []byte, f Format) []byte {
-	if !f.Link && f.Hex == 0 && f.ASCII == 0 && f.Verbose == 0 {
-		return AppendLine(b, p, point)
+	return appendPacket(b, p, point, data, f, nil)
+}
+
+// Printer prints packet lines as tcpdump -nn does with the flags of its
+// Format, keeping what tcpdump keeps between packets: each TCP
+// connection's first sequence numbers, to print the others relative.
+type Printer struct {
+	f    Format
+	seqs tcpSeqs
+}
+
+// NewPrinter returns a printer for f; absolute prints TCP sequence numbers
+// as sent (tcpdump -S).
+func NewPrinter(f Format, absolute bool) *Printer {
+	pr := &Printer{f: f}
+	if !absolute {
+		pr.seqs = tcpSeqs{}
 	}
-	start := len(b)
-	b = AppendLine(b, p, point)
-	line := append([]byte(nil), b[start:]...)
-	b = b[:start]
-	head := len(line) - len(AppendSummary(nil, p))
-	b = append(b, line[:head]...)
+	return pr
+}
+
+// Append appends p's line, as AppendPacket does.
+func (pr *Printer) Append(b []byte, p *Packet, point string, data []byte) []byte {
+	return appendPacket(b, p, point, data, pr.f, pr.seqs)
+}
+
+func appendPacket(b []byte, p *Packet, point string, data []byte, f Format, seqs tcpSeqs) []byte {
+	b = appendLineHead(b, p, point)
+	st := lineStyle{verbose: f.Verbose, seqs: seqs}
 	off := linkHeaderLen(p.Link, data)
 	if f.Link {
+		n := len(b)
 		b = appendLinkHeader(b, p, data)
+		st.link = len(b) > n
 	}
-	summary := line[head:]
 	if f.Verbose > 0 && off <= len(data) {
-		b = appendVerbose(b, p, summary, data[off:])
-	} else {
-		b = append(b, summary...)
+		st.net = data[off:]
 	}
+	b = appendSummary(b, p, &st)
 	from := off
 	if f.Hex > 1 || f.Hex == 0 && f.ASCII > 1 {
 		from = 0
@@ -167,51 +189,6 @@ func protoName(p uint8) string {
 	return "unknown"
 }
 
-// appendVerbose writes the summary with the IP header in parentheses (IPv4
-// on a line of its own, as tcpdump -v) and the TCP options; net is the
-// frame from the network header on.
-func appendVerbose(b []byte, p *Packet, summary, net []byte) []byte {
-	rest := summary
-	switch {
-	case len(net) >= 20 && net[0]>>4 == 4 && hasPrefix(summary, "IP "):
-		rest = summary[3:]
-		b = append(b, "IP "...)
-		b = appendIPv4Verbose(b, net)
-		b = append(b, "\n    "...)
-	case len(net) >= 40 && net[0]>>4 == 6 && hasPrefix(summary, "IP6 "):
-		rest = summary[4:]
-		b = append(b, "IP6 "...)
-		b = appendIPv6Verbose(b, net)
-		b = append(b, ' ')
-	}
-	if p.Kind != KindTCP {
-		return append(b, rest...)
-	}
-	// The options go before the summary's closing ", length N", as tcpdump
-	// places them.
-	i := lastIndex(rest, ", length ")
-	opts := tcpOptions(p, net)
-	if i < 0 || opts == nil {
-		return append(b, rest...)
-	}
-	b = append(b, rest[:i]...)
-	b = append(b, ", options ["...)
-	b = appendTCPOptions(b, opts)
-	b = append(b, ']')
-	return append(b, rest[i:]...)
-}
-
-func hasPrefix(b []byte, s string) bool { return len(b) >= len(s) && string(b[:len(s)]) == s }
-
-func lastIndex(b []byte, s string) int {
-	for i := len(b) - len(s); i >= 0; i-- {
-		if string(b[i:i+len(s)]) == s {
-			return i
-		}
-	}
-	return -1
-}
-
 func appendIPv4Verbose(b []byte, ip []byte) []byte {
 	tos := ip[1]
 	b = append(b, "(tos 0x"...)
@@ -281,20 +258,6 @@ func appendIPv6Verbose(b []byte, ip []byte) []byte {
 	b = append(b, ") payload length: "...)
 	b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(ip[4:])), 10)
 	return append(b, ')')
-}
-
-// tcpOptions returns the option bytes of p's TCP header, nil if none or
-// not captured.
-func tcpOptions(p *Packet, net []byte) []byte {
-	if p.IPHdrLen <= 0 || p.IPHdrLen+20 > len(net) {
-		return nil
-	}
-	tcp := net[p.IPHdrLen:]
-	hl := int(tcp[12]>>4) * 4
-	if hl <= 20 || hl > len(tcp) {
-		return nil
-	}
-	return tcp[20:hl]
 }
 
 var optionNames = map[byte]string{0: "eol", 1: "nop", 2: "mss", 3: "wscale", 4: "sackOK", 5: "sack", 8: "TS",

@@ -11,7 +11,7 @@ import (
 // printFlags are tcpdump's packet-printing flags, for capture and
 // read --packets.
 type printFlags struct {
-	link                   bool
+	link, absolute         bool
 	hex, ascii, vrb, times int
 }
 
@@ -20,6 +20,7 @@ func addPrintFlags(fs *pflag.FlagSet) *printFlags {
 	fs.BoolVarP(&pf.link, "link-header", "e", false, "print the link-layer header: MAC addresses, ethertype, frame length (as tcpdump -e)")
 	fs.CountVarP(&pf.hex, "hex", "X", "print each packet in hex and ASCII from the network header on; -XX from the link header (as tcpdump)")
 	fs.CountVarP(&pf.ascii, "ascii", "A", "print each packet in ASCII from the network header on; -AA from the link header (as tcpdump)")
+	fs.BoolVarP(&pf.absolute, "absolute-tcp-sequence-numbers", "S", false, "print TCP sequence numbers as sent, not relative to each connection's first (as tcpdump -S)")
 	fs.CountVarP(&pf.vrb, "verbose", "v", "print IP TTL, id, flags, length and TCP options (as tcpdump -v)")
 	fs.CountVarP(&pf.times, "time", "t", "the time as tcpdump: -t none, -tt seconds since 1970, -ttt since the previous packet, -tttt date and time (UTC), -ttttt since the first packet")
 	fs.CountP("numeric", "n", "accepted for tcpdump's sake (-n, -nn): nsdump never resolves names or ports")
@@ -32,11 +33,11 @@ func (pf *printFlags) format() decode.Format {
 
 // printer returns what appends a packet's line as the flags ask.
 func (pf *printFlags) printer() func(b []byte, p *decode.Packet, point string, data []byte) []byte {
-	format := pf.format()
+	pr := decode.NewPrinter(pf.format(), pf.absolute)
 	st := &stamper{style: min(pf.times, 5)}
 	return func(b []byte, p *decode.Packet, point string, data []byte) []byte {
 		start := len(b)
-		b = decode.AppendPacket(b, p, point, data, format)
+		b = pr.Append(b, p, point, data)
 		if st.style == 0 || p.NoTime {
 			return b
 		}

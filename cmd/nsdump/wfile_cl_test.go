@@ -127,7 +127,7 @@ func TestCapturePrintsLikeTcpdump(t *testing.T) {
 	out := p.stdout.String()
 	for _, want := range []string{
 		l.NS0 + "/" + l.Veth0 + " Out " + mac + " > ",
-		", ethertype IPv4 (0x0800), length 98: IP (tos 0x0, ttl 64, id ",
+		", ethertype IPv4 (0x0800), length 98: (tos 0x0, ttl 64, id ",
 		"flags [DF], proto ICMP (1), length 84)\n    " + l.Addr0.Addr().String() + " > " + l.Addr1.Addr().String() + ": ICMP echo request",
 		"\n\t0x0000:  4500 0054 ",
 		" > " + mac + ", ethertype IPv4",

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/nsdump/nsdump/internal/labtest"
+)
+
+// lineException is a kind of packet whose line nsdump does not print as
+// tcpdump does, and why. It is recognised in tcpdump's lines of the
+// packet, for the flags listed (nil: all); the first that matches counts.
+type lineException struct {
+	flags []string
+	re    *regexp.Regexp
+	why   string
+	// inner: the text after the last tunnel header is still compared.
+	inner bool
+}
+
+var lineExceptions = []lineException{
+	{[]string{"-e"}, regexp.MustCompile(`: (Geneve|VXLAN)`), "-e inside an Ethernet tunnel: tcpdump prints the inner frame's link header too; nsdump only the outer's", false},
+	{[]string{"-e"}, regexp.MustCompile(`^\S+ version 0, resource ID`), "-e on NFLOG: tcpdump prints the NFLOG header (version, resource id, family); nsdump prints none and the IP word", false},
+	{[]string{"-v"}, regexp.MustCompile(`ICMP6|next-header (Options|Fragment)`), "-v on ICMPv6 and IPv6 extension headers: tcpdump adds checksum verdicts, neighbour discovery options, MLD group records and fragment ids; nsdump prints them as without -v", false},
+	{[]string{"-v"}, regexp.MustCompile(`: (IP|GREv|Geneve|VXLAN).*$|proto (IPIP|GRE|UDP)`), "-v inside a tunnel: tcpdump prints the inner IP header's fields too; nsdump only the outer's", false},
+	{[]string{"-v"}, regexp.MustCompile(`unreachable`), "-v on ICMP errors: tcpdump prints the quoted packet's headers on lines of their own", false},
+	{nil, regexp.MustCompile(`: (GREv\d|Geneve|VXLAN)`), "tunnel headers: nsdump prints its short form (GRE, key 0x7; Geneve, vni 77; VXLAN, vni 42 on one line); tcpdump adds the GRE length, Geneve flags and options, VXLAN flags, and puts VXLAN's inner packet on a line of its own", true},
+	{nil, regexp.MustCompile(`\[\|tcp\]`), "a TCP header cut by the snap length inside its options: tcpdump prints the options it has and stops; nsdump prints the fields before the options and marks the cut", false},
+	{nil, regexp.MustCompile(`: +\[\|hbhopt\]`), "an IPv6 hop-by-hop header cut by the snap length: nsdump names the protocol (ip-proto-0) before the cut", false},
+	{nil, regexp.MustCompile(`seq 5000:5600, ack 9000, win 502, length 600$`), "a frame cut by the snap length after whole headers: nsdump marks it [truncated], tcpdump prints nothing", false},
+}
+
+// nflogVerbose: NFLOG frames (nflog.pcap) under -v: nsdump does not find
+// the IP header after NFLOG's variable-length attributes, so prints no IP
+// fields.
+const nflogVerbose = "nflog.pcap"
+
+func exceptionFor(flags []string, block string) *lineException {
+	for i := range lineExceptions {
+		e := &lineExceptions[i]
+		if e.flags != nil && strings.Join(e.flags, " ") != strings.Join(flags, " ") {
+			continue
+		}
+		if e.re.MatchString(block) {
+			return e
+		}
+	}
+	return nil
+}
+
+// tunnelInner is what follows the last tunnel header of a line.
+var tunnelInner = regexp.MustCompile(`(?s)^.*(GRE|Geneve|VXLAN)[^:\n]*(: |\n)`)
+
+// tcpdumpCannotRead are the captures tcpdump refuses, and why.
+var tcpdumpCannotRead = map[string]string{
+	"sll-drops.pcapng": "Ethernet and Linux cooked (the drop monitor's point) interfaces in one file: libpcap reads one link type per file",
+}
+
+// TestLinesAsTcpdump: every recorded capture in testdata/pcaps and
+// testdata/traces, read with `nsdump read --packets` and with tcpdump -nn,
+// without flags, with -e and with -v: every packet's block of lines is
+// the same, time included, once nsdump's capture point and direction are
+// taken out, except for the kinds of packets lineExceptions lists with the
+// reason. TCP sequence numbers are relative, as tcpdump's default.
+func TestLinesAsTcpdump(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		labtest.Unavailable(t, "needs tcpdump: %v", err)
+	}
+	files, _ := filepath.Glob("../../testdata/pcaps/*.pcap*")
+	traces, _ := filepath.Glob("../../testdata/traces/*.pcap*")
+	files = append(files, traces...)
+	if len(files) < 15 {
+		t.Fatalf("recorded captures: %v", files)
+	}
+	point := regexp.MustCompile(`^(\d\d:\d\d:\d\d\.\d{6}) \S+/\S+ (In|Out) `)
+	for _, flags := range [][]string{nil, {"-e"}, {"-v"}} {
+		same, excused := 0, 0
+		for _, file := range files {
+			if why, ok := tcpdumpCannotRead[filepath.Base(file)]; ok {
+				t.Logf("%s not compared: %s", filepath.Base(file), why)
+				continue
+			}
+			want, err := exec.Command("tcpdump", append([]string{"-r", file, "-nn"}, flags...)...).Output()
+			if _, cut := err.(*exec.ExitError); err != nil && !(cut && strings.Contains(file, "truncated")) {
+				t.Fatalf("tcpdump -r %s %v: %v", file, flags, err)
+			}
+			got, e, code := nsdump(append(append([]string{"read", "--packets"}, flags...), file)...)
+			if code != 0 && !strings.Contains(file, "truncated") {
+				t.Fatalf("nsdump read --packets %v %s: exit %d %s", flags, file, code, e)
+			}
+			wb, gb := tcpdumpBlocks(string(want)), tcpdumpBlocks(got)
+			if len(wb) != len(gb) {
+				t.Errorf("%s %v: tcpdump printed %d packets, nsdump %d", file, flags, len(wb), len(gb))
+				continue
+			}
+			for i := range wb {
+				w := strings.Join(wb[i], "\n")
+				g := point.ReplaceAllString(strings.Join(gb[i], "\n"), "$1 ")
+				if w == g {
+					same++
+					continue
+				}
+				ex := exceptionFor(flags, w)
+				if ex == nil && len(flags) == 1 && flags[0] == "-v" && strings.HasSuffix(file, nflogVerbose) {
+					excused++
+					continue
+				}
+				if ex != nil && ex.inner && tunnelInner.ReplaceAllString(w, "") != tunnelInner.ReplaceAllString(g, "") {
+					t.Errorf("%s packet %d %v: inside the tunnel\ntcpdump: %q\nnsdump:  %q", filepath.Base(file), i+1, flags, w, g)
+					continue
+				}
+				if ex == nil {
+					t.Errorf("%s packet %d %v:\ntcpdump: %q\nnsdump:  %q", filepath.Base(file), i+1, flags, w, g)
+					continue
+				}
+				excused++
+			}
+		}
+		t.Logf("%v: %d packets printed as tcpdump prints them, %d listed exceptions", flags, same, excused)
+		if same < 250 {
+			t.Errorf("%v: only %d packets the same as tcpdump's", flags, same)
+		}
+	}
+}
+
+// tcpdumpBlocks splits printed packets into one block per packet: a line
+// that starts with a time and the lines under it, up to the report.
+func tcpdumpBlocks(out string) [][]string {
+	var blocks [][]string
+	for _, l := range strings.Split(out, "\n") {
+		switch {
+		case stamp.MatchString(l):
+			blocks = append(blocks, []string{l})
+		case l == "" || regexp.MustCompile(`^\d+ packets?,`).MatchString(l):
+			return blocks
+		case len(blocks) > 0:
+			blocks[len(blocks)-1] = append(blocks[len(blocks)-1], l)
+		}
+	}
+	return blocks
+}
