@@ -132,7 +132,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	for _, err := range s.Skipped()[skippedAtOpen:] {
 		fmt.Fprintf(e.stderr, "nsdump: went away during the capture: %v\n", err)
 	}
-	fmt.Fprintf(e.stderr, "%d packets captured, %d received by filter, %d dropped by kernel\n", st.Captured, st.Received, st.Dropped)
+	fmt.Fprintf(e.stderr, "%s captured, %d received by filter, %d dropped by kernel\n", plural(st.Captured, "packet"), st.Received, st.Dropped)
 	if cause := holderGone(ctx); cause != nil {
 		return cause
 	}

@@ -148,7 +148,7 @@ func (r *dropRecorder) stop(stderr io.Writer) error {
 	err := <-r.done
 	lost := r.mon.Lost()
 	r.mon.Close()
-	fmt.Fprintf(stderr, "%d kernel drops recorded, %d lost by the drop monitor\n", r.recorded, lost)
+	fmt.Fprintf(stderr, "%s recorded, %d lost by the drop monitor\n", plural(r.recorded, "kernel drop"), lost)
 	return err
 }
 

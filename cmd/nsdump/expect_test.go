@@ -192,7 +192,7 @@ func TestReadFilterSelectsExchanges(t *testing.T) {
 		{"src host 10.9.1.1", []string{"8 packets, 7 exchanges: 2 not answered or failed, 5 answered"}, "icmp6"},
 		// the answers select their exchanges: all but the unanswered echo
 		{"src host 10.9.2.1", []string{"6 packets, 6 exchanges: 1 not answered or failed, 5 answered", "established", "refused"}, "seq 4"},
-		{"dst port 7096", []string{"1 packets, 1 exchanges: 1 not answered or failed, 0 answered", "refused"}, "icmp"},
+		{"dst port 7096", []string{"1 packet, 1 exchange: 1 not answered or failed, 0 answered", "refused"}, "icmp"},
 	} {
 		out, e, code := nsdump(append([]string{"read", file}, strings.Fields(tt.filter)...)...)
 		if code != 0 {

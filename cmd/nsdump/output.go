@@ -5,6 +5,15 @@ import (
 	"io"
 )
 
+// plural writes n and the noun, singular for one ("1 packet", "2
+// packets"), as tcpdump's counts read.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
 // checkedWriter is standard output that remembers its first write error,
 // so that `nsdump read f.pcap > /dev/full` fails (exit 2) instead of
 // reporting success with nothing written.

@@ -177,7 +177,7 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 	}
 	t.Flush()
 	if n := t.Evicted(); n > 0 {
-		r.warnings = append(r.warnings, fmt.Sprintf("%d exchanges were finished early: more than %d were open at once (an answer after that counts apart; --max-open raises the limit)", n, o.maxOpen))
+		r.warnings = append(r.warnings, fmt.Sprintf("%s finished early: more than %d were open at once (an answer after that counts apart; --max-open raises the limit)", plural(n, "exchange"), o.maxOpen))
 	}
 	var failed []string
 	for _, ex := range r.expects {

@@ -74,8 +74,13 @@ func printRejudged(w io.Writer, all []rejudged) {
 	for _, r := range all {
 		fmt.Fprintf(w, "\njudged again from the facts stored in %s (facts version %d):\n", decode.Printable(r.File), r.Version)
 		differ, failed := 0, false
+		var probes []trace.Probe
 		for _, p := range r.Probes {
-			printProbe(w, p.Probe, r.port, plain, false)
+			probes = append(probes, p.Probe)
+		}
+		width := directionWidth(probes)
+		for _, p := range r.Probes {
+			printProbe(w, p.Probe, r.port, plain, false, width)
 			failed = failed || !p.OK
 			if !p.Differs {
 				continue

@@ -65,7 +65,7 @@ func (s *summary) add(ex *decode.Exchange) {
 }
 
 func (s *summary) print(w io.Writer, packets int) {
-	fmt.Fprintf(w, "%d packets, %d exchanges: %d not answered or failed, %d answered\n", packets, s.badCount+s.goodCount, s.badCount, s.goodCount)
+	fmt.Fprintf(w, "%s, %s: %d not answered or failed, %d answered\n", plural(packets, "packet"), plural(s.badCount+s.goodCount, "exchange"), s.badCount, s.goodCount)
 	byStart := func(list []*decode.Exchange) {
 		sort.SliceStable(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
 	}
@@ -121,7 +121,7 @@ func exchangeLine(ex *decode.Exchange) string {
 		fmt.Fprintf(&b, " (%s)", ex.Answer)
 	}
 	if ex.BytesToServer != nil && ex.Status == decode.StatusEstablished {
-		fmt.Fprintf(&b, ", %d bytes ->, %d bytes <-, close %s", *ex.BytesToServer, *ex.BytesToClient, ex.Close)
+		fmt.Fprintf(&b, ", %s ->, %s <-, close %s", plural(*ex.BytesToServer, "byte"), plural(*ex.BytesToClient, "byte"), ex.Close)
 	}
 	for _, e := range ex.Errors {
 		fmt.Fprintf(&b, "; ICMP %s from %s", e.Text, e.From)

@@ -131,8 +131,9 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d, timeout %s)\n",
 		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
 	printPath(w, res)
+	width := directionWidth(res.Probes)
 	for _, p := range res.Probes {
-		printProbe(w, p, cfg.Port, paint, true)
+		printProbe(w, p, cfg.Port, paint, true, width)
 	}
 	verdict := paint("32", "all probes ok")
 	if !res.OK {
@@ -141,10 +142,21 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	fmt.Fprintf(w, "\n%s\n", verdict)
 }
 
+// directionWidth is the width of the probes' direction column: the
+// longest direction, at least 14, so that names of any length (pid:N,
+// container names) keep the columns after it aligned.
+func directionWidth(probes []trace.Probe) int {
+	width := 14
+	for _, p := range probes {
+		width = max(width, len(decode.Printable(p.Direction)))
+	}
+	return width
+}
+
 // printProbe prints one probe's verdict as trace does: its outcome, where
 // its packets were seen (when seen is set), and for a failure why, the
-// route lookup and the fix.
-func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s string) string, seen bool) {
+// route lookup and the fix; width is the direction column's.
+func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s string) string, seen bool, width int) {
 	kind := p.Kind
 	if kind == "tcp" {
 		kind = fmt.Sprintf("tcp:%d", port)
@@ -158,9 +170,9 @@ func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s stri
 		if p.RTTms != nil {
 			rtt = fmt.Sprintf("%.3f ms  ", *p.RTTms)
 		}
-		fmt.Fprintf(w, "%-14s %-10s %s  %s%s\n", decode.Printable(p.Direction), kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
+		fmt.Fprintf(w, "%-*s %-10s %s  %s%s\n", width, decode.Printable(p.Direction), kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
 	} else {
-		fmt.Fprintf(w, "%-14s %-10s %s  %s in %s\n", decode.Printable(p.Direction), kind, paint("31", "FAIL"), decode.Printable(p.Cause), decode.Printable(p.Namespace))
+		fmt.Fprintf(w, "%-*s %-10s %s  %s in %s\n", width, decode.Printable(p.Direction), kind, paint("31", "FAIL"), decode.Printable(p.Cause), decode.Printable(p.Namespace))
 	}
 	if seen {
 		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
@@ -282,10 +294,10 @@ func savePartial(e env, name string, points []capture.Point, results []*trace.Re
 		n += len(r.Frames)
 	}
 	if err := writeTrace(ctx, e.stderr, name, points, results); err != nil {
-		fmt.Fprintf(e.stderr, "nsdump: interrupted; the %d packets captured so far were not written: %s\n", n, errorText(err))
+		fmt.Fprintf(e.stderr, "nsdump: interrupted; the %s captured so far were not written: %s\n", plural(n, "packet"), errorText(err))
 		return
 	}
-	fmt.Fprintf(e.stderr, "nsdump: interrupted; wrote the %d packets captured so far, without verdicts, to %s\n", n, name)
+	fmt.Fprintf(e.stderr, "nsdump: interrupted; wrote the %s captured so far, without verdicts, to %s\n", plural(n, "packet"), name)
 }
 
 // printPath shows each direction's path when it crosses other namespaces
