@@ -108,6 +108,11 @@ func TestInterfaceAddressesThatCannotWork(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.why) || !strings.Contains(err.Error(), tt.addr) {
 				t.Fatalf("error %v, want one naming %s as %q", err, tt.addr, tt.why)
 			}
+			// The address suggested instead is one that works.
+			_, instead, _ := strings.Cut(err.Error(), "such as ")
+			if p, err := ParseInterfacePrefix(instead); err != nil || p.Addr().Is4() && p.Addr().As4()[0] >= 240 {
+				t.Errorf("suggests %q instead: %v (or reserved 240.0.0.0/4)", instead, err)
+			}
 			// Setup refuses it before any system call: no root needed, nothing made.
 			l := DefaultLab()
 			l.NS0, l.NS1 = "nsdlb-never-a", "nsdlb-never-b"

@@ -99,13 +99,15 @@ func lastAddr(p netip.Prefix) netip.Addr {
 }
 
 // hostExample is an address to suggest instead of p: the first host of
-// p's subnet when only p's host part is wrong, else the walkthrough's.
+// p's subnet when only p's host part is wrong, else the walkthrough's. A
+// subnet in 240.0.0.0/4 (reserved; the limited broadcast address's) gets
+// the walkthrough's: 255.255.255.1/24 is no better an answer.
 func hostExample(p netip.Prefix) string {
 	a := p.Addr()
 	if a.Is6() {
 		return "fd00:1::1/64"
 	}
-	if p.Bits() <= 30 && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() && p.Masked().Addr().Next() != lastAddr(p) {
+	if p.Bits() <= 30 && a.As4()[0] < 240 && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() && p.Masked().Addr().Next() != lastAddr(p) {
 		return netip.PrefixFrom(p.Masked().Addr().Next(), p.Bits()).String()
 	}
 	return "10.0.1.1/24"

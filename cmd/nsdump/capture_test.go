@@ -287,8 +287,12 @@ func TestCaptureRefusesSymlink(t *testing.T) {
 	os.WriteFile(target, []byte("keep me"), 0o644)
 	link := filepath.Join(dir, "out.pcapng")
 	os.Symlink(target, link)
-	if _, e, code := nsdump("capture", ns0, "-w", link, "-c", "1"); code != 2 || strings.Count(e, "\n") != 1 {
+	_, e, code := nsdump("capture", ns0, "-w", link, "-c", "1")
+	if code != 2 || strings.Count(e, "\n") != 1 {
 		t.Errorf("capture -w SYMLINK: exit %d %q, want exit 2 in one line", code, e)
+	}
+	if !strings.Contains(e, "is a symbolic link") || !strings.Contains(e, "remove the link") || strings.Contains(e, "too many levels") {
+		t.Errorf("capture -w SYMLINK says %q: not what the link is and what to do", e)
 	}
 	if b, _ := os.ReadFile(target); string(b) != "keep me" {
 		t.Errorf("the symlink's target was overwritten: %q", b)

@@ -21,6 +21,19 @@ type failure struct{ err error }
 func (f failure) Error() string { return f.err.Error() }
 func (f failure) Unwrap() error { return f.err }
 
+// shown is an error the command already wrote to standard error in the
+// words a user expects there (route's kernel error, as ip route get
+// prints it): main adds no "nsdump: " line of its own.
+type shown struct{ error }
+
+func (s shown) Unwrap() error { return s.error }
+
+// reportable reports whether main should print err.
+func reportable(err error) bool {
+	var s shown
+	return err != nil && !errors.As(err, &s)
+}
+
 // errHelp ends a command after --help.
 var errHelp = errors.New("help shown")
 
@@ -54,7 +67,7 @@ func commands() []command {
 		{name: "ls", args: "[NS...] [--all] [--json]", summary: "interfaces, addresses, veth peers and routes of namespaces",
 			examples: "nsdump ls\n  nsdump ls vnet0 --json\n  nsdump ls pid:4242 /run/docker/netns/1a2b3c\n  nsdump ls --all", run: runLs},
 		{name: "route", args: "NS DST [--from SRC] [--iif IFACE] [--json]", summary: "look up a route inside a namespace, as ip route get does",
-			examples: "nsdump route vnet0 10.0.2.0\n  nsdump route vnet1 10.0.1.0 --from 10.0.2.0 --iif veth1", run: runRoute},
+			examples: "nsdump route vnet0 10.0.2.0\n  nsdump route vnet1 10.0.2.0 --from 10.0.1.0 --iif veth1", run: runRoute},
 		{name: "capture", args: "TARGET...|--all [-w FILE|-] [-c N] [-s SNAPLEN] [-B KiB] [-Z USER] [--drops] [-e] [-X|-XX|-A|-AA] [-v] [-S] [-t...] [-n] [FILTER...]", summary: "sniff interfaces inside namespaces, both veth ends at once",
 			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet1/veth1 -e -X tcp port 7096\n  nsdump capture vnet0 -w - | tshark -r -\n  nsdump capture pid:4242/eth0 icmp6\n  nsdump capture --all -w all.pcapng icmp", run: runCapture},
 		{name: "read", args: "FILE... [--json] [--packets [-e] [-X|-XX|-A|-AA] [-v] [-S] [-t...] [-n]] [--expect EXPR]... [--expect-file FILE] [--idle 1m] [--max-open 20000] [FILTER...]", summary: "exchange report from pcap/pcapng files",
@@ -180,11 +193,25 @@ func newFlags(e env, name string) *pflag.FlagSet {
 		if c.name == name {
 			fs.Usage = func() {
 				fmt.Fprintf(e.stdout, "Usage: nsdump %s %s\n\n%s.\n\nFlags:\n%s\nExamples:\n  %s\n",
-					c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:], fs.FlagUsages(), c.examples)
+					c.name, c.args, strings.ToUpper(c.summary[:1])+c.summary[1:], flagUsages(fs), c.examples)
 			}
 		}
 	}
 	return fs
+}
+
+// flagUsages is pflag's flag list without the type word "count" it shows
+// after a repeatable flag (-v, -X, -t): it takes no value. The word is
+// blanked, not cut, so the descriptions stay aligned.
+func flagUsages(fs *pflag.FlagSet) string {
+	text := fs.FlagUsages()
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Value.Type() == "count" {
+			name := "--" + f.Name + " count"
+			text = strings.Replace(text, name, "--"+f.Name+strings.Repeat(" ", len(" count")), 1)
+		}
+	})
+	return text
 }
 
 // parse parses flags, turning --help into errHelp after printing usage.

@@ -47,8 +47,12 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		// Handed over when the demo ends, however it ends but SIGKILL: from
 		// then on the lab is the user's, as if nsdump setup had built it.
 		defer func() {
-			if herr := topology.HandOver(lab.NS0, lab.NS1); herr != nil && err == nil {
+			herr := topology.HandOver(lab.NS0, lab.NS1)
+			if herr != nil && err == nil {
 				err = herr
+			}
+			if herr == nil {
+				fmt.Fprintf(e.stdout, "\nthe lab is kept: %s and %s stay, yours as if nsdump setup had built them; remove them with: %s\n", lab.NS0, lab.NS1, teardownCommand(lab))
 			}
 		}()
 	} else {
@@ -102,4 +106,19 @@ func runDemo(ctx context.Context, e env, args []string) (err error) {
 		return failure{errors.New("the lab still fails after adding the routes")}
 	}
 	return nil
+}
+
+// teardownCommand is the command that removes lab, with the naming flags
+// that differ from the defaults.
+func teardownCommand(lab topology.Lab) string {
+	d := topology.DefaultLab()
+	cmd := "nsdump teardown"
+	for _, f := range []struct{ flag, v, def string }{
+		{"--ns0", lab.NS0, d.NS0}, {"--ns1", lab.NS1, d.NS1}, {"--veth0", lab.Veth0, d.Veth0}, {"--veth1", lab.Veth1, d.Veth1},
+	} {
+		if f.v != f.def {
+			cmd += " " + f.flag + " " + f.v
+		}
+	}
+	return cmd
 }

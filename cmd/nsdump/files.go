@@ -36,6 +36,10 @@ func openOutput(ctx context.Context, name string, owner int) (*os.File, error) {
 	if err != nil && err == ctx.Err() {
 		return nil, fmt.Errorf("open %s: interrupted while waiting for a reader of the FIFO", name)
 	}
+	if errors.Is(err, unix.ELOOP) {
+		// O_NOFOLLOW's refusal reads "too many levels of symbolic links".
+		return nil, fmt.Errorf("create %s: it is a symbolic link, and nsdump never writes through one: name the file it points to, or remove the link", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", name, err)
 	}

@@ -42,6 +42,12 @@ func runSetup(_ context.Context, e env, args []string) error {
 func runTeardown(_ context.Context, e env, args []string) error {
 	fs := newFlags(e, "teardown")
 	lf := addLabFlags(fs)
+	// Addresses go with the namespaces; the flags are accepted so that a
+	// setup command line can be repeated with teardown.
+	for _, name := range []string{"addr0", "addr1"} {
+		f := fs.Lookup(name)
+		f.Usage, f.DefValue = "ignored: the addresses go with the namespaces (accepted so that setup's flags can be repeated)", "[]"
+	}
 	force := fs.Bool("force", false, "remove the namespaces even if they hold interfaces the lab did not create")
 	leftovers := fs.Bool("leftovers", false, "remove instead what killed nsdump runs left: namespaces a demo made for itself (the same ones: netns cookie), empty mount points of interrupted creations, and nftables tables a trace made for itself; nothing else")
 	if err := parse(fs, args); err != nil {

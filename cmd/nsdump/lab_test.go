@@ -50,13 +50,20 @@ func TestSetupRefusals(t *testing.T) {
 }
 
 // TestDemoKeepHandsOver: after demo --keep the lab is the user's: no
-// warning from later commands, and --leftovers does not remove it.
+// warning from later commands, and --leftovers does not remove it; the
+// demo says it kept the lab and prints the command that removes it.
 func TestDemoKeepHandsOver(t *testing.T) {
 	l := labtest.Names(t, "lb")
 	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
 	args := append([]string{"demo", "--keep", "-w", filepath.Join(t.TempDir(), "d.pcapng")}, labtest.Flags(l)...)
-	if out, err := exec.Command(buildNsdump(t), args...).CombinedOutput(); err != nil {
+	out, err := exec.Command(buildNsdump(t), args...).CombinedOutput()
+	if err != nil {
 		t.Fatalf("demo --keep: %v\n%s", err, out)
+	}
+	_, removal, said := strings.Cut(string(out), "the lab is kept: "+l.NS0+" and "+l.NS1+" stay, yours as if nsdump setup had built them; remove them with: nsdump ")
+	removal, _, _ = strings.Cut(removal, "\n")
+	if !said || !strings.HasPrefix(removal, "teardown ") {
+		t.Fatalf("demo --keep does not say it kept the lab and how to remove it:\n%s", out)
 	}
 	if !topology.NamespaceExists(l.NS0) || !topology.NamespaceExists(l.NS1) {
 		t.Fatal("demo --keep did not keep its lab")
@@ -70,8 +77,8 @@ func TestDemoKeepHandsOver(t *testing.T) {
 	if !topology.NamespaceExists(l.NS0) || !topology.NamespaceExists(l.NS1) {
 		t.Fatal("teardown --leftovers removed the kept lab")
 	}
-	if out, e, code := nsdump(append([]string{"teardown"}, labtest.Flags(l)...)...); code != 0 || !strings.Contains(out, "ip netns del "+l.NS1) {
-		t.Fatalf("teardown of the kept lab: exit %d %q %q", code, out, e)
+	if out, e, code := nsdump(strings.Fields(removal)...); code != 0 || !strings.Contains(out, "ip netns del "+l.NS1) || topology.NamespaceExists(l.NS0) {
+		t.Fatalf("nsdump %s, as demo --keep printed it: exit %d %q %q", removal, code, out, e)
 	}
 }
 

@@ -21,7 +21,7 @@ func main() {
 	}()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
-	if err != nil {
+	if reportable(err) {
 		fmt.Fprintln(os.Stderr, "nsdump: "+errorText(err))
 	}
 	os.Exit(exitCode(err))

@@ -17,7 +17,7 @@ import (
 func nsdump(args ...string) (stdout, stderr string, code int) {
 	var o, e bytes.Buffer
 	err := run(context.Background(), args, &o, &e)
-	if err != nil {
+	if reportable(err) {
 		fmt.Fprintln(&e, "nsdump: "+err.Error())
 	}
 	return o.String(), e.String(), exitCode(err)
@@ -36,6 +36,7 @@ func TestUsageAndInputErrors(t *testing.T) {
 		{[]string{}, 2, "no command"},
 		{[]string{"bogus"}, 2, "unknown command"},
 		{[]string{"setup", "--no-such-flag"}, 2, "unknown flag"},
+		{[]string{"capture", "dwa", "-i", "dwv0"}, 2, "as in nsdump capture dwa/dwv0 "},
 		{[]string{"setup", "extra"}, 2, "takes no arguments"},
 		{[]string{"setup", "--ns0", "../../proc"}, 2, "namespace name"},
 		{[]string{"setup", "--ns0", "a/b"}, 2, "namespace name"},

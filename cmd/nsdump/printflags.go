@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
 	"github.com/spf13/pflag"
 )
 
@@ -99,7 +101,13 @@ func addTcpdumpRefusals(fs *pflag.FlagSet) func() error {
 	fs.MarkHidden("read")
 	return func() error {
 		if fs.Changed("interface") {
-			return fmt.Errorf("-i %s: use NS/IFACE as a target, as in nsdump capture NS/%s (nsdump ls lists each namespace's interfaces)", *iface, *iface)
+			// With one namespace named (capture dwa -i dwv0), the target
+			// meant is that namespace's interface.
+			ns := "NS"
+			if fs.NArg() == 1 && !strings.Contains(fs.Arg(0), "/") && topology.ValidateTarget(fs.Arg(0)) == nil {
+				ns = fs.Arg(0)
+			}
+			return fmt.Errorf("-i %s: use NS/IFACE as a target, as in nsdump capture %s/%s (nsdump ls lists each namespace's interfaces)", *iface, ns, *iface)
 		}
 		if fs.Changed("read") {
 			return fmt.Errorf("-r %s: to read a capture file, use nsdump read %s", *file, *file)

@@ -54,7 +54,9 @@ func runRoute(_ context.Context, e env, args []string) error {
 		if *asJSON {
 			json.NewEncoder(e.stdout).Encode(map[string]any{"namespace": ns, "dst": q.Dst.String(), "error": rerr.Error()})
 		}
-		return failure{rerr}
+		// The kernel's words alone, as ip route get prints them.
+		fmt.Fprintln(e.stderr, rerr.Error())
+		return shown{failure{rerr}}
 	}
 	if err != nil {
 		return err

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"os/exec"
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/trace"
 )
 
@@ -43,5 +45,50 @@ func TestPlural(t *testing.T) {
 		if got := plural(n, "packet"); got != want {
 			t.Errorf("plural(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestHelpShowsNoTypeWordCount: repeatable flags (-v, -X, -A, -t, -n)
+// take no value; help shows none.
+func TestHelpShowsNoTypeWordCount(t *testing.T) {
+	for _, c := range commands() {
+		out, _, code := nsdump(c.name, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d", c.name, code)
+		}
+		if strings.Contains(out, " count ") {
+			t.Errorf("%s --help shows the type word count:\n%s", c.name, out)
+		}
+	}
+	if out, _, _ := nsdump("teardown", "--help"); !strings.Contains(out, "--addr0 stringArray   ignored") {
+		t.Errorf("teardown --help does not say the addresses are ignored:\n%s", out)
+	}
+}
+
+// TestRouteAsIPRouteGet: on a lab with its routes, every example of
+// route --help works (names substituted); a failing lookup prints on
+// standard error exactly what ip route get prints, nothing more.
+func TestRouteAsIPRouteGet(t *testing.T) {
+	l := labtest.New(t, "ou", true)
+	help, _, _ := nsdump("route", "--help")
+	_, examples, _ := strings.Cut(help, "Examples:\n")
+	names := strings.NewReplacer("vnet0", l.NS0, "vnet1", l.NS1, "veth0", l.Veth0, "veth1", l.Veth1,
+		"10.0.1.0", l.Addr0.Addr().String(), "10.0.2.0", l.Addr1.Addr().String())
+	n := 0
+	for _, ex := range strings.Split(strings.TrimSpace(examples), "\n") {
+		args := strings.Fields(names.Replace(ex))[1:]
+		if out, e, code := nsdump(args...); code != 0 {
+			t.Errorf("help example %q (as %v): exit %d %q %q", ex, args, code, out, e)
+		}
+		n++
+	}
+	if n < 2 {
+		t.Fatalf("route --help has %d examples:\n%s", n, help)
+	}
+	unreachable := "10.255.0.1"
+	ipOut, _ := exec.Command("ip", "-n", l.NS0, "route", "get", unreachable).CombinedOutput()
+	out, e, code := nsdump("route", l.NS0, unreachable)
+	if code != 1 || out != "" || e != string(ipOut) {
+		t.Errorf("route to %s: exit %d, stdout %q, stderr %q; ip route get says %q", unreachable, code, out, e, ipOut)
 	}
 }
