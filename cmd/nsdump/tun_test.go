@@ -169,7 +169,7 @@ func TestCaptureTunIsRawIP(t *testing.T) {
 	}
 	same := len(got) == len(want) && len(want) == 4
 	for i := 0; same && i < len(want); i++ {
-		same = strings.HasPrefix(want[i], got[i]+", length ") // nsdump leaves ICMP's length out
+		same = want[i] == got[i]
 	}
 	if !same {
 		t.Errorf("nsdump's lines of the tun device:\n%s\ntcpdump's:\n%s", linesOut, td)
