@@ -189,6 +189,8 @@ type lineStyle struct {
 	// tcpNet is net once the outermost IP header is printed: the TCP
 	// checksum is checked there, as tcpdump -v does.
 	tcpNet []byte
+	// cutShown: the summary already ends with where the packet was cut.
+	cutShown bool
 	// seqs numbers TCP sequences relative to each connection's first, as
 	// tcpdump does by default; nil gives them absolute (tcpdump -S).
 	seqs tcpSeqs
@@ -279,12 +281,15 @@ func appendSummary(b []byte, p *Packet, st *lineStyle) []byte {
 			}
 			b = append(b, ", "...)
 		}
-		if !p.PortsOnly {
+		// an IPv6 extension header cut short: tcpdump names no protocol
+		extCutShort := p.Kind == KindIPv6 && p.Cut != "" && p.Cut == extCut[p.Proto]
+		if !p.PortsOnly && !extCutShort {
 			b = append(b, "ip-proto-"...)
 			b = strconv.AppendUint(b, uint64(p.Proto), 10)
 		}
 	}
 	switch {
+	case st.cutShown:
 	case p.Cut != "":
 		b = append(append(b, ' '), p.Cut...)
 	case p.Truncated:
@@ -323,7 +328,13 @@ func appendTCP(b []byte, p *Packet, st *lineStyle) []byte {
 		b = append(b, ", urg "...)
 		b = strconv.AppendUint(b, uint64(p.Urgent), 10)
 	}
-	if p.TCPOptLen > 0 && p.Cut == "" {
+	switch {
+	case p.Cut == "[|tcp]":
+		// cut inside the options: what tcpdump prints ends there
+		b = append(b, ", options ["...)
+		st.cutShown = true
+		return appendTCPOptionsCut(b, p.TCPOpts[:p.TCPOptLen])
+	case p.TCPOptLen > 0 && p.Cut == "":
 		b = append(b, ", options ["...)
 		b = appendTCPOptions(b, p.TCPOpts[:p.TCPOptLen])
 		b = append(b, ']')

@@ -22,10 +22,9 @@ func appendTunnel(b []byte, t *Tunnel, st *lineStyle) []byte {
 		if t.Version == 1 {
 			b = append(b, "v1, call "...)
 			b = strconv.AppendUint(b, uint64(t.ID), 10)
-		} else if t.HasID {
-			b = append(b, ", key "...)
-			b = appendHex(b, t.ID, 0)
+			break
 		}
+		return appendGREv0(b, t, st)
 	case TunnelERSPAN:
 		b = append(b, "ERSPAN "...)
 		b = append(b, [...]string{"", "I", "II", "III"}[t.Version&3]...)
@@ -34,11 +33,20 @@ func appendTunnel(b []byte, t *Tunnel, st *lineStyle) []byte {
 			b = strconv.AppendUint(b, uint64(t.ID), 10)
 		}
 	case TunnelVXLAN:
-		b = append(b, "VXLAN, vni "...)
+		// tcpdump prints the inner frame on a line of its own
+		b = append(b, "VXLAN, flags ["...)
+		if t.Flags&0x08 != 0 {
+			b = append(b, 'I')
+		} else {
+			b = append(b, "none"...)
+		}
+		b = append(b, "] (0x"...)
+		b = appendHexDigits(b, uint64(t.Flags), 2)
+		b = append(b, "), vni "...)
 		b = strconv.AppendUint(b, uint64(t.ID), 10)
+		return append(b, '\n')
 	case TunnelGENEVE:
-		b = append(b, "Geneve, vni "...)
-		b = strconv.AppendUint(b, uint64(t.ID), 10)
+		return appendGeneve(b, t, st)
 	case TunnelMPLS:
 		b = append(b, "MPLS (label "...)
 		b = strconv.AppendUint(b, uint64(t.ID), 10)
@@ -49,6 +57,72 @@ func appendTunnel(b []byte, t *Tunnel, st *lineStyle) []byte {
 		b = append(b, ']')
 	}
 	return append(b, ": "...)
+}
+
+// appendGREv0 writes GRE as tcpdump does: "GREv0, key=0x7, length 92: ",
+// the protocol type with -e.
+func appendGREv0(b []byte, t *Tunnel, st *lineStyle) []byte {
+	b = append(b, "v0"...)
+	if t.HasID {
+		b = append(b, ", key="...)
+		b = appendHex(b, t.ID, 0)
+	}
+	if t.Flags&0x1000 != 0 {
+		b = append(b, ", seq "...)
+		b = strconv.AppendUint(b, uint64(t.Seq), 10)
+	}
+	if st.link {
+		b = appendProto(b, t.Proto)
+	}
+	b = append(b, ", length "...)
+	b = strconv.AppendUint(b, uint64(t.Len), 10)
+	return append(b, ": "...)
+}
+
+// appendGeneve writes Geneve as tcpdump does: "Geneve, Flags [none], vni
+// 0x4d, options [8 bytes]: ", the protocol type with -e.
+func appendGeneve(b []byte, t *Tunnel, st *lineStyle) []byte {
+	b = append(b, "Geneve, Flags ["...)
+	switch t.Flags & 0xc0 {
+	case 0:
+		b = append(b, "none"...)
+	case 0x80:
+		b = append(b, 'O')
+	case 0x40:
+		b = append(b, 'C')
+	default:
+		b = append(b, "OC"...)
+	}
+	b = append(b, "], vni "...)
+	b = appendHex(b, t.ID, 0)
+	if st.link {
+		b = appendProto(b, t.Proto)
+	}
+	if t.OptLen > 0 {
+		b = append(b, ", options ["...)
+		b = strconv.AppendUint(b, uint64(t.OptLen), 10)
+		b = append(b, " bytes]"...)
+	}
+	return append(b, ": "...)
+}
+
+// appendProto writes ", proto IPv4 (0x0800)", as tcpdump -e names a
+// tunnel's payload.
+func appendProto(b []byte, proto uint16) []byte {
+	b = append(b, ", proto "...)
+	switch proto {
+	case 0x6558:
+		b = append(b, "TEB"...)
+	default:
+		if name, ok := ethertypeNames[proto]; ok {
+			b = append(b, name...)
+		} else {
+			b = append(b, "unknown"...)
+		}
+	}
+	b = append(b, " (0x"...)
+	b = appendHexDigits(b, uint64(proto), 4)
+	return append(b, ')')
 }
 
 // appendStop writes why decoding stopped at a layer nsdump does not follow.

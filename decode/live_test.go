@@ -403,9 +403,9 @@ func TestTunnelsLive(t *testing.T) {
 	for _, tc := range []struct {
 		file, inner, prefix, tcpdumpSays string
 	}{
-		{"tunnel-vxlan.pcap", "10.201.0", "VXLAN, vni 42: IP 10.201.0.1 > 10.201.0.2: ICMP echo request", "VXLAN, flags [I] (0x08), vni 42 IP 10.201.0.1 > 10.201.0.2: ICMP echo request"},
-		{"tunnel-gre.pcap", "10.202.0", "IP 10.99.0.1 > 10.99.0.2: GRE, key 0x7: IP 10.202.0.1 > 10.202.0.2: ICMP echo request", "GREv0, key=0x7, length 92: IP 10.202.0.1 > 10.202.0.2: ICMP echo request"},
-		{"tunnel-geneve.pcap", "10.203.0", "Geneve, vni 77: IP 10.203.0.1 > 10.203.0.2: ICMP echo request", "vni 0x4d, options [8 bytes]: IP 10.203.0.1 > 10.203.0.2: ICMP echo request"},
+		{"tunnel-vxlan.pcap", "10.201.0", "VXLAN, flags [I] (0x08), vni 42\nIP 10.201.0.1 > 10.201.0.2: ICMP echo request", "VXLAN, flags [I] (0x08), vni 42 IP 10.201.0.1 > 10.201.0.2: ICMP echo request"},
+		{"tunnel-gre.pcap", "10.202.0", "IP 10.99.0.1 > 10.99.0.2: GREv0, key=0x7, length 92: IP 10.202.0.1 > 10.202.0.2: ICMP echo request", "GREv0, key=0x7, length 92: IP 10.202.0.1 > 10.202.0.2: ICMP echo request"},
+		{"tunnel-geneve.pcap", "10.203.0", "Geneve, Flags [none], vni 0x4d, options [8 bytes]: IP 10.203.0.1 > 10.203.0.2: ICMP echo request", "vni 0x4d, options [8 bytes]: IP 10.203.0.1 > 10.203.0.2: ICMP echo request"},
 		{"tunnel-ipip.pcap", "10.204.0", "IP 10.99.0.1 > 10.99.0.2: IP 10.204.0.1 > 10.204.0.2: ICMP echo request", "IP 10.99.0.1 > 10.99.0.2: IP 10.204.0.1 > 10.204.0.2: ICMP echo request"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

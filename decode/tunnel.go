@@ -32,6 +32,15 @@ type Tunnel struct {
 	Outer            Kind // KindIPv4, KindIPv6, KindUDP, or KindOther (MPLS, PPPoE over Ethernet)
 	Src, Dst         netip.Addr
 	SrcPort, DstPort uint16
+	// What tcpdump prints of the outermost header: GRE's flags, sequence
+	// number and length (its header and payload), VXLAN's flags byte,
+	// Geneve's flags byte and options length; Proto is GRE's and Geneve's
+	// protocol type.
+	Flags  uint16
+	Seq    uint32
+	Len    uint16
+	OptLen uint8
+	Proto  uint16
 }
 
 // tunnel records the packet decoded so far as the outer layers of an
@@ -85,6 +94,11 @@ func (d *Decoder) gre(b []byte, p *Packet) {
 		p.Truncated, p.Cut = true, "[|gre]"
 		return
 	}
+	greLen := uint16(max(p.IPLen-p.IPHdrLen, 0))
+	var seqNum uint32
+	if seq && len(b) >= hl {
+		seqNum = binary.BigEndian.Uint32(b[hl-4:])
+	}
 	b = b[hl:]
 	switch proto {
 	case 0x88be: // ERSPAN: type II with a sequence number, type I without
@@ -103,6 +117,7 @@ func (d *Decoder) gre(b []byte, p *Packet) {
 		d.tunnel(TunnelGRE, key, p)
 		if p.Tunnel.Depth == 1 {
 			p.Tunnel.HasID, p.Tunnel.Version = hasKey, uint8(flags&7)
+			p.Tunnel.Flags, p.Tunnel.Seq, p.Tunnel.Len, p.Tunnel.Proto = flags, seqNum, greLen, proto
 			if flags&7 == 1 { // PPTP: the key field is payload length and call id
 				p.Tunnel.ID &= 0xffff
 			}
@@ -148,6 +163,9 @@ func (d *Decoder) vxlan(b []byte, p *Packet) {
 		return
 	}
 	d.tunnel(TunnelVXLAN, binary.BigEndian.Uint32(b[4:])>>8, p)
+	if p.Tunnel.Depth == 1 {
+		p.Tunnel.Flags = uint16(b[0])
+	}
 	d.ether(b[8:], p)
 }
 
@@ -169,6 +187,9 @@ func (d *Decoder) geneve(b []byte, p *Packet) {
 	}
 	proto := binary.BigEndian.Uint16(b[2:])
 	d.tunnel(TunnelGENEVE, binary.BigEndian.Uint32(b[4:])>>8, p)
+	if p.Tunnel.Depth == 1 {
+		p.Tunnel.Flags, p.Tunnel.OptLen, p.Tunnel.Proto = uint16(b[1]), uint8(hl-8), proto
+	}
 	if proto == 0x6558 {
 		d.ether(b[hl:], p)
 		return

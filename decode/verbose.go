@@ -319,6 +319,53 @@ func appendTCPOptions(b []byte, o []byte) []byte {
 	return b
 }
 
+// tcpOptionData is how many bytes of value tcpdump reads for an option
+// kind, given its length field l.
+func tcpOptionData(kind, l byte) int {
+	switch kind {
+	case 2:
+		return 2
+	case 3:
+		return 1
+	case 4:
+		return 0
+	case 8:
+		return 8
+	}
+	return max(int(l)-2, 0)
+}
+
+// appendTCPOptionsCut writes the options o that a snap length cut short
+// as tcpdump does: the whole ones, then " [|tcp]" where a kind or length
+// byte is missing, or the kind's name and " [|tcp]>" where its value is.
+func appendTCPOptionsCut(b []byte, o []byte) []byte {
+	for i := 0; ; {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if i >= len(o) || o[i] > 1 && i+1 >= len(o) {
+			return append(b, " [|tcp]"...)
+		}
+		if o[i] <= 1 {
+			b = appendTCPOptions(b, o[i:i+1])
+			i++
+			continue
+		}
+		n := 2 + tcpOptionData(o[i], o[i+1])
+		if i+n > len(o) {
+			if name, ok := optionNames[o[i]]; ok {
+				b = append(b, name...)
+			} else {
+				b = append(b, "unknown-"...)
+				b = strconv.AppendUint(b, uint64(o[i]), 10)
+			}
+			return append(b, " [|tcp]>"...)
+		}
+		b = appendTCPOptions(b, o[i:i+n])
+		i += n
+	}
+}
+
 // isGraph is tcpdump's ND_ASCII_ISGRAPH: printable and not a space.
 func isGraph(c byte) bool { return c > 0x20 && c <= 0x7e }
 
