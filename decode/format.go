@@ -189,8 +189,9 @@ type lineStyle struct {
 	// tcpNet is net once the outermost IP header is printed: the TCP
 	// checksum is checked there, as tcpdump -v does.
 	tcpNet []byte
-	// cutShown: the summary already ends with where the packet was cut.
-	cutShown bool
+	// cutShown: the summary already ends with where the packet was cut;
+	// lost: where tcpdump's printer gave up, not knowing where it was.
+	cutShown, lost bool
 	// seqs numbers TCP sequences relative to each connection's first, as
 	// tcpdump does by default; nil gives them absolute (tcpdump -S).
 	seqs tcpSeqs
@@ -333,7 +334,8 @@ func appendTCP(b []byte, p *Packet, st *lineStyle) []byte {
 		// cut inside the options: what tcpdump prints ends there
 		b = append(b, ", options ["...)
 		st.cutShown = true
-		return appendTCPOptionsCut(b, p.TCPOpts[:p.TCPOptLen])
+		b, st.lost = appendTCPOptionsCut(b, p.TCPOpts[:p.TCPOptLen])
+		return b
 	case p.TCPOptLen > 0 && p.Cut == "":
 		b = append(b, ", options ["...)
 		b = appendTCPOptions(b, p.TCPOpts[:p.TCPOptLen])

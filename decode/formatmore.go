@@ -5,6 +5,14 @@ import "strconv"
 // appendTunnel writes the outer layers of an encapsulated packet, tcpdump
 // style, ending in ": " before the inner packet.
 func appendTunnel(b []byte, t *Tunnel, st *lineStyle) []byte {
+	b = appendTunnelHeader(b, t, st)
+	if st.link && t.InnerLen > 0 {
+		b = appendEthernet(b, t.InnerEth[:], int(t.InnerLen))
+	}
+	return b
+}
+
+func appendTunnelHeader(b []byte, t *Tunnel, st *lineStyle) []byte {
 	switch t.Outer {
 	case KindIPv4, KindIPv6, KindUDP:
 		b = st.appendIPWord(b, t.Src)

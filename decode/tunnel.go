@@ -41,6 +41,19 @@ type Tunnel struct {
 	Len    uint16
 	OptLen uint8
 	Proto  uint16
+	// InnerEth is the Ethernet header an Ethernet tunnel (VXLAN, Geneve,
+	// gretap) carries, InnerLen its frame's length: what tcpdump -e
+	// prints of the inner frame.
+	InnerEth [14]byte
+	InnerLen uint16
+}
+
+// innerEthernet keeps the inner Ethernet header of the outermost tunnel.
+func (d *Decoder) innerEthernet(b []byte, p *Packet) {
+	if p.Tunnel.Depth == 1 && len(b) >= 14 {
+		copy(p.Tunnel.InnerEth[:], b)
+		p.Tunnel.InnerLen = uint16(len(b) + d.missing)
+	}
 }
 
 // tunnel records the packet decoded so far as the outer layers of an
@@ -124,6 +137,7 @@ func (d *Decoder) gre(b []byte, p *Packet) {
 		}
 		switch proto {
 		case 0x6558: // transparent Ethernet bridging (gretap)
+			d.innerEthernet(b, p)
 			d.ether(b, p)
 		case 0x880b:
 			d.ppp(b, p)
@@ -166,6 +180,7 @@ func (d *Decoder) vxlan(b []byte, p *Packet) {
 	if p.Tunnel.Depth == 1 {
 		p.Tunnel.Flags = uint16(b[0])
 	}
+	d.innerEthernet(b[8:], p)
 	d.ether(b[8:], p)
 }
 
@@ -191,6 +206,7 @@ func (d *Decoder) geneve(b []byte, p *Packet) {
 		p.Tunnel.Flags, p.Tunnel.OptLen, p.Tunnel.Proto = uint16(b[1]), uint8(hl-8), proto
 	}
 	if proto == 0x6558 {
+		d.innerEthernet(b[hl:], p)
 		d.ether(b[hl:], p)
 		return
 	}
@@ -255,31 +271,41 @@ func (d *Decoder) nflog(b []byte, p *Packet) {
 		p.cut("NFLOG header truncated")
 		return
 	}
-	family := b[0]
+	off, end, err := nflogPayload(b)
+	switch {
+	case err != "":
+		p.cut(err)
+	case off < 0:
+		p.stop(StopNFLOG, 0)
+	case b[0] == 2:
+		d.ip4(b[off:end], p)
+	case b[0] == 10:
+		d.ip6(b[off:end], p)
+	default:
+		p.stop(StopFamily, uint32(b[0]))
+	}
+}
+
+// nflogPayload finds the packet (NFULA_PAYLOAD) among an NFLOG record's
+// attributes: b[off:end], off -1 when there is none. Attributes are in
+// host byte order, which the first one's length tells.
+func nflogPayload(b []byte) (off, end int, err string) {
 	order := binary.ByteOrder(binary.LittleEndian)
 	if len(b) >= 8 {
 		if n := binary.LittleEndian.Uint16(b[4:]); n < 4 || int(n) > len(b)-4 {
 			order = binary.BigEndian
 		}
 	}
-	for tlv := b[4:]; len(tlv) >= 4; {
+	for at := 4; len(b)-at >= 4; {
+		tlv := b[at:]
 		n, typ := int(order.Uint16(tlv)), order.Uint16(tlv[2:])
 		if n < 4 || n > len(tlv) {
-			p.cut("NFLOG attribute runs past the end")
-			return
+			return 0, 0, "NFLOG attribute runs past the end"
 		}
 		if typ&0x7fff == 9 { // NFULA_PAYLOAD
-			switch family {
-			case 2:
-				d.ip4(tlv[4:n], p)
-			case 10:
-				d.ip6(tlv[4:n], p)
-			default:
-				p.stop(StopFamily, uint32(family))
-			}
-			return
+			return at + 4, at + n, ""
 		}
-		tlv = tlv[min((n+3)&^3, len(tlv)):]
+		at += min((n+3)&^3, len(tlv))
 	}
-	p.stop(StopNFLOG, 0)
+	return -1, 0, ""
 }

@@ -62,7 +62,10 @@ func appendPacket(b []byte, p *Packet, point string, data []byte, f Format, seqs
 	}
 	b = appendSummary(b, p, &st)
 	from := off
-	if f.Hex > 1 || f.Hex == 0 && f.ASCII > 1 {
+	// tcpdump dumps from the link header too when its printer lost its
+	// place (a TCP option's kind or length byte, an ICMPv6 field past the
+	// capture): it no longer knows where the network header began.
+	if f.Hex > 1 || f.Hex == 0 && f.ASCII > 1 || st.lost || p.Cut == "[|icmp6]" {
 		from = 0
 	}
 	if from > len(data) {
@@ -93,6 +96,12 @@ func linkHeaderLen(lt capture.LinkType, data []byte) int {
 		return 20
 	case capture.LinkNull, capture.LinkLoop, capture.LinkPPP:
 		return 4
+	case linkNFLOG:
+		if len(data) >= 4 {
+			if off, _, err := nflogPayload(data); off > 0 && err == "" {
+				return off
+			}
+		}
 	}
 	return 0
 }
@@ -108,14 +117,44 @@ var ethertypeNames = map[uint16]string{
 // appendLinkHeader writes what tcpdump -e prints for Ethernet: source and
 // destination MAC, ethertype (and VLAN tags), frame length.
 func appendLinkHeader(b []byte, p *Packet, data []byte) []byte {
-	if p.Link != capture.LinkEthernet || len(data) < 14 {
-		return b
+	switch {
+	case p.Link == capture.LinkEthernet && len(data) >= 14:
+		return appendEthernet(b, data, p.Len)
+	case p.Link == linkNFLOG && len(data) >= 4:
+		return appendNFLOG(b, data, p.Len)
 	}
+	return b
+}
+
+// appendNFLOG writes an NFLOG header as tcpdump -e does: "version 0,
+// resource ID 5, family IPv4 (2), length 132: ".
+func appendNFLOG(b []byte, data []byte, frameLen int) []byte {
+	b = append(b, "version "...)
+	b = strconv.AppendUint(b, uint64(data[1]), 10)
+	b = append(b, ", resource ID "...)
+	b = strconv.AppendUint(b, uint64(binary.BigEndian.Uint16(data[2:])), 10)
+	b = append(b, ", family "...)
+	switch data[0] {
+	case 2:
+		b = append(b, "IPv4"...)
+	case 10:
+		b = append(b, "IPv6"...)
+	}
+	b = append(b, " ("...)
+	b = strconv.AppendUint(b, uint64(data[0]), 10)
+	b = append(b, "), length "...)
+	b = strconv.AppendInt(b, int64(frameLen), 10)
+	return append(b, ": "...)
+}
+
+// appendEthernet writes an Ethernet header, data from its first byte,
+// of a frame of length frameLen, as tcpdump -e does.
+func appendEthernet(b []byte, data []byte, frameLen int) []byte {
 	b = appendMAC(b, data[6:12])
 	b = append(b, " > "...)
 	b = appendMAC(b, data[0:6])
 	b = append(b, ", "...)
-	n := int64(p.Len)
+	n := int64(frameLen)
 	for off := 12; off+2 <= len(data); off += 4 {
 		t := binary.BigEndian.Uint16(data[off:])
 		if t <= 1500 {
@@ -138,7 +177,7 @@ func appendLinkHeader(b []byte, p *Packet, data []byte) []byte {
 		}
 		tci := binary.BigEndian.Uint16(data[off+2:])
 		b = append(b, ", length "...)
-		b = strconv.AppendInt(b, int64(p.Len), 10)
+		b = strconv.AppendInt(b, int64(frameLen), 10)
 		b = append(b, ": vlan "...)
 		b = strconv.AppendUint(b, uint64(tci&0xfff), 10)
 		b = append(b, ", p "...)
@@ -337,14 +376,15 @@ func tcpOptionData(kind, l byte) int {
 
 // appendTCPOptionsCut writes the options o that a snap length cut short
 // as tcpdump does: the whole ones, then " [|tcp]" where a kind or length
-// byte is missing, or the kind's name and " [|tcp]>" where its value is.
-func appendTCPOptionsCut(b []byte, o []byte) []byte {
+// byte is missing (lost: tcpdump's printer gave up there), or the kind's
+// name and " [|tcp]>" where its value is.
+func appendTCPOptionsCut(b []byte, o []byte) (_ []byte, lost bool) {
 	for i := 0; ; {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		if i >= len(o) || o[i] > 1 && i+1 >= len(o) {
-			return append(b, " [|tcp]"...)
+			return append(b, " [|tcp]"...), true
 		}
 		if o[i] <= 1 {
 			b = appendTCPOptions(b, o[i:i+1])
@@ -359,7 +399,7 @@ func appendTCPOptionsCut(b []byte, o []byte) []byte {
 				b = append(b, "unknown-"...)
 				b = strconv.AppendUint(b, uint64(o[i]), 10)
 			}
-			return append(b, " [|tcp]>"...)
+			return append(b, " [|tcp]>"...), false
 		}
 		b = appendTCPOptions(b, o[i:i+n])
 		i += n
