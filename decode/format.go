@@ -241,6 +241,20 @@ func appendSummary(b []byte, p *Packet, st *lineStyle) []byte {
 		}
 		return strconv.AppendInt(b, int64(p.Len), 10)
 	}
+	b = appendIP(b, p, st)
+	switch {
+	case st.cutShown:
+	case p.Cut != "":
+		b = append(append(b, ' '), p.Cut...)
+	case p.Truncated:
+		b = append(b, " [truncated]"...)
+	}
+	return b
+}
+
+// appendIP writes an IP packet: addresses (and ports), the IPv6
+// extension headers tcpdump names, then what the IP header carries.
+func appendIP(b []byte, p *Packet, st *lineStyle) []byte {
 	b = st.appendIPWord(b, p.Src)
 	ports := p.Kind == KindTCP || p.Kind == KindUDP || p.PortsOnly
 	b = appendEndpoint(b, p.Src, p.SrcPort, ports)
@@ -263,38 +277,36 @@ func appendSummary(b []byte, p *Packet, st *lineStyle) []byte {
 	}
 	switch p.Kind {
 	case KindTCP:
-		b = appendTCP(b, p, st)
+		return appendTCP(b, p, st)
 	case KindUDP:
 		b = append(b, "UDP, length "...)
-		b = strconv.AppendInt(b, int64(p.PayloadLen), 10)
+		return strconv.AppendInt(b, int64(p.PayloadLen), 10)
 	case KindICMP4, KindICMP6:
-		b = appendICMP(b, p)
-	default:
-		if p.Frag && p.FragOff != 0 {
-			b = append(b, "fragment "...)
-			b = strconv.AppendUint(b, uint64(p.FragOff)*8, 10)
-			b = append(b, ", "...)
-		}
-		if p.Stop != StopNone || p.Malformed != "" {
-			b = append(b, "undecoded: "...)
-			if b = appendStop(b, p); p.Malformed != "" {
-				b = append(b, p.Malformed...)
-			}
-			b = append(b, ", "...)
-		}
-		// an IPv6 extension header cut short: tcpdump names no protocol
-		extCutShort := p.Kind == KindIPv6 && p.Cut != "" && p.Cut == extCut[p.Proto]
-		if !p.PortsOnly && !extCutShort {
-			b = append(b, "ip-proto-"...)
-			b = strconv.AppendUint(b, uint64(p.Proto), 10)
-		}
+		return appendICMP(b, p)
 	}
-	switch {
-	case st.cutShown:
-	case p.Cut != "":
-		b = append(append(b, ' '), p.Cut...)
-	case p.Truncated:
-		b = append(b, " [truncated]"...)
+	return appendIPOther(b, p)
+}
+
+// appendIPOther writes what nsdump does not decode inside IP: a later
+// IPv4 fragment, a protocol it stops at, by number.
+func appendIPOther(b []byte, p *Packet) []byte {
+	if p.Frag && p.FragOff != 0 {
+		b = append(b, "fragment "...)
+		b = strconv.AppendUint(b, uint64(p.FragOff)*8, 10)
+		b = append(b, ", "...)
+	}
+	if p.Stop != StopNone || p.Malformed != "" {
+		b = append(b, "undecoded: "...)
+		if b = appendStop(b, p); p.Malformed != "" {
+			b = append(b, p.Malformed...)
+		}
+		b = append(b, ", "...)
+	}
+	// an IPv6 extension header cut short: tcpdump names no protocol
+	extCutShort := p.Kind == KindIPv6 && p.Cut != "" && p.Cut == extCut[p.Proto]
+	if !p.PortsOnly && !extCutShort {
+		b = append(b, "ip-proto-"...)
+		b = strconv.AppendUint(b, uint64(p.Proto), 10)
 	}
 	return b
 }
