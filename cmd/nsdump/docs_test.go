@@ -414,56 +414,22 @@ func TestDocsCommands(t *testing.T) {
 	ran := 0
 	for _, c := range cmds {
 		seen[c.line] = true
-		if why, ok := docNotRun[c.line]; ok {
+		switch why, notRun := docNotRun[c.line]; {
+		case notRun:
 			t.Logf("%s: not run: %s: %s", c.where, c.line, why)
-			continue
-		}
-		if c.output == nil && c.file != "help" && isSynopsis(c.line) {
+		case c.output == nil && c.file != "help" && isSynopsis(c.line):
 			checkSynopsis(t, c)
-			continue
-		}
-		d.before(t, c)
-		cmdline := d.command(c.line)
-		out, code := d.run(t, cmdline, runsUntilInterrupted(c.line))
-		ran++
-		t.Logf("%s: ran %s: exit %d, %d lines, %d shown", c.where, c.line, code, strings.Count(out, "\n"), len(c.output))
-		got := strings.Split(strings.TrimRight(d.fromTest.Replace(out), "\n"), "\n")
-		if why, ok := docKnownDiffer[c.line]; ok {
-			t.Logf("%s: %s: known to differ (%s); exit %d:\n%s", c.where, c.line, why, code, out)
-			continue
-		}
-		if want := docExit[c.line]; code != want {
-			t.Errorf("%s: %s (run as %s): exit %d, want %d:\n%s", c.where, c.line, cmdline, code, want, out)
-			continue
-		}
-		if f := strings.Fields(c.line); strings.Contains(c.line, "--json") {
-			checkJSONTypes(t, c, f[1], out)
-		}
-		if c.output == nil {
-			continue
-		}
-		if i, line := compareShown(c.output, got); i >= 0 {
-			shown := "(nothing more)"
-			if i < len(c.output) {
-				shown = c.output[i]
-			}
-			t.Errorf("%s:%d differs from what %s prints:\ndoc:    %q\nnsdump: %q\n(whole output:\n%s)", c.file, c.outAt+i, c.line, shown, line, strings.Join(got, "\n"))
+		default:
+			d.check(t, c)
+			ran++
 		}
 	}
 	var stale []string
-	for k := range docNotRun {
-		if !seen[k] {
-			stale = append(stale, k)
-		}
-	}
-	for k := range docExit {
-		if !seen[k] {
-			stale = append(stale, k)
-		}
-	}
-	for k := range docKnownDiffer {
-		if !seen[k] {
-			stale = append(stale, k)
+	for _, table := range []map[string]string{docNotRun, docKnownDiffer, exitsAsText()} {
+		for k := range table {
+			if !seen[k] {
+				stale = append(stale, k)
+			}
 		}
 	}
 	sort.Strings(stale)
@@ -471,6 +437,45 @@ func TestDocsCommands(t *testing.T) {
 		t.Errorf("the docs no longer show %q: remove it from the docs test's tables", k)
 	}
 	t.Logf("%d documented commands, %d run", len(cmds), ran)
+}
+
+func exitsAsText() map[string]string {
+	m := map[string]string{}
+	for k, v := range docExit {
+		m[k] = fmt.Sprint(v)
+	}
+	return m
+}
+
+// check runs c and compares its exit code, JSON and shown output with the
+// docs'.
+func (d *docLab) check(t *testing.T, c docCommand) {
+	d.before(t, c)
+	cmdline := d.command(c.line)
+	out, code := d.run(t, cmdline, runsUntilInterrupted(c.line))
+	t.Logf("%s: ran %s: exit %d, %d lines, %d shown", c.where, c.line, code, strings.Count(out, "\n"), len(c.output))
+	if why, ok := docKnownDiffer[c.line]; ok {
+		t.Logf("%s: %s: known to differ (%s); exit %d:\n%s", c.where, c.line, why, code, out)
+		return
+	}
+	if want := docExit[c.line]; code != want {
+		t.Errorf("%s: %s (run as %s): exit %d, want %d:\n%s", c.where, c.line, cmdline, code, want, out)
+		return
+	}
+	if f := strings.Fields(c.line); strings.Contains(c.line, "--json") {
+		checkJSONTypes(t, c, f[1], out)
+	}
+	if c.output == nil {
+		return
+	}
+	got := strings.Split(strings.TrimRight(d.fromTest.Replace(out), "\n"), "\n")
+	if i, line := compareShown(c.output, got); i >= 0 {
+		shown := "(nothing more)"
+		if i < len(c.output) {
+			shown = c.output[i]
+		}
+		t.Errorf("%s:%d differs from what %s prints:\ndoc:    %q\nnsdump: %q\n(whole output:\n%s)", c.file, c.outAt+i, c.line, shown, line, strings.Join(got, "\n"))
+	}
 }
 
 var (
