@@ -86,6 +86,10 @@ type Frame struct {
 	Data     []byte
 	NoTime   bool   // a pcapng simple packet block carries no timestamp
 	Comment  string // a pcapng packet's opt_comment (a kernel drop's reason), "" when none
+	// PacketID is pcapng's epb_packetid: every sighting of one packet (at
+	// several capture points, or dropped by the kernel) carries the same
+	// id. 0: none.
+	PacketID uint64
 }
 
 // FormatError is a capture file that cannot be read on from Offset.

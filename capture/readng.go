@@ -200,6 +200,9 @@ func (r *Reader) packetBlock(typ uint32, body []byte) (Frame, error) {
 		if code == 1 && f.Comment == "" {
 			f.Comment = string(v)
 		}
+		if code == optPacketID && len(v) == 8 {
+			f.PacketID = r.order.Uint64(v)
+		}
 		if code == 2 && len(v) >= 4 {
 			f.Dir = Direction(r.order.Uint32(v) & 3)
 			if f.Dir == 3 {

@@ -47,9 +47,10 @@ func (b *blocks) flush() error {
 }
 
 // NgWriter writes pcapng: one section, one Interface Description Block per
-// capture point (if_name NS/IFACE, nanosecond if_tsresol), one Enhanced
-// Packet Block per frame with its direction in epb_flags. Frames are cut
-// to their capture point's snap length.
+// capture point (if_name NS/IFACE, if_description, nanosecond
+// if_tsresol), one Enhanced Packet Block per frame with its direction in
+// epb_flags and its packet id in epb_packetid. Frames are cut to their
+// capture point's snap length.
 type NgWriter struct {
 	out   blocks
 	snaps []uint32
@@ -119,6 +120,9 @@ func cut(data []byte, snap uint32) []byte {
 	return data
 }
 
+// optPacketID is epb_packetid, 8 bytes: Wireshark's frame.packet_id.
+const optPacketID = 5
+
 // WriteFrame appends one Enhanced Packet Block; comment becomes its
 // opt_comment.
 func (nw *NgWriter) WriteFrame(f Frame, comment string) error {
@@ -139,8 +143,11 @@ func (nw *NgWriter) WriteFrame(f Frame, comment string) error {
 	if f.Dir != DirUnknown {
 		b = appendOpt(b, 2, le.AppendUint32(nil, uint32(f.Dir)))
 	}
+	if f.PacketID != 0 {
+		b = appendOpt(b, optPacketID, le.AppendUint64(nil, f.PacketID))
+	}
 	b = appendOpt(b, 1, []byte(comment))
-	if f.Dir != DirUnknown || comment != "" {
+	if f.Dir != DirUnknown || comment != "" || f.PacketID != 0 {
 		b = endOpts(b)
 	}
 	nw.buf = b
