@@ -41,7 +41,7 @@ func NewDecoder() *Decoder { return &Decoder{} }
 // caught and reported as malformed, never passed on.
 func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	*p = Packet{Time: f.Time, NoTime: f.NoTime, Point: f.Point, Dir: f.Dir, Len: f.Len, Link: f.LinkType}
-	p.Comment = f.Comment
+	p.Comment, p.PacketID = f.Comment, f.PacketID
 	p.Truncated = len(f.Data) < f.Len
 	d.depth, d.missing = 0, max(f.Len-len(f.Data), 0)
 	if recoverPanics {
@@ -285,8 +285,11 @@ func addr16(b []byte) netip.Addr {
 // hashIP mixes the network header and the first 16 payload bytes (ports,
 // sequence numbers, echo id): a veth pair carries the frame unchanged, so
 // both ends hash alike, while the IP id and checksum tell packets apart.
+// How much of the payload was captured does not count (the header holds
+// the length): a kernel drop's record of a packet holds its first 128
+// bytes, and is the same packet.
 func hashIP(hdr, payload []byte) uint64 {
-	h := uint64(len(hdr))<<32 | uint64(len(payload))
+	h := uint64(len(hdr)) << 32
 	h = mixBytes(h, hdr)
 	return mixBytes(h, payload[:min(len(payload), 16)]) | 1
 }

@@ -47,6 +47,9 @@ type Sighting struct {
 	// Drop is the kernel's reason when the sighting is on a drop monitor's
 	// point: "NETFILTER_DROP at nft_do_chain (veth1)".
 	Drop string `json:"drop,omitempty"`
+	// PacketID is the packet's id: every sighting of one packet has the
+	// same (epb_packetid in the file, Wireshark's frame.packet_id).
+	PacketID uint64 `json:"packet_id,omitempty"`
 }
 
 // ICMPErr is an ICMP error that quoted a packet of the exchange.
@@ -172,7 +175,7 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 		e.SeenMore++
 		return
 	}
-	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Drop: drop})
+	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Drop: drop, PacketID: p.PacketID})
 }
 
 // flowKey is the key of every exchange table: addresses as plain bytes

@@ -62,6 +62,9 @@ type Packet struct {
 	Truncated bool
 	Malformed string // why decoding stopped early, if it did
 	Hash      uint64 // of the network-layer bytes: the same packet at two capture points
+	// PacketID is the frame's epb_packetid, 0 when it has none; the
+	// tracker sets the id it joined the packet by.
+	PacketID uint64
 	// Stop says why a packet is not decoded further when nothing is wrong
 	// with it (an Ethernet type, link type or protocol nsdump does not
 	// follow), with the value that decided it.

@@ -72,6 +72,7 @@ func read(r io.Reader, t *Tracker, filter *capture.FilterSet, each func(p *Packe
 		return err
 	}
 	base := len(t.Points)
+	t.file++ // a file's packet ids are its own
 	full := make(chan *batch, 4)
 	free := make(chan *batch, 4)
 	for i := 0; i < cap(free); i++ {

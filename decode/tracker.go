@@ -26,10 +26,20 @@ const DefaultMaxOpen = 20000
 // packets seen at other capture points and a connection's last ACK.
 const linger = sightingWindow
 
+// recent is a packet counted in the last sighting window, and the exchange
+// it joined (nil: none).
 type recent struct {
-	ex     *Exchange
-	time   int64  // ns since the epoch
-	points uint64 // capture points that saw it, as bits
+	ex   *Exchange
+	time int64 // ns since the epoch
+}
+
+// packetKey is a packet's identity: its id in the file it came from
+// (epb_packetid, file ids are their own per file), or the one identity
+// gave it (numbered).
+type packetKey struct {
+	id       uint64
+	file     uint32
+	numbered bool
 }
 
 // Tracker groups packets into exchanges, as tshark follows conversations:
@@ -71,7 +81,9 @@ type Tracker struct {
 	tcp      map[flowKey]*Exchange
 	arp      map[flowKey]*Exchange
 	ndp      map[flowKey]*Exchange
-	seen     map[uint64]recent
+	seen     map[packetKey]recent
+	ids      identity // numbers packets of files without ids
+	file     uint32   // the file being read: its packet ids are its own
 	first    *Exchange // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
@@ -88,7 +100,7 @@ func NewTracker(points []capture.Point) *Tracker {
 		Points: points,
 		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{},
 		arp: map[flowKey]*Exchange{}, ndp: map[flowKey]*Exchange{},
-		seen: map[uint64]recent{},
+		seen: map[packetKey]recent{},
 	}
 }
 
@@ -137,7 +149,8 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if match && t.dropPoint(p.Point) {
 		t.drops++ // every drop counts, even of a packet seen before it was dropped
 	}
-	if ex, dup := t.sighting(p); dup {
+	key, ex, dup := t.sighting(p)
+	if dup {
 		if ex != nil {
 			ex.see(p, t.Points, describe(p))
 			ex.selected = ex.selected || match
@@ -148,7 +161,6 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if match {
 		t.packets++
 	}
-	var ex *Exchange
 	switch {
 	case p.Kind == KindARP:
 		ex = t.addARP(p)
@@ -166,11 +178,9 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if ex != nil {
 		ex.selected = ex.selected || match
 		t.touch(ex)
-		if p.Hash != 0 && len(t.Points) > 1 {
-			r := t.seen[p.Hash]
-			r.ex, r.time, r.points = ex, p.Time.UnixNano(), 1<<(uint(p.Point)&63)
-			t.seen[p.Hash] = r
-		}
+	}
+	if key.id != 0 {
+		t.seen[key] = recent{ex: ex, time: p.Time.UnixNano()}
 	}
 	t.sweep()
 	t.expire()
@@ -248,22 +258,31 @@ func (t *Tracker) Flush() {
 	clear(t.arp)
 	clear(t.ndp)
 	clear(t.seen)
+	t.ids.reset()
 }
 
-// sighting reports whether p is a packet already counted, seen now at
-// another capture point.
-func (t *Tracker) sighting(p *Packet) (*Exchange, bool) {
-	if p.Hash == 0 || len(t.Points) < 2 {
-		return nil, false
+// sighting returns p's identity and reports whether p is a packet already
+// counted, seen now at another capture point (or dropped by the kernel),
+// with the exchange it joined. A file's packet ids decide when it has
+// them; otherwise identity numbers packets, as writers do. p.PacketID is
+// set to the id, for its sighting.
+func (t *Tracker) sighting(p *Packet) (packetKey, *Exchange, bool) {
+	var key packetKey
+	switch {
+	case p.PacketID != 0:
+		key = packetKey{id: p.PacketID, file: t.file}
+	case p.Hash != 0 && len(t.Points) > 1:
+		id, again := t.ids.of(p)
+		key = packetKey{id: id, numbered: true}
+		p.PacketID = id
+		if !again {
+			return key, nil, false
+		}
+	default:
+		return key, nil, false
 	}
-	r, ok := t.seen[p.Hash]
-	bit := uint64(1) << (uint(p.Point) & 63)
-	if !ok || r.points&bit != 0 || absDur(time.Duration(p.Time.UnixNano()-r.time)) > sightingWindow {
-		return nil, false
-	}
-	r.points |= bit
-	t.seen[p.Hash] = r
-	return r.ex, true
+	r, ok := t.seen[key]
+	return key, r.ex, ok
 }
 
 func absDur(d time.Duration) time.Duration {
@@ -280,9 +299,9 @@ func (t *Tracker) sweep() {
 		return
 	}
 	t.swept = t.now
-	for h, r := range t.seen {
+	for k, r := range t.seen {
 		if t.now-r.time > int64(sightingWindow) {
-			delete(t.seen, h)
+			delete(t.seen, k)
 		}
 	}
 }

@@ -1,0 +1,135 @@
+package decode
+
+import (
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/nsdump/nsdump/capture"
+)
+
+// echoFrame is an Ethernet frame holding an IPv4 ICMP echo request or
+// reply of size bytes (IP header included) from src to dst.
+func echoFrame(size int, reply bool, src, dst [4]byte, ttl uint8) []byte {
+	b := make([]byte, 14+size)
+	b[12], b[13] = 0x08, 0x00
+	ip := b[14:]
+	ip[0] = 0x45
+	binary.BigEndian.PutUint16(ip[2:], uint16(size))
+	binary.BigEndian.PutUint16(ip[4:], 0x1234)
+	ip[6], ip[8], ip[9] = 0x40, ttl, 1
+	copy(ip[12:], src[:])
+	copy(ip[16:], dst[:])
+	icmp := ip[20:]
+	if !reply {
+		icmp[0] = 8
+	}
+	binary.BigEndian.PutUint16(icmp[4:], 77) // id
+	binary.BigEndian.PutUint16(icmp[6:], 1)  // seq
+	return b
+}
+
+var (
+	addrA = [4]byte{10, 0, 1, 1}
+	addrB = [4]byte{10, 0, 2, 1}
+)
+
+// mtuEcho is the journey of one 1500-byte echo and its reply between
+// a/veth0 and b/veth1, and the kernel's record of dropping the reply in
+// a, which holds its first 128 bytes (drops.Record's head).
+func mtuEcho() ([]capture.Point, []capture.Frame) {
+	points := []capture.Point{{Name: "a/veth0"}, {Name: "b/veth1"}, {Name: "a/drops"}}
+	t0 := time.Unix(1700000000, 0)
+	req, rep := echoFrame(1500, false, addrA, addrB, 64), echoFrame(1500, true, addrB, addrA, 64)
+	at := func(us int, point int, dir capture.Direction, data []byte, comment string) capture.Frame {
+		return capture.Frame{Time: t0.Add(time.Duration(us) * time.Microsecond), Point: point, LinkType: capture.LinkEthernet,
+			Dir: dir, Len: len(data), Data: data, Comment: comment}
+	}
+	cut := at(60, 2, capture.DirIn, rep[:14+128], "drop: NO_SOCKET at ping_rcv (veth0)")
+	cut.Len = len(rep)
+	return points, []capture.Frame{
+		at(0, 0, capture.DirOut, req, ""),
+		at(10, 1, capture.DirIn, req, ""),
+		at(30, 1, capture.DirOut, rep, ""),
+		at(50, 0, capture.DirIn, rep, ""),
+		cut,
+	}
+}
+
+// TestCutDropRecordJoinsItsPacket: a 1500-byte echo reply the kernel
+// dropped after it was seen, recorded with only its first 128 bytes, is
+// the reply seen again, not a second exchange: one exchange, two packets,
+// one drop, and the writer gives the record the reply's packet id.
+func TestCutDropRecordJoinsItsPacket(t *testing.T) {
+	points, frames := mtuEcho()
+	ids := NewPacketIDs()
+	var got []uint64
+	for i := range frames {
+		ids.Mark(&frames[i])
+		got = append(got, frames[i].PacketID)
+	}
+	if want := []uint64{1, 1, 2, 2, 2}; !equalIDs(got, want) {
+		t.Errorf("packet ids %v, want %v", got, want)
+	}
+	for _, withIDs := range []bool{true, false} {
+		tr := NewTracker(points)
+		d := NewDecoder()
+		for _, f := range frames {
+			if !withIDs {
+				f.PacketID = 0
+			}
+			var p Packet
+			d.Decode(f, &p)
+			tr.Add(&p)
+		}
+		ex := tr.Exchanges()
+		if len(ex) != 1 || ex[0].Status != StatusAnswered || tr.Packets() != 2 || tr.Drops() != 1 {
+			t.Fatalf("ids in file %v: %d exchanges, %d packets, %d drops; want one answered exchange, 2 packets, 1 drop", withIDs, len(ex), tr.Packets(), tr.Drops())
+		}
+		var seenIDs []uint64
+		for _, s := range ex[0].Seen {
+			seenIDs = append(seenIDs, s.PacketID)
+		}
+		if want := []uint64{1, 1, 2, 2, 2}; !equalIDs(seenIDs, want) || ex[0].Seen[4].Drop == "" {
+			t.Errorf("ids in file %v: sightings' ids %v (last drop %q), want %v and a drop", withIDs, seenIDs, ex[0].Seen[4].Drop, want)
+		}
+	}
+}
+
+// TestFileIDsDecide: a file's packet ids are taken as they are: two
+// sightings whose bytes differ (a translated address) but whose ids agree
+// are one packet, and the same bytes at two points with two ids are two.
+func TestFileIDsDecide(t *testing.T) {
+	points := []capture.Point{{Name: "a/eth0"}, {Name: "r/eth1"}}
+	t0 := time.Unix(1700000000, 0)
+	natted := echoFrame(84, false, [4]byte{192, 0, 2, 1}, addrB, 63)
+	frames := []capture.Frame{
+		{Time: t0, Point: 0, Data: echoFrame(84, false, addrA, addrB, 64), PacketID: 9},
+		{Time: t0.Add(time.Microsecond), Point: 1, Data: natted, PacketID: 9},
+		{Time: t0.Add(2 * time.Microsecond), Point: 0, Data: echoFrame(84, true, addrB, addrA, 64), PacketID: 10},
+		{Time: t0.Add(3 * time.Microsecond), Point: 1, Data: echoFrame(84, true, addrB, addrA, 64), PacketID: 11},
+	}
+	tr := NewTracker(points)
+	d := NewDecoder()
+	for _, f := range frames {
+		f.LinkType, f.Len = capture.LinkEthernet, len(f.Data)
+		var p Packet
+		d.Decode(f, &p)
+		tr.Add(&p)
+	}
+	if tr.Packets() != 3 {
+		t.Errorf("%d packets, want 3: ids 9 (twice), 10 and 11", tr.Packets())
+	}
+}
+
+func equalIDs(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
