@@ -82,8 +82,8 @@ type Tracker struct {
 	arp      map[flowKey]*Exchange
 	ndp      map[flowKey]*Exchange
 	seen     map[packetKey]recent
-	ids      identity // numbers packets of files without ids
-	file     uint32   // the file being read: its packet ids are its own
+	ids      identity  // numbers packets of files without ids
+	file     uint32    // the file being read: its packet ids are its own
 	first    *Exchange // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
