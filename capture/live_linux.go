@@ -145,7 +145,7 @@ func interfaces(t Target) ([]topology.Interface, error) {
 	if t.Link != nil {
 		return []topology.Interface{*t.Link}, nil
 	}
-	links, err := topology.Links(t.Namespace)
+	links, err := topology.LinksWithPeers(t.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	ino, _ := topology.Inode(ns)
 	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
-		Description: fmt.Sprintf("interface %s in network namespace %s (net:[%d])", ifc.Name, nsName, ino),
+		Description: pointInfo(nsName, ino, ifc).Description(),
 		SnapLen:     uint32(s.cfg.SnapLen),
 	}}
 	frame := 1 << 16
@@ -280,4 +280,13 @@ func (src *source) stillThere() error {
 		}
 	}
 	return fmt.Errorf("capture on %s: interface %s vanished from namespace %q: %w", src.point.Name, src.ifc, src.ns, ErrVanished)
+}
+
+// pointInfo is what the file says of a capture point on ifc.
+func pointInfo(ns string, ino uint64, ifc topology.Interface) PointInfo {
+	info := PointInfo{Namespace: ns, Inode: ino, Kind: ifc.Kind, Master: ifc.Master}
+	if ifc.Peer != nil {
+		info.Peer = ifc.Peer.String()
+	}
+	return info
 }

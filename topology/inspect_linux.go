@@ -30,6 +30,8 @@ type Interface struct {
 	OperState string   `json:"operstate"`
 	Addresses []string `json:"addresses"`
 	Peer      *Peer    `json:"peer,omitempty"`
+	// Master is the bridge (bond, VRF) the interface is a port of.
+	Master string `json:"master,omitempty"`
 }
 
 // Peer is the other end of a veth. Namespace is empty when the peer sits in
@@ -112,6 +114,34 @@ func Links(name string) ([]Interface, error) {
 	out := make([]Interface, len(links))
 	for i, l := range links {
 		out[i] = linkState(l)
+	}
+	return out, nil
+}
+
+// LinksWithPeers is Links with each veth's peer and each port's master:
+// what a capture file says of its capture points.
+func LinksWithPeers(name string) ([]Interface, error) {
+	h, err := openHandle(name)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, err := h.nl.LinkList()
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces in %q: %w", name, err)
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	out := make([]Interface, len(links))
+	for i, l := range links {
+		a := l.Attrs()
+		out[i] = linkState(l)
+		if _, ok := l.(*netlink.Veth); ok && a.ParentIndex > 0 {
+			out[i].Peer = h.peer(a, names)
+		}
+		out[i].Master = names[a.MasterIndex]
 	}
 	return out, nil
 }

@@ -99,7 +99,8 @@ func (w *dropWatch) stop(res *Result) error {
 	point := map[uint64]int{}
 	for i, ino := range w.order {
 		point[ino] = base + i
-		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen})
+		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen,
+			Description: capture.PointInfo{Namespace: w.names[ino], Inode: ino, Drops: true}.Description()})
 	}
 	res.kernel = map[dropKey]KernelDrop{}
 	var frames []capture.Frame

@@ -291,6 +291,12 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 			return nil, err
 		}
 	}
+	// Every sighting of one packet, the kernel's drop of it included, gets
+	// one id: the JSON's sightings and the -w file's epb_packetid agree.
+	ids := decode.NewPacketIDs()
+	for i := range res.Frames {
+		ids.Mark(&res.Frames[i])
+	}
 	if capErr != nil && !errors.Is(capErr, context.Canceled) {
 		return nil, capErr
 	}

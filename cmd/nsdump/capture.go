@@ -274,7 +274,18 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 		}
 		return nil
 	}
-	return func(f capture.Frame, comment string) error { return wrap(fw.WriteFrame(f, comment)) },
+	write = func(f capture.Frame, comment string) error { return wrap(fw.WriteFrame(f, comment)) }
+	if _, ng := fw.(*capture.NgWriter); ng && len(points) > 1 {
+		// The frames of every point come in time order (the capture's
+		// merge), a kernel drop's record beside them: every sighting of
+		// one packet gets its id.
+		ids, writeFrame := decode.NewPacketIDs(), write
+		write = func(f capture.Frame, comment string) error {
+			ids.Mark(&f)
+			return writeFrame(f, comment)
+		}
+	}
+	return write,
 		func() error { return wrap(fw.Flush()) },
 		func() error {
 			err := fw.Flush()

@@ -55,9 +55,9 @@ func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Poin
 	r.mon = mon
 	// Name the kernel's functions now, not while the first drops arrive.
 	mon.LoadSymbols()
-	for _, ns := range names {
+	for i, ns := range names {
 		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen,
-			Description: "packets the kernel dropped in " + ns + ", with its reason (nsdump --drops)"})
+			Description: capture.PointInfo{Namespace: ns, Inode: inodes[i], Drops: true}.Description()})
 	}
 	return r, points
 }

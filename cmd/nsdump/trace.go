@@ -249,10 +249,18 @@ func writeTrace(ctx context.Context, stderr io.Writer, name string, points []cap
 		for i, p := range points {
 			index[p.Name] = i
 		}
+		// Each trace numbers its packets from 1; the next trace's ids
+		// follow the last one's, one packet one id in the file.
+		var base, last uint64
 		for _, r := range results {
+			base = last
 			for _, fr := range r.Frames {
 				name := r.Points[fr.Point].Name
 				fr.Point = index[name]
+				if fr.PacketID != 0 {
+					fr.PacketID += base
+					last = max(last, fr.PacketID)
+				}
 				if err = w.WriteFrame(fr, joinComments(fr.Comment, comments[fmt.Sprintf("%s@%d", name, fr.Time.UnixNano())])); err != nil {
 					break
 				}
