@@ -78,6 +78,8 @@ func commands() []command {
 			run:      runTrace},
 		{name: "demo", args: "[--keep] [-w demo.pcapng] [naming flags]", summary: "the whole walkthrough in one command: trace, fix, trace again",
 			examples: "nsdump demo\n  nsdump demo --keep", run: runDemo},
+		{name: "wireshark-plugin", args: "[--install|--path]", summary: "print the Wireshark plugin that adds nsdump.* fields, or install it",
+			examples: "nsdump wireshark-plugin > nsdump.lua; tshark -X lua_script:nsdump.lua -r trace.pcapng -Y nsdump.drop.reason\n  nsdump wireshark-plugin --install", run: runPlugin},
 	}
 }
 
