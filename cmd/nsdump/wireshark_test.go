@@ -403,7 +403,9 @@ func (b *pcapngBE) block(typ uint32, body []byte) {
 	b.Write(h[4:8])
 }
 
-func putBE32(b []byte, v uint32) { b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+func putBE32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
 
 func be32(v uint32) []byte { b := make([]byte, 4); putBE32(b, v); return b }
 
