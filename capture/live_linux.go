@@ -19,6 +19,9 @@ type Target struct {
 	// Link, when set, is the interface already looked up (capture --all
 	// lists every namespace's links once): Open does not ask again.
 	Link *topology.Interface
+	// Container, when the target named one ("docker:web"), goes into the
+	// file's interface descriptions (PointInfo.Container).
+	Container string
 }
 
 // ParseTarget reads NS or NS/IFACE, checking both names; NS is any
@@ -102,8 +105,8 @@ type Session struct {
 func Open(targets []Target, cfg *Config) (*Session, error) {
 	s := &Session{cfg: cfg.withDefaults()}
 	type point struct {
-		ns  string
-		ifc topology.Interface
+		ns, container string
+		ifc           topology.Interface
 	}
 	found := make([][]topology.Interface, len(targets))
 	err := parallel(len(targets), func(i int) error {
@@ -117,7 +120,7 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	var points []point
 	for i, t := range targets {
 		for _, ifc := range found[i] {
-			points = append(points, point{t.Namespace, ifc})
+			points = append(points, point{t.Namespace, t.Container, ifc})
 		}
 	}
 	s.cfg.shapeRing(len(points))
@@ -127,7 +130,7 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	s.sources = make([]*source, len(points))
 	err = parallel(len(points), func(i int) error {
 		var err error
-		s.sources[i], err = s.open(points[i].ns, points[i].ifc)
+		s.sources[i], err = s.open(points[i].ns, points[i].container, points[i].ifc)
 		return s.skip(err)
 	})
 	if err != nil {
@@ -164,7 +167,7 @@ func interfaces(t Target) ([]topology.Interface, error) {
 	return out, nil
 }
 
-func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
+func (s *Session) open(nsName, container string, ifc topology.Interface) (*source, error) {
 	ns, err := topology.OpenNamespace(nsName)
 	if err != nil {
 		return nil, err
@@ -173,7 +176,7 @@ func (s *Session) open(nsName string, ifc topology.Interface) (*source, error) {
 	ino, _ := topology.Inode(ns)
 	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
-		Description: pointInfo(nsName, ino, ifc).Description(),
+		Description: pointInfo(nsName, container, ino, ifc).Description(),
 		SnapLen:     uint32(s.cfg.SnapLen),
 	}}
 	frame := 1 << 16
@@ -283,8 +286,8 @@ func (src *source) stillThere() error {
 }
 
 // pointInfo is what the file says of a capture point on ifc.
-func pointInfo(ns string, ino uint64, ifc topology.Interface) PointInfo {
-	info := PointInfo{Namespace: ns, Inode: ino, Kind: ifc.Kind, Master: ifc.Master}
+func pointInfo(ns, container string, ino uint64, ifc topology.Interface) PointInfo {
+	info := PointInfo{Namespace: ns, Inode: ino, Container: container, Kind: ifc.Kind, Master: ifc.Master}
 	if ifc.Peer != nil {
 		info.Peer = ifc.Peer.String()
 	}
