@@ -500,3 +500,42 @@ func TestPluginCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestPluginOnRecordedFiles: the plugin dissects every pcapng file under
+// testdata, nsdump's and other tools', without a Lua error, and tshark
+// reads each as it does without it (some of the peer corpus' files are
+// ones tshark refuses).
+func TestPluginOnRecordedFiles(t *testing.T) {
+	needTool(t, "tshark")
+	var files []string
+	filepath.WalkDir(filepath.Join("..", "..", "testdata"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(path, ".pcapng") {
+			files = append(files, path)
+		}
+		return nil
+	})
+	if len(files) < 10 {
+		t.Fatalf("%d pcapng files under testdata", len(files))
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			cmd := exec.Command("tshark", "-r", file, "-X", "lua_script:"+pluginPath, "-V")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			if i := strings.Index(stdout.String(), "Lua Error"); i >= 0 {
+				t.Fatalf("the plugin failed: %.300s", stdout.String()[i:])
+			}
+			if err == nil && toolStderr(stderr.String(), file) == "" {
+				return
+			}
+			plain := exec.Command("tshark", "-r", file, "-V")
+			var plainErr bytes.Buffer
+			plain.Stdout, plain.Stderr = io.Discard, &plainErr
+			perr := plain.Run()
+			if fmt.Sprint(err) != fmt.Sprint(perr) || stderr.String() != plainErr.String() {
+				t.Fatalf("with the plugin tshark says %v, %q; without, %v, %q", err, stderr.String(), perr, plainErr.String())
+			}
+		})
+	}
+}

@@ -150,16 +150,17 @@ function json.decode(s)
 end
 
 -- The point's namespace is all before the last "/": a namespace may be a
--- path (/proc/42/ns/net/eth0).
+-- path (/proc/42/ns/net/eth0). An interface name without one (a file
+-- another tool wrote) names no namespace.
 local function split_point(point)
 	local ns, ifc = point:match("^(.*)/([^/]*)$")
-	return ns or point, ifc or ""
+	return ns, ifc or point
 end
 
 local function add_point(tree, point, desc)
 	local ns, ifc = split_point(point)
 	tree:add(pf.point, point)
-	tree:add(pf.namespace, ns)
+	if ns then tree:add(pf.namespace, ns) end
 	tree:add(pf.iface, ifc)
 	if desc then
 		local container = desc:match("^container ([^,]+)")
@@ -209,7 +210,7 @@ local function packet(tree, pinfo)
 	local desc = f_ifdesc()
 	desc = desc and tostring(desc.value)
 	local t = tree:add(nsdump, "nsdump: " .. point)
-	local ns = add_point(t, point, desc)
+	add_point(t, point, desc)
 	local dir = f_dir()
 	if dir then
 		local d = ({ [1] = "In", [2] = "Out" })[dir.value]
