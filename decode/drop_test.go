@@ -25,8 +25,9 @@ func cookedTCP(t *testing.T, syn, ack bool) []byte {
 }
 
 // TestDropNotes: a SYN seen on B's interface and on B's drop point, with the
-// kernel's reason, is one packet whose exchange says where and why it died;
-// a comment on an ordinary point is no drop.
+// kernel's reason, is one packet whose exchange says where and why it died
+// (the reason only, not the verdict trace -w adds on the comment's next
+// line); a comment on an ordinary point is no drop.
 func TestDropNotes(t *testing.T) {
 	points := []capture.Point{{Name: "B/veth1", LinkType: capture.LinkSLL}, {Name: "B/drops", LinkType: capture.LinkSLL}}
 	tr := NewTracker(points)
@@ -36,7 +37,7 @@ func TestDropNotes(t *testing.T) {
 	syn := cookedTCP(t, true, false)
 	for i, f := range []capture.Frame{
 		{Time: ts, Point: 0, LinkType: capture.LinkSLL, Len: len(syn), Data: syn, Comment: "drop: NOT_A_DROP at nowhere (veth1)"},
-		{Time: ts.Add(time.Microsecond), Point: 1, LinkType: capture.LinkSLL, Len: len(syn), Data: syn, Comment: "drop: NETFILTER_DROP at nft_do_chain (veth1)"},
+		{Time: ts.Add(time.Microsecond), Point: 1, LinkType: capture.LinkSLL, Len: len(syn), Data: syn, Comment: "drop: NETFILTER_DROP at nft_do_chain (veth1)\nA->B tcp: dropped in B"},
 	} {
 		d.Decode(f, &p)
 		if p.Comment != f.Comment {
