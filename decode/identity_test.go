@@ -153,3 +153,38 @@ func BenchmarkPacketIDs(b *testing.B) {
 		ids.Mark(&f)
 	}
 }
+
+// TestForwardedPacketKeepsItsID: a router's forwarding (TTL less one, a
+// new checksum) leaves the packet's id as it was; the same bytes again at
+// a point that saw them already, or after the sighting window, are a new
+// packet.
+func TestForwardedPacketKeepsItsID(t *testing.T) {
+	t0 := time.Unix(1700000000, 0)
+	hop := func(ttl uint8) []byte {
+		b := echoFrame(84, false, addrA, addrB, ttl)
+		b[14+10], b[14+11] = ttl, 0x5a // a checksum that changes with the TTL
+		return b
+	}
+	cases := []struct {
+		point int
+		us    int
+		ttl   uint8
+		want  uint64
+	}{
+		{0, 0, 64, 1},      // A/veth0 Out
+		{1, 5, 64, 1},      // R/r0 In
+		{2, 9, 63, 1},      // R/r1 Out
+		{3, 12, 63, 1},     // B/veth1 In
+		{3, 20, 63, 2},     // B/veth1 again: a copy, not the same sighting
+		{0, 300000, 64, 3}, // A/veth0 300 ms later: a retransmission
+	}
+	ids := NewPacketIDs()
+	for i, c := range cases {
+		data := hop(c.ttl)
+		f := capture.Frame{Time: t0.Add(time.Duration(c.us) * time.Microsecond), Point: c.point, LinkType: capture.LinkEthernet, Len: len(data), Data: data}
+		ids.Mark(&f)
+		if f.PacketID != c.want {
+			t.Errorf("sighting %d (point %d, TTL %d, %d µs): id %d, want %d", i, c.point, c.ttl, c.us, f.PacketID, c.want)
+		}
+	}
+}
