@@ -14,60 +14,76 @@ import (
 // capture points by frame.packet_id; read takes a file's ids as they are
 // and numbers packets this way only in files that have none.
 type identity struct {
-	seen  map[uint64]sighted // by Packet.Hash
-	next  uint64
-	now   int64 // the latest packet time, ns since the epoch
-	swept int64
+	// Packets by Packet.Hash, in two generations of one sighting window
+	// each: a packet is looked up in both and added to cur; when cur is a
+	// window old, prev is emptied and the two swap. A packet is kept at
+	// least a window, at most two, and forgetting costs no walk over the
+	// map.
+	cur, prev map[uint64]sighted
+	since     int64 // when cur began, ns since the epoch
+	next      uint64
 }
 
 type sighted struct {
 	id     uint64
-	time   int64  // of the first sighting, ns since the epoch
-	points uint64 // capture points that saw it, as bits
+	time   int64     // of the first sighting, ns since the epoch
+	points uint64    // capture points that saw it, as bits
+	ex     *Exchange // the exchange it joined (the tracker's), nil: none
 }
 
 // of returns p's packet id, and whether p is a packet seen before at
-// another capture point. A packet with no hash (nothing nsdump can tell
-// apart) is a packet of its own.
-func (n *identity) of(p *Packet) (id uint64, again bool) {
-	if n.seen == nil {
-		n.seen = map[uint64]sighted{}
-	}
+// another capture point, with the exchange it joined then (setExchange).
+// A packet with no hash (nothing nsdump can tell apart) is a packet of
+// its own.
+func (n *identity) of(p *Packet) (id uint64, ex *Exchange, again bool) {
 	at := p.Time.UnixNano()
-	n.now = max(n.now, at)
-	n.sweep()
+	n.rotate(at)
 	n.next++
 	if p.Hash == 0 {
-		return n.next, false
+		return n.next, nil, false
 	}
 	bit := uint64(1) << (uint(p.Point) & 63)
-	s, ok := n.seen[p.Hash]
+	s, ok := n.cur[p.Hash]
+	if !ok {
+		s, ok = n.prev[p.Hash]
+	}
 	if ok && s.points&bit == 0 && absDur(time.Duration(at-s.time)) <= sightingWindow {
 		n.next--
 		s.points |= bit
-		n.seen[p.Hash] = s
-		return s.id, true
+		n.cur[p.Hash] = s
+		return s.id, s.ex, true
 	}
-	n.seen[p.Hash] = sighted{id: n.next, time: at, points: bit}
-	return n.next, false
+	n.cur[p.Hash] = sighted{id: n.next, time: at, points: bit}
+	return n.next, nil, false
 }
 
-// sweep forgets packets older than the sighting window, once a window of
-// capture time: a writer under a flood holds two windows of packets.
-func (n *identity) sweep() {
-	if n.now-n.swept < int64(sightingWindow) {
+// setExchange records the exchange that the packet of hash h, just
+// numbered by of, joined.
+func (n *identity) setExchange(h uint64, ex *Exchange) {
+	if s, ok := n.cur[h]; ok {
+		s.ex = ex
+		n.cur[h] = s
+	}
+}
+
+// rotate starts a new generation once cur is a sighting window old (of
+// capture time: the latest packet's).
+func (n *identity) rotate(at int64) {
+	if n.cur == nil {
+		n.cur, n.prev, n.since = map[uint64]sighted{}, map[uint64]sighted{}, at
+	}
+	if at-n.since < int64(sightingWindow) {
 		return
 	}
-	n.swept = n.now
-	for h, s := range n.seen {
-		if n.now-s.time > int64(sightingWindow) {
-			delete(n.seen, h)
-		}
-	}
+	clear(n.prev)
+	n.cur, n.prev, n.since = n.prev, n.cur, at
 }
 
 // reset forgets every packet; the numbering goes on.
-func (n *identity) reset() { clear(n.seen) }
+func (n *identity) reset() {
+	clear(n.cur)
+	clear(n.prev)
+}
 
 // PacketIDs gives frames their epb_packetid as they are written, in time
 // order (capture's merge, trace's sorted frames): every sighting of one
@@ -89,7 +105,7 @@ func (x *PacketIDs) Mark(f *capture.Frame) {
 		return
 	}
 	x.d.Decode(*f, &x.p)
-	f.PacketID, _ = x.id.of(&x.p)
+	f.PacketID, _, _ = x.id.of(&x.p)
 }
 
 // Last is the highest id given so far.

@@ -26,20 +26,18 @@ const DefaultMaxOpen = 20000
 // packets seen at other capture points and a connection's last ACK.
 const linger = sightingWindow
 
-// recent is a packet counted in the last sighting window, and the exchange
-// it joined (nil: none).
+// recent is a packet of a file with ids counted in the last sighting
+// window, and the exchange it joined (nil: none).
 type recent struct {
 	ex   *Exchange
 	time int64 // ns since the epoch
 }
 
-// packetKey is a packet's identity: its id in the file it came from
-// (epb_packetid, file ids are their own per file), or the one identity
-// gave it (numbered).
-type packetKey struct {
-	id       uint64
-	file     uint32
-	numbered bool
+// fileID is a packet's id in the file it came from (epb_packetid): each
+// file's ids are its own.
+type fileID struct {
+	id   uint64
+	file uint32
 }
 
 // Tracker groups packets into exchanges, as tshark follows conversations:
@@ -81,9 +79,9 @@ type Tracker struct {
 	tcp      map[flowKey]*Exchange
 	arp      map[flowKey]*Exchange
 	ndp      map[flowKey]*Exchange
-	seen     map[packetKey]recent
-	ids      identity  // numbers packets of files without ids
-	file     uint32    // the file being read: its packet ids are its own
+	seen     map[fileID]recent // packets of files with ids
+	ids      identity          // numbers packets of files without ids
+	file     uint32            // the file being read: its packet ids are its own
 	first    *Exchange // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
@@ -100,7 +98,7 @@ func NewTracker(points []capture.Point) *Tracker {
 		Points: points,
 		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{},
 		arp: map[flowKey]*Exchange{}, ndp: map[flowKey]*Exchange{},
-		seen: map[packetKey]recent{},
+		seen: map[fileID]recent{},
 	}
 }
 
@@ -149,7 +147,8 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if match && t.dropPoint(p.Point) {
 		t.drops++ // every drop counts, even of a packet seen before it was dropped
 	}
-	key, ex, dup := t.sighting(p)
+	fromFile := p.PacketID != 0
+	ex, dup := t.sighting(p)
 	if dup {
 		if ex != nil {
 			ex.see(p, t.Points, describe(p))
@@ -179,9 +178,7 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 		ex.selected = ex.selected || match
 		t.touch(ex)
 	}
-	if key.id != 0 {
-		t.seen[key] = recent{ex: ex, time: p.Time.UnixNano()}
-	}
+	t.joined(p, ex, fromFile)
 	t.sweep()
 	t.expire()
 	t.emitDone()
@@ -261,28 +258,34 @@ func (t *Tracker) Flush() {
 	t.ids.reset()
 }
 
-// sighting returns p's identity and reports whether p is a packet already
-// counted, seen now at another capture point (or dropped by the kernel),
-// with the exchange it joined. A file's packet ids decide when it has
-// them; otherwise identity numbers packets, as writers do. p.PacketID is
-// set to the id, for its sighting.
-func (t *Tracker) sighting(p *Packet) (packetKey, *Exchange, bool) {
-	var key packetKey
+// sighting reports whether p is a packet already counted, seen now at
+// another capture point (or dropped by the kernel), with the exchange it
+// joined. A file's packet ids decide when it has them; otherwise identity
+// numbers packets, as writers do. p.PacketID is set to the id, for its
+// sighting.
+func (t *Tracker) sighting(p *Packet) (*Exchange, bool) {
 	switch {
 	case p.PacketID != 0:
-		key = packetKey{id: p.PacketID, file: t.file}
+		r, ok := t.seen[fileID{p.PacketID, t.file}]
+		return r.ex, ok
 	case p.Hash != 0 && len(t.Points) > 1:
-		id, again := t.ids.of(p)
-		key = packetKey{id: id, numbered: true}
+		id, ex, again := t.ids.of(p)
 		p.PacketID = id
-		if !again {
-			return key, nil, false
-		}
-	default:
-		return key, nil, false
+		return ex, again
 	}
-	r, ok := t.seen[key]
-	return key, r.ex, ok
+	return nil, false
+}
+
+// joined records the exchange a packet counted for the first time joined
+// (nil: none), for its other sightings: under the file's id, or beside
+// the number identity gave it.
+func (t *Tracker) joined(p *Packet, ex *Exchange, fromFile bool) {
+	switch {
+	case fromFile:
+		t.seen[fileID{p.PacketID, t.file}] = recent{ex: ex, time: p.Time.UnixNano()}
+	case p.PacketID != 0 && ex != nil:
+		t.ids.setExchange(p.Hash, ex)
+	}
 }
 
 func absDur(d time.Duration) time.Duration {
