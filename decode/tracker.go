@@ -82,7 +82,7 @@ type Tracker struct {
 	seen     map[fileID]recent // packets of files with ids
 	ids      identity          // numbers packets of files without ids
 	file     uint32            // the file being read: its packet ids are its own
-	first    *Exchange // the open list: least recently active first
+	first    *Exchange         // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
 	deletes  int   // from the tables since they were last rebuilt
