@@ -47,7 +47,7 @@ func (n *identity) of(p *Packet) (id uint64, ex *Exchange, again bool) {
 	if !ok {
 		s, ok = n.prev[p.Hash]
 	}
-	if ok && s.points&bit == 0 && absDur(time.Duration(at-s.time)) <= sightingWindow {
+	if ok && s.again(at, bit) {
 		n.next--
 		s.points |= bit
 		n.cur[p.Hash] = s
@@ -55,6 +55,12 @@ func (n *identity) of(p *Packet) (id uint64, ex *Exchange, again bool) {
 	}
 	n.cur[p.Hash] = sighted{id: n.next, time: at, points: bit}
 	return n.next, nil, false
+}
+
+// again is the rule: a packet of this hash seen at another capture point
+// (bit) within the sighting window of its first sighting is this one.
+func (s *sighted) again(at int64, bit uint64) bool {
+	return s.points&bit == 0 && absDur(time.Duration(at-s.time)) <= sightingWindow
 }
 
 // setExchange records the exchange that the packet of hash h, just
@@ -88,16 +94,35 @@ func (n *identity) reset() {
 // PacketIDs gives frames their epb_packetid as they are written, in time
 // order (capture's merge, trace's sorted frames): every sighting of one
 // packet, a kernel drop's record of it included however much of it the
-// record holds, gets the id of its first sighting; `nsdump read` of the
-// file joins exactly these. Not safe for concurrent use.
+// record holds, gets the id of its first sighting, by identity's rule;
+// `nsdump read` of the file joins exactly these. Not safe for concurrent
+// use.
+//
+// It runs in capture's one loop for every frame of a flood, so it keeps
+// packets in a fixed table of hash sets (two ways each) rather than a
+// map: a lookup is one cache line, nothing to forget, no growth. A
+// packet's entry is lost only when two later packets of its set come
+// before its next sighting: with 32768 sets and sightings microseconds
+// apart, not under any flood a veth carries.
 type PacketIDs struct {
-	d  Decoder
-	p  Packet
-	id identity
+	d     Decoder
+	p     Packet
+	table []idSlot
+	next  uint64
+}
+
+const (
+	idSets = 1 << 15
+	idWays = 2
+)
+
+type idSlot struct {
+	hash uint64
+	s    sighted
 }
 
 // NewPacketIDs starts numbering at 1.
-func NewPacketIDs() *PacketIDs { return &PacketIDs{} }
+func NewPacketIDs() *PacketIDs { return &PacketIDs{table: make([]idSlot, idSets*idWays)} }
 
 // Mark sets f.PacketID, unless f has one already.
 func (x *PacketIDs) Mark(f *capture.Frame) {
@@ -105,8 +130,31 @@ func (x *PacketIDs) Mark(f *capture.Frame) {
 		return
 	}
 	x.d.Decode(*f, &x.p)
-	f.PacketID, _, _ = x.id.of(&x.p)
+	x.next++
+	f.PacketID = x.next
+	h := x.p.Hash
+	if h == 0 {
+		return
+	}
+	at, bit := f.Time.UnixNano(), uint64(1)<<(uint(f.Point)&63)
+	i := int(h>>1) & (idSets - 1) * idWays
+	set := x.table[i : i+idWays]
+	victim := &set[0]
+	for j := range set {
+		e := &set[j]
+		if e.hash == h {
+			if e.s.again(at, bit) {
+				e.s.points |= bit
+				x.next--
+				f.PacketID = e.s.id
+				return
+			}
+			victim = e // a new packet of this hash replaces the old
+			break
+		}
+		if e.hash == 0 || e.s.time < victim.s.time && victim.hash != 0 {
+			victim = e
+		}
+	}
+	*victim = idSlot{hash: h, s: sighted{id: x.next, time: at, points: bit}}
 }
-
-// Last is the highest id given so far.
-func (x *PacketIDs) Last() uint64 { return x.id.next }
