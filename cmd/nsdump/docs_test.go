@@ -129,18 +129,25 @@ func blockCommands(file string, lines []string, start, end int) []docCommand {
 		return []docCommand{{where: fmt.Sprintf("%s:%d", file, start), line: "nsdump demo", output: lines[start:end], outAt: start + 1, file: file}}
 	}
 	var cmds []docCommand
-	cur := -1 // the command whose output the lines are
+	cur := -1      // the command whose output the lines are
+	other := false // the lines are the output of a command not nsdump's
 	for j := start; j < end; j++ {
 		l := lines[j]
 		prompt := promptRE.MatchString(l)
-		if !(prompt && strings.HasPrefix(l[2:], "nsdump ")) && !strings.HasPrefix(l, "nsdump ") {
+		// A line without a prompt under a prompted command is that
+		// command's output, even when it starts with "nsdump " (the
+		// Wireshark plugin's tree does).
+		inOutput := !prompt && (other || cur >= 0 && cmds[cur].output != nil)
+		if inOutput || !(prompt && strings.HasPrefix(l[2:], "nsdump ")) && !strings.HasPrefix(l, "nsdump ") {
 			if prompt {
 				cur = -1 // another command, or a comment: the output ends
+				other = strings.HasPrefix(l, "$ ")
 			} else if cur >= 0 && cmds[cur].output != nil {
 				cmds[cur].output = append(cmds[cur].output, l)
 			}
 			continue
 		}
+		other = false
 		c := docCommand{where: fmt.Sprintf("%s:%d", file, j+1), file: file, line: l}
 		if prompt {
 			c.line, c.output, c.outAt = l[2:], []string{}, j+2
@@ -318,7 +325,11 @@ func runsUntilInterrupted(line string) bool {
 func (d *docLab) run(t *testing.T, cmdline string, interrupt bool) (string, int) {
 	cmd := exec.Command("bash", "-c", "exec "+cmdline)
 	cmd.Dir = d.dir
-	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(d.bin)+":"+os.Getenv("PATH"), "NO_COLOR=1")
+	// HOME and XDG_CONFIG_HOME of the test's own: a documented command may
+	// install into the user's folders (wireshark-plugin --install), and
+	// tshark in other tests would load what it left there.
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(d.bin)+":"+os.Getenv("PATH"), "NO_COLOR=1",
+		"HOME="+d.dir, "XDG_CONFIG_HOME="+filepath.Join(d.dir, ".config"))
 	var out lockedWriter
 	out.buf = &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = &out, &out
