@@ -338,11 +338,11 @@ func evalArith(code []bpf.Instruction, a arith, slot uint32) ([]bpf.Instruction,
 		}
 		return append(code, bpf.TAX{}, bpf.LoadScratch{Dst: bpf.RegA, N: int(slot)}, bpf.ALUOpX{Op: aluOps[a.op]}), nil
 	case aLoad:
-		if k, ok := a.idx.(aNum); ok {
+		if k, ok := foldedIndex(a.idx); ok {
 			if a.msh {
-				return append(code, bpf.LoadMemShift{Off: a.mshOff}, bpf.LoadIndirect{Off: a.base + uint32(k), Size: a.size}), nil
+				return append(code, bpf.LoadMemShift{Off: a.mshOff}, bpf.LoadIndirect{Off: a.base + k, Size: a.size}), nil
 			}
-			return append(code, bpf.LoadAbsolute{Off: a.base + uint32(k), Size: a.size}), nil
+			return append(code, bpf.LoadAbsolute{Off: a.base + k, Size: a.size}), nil
 		}
 		code, err := evalArith(code, a.idx, slot)
 		if err != nil {
@@ -355,6 +355,30 @@ func evalArith(code []bpf.Instruction, a arith, slot uint32) ([]bpf.Instruction,
 		return append(code, bpf.TAX{}, bpf.LoadIndirect{Off: a.base, Size: a.size}), nil
 	}
 	return nil, filterErr("cannot evaluate %T", a)
+}
+
+// foldedIndex is the index libpcap's optimizer turns into the load's own
+// offset: arithmetic of numbers only, wrapped at 32 bits, so ip[-1] loads
+// the byte before the IP header as tcpdump does (an indirect load through
+// X = 0xffffffff would overflow and reject every frame). An index that
+// loads or reads len stays a computed, indirect load.
+func foldedIndex(idx arith) (uint32, bool) {
+	if !numbersOnly(idx) {
+		return 0, false
+	}
+	return constVal(idx)
+}
+
+func numbersOnly(a arith) bool {
+	switch a := a.(type) {
+	case aNum:
+		return true
+	case aNeg:
+		return numbersOnly(a.x)
+	case aBin:
+		return numbersOnly(a.l) && numbersOnly(a.r)
+	}
+	return false
 }
 
 // String disassembles the program, one instruction a line, for tests.

@@ -237,14 +237,16 @@ func TestFilterDifferential(t *testing.T) {
 			continue
 		}
 		compiled++
-		vm, err := bpf.NewVM(mustDisassemble(t, c.ref))
-		if err != nil {
-			t.Fatalf("libpcap's program for %q: %v", c.expr, err)
+		// x/net/bpf takes a load at a negative offset (ether[-1]) for
+		// an extension it does not implement; runBPF alone judges those.
+		vm, vmErr := bpf.NewVM(mustDisassemble(t, c.ref))
+		if vmErr != nil && !negativeAbsLoad(c.ref) {
+			t.Fatalf("libpcap's program for %q: %v", c.expr, vmErr)
 		}
 		accepted := 0
 		for j, f := range c.frames {
 			want := runBPF(c.ref, f, uint32(c.wire[j])) > 0
-			if len(f) == c.wire[j] {
+			if len(f) == c.wire[j] && vmErr == nil {
 				// Our interpreter against x/net/bpf's on libpcap's program.
 				if n, _ := vm.Run(f); (n > 0) != want {
 					t.Fatalf("interpreters disagree on %q, frame %s", c.expr, hex.EncodeToString(f))
@@ -279,6 +281,15 @@ func TestFilterDifferential(t *testing.T) {
 	if compiled < len(cases)/2 || mixed < compiled/4 {
 		t.Errorf("the generator is too weak: %d of %d compiled, %d with matching and non-matching frames", compiled, len(cases), mixed)
 	}
+}
+
+func negativeAbsLoad(prog []bpf.RawInstruction) bool {
+	for _, in := range prog {
+		if in.Op&0xe7 == 0x20 && int32(in.K) < 0 { // BPF_LD|BPF_ABS
+			return true
+		}
+	}
+	return false
 }
 
 func constantFault(err error) bool {

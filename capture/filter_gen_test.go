@@ -173,6 +173,20 @@ func (g *exprGen) arith(depth int) string {
 		}
 		proto := g.pick("ether", "ip", "ip6", "arp", "tcp", "udp", "icmp", "icmp6", "ip", "tcp")
 		size := g.pick("", ":1", ":2", ":4")
+		if g.r.Intn(8) == 0 {
+			// A negative index, or one written as its 32-bit wrap.
+			// Past the link header, a transport load's offset wraps
+			// in libpcap's folded program (rejected) but not in its
+			// unoptimized one (X wraps back), so the differential
+			// could not tell an optimizer's dead load from a fault;
+			// TestFilterAgainstLibpcap has tcp[-18:2] on its own.
+			most := 20
+			if proto == "tcp" || proto == "udp" || proto == "icmp" {
+				most = 14
+			}
+			idx := g.pick("-", "4294967296 - ", "0 - ")
+			return fmt.Sprintf("%s[%s%d%s]", proto, idx, 1+g.r.Intn(most), size)
+		}
 		return fmt.Sprintf("%s[%d%s]", proto, g.r.Intn(48), size)
 	}
 	op := g.pick("+", "-", "*", "/", "&", "|", "<<", ">>", "%", "^", "+", "&")

@@ -32,6 +32,9 @@ var filterExprs = []string{
 	"tcp or udp and port 53", "icmp or arp and host 10.20.9.9", "less 60", "greater 60", "net 10.0.0.0 mask 255.0.255.0",
 	"host ::1", "net ::/0", "host ::ffff:1.2.3.4", "tcp port 7096", "vlan", "vlan 1 or ip", "mpls and ip", "pppoes and ip",
 	"not tcp and port 22 or arp", "port 53 or 80 and not 443", "len - 14 > ip[2:2]",
+	// issue 22: libpcap folds a constant index and wraps it at 32 bits.
+	"ip[-1] = 0", "ip[4294967295] = 0", "ip[-1:2] = 0", "ip[-14:2] != 0", "tcp[-1] = 0", "ip[1-2] = 0",
+	"ip[-(1)] = 0", "udp[-8:2] != 0", "ip[2*3-7] = 0", "tcp[-18:2] != 0",
 	// libpcap refuses these too:
 	"ether", "tcp host 10.0.0.1", "net 10.0.0.1/8", "portrange 5", "ip6 host 10.0.0.1", "port 99999",
 }
