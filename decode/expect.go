@@ -92,7 +92,33 @@ func (e *Expectation) parseCount(c string) error {
 		if err != nil {
 			return err
 		}
+		if err := e.admit(one, s); err != nil {
+			return err
+		}
 		e.sel = append(e.sel, one)
+	}
+	return nil
+}
+
+// portKinds are the kinds whose exchanges carry ports: a port on any
+// other kind's selector could never match, and the expectation would
+// hold or fail for a reason the user did not write.
+var portKinds = map[string]bool{KindTCPConn: true, KindICMPError: true}
+
+// admit refuses a selector that could never match beside the others: a
+// port on a kind without ports, a second src= or dst=.
+func (e *Expectation) admit(one selector, text string) error {
+	if one.port != 0 && !portKinds[e.kind] {
+		return fmt.Errorf("selector %q: %s exchanges have no ports; give the address alone", strings.TrimSpace(text), e.kind)
+	}
+	for _, s := range e.sel {
+		if s.dst == one.dst {
+			side := "src"
+			if one.dst {
+				side = "dst"
+			}
+			return fmt.Errorf("selector %q: %s= given twice; an exchange has one %s", strings.TrimSpace(text), side, side)
+		}
 	}
 	return nil
 }

@@ -104,6 +104,12 @@ func TestReadExpect(t *testing.T) {
 		{[]string{"--expect", "tcp[dst=10.9.2.300]:refused==1"}, 2, `neither ADDR nor ADDR:PORT`},
 		{[]string{"--expect", "tcp[dst=10.9.2.1:refused==1"}, 2, `bad expectation`},
 		{[]string{"--expect", "packets"}, 2, `bad expectation "packets"`},
+		// issue 22: selectors that could never match
+		{[]string{"--expect", "icmp-echo[src=10.9.1.1:5]:unanswered==0"}, 2, `icmp-echo exchanges have no ports`},
+		{[]string{"--expect", "arp[dst=10.9.2.1:80]:answered==0"}, 2, `arp exchanges have no ports`},
+		{[]string{"--expect", "tcp[src=10.9.1.1,src=10.9.2.1]:refused==0"}, 2, `src= given twice`},
+		{[]string{"--expect", "tcp[dst=10.9.1.1:1,dst=10.9.2.1:2]:refused==0"}, 2, `dst= given twice`},
+		{[]string{"--expect", "icmp-error[dst=10.9.2.1:53]:error==0"}, 0, ""},
 		{[]string{"--expect-file", bad}, 2, "bad.expect:2: bad expectation"},
 		{[]string{"--expect-file", empty}, 2, "holds no expectation"},
 		{[]string{"--expect-file", "/nonexistent/x"}, 2, "--expect-file"},
