@@ -24,17 +24,17 @@ var errStalled = errors.New("the output stopped being read; the last packets wer
 // openOutput opens a -w file: created 0600 if absent, never through a
 // symlink; an existing file must belong to the caller (or to owner, the
 // -Z user, when not -1), and a regular one is truncated and set to 0600.
-// Opening a FIFO waits for its reader, but not past a signal.
+// Only a FIFO without a reader makes open wait, so only then is it done
+// where a signal can end it: a regular file opens whatever the signals,
+// and the command then writes a whole (maybe empty) capture file.
 func openOutput(ctx context.Context, name string, owner int) (*os.File, error) {
-	f, err := openWaiting(ctx, func() (*os.File, error) {
-		fd, err := unix.Open(name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
-		if err != nil {
-			return nil, err
+	const flags = unix.O_WRONLY | unix.O_CREAT | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	f, err := openFile(name, flags|unix.O_NONBLOCK)
+	if errors.Is(err, unix.ENXIO) { // a FIFO nobody reads yet
+		f, err = openWaiting(ctx, func() (*os.File, error) { return openFile(name, flags) })
+		if err != nil && err == ctx.Err() {
+			return nil, fmt.Errorf("open %s: interrupted while waiting for a reader of the FIFO", name)
 		}
-		return os.NewFile(uintptr(fd), name), nil
-	})
-	if err != nil && err == ctx.Err() {
-		return nil, fmt.Errorf("open %s: interrupted while waiting for a reader of the FIFO", name)
 	}
 	if errors.Is(err, unix.ELOOP) {
 		// O_NOFOLLOW's refusal reads "too many levels of symbolic links".
@@ -48,6 +48,20 @@ func openOutput(ctx context.Context, name string, owner int) (*os.File, error) {
 		return nil, fmt.Errorf("write %s: %w", name, err)
 	}
 	return f, nil
+}
+
+// openFile opens name with flags; writes block whatever the flags (a FIFO
+// opened O_NONBLOCK would otherwise fail writes with EAGAIN).
+func openFile(name string, flags int) (*os.File, error) {
+	fd, err := unix.Open(name, flags, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
 
 // claim refuses a file of another user, and empties a regular file and
