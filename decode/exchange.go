@@ -2,6 +2,7 @@ package decode
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -101,6 +102,7 @@ type Exchange struct {
 	order      uint64    // creation order
 	keep       int       // sightings kept (0: MaxSightings)
 	finished   bool
+	tabled     bool      // the entry of key in its kind's table
 	prev, next *Exchange // the open list, least recently active first
 	open       bool
 	vals       struct { // what the pointer fields point at: one allocation per exchange
@@ -132,6 +134,40 @@ func (e *Exchange) named() *Exchange {
 		e.Src, e.Dst = e.SrcAddr.String(), e.DstAddr.String()
 	}
 	return e
+}
+
+// Clone is a copy of e that shares nothing with it: what a Tracker's Emit
+// keeps when the tracker reuses exchanges (Reuse).
+func (e *Exchange) Clone() *Exchange {
+	c := *e
+	c.prev, c.next = nil, nil
+	c.Seen = slices.Clone(e.Seen)
+	c.Errors = slices.Clone(e.Errors)
+	c.repoint(e)
+	return &c
+}
+
+// repoint aims the pointer fields of a copy of from at its own vals.
+func (e *Exchange) repoint(from *Exchange) {
+	if from.ID != nil {
+		e.ID, e.Seq = &e.vals.id, &e.vals.seq
+	}
+	if from.RTTms != nil {
+		e.RTTms = &e.vals.rtt
+	}
+	if from.ISN != nil {
+		e.ISN = &e.vals.isn
+	}
+	if from.SynSeen != nil {
+		e.SynSeen, e.BytesToServer, e.BytesToClient = &e.vals.syn, &e.vals.toServer, &e.vals.toClient
+	}
+}
+
+// reset empties e for a new exchange, keeping its sightings' array.
+func (e *Exchange) reset() {
+	seen := e.Seen[:0]
+	clear(e.Seen[:cap(e.Seen)])
+	*e = Exchange{Seen: seen}
 }
 
 func (e *Exchange) setEcho(id, seq uint16) {

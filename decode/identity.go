@@ -29,6 +29,7 @@ type sighted struct {
 	time   int64     // of the first sighting, ns since the epoch
 	points uint64    // capture points that saw it, as bits
 	ex     *Exchange // the exchange it joined (the tracker's), nil: none
+	order  uint64    // ex's, which a reused exchange no longer has
 }
 
 // of returns p's packet id, and whether p is a packet seen before at
@@ -51,6 +52,9 @@ func (n *identity) of(p *Packet) (id uint64, ex *Exchange, again bool) {
 		n.next--
 		s.points |= bit
 		n.cur[p.Hash] = s
+		if s.ex != nil && s.ex.order != s.order {
+			return s.id, nil, true // its exchange was emitted, and reused
+		}
 		return s.id, s.ex, true
 	}
 	n.cur[p.Hash] = sighted{id: n.next, time: at, points: bit}
@@ -67,7 +71,7 @@ func (s *sighted) again(at int64, bit uint64) bool {
 // numbered by of, joined.
 func (n *identity) setExchange(h uint64, ex *Exchange) {
 	if s, ok := n.cur[h]; ok {
-		s.ex = ex
+		s.ex, s.order = ex, ex.order
 		n.cur[h] = s
 	}
 }

@@ -29,8 +29,9 @@ const linger = sightingWindow
 // recent is a packet of a file with ids counted in the last sighting
 // window, and the exchange it joined (nil: none).
 type recent struct {
-	ex   *Exchange
-	time int64 // ns since the epoch
+	ex    *Exchange
+	order uint64 // ex's, which a reused exchange no longer has
+	time  int64  // ns since the epoch
 }
 
 // fileID is a packet's id in the file it came from (epb_packetid): each
@@ -66,6 +67,10 @@ type Tracker struct {
 	// MaxSightings): a trace across 8 namespaces sees a request and its
 	// answer 28 times.
 	Sightings int
+	// Reuse says Emit keeps no exchange after it returns (it keeps a
+	// Clone): the tracker then makes new exchanges of emitted ones, so a
+	// flood of short exchanges costs no garbage collection.
+	Reuse bool
 
 	packets  int
 	drops    int
@@ -88,8 +93,12 @@ type Tracker struct {
 	deletes  int   // from the tables since they were last rebuilt
 	now      int64 // latest packet time, ns since the epoch
 	swept    int64
-	isDrop   []bool // per capture point: a drop monitor's (NS/drops)
+	isDrop   []bool      // per capture point: a drop monitor's (NS/drops)
+	free     []*Exchange // emitted, for start to reuse (Reuse)
 }
+
+// maxFree bounds the emitted exchanges kept for reuse.
+const maxFree = 256
 
 // NewTracker starts an empty tracker; points name the capture points that
 // Packet.Point indexes.
@@ -211,10 +220,12 @@ func (t *Tracker) finish(ex *Exchange) {
 	}
 }
 
-// emitDone hands over finished exchanges whose linger has passed. The queue
-// is consumed from doneHead and compacted only when half of it is spent.
+// emitDone hands over finished exchanges whose linger has passed, and the
+// oldest while more than maxLingering wait. The queue is consumed from
+// doneHead and compacted only when half of it is spent.
 func (t *Tracker) emitDone() {
-	for t.doneHead < len(t.done) && t.now-t.done[t.doneHead].last > int64(linger) {
+	most := t.maxLingering()
+	for t.doneHead < len(t.done) && (t.now-t.done[t.doneHead].last > int64(linger) || len(t.done)-t.doneHead > most) {
 		t.release(t.done[t.doneHead])
 		t.done[t.doneHead] = nil
 		t.doneHead++
@@ -229,6 +240,9 @@ func (t *Tracker) release(ex *Exchange) {
 	t.forget(ex)
 	if ex.selected {
 		t.Emit(ex.named())
+	}
+	if t.Reuse && len(t.free) < maxFree {
+		t.free = append(t.free, ex)
 	}
 }
 
@@ -267,6 +281,9 @@ func (t *Tracker) sighting(p *Packet) (*Exchange, bool) {
 	switch {
 	case p.PacketID != 0:
 		r, ok := t.seen[fileID{p.PacketID, t.file}]
+		if ok && r.ex != nil && r.ex.order != r.order {
+			return nil, true // its exchange was emitted, and reused
+		}
 		return r.ex, ok
 	case p.Hash != 0 && len(t.Points) > 1:
 		id, ex, again := t.ids.of(p)
@@ -282,7 +299,11 @@ func (t *Tracker) sighting(p *Packet) (*Exchange, bool) {
 func (t *Tracker) joined(p *Packet, ex *Exchange, fromFile bool) {
 	switch {
 	case fromFile:
-		t.seen[fileID{p.PacketID, t.file}] = recent{ex: ex, time: p.Time.UnixNano()}
+		r := recent{ex: ex, time: p.Time.UnixNano()}
+		if ex != nil {
+			r.order = ex.order
+		}
+		t.seen[fileID{p.PacketID, t.file}] = r
 	case p.PacketID != 0 && ex != nil:
 		t.ids.setExchange(p.Hash, ex)
 	}
@@ -311,7 +332,14 @@ func (t *Tracker) sweep() {
 
 func (t *Tracker) start(p *Packet, kind string, src, dst netip.AddrPort, ports bool) *Exchange {
 	t.order++
-	ex := &Exchange{Kind: kind, Start: p.Time, last: p.Time.UnixNano(), order: t.order, Seen: make([]Sighting, 0, 2), keep: t.Sightings}
+	var ex *Exchange
+	if n := len(t.free); n > 0 {
+		ex, t.free = t.free[n-1], t.free[:n-1]
+		ex.reset()
+	} else {
+		ex = &Exchange{Seen: make([]Sighting, 0, 2)}
+	}
+	ex.Kind, ex.Start, ex.last, ex.order, ex.keep = kind, p.Time, p.Time.UnixNano(), t.order, t.Sightings
 	ex.setEnds(src, dst, ports)
 	if t.Emit == nil {
 		t.all = append(t.all, ex)
@@ -339,7 +367,7 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 			ex = t.start(p, kind, src, dst, false)
 			ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
 			ex.setEcho(p.ID, p.Seq)
-			t.echo[k] = ex
+			t.put(t.echo, k, ex)
 		}
 		ex.Requests++
 		ex.see(p, t.Points, "request")
@@ -355,8 +383,7 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 			ex.setRTT(p.Time.Sub(ex.req))
 		}
 		ex.Status = StatusAnswered
-		delete(t.echo, k)
-		t.deletes++
+		t.remove(t.echo, k, ex)
 		ex.see(p, t.Points, "reply")
 		t.finish(ex)
 		return ex
@@ -382,7 +409,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
 		toServer = true // the sender of the first packet seen plays the client
 		ex.setTCP(false)
-		t.tcp[ex.key] = ex
+		t.put(t.tcp, ex.key, ex)
 	}
 	what := tcpFlags(p.Flags)
 	switch {
@@ -417,15 +444,14 @@ func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
 		return ex
 	}
 	if ex != nil {
-		delete(t.tcp, k)
-		t.deletes++
+		t.remove(t.tcp, k, ex)
 		t.finish(ex) // a new attempt on the same 4-tuple
 	}
 	ex = t.start(p, KindTCPConn, src, dst, true)
 	ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
 	ex.setTCP(true)
 	ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
-	t.tcp[k] = ex
+	t.put(t.tcp, k, ex)
 	ex.see(p, t.Points, "[S]")
 	return ex
 }
@@ -483,7 +509,7 @@ func (t *Tracker) ask(m map[flowKey]*Exchange, kind string, requester, target ne
 		src, dst := addrs(requester, target)
 		ex = t.start(p, kind, src, dst, false)
 		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
-		m[k] = ex
+		t.put(m, k, ex)
 	}
 	ex.Requests++
 	ex.see(p, t.Points, what)
@@ -500,8 +526,7 @@ func (t *Tracker) answer(m map[flowKey]*Exchange, kind string, requester, target
 	} else if !p.NoTime {
 		ex.setRTT(p.Time.Sub(ex.req))
 	}
-	delete(m, k)
-	t.deletes++
+	t.remove(m, k, ex)
 	ex.Status = StatusAnswered
 	ex.see(p, t.Points, what)
 	t.finish(ex)

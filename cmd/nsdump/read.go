@@ -136,7 +136,7 @@ func (r *reading) emit(ex *decode.Exchange) {
 
 func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, filter *capture.FilterSet) error {
 	t := decode.NewTracker(nil)
-	t.Emit, t.Idle, t.MaxOpen = r.emit, o.idle, o.maxOpen
+	t.Emit, t.Idle, t.MaxOpen, t.Reuse = r.emit, o.idle, o.maxOpen, true
 	if o.asJSON {
 		r.json = &jsonStream{w: r.out}
 		r.json.open()

@@ -33,7 +33,7 @@ func (s *summary) add(ex *decode.Exchange) {
 	if ex.Status == decode.StatusAnswered || ex.Status == decode.StatusEstablished {
 		s.goodCount++
 		if len(s.good) < keepListed {
-			s.good = append(s.good, ex)
+			s.good = append(s.good, ex.Clone()) // the tracker reuses ex
 		}
 		if s.kinds == nil {
 			s.kinds = map[string]*kindStats{}
@@ -60,7 +60,7 @@ func (s *summary) add(ex *decode.Exchange) {
 	}
 	s.badCount++
 	if len(s.bad) < keepListed {
-		s.bad = append(s.bad, ex)
+		s.bad = append(s.bad, ex.Clone()) // the tracker reuses ex
 	}
 }
 

@@ -4,8 +4,13 @@
 // hundred hosts, in the proportions of a busy lab. The memory benchmarks
 // (scripts/bench-read-mem.sh): -mode syn, N SYNs that nothing answers, each
 // its own attempt; -mode echo, N echo requests that nothing answers; -mode
-// flow, one TCP connection of N packets.
-// Usage: go run ./scripts/genpcap -n 5000000 -o big.pcap [-mode mix|syn|echo|flow]
+// flow, one TCP connection of N packets. Issue 22's adversarial shapes:
+// -mode synpacked and echopacked, the same floods packed within one second
+// of capture time (so no exchange goes idle: only --max-open bounds them);
+// -mode short, N packets of short TCP connections (handshake, FIN both
+// ways), each on its own 4-tuple, packed as tightly; -mode ifaces, a pcapng
+// file of N interface description blocks, one packet on the last.
+// Usage: go run ./scripts/genpcap -n 5000000 -o big.pcap [-mode mix|syn|echo|flow|synpacked|echopacked|short|ifaces]
 package main
 
 import (
@@ -21,16 +26,29 @@ import (
 func main() {
 	n := flag.Int("n", 5_000_000, "packets")
 	out := flag.String("o", "big.pcap", "output file")
-	mode := flag.String("mode", "mix", "mix, syn, echo or flow")
+	mode := flag.String("mode", "mix", "mix, syn, echo, flow, synpacked, echopacked, short or ifaces")
 	flag.Parse()
 	f, err := os.Create(*out)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "genpcap:", err)
 		os.Exit(2)
 	}
+	if *mode == "ifaces" {
+		writeIfaces(f, *n)
+		return
+	}
 	w, _ := capture.NewPcapWriter(f, capture.LinkEthernet, 262144)
-	g := &gen{w: w, t: time.Unix(1_700_000_000, 0)}
+	g := &gen{w: w, t: time.Unix(1_700_000_000, 0), step: 7 * time.Microsecond}
 	switch *mode {
+	case "synpacked":
+		g.step = time.Second / time.Duration(max(*n, 1))
+		g.floodSYN(*n)
+	case "echopacked":
+		g.step = time.Second / time.Duration(max(*n, 1))
+		g.floodEcho(*n)
+	case "short":
+		g.step = time.Second / time.Duration(max(*n, 1))
+		g.short(*n)
 	case "mix":
 		g.mix(*n)
 	case "syn":
@@ -106,12 +124,48 @@ func (g *gen) flow(n int) {
 type gen struct {
 	w     *capture.PcapWriter
 	t     time.Time
+	step  time.Duration // between packets
 	count int
 	buf   []byte
 }
 
+// short: n packets of six-packet TCP connections, each its own 4-tuple.
+func (g *gen) short(n int) {
+	dst := [4]byte{192, 168, 0, 1}
+	for i := 0; g.count < n; i++ {
+		a, sp := host(i/50000+1), uint16(1024+i%50000)
+		g.seg(a, dst, sp, 7096, 1000, 0, 0x02, 0)
+		g.seg(dst, a, 7096, sp, 5000, 1001, 0x12, 0)
+		g.seg(a, dst, sp, 7096, 1001, 5001, 0x10, 0)
+		g.seg(a, dst, sp, 7096, 1001, 5001, 0x11, 0)
+		g.seg(dst, a, 7096, sp, 5001, 1002, 0x11, 0)
+		g.seg(a, dst, sp, 7096, 1002, 5002, 0x10, 0)
+	}
+}
+
+// writeIfaces writes a pcapng file declaring n interfaces, each its own
+// name, and one echo request on the last.
+func writeIfaces(f *os.File, n int) {
+	points := make([]capture.Point, n)
+	for i := range points {
+		points[i] = capture.Point{Name: fmt.Sprintf("if%d", i), LinkType: capture.LinkEthernet, SnapLen: 262144}
+	}
+	w, err := capture.NewNgWriter(f, points, "")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "genpcap:", err)
+		os.Exit(2)
+	}
+	frame := ipv4(nil, 1, host(1), host(2), 8)
+	frame = append(frame, 8, 0, 0, 0, 0, 1, 0, 1)
+	w.WriteFrame(capture.Frame{Time: time.Unix(1_700_000_000, 0), Point: n - 1, Len: len(frame), Data: frame}, "")
+	if err := w.Flush(); err != nil || f.Close() != nil {
+		fmt.Fprintln(os.Stderr, "genpcap: write failed")
+		os.Exit(2)
+	}
+}
+
 func (g *gen) emit(frame []byte) {
-	g.t = g.t.Add(7 * time.Microsecond)
+	g.t = g.t.Add(g.step)
 	g.w.WriteFrame(capture.Frame{Time: g.t, Len: len(frame), Data: frame}, "")
 	g.count++
 }
