@@ -82,6 +82,18 @@ func idb(tsresol byte) []byte {
 	return ngBlock(ngIDB, body, uint32(12+len(body)))
 }
 
+// namedIDB declares an Ethernet interface named name.
+func namedIDB(name string) []byte {
+	body := []byte{1, 0, 0, 0, 0, 0, 4, 0, 2, 0}
+	body = binary.LittleEndian.AppendUint16(body, uint16(len(name)))
+	body = append(body, name...)
+	for len(body)%4 != 0 {
+		body = append(body, 0)
+	}
+	body = append(body, 0, 0, 0, 0)
+	return ngBlock(ngIDB, body, uint32(12+len(body)))
+}
+
 func epb(ts uint64, data []byte) []byte {
 	body := binary.LittleEndian.AppendUint32(nil, 0)
 	body = binary.LittleEndian.AppendUint32(body, uint32(ts>>32))
@@ -115,6 +127,9 @@ func TestHostileHeaders(t *testing.T) {
 		{"pcapng block length under 12", join(shb(), idb(6), ngBlock(ngEPB, nil, 8)), "less than the minimum 12"},
 		{"pcapng block length not a multiple of 4", join(shb(), idb(6), ngBlock(ngEPB, nil, 14)), "not a multiple of 4"},
 		{"pcapng packet of an undeclared interface", join(shb(), epb(0, []byte{1})), "declares 0"},
+		{"pcapng of more interfaces than MaxInterfaces", join(shb(), bytes.Repeat(idb(6), MaxInterfaces+1), epb(0, []byte{1})), "more than 65536 interfaces"},
+		{"pcapng of MaxInterfaces interfaces", join(shb(), bytes.Repeat(idb(6), MaxInterfaces), epb(0, []byte{1})), ""},
+		{"pcapng interface name of 4 KiB", join(shb(), namedIDB(strings.Repeat("x", 4096)), epb(0, []byte{1})), "name or description of more than 1024 bytes"},
 		{"garbage", []byte("hello, world"), "not a pcap or pcapng file"},
 		{"empty", nil, "empty file"},
 	}

@@ -132,6 +132,16 @@ func (r *Reader) options(b []byte, fn func(code uint16, v []byte)) error {
 	return nil
 }
 
+// MaxInterfaces bounds the interfaces of one file, across its sections:
+// each costs memory for the whole read, and a hostile file of nothing but
+// interface blocks (a million in 36 MB) took 175 MiB. nsdump capture
+// --all on 5,000 namespaces declares about 10,000.
+const MaxInterfaces = 1 << 16
+
+// maxIfaceText bounds an interface's name and description (nsdump's are
+// a namespace, an interface, an inode and a container).
+const maxIfaceText = 1 << 10
+
 func (r *Reader) addInterface(body []byte) error {
 	if len(body) < 8 {
 		return r.errorf("interface description block too short")
@@ -152,6 +162,12 @@ func (r *Reader) addInterface(body []byte) error {
 	})
 	if err != nil {
 		return err
+	}
+	if len(r.points) >= MaxInterfaces {
+		return r.errorf("the file declares more than %d interfaces, more than nsdump reads", MaxInterfaces)
+	}
+	if len(p.Name) > maxIfaceText || len(p.Description) > maxIfaceText {
+		return r.errorf("interface %d: a name or description of more than %d bytes", len(r.points), maxIfaceText)
 	}
 	ifc.point = len(r.points)
 	r.points = append(r.points, p)
