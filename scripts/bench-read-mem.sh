@@ -1,34 +1,74 @@
 #!/usr/bin/env bash
-# Peak memory and time of nsdump read on the large files of issue 13 (made
-# by scripts/genpcap): 1M SYNs nothing answers, 1M echo requests nothing
-# answers, one TCP connection of 2M packets; each read as text and --json.
-# Every peak RSS must stay within 64 MiB. Usage: scripts/bench-read-mem.sh [SCALE]
+# Peak memory and time of nsdump read on large and adversarial files (made
+# by scripts/genpcap), with TZ=UTC tcpdump -nn -r on the same file beside:
+#   syn, echo      1M SYNs / echo requests nothing answers, 7 us apart (issue 13)
+#   flow           one TCP connection of 2M packets (issue 13)
+#   synpacked,     the same floods packed within one second of capture time:
+#   echopacked     no exchange goes idle, only --max-open bounds them (issue 22)
+#   short          1M packets of six-packet connections, one 4-tuple each
+#   ifaces         a pcapng file of 65,536 interface blocks (the most read
+#                  accepts) and one packet
+# Each file is read as text and --json. Every peak RSS must stay within
+# 64 MiB, and the text read must take no more CPU time (user + system) than
+# tcpdump does on the same file: CPU, not wall time, so that other work on
+# the machine does not decide it (nsdump reads and tracks on two cores, so
+# its wall time is lower still on an idle machine).
+# Usage: scripts/bench-read-mem.sh [SCALE] [SHAPE...]
 # (SCALE multiplies the packet counts, default 1; 0.1 for a quick look).
 set -euo pipefail
 scale=${1:-1}
+shift || true
+shapes=${*:-syn echo flow synpacked echopacked short ifaces}
 cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 go build -o "$dir/nsdump" ./cmd/nsdump
+go build -o "$dir/genpcap" ./scripts/genpcap
+tcpdump=$(command -v tcpdump || true)
 limit=$((64 * 1024)) # KiB
 fail=0
-printf '%-6s %9s %8s  %-7s %8s %8s %10s\n' file packets MiB mode wall_s cpu_s peak_MiB
-for spec in syn:1000000 echo:1000000 flow:2000000; do
-  mode=${spec%%:*}
-  n=$(awk -v n="${spec#*:}" -v s="$scale" 'BEGIN { printf "%d", n*s }')
-  go run ./scripts/genpcap -mode "$mode" -n "$n" -o "$dir/$mode.pcap"
-  cat "$dir/$mode.pcap" >/dev/null # into the page cache
+declare -A count=([syn]=1000000 [echo]=1000000 [flow]=2000000 [synpacked]=1000000 [echopacked]=1000000 [short]=1000000 [ifaces]=65536)
+printf '%-10s %9s %5s  %-8s %7s %7s %9s\n' file packets MiB reader wall_s cpu_s peak_MiB
+# measure NAME FILE CMD...: one line of figures; sets cpu and kb.
+measure() {
+  local label=$1 file=$2
+  shift 2
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$dir/t" "$@" "$file" >/dev/null 2>"$dir/err"; then
+    echo "$label: $1 failed: $(grep -v '^[0-9.]* [0-9.]* [0-9.]* [0-9]*$' "$dir/err" | tail -1)"
+    fail=1
+    cpu=0 kb=0
+    return
+  fi
+  local wall user sys
+  read -r wall user sys kb <"$dir/t"
+  cpu=$(echo "$user + $sys" | bc)
+  awk -v f="$mode" -v n="$n" -v m="$(du -m "$file" | cut -f1)" -v j="$label" -v w="$wall" -v c="$cpu" -v k="$kb" \
+    'BEGIN { printf "%-10s %9d %5d  %-8s %7.2f %7.2f %9.1f\n", f, n, m, j, w, c, k/1024 }'
+}
+for mode in $shapes; do
+  [ -n "${count[$mode]:-}" ] || { echo "unknown shape $mode"; exit 2; }
+  n=$(awk -v n="${count[$mode]}" -v s="$scale" 'BEGIN { printf "%d", n*s }')
+  [ "$mode" = ifaces ] && n=${count[$mode]} # the bound itself, whatever the scale
+  file="$dir/$mode.pcap"
+  [ "$mode" = ifaces ] && file="$dir/$mode.pcapng"
+  "$dir/genpcap" -mode "$mode" -n "$n" -o "$file"
+  cat "$file" >/dev/null # into the page cache
+  tcpcpu=
+  if [ -n "$tcpdump" ]; then
+    TZ=UTC measure tcpdump "$file" "$tcpdump" -nn -r
+    tcpcpu=$cpu
+  fi
   for json in "" --json; do
-    /usr/bin/time -f '%e %U %S %M' -o "$dir/t" "$dir/nsdump" read $json "$dir/$mode.pcap" >/dev/null 2>"$dir/err" ||
-      { echo "$mode $json: nsdump failed: $(tail -1 "$dir/err")"; fail=1; continue; }
-    read -r wall user sys kb <"$dir/t"
-    awk -v f="$mode" -v n="$n" -v m="$(du -m "$dir/$mode.pcap" | cut -f1)" -v j="${json:-text}" -v w="$wall" -v c="$(echo "$user + $sys" | bc)" -v k="$kb" \
-      'BEGIN { printf "%-6s %9d %8d  %-7s %8.2f %8.2f %10.1f\n", f, n, m, j, w, c, k/1024 }'
+    measure "${json:-text}" "$file" "$dir/nsdump" read $json
     if [ "$kb" -gt "$limit" ]; then
       echo "  over 64 MiB"
       fail=1
     fi
+    if [ -z "$json" ] && [ -n "$tcpcpu" ] && [ "$(echo "$cpu > $tcpcpu" | bc)" = 1 ]; then
+      echo "  more CPU than tcpdump ($cpu s against $tcpcpu s)"
+      fail=1
+    fi
   done
-  rm -f "$dir/$mode.pcap"
+  rm -f "$file"
 done
 exit $fail
