@@ -31,6 +31,7 @@ type Reader struct {
 	order  binary.ByteOrder
 	points []Point
 	buf    []byte
+	hdr    [16]byte // a record's or block's header
 	err    error
 	// comments are the sections' opt_comment, in order (at most
 	// maxComments): a `nsdump trace -w` file keeps its verdicts there.
@@ -177,9 +178,9 @@ func (r *Reader) Next() (Frame, error) {
 }
 
 func (r *Reader) nextPcap() (Frame, error) {
-	var h [16]byte
+	h := r.hdr[:16] // a field: a local array would escape, a heap allocation per packet
 	start := r.off
-	if err := r.full(h[:]); err != nil {
+	if err := r.full(h); err != nil {
 		return Frame{}, err
 	}
 	sec, frac := r.order.Uint32(h[0:]), r.order.Uint32(h[4:])

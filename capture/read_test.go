@@ -179,3 +179,35 @@ func TestResolutionTime(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderNoAllocs: reading a packet allocates nothing, from pcap and
+// from pcapng (a record header once escaped to the heap per packet).
+func TestReaderNoAllocs(t *testing.T) {
+	frame := Frame{Time: time.Unix(1_700_000_000, 0), Len: 64, Data: make([]byte, 64)}
+	points := []Point{{Name: "a", LinkType: LinkEthernet, SnapLen: MaxSnapLen}}
+	for _, ng := range []bool{false, true} {
+		var file bytes.Buffer
+		var w FrameWriter
+		if ng {
+			w, _ = NewNgWriter(&file, points, "")
+		} else {
+			w, _ = NewPcapWriter(&file, LinkEthernet, MaxSnapLen)
+		}
+		for i := 0; i < 1000; i++ {
+			w.WriteFrame(frame, "")
+		}
+		w.Flush()
+		r, err := NewReader(bytes.NewReader(file.Bytes()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Next() // the scratch buffer
+		if n := testing.AllocsPerRun(500, func() {
+			if _, err := r.Next(); err != nil {
+				t.Fatal(err)
+			}
+		}); n != 0 {
+			t.Errorf("pcapng %v: %.1f allocations a packet", ng, n)
+		}
+	}
+}

@@ -13,8 +13,8 @@ import (
 // byte order before trusting its length.
 func (r *Reader) readBlock() (typ uint32, body []byte, err error) {
 	start := r.off
-	var h [8]byte
-	if err := r.full(h[:]); err != nil {
+	h := r.hdr[:8] // a field: a local array would escape, a heap allocation per block
+	if err := r.full(h); err != nil {
 		return 0, nil, err
 	}
 	typ = r.order.Uint32(h[0:])
