@@ -71,31 +71,13 @@ func (t *Tracker) put(m map[flowKey]*Exchange, k flowKey, ex *Exchange) {
 
 // remove takes ex, the entry of k in m if tabled, out of m. Knowing that
 // spares a lookup of a key already gone, which probes past every deleted
-// slot of a table churned by a flood.
+// slot of a table churned by a flood. (Go's maps prune deleted slots
+// themselves since 1.25: the tables are no longer rebuilt by hand, which
+// cost more than it saved on issue 22's floods.)
 func (t *Tracker) remove(m map[flowKey]*Exchange, k flowKey, ex *Exchange) {
 	if ex.tabled {
 		delete(m, k)
 		ex.tabled = false
-		t.deletes++
-	}
-}
-
-// rebuild copies the tables afresh once they have seen many deletions: a
-// table that keeps a steady size under constant churn (a flood of
-// unanswered requests) otherwise fills with deleted slots that every
-// lookup probes past.
-func (t *Tracker) rebuild() {
-	n := len(t.echo) + len(t.tcp) + len(t.arp) + len(t.ndp)
-	if t.deletes < 1<<12 || t.deletes < n {
-		return
-	}
-	t.deletes = 0
-	for _, m := range []*map[flowKey]*Exchange{&t.echo, &t.tcp, &t.arp, &t.ndp} {
-		fresh := make(map[flowKey]*Exchange, len(*m))
-		for k, ex := range *m {
-			fresh[k] = ex
-		}
-		*m = fresh
 	}
 }
 

@@ -90,7 +90,6 @@ type Tracker struct {
 	first    *Exchange         // the open list: least recently active first
 	tail     *Exchange
 	nopen    int
-	deletes  int   // from the tables since they were last rebuilt
 	now      int64 // latest packet time, ns since the epoch
 	swept    int64
 	isDrop   []bool      // per capture point: a drop monitor's (NS/drops)
@@ -191,7 +190,6 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	t.sweep()
 	t.expire()
 	t.emitDone()
-	t.rebuild()
 }
 
 // dropPoint reports whether capture point i is a drop monitor's.
