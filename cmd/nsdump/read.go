@@ -211,8 +211,9 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 // ...} as exchanges finish, so that memory does not grow with the capture.
 // The document is always whole: warnings and an error go inside it.
 type jsonStream struct {
-	w *bufio.Writer
-	n int
+	w   *bufio.Writer
+	n   int
+	buf []byte
 }
 
 func (j *jsonStream) open() { j.w.WriteString("{\n  \"exchanges\": [") }
@@ -222,6 +223,12 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 		j.w.WriteString(",")
 	}
 	j.w.WriteString("\n    ")
+	var ok bool
+	if j.buf, ok = ex.AppendJSON(j.buf[:0], "    ", "  "); ok {
+		j.w.Write(j.buf)
+		j.n++
+		return
+	}
 	b, err := json.MarshalIndent(ex, "    ", "  ")
 	if err != nil {
 		clampTimes(ex)

@@ -1,0 +1,92 @@
+package decode
+
+import (
+	"encoding/json"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// TestAppendJSONKnowsEveryField: AppendJSON writes every field of the
+// report; a new one must be added there (until then encoding/json writes
+// the exchanges, as slowly as before).
+func TestAppendJSONKnowsEveryField(t *testing.T) {
+	for typ, want := range exchangeFields {
+		if got := jsonTags(typ); !slices.Equal(got, want) {
+			t.Errorf("%s has the JSON fields %q; AppendJSON writes %q: teach it the new ones", typ, got, want)
+		}
+	}
+}
+
+// TestAppendJSONAsEncodingJSON: AppendJSON gives json.MarshalIndent's
+// bytes for every exchange of the recorded captures and for exchanges with
+// every field set, strings that need escaping and odd numbers.
+func TestAppendJSONAsEncodingJSON(t *testing.T) {
+	var all []*Exchange
+	files, _ := filepath.Glob("../testdata/pcaps/*.pcap*")
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := NewTracker(nil)
+		if err := ReadFile(f, tr, nil, nil); err != nil {
+			t.Logf("%s: %v", name, err)
+		}
+		f.Close()
+		all = append(all, tr.Exchanges()...)
+	}
+	if len(all) < 50 {
+		t.Fatalf("only %d exchanges in ../testdata/pcaps", len(all))
+	}
+	for _, rtt := range []float64{0, 0.001, 1e-7, 123456.789, 1e21, -2.5e-9} {
+		ex := everyField(rtt)
+		all = append(all, ex, &Exchange{}, &Exchange{Seen: []Sighting{}, Start: time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.FixedZone("x", 3600))})
+	}
+	for i, ex := range all {
+		want, err := json.MarshalIndent(ex, "    ", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := ex.AppendJSON([]byte("x"), "    ", "  ")
+		if !ok {
+			t.Fatalf("exchange %d: AppendJSON does not apply", i)
+		}
+		if string(got[1:]) != string(want) {
+			t.Fatalf("exchange %d:\nAppendJSON:\n%s\nencoding/json:\n%s", i, got[1:], want)
+		}
+	}
+}
+
+// TestAppendJSONDeclines: what encoding/json refuses, AppendJSON leaves
+// to it.
+func TestAppendJSONDeclines(t *testing.T) {
+	for _, ex := range []*Exchange{everyField(math.NaN()), everyField(math.Inf(1)), {Start: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}} {
+		if b, ok := ex.AppendJSON(nil, "", "  "); ok || b != nil {
+			t.Errorf("AppendJSON wrote %s", b)
+		}
+	}
+}
+
+// everyField is an exchange with every field set.
+func everyField(rtt float64) *Exchange {
+	ex := &Exchange{Kind: "tcp", Status: "refused", Src: "10.0.0.1:5<>&", Dst: "[fe80::1]:80",
+		SrcAddr: netip.MustParseAddr("10.0.0.1"), SrcPort: 5, DstAddr: netip.MustParseAddr("fe80::1%eth0"), DstPort: 80,
+		Requests: 3, Answer: "02:00:00:00:00:01", SynAckSeen: true, Close: "rst\x1b]0;\"\\\u2028\xff",
+		Errors:   []ICMPErr{{From: "10.0.0.9", Type: 3, Code: 13, Text: "admin prohibited"}, {From: "é", Type: 255}},
+		Seen:     []Sighting{{Point: "ns0/veth0", Dir: "out", Time: epoch, What: "[S]", Drop: "NETFILTER_DROP at x (y)"}, {Point: "\n", Time: epoch.Add(-time.Hour).In(time.FixedZone("", -5*3600))}},
+		SeenMore: 7, Start: epoch.Add(time.Nanosecond),
+	}
+	ex.setEcho(1, 65535)
+	ex.setRTT(0)
+	ex.vals.rtt = rtt
+	ex.setTCP(true)
+	ex.vals.isn, ex.ISN = math.MaxUint32, &ex.vals.isn
+	ex.vals.toServer, ex.vals.toClient = -1, math.MaxInt
+	return ex
+}
+
