@@ -89,4 +89,3 @@ func everyField(rtt float64) *Exchange {
 	ex.vals.toServer, ex.vals.toClient = -1, math.MaxInt
 	return ex
 }
-
