@@ -140,6 +140,7 @@ func (e *Exchange) named() *Exchange {
 // keeps when the tracker reuses exchanges (Reuse).
 func (e *Exchange) Clone() *Exchange {
 	c := *e
+	c.named()
 	c.prev, c.next = nil, nil
 	c.Seen = slices.Clone(e.Seen)
 	c.Errors = slices.Clone(e.Errors)

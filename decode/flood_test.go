@@ -50,7 +50,8 @@ func TestPackedFloodBounded(t *testing.T) {
 
 // TestReuseSameReport: a tracker that reuses emitted exchanges emits the
 // same exchanges as one that does not, sightings at other points and
-// late duplicates included.
+// late duplicates included, and AppendJSON writes the ends a reused one
+// leaves unnamed.
 func TestReuseSameReport(t *testing.T) {
 	var pkts []*Packet
 	for i := 0; i < 5000; i++ {
@@ -71,9 +72,13 @@ func TestReuseSameReport(t *testing.T) {
 		tr.MaxOpen, tr.Reuse = 100, reuse
 		var out []string
 		tr.Emit = func(ex *Exchange) {
-			b, err := json.Marshal(ex)
-			if err != nil {
-				t.Fatal(err)
+			b, ok := ex.AppendJSON(nil, "", " ")
+			if !ok {
+				t.Fatal("AppendJSON declined")
+			}
+			want, err := json.MarshalIndent(ex.Clone(), "", " ")
+			if err != nil || string(want) != string(b) {
+				t.Fatalf("AppendJSON:\n%s\nencoding/json:\n%s", b, want)
 			}
 			out = append(out, string(b))
 		}

@@ -15,17 +15,26 @@ import (
 // million exchanges, and encoding/json took ten times as long as reading
 // them. ok is false, and b unchanged, where the hand-written encoder does
 // not apply: a field it does not know (exchangeFieldsKnown), a time
-// encoding/json refuses, an RTT that is not a number.
+// encoding/json refuses, an RTT that is not a number; Src and Dst are then
+// filled, for encoding/json.
 func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok bool) {
 	if !exchangeFieldsKnown || !e.plain() {
+		e.named() // for encoding/json
 		return b, false
 	}
 	w := jsonWriter{b: b, prefix: prefix, indent: indent}
 	w.open('{')
 	w.str("kind", e.Kind)
 	w.str("status", e.Status)
-	w.str("src", e.Src)
-	w.str("dst", e.Dst)
+	if e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" {
+		// As named would fill them, without the strings.
+		w.end("src", e.SrcAddr, e.SrcPort, e.ports)
+		w.end("dst", e.DstAddr, e.DstPort, e.ports)
+	} else {
+		e.named()
+		w.str("src", e.Src)
+		w.str("dst", e.Dst)
+	}
 	w.addr("src_addr", e.SrcAddr)
 	if e.SrcPort != 0 {
 		w.uint("src_port", uint64(e.SrcPort))
@@ -174,6 +183,19 @@ func (w *jsonWriter) key(k string) {
 func (w *jsonWriter) str(k, v string) {
 	w.key(k)
 	w.b = appendJSONString(w.b, v)
+}
+
+// end writes an exchange's end as named does: the address, with the port
+// (netip.AddrPort's form) when the exchange has ports.
+func (w *jsonWriter) end(k string, a netip.Addr, port uint16, ports bool) {
+	w.key(k)
+	w.b = append(w.b, '"')
+	if ports {
+		w.b = netip.AddrPortFrom(a, port).AppendTo(w.b)
+	} else {
+		w.b = a.AppendTo(w.b)
+	}
+	w.b = append(w.b, '"')
 }
 
 // addr writes a as its MarshalText does: "" for the zero Addr.
