@@ -8,6 +8,9 @@
 #  2. The sender-limited UDP flood of bench-capture.sh captured with
 #     `nsdump capture A B -w` (two points) and `tcpdump -i` (one): peak RSS,
 #     captured, kernel drops.
+# Part 1 fails (exit 1) unless capture starts within 1 s, peaks within
+# 256 MiB and sees every namespace's ping at both ends (issue 22's goal
+# for 500 namespaces). FLOOD_DATAGRAMS 0 skips part 2.
 # Needs root. Creates only namespaces named nsdb-*$$ and removes them.
 # Usage: scripts/bench-all.sh [N] [FLOOD_DATAGRAMS] [-B KiB for part 2]
 set -euo pipefail
@@ -67,6 +70,12 @@ seen=$(tshark -r "$dir/all.pcapng" -Y "icmp.type==8 || icmp.type==0" -T fields -
 awk -v n="$n" -v p="$points" -v t="$(echo "$ready - $start" | bc)" -v r="$rss" -v ok="$seen" \
   'BEGIN { printf "capture --all: %d namespaces + hub, %d capture points: started in %.2f s, peak RSS %.1f MiB, pings seen at both ends (4 sightings) for %d of %d namespaces\n", n, p, t, r/1024, ok, n }'
 grep "packets captured" "$dir/err"
+fail=0
+if [ "$(echo "$ready - $start > 1" | bc)" = 1 ] || [ "$rss" -gt $((256 * 1024)) ] || [ "$seen" -ne "$n" ]; then
+  echo "capture --all: over the goal (start within 1 s, peak within 256 MiB, every ping seen at both ends)"
+  fail=1
+fi
+[ "$flood_n" -gt 0 ] || exit $fail
 
 # 2. two points vs tcpdump on one, under the flood
 lab=(--ns0 nsdb-fa$$ --ns1 nsdb-fb$$ --veth0 nbfa$$ --veth1 nbfb$$ --addr0 172.25.1.1/24 --addr1 172.25.2.1/24)
@@ -89,3 +98,4 @@ measure() {
 }
 measure "nsdump capture A B -w ${ring[*]} (2 points)" "capturing on" "$dir/nsdump" capture "${ring[@]}" nsdb-fa$$ nsdb-fb$$ -w "$dir/n.pcapng" udp port 9
 measure "tcpdump -i (1 point) -w" "listening on" ip netns exec nsdb-fb$$ tcpdump -i nbfb$$ -w "$dir/t.pcap" udp port 9
+exit $fail
