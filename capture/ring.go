@@ -22,14 +22,26 @@ const (
 	MaxBlock = 1 << 20
 	// RingBudget bounds the rings of all points together when adapting.
 	RingBudget = 64 << 20
+	// ScaleBudget is the most that rings of MinRing may take together;
+	// past it (512 points) each point gets a ring of two SmallBlocks.
+	// The kernel maps a ring whole, so the rings are the capture's
+	// memory: 1,039 points of MinRing peaked at 272 MiB (issue 22).
+	ScaleBudget = 128 << 20
+	// SmallBlock is a block of the rings at scale: a frame longer than
+	// it, less its headers (a full 64 KiB GSO frame), is cut there, as a
+	// snapshot length would cut it.
+	SmallBlock = 64 << 10
 )
 
 // AdaptRing is the ring size of each of n points: DefaultRing while the
-// budget allows, down to MinRing.
+// budget allows, down to MinRing; two SmallBlocks past ScaleBudget.
 func AdaptRing(n int) int {
 	r := DefaultRing
 	for r > MinRing && n*r > RingBudget {
 		r /= 2
+	}
+	if n*r > ScaleBudget {
+		r = 2 * SmallBlock
 	}
 	return r
 }
@@ -45,6 +57,9 @@ func AdaptRing(n int) int {
 // machine) lost packets. Sixteen of 128 KiB fill at that rate and cover
 // the whole 130 ms.
 func ringShape(size int) (block, blocks int) {
+	if size < MinRing {
+		return SmallBlock, max(size/SmallBlock, 2)
+	}
 	block = MinBlock
 	for block < MaxBlock && size/block > 64 {
 		block *= 2
