@@ -106,6 +106,9 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 			if s.Drop != "" {
 				w.str("drop", s.Drop)
 			}
+			if s.PacketID != 0 {
+				w.uint("packet_id", s.PacketID)
+			}
 			w.close('}')
 		}
 		w.close(']')
@@ -275,7 +278,7 @@ var exchangeFields = map[reflect.Type][]string{
 		"id,omitempty", "seq,omitempty", "rtt_ms,omitempty", "requests,omitempty", "answer,omitempty", "isn,omitempty",
 		"syn_seen,omitempty", "syn_ack_seen,omitempty", "bytes_to_server,omitempty", "bytes_to_client,omitempty",
 		"close,omitempty", "icmp_errors,omitempty", "seen", "seen_more,omitempty", "start"},
-	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitempty"},
+	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitempty", "packet_id,omitempty"},
 	reflect.TypeFor[ICMPErr]():  {"from", "type", "code", "text"},
 }
 
