@@ -8,12 +8,15 @@ import (
 	"unicode/utf8"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/containers"
 )
 
 // A target is how a user names a network namespace on the command line:
 // a name under /run/netns, an absolute path to a namespace file
-// (/proc/PID/ns/net, a bind mount such as /run/docker/netns/ID), or pid:N,
-// the namespace of process N.
+// (/proc/PID/ns/net, a bind mount such as /run/docker/netns/ID), pid:N,
+// the namespace of process N, or a container: docker:NAME|ID,
+// podman:NAME|ID, containerd:NS/ID, pod:NAMESPACE/NAME, or a bare NAME that
+// no /run/netns entry has and exactly one container does.
 
 // maxPath is PATH_MAX without the terminating NUL.
 const maxPath = 4095
@@ -23,6 +26,13 @@ const maxPID = 1 << 22
 
 // ValidateTarget checks a target's syntax before any system call.
 func ValidateTarget(s string) error {
+	if containers.IsTarget(s) {
+		_, err := containers.Parse(s)
+		if err != nil {
+			return fmt.Errorf("namespace %w", err)
+		}
+		return nil
+	}
 	if rest, ok := strings.CutPrefix(s, "pid:"); ok {
 		_, err := parsePID(rest)
 		if err != nil {
@@ -45,7 +55,7 @@ func ValidateTarget(s string) error {
 	}
 	if err := ValidateNamespace(s); err != nil {
 		if strings.Contains(s, "/") {
-			return fmt.Errorf("%w (a namespace is a name under %s, an absolute path to a namespace file, or pid:N)", err, RunDir)
+			return fmt.Errorf("%w (a namespace is a name under %s, an absolute path to a namespace file, pid:N, or a container: docker:NAME, podman:NAME, containerd:NS/ID, pod:NAMESPACE/NAME)", err, RunDir)
 		}
 		return err
 	}
@@ -63,7 +73,8 @@ func parsePID(s string) (int, error) {
 func isControl(r rune) bool { return r < ' ' || r == 0x7f }
 
 // IsNamed reports whether a target is a plain name under /run/netns, the
-// only kind `ip -n` and `ip netns exec` take.
+// only kind `ip -n` and `ip netns exec` take: not a container's, whose
+// commands enter it by a process (cmdline.ShowAs).
 func IsNamed(target string) bool { return cmdline.IsNamed(target) }
 
 // procNetPID returns N for /proc/N/ns/net and /proc/N/task/T/ns/net.

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nsdump/nsdump/containers"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,10 @@ type NetNS struct {
 	Spec  string // as the user wrote it
 	Inode uint64
 	Dev   uint64
-	PID   int // the process a pid:N or /proc/N/ns/net target named; 0 otherwise
+	PID   int // the process a pid:N, /proc/N/ns/net or container target named; 0 otherwise
+	// Container is the container whose namespace this is, when a target
+	// named one or an engine knows the namespace.
+	Container *containers.Container
 
 	fd    int
 	pidfd int // -1 unless PID
@@ -118,15 +122,11 @@ func dupHeld(key string) (netns.NsHandle, bool, error) {
 // openTarget opens a target and works out its identity and display name.
 func openTarget(spec string) (*NetNS, error) {
 	n := &NetNS{Spec: spec, fd: -1, pidfd: -1}
-	path := spec
-	if rest, ok := strings.CutPrefix(spec, "pid:"); ok {
-		n.PID, _ = parsePID(rest)
-		path = fmt.Sprintf("/proc/%d/ns/net", n.PID)
-	} else if pid, ok := procNetPID(spec); ok {
-		n.PID = pid
-	} else if IsNamed(spec) {
-		path = NamespacePath(spec)
+	path, err := n.locate()
+	if err != nil {
+		return nil, err
 	}
+	named := IsNamed(spec) && n.Container == nil
 	if n.PID > 0 {
 		// The pidfd comes first: if the process is still alive after the
 		// namespace is open, the namespace is that process's.
@@ -156,13 +156,44 @@ func openTarget(spec string) (*NetNS, error) {
 		return nil, fmt.Errorf("namespace %s: %w", spec, err)
 	}
 	n.Inode, n.Dev = st.Ino, st.Dev
-	if IsNamed(spec) {
+	switch {
+	case named:
 		n.Name = spec // the name under /run/netns it was opened by
-	} else {
-		n.Name = displayName(spec, n.PID, st.Ino, st.Dev)
+	case n.Container != nil:
+		n.Name = n.Container.Display()
+	default:
+		n.Name = n.displayName(st.Ino, st.Dev)
 	}
 	return n, nil
 }
+
+// locate returns the file that opens the target's namespace, and sets the
+// process (pid:N, /proc/N/ns/net, a container) that holds it.
+func (n *NetNS) locate() (string, error) {
+	spec := n.Spec
+	if rest, ok := strings.CutPrefix(spec, "pid:"); ok {
+		n.PID, _ = parsePID(rest)
+		return procNet(n.PID), nil
+	}
+	if pid, ok := procNetPID(spec); ok {
+		n.PID = pid
+		return spec, nil
+	}
+	if containers.IsTarget(spec) || IsNamed(spec) && bareContainer(spec) {
+		c, err := resolveContainer(spec)
+		if err != nil {
+			return "", err
+		}
+		n.Container, n.PID = &c, c.PID
+		return procNet(c.PID), nil
+	}
+	if IsNamed(spec) {
+		return NamespacePath(spec), nil
+	}
+	return spec, nil
+}
+
+func procNet(pid int) string { return fmt.Sprintf("/proc/%d/ns/net", pid) }
 
 func noSuchProcess(err error) error {
 	if errors.Is(err, unix.ESRCH) {
@@ -214,11 +245,17 @@ func openUnheld(spec string) (netns.NsHandle, error) {
 	return netns.NsHandle(n.fd), nil
 }
 
-// displayName is the /run/netns name with the same identity, else pid:N
-// (the process named, or the lowest that holds it), else the path.
-func displayName(spec string, pid int, ino, dev uint64) string {
+// displayName is the /run/netns name with the same identity, else the
+// container's name (which it notes), else pid:N (the process named, or the
+// lowest that holds it), else the path.
+func (n *NetNS) displayName(ino, dev uint64) string {
+	spec, pid := n.Spec, n.PID
 	if name := NameOf(ino, dev); name != "" {
 		return name
+	}
+	if c, ok := containerIn(ino, dev); ok {
+		n.Container = &c
+		return c.Display()
 	}
 	if pid > 0 {
 		return "pid:" + strconv.Itoa(pid)
@@ -314,8 +351,8 @@ func WaitHolders(ctx context.Context, targets []*NetNS) error {
 }
 
 // SplitTarget splits a capture word into a namespace target and an
-// interface: NS, NS/IFACE, pid:N, pid:N/IFACE, /path/to/nsfs and
-// /path/to/nsfs/IFACE. A path is split where the namespace file ends, which
+// interface: NS, NS/IFACE, pid:N, pid:N/IFACE, /path/to/nsfs,
+// /path/to/nsfs/IFACE, docker:NAME/IFACE and pod:NAMESPACE/NAME/IFACE. A path is split where the namespace file ends, which
 // needs a stat; everything else is syntax.
 func SplitTarget(word string) (ns, iface string, err error) {
 	switch {
@@ -324,6 +361,14 @@ func SplitTarget(word string) (ns, iface string, err error) {
 		if !isNsfs(word) {
 			if dir, base := filepath.Split(word); dir != "/" && isNsfs(filepath.Clean(dir)) {
 				ns, iface = filepath.Clean(dir), base
+			}
+		}
+	case strings.HasPrefix(word, containers.Containerd+":") || strings.HasPrefix(word, containers.Pod+":"):
+		// NAMESPACE/NAME, then /IFACE
+		ns = word
+		if i := strings.Index(word, "/"); i >= 0 {
+			if j := strings.Index(word[i+1:], "/"); j >= 0 {
+				ns, iface = word[:i+1+j], word[i+2+j:]
 			}
 		}
 	default:
@@ -357,7 +402,7 @@ func isNsfs(path string) bool {
 
 // IsTarget reports whether a command-line word names an existing network
 // namespace, alone or with /IFACE: a name under /run/netns, a namespace
-// file, or pid:N of a running process. Capture uses it to tell targets from
+// file, pid:N of a running process, or a running container. Capture uses it to tell targets from
 // the filter words that follow them.
 func IsTarget(word string) bool {
 	ns, _, err := SplitTarget(word)
@@ -374,6 +419,8 @@ func IsTarget(word string) bool {
 		return isNetNS("/proc/" + strings.TrimPrefix(ns, "pid:") + "/ns/net")
 	case strings.HasPrefix(ns, "/"):
 		return isNetNS(ns)
+	case containers.IsTarget(ns):
+		return containerExists(ns)
 	}
-	return NamespaceExists(ns)
+	return NamespaceExists(ns) || containerExists(ns)
 }
