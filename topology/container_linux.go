@@ -47,16 +47,53 @@ func bareContainer(name string) bool {
 }
 
 // containerIn is the container whose process holds the namespace with
-// this identity, if an engine knows one.
-func containerIn(ino, dev uint64) (containers.Container, bool) {
-	all, _ := containers.List(context.Background())
-	for _, c := range all {
-		var st unix.Stat_t
-		if unix.Stat(procNet(c.PID), &st) == nil && st.Ino == ino && st.Dev == dev {
-			return c, true
+// this identity, if an engine knows one: pid's, else the lowest process's.
+func containerIn(pid int, ino, dev uint64) (containers.Container, bool) {
+	if pid <= 0 {
+		pids := PIDsIn(ino, 1)
+		if len(pids) == 0 {
+			return containers.Container{}, false
 		}
+		pid = pids[0]
 	}
-	return containers.Container{}, false
+	c, ok := containers.OfProcess(context.Background(), pid)
+	if !ok {
+		return c, false
+	}
+	var st unix.Stat_t
+	if unix.Stat(procNet(c.PID), &st) != nil || st.Ino != ino || st.Dev != dev {
+		return c, false // a container sharing another's namespace, or gone
+	}
+	return c, true
+}
+
+// heldContainer is the container of the held namespace shown as name.
+func heldContainer(name string) *containers.Container {
+	held.Lock()
+	defer held.Unlock()
+	if n, ok := held.m[name]; ok {
+		return n.Container
+	}
+	return nil
+}
+
+// HoldContainer holds the namespace of a container already found (by
+// containers.List): no engine is asked again. Close releases it.
+func HoldContainer(c containers.Container) (*NetNS, error) {
+	key := c.Target()
+	held.Lock()
+	if n, ok := held.m[key]; ok {
+		n.refs++
+		held.Unlock()
+		return n, nil
+	}
+	held.Unlock()
+	n := &NetNS{Spec: key, fd: -1, pidfd: -1, Container: &c, PID: c.PID}
+	if err := n.open(procNet(c.PID)); err != nil {
+		return nil, err
+	}
+	n.Name = c.Display()
+	return n.register(key), nil
 }
 
 // heldContainerPID is the pid behind a held target shown by a container's

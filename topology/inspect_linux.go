@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"github.com/nsdump/nsdump/containers"
 	"net"
 	"strings"
 
@@ -11,10 +12,13 @@ import (
 
 // Namespace is what `nsdump ls` shows of one namespace.
 type Namespace struct {
-	Name       string      `json:"name"`
-	Inode      uint64      `json:"inode"`
-	Interfaces []Interface `json:"interfaces"`
-	Routes     []Route     `json:"routes"`
+	Name  string `json:"name"`
+	Inode uint64 `json:"inode"`
+	// Container is the container whose namespace this is, if a target
+	// named one or an engine knows it.
+	Container  *containers.Container `json:"container,omitempty"`
+	Interfaces []Interface           `json:"interfaces"`
+	Routes     []Route               `json:"routes"`
 }
 
 // Interface is one link with its state, addresses and, for a veth, where
@@ -73,7 +77,7 @@ func Inspect(name string) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", name, err)
 	}
-	out := &Namespace{Name: name, Inode: ino}
+	out := &Namespace{Name: name, Inode: ino, Container: heldContainer(name)}
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces in %q: %w", name, err)

@@ -64,19 +64,25 @@ func Hold(spec string) (*NetNS, error) {
 	if err != nil {
 		return nil, err
 	}
+	return n.register(spec), nil
+}
+
+// register pins an opened namespace under key and its display name, or
+// returns the one another goroutine registered under key meanwhile.
+func (n *NetNS) register(key string) *NetNS {
 	held.Lock()
 	defer held.Unlock()
-	if old, ok := held.m[spec]; ok { // another goroutine won the race
+	if old, ok := held.m[key]; ok {
 		n.close()
 		old.refs++
-		return old, nil
+		return old
 	}
 	n.refs = 1
-	held.m[spec] = n
+	held.m[key] = n
 	if _, taken := held.m[n.Name]; !taken {
 		held.m[n.Name] = n
 	}
-	return n, nil
+	return n
 }
 
 // Close releases a hold; the namespace is closed with the last one.
@@ -127,12 +133,30 @@ func openTarget(spec string) (*NetNS, error) {
 		return nil, err
 	}
 	named := IsNamed(spec) && n.Container == nil
+	if err := n.open(path); err != nil {
+		return nil, err
+	}
+	switch {
+	case named:
+		n.Name = spec // the name under /run/netns it was opened by
+	case n.Container != nil:
+		n.Name = n.Container.Display()
+	default:
+		n.Name = n.displayName(n.Inode, n.Dev)
+	}
+	return n, nil
+}
+
+// open opens the namespace file at path, after a pidfd of the process
+// behind it if any, and reads its identity.
+func (n *NetNS) open(path string) error {
+	spec := n.Spec
 	if n.PID > 0 {
 		// The pidfd comes first: if the process is still alive after the
 		// namespace is open, the namespace is that process's.
 		fd, err := unix.PidfdOpen(n.PID, 0)
 		if err != nil {
-			return nil, fmt.Errorf("namespace %s: process %d: %w", spec, n.PID, noSuchProcess(err))
+			return fmt.Errorf("namespace %s: process %d: %w", spec, n.PID, noSuchProcess(err))
 		}
 		n.pidfd = fd
 	}
@@ -141,30 +165,22 @@ func openTarget(spec string) (*NetNS, error) {
 		exited := n.PID > 0 && n.HolderExited()
 		n.close()
 		if exited {
-			return nil, fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
+			return fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
 		}
-		return nil, err
+		return err
 	}
 	n.fd = int(fd)
 	if n.PID > 0 && n.HolderExited() {
 		n.close()
-		return nil, fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
+		return fmt.Errorf("namespace %s: process %d %w", spec, n.PID, ErrHolderExited)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(n.fd, &st); err != nil {
 		n.close()
-		return nil, fmt.Errorf("namespace %s: %w", spec, err)
+		return fmt.Errorf("namespace %s: %w", spec, err)
 	}
 	n.Inode, n.Dev = st.Ino, st.Dev
-	switch {
-	case named:
-		n.Name = spec // the name under /run/netns it was opened by
-	case n.Container != nil:
-		n.Name = n.Container.Display()
-	default:
-		n.Name = n.displayName(st.Ino, st.Dev)
-	}
-	return n, nil
+	return nil
 }
 
 // locate returns the file that opens the target's namespace, and sets the
@@ -253,7 +269,7 @@ func (n *NetNS) displayName(ino, dev uint64) string {
 	if name := NameOf(ino, dev); name != "" {
 		return name
 	}
-	if c, ok := containerIn(ino, dev); ok {
+	if c, ok := containerIn(pid, ino, dev); ok {
 		n.Container = &c
 		return c.Display()
 	}

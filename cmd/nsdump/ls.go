@@ -12,16 +12,22 @@ import (
 	"github.com/nsdump/nsdump/topology"
 )
 
-func runLs(_ context.Context, e env, args []string) error {
+func runLs(ctx context.Context, e env, args []string) error {
 	fs := newFlags(e, "ls")
 	asJSON := fs.Bool("json", false, "print JSON")
 	allHost := fs.Bool("all", false, "every network namespace on the host, named or not (held by processes or bind mounts)")
+	withContainers := fs.Bool("containers", false, "every running container (Docker, Podman, containerd, CRI-O) and its namespace")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	names := fs.Args()
-	if *allHost && len(names) > 0 {
+	switch {
+	case *allHost && *withContainers:
+		return errors.New("ls takes --all or --containers, not both")
+	case *allHost && len(names) > 0:
 		return fmt.Errorf("ls --all takes no namespaces, got %q", names[0])
+	case *withContainers && len(names) > 0:
+		return fmt.Errorf("ls --containers takes no namespaces, got %q (nsdump ls NAME shows one)", names[0])
 	}
 	if err := validateTargets(names); err != nil {
 		return err
@@ -31,6 +37,9 @@ func runLs(_ context.Context, e env, args []string) error {
 	}
 	if *allHost {
 		return lsAll(e, *asJSON)
+	}
+	if *withContainers {
+		return lsContainers(ctx, e, *asJSON)
 	}
 	warned := warnLeftovers(e)
 	all := len(names) == 0
