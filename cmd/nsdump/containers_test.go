@@ -1,0 +1,182 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nsdump/nsdump/internal/enginetest"
+	"golang.org/x/sys/unix"
+)
+
+// lsEntry is what the container tests read of ls --json.
+type lsEntry struct {
+	Name      string
+	Inode     uint64
+	Container *struct {
+		Engine, Name, ID string
+		PID              int
+	}
+	Containers []struct {
+		Engine, Name, ID string
+		PID              int
+		Pod              string `json:"pod"`
+		PodNamespace     string `json:"pod_namespace"`
+	}
+	Interfaces []struct {
+		Name      string
+		Addresses []string
+	}
+}
+
+func lsJSON(t *testing.T, args ...string) []lsEntry {
+	t.Helper()
+	out, e, code := nsdump(append([]string{"ls", "--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("ls --json %v: exit %d: %s", args, code, e)
+	}
+	var res struct{ Namespaces []lsEntry }
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("ls --json %v: %v\n%s", args, err, out)
+	}
+	return res.Namespaces
+}
+
+func netnsInode(t *testing.T, pid int) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// TestDockerContainersByName runs real Docker containers on a user network
+// (dockerd inside a namespace of the test's own) and a Kubernetes-like pod
+// (containerd's on-disk bundles), and names them as a user would.
+func TestDockerContainersByName(t *testing.T) {
+	d := enginetest.StartDocker(t, "nsdct")
+	c := enginetest.StartContainerd(t, "nsdct")
+	t.Setenv("DOCKER_HOST", d.Host)
+	t.Setenv("NSDUMP_CONTAINERD_STATE", c.State)
+	// Podman, CRI-O: none here, whatever the host runs.
+	t.Setenv("CONTAINER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-podman.sock"))
+	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	d.Docker("network", "create", "nsdct-net")
+	ids := map[string]string{"web": d.Run("web", "--network", "nsdct-net"), "db": d.Run("db", "--network", "nsdct-net")}
+	pids := map[string]int{}
+	addrs := map[string]string{}
+	for name := range ids {
+		var pid int
+		fmt.Sscan(d.Docker("inspect", "-f", "{{.State.Pid}}", name), &pid)
+		pids[name] = pid
+		addrs[name] = d.Docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name)
+	}
+	// A pod of two containers sharing one namespace, and a pod whose name
+	// a Docker container also has.
+	c.RunPod("nsdct-shop-app", "shop", "cart", "app")
+	c.RunPodJoining("nsdct-shop-side", "shop", "cart", "sidecar", "nsdct-shop-app")
+	d.Run("cache")
+	c.RunPod("nsdct-dup", "shop", "cache", "main")
+
+	t.Run("targets", func(t *testing.T) {
+		for _, target := range []string{"docker:web", "web", "docker:" + ids["web"], "docker:" + ids["web"][:12], fmt.Sprintf("pid:%d", pids["web"])} {
+			got := lsJSON(t, target)
+			if len(got) != 1 || got[0].Name != "web" || got[0].Inode != netnsInode(t, pids["web"]) || got[0].Container == nil ||
+				got[0].Container.Engine != "docker" || got[0].Container.Name != "web" || got[0].Container.ID != ids["web"] {
+				t.Errorf("ls --json %s: %+v; want web, net:[%d], docker id %s", target, got, netnsInode(t, pids["web"]), ids["web"])
+			}
+		}
+		out, e, code := nsdump("ls", "pod:shop/cart")
+		if code != 0 || !strings.HasPrefix(out, "pod:shop/cart (net:[") {
+			t.Errorf("ls pod:shop/cart: exit %d: %s%s", code, out, e)
+		}
+	})
+
+	t.Run("errors", func(t *testing.T) {
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"ls", "cache"}, `"cache" names 2 containers: docker:cache, pod:shop/cache; write one of them`},
+			{[]string{"ls", "docker:nope"}, "docker:nope: no such container"},
+			{[]string{"ls", "nsdct-nope"}, "no container has that name"},
+			{[]string{"ls", "docker:we b"}, "invalid container name"},
+			{[]string{"ls", "pod:shop"}, "write pod:NAMESPACE/NAME"},
+			{[]string{"ls", "containerd:k8s.io/nope"}, "no such container among the running tasks under " + c.State},
+			{[]string{"trace", "web", "nsdct-nope"}, "no container has that name"},
+		} {
+			_, e, code := nsdump(tc.args...)
+			if code != 2 || strings.Count(e, "\n") != 1 || !strings.Contains(e, tc.want) {
+				t.Errorf("%v: exit %d, %q; want exit 2 and one line with %q", tc.args, code, e, tc.want)
+			}
+		}
+	})
+
+	t.Run("ls --containers", func(t *testing.T) {
+		out, e, code := nsdump("ls", "--containers")
+		if code != 0 {
+			t.Fatalf("ls --containers: exit %d: %s", code, e)
+		}
+		for name, id := range ids {
+			want := fmt.Sprintf("%s (net:[%d])\n  docker %s id %s pid %d\n", name, netnsInode(t, pids[name]), name, id[:12], pids[name])
+			if !strings.Contains(out, want) || !strings.Contains(out, addrs[name]+"/") {
+				t.Errorf("ls --containers lacks %q and %s:\n%s", want, addrs[name], out)
+			}
+		}
+		if strings.Count(out, "pod:shop/cart (net:[") != 1 || !strings.Contains(out, " app id nsdct-shop-app ") || !strings.Contains(out, " sidecar id nsdct-shop-side ") {
+			t.Errorf("ls --containers: pod shop/cart not listed once with both containers:\n%s", out)
+		}
+		got := lsJSON(t, "--containers")
+		byName := map[string]lsEntry{}
+		for _, n := range got {
+			byName[n.Name] = n
+		}
+		web, cart := byName["web"], byName["pod:shop/cart"]
+		if len(web.Containers) != 1 || web.Containers[0].ID != ids["web"] || web.Containers[0].PID != pids["web"] ||
+			!slices.ContainsFunc(web.Interfaces, func(i struct {
+				Name      string
+				Addresses []string
+			}) bool {
+				return i.Name == "eth0" && len(i.Addresses) > 0 && strings.HasPrefix(i.Addresses[0], addrs["web"]+"/")
+			}) {
+			t.Errorf("ls --containers --json: web is %+v", web)
+		}
+		if len(cart.Containers) != 2 || cart.Containers[0].Pod != "cart" || cart.Containers[0].PodNamespace != "shop" {
+			t.Errorf("ls --containers --json: pod shop/cart is %+v", cart)
+		}
+	})
+
+	t.Run("trace by name", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "web-db.pcapng")
+		out, e, code := nsdump("trace", "web", "db", "--timeout", "5s", "-w", file)
+		if code != 0 {
+			t.Fatalf("trace web db: exit %d\n%s%s", code, out, e)
+		}
+		for _, want := range []string{
+			fmt.Sprintf("trace web %s <-> db %s", addrs["web"], addrs["db"]),
+			"path web->db: web eth0 > ", " (bridge) ", "> eth0 db\n",
+			"seen: web/eth0 Out request", "db/eth0 In request",
+			"all probes ok",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("trace web db lacks %q:\n%s", want, out)
+			}
+		}
+		names := tshark(t, file, "frame.interface_name")
+		for _, want := range []string{"web/eth0", "db/eth0"} {
+			if !slices.Contains(names, want) {
+				t.Errorf("pcapng interface names lack %s: %v", want, uniq(names))
+			}
+		}
+	})
+}
+
+func uniq(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
