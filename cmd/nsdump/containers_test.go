@@ -180,3 +180,38 @@ func uniq(s []string) []string {
 	slices.Sort(s)
 	return slices.Compact(s)
 }
+
+// TestPodmanContainersByName is the same with Podman's API service:
+// podman:NAME, a bare name, ls --containers, a trace by name.
+func TestPodmanContainersByName(t *testing.T) {
+	p := enginetest.StartPodman(t, "nsdct")
+	t.Setenv("CONTAINER_HOST", p.Host)
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
+	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	net := p.Network("nsdct-pnet")
+	ids := map[string]string{"web": p.Run("web", "--network", net), "db": p.Run("db", "--network", net)}
+	pids := map[string]int{}
+	for name := range ids {
+		var pid int
+		fmt.Sscan(p.Podman("inspect", "-f", "{{.State.Pid}}", name), &pid)
+		pids[name] = pid
+	}
+	for _, target := range []string{"podman:web", "web", "podman:" + ids["web"]} {
+		got := lsJSON(t, target)
+		if len(got) != 1 || got[0].Name != "web" || got[0].Inode != netnsInode(t, pids["web"]) || got[0].Container == nil ||
+			got[0].Container.Engine != "podman" || got[0].Container.ID != ids["web"] {
+			t.Errorf("ls --json %s: %+v; want web, net:[%d], podman id %s", target, got, netnsInode(t, pids["web"]), ids["web"])
+		}
+	}
+	out, e, code := nsdump("ls", "--containers")
+	for name, id := range ids {
+		if want := fmt.Sprintf("%s (net:[%d])\n  podman %s id %s pid %d\n", name, netnsInode(t, pids[name]), name, id[:12], pids[name]); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("ls --containers: exit %d, lacks %q:\n%s%s", code, want, out, e)
+		}
+	}
+	out, e, code = nsdump("trace", "web", "db", "--timeout", "5s")
+	if code != 0 || !strings.Contains(out, "path web->db: web eth0 > ") || !strings.Contains(out, "seen: web/eth0 Out request") || !strings.Contains(out, "all probes ok") {
+		t.Errorf("trace web db: exit %d\n%s%s", code, out, e)
+	}
+}

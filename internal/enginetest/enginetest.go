@@ -108,13 +108,25 @@ func (e *env) inNetns(args ...string) string {
 func (e *env) tryInNetns(extraEnv []string, args ...string) (string, error) {
 	full := append([]string{"--net=" + topology.NamespacePath(e.Netns)}, args...)
 	cmd := exec.Command("nsenter", full...)
-	cmd.Env = append(os.Environ(), extraEnv...)
+	cmd.Env = append(localEnviron(), extraEnv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("%s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
+}
+
+// localEnviron is the environment without CONTAINER_HOST, which turns
+// podman into a client of a remote service (a test sets it for nsdump).
+func localEnviron() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "CONTAINER_HOST=") {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
 
 // daemon starts a long-running engine process inside the namespace, its
@@ -128,6 +140,7 @@ func (e *env) daemon(name string, args ...string) *exec.Cmd {
 	}
 	cmd := exec.Command("nsenter", append([]string{"--net=" + topology.NamespacePath(e.Netns)}, args...)...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = localEnviron()
 	// A process group of its own: a ^C to go test does not reach it
 	// before the cleanup does.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
