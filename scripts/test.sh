@@ -6,7 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in iproute2 tcpdump tshark nftables iputils-ping libpcap-dev util-linux; do
+# The container tests (cmd/nsdump/containers_test.go) start engines of their
+# own (internal/enginetest) from the Debian packages, inside test namespaces.
+for pkg in iproute2 tcpdump tshark nftables iputils-ping libpcap-dev util-linux \
+  docker.io podman containerd runc containernetworking-plugins iptables busybox-static tar; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
