@@ -29,7 +29,8 @@ func ValidateTarget(s string) error {
 	if containers.IsTarget(s) {
 		_, err := containers.Parse(s)
 		if err != nil {
-			return fmt.Errorf("namespace %w", err)
+			// Both sentinels, one message (%.0w prints nothing).
+			return fmt.Errorf("namespace %w%.0w", err, ErrInvalidName)
 		}
 		return nil
 	}

@@ -22,6 +22,8 @@ func TestValidateTarget(t *testing.T) {
 		{"pid:", false}, {"pid:0", false}, {"pid:-3", false}, {"pid:01", false}, {"pid:4194305", false}, {"pid:1x", false},
 		{"a/b", false}, {"../../proc", false}, {"proc/1/ns/net", false}, {"/proc/../etc", false}, {"/a//b", false},
 		{"/a\nb", false}, {"/\xff", false}, {"", false}, {"/" + strings.Repeat("a", 4096), false},
+		{"docker:web", true}, {"podman:0b8832f61916", true}, {"containerd:k8s.io/abc", true}, {"pod:shop/web-0", true},
+		{"docker:", false}, {"docker:a/b", false}, {"pod:web", false}, {"containerd:/x", false}, {"docker:-x", false},
 	}
 	for _, tt := range tests {
 		err := topology.ValidateTarget(tt.in)
@@ -30,6 +32,29 @@ func TestValidateTarget(t *testing.T) {
 		}
 		if err != nil && !errors.Is(err, topology.ErrInvalidName) {
 			t.Errorf("ValidateTarget(%q): %v does not wrap ErrInvalidName", tt.in, err)
+		}
+	}
+}
+
+func TestSplitContainerTargets(t *testing.T) {
+	for in, want := range map[string][2]string{
+		"docker:web":              {"docker:web", ""},
+		"docker:web/eth0":         {"docker:web", "eth0"},
+		"pod:shop/web-0":          {"pod:shop/web-0", ""},
+		"pod:shop/web-0/eth0":     {"pod:shop/web-0", "eth0"},
+		"containerd:k8s.io/a/lo":  {"containerd:k8s.io/a", "lo"},
+		"containerd:k8s.io/a/":    {"", ""},
+		"pod:shop/web-0/eth0/bad": {"", ""},
+	} {
+		ns, iface, err := topology.SplitTarget(in)
+		if want[0] == "" {
+			if err == nil {
+				t.Errorf("SplitTarget(%q) = %q, %q; want an error", in, ns, iface)
+			}
+			continue
+		}
+		if err != nil || ns != want[0] || iface != want[1] {
+			t.Errorf("SplitTarget(%q) = %q, %q, %v; want %q", in, ns, iface, err, want)
 		}
 	}
 }
