@@ -197,3 +197,40 @@ func (e *endpoint) list(ctx context.Context) ([]Container, error) {
 	}
 	return running, nil
 }
+
+// names caches, per engine socket, the names of the running containers by
+// id: naming the processes behind every port of a crowded bridge takes
+// one list call instead of one inspect each.
+var names = struct {
+	sync.Mutex
+	m map[string]map[string]string
+}{m: map[string]map[string]string{}}
+
+// nameOf is the name of the running container with this full id. A miss
+// lists the containers again: one started since the last list.
+func (e *endpoint) nameOf(ctx context.Context, id string) (string, bool, error) {
+	names.Lock()
+	name, ok := names.m[e.url][id]
+	names.Unlock()
+	if ok {
+		return name, true, nil
+	}
+	var ps []struct {
+		ID    string `json:"Id"`
+		Names []string
+	}
+	if err := e.get(ctx, "/containers/json", &ps); err != nil {
+		return "", false, err
+	}
+	m := map[string]string{}
+	for _, p := range ps {
+		if len(p.Names) > 0 {
+			m[p.ID] = strings.TrimPrefix(p.Names[0], "/")
+		}
+	}
+	names.Lock()
+	names.m[e.url] = m
+	names.Unlock()
+	name, ok = m[id]
+	return name, ok, nil
+}

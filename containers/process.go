@@ -2,7 +2,6 @@ package containers
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strconv"
 	"strings"
@@ -10,8 +9,9 @@ import (
 
 // OfProcess finds the container process pid runs in, from the container
 // id its cgroup path carries (/docker/ID, docker-ID.scope, libpod-ID.scope,
-// cri-containerd-ID.scope, crio-ID.scope): one engine call at most, where
-// listing every container would take one per container.
+// cri-containerd-ID.scope, crio-ID.scope), and the engines' lists of
+// running containers (cached: a list call names them all). The container's
+// PID is pid, a process of it.
 func OfProcess(ctx context.Context, pid int) (Container, bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
@@ -32,10 +32,8 @@ func OfProcess(ctx context.Context, pid int) (Container, bool) {
 		if err != nil || e.absent {
 			continue
 		}
-		if c, err := e.inspect(ctx, id); err == nil {
-			return c, true
-		} else if !errors.Is(err, errNotFound) {
-			continue
+		if name, ok, err := e.nameOf(ctx, id); err == nil && ok {
+			return Container{Engine: engine, Name: name, ID: id, PID: pid}, true
 		}
 	}
 	return Container{}, false

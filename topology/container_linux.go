@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/nsdump/nsdump/containers"
 	"golang.org/x/sys/unix"
@@ -56,15 +57,57 @@ func containerIn(pid int, ino, dev uint64) (containers.Container, bool) {
 		}
 		pid = pids[0]
 	}
+	key := containerKey{ino, dev, pid}
+	if c, ok := cachedContainer(key); ok {
+		return deref(c), c != nil && inNamespace(c.PID, ino, dev)
+	}
 	c, ok := containers.OfProcess(context.Background(), pid)
-	if !ok {
-		return c, false
+	ok = ok && inNamespace(c.PID, ino, dev) // not a container sharing another's namespace, nor gone
+	if ok {
+		storeContainer(key, &c)
+	} else {
+		storeContainer(key, nil)
 	}
+	return c, ok
+}
+
+func inNamespace(pid int, ino, dev uint64) bool {
 	var st unix.Stat_t
-	if unix.Stat(procNet(c.PID), &st) != nil || st.Ino != ino || st.Dev != dev {
-		return c, false // a container sharing another's namespace, or gone
+	return unix.Stat(procNet(pid), &st) == nil && st.Ino == ino && st.Dev == dev
+}
+
+func deref(c *containers.Container) containers.Container {
+	if c == nil {
+		return containers.Container{}
 	}
-	return c, true
+	return *c
+}
+
+// containerKey is a namespace and the process asked about it: a trace
+// holds the namespaces behind every port of a bridge, several times over,
+// and each engine call costs milliseconds. With the process in the key, a
+// namespace inode the kernel reuses later is asked about afresh.
+type containerKey struct {
+	ino, dev uint64
+	pid      int
+}
+
+var containerCache = struct {
+	sync.Mutex
+	m map[containerKey]*containers.Container // nil: no container
+}{m: map[containerKey]*containers.Container{}}
+
+func cachedContainer(k containerKey) (*containers.Container, bool) {
+	containerCache.Lock()
+	defer containerCache.Unlock()
+	c, ok := containerCache.m[k]
+	return c, ok
+}
+
+func storeContainer(k containerKey, c *containers.Container) {
+	containerCache.Lock()
+	defer containerCache.Unlock()
+	containerCache.m[k] = c
 }
 
 // heldContainer is the container of the held namespace shown as name.

@@ -138,7 +138,10 @@ func openTarget(spec string) (*NetNS, error) {
 	}
 	switch {
 	case named:
-		n.Name = spec // the name under /run/netns it was opened by
+		// The name under /run/netns it was opened by, unless the command
+		// holds the namespace already: one namespace, one name (a podman
+		// container's namespace is also /run/netns/netns-UUID).
+		n.Name = heldName(n.Inode, n.Dev, spec)
 	case n.Container != nil:
 		n.Name = n.Container.Display()
 	default:
@@ -261,17 +264,21 @@ func openUnheld(spec string) (netns.NsHandle, error) {
 	return netns.NsHandle(n.fd), nil
 }
 
-// displayName is the /run/netns name with the same identity, else the
-// container's name (which it notes), else pid:N (the process named, or the
+// displayName is the name the command shows the namespace by already,
+// else the container's name (which it notes), else the /run/netns name
+// with the same identity, else pid:N (the process named, or the
 // lowest that holds it), else the path.
 func (n *NetNS) displayName(ino, dev uint64) string {
 	spec, pid := n.Spec, n.PID
-	if name := NameOf(ino, dev); name != "" {
+	if name := heldName(ino, dev, ""); name != "" {
 		return name
 	}
 	if c, ok := containerIn(pid, ino, dev); ok {
 		n.Container = &c
 		return c.Display()
+	}
+	if name := NameOf(ino, dev); name != "" {
+		return name
 	}
 	if pid > 0 {
 		return "pid:" + strconv.Itoa(pid)
