@@ -199,6 +199,10 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *Peer {
 		id, err := h.nl.GetNetNsIdByFd(int(ns))
 		if err == nil && id == a.NetNsID {
 			p.Namespace = other
+			var st unix.Stat_t
+			if unix.Fstat(int(ns), &st) == nil { // held under another name (a container's)?
+				p.Namespace = heldName(st.Ino, st.Dev, other)
+			}
 			if oh, err := openHandle(other); err == nil {
 				p.Interface = oh.linkName(uint32(a.ParentIndex))
 				oh.Close()
