@@ -43,19 +43,22 @@ docker network create nsdbc-net >/dev/null
 for ((i = 1; i <= count; i++)); do
 	docker run -d --name "c$i" --network nsdbc-net nsdbc-busybox:1 sleep 1000000 >/dev/null
 done
-pid=$(docker inspect -f '{{.State.Pid}}' c25 2>/dev/null || docker inspect -f '{{.State.Pid}}' c1)
 name=c$(( count < 25 ? 1 : 25 ))
+pid=$(docker inspect -f '{{.State.Pid}}' "$name")
+pid1=$(docker inspect -f '{{.State.Pid}}' c1)
+pid2=$(docker inspect -f '{{.State.Pid}}' c2)
 
 us() { local t0=$EPOCHREALTIME; "$@" >/dev/null 2>&1 || true; local t1=$EPOCHREALTIME; echo $(( ${t1/./} - ${t0/./} )); }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 report() { printf '%s\n' "${@:2}" | median | awk -v what="$1" '{printf "%-52s median %7.1f ms\n", what, $1/1e3}'; }
-declare -a bypid bydocker bybare lsc trace
+declare -a bypid bydocker bybare lsc trace tracepid
 for ((i = 0; i < rounds; i++)); do
 	bypid+=("$(us "$bin" ls "pid:$pid")")
 	bydocker+=("$(us "$bin" ls "docker:$name")")
 	bybare+=("$(us "$bin" ls "$name")")
 	lsc+=("$(us "$bin" ls --containers)")
 	trace+=("$(us "$bin" trace c1 c2 --count 3)")
+	tracepid+=("$(us "$bin" trace "pid:$pid1" "pid:$pid2" --count 3)")
 done
 "$bin" trace c1 c2 --count 3 | tail -1
 echo "containers: $count, rounds: $rounds"
@@ -64,3 +67,4 @@ report "nsdump ls docker:$name (goal 50 ms):" "${bydocker[@]}"
 report "nsdump ls $name, bare name (goal 50 ms):" "${bybare[@]}"
 report "nsdump ls --containers (goal 200 ms):" "${lsc[@]}"
 report "nsdump trace c1 c2 --count 3 (goal 500 ms):" "${trace[@]}"
+report "nsdump trace pid:C1 pid:C2 --count 3 (same, by pid):" "${tracepid[@]}"
