@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -150,6 +152,8 @@ func TestDockerContainersByName(t *testing.T) {
 		}
 	})
 
+	t.Run("capture by name", func(t *testing.T) { captureByName(t, pids["db"], addrs["web"]) })
+
 	t.Run("trace by name", func(t *testing.T) {
 		file := filepath.Join(t.TempDir(), "web-db.pcapng")
 		out, e, code := nsdump("trace", "web", "db", "--timeout", "5s", "-w", file)
@@ -173,6 +177,29 @@ func TestDockerContainersByName(t *testing.T) {
 			}
 		}
 	})
+}
+
+// captureByName captures at both containers, named two ways, while db
+// pings web once: four sightings, each on a capture point named by the
+// container.
+func captureByName(t *testing.T, dbPID int, webAddr string) {
+	file := filepath.Join(t.TempDir(), "names.pcapng")
+	cmd, _, stderr := startCapture(t, "web/eth0", "docker:db", "-c", "4", "-w", file, "icmp")
+	if !strings.Contains(stderr.String(), "capturing on web/eth0, db/eth0") {
+		t.Errorf("capture's first line: %q", stderr.String())
+	}
+	ping := exec.Command("nsenter", "-t", strconv.Itoa(dbPID), "-n", "ping", "-c1", "-W5", webAddr)
+	if out, err := ping.CombinedOutput(); err != nil {
+		t.Fatalf("ping from db: %v\n%s", err, out)
+	}
+	if err := ends(t, cmd); err != nil {
+		t.Fatalf("capture -c 4: %v\n%s", err, stderr)
+	}
+	got := tshark(t, file, "frame.interface_name", "icmp.type")
+	want := []string{"db/eth0\t8", "web/eth0\t8", "web/eth0\t0", "db/eth0\t0"}
+	if !slices.Equal(got, want) {
+		t.Errorf("captured %q, want %q", got, want)
+	}
 }
 
 func uniq(s []string) []string {
