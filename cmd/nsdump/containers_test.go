@@ -184,7 +184,8 @@ func TestDockerContainersByName(t *testing.T) {
 // container.
 func captureByName(t *testing.T, dbPID int, webAddr string) {
 	file := filepath.Join(t.TempDir(), "names.pcapng")
-	cmd, _, stderr := startCapture(t, "web/eth0", "docker:db", "-c", "4", "-w", file, "icmp")
+	cmd, _, _ := startCapture(t, "web/eth0", "docker:db", "-c", "4", "-w", file, "icmp")
+	stderr := cmd.Stderr.(*lockedWriter) // written while the capture runs
 	if !strings.Contains(stderr.String(), "capturing on web/eth0, db/eth0") {
 		t.Errorf("capture's first line: %q", stderr.String())
 	}
@@ -193,7 +194,7 @@ func captureByName(t *testing.T, dbPID int, webAddr string) {
 		t.Fatalf("ping from db: %v\n%s", err, out)
 	}
 	if err := ends(t, cmd); err != nil {
-		t.Fatalf("capture -c 4: %v\n%s", err, stderr)
+		t.Fatalf("capture -c 4: %v\n%s", err, stderr.String())
 	}
 	got := tshark(t, file, "frame.interface_name", "icmp.type")
 	want := []string{"db/eth0\t8", "web/eth0\t8", "web/eth0\t0", "db/eth0\t0"}
