@@ -36,8 +36,8 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 		tr.Add(&p)
 	}
 	res.Report = tr.Report()
-	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Address: fams[0].a.String()}
-	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Address: fams[0].b.String()}
+	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Container: containerOf(a.info), Address: fams[0].a.String()}
+	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Container: containerOf(b.info), Address: fams[0].b.String()}
 	for _, f := range fams {
 		res.From.Addresses = append(res.From.Addresses, f.a.String())
 		res.To.Addresses = append(res.To.Addresses, f.b.String())

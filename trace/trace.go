@@ -32,10 +32,27 @@ type Config struct {
 // Endpoint is one side of the trace: Address is the one probed in the
 // first family, Addresses one per family probed.
 type Endpoint struct {
-	Namespace string   `json:"namespace"`
-	Inode     uint64   `json:"inode"`
-	Address   string   `json:"address"`
-	Addresses []string `json:"addresses"`
+	Namespace string     `json:"namespace"`
+	Inode     uint64     `json:"inode"`
+	Container *Container `json:"container,omitempty"`
+	Address   string     `json:"address"`
+	Addresses []string   `json:"addresses"`
+}
+
+// Container is the container whose namespace an endpoint is, as its
+// engine knows it (docs/containers.md).
+type Container struct {
+	Engine string `json:"engine"`
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+}
+
+// containerOf is the endpoint's container, if the namespace is one's.
+func containerOf(ns *topology.Namespace) *Container {
+	if ns == nil || ns.Container == nil {
+		return nil
+	}
+	return &Container{Engine: ns.Container.Engine, Name: ns.Container.Name, ID: ns.Container.ID}
 }
 
 // RouteGet is the route lookup done in the namespace a verdict blames.

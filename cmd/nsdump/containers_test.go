@@ -34,6 +34,15 @@ type lsEntry struct {
 	}
 }
 
+// traceEndpoint is trace --json's from and to.
+type traceEndpoint struct {
+	Namespace string
+	Inode     uint64
+	Container *containerJSON
+}
+
+type containerJSON struct{ Engine, Name, ID string }
+
 func lsJSON(t *testing.T, args ...string) []lsEntry {
 	t.Helper()
 	out, e, code := nsdump(append([]string{"ls", "--json"}, args...)...)
@@ -168,6 +177,17 @@ func TestDockerContainersByName(t *testing.T) {
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("trace web db lacks %q:\n%s", want, out)
+			}
+		}
+		out, e, code = nsdump("trace", "docker:web", "db", "--count", "1", "--timeout", "5s", "--json")
+		var res struct{ From, To traceEndpoint }
+		if err := json.Unmarshal([]byte(out), &res); code != 0 || err != nil {
+			t.Fatalf("trace --json: exit %d, %v\n%s%s", code, err, out, e)
+		}
+		for name, ep := range map[string]traceEndpoint{"web": res.From, "db": res.To} {
+			want := containerJSON{"docker", name, ids[name]}
+			if ep.Namespace != name || ep.Inode != netnsInode(t, pids[name]) || ep.Container == nil || *ep.Container != want {
+				t.Errorf("trace --json endpoint %s: %+v (container %+v), want container %+v", name, ep, ep.Container, want)
 			}
 		}
 		names := tshark(t, file, "frame.interface_name")
