@@ -41,58 +41,105 @@ func stateDir(env, def string) string {
 	return def
 }
 
-// containerdTasks reads containerd's running tasks: DIR/NAMESPACE/ID/ holds
-// the bundle's config.json and the shim's init.pid.
-func containerdTasks() ([]Container, error) {
-	dir := stateDir(ContainerdStateEnv, DefaultContainerdState)
-	nss, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, stateError(Containerd, dir, ContainerdStateEnv, err)
-	}
-	var out []Container
-	for _, ns := range nss {
-		if ns.Name() == dockerNamespace {
-			continue // Docker's own containers: Docker answers for them, by name
-		}
-		ids, _ := os.ReadDir(filepath.Join(dir, ns.Name()))
-		for _, id := range ids {
-			b := filepath.Join(dir, ns.Name(), id.Name())
-			c, ok := readBundle(filepath.Join(b, "config.json"), filepath.Join(b, "init.pid"))
-			if !ok {
-				continue
-			}
-			c.Engine, c.Namespace, c.ID = Containerd, ns.Name(), id.Name()
-			if c.Name == "" {
-				c.Name = c.ID
-			}
-			out = append(out, c)
-		}
-	}
-	return out, nil
+// bundle is one task's state on disk.
+type bundle struct {
+	engine, namespace, id string
+	config, pidfile       string
 }
 
-// crioContainers reads CRI-O's containers: DIR/ID/userdata/ holds
-// config.json and pidfile.
-func crioContainers() ([]Container, error) {
-	dir := stateDir(CRIOStateEnv, DefaultCRIOState)
-	ids, err := os.ReadDir(dir)
+// bundles lists the task directories of containerd (DIR/NAMESPACE/ID/
+// with config.json and the shim's init.pid) and CRI-O (DIR/ID/userdata/
+// with config.json and pidfile), reading none of their files yet. A
+// runtime absent from this host is no error.
+func bundles() ([]bundle, error) {
+	var out []bundle
+	var errs []error
+	dir := stateDir(ContainerdStateEnv, DefaultContainerdState)
+	if nss, err := os.ReadDir(dir); err != nil {
+		errs = append(errs, stateError(Containerd, dir, ContainerdStateEnv, err))
+	} else {
+		for _, ns := range nss {
+			if ns.Name() == dockerNamespace {
+				continue // Docker's own containers: Docker answers for them, by name
+			}
+			ids, _ := os.ReadDir(filepath.Join(dir, ns.Name()))
+			for _, id := range ids {
+				b := filepath.Join(dir, ns.Name(), id.Name())
+				out = append(out, bundle{Containerd, ns.Name(), id.Name(), filepath.Join(b, "config.json"), filepath.Join(b, "init.pid")})
+			}
+		}
+	}
+	dir = stateDir(CRIOStateEnv, DefaultCRIOState)
+	if ids, err := os.ReadDir(dir); err != nil {
+		errs = append(errs, stateError(CRIO, dir, CRIOStateEnv, err))
+	} else {
+		for _, id := range ids {
+			u := filepath.Join(dir, id.Name(), "userdata")
+			out = append(out, bundle{CRIO, "", id.Name(), filepath.Join(u, "config.json"), filepath.Join(u, "pidfile")})
+		}
+	}
+	var kept []error
+	for _, err := range errs {
+		if !errors.Is(err, errAbsent) {
+			kept = append(kept, err)
+		}
+	}
+	return out, errors.Join(kept...)
+}
+
+// pid is the task's process, or 0 when it has none running (a stopped
+// task leaves its directory until it is deleted).
+func (b bundle) pid() int {
+	raw, err := os.ReadFile(b.pidfile)
 	if err != nil {
-		return nil, stateError(CRIO, dir, CRIOStateEnv, err)
+		return 0
 	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
+		return 0
+	}
+	return pid
+}
+
+// container reads the bundle's Kubernetes annotations.
+func (b bundle) container(pid int) Container {
+	c := Container{Engine: b.engine, Namespace: b.namespace, ID: b.id, Name: b.id, PID: pid}
+	ann, _ := annotations(b.config)
+	c.PodName, c.PodNamespace = first(ann, podNameKeys), first(ann, podNamespaceKeys)
+	if c.PodName == "" || c.PodNamespace == "" {
+		c.PodName, c.PodNamespace = "", ""
+	} else if name := first(ann, containerNameKeys); name != "" {
+		c.Name = name
+	}
+	return c
+}
+
+// onDisk reads containerd's and CRI-O's running tasks.
+func onDisk() ([]Container, error) {
+	bs, err := bundles()
 	var out []Container
-	for _, id := range ids {
-		u := filepath.Join(dir, id.Name(), "userdata")
-		c, ok := readBundle(filepath.Join(u, "config.json"), filepath.Join(u, "pidfile"))
-		if !ok {
-			continue
+	for _, b := range bs {
+		if pid := b.pid(); pid > 0 {
+			out = append(out, b.container(pid))
 		}
-		c.Engine, c.ID = CRIO, id.Name()
-		if c.Name == "" {
-			c.Name = c.ID
-		}
-		out = append(out, c)
 	}
-	return out, nil
+	return out, err
+}
+
+// onDiskOf finds the task whose process is pid, or whose id is id (from
+// pid's cgroup: a process the task runs besides its first), reading one
+// config.
+func onDiskOf(pid int, id string) (Container, bool) {
+	bs, _ := bundles()
+	for _, b := range bs {
+		if b.pid() == pid || id != "" && b.id == id {
+			return b.container(pid), true
+		}
+	}
+	return Container{}, false
 }
 
 // errAbsent is a runtime with no state directory: not on this host.
@@ -103,34 +150,6 @@ func stateError(engine, dir, env string, err error) error {
 		return errAbsent
 	}
 	return &EngineError{Engine: engine, Where: dir, Hint: "run as root, or set " + env + " to the runtime's task directory", Err: err}
-}
-
-// readBundle reads a bundle's pid and Kubernetes annotations (Name is the
-// Kubernetes container name, if any); ok is false
-// for a bundle whose process is gone (a stopped task leaves its directory
-// until it is deleted).
-func readBundle(config, pidfile string) (Container, bool) {
-	b, err := os.ReadFile(pidfile)
-	if err != nil {
-		return Container{}, false
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return Container{}, false
-	}
-	if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err != nil {
-		return Container{}, false
-	}
-	c := Container{PID: pid}
-	ann, _ := annotations(config)
-	c.PodName, c.PodNamespace = first(ann, podNameKeys), first(ann, podNamespaceKeys)
-	if c.PodName == "" || c.PodNamespace == "" {
-		c.PodName, c.PodNamespace = "", ""
-	}
-	if c.PodName != "" {
-		c.Name = first(ann, containerNameKeys)
-	}
-	return c, true
 }
 
 // annotations reads the annotations of an OCI runtime config.

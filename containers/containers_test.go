@@ -106,6 +106,10 @@ func TestContainerdState(t *testing.T) {
 	if strings.Join(got, "|") != want {
 		t.Errorf("List = %q, want %q", strings.Join(got, "|"), want)
 	}
+	// This process is every bundle's: the first one found, in directory order, is it.
+	if c, ok := OfProcess(t.Context(), me); !ok || c.Target() != "containerd:default/plain" || c.PID != me {
+		t.Errorf("OfProcess(self) = %+v, %v; want containerd:default/plain", c, ok)
+	}
 	for _, tc := range []struct{ ref, target, err string }{
 		{"pod:shop/web-0", "pod:shop/web-0", ""},
 		{"containerd:default/plain", "containerd:default/plain", ""},

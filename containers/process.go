@@ -18,11 +18,8 @@ func OfProcess(ctx context.Context, pid int) (Container, bool) {
 		return Container{}, false
 	}
 	id := cgroupID(string(b))
-	disk, _ := onDisk()
-	for _, c := range disk {
-		if c.PID == pid || id != "" && c.ID == id {
-			return c, true
-		}
+	if c, ok := onDiskOf(pid, id); ok {
+		return c, true
 	}
 	if id == "" {
 		return Container{}, false

@@ -105,21 +105,6 @@ func resolveBare(ctx context.Context, name string) (Container, error) {
 	return Container{}, fmt.Errorf("%q: %w", name, ErrNoContainer)
 }
 
-// onDisk reads containerd's and CRI-O's running tasks. A runtime absent
-// from this host is no error.
-func onDisk() ([]Container, error) {
-	var all []Container
-	var errs []error
-	for _, read := range []func() ([]Container, error){containerdTasks, crioContainers} {
-		cs, err := read()
-		if err != nil && !errors.Is(err, errAbsent) {
-			errs = append(errs, err)
-		}
-		all = append(all, cs...)
-	}
-	return all, errors.Join(errs...)
-}
-
 // List returns every running container of every engine on this host,
 // sorted by engine and name, and what could not be asked (an engine whose
 // default socket or directory does not exist is not there, no error).
