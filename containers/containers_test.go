@@ -158,3 +158,24 @@ func TestUnreachableEngine(t *testing.T) {
 		t.Errorf("Resolve with DOCKER_HOST=ssh://host = %v", err)
 	}
 }
+
+// BenchmarkResolveOnDisk resolves a pod among 200 containerd tasks, as on
+// a crowded Kubernetes node: every bundle's pid file and config is read.
+func BenchmarkResolveOnDisk(b *testing.B) {
+	dir := b.TempDir()
+	b.Setenv(ContainerdStateEnv, dir)
+	b.Setenv(CRIOStateEnv, filepath.Join(dir, "none"))
+	me := os.Getpid()
+	for i := range 200 {
+		d := filepath.Join(dir, "k8s.io", "task"+strconv.Itoa(i))
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "config.json"), []byte(`{"annotations": {"io.kubernetes.pod.name": "p`+strconv.Itoa(i)+`", "io.kubernetes.pod.namespace": "shop"}}`), 0o644)
+		os.WriteFile(filepath.Join(d, "init.pid"), []byte(strconv.Itoa(me)), 0o644)
+	}
+	ref := Ref{Engine: Pod, Namespace: "shop", Name: "p199"}
+	for b.Loop() {
+		if _, err := Resolve(b.Context(), ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
