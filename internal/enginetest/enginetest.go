@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -76,8 +77,14 @@ func newEnv(t testing.TB, prefix, kind string, tools ...string) *env {
 }
 
 // removeAll unmounts what an engine left mounted under dir (a killed
-// engine leaves overlays and its run directories), then removes it.
+// engine leaves overlays and its run directories), then removes it. A
+// process still running from dir (a shim, a containerd the engine did not
+// stop) fails the test, and is killed by its PID: the engine made it.
 func removeAll(t testing.TB, dir string) {
+	for _, pid := range processesUnder(dir) {
+		t.Errorf("process %d of the engine under %s outlived it; killing it", pid, dir)
+		unix.Kill(pid, unix.SIGKILL)
+	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	var under []string
 	for _, line := range strings.Split(string(mounts), "\n") {
@@ -210,4 +217,23 @@ func rootfs(dir string) error {
 		}
 	}
 	return nil
+}
+
+// processesUnder lists the processes whose command line names dir: the
+// engines started from it and what they started (shims run with the
+// state directory in their arguments).
+func processesUnder(dir string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err == nil && bytes.Contains(cmdline, []byte(dir+"/")) {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
