@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // A Command is one program and its arguments, as words.
@@ -56,6 +59,9 @@ var ErrName = errors.New("name a command cannot carry")
 // InNamespace runs a program inside a namespace target: `ip netns exec
 // NAME` for a name under /run/netns, nsenter for pid:N or a path.
 func InNamespace(target string, prog ...string) Command {
+	if pid, ok := shownAs(target); ok {
+		target = "pid:" + strconv.Itoa(pid)
+	}
 	var c Command
 	switch {
 	case strings.HasPrefix(target, "pid:"):
@@ -88,9 +94,53 @@ func Route(target, verb string, dst netip.Prefix, dev string) Command {
 }
 
 // IsNamed reports whether a target is a plain name under /run/netns, the
-// only kind `ip -n` and `ip netns exec` take.
+// only kind `ip -n` and `ip netns exec` take: not pid:N, a path, a
+// container target (docker:web, pod:shop/cart) or a name ShowAs gave a
+// process.
 func IsNamed(target string) bool {
-	return !strings.HasPrefix(target, "pid:") && !strings.HasPrefix(target, "/")
+	if strings.HasPrefix(target, "pid:") || strings.HasPrefix(target, "/") {
+		return false
+	}
+	if engine, _, ok := strings.Cut(target, ":"); ok && slices.Contains(containerEngines, engine) {
+		return false
+	}
+	_, shown := shownAs(target)
+	return !shown
+}
+
+// containerEngines are the prefixes of container targets
+// (docs/containers.md).
+var containerEngines = []string{"docker", "podman", "containerd", "pod"}
+
+// processOf maps the names the running command shows containers'
+// namespaces by (web, pod:shop/cart) to a process in each: iproute2 takes
+// no container name, so commands enter them by the process, nsenter -t PID
+// -n. The map is the command's own: facts read back from a file have none.
+var processOf = struct {
+	sync.Mutex
+	m map[string]int
+}{m: map[string]int{}}
+
+// ShowAs records that the namespace shown as name is entered through
+// process pid, until undo is called.
+func ShowAs(name string, pid int) (undo func()) {
+	processOf.Lock()
+	defer processOf.Unlock()
+	processOf.m[name] = pid
+	return func() {
+		processOf.Lock()
+		defer processOf.Unlock()
+		if processOf.m[name] == pid {
+			delete(processOf.m, name)
+		}
+	}
+}
+
+func shownAs(name string) (int, bool) {
+	processOf.Lock()
+	defer processOf.Unlock()
+	pid, ok := processOf.m[name]
+	return pid, ok
 }
 
 // nftMaxName is NFT_NAME_MAXLEN without the terminating NUL.

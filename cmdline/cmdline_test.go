@@ -103,3 +103,30 @@ func TestIptablesNames(t *testing.T) {
 		t.Error("IptablesTable takes filter and refuses the rest")
 	}
 }
+
+// TestShowAs: a container's namespace, shown by the container's name,
+// is entered by a process of it, and only while the command holds it.
+func TestShowAs(t *testing.T) {
+	if !cmdline.IsNamed("web") || cmdline.IsNamed("docker:web") || cmdline.IsNamed("pod:shop/cart") || !cmdline.IsNamed("dockerish:x") {
+		t.Errorf("IsNamed of container targets: web %v, docker:web %v, pod:shop/cart %v, dockerish:x %v",
+			cmdline.IsNamed("web"), cmdline.IsNamed("docker:web"), cmdline.IsNamed("pod:shop/cart"), cmdline.IsNamed("dockerish:x"))
+	}
+	undo := cmdline.ShowAs("web", 4242)
+	undoPod := cmdline.ShowAs("pod:shop/cart", 4343)
+	for _, tc := range []struct{ got, want string }{
+		{cmdline.IP("web", "link", "set", "eth0", "up").String(), "nsenter -t 4242 -n ip link set eth0 up"},
+		{cmdline.InNamespace("pod:shop/cart", "sysctl", "-w", "net.ipv4.ip_forward=1").String(), "nsenter -t 4343 -n sysctl -w net.ipv4.ip_forward=1"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("got %q, want %q", tc.got, tc.want)
+		}
+	}
+	if cmdline.IsNamed("web") {
+		t.Error("cmdline.IsNamed(web) while web is shown as a container")
+	}
+	undo()
+	undoPod()
+	if got := cmdline.IP("web", "link").String(); got != "ip -n web link" {
+		t.Errorf("after undo: %q, want ip -n web link", got)
+	}
+}

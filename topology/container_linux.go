@@ -139,18 +139,6 @@ func HoldContainer(c containers.Container) (*NetNS, error) {
 	return n.register(key), nil
 }
 
-// heldContainerPID is the pid behind a held target shown by a container's
-// name, which iproute2 cannot take as a namespace name.
-func heldContainerPID(name string) (int, bool) {
-	held.Lock()
-	defer held.Unlock()
-	n, ok := held.m[name]
-	if !ok || n.Container == nil || n.Name != name {
-		return 0, false
-	}
-	return n.PID, true
-}
-
 // containerExists reports whether a bare word or container target names a
 // running container; capture tells its targets from its filter with it.
 func containerExists(word string) bool {

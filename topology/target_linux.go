@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/containers"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -35,9 +36,10 @@ type NetNS struct {
 	// named one or an engine knows the namespace.
 	Container *containers.Container
 
-	fd    int
-	pidfd int // -1 unless PID
-	refs  int // holds in the registry
+	fd     int
+	pidfd  int    // -1 unless PID
+	unshow func() // forgets the process cmdline enters a container by
+	refs   int    // holds in the registry
 }
 
 // held pins targets for the commands running in this process: every open
@@ -82,6 +84,9 @@ func (n *NetNS) register(key string) *NetNS {
 	if _, taken := held.m[n.Name]; !taken {
 		held.m[n.Name] = n
 	}
+	if n.Container != nil && held.m[n.Name] == n {
+		n.unshow = cmdline.ShowAs(n.Name, n.PID)
+	}
 	return n
 }
 
@@ -99,6 +104,9 @@ func (n *NetNS) Close() {
 		if v == n {
 			delete(held.m, k)
 		}
+	}
+	if n.unshow != nil {
+		n.unshow()
 	}
 	n.close()
 }

@@ -197,6 +197,8 @@ func TestDockerContainersByName(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("fix by name", func(t *testing.T) { fixByName(t, pids["web"]) })
 }
 
 // captureByName captures at both containers, named two ways, while db
@@ -220,6 +222,32 @@ func captureByName(t *testing.T, dbPID int, webAddr string) {
 	want := []string{"db/eth0\t8", "web/eth0\t8", "web/eth0\t0", "db/eth0\t0"}
 	if !slices.Equal(got, want) {
 		t.Errorf("captured %q, want %q", got, want)
+	}
+}
+
+// fixByName breaks web (its eth0 down), traces web db, runs the printed
+// fix as printed (it enters web by its process: iproute2 takes no
+// container name), and traces again: all ok.
+func fixByName(t *testing.T, webPID int) {
+	web := strconv.Itoa(webPID)
+	if out, err := exec.Command("nsenter", "-t", web, "-n", "ip", "link", "set", "eth0", "down").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set eth0 down in web: %v\n%s", err, out)
+	}
+	out, e, code := nsdump("trace", "web", "db", "--timeout", "1s", "--count", "1")
+	fix := ""
+	for _, line := range strings.Split(out, "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(line), "fix:"); ok && fix == "" {
+			fix = strings.TrimSpace(f)
+		}
+	}
+	if code != 1 || !strings.HasPrefix(fix, "nsenter -t "+web+" -n ip ") {
+		t.Fatalf("trace with web's eth0 down: exit %d, fix %q; want one entering web by pid %s\n%s%s", code, fix, web, out, e)
+	}
+	if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
+		t.Fatalf("the printed fix %q: %v\n%s", fix, err, out)
+	}
+	if out, e, code := nsdump("trace", "web", "db", "--timeout", "5s", "--count", "1"); code != 0 {
+		t.Errorf("trace after the fix %q: exit %d\n%s%s", fix, code, out, e)
 	}
 }
 
