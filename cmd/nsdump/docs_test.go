@@ -62,6 +62,15 @@ var docNotRun = map[string]string{
 	"nsdump capture --all -w all.pcapng icmp":       "captures in every namespace on the host, other tests' included",
 	"nsdump ls --all":                               "lists every namespace on the host, other tests' included, as they come and go",
 	"nsdump ls":                                     "lists every named namespace on the host, other tests' included, as they come and go",
+	// Containers: the engines and containers these name are made by
+	// containers_test.go (TestDockerContainersByName, TestPodmanContainersByName),
+	// which runs the same commands on them.
+	"nsdump ls docker:web pod:default/nginx":                                "names a Docker container and a pod this host does not run",
+	"nsdump trace web db":                                                   "names Docker containers this host does not run",
+	"nsdump capture docker:web/eth0 pod:shop/cart-7d9f/eth0 -w shop.pcapng": "names a Docker container and a pod this host does not run",
+	"nsdump route podman:api 10.89.0.1":                                     "names a Podman container this host does not run",
+	"nsdump trace pod:shop/cart-7d9f pod:shop/db-0":                         "names Kubernetes pods of a node, not of this host",
+	"nsdump capture pod:shop/cart-7d9f/eth0 -w /tmp/cart.pcapng":            "names a Kubernetes pod of a node, not of this host",
 }
 
 // docExit are the exit codes the docs show (or their prose states) when
