@@ -174,6 +174,9 @@ func (s *Session) open(nsName, container string, ifc topology.Interface) (*sourc
 	}
 	defer ns.Close()
 	ino, _ := topology.Inode(ns)
+	if container == "" {
+		container = topology.HeldContainer(nsName)
+	}
 	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
 		Description: pointInfo(nsName, container, ino, ifc).Description(),

@@ -455,3 +455,21 @@ func IsTarget(word string) bool {
 	}
 	return NamespaceExists(ns) || containerExists(ns)
 }
+
+// HeldContainer describes the container whose namespace a held target of
+// that spec or display name is ("docker web 3f2a1b9c0d4e"), for the
+// capture file's interface descriptions; empty when it is no container's.
+func HeldContainer(name string) string {
+	held.Lock()
+	defer held.Unlock()
+	n, ok := held.m[name]
+	if !ok || n.Container == nil {
+		return ""
+	}
+	c := n.Container
+	id := c.ID
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return strings.TrimSpace(c.Engine + " " + c.Display() + " " + id)
+}

@@ -223,6 +223,13 @@ func captureByName(t *testing.T, dbPID int, webAddr string) {
 	if !slices.Equal(got, want) {
 		t.Errorf("captured %q, want %q", got, want)
 	}
+	// Wireshark's frame.interface_description names the container.
+	for _, d := range tshark(t, file, "frame.interface_name", "frame.interface_description") {
+		name, desc, _ := strings.Cut(d, "\t")
+		if c, _, _ := strings.Cut(name, "/"); !strings.Contains(desc, "container docker "+c+" ") {
+			t.Errorf("interface %s is described %q, without its container", name, desc)
+		}
+	}
 }
 
 // fixByName breaks web (its eth0 down), traces web db, runs the printed
