@@ -140,12 +140,24 @@ func TestFDB(t *testing.T) {
 		if all, err = FDB(ns); err != nil {
 			t.Fatal(err)
 		}
-		return slices.Equal(before, all) && len(all) == len(ref)
+		return slices.Equal(before, all) && len(all) == len(ref) && len(missing(all, ref)) == 0
 	})
+	// pollUntil fails the test when the dumps never agree; a group joined
+	// and another left between the reads gave equal counts with one entry
+	// each side, so agreement includes the entries.
+	for _, e := range missing(all, ref) {
+		t.Errorf("bridge fdb shows %+v; FDB has no such entry", e)
+	}
+}
+
+// missing lists the entries of bridge's dump that FDB's lacks.
+func missing(all []BridgeFDBEntry, ref []struct{ Mac, Ifname, Master, State string }) []BridgeFDBEntry {
+	var out []BridgeFDBEntry
 	for _, r := range ref {
 		e := BridgeFDBEntry{MAC: r.Mac, Port: r.Ifname, Bridge: r.Master, State: r.State}
 		if !slices.Contains(all, e) {
-			t.Errorf("bridge fdb shows %+v; FDB has no such entry", e)
+			out = append(out, e)
 		}
 	}
+	return out
 }
