@@ -39,7 +39,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 2
 fi
 for ns in "$ns_a" "$ns_b"; do
-	if ip netns list | grep -qw "^$ns"; then
+	if ip netns list | awk '{print $1}' | grep -qxF "$ns"; then
 		echo "wireshark-shots: namespace $ns exists; set NS_PREFIX to a name of your own" >&2
 		exit 2
 	fi
@@ -124,6 +124,10 @@ for _ in $(seq 100); do
 	[ -s "$tmp/display" ] && break
 	sleep 0.1
 done
+if [ ! -s "$tmp/display" ]; then
+	echo "wireshark-shots: Xvfb did not start: $(cat "$tmp/xvfb.log")" >&2
+	exit 1
+fi
 export DISPLAY=:$(cat "$tmp/display")
 
 # settle waits until two screen grabs 0.5 s apart are the same (at most 30 s).
@@ -151,7 +155,10 @@ shot() {
 	wireshark -r "$trace" -Y "$filter" -g "$frame" >"$tmp/wireshark.log" 2>&1 &
 	ws_pid=$!
 	local win
-	win=$(timeout 60 xdotool search --sync --name 'trace\.pcapng' | head -1)
+	if ! win=$(timeout 60 xdotool search --sync --name 'trace\.pcapng' | head -1) || [ -z "$win" ]; then
+		echo "wireshark-shots: no Wireshark window with the file in 60 s: $(cat "$tmp/wireshark.log")" >&2
+		exit 1
+	fi
 	settle
 	xdotool mousemove --window "$win" 640 740 click 1
 	for k in "$@"; do
