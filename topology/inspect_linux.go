@@ -38,22 +38,6 @@ type Interface struct {
 	Master string `json:"master,omitempty"`
 }
 
-// Peer is the other end of a veth. Namespace is empty when the peer sits in
-// a namespace that has no name under /run/netns.
-type Peer struct {
-	Namespace string `json:"namespace"`
-	Interface string `json:"interface"`
-	Index     int    `json:"index"`
-}
-
-func (p *Peer) String() string {
-	ns := p.Namespace
-	if ns == "" {
-		ns = "(unnamed)"
-	}
-	return ns + "/" + p.Interface
-}
-
 // Route is one IPv4 route of the main table; Text is how `ip route` prints it.
 type Route struct {
 	Dst     string `json:"dst"`

@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 )
 
+// RunDir is where iproute2 keeps named network namespaces as bind mounts.
+const RunDir = "/run/netns"
+
 // ErrInvalidName marks a namespace or interface name refused before any
 // system call.
 var ErrInvalidName = errors.New("invalid name")

@@ -13,9 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// RunDir is where iproute2 keeps named network namespaces as bind mounts.
-const RunDir = "/run/netns"
-
 var (
 	// ErrNoNamespace is returned for a named namespace that does not exist.
 	ErrNoNamespace = errors.New("no such namespace (see ip netns list)")

@@ -91,3 +91,19 @@ type BlockingRoute struct {
 
 // String is how `ip route` writes it: "blackhole 10.0.2.0/24".
 func (r BlockingRoute) String() string { return r.Type + " " + r.Dst.String() }
+
+// Peer is the other end of a veth. Namespace is empty when the peer sits in
+// a namespace that has no name under /run/netns.
+type Peer struct {
+	Namespace string `json:"namespace"`
+	Interface string `json:"interface"`
+	Index     int    `json:"index"`
+}
+
+func (p *Peer) String() string {
+	ns := p.Namespace
+	if ns == "" {
+		ns = "(unnamed)"
+	}
+	return ns + "/" + p.Interface
+}

@@ -164,42 +164,6 @@ func readCapture(t *testing.T, file string, final bool) *Tracker {
 	return tr
 }
 
-// packetLines is what `nsdump read --packets` prints of a file.
-func packetLines(t *testing.T, file string) []string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var lines []string
-	err = ReadFile(f, NewTracker(nil), nil, func(p *Packet, _ string) {
-		lines = append(lines, string(AppendSummary(nil, p)))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lines
-}
-
-// tcpdumpLines is what `tcpdump -n -r` prints of a file, time stripped.
-func tcpdumpLines(t *testing.T, file string) []string {
-	t.Helper()
-	out, err := exec.Command("tcpdump", "-n", "-r", file).Output()
-	if err != nil {
-		t.Fatalf("tcpdump -r %s: %v", file, err)
-	}
-	var lines []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if _, rest, ok := strings.Cut(l, " "); ok && l[0] >= '0' && l[0] <= '9' {
-			lines = append(lines, rest)
-		} else if len(lines) > 0 { // VXLAN's inner packet on a line of its own
-			lines[len(lines)-1] += " " + l
-		}
-	}
-	return lines
-}
-
 func keep(t *testing.T, file, name string) {
 	if !*record {
 		return
