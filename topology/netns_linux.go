@@ -157,18 +157,6 @@ func createNamespace(name string, transient bool) error {
 	return nil
 }
 
-// crashPoint stops the whole process (SIGSTOP) at the named step of a
-// namespace creation when NSDUMP_CRASH_POINT names it, so that a test can
-// kill -9 it exactly there: the windows are microseconds wide, too narrow
-// for random kills to hit reliably.
-func crashPoint(step string) {
-	if os.Getenv("NSDUMP_CRASH_POINT") == step {
-		// To this thread: a signal to the process may be taken by another
-		// thread while this one goes on to the next step.
-		unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGSTOP)
-	}
-}
-
 // newNamespace returns a new network namespace, held only by the returned
 // handle: the thread that made it goes back to where it was.
 func newNamespace() (netns.NsHandle, error) {
