@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -233,7 +232,7 @@ func heldName(ino, dev uint64, def string) string {
 
 // linkNameIn resolves an interface index inside an open namespace.
 func linkNameIn(ns netns.NsHandle, index int) string {
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	h, err := netlinkIn(ns)
 	if err != nil {
 		return fmt.Sprintf("if%d", index)
 	}

@@ -4,5 +4,8 @@
 //
 // Exactly one function in this package moves an OS thread between network
 // namespaces (see Do). Everything netlink does in a namespace goes through a
-// handle bound to it (netlink.NewHandleAt), so callers never change namespace.
+// handle whose socket was made inside Do (netlinkIn), so callers never change
+// namespace and no library switches a thread behind nsdump's back. A program
+// that must run inside a namespace enters it through the descriptor nsdump
+// holds (OutputIn: nsenter --net=/proc/self/fd/3), never by its name.
 package topology

@@ -21,7 +21,7 @@ func openHandle(name string) (*nsHandle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	h, err := netlinkIn(ns)
 	if err != nil {
 		ns.Close()
 		return nil, fmt.Errorf("netlink in namespace %q: %w", name, err)
