@@ -90,6 +90,10 @@ type Frame struct {
 	// several capture points, or dropped by the kernel) carries the same
 	// id. 0: none.
 	PacketID uint64
+	// Drop is the kernel's drop of the packet when the drop monitor made
+	// the frame (drops.Recorder); nil for a captured packet and for a
+	// frame read from a file, whose drop is its comment (decode reads it).
+	Drop *Drop
 }
 
 // FormatError is a capture file that cannot be read on from Offset.

@@ -42,6 +42,9 @@ func NewDecoder() *Decoder { return &Decoder{} }
 func (d *Decoder) Decode(f capture.Frame, p *Packet) {
 	*p = Packet{Time: f.Time, NoTime: f.NoTime, Point: f.Point, Dir: f.Dir, Len: f.Len, Link: f.LinkType}
 	p.Comment, p.PacketID = f.Comment, f.PacketID
+	if f.Drop != nil {
+		p.Drop = *f.Drop
+	}
 	p.Truncated = len(f.Data) < f.Len
 	d.depth, d.missing = 0, max(f.Len-len(f.Data), 0)
 	if recoverPanics {

@@ -1,37 +1,28 @@
 package decode
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/nsdump/nsdump/capture"
+)
 
 // A drop monitor (nsdump capture --drops) writes the packets the kernel
-// dropped on a capture point NS/drops, each with the comment
-// "drop: REASON at LOCATION (IFACE)". Such a packet joins its exchange as
-// a sighting that carries the reason.
-
-const dropPrefix = "drop: "
-
-// dropReason is the kernel's reason from a drop point's packet comment,
-// "" for any other packet: its first line only, "REASON at LOCATION
-// (IFACE)". trace -w adds a line with the probe's verdict to the same
-// comment, which is not the kernel's word.
-func dropReason(point, comment string) string {
-	if !strings.HasSuffix(point, "/drops") || !strings.HasPrefix(comment, dropPrefix) {
-		return ""
-	}
-	line, _, _ := strings.Cut(comment[len(dropPrefix):], "\n")
-	return strings.TrimSuffix(line, "\r")
-}
+// dropped on a capture point NS/drops (capture.DropsPoint); such a
+// packet joins its exchange as a sighting that carries the kernel's drop:
+// the monitor's typed one (capture.Frame.Drop), or in a file its comment,
+// read in Tracker.AddMatched.
 
 // DropNotes says where and why the kernel dropped packets of the exchange:
 // "the SYN was dropped in B: NETFILTER_DROP at nft_do_chain (veth1)".
 func (e *Exchange) DropNotes() []string {
 	var notes []string
 	for _, s := range e.Seen {
-		if s.Drop == "" {
+		if s.Drop.IsZero() {
 			continue
 		}
-		ns := strings.TrimSuffix(s.Point, "/drops")
+		ns, _ := capture.DropsNamespace(s.Point)
 		// From a file, both may hold anything: escaped like every comment.
-		notes = append(notes, "the "+PacketNoun(e.Kind, Printable(s.What))+" was dropped in "+Printable(ns)+": "+Printable(s.Drop))
+		notes = append(notes, "the "+PacketNoun(e.Kind, Printable(s.What))+" was dropped in "+Printable(ns)+": "+Printable(s.Drop.String()))
 	}
 	return notes
 }

@@ -45,13 +45,29 @@ type Sighting struct {
 	Dir   string    `json:"dir"`
 	Time  time.Time `json:"time"`
 	What  string    `json:"what"`
-	// Drop is the kernel's reason when the sighting is on a drop monitor's
-	// point: "NETFILTER_DROP at nft_do_chain (veth1)".
-	Drop string `json:"drop,omitempty"`
+	// Drop is the kernel's drop when the sighting is on a drop monitor's
+	// point, in JSON "NETFILTER_DROP at nft_do_chain (veth1)".
+	Drop capture.Drop `json:"drop,omitzero"`
+	// Frame is the sighted packet's number in its capture (Packet.Frame).
+	Frame int `json:"-"`
+	// TCPFlags are a TCP segment's flags (SYN, ACK, RST, ...), 0 for
+	// other packets: what a sighting is, without reading What back.
+	TCPFlags uint8 `json:"-"`
 	// PacketID is the packet's id: every sighting of one packet has the
 	// same (epb_packetid in the file, Wireshark's frame.packet_id).
 	PacketID uint64 `json:"packet_id,omitempty"`
 }
+
+// TCPAnswer reports whether the sighting is a TCP connect's answer: a
+// SYN-ACK, or a reset (refused).
+func (s Sighting) TCPAnswer() (answer, reset bool) {
+	reset = s.TCPFlags&RST != 0
+	return reset || s.TCPFlags&(SYN|ACK) == SYN|ACK, reset
+}
+
+// TCPConnect reports whether the sighting is a TCP connect's SYN (a
+// retransmission too).
+func (s Sighting) TCPConnect() bool { return s.TCPFlags&(SYN|ACK|RST) == SYN }
 
 // ICMPErr is an ICMP error that quoted a packet of the exchange.
 type ICMPErr struct {
@@ -203,16 +219,19 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	}
 	// The kernel's word on a drop is kept past MaxSightings, up to twice
 	// as many sightings: a flow dropped packet after packet stays bounded.
-	drop := dropReason(name, p.Comment)
 	keep := e.keep
 	if keep <= 0 {
 		keep = MaxSightings
 	}
-	if len(e.Seen) >= keep && (drop == "" || len(e.Seen) >= 2*keep) {
+	if len(e.Seen) >= keep && (p.Drop.IsZero() || len(e.Seen) >= 2*keep) {
 		e.SeenMore++
 		return
 	}
-	e.Seen = append(e.Seen, Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Drop: drop, PacketID: p.PacketID})
+	s := Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Frame: p.Frame, Drop: p.Drop, PacketID: p.PacketID}
+	if p.Kind == KindTCP {
+		s.TCPFlags = p.Flags
+	}
+	e.Seen = append(e.Seen, s)
 }
 
 // flowKey is the key of every exchange table: addresses as plain bytes

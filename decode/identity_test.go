@@ -92,7 +92,7 @@ func TestCutDropRecordJoinsItsPacket(t *testing.T) {
 		for _, s := range ex[0].Seen {
 			seenIDs = append(seenIDs, s.PacketID)
 		}
-		if want := []uint64{1, 1, 2, 2, 2}; !equalIDs(seenIDs, want) || ex[0].Seen[4].Drop == "" {
+		if want := []uint64{1, 1, 2, 2, 2}; !equalIDs(seenIDs, want) || ex[0].Seen[4].Drop.IsZero() {
 			t.Errorf("ids in file %v: sightings' ids %v (last drop %q), want %v and a drop", withIDs, seenIDs, ex[0].Seen[4].Drop, want)
 		}
 	}

@@ -103,8 +103,8 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 			w.str("dir", s.Dir)
 			w.time("time", s.Time)
 			w.str("what", s.What)
-			if s.Drop != "" {
-				w.str("drop", s.Drop)
+			if !s.Drop.IsZero() {
+				w.str("drop", s.Drop.String())
 			}
 			if s.PacketID != 0 {
 				w.uint("packet_id", s.PacketID)
@@ -278,7 +278,7 @@ var exchangeFields = map[reflect.Type][]string{
 		"id,omitempty", "seq,omitempty", "rtt_ms,omitempty", "requests,omitempty", "answer,omitempty", "isn,omitempty",
 		"syn_seen,omitempty", "syn_ack_seen,omitempty", "bytes_to_server,omitempty", "bytes_to_client,omitempty",
 		"close,omitempty", "icmp_errors,omitempty", "seen", "seen_more,omitempty", "start"},
-	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitempty", "packet_id,omitempty"},
+	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitzero", "packet_id,omitempty"},
 	reflect.TypeFor[ICMPErr]():  {"from", "type", "code", "text"},
 }
 
@@ -293,11 +293,12 @@ func fieldsKnown() bool {
 	return true
 }
 
-// jsonTags lists the json tags of t's exported fields, in order.
+// jsonTags lists the json tags of t's exported fields that JSON writes
+// (not "-"), in order.
 func jsonTags(t reflect.Type) []string {
 	var tags []string
 	for i := 0; i < t.NumField(); i++ {
-		if f := t.Field(i); f.IsExported() {
+		if f := t.Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
 			tags = append(tags, f.Tag.Get("json"))
 		}
 	}

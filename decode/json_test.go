@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/nsdump/nsdump/capture"
 )
 
 // TestAppendJSONKnowsEveryField: AppendJSON writes every field of the
@@ -78,7 +80,7 @@ func everyField(rtt float64) *Exchange {
 		SrcAddr: netip.MustParseAddr("10.0.0.1"), SrcPort: 5, DstAddr: netip.MustParseAddr("fe80::1%eth0"), DstPort: 80,
 		Requests: 3, Answer: "02:00:00:00:00:01", SynAckSeen: true, Close: "rst\x1b]0;\"\\\u2028\xff",
 		Errors:   []ICMPErr{{From: "10.0.0.9", Type: 3, Code: 13, Text: "admin prohibited"}, {From: "é", Type: 255}},
-		Seen:     []Sighting{{Point: "ns0/veth0", Dir: "out", Time: epoch, What: "[S]", Drop: "NETFILTER_DROP at x (y)"}, {Point: "\n", Time: epoch.Add(-time.Hour).In(time.FixedZone("", -5*3600))}},
+		Seen:     []Sighting{{Point: "ns0/veth0", Dir: "out", Time: epoch, What: "[S]", Drop: capture.Drop{Reason: "NETFILTER_DROP", Location: "x", Iface: "y"}}, {Point: "\n", Time: epoch.Add(-time.Hour).In(time.FixedZone("", -5*3600))}},
 		SeenMore: 7, Start: epoch.Add(time.Nanosecond),
 	}
 	ex.setEcho(1, 65535)

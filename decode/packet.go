@@ -51,12 +51,18 @@ type Packet struct {
 	Time   time.Time
 	NoTime bool
 	Point  int
-	Dir    capture.Direction
-	Len    int
-	Link   capture.LinkType
-	// Comment is the capture file's comment on the frame: on a drop
-	// monitor's point (NS/drops), the kernel's reason.
+	// Frame is the packet's number in its capture, from 1 (Wireshark's
+	// frame.number), when the reader numbers them; 0 otherwise. It joins
+	// a sighting to its frame.
+	Frame int
+	Dir   capture.Direction
+	Len   int
+	Link  capture.LinkType
+	// Comment is the capture file's comment on the frame.
 	Comment string
+	// Drop is the kernel's drop of the packet, on a drop monitor's point
+	// (NS/drops); zero for a captured packet.
+	Drop capture.Drop
 
 	Kind      Kind
 	Truncated bool

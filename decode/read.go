@@ -134,7 +134,7 @@ const batchSize = 256
 func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, free <-chan *batch, stop <-chan struct{}, keep bool) {
 	defer close(full)
 	d := NewDecoder()
-	npoints, nnotes, ncustom := 0, 0, 0
+	npoints, nnotes, ncustom, frame := 0, 0, 0, 0
 	good := rd.Offset()
 	for {
 		var b *batch
@@ -176,7 +176,9 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 				b.match = append(b.match, ok)
 			}
 			b.pkts = append(b.pkts, Packet{})
+			frame++
 			d.Decode(f, &b.pkts[len(b.pkts)-1])
+			b.pkts[len(b.pkts)-1].Frame = frame
 			if keep {
 				b.data = append(b.data, f.Data...)
 				b.ends = append(b.ends, len(b.data))

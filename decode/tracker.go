@@ -3,7 +3,6 @@ package decode
 import (
 	"net/netip"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -154,8 +153,14 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	if !match {
 		t.filtered = true
 	}
-	if match && t.dropPoint(p.Point) {
-		t.drops++ // every drop counts, even of a packet seen before it was dropped
+	if t.dropPoint(p.Point) {
+		if match {
+			t.drops++ // every drop counts, even of a packet seen before it was dropped
+		}
+		if p.Drop.IsZero() {
+			// A file's drop is its packet's comment.
+			p.Drop, _ = capture.ParseDropComment(p.Comment)
+		}
 	}
 	fromFile := p.PacketID != 0
 	ex, dup := t.sighting(p)
@@ -199,7 +204,8 @@ func (t *Tracker) dropPoint(i int) bool {
 	if len(t.isDrop) != len(t.Points) {
 		t.isDrop = t.isDrop[:0]
 		for _, pt := range t.Points {
-			t.isDrop = append(t.isDrop, strings.HasSuffix(pt.Name, "/drops"))
+			_, drops := capture.DropsNamespace(pt.Name)
+			t.isDrop = append(t.isDrop, drops)
 		}
 	}
 	return i >= 0 && i < len(t.isDrop) && t.isDrop[i]

@@ -2,8 +2,9 @@ package drops
 
 import (
 	"errors"
-	"fmt"
 	"time"
+
+	"github.com/nsdump/nsdump/capture"
 )
 
 // ErrUnavailable is wrapped by Open when the kernel cannot report drops
@@ -28,14 +29,17 @@ type Drop struct {
 // Comment is the text a capture file carries beside the packet:
 // "drop: REASON at LOCATION (IFACE)".
 func (d *Drop) Comment() string {
-	return fmt.Sprintf("drop: %s at %s (%s)", d.Reason, d.Location, d.ifaceName())
+	t := d.typed()
+	return t.Comment()
 }
 
-func (d *Drop) ifaceName() string {
-	if d.Iface == "" {
-		return "no device"
+// typed is the drop as a capture point's frame carries it.
+func (d *Drop) typed() capture.Drop {
+	iface := d.Iface
+	if iface == "" {
+		iface = capture.NoDevice
 	}
-	return d.Iface
+	return capture.Drop{Reason: d.Reason, Location: d.Location, Iface: iface}
 }
 
 // The EtherTypes drops names.

@@ -4,13 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"golang.org/x/sys/unix"
@@ -31,8 +30,9 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	tr.Sightings = 8 * MaxHops
 	d := decode.NewDecoder()
 	var p decode.Packet
-	for _, f := range res.Frames {
+	for i, f := range res.Frames {
 		d.Decode(f, &p)
+		p.Frame = i + 1
 		tr.Add(&p)
 	}
 	res.Report = tr.Report()
@@ -117,8 +117,7 @@ func gatherAllRules(names, ends []string) []Rule {
 // gatherRules reads the nftables ruleset of ns (every family), or nothing
 // when nft is missing or the namespace has none.
 func gatherRules(ns string) []Rule {
-	run := cmdline.InNamespace(ns, "nft", "-j", "list", "ruleset")
-	js, err := exec.Command(run[0], run[1:]...).Output()
+	js, err := outputIn(ns, "nft", "-j", "list", "ruleset")
 	if err != nil {
 		return nil
 	}
@@ -338,24 +337,24 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 	}
 	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
 	for _, ex := range exchanges {
-		var req, ans func(string) bool
+		var req, ans func(decode.Sighting) bool
 		switch {
 		case kind == decode.KindTCPConn && ex.Kind == kind && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
-			req = func(w string) bool { return strings.HasPrefix(w, "[S]") }
-			ans = func(w string) bool { return strings.HasPrefix(w, "[S.]") || strings.HasPrefix(w, "[R") }
+			req = decode.Sighting.TCPConnect
+			ans = func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }
 		case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
-			req = func(w string) bool { return w == "request" }
-			ans = func(w string) bool { return w == "reply" }
+			req = func(s decode.Sighting) bool { return s.What == "request" }
+			ans = func(s decode.Sighting) bool { return s.What == "reply" }
 		case kind == decode.KindTCPConn && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
 			// An error about a segment of its connection whose exchange had
 			// ended (a retransmission after the reset or the close).
-			req = func(string) bool { return false }
+			req = func(decode.Sighting) bool { return false }
 			ans = req
 		case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
 			(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
 			// An error about one of its echoes whose exchange had ended
 			// (the reply seen on its way back, before a hop refused it).
-			req = func(string) bool { return false }
+			req = func(decode.Sighting) bool { return false }
 			ans = req
 		default:
 			continue
@@ -364,19 +363,18 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		for _, s := range ex.Seen {
 			sight, ok := sightOf(s)
 			switch {
-			case s.Drop != "":
-				reason, loc, _ := strings.Cut(s.Drop, " at ")
-				loc, _, _ = strings.Cut(loc, " (")
-				kd := KernelDropSeen{Namespace: strings.TrimSuffix(s.Point, "/drops"), Reason: reason, Location: loc,
+			case !s.Drop.IsZero():
+				ns, _ := capture.DropsNamespace(s.Point)
+				kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
 					What: decode.PacketNoun(kind, s.What)}
 				kd.Stray = pf.stray(kd)
 				pf.Drops = append(pf.Drops, kd)
 			case !ok:
-			case req(s.What):
+			case req(s):
 				pf.RequestSeen = append(pf.RequestSeen, sight)
-			case ans(s.What):
+			case ans(s):
 				pf.AnswerSeen = append(pf.AnswerSeen, sight)
-				if strings.HasPrefix(s.What, "[R") {
+				if _, reset := s.TCPAnswer(); reset {
 					pf.Refused = true
 				}
 			}
@@ -443,7 +441,7 @@ func (r *run) mtuFacts(exchanges []*decode.Exchange) *MTUFacts {
 			}
 		}
 		for _, s := range ex.Seen {
-			if s.What == "request" && s.Drop == "" {
+			if s.What == "request" && s.Drop.IsZero() {
 				if ns, _, _ := cutPoint(s.Point); ns != "" {
 					m.LastSeen = ns
 				}
@@ -498,7 +496,7 @@ func ptr[T any](v T) *T { return &v }
 // path) into a Sight.
 func sightOf(s decode.Sighting) (Sight, bool) {
 	i := strings.LastIndex(s.Point, "/")
-	if i <= 0 || s.Drop != "" {
+	if i <= 0 || !s.Drop.IsZero() {
 		return Sight{}, false
 	}
 	d := DirIn
@@ -510,4 +508,15 @@ func sightOf(s decode.Sighting) (Sight, bool) {
 		return Sight{}, false
 	}
 	return Sight{Namespace: s.Point[:i], Iface: s.Point[i+1:], Dir: d}, true
+}
+
+// outputIn runs prog inside namespace ns through the descriptor of the
+// namespace held for the trace (topology.OutputIn), not by its name.
+func outputIn(ns, prog string, args ...string) ([]byte, error) {
+	h, err := topology.OpenNamespace(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return topology.OutputIn(h, prog, args...)
 }

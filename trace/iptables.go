@@ -2,7 +2,6 @@ package trace
 
 import (
 	"fmt"
-	"os/exec"
 	"strconv"
 	"strings"
 
@@ -97,8 +96,7 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 func gatherLegacy(ns string) []Rule {
 	var out []Rule
 	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
-		run := cmdline.InNamespace(ns, c.tool)
-		text, err := exec.Command(run[0], run[1:]...).Output()
+		text, err := outputIn(ns, c.tool)
 		if err == nil {
 			out = append(out, parseIptablesSave(ns, c.family, string(text))...)
 		}

@@ -28,34 +28,25 @@ type KernelDrop struct {
 	Stray bool `json:"stray,omitempty"`
 }
 
-// dropWatch is the drop monitor of one trace: the drops of both
-// namespaces while the probes run, as frames on a point NS/drops each.
+// dropWatch is the drop monitor of one trace: the drops of every
+// namespace on the path while the probes run, as frames on a point
+// NS/drops each (drops.Recorder).
 type dropWatch struct {
-	mon    *drops.Monitor
-	names  map[uint64]string
-	order  []uint64 // inodes, in the order of their points
-	got    []drops.Drop
-	done   chan error
-	cancel context.CancelFunc
+	rec    *drops.Recorder
+	frames []capture.Frame
 }
 
-// openDropWatch starts the monitor on the namespaces of a and b. When the
-// kernel or the process cannot, the error says what is missing and the
-// trace goes on without kernel drops.
+// openDropWatch starts the monitor on the namespaces of a and b and those
+// between them. When the kernel or the process cannot, the error says what
+// is missing and the trace goes on without kernel drops.
 func openDropWatch(a, b *side, between []string) (*dropWatch, error) {
-	w := &dropWatch{names: map[uint64]string{}}
-	add := func(name string, ino uint64) {
-		if _, dup := w.names[ino]; !dup {
-			w.names[ino] = name
-			w.order = append(w.order, ino)
-		}
-	}
+	var namespaces []drops.Namespace
 	for _, s := range []*side{a, b} {
 		ino, err := topology.Inode(s.ns)
 		if err != nil {
 			return nil, err
 		}
-		add(s.name, ino)
+		namespaces = append(namespaces, drops.Namespace{Name: s.name, Inode: ino})
 	}
 	for _, name := range between {
 		ns, err := topology.OpenNamespace(name)
@@ -67,51 +58,37 @@ func openDropWatch(a, b *side, between []string) (*dropWatch, error) {
 		if err != nil {
 			return nil, err
 		}
-		add(name, ino)
+		namespaces = append(namespaces, drops.Namespace{Name: name, Inode: ino})
 	}
-	mon, err := drops.Open(w.order, nil)
+	rec, err := drops.NewRecorder(namespaces, nil)
 	if err != nil {
 		return nil, err
 	}
-	w.mon = mon
-	return w, nil
+	return &dropWatch{rec: rec}, nil
 }
 
-func (w *dropWatch) start(ctx context.Context) {
-	ctx, w.cancel = context.WithCancel(ctx)
-	w.done = make(chan error, 1)
-	go func() {
-		w.done <- w.mon.Run(ctx, func(d drops.Drop) {
-			d.Data, d.MAC = bytes.Clone(d.Data), bytes.Clone(d.MAC)
-			w.got = append(w.got, d)
-		})
-	}()
+// start adds the drop points to res and keeps every drop until stop.
+func (w *dropWatch) start(ctx context.Context, res *Result) {
+	res.Points = append(res.Points, w.rec.Points(len(res.Points), true)...)
+	res.dropInodes = map[string]uint64{}
+	for _, p := range res.Points {
+		if ino, ok := w.rec.Inode(p.Name); ok {
+			res.dropInodes[p.Name] = ino
+		}
+	}
+	w.rec.Start(ctx, func(f capture.Frame) error {
+		f.Data = bytes.Clone(f.Data) // the recorder's buffer, until sink returns
+		w.frames = append(w.frames, f)
+		return nil
+	})
 }
 
-// stop ends the monitor, adds its points to res and its drops as frames,
-// merged in time order with what was captured.
+// stop ends the monitor and merges its drops, in time order, with what was
+// captured.
 func (w *dropWatch) stop(res *Result) error {
-	w.cancel()
-	err := <-w.done
-	res.DropsLost = w.mon.Lost()
-	w.mon.Close()
-	base := len(res.Points)
-	point := map[uint64]int{}
-	for i, ino := range w.order {
-		point[ino] = base + i
-		res.Points = append(res.Points, capture.Point{Name: w.names[ino] + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen,
-			Description: capture.PointInfo{Namespace: w.names[ino], Inode: ino, Drops: true}.Description()})
-	}
-	res.kernel = map[dropKey]KernelDrop{}
-	var frames []capture.Frame
-	for _, d := range w.got {
-		f := capture.Frame{Time: d.Time, Point: point[d.Netns], LinkType: capture.LinkEthernet, Dir: capture.DirIn,
-			Len: drops.EthernetHeaderLen + max(d.Len, len(d.Data)), Data: d.AppendEthernet(nil), Comment: d.Comment()}
-		frames = append(frames, f)
-		res.kernel[dropKey{res.Points[f.Point].Name, f.Time.UnixNano()}] = KernelDrop{
-			Namespace: w.names[d.Netns], Inode: d.Netns, Reason: d.Reason, Location: d.Location, Interface: d.Iface, Time: d.Time}
-	}
-	res.Frames = mergeFrames(res.Frames, frames)
+	_, lost, err := w.rec.Stop()
+	res.DropsLost = lost
+	res.Frames = mergeFrames(res.Frames, w.frames)
 	return err
 }
 
@@ -131,11 +108,6 @@ func mergeFrames(a, b []capture.Frame) []capture.Frame {
 	return append(append(out, a...), b...)
 }
 
-type dropKey struct {
-	point string
-	time  int64
-}
-
 // attachKernelDrops gives each probe the kernel drops of its own packets
 // (the sightings on a NS/drops point), as the kernel reported them. What
 // the judgement makes of them comes from the facts (kernelSaysOtherwise).
@@ -144,11 +116,18 @@ func (res *Result) attachKernelDrops() {
 		p := &res.Probes[i]
 		p.KernelDrops = []KernelDrop{}
 		for _, s := range p.Seen {
-			if kd, ok := res.kernel[dropKey{s.Point, s.Time.UnixNano()}]; ok && s.Drop != "" {
-				kd.What = decode.PacketNoun(p.Kind, s.What)
-				kd.Stray = res.Facts.Probes[i].stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
-				p.KernelDrops = append(p.KernelDrops, kd)
+			if s.Drop.IsZero() {
+				continue
 			}
+			ns, _ := capture.DropsNamespace(s.Point)
+			iface := s.Drop.Iface
+			if iface == capture.NoDevice {
+				iface = ""
+			}
+			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
+				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(p.Kind, s.What)}
+			kd.Stray = res.Facts.Probes[i].stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
+			p.KernelDrops = append(p.KernelDrops, kd)
 		}
 	}
 }

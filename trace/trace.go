@@ -107,7 +107,8 @@ type Result struct {
 	DropsUnavailable error `json:"-"`
 	// DropsLost counts the drops the monitor had no room for.
 	DropsLost uint64 `json:"-"`
-	kernel    map[dropKey]KernelDrop
+	// dropInodes are the namespaces of the NS/drops points, by point.
+	dropInodes map[string]uint64
 }
 
 // Causes, as DESIGN.md names them.
@@ -277,13 +278,13 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 	dw := <-dropsOpen
 	if err != nil {
 		if dw.w != nil {
-			dw.w.mon.Close()
+			dw.w.rec.Close()
 		}
 		return nil, err
 	}
 	res := &Result{Points: sess.Points(), DropsUnavailable: dw.err}
 	if dw.w != nil {
-		dw.w.start(ctx)
+		dw.w.start(ctx, res)
 	}
 	capCtx, stopCapture := context.WithCancel(ctx)
 	capDone := make(chan error, 1)
@@ -348,6 +349,32 @@ func (res *Result) judgeAll() {
 		p.take(Judge(res.Facts, res.Facts.Probes[i]))
 		res.OK = res.OK && p.OK
 	}
+}
+
+// Summary is the probe's verdict in one line, as a -w file's comments
+// carry it: "A->B icmp: no-route in A; fix: ...".
+func (p Probe) Summary() string {
+	v := fmt.Sprintf("%s %s: %s in %s", p.Direction, p.Kind, p.Cause, p.Namespace)
+	if p.Fix != "" {
+		v += "; fix: " + p.Fix
+	}
+	return v
+}
+
+// FrameVerdicts is, for each of res.Frames, the verdict (Summary) of the
+// probe whose packet the frame is, "" for a frame no probe saw: joined by
+// the frame's number in the capture, which the probe's sightings carry.
+func (res *Result) FrameVerdicts() []string {
+	out := make([]string, len(res.Frames))
+	for _, p := range res.Probes {
+		v := p.Summary()
+		for _, s := range p.Seen {
+			if s.Frame >= 1 && s.Frame <= len(out) {
+				out[s.Frame-1] = v
+			}
+		}
+	}
+	return out
 }
 
 // take gives the probe the verdict v.

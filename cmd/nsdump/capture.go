@@ -231,15 +231,15 @@ func pointNames(points []capture.Point) string {
 // packets as they come) and what closes it: lines on stdout, a capture
 // file, or a capture stream on stdout. Writes stop waiting for a stalled
 // reader once ctx ends.
-func openSink(ctx context.Context, e env, name string, points []capture.Point, print func(b []byte, p *decode.Packet, point string, data []byte) []byte, owner int) (write func(f capture.Frame, comment string) error, flush, closeSink func() error, err error) {
+func openSink(ctx context.Context, e env, name string, points []capture.Point, print func(b []byte, p *decode.Packet, point string, data []byte) []byte, owner int) (write func(f capture.Frame) error, flush, closeSink func() error, err error) {
 	if name == "" {
 		out := bufio.NewWriterSize(e.stdout, 1<<16) // guarded by run
 		d := decode.NewDecoder()
 		var p decode.Packet
 		var line []byte
-		return func(f capture.Frame, comment string) error {
+		return func(f capture.Frame) error {
 			d.Decode(f, &p)
-			line = appendDropLine(print(line[:0], &p, points[f.Point].Name, f.Data), comment)
+			line = appendDropLine(print(line[:0], &p, points[f.Point].Name, f.Data), f.Drop)
 			line = append(line, '\n')
 			_, err := out.Write(line)
 			return err
@@ -274,15 +274,15 @@ func openSink(ctx context.Context, e env, name string, points []capture.Point, p
 		}
 		return nil
 	}
-	write = func(f capture.Frame, comment string) error { return wrap(fw.WriteFrame(f, comment)) }
+	write = func(f capture.Frame) error { return wrap(fw.WriteFrame(f, f.Comment)) }
 	if _, ng := fw.(*capture.NgWriter); ng && len(points) > 1 {
 		// The frames of every point come in time order (the capture's
 		// merge), a kernel drop's record beside them: every sighting of
 		// one packet gets its id.
 		ids, writeFrame := decode.NewPacketIDs(), write
-		write = func(f capture.Frame, comment string) error {
+		write = func(f capture.Frame) error {
 			ids.Mark(&f)
-			return writeFrame(f, comment)
+			return writeFrame(f)
 		}
 	}
 	return write,

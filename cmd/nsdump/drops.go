@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"sync"
 
 	"github.com/nsdump/nsdump/capture"
@@ -14,52 +13,37 @@ import (
 	"github.com/nsdump/nsdump/trace"
 )
 
-// dropRecorder writes the kernel's drops in the captured namespaces as
-// packets on one capture point NS/drops per namespace, beside the
-// captured frames: both go through one sink, under one lock.
+// dropRecorder is capture --drops: the kernel's drops in the captured
+// namespaces (drops.Recorder), written beside the captured frames through
+// one sink under one lock.
 type dropRecorder struct {
-	mon      *drops.Monitor
-	points   map[uint64]int // namespace inode -> capture point index
-	mu       sync.Mutex
-	recorded int
-	cancel   context.CancelFunc
-	done     chan error
+	rec *drops.Recorder
+	mu  sync.Mutex
 }
 
 // openDrops starts the monitor for the targets' namespaces and appends
 // their NS/drops points. When the kernel or the process cannot, it says
 // so once on stderr and capture goes on without drops (nil recorder).
 func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Point) (*dropRecorder, []capture.Point) {
-	r := &dropRecorder{points: map[uint64]int{}}
-	var inodes []uint64
-	var names []string
+	var namespaces []drops.Namespace
 	for _, t := range targets {
 		ino, err := namespaceInode(t.Namespace)
 		if err != nil {
 			fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
 			return nil, points
 		}
-		if _, dup := r.points[ino]; dup {
-			continue
-		}
-		r.points[ino] = len(points) + len(names)
-		inodes, names = append(inodes, ino), append(names, t.Namespace)
+		namespaces = append(namespaces, drops.Namespace{Name: t.Namespace, Inode: ino})
 	}
 	// A flood of drops waits in a 32 MiB ring (about 150,000 of them)
 	// while the file is written.
-	mon, err := drops.Open(inodes, &drops.Config{RingBytes: 32 << 20})
+	rec, err := drops.NewRecorder(namespaces, &drops.Config{RingBytes: 32 << 20})
 	if err != nil {
 		fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
 		return nil, points
 	}
-	r.mon = mon
 	// Name the kernel's functions now, not while the first drops arrive.
-	mon.LoadSymbols()
-	for i, ns := range names {
-		points = append(points, capture.Point{Name: ns + "/drops", LinkType: capture.LinkEthernet, SnapLen: capture.MaxSnapLen,
-			Description: capture.PointInfo{Namespace: ns, Inode: inodes[i], Drops: true}.Description()})
-	}
-	return r, points
+	rec.Monitor().LoadSymbols()
+	return &dropRecorder{rec: rec}, append(points, rec.Points(len(points), true)...)
 }
 
 func namespaceInode(ns string) (uint64, error) {
@@ -85,56 +69,28 @@ func (r *dropRecorder) guard(fn func() error) func() error {
 }
 
 // frames is the captured frames' writer: sink, under the recorder's lock.
-func (r *dropRecorder) frames(sink func(capture.Frame, string) error) func(capture.Frame) error {
+func (r *dropRecorder) frames(sink func(capture.Frame) error) func(capture.Frame) error {
 	if r == nil {
-		return func(f capture.Frame) error { return sink(f, "") }
+		return sink
 	}
 	return func(f capture.Frame) error {
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		return sink(f, "")
+		return sink(f)
 	}
 }
 
 // start writes every drop through sink until stop.
-func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame, string) error) {
-	if r == nil {
-		return
+func (r *dropRecorder) start(ctx context.Context, sink func(capture.Frame) error) {
+	if r != nil {
+		r.rec.Start(ctx, r.frames(sink))
 	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan error, 1)
-	var buf []byte
-	var werr error
-	comments := map[[3]string]string{} // by reason, location, interface: no formatting per drop
-	go func() {
-		err := r.mon.Run(ctx, func(d drops.Drop) {
-			buf = d.AppendEthernet(buf[:0])
-			f := capture.Frame{Time: d.Time, Point: r.points[d.Netns], LinkType: capture.LinkEthernet, Dir: capture.DirIn,
-				Len: drops.EthernetHeaderLen + max(d.Len, len(d.Data)), Data: buf}
-			r.mu.Lock()
-			if werr == nil {
-				k := [3]string{d.Reason, d.Location, d.Iface}
-				c, ok := comments[k]
-				if !ok {
-					c = d.Comment()
-					comments[k] = c
-				}
-				werr = sink(f, c)
-				r.recorded++
-			}
-			r.mu.Unlock()
-		})
-		if err == nil {
-			err = werr
-		}
-		r.done <- err
-	}()
 }
 
 // release frees the monitor when capture ends before it started.
 func (r *dropRecorder) release() {
 	if r != nil {
-		r.mon.Close()
+		r.rec.Close()
 	}
 }
 
@@ -144,22 +100,19 @@ func (r *dropRecorder) stop(stderr io.Writer) error {
 	if r == nil {
 		return nil
 	}
-	r.cancel()
-	err := <-r.done
-	lost := r.mon.Lost()
-	r.mon.Close()
-	fmt.Fprintf(stderr, "%s recorded, %d lost by the drop monitor\n", plural(r.recorded, "kernel drop"), lost)
+	recorded, lost, err := r.rec.Stop()
+	fmt.Fprintf(stderr, "%s recorded, %d lost by the drop monitor\n", plural(recorded, "kernel drop"), lost)
 	return err
 }
 
 // appendDropLine marks a kernel drop's line: "... DROP NETFILTER_DROP at
-// nft_do_chain (veth1)". Captured packets have no comment.
-func appendDropLine(line []byte, comment string) []byte {
-	if comment == "" {
+// nft_do_chain (veth1)". Captured packets have no drop.
+func appendDropLine(line []byte, d *capture.Drop) []byte {
+	if d == nil {
 		return line
 	}
 	line = append(line, " DROP "...)
-	return append(line, strings.TrimPrefix(comment, "drop: ")...)
+	return append(line, d.String()...)
 }
 
 // warnDrops says once why a trace ran without the kernel's drop reasons,

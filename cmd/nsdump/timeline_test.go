@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/trace"
 )
@@ -17,7 +18,7 @@ func TestTimelineDrops(t *testing.T) {
 		{Point: "b/veth1", Dir: "In", What: "request"},
 		{Point: "b/veth1", Dir: "Out", What: "reply"},
 		{Point: "a/veth0", Dir: "In", What: "reply"},
-		{Point: "a/drops", Dir: "In", What: "reply", Drop: "NO_SOCKET at ping_rcv"},
+		{Point: "a/drops", Dir: "In", What: "reply", Drop: capture.Drop{Reason: "NO_SOCKET", Location: "ping_rcv"}},
 	}
 	ok := timeline(trace.Probe{OK: true, Seen: seen})
 	if strings.Contains(ok, "drops") || !strings.HasSuffix(ok, "a/veth0 In reply") {

@@ -199,7 +199,7 @@ func timeline(p trace.Probe) string {
 	if p.OK {
 		seen = nil
 		for _, s := range p.Seen {
-			if !strings.HasSuffix(s.Point, "/drops") {
+			if _, drops := capture.DropsNamespace(s.Point); !drops {
 				seen = append(seen, s)
 			}
 		}
@@ -230,17 +230,9 @@ func writeTrace(ctx context.Context, stderr io.Writer, name string, points []cap
 	}
 	warnMixedLinkTypes(stderr, name, points)
 	var summary []string
-	comments := map[string]string{}
 	for _, r := range results {
 		for _, p := range r.Probes {
-			v := fmt.Sprintf("%s %s: %s in %s", p.Direction, p.Kind, p.Cause, p.Namespace)
-			if p.Fix != "" {
-				v += "; fix: " + p.Fix
-			}
-			summary = append(summary, v)
-			for _, s := range p.Seen {
-				comments[fmt.Sprintf("%s@%d", s.Point, s.Time.UnixNano())] = v
-			}
+			summary = append(summary, p.Summary())
 		}
 	}
 	w, err := capture.NewNgWriter(newGuard(ctx, f), points, "nsdump trace\n"+strings.Join(summary, "\n"))
@@ -254,14 +246,14 @@ func writeTrace(ctx context.Context, stderr io.Writer, name string, points []cap
 		var base, last uint64
 		for _, r := range results {
 			base = last
-			for _, fr := range r.Frames {
-				name := r.Points[fr.Point].Name
-				fr.Point = index[name]
+			verdicts := r.FrameVerdicts()
+			for i, fr := range r.Frames {
+				fr.Point = index[r.Points[fr.Point].Name]
 				if fr.PacketID != 0 {
 					fr.PacketID += base
 					last = max(last, fr.PacketID)
 				}
-				if err = w.WriteFrame(fr, joinComments(fr.Comment, comments[fmt.Sprintf("%s@%d", name, fr.Time.UnixNano())])); err != nil {
+				if err = w.WriteFrame(fr, joinComments(fr.Comment, verdicts[i])); err != nil {
 					break
 				}
 			}
