@@ -20,53 +20,7 @@ import (
 )
 
 func runCapture(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "capture")
-	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
-	count := fs.IntP("count", "c", 0, "stop after N packets")
-	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet; 0 keeps all (262144, as tcpdump)")
-	withDrops := fs.Bool("drops", false, "also record the packets the kernel drops in these namespaces, with its reason, on NS/drops")
-	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
-	ringKiB := fs.IntP("buffer-size", "B", 0, "ring buffer of each capture point in KiB, as tcpdump -B (default: 2048, less when there are many points)")
-	all := fs.Bool("all", false, "every interface of every network namespace on the host, loopbacks excepted (name NS/lo to add one)")
-	pf := addPrintFlags(fs)
-	refuse := addTcpdumpRefusals(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if err := refuse(); err != nil {
-		return err
-	}
-	if *count < 0 {
-		return fmt.Errorf("-c %d: the packet count must be 0 (no limit) or more", *count)
-	}
-	if *snap < 0 || *snap > capture.MaxSnapLen {
-		return fmt.Errorf("-s %d: the snap length must be 0 (whole packets) or 1-%d", *snap, capture.MaxSnapLen)
-	}
-	if *snap == 0 {
-		*snap = capture.MaxSnapLen
-	}
-	var as *account
-	if *dropTo != "" {
-		var err error
-		if as, err = lookupAccount(*dropTo); err != nil {
-			return err
-		}
-	}
-	var targets []capture.Target
-	var filter []string
-	var err error
-	if *all {
-		targets, filter, err = extraTargets(fs.Args())
-	} else {
-		targets, filter, err = captureTargets(fs.Args())
-	}
-	if err != nil {
-		return err
-	}
-	if *ringKiB != 0 && (*ringKiB < capture.MinRing>>10 || *ringKiB > 1<<20) {
-		return fmt.Errorf("-B must be from %d to %d KiB", capture.MinRing>>10, 1<<20)
-	}
-	flt, err := compileCaptureFilter(e, filter)
+	o, err := parseCapture(e, args)
 	if err != nil {
 		return err
 	}
@@ -74,14 +28,15 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	lessGarbage()
-	held, release, err := holdCaptureTargets(targets)
+	held, release, err := holdCaptureTargets(o.targets)
 	if err != nil {
 		return err
 	}
 	defer release()
 	ctx, stopWatch := watchHolders(ctx, held)
 	defer stopWatch()
-	if *all {
+	targets := o.targets
+	if o.all {
 		more, releaseAll, err := everyInterface(e)
 		if err != nil {
 			return err
@@ -93,7 +48,79 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	// --all) is garbage now: give its pages back before the capture runs
 	// for hours. Not once the sockets are open: their rings fill meanwhile.
 	debug.FreeOSMemory()
-	s, err := capture.Open(targets, &capture.Config{SnapLen: *snap, Filter: flt, RingSize: *ringKiB << 10, SkipVanished: *all, PollTimeout: 50 * time.Millisecond})
+	return o.run(ctx, e, targets)
+}
+
+// captureOpts are capture's flags and targets, checked.
+type captureOpts struct {
+	write                string
+	count, snap, ringKiB int
+	drops, all           bool
+	as                   *account
+	print                *printFlags
+	targets              []capture.Target
+	filter               *capture.Filter
+}
+
+// parseCapture reads and checks capture's flags, targets and filter,
+// before any system call.
+func parseCapture(e env, args []string) (*captureOpts, error) {
+	fs := newFlags(e, "capture")
+	write := fs.StringP("write", "w", "", "write pcapng (pcap if the name ends in .pcap) to FILE, - for stdout")
+	count := fs.IntP("count", "c", 0, "stop after N packets")
+	snap := fs.IntP("snaplen", "s", capture.MaxSnapLen, "bytes kept of each packet; 0 keeps all (262144, as tcpdump)")
+	withDrops := fs.Bool("drops", false, "also record the packets the kernel drops in these namespaces, with its reason, on NS/drops")
+	dropTo := fs.StringP("relinquish-privileges", "Z", "", "once the sockets and the output file are open, run as this user (as tcpdump -Z)")
+	ringKiB := fs.IntP("buffer-size", "B", 0, "ring buffer of each capture point in KiB, as tcpdump -B (default: 2048, less when there are many points)")
+	all := fs.Bool("all", false, "every interface of every network namespace on the host, loopbacks excepted (name NS/lo to add one)")
+	pf := addPrintFlags(fs)
+	refuse := addTcpdumpRefusals(fs)
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if err := refuse(); err != nil {
+		return nil, err
+	}
+	if *count < 0 {
+		return nil, fmt.Errorf("-c %d: the packet count must be 0 (no limit) or more", *count)
+	}
+	if *snap < 0 || *snap > capture.MaxSnapLen {
+		return nil, fmt.Errorf("-s %d: the snap length must be 0 (whole packets) or 1-%d", *snap, capture.MaxSnapLen)
+	}
+	if *snap == 0 {
+		*snap = capture.MaxSnapLen
+	}
+	var as *account
+	if *dropTo != "" {
+		var err error
+		if as, err = lookupAccount(*dropTo); err != nil {
+			return nil, err
+		}
+	}
+	var targets []capture.Target
+	var filter []string
+	var err error
+	if *all {
+		targets, filter, err = extraTargets(fs.Args())
+	} else {
+		targets, filter, err = captureTargets(fs.Args())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if *ringKiB != 0 && (*ringKiB < capture.MinRing>>10 || *ringKiB > 1<<20) {
+		return nil, fmt.Errorf("-B must be from %d to %d KiB", capture.MinRing>>10, 1<<20)
+	}
+	flt, err := compileCaptureFilter(e, filter)
+	if err != nil {
+		return nil, err
+	}
+	return &captureOpts{write: *write, count: *count, snap: *snap, ringKiB: *ringKiB, drops: *withDrops, all: *all, as: as, print: pf, targets: targets, filter: flt}, nil
+}
+
+// run captures on the targets until ctx ends or o.count packets came.
+func (o *captureOpts) run(ctx context.Context, e env, targets []capture.Target) error {
+	s, err := capture.Open(targets, &capture.Config{SnapLen: o.snap, Filter: o.filter, RingSize: o.ringKiB << 10, SkipVanished: o.all, PollTimeout: 50 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -103,21 +130,21 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	skippedAtOpen := len(s.Skipped())
 	points := s.Points()
 	var dr *dropRecorder
-	if *withDrops {
+	if o.drops {
 		dr, points = openDrops(e.stderr, targets, points)
 		defer dr.release()
 	}
-	if *write != "" && strings.HasSuffix(*write, ".pcap") && len(points) > 1 {
+	if o.write != "" && strings.HasSuffix(o.write, ".pcap") && len(points) > 1 {
 		s.Close()
 		return fmt.Errorf("%d capture points do not fit one .pcap file: name the file .pcapng", len(points))
 	}
-	sink, flush, closeSink, err := openSink(ctx, e, *write, points, pf.printer(), as.uidOr(-1))
+	sink, flush, closeSink, err := openSink(ctx, e, o.write, points, o.print.printer(), o.as.uidOr(-1))
 	if err != nil {
 		s.Close()
 		return err
 	}
-	if as != nil {
-		if err := as.become(); err != nil {
+	if o.as != nil {
+		if err := o.as.become(); err != nil {
 			s.Close()
 			closeSink()
 			return err
@@ -126,7 +153,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stderr, "nsdump: capturing on %s\n", pointNames(points))
 
 	dr.start(ctx, sink)
-	st, runErr := s.Run(ctx, *count, dr.frames(sink), dr.guard(flush))
+	st, runErr := s.Run(ctx, o.count, dr.frames(sink), dr.guard(flush))
 	dropErr := dr.stop(e.stderr)
 	closeErr := closeSink()
 	for _, err := range s.Skipped()[skippedAtOpen:] {

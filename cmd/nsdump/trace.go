@@ -20,53 +20,11 @@ import (
 )
 
 func runTrace(ctx context.Context, e env, args []string) error {
-	fs := newFlags(e, "trace")
-	to := fs.String("to", "", "address in NS_B to probe, IPv4 or IPv6 (default: per family, the one NS_A's route reaches through the interface facing NS_B)")
-	from := fs.String("from", "", "address in NS_A: the source of its probes and what NS_B probes (default: chosen as --to is)")
-	port := fs.Uint16("port", 7096, "TCP port to connect to")
-	noListen := fs.Bool("no-listen", false, "do not listen on --port; probe whatever is (or is not) listening there")
-	count := fs.Int("count", 3, "ICMP echo requests per direction")
-	timeout := fs.Duration("timeout", time.Second, "how long to wait for answers")
-	write := fs.StringP("write", "w", "", "write everything captured to this pcapng file, with the verdicts as comments and the facts they were judged from (nsdump read judges them again)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parse(fs, args); err != nil {
+	o, err := parseTrace(e, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 2 {
-		return errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
-	}
-	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen}
-	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
-		return err
-	}
-	for _, f := range []struct {
-		flag, in string
-		out      *netip.Addr
-	}{{"--to", *to, &cfg.ToAddr}, {"--from", *from, &cfg.FromAddr}} {
-		if f.in == "" {
-			continue
-		}
-		a, err := topology.ParseAddr(f.in)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f.flag, err)
-		}
-		if a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() {
-			return fmt.Errorf("%s: %s cannot be probed: give a unicast global or ULA address", f.flag, a)
-		}
-		*f.out = a
-	}
-	if cfg.ToAddr.IsValid() && cfg.FromAddr.IsValid() && cfg.ToAddr.Is4() != cfg.FromAddr.Is4() {
-		return fmt.Errorf("--from %s and --to %s are not of one IP family", cfg.FromAddr, cfg.ToAddr)
-	}
-	if *count < 1 || *count > 100 {
-		return fmt.Errorf("--count %d: the echo requests per direction must be 1-100", *count)
-	}
-	if *timeout <= 0 || *timeout > time.Minute {
-		return fmt.Errorf("--timeout %s: the wait for answers must be above 0 and at most 1m", *timeout)
-	}
-	if *port == 0 {
-		return errors.New("--port 0: the TCP port must be 1-65535")
-	}
+	cfg := o.cfg
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
@@ -82,18 +40,18 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	cfg.From, cfg.To = held[0].Name, held[1].Name
 	res, err := trace.Run(ctx, cfg)
 	if err != nil {
-		if res != nil && *write != "" {
-			savePartial(e, *write, res.Points, []*trace.Result{res})
+		if res != nil && o.write != "" {
+			savePartial(e, o.write, res.Points, []*trace.Result{res})
 		}
 		return err
 	}
 	warnDrops(e.stderr, res)
-	if *write != "" {
-		if err := writeTrace(ctx, e.stderr, *write, res.Points, []*trace.Result{res}); err != nil {
+	if o.write != "" {
+		if err := writeTrace(ctx, e.stderr, o.write, res.Points, []*trace.Result{res}); err != nil {
 			return err
 		}
 	}
-	if *asJSON {
+	if o.json {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(res); err != nil {
@@ -106,6 +64,66 @@ func runTrace(ctx context.Context, e env, args []string) error {
 		return failure{errors.New("a probe failed")}
 	}
 	return nil
+}
+
+// traceOpts are trace's flags, checked.
+type traceOpts struct {
+	cfg   trace.Config
+	write string
+	json  bool
+}
+
+// parseTrace reads and checks trace's flags and its two namespaces, before
+// any system call.
+func parseTrace(e env, args []string) (*traceOpts, error) {
+	fs := newFlags(e, "trace")
+	to := fs.String("to", "", "address in NS_B to probe, IPv4 or IPv6 (default: per family, the one NS_A's route reaches through the interface facing NS_B)")
+	from := fs.String("from", "", "address in NS_A: the source of its probes and what NS_B probes (default: chosen as --to is)")
+	port := fs.Uint16("port", 7096, "TCP port to connect to")
+	noListen := fs.Bool("no-listen", false, "do not listen on --port; probe whatever is (or is not) listening there")
+	count := fs.Int("count", 3, "ICMP echo requests per direction")
+	timeout := fs.Duration("timeout", time.Second, "how long to wait for answers")
+	write := fs.StringP("write", "w", "", "write everything captured to this pcapng file, with the verdicts as comments and the facts they were judged from (nsdump read judges them again)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 2 {
+		return nil, errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
+	}
+	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen}
+	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		flag, in string
+		out      *netip.Addr
+	}{{"--to", *to, &cfg.ToAddr}, {"--from", *from, &cfg.FromAddr}} {
+		if f.in == "" {
+			continue
+		}
+		a, err := topology.ParseAddr(f.in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.flag, err)
+		}
+		if a.IsUnspecified() || a.IsMulticast() || a.IsLinkLocalUnicast() {
+			return nil, fmt.Errorf("%s: %s cannot be probed: give a unicast global or ULA address", f.flag, a)
+		}
+		*f.out = a
+	}
+	if cfg.ToAddr.IsValid() && cfg.FromAddr.IsValid() && cfg.ToAddr.Is4() != cfg.FromAddr.Is4() {
+		return nil, fmt.Errorf("--from %s and --to %s are not of one IP family", cfg.FromAddr, cfg.ToAddr)
+	}
+	if *count < 1 || *count > 100 {
+		return nil, fmt.Errorf("--count %d: the echo requests per direction must be 1-100", *count)
+	}
+	if *timeout <= 0 || *timeout > time.Minute {
+		return nil, fmt.Errorf("--timeout %s: the wait for answers must be above 0 and at most 1m", *timeout)
+	}
+	if *port == 0 {
+		return nil, errors.New("--port 0: the TCP port must be 1-65535")
+	}
+	return &traceOpts{cfg: cfg, write: *write, json: *asJSON}, nil
 }
 
 func useColor(w io.Writer) bool {
