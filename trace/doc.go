@@ -1,6 +1,15 @@
-// Package trace is nsdump's main job: it captures both namespaces, probes
-// from each to the other (ICMP echo and a TCP connect that carries a test
-// message) from sockets made inside the namespaces, then joins what the
-// captures saw with route lookups and link state into one verdict per probe:
-// the cause, the namespace where it lies, the lookup done there and the fix.
+// Package trace is nsdump's main job, live: it captures every namespace on
+// the way (capture), probes from each end to the other (ICMP echo, large
+// echoes with DF, and a TCP connect that carries a test message) from
+// sockets made inside the namespaces, records the kernel's drops (drops),
+// decodes what was captured (decode), and gathers the state the verdicts
+// depend on into judge.Facts: links, routes and route lookups, firewall
+// rules, counters, and where each probe's packets were seen. judge.Judge
+// then gives each probe its verdict: the cause, the namespace where it
+// lies, the lookup done there and the fix.
+//
+// Package rules: everything that reads the kernel or runs a program lives
+// here or below (topology, capture, drops); nothing here decides a verdict.
+// The facts and verdict types are judge's, named here by aliases
+// (judge_names.go) so that a trace's Result carries them.
 package trace

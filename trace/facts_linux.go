@@ -55,7 +55,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	f := res.Facts
 	names := pathNames(a, b, runs)
 	for _, ns := range names {
-		if st := w.state(ns); st != nil {
+		if st := w.State(ns); st != nil {
 			f.Namespaces = append(f.Namespaces, st)
 		}
 	}
@@ -121,7 +121,7 @@ func gatherRules(ns string) []Rule {
 	if err != nil {
 		return nil
 	}
-	rules, _ := parseRuleset(ns, js)
+	rules, _ := ParseRuleset(ns, js)
 	return rules
 }
 
@@ -182,7 +182,7 @@ func grownCounters(a, b *side) []Counter {
 		slices.Sort(names)
 		for _, k := range names {
 			after, before := s.after[k], s.before[k]
-			if isDropCounter(k[strings.Index(k, ":")+1:]) && after > before {
+			if IsDropCounter(k[strings.Index(k, ":")+1:]) && after > before {
 				out = append(out, Counter{Namespace: s.name, Name: k, Grew: after - before})
 			}
 		}
@@ -367,7 +367,7 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 				ns, _ := capture.DropsNamespace(s.Point)
 				kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
 					What: decode.PacketNoun(kind, s.What)}
-				kd.Stray = pf.stray(kd)
+				kd.Stray = pf.Stray(kd)
 				pf.Drops = append(pf.Drops, kd)
 			case !ok:
 			case req(s):
@@ -519,4 +519,17 @@ func outputIn(ns, prog string, args ...string) ([]byte, error) {
 	}
 	defer h.Close()
 	return topology.OutputIn(h, prog, args...)
+}
+
+// gatherLegacy reads the iptables-legacy rules of ns, both families:
+// nothing when the tools are missing or there are none.
+func gatherLegacy(ns string) []Rule {
+	var out []Rule
+	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
+		text, err := outputIn(ns, c.tool)
+		if err == nil {
+			out = append(out, ParseIptablesSave(ns, c.family, string(text))...)
+		}
+	}
+	return out
 }

@@ -3,9 +3,6 @@ package trace
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -126,130 +123,8 @@ func (res *Result) attachKernelDrops() {
 			}
 			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
 				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(p.Kind, s.What)}
-			kd.Stray = res.Facts.Probes[i].stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
+			kd.Stray = res.Facts.Probes[i].Stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 			p.KernelDrops = append(p.KernelDrops, kd)
 		}
 	}
-}
-
-// socketDelivery are the kernel functions that hand a packet that has
-// arrived to its socket: a drop there is of a packet the path delivered.
-var socketDelivery = []string{"ping_rcv", "tcp_v4_rcv", "tcp_v6_rcv", "raw_rcv", "rawv6_rcv"}
-
-// stray reports whether a kernel drop of the probe's packets is trace's
-// own making rather than the path's: a socket that closed throwing away
-// what it held (QUEUE_PURGE); in the sender a packet the path delivered
-// that no socket of the probe wanted any more: the duplicate of an echo
-// reply its raw and datagram sockets both see (NO_SOCKET at ping_rcv), a
-// SYN-ACK retransmitted after the probe's socket closed (NOT_SPECIFIED or
-// NO_SOCKET at tcp_v4_rcv); in the destination, once its SYN-ACK was seen
-// leaving, a retransmitted SYN its half-open connection answers again and
-// then discards (NOT_SPECIFIED at tcp_v4_rcv). Such a drop says nothing of
-// where the probe's packets were lost; it is kept, marked, never weighed
-// against the verdict.
-func (p ProbeFacts) stray(kd KernelDropSeen) bool {
-	switch {
-	case kd.Reason == "QUEUE_PURGE":
-		return true
-	case !slices.Contains(socketDelivery, kd.Location):
-		return false
-	case kd.Namespace == p.From:
-		return true
-	}
-	synAgain := kd.Reason == "NOT_SPECIFIED" && (kd.What == "SYN" || strings.HasPrefix(kd.What, "TCP segment [S]"))
-	return kd.Namespace == p.To && synAgain && !p.Refused &&
-		slices.ContainsFunc(p.AnswerSeen, func(s Sight) bool { return s.Namespace == p.To && s.Dir == DirOut })
-}
-
-// evidence is what the kernel's drops of the probe say of its path: its
-// drops less the stray ones.
-func (p ProbeFacts) evidence() []KernelDropSeen {
-	var out []KernelDropSeen
-	for _, kd := range p.Drops {
-		if !p.stray(kd) {
-			out = append(out, kd)
-		}
-	}
-	return out
-}
-
-// kernelSaysOtherwise is what a failed verdict's detail adds when the
-// kernel's drops of the probe do not fit it: both are said.
-func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
-	if v.OK || len(drops) == 0 {
-		return ""
-	}
-	var other []string
-	what := "" // the packet of the first drop that does not fit, not of the first drop
-	for _, kd := range drops {
-		if !kernelAgrees(v, kd) {
-			if what == "" {
-				what = kd.What
-			}
-			s := fmt.Sprintf("%s at %s in %s", kd.Reason, kd.Location, kd.Namespace)
-			if !slices.Contains(other, s) {
-				other = append(other, s)
-			}
-		}
-	}
-	if len(other) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; the kernel says otherwise: it dropped the %s with %s (nsdump's diagnosis: %s in %s)",
-		what, strings.Join(other, ", "), v.Cause, v.Namespace)
-}
-
-// causeReasons are the kernel's reasons that fit a cause; a cause not
-// listed fits any reason in its namespace.
-var causeReasons = map[string][]string{
-	CauseNoRoute:       {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS"},
-	CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
-	CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},
-	CausePortClosed:    {"NO_SOCKET"},
-	CauseRejected:      {"NETFILTER_DROP"},
-}
-
-// kernelAgrees reports whether a kernel drop fits the verdict: the same
-// namespace, a reason that fits the cause, and for a drop the rule or
-// setting nsdump named.
-func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
-	if v.Cause == CauseMTU && kd.Reason == "PKT_TOO_BIG" {
-		return true // the hop that cannot forward it, wherever the frag-needed dies
-	}
-	if v.Cause == CauseLinkDown && slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf == kd.Namespace {
-		// A link down on the way of a neighbour resolution: the namespace
-		// that asked gives up on its neighbour and drops what it queued.
-		return true
-	}
-	if v.Cause == CauseNeighbor {
-		// A neighbour that never resolved drops in the namespace that
-		// asked, wherever the cause lies; frames from an interface with
-		// ARP off carry its own MAC, which the next hop drops as another
-		// host's (a bridge, as a frame for the port it came from).
-		if slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf != "" && v.blamed.neighborOf == kd.Namespace {
-			return true
-		}
-		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[CauseNeighbor], kd.Reason)
-		if noARPDrop && v.blamed.noARP {
-			return true
-		}
-	}
-	if kd.Namespace != v.Namespace {
-		return false
-	}
-	if rs, ok := causeReasons[v.Cause]; ok {
-		return slices.Contains(rs, kd.Reason)
-	}
-	if v.Cause != CauseDropped {
-		return true
-	}
-	// What the verdict found to blame, if anything.
-	rule, rp := v.blamed.rule, v.blamed.rpFilter
-	switch kd.Reason {
-	case "NETFILTER_DROP":
-		return rule || !rp
-	case "IP_RPFILTER":
-		return rp || !rule
-	}
-	return !rule && !rp
 }

@@ -12,20 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Listener is a process that listened on the probed port before the trace.
-type Listener struct {
-	Address string `json:"address"` // as bound: 0.0.0.0:7096, [::]:7096
-	PID     int    `json:"pid,omitempty"`
-	Comm    string `json:"comm,omitempty"`
-}
-
-func (l *Listener) String() string {
-	if l.PID == 0 {
-		return "a socket on " + l.Address + " (no process found holding it)"
-	}
-	return fmt.Sprintf("pid %d %s on %s", l.PID, l.Comm, l.Address)
-}
-
 // listenOrFind listens on port in s for family v, unless something already
 // listens there: then it says who, and the trace probes that as it is.
 func listenOrFind(s *side, v int, port uint16) (*listener, *Listener, error) {

@@ -18,7 +18,7 @@ func newLiveWorld() *liveWorld {
 	return &liveWorld{states: map[string]*topology.NamespaceState{}, errs: map[string]error{}}
 }
 
-func (w *liveWorld) state(ns string) *topology.NamespaceState {
+func (w *liveWorld) State(ns string) *topology.NamespaceState {
 	if st, ok := w.states[ns]; ok {
 		return st
 	}
@@ -34,7 +34,7 @@ func (w *liveWorld) state(ns string) *topology.NamespaceState {
 	return st
 }
 
-func (w *liveWorld) route(ns string, dst, from netip.Addr, iif string) Lookup {
+func (w *liveWorld) Route(ns string, dst, from netip.Addr, iif string) Lookup {
 	return liveLookup(ns, dst, from, iif)
 }
 
@@ -44,7 +44,7 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 	if iif != "" {
 		lk.From = from // an input lookup needs the packet's source
 	}
-	lk.Command = lk.routeGetCommand().String()
+	lk.Command = lk.RouteGetCommand().String()
 	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
 	if err != nil {
 		lk.Output = err.Error()
@@ -69,8 +69,8 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 // discoverPaths finds the path each way between a and b (from their
 // addresses of one family), the route lookups made on them, and whether
 // each goes on past MaxHops namespaces.
-func discoverPaths(w world, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup, abCut, baCut bool) {
-	ab, l1, abCut := walk(w, a, aAddr, bAddr)
-	ba, l2, baCut := walk(w, b, bAddr, aAddr)
+func discoverPaths(w World, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup, abCut, baCut bool) {
+	ab, l1, abCut := Walk(w, a, aAddr, bAddr)
+	ba, l2, baCut := Walk(w, b, bAddr, aAddr)
 	return ab, ba, append(l1, l2...), abCut, baCut
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/shellwords"
 	"github.com/nsdump/nsdump/topology"
+	judge "github.com/nsdump/nsdump/trace/judge"
 )
 
 // recordOf is a recorded facts file as trace -w stores it.
@@ -32,7 +33,7 @@ func recordOf(t testing.TB, rec recorded) []byte {
 func TestRecordRoundTrip(t *testing.T) {
 	for name, rec := range loadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
-			want := rec.Facts.judgeAll()
+			want := judgeAll(rec.Facts)
 			data := recordOf(t, rec)
 			// Facts naming a namespace by pid:N (the unnamed ones of a
 			// live trace) show no commands when judged from a file.
@@ -82,7 +83,7 @@ func loadOne(t *testing.T, name string) recorded {
 func TestRejudgeEditedFacts(t *testing.T) {
 	rec := loadOne(t, "router-forwarding-off")
 	m := rec.Facts.Probes[0].Path[1]
-	rec.Facts.state(m.Namespace).Link(m.Out).Up = false
+	rec.Facts.State(m.Namespace).Link(m.Out).Up = false
 	rj, err := Rejudge(recordOf(t, rec))
 	if err != nil {
 		t.Fatal(err)
@@ -129,7 +130,7 @@ func TestRejudgeHostile(t *testing.T) {
 		{"nested deep", `{"nsdump_facts":1,"facts":{"namespaces":` + deep + `}}`, "exceeded max depth"},
 		{"a path longer than a trace follows", longPath, "a path of more than 8 namespaces"},
 		{"many probes", `{"nsdump_facts":1,"facts":{"probes":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}}`, "100 probes"},
-		{"too large", `{"nsdump_facts":1,"facts":{"x":"` + strings.Repeat("a", maxRecord) + `"}}`, "more than the"},
+		{"too large", `{"nsdump_facts":1,"facts":{"x":"` + strings.Repeat("a", MaxRecord) + `"}}`, "more than the"},
 		{"many verdicts", `{"nsdump_facts":1,"facts":{},"verdicts":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}`, "100 verdicts"},
 		{"no diagnosis, no path", `{"nsdump_facts":1,"facts":{"probes":[{"direction":"a->b","kind":"tcp","ok":false}]}}`, ""},
 		{"a later version", strings.Replace(string(good), `{"nsdump_facts":1`, `{"nsdump_facts":7,"new":{"a":[1]}`, 1), ""},
@@ -164,11 +165,11 @@ func FuzzRejudge(f *testing.F) {
 	}
 	f.Add([]byte(`{"nsdump_facts":1,"facts":{"probes":[{"kind":"mtu","mtu":{}}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rec, _, err := readRecord(data)
+		rec, _, err := judge.ReadRecord(data)
 		if err != nil {
 			return
 		}
-		rec.Facts.judgeAll()
+		judgeAll(rec.Facts)
 	})
 }
 
@@ -215,30 +216,30 @@ func TestJudgeWorkLinear(t *testing.T) {
 	most := 0.0
 	for name, rec := range loadRecorded(t) {
 		data := recordOf(t, rec)
-		rec.Facts.judgeAll()
-		if rec.Facts.work > len(data)/4 {
-			t.Errorf("%s: %d comparisons for %d bytes of facts, more than one in 4 bytes", name, rec.Facts.work, len(data))
+		judgeAll(rec.Facts)
+		if rec.Facts.Work() > len(data)/4 {
+			t.Errorf("%s: %d comparisons for %d bytes of facts, more than one in 4 bytes", name, rec.Facts.Work(), len(data))
 		}
-		most = max(most, float64(rec.Facts.work)/float64(len(data)))
+		most = max(most, float64(rec.Facts.Work())/float64(len(data)))
 	}
 	t.Logf("recorded traces: at most %.4f comparisons a byte", most)
 	data := craftedRules(t, 64, 6, 1000, 100)
-	rec, _, err := readRecord(data)
+	rec, _, err := judge.ReadRecord(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec.Facts.budget = workPerByte * len(data)
-	rec.Facts.judgeAll()
-	if limit := workPerByte*len(data) + len(data); rec.Facts.work > limit {
-		t.Errorf("%d comparisons judging %d bytes of crafted facts, more than %d", rec.Facts.work, len(data), limit)
+	rec.Facts.SetBudget(workPerByte * len(data))
+	judgeAll(rec.Facts)
+	if limit := workPerByte*len(data) + len(data); rec.Facts.Work() > limit {
+		t.Errorf("%d comparisons judging %d bytes of crafted facts, more than %d", rec.Facts.Work(), len(data), limit)
 	}
-	if !rec.Facts.overBudget() {
-		t.Errorf("crafted facts judged within %d comparisons: the shape no longer costs what it did", rec.Facts.work)
+	if !rec.Facts.OverBudget() {
+		t.Errorf("crafted facts judged within %d comparisons: the shape no longer costs what it did", rec.Facts.Work())
 	}
 	if _, err := Rejudge(data); err == nil || !strings.Contains(err.Error(), "comparisons") {
 		t.Errorf("Rejudge of crafted facts: %v, want the budget's error", err)
 	}
-	t.Logf("%d bytes: %d comparisons", len(data), rec.Facts.work)
+	t.Logf("%d bytes: %d comparisons", len(data), rec.Facts.Work())
 }
 
 // craftedRules are facts of probes from A through routers to B, which

@@ -55,14 +55,6 @@ func containerOf(ns *topology.Namespace) *Container {
 	return &Container{Engine: ns.Container.Engine, Name: ns.Container.Name, ID: ns.Container.ID}
 }
 
-// RouteGet is the route lookup done in the namespace a verdict blames.
-type RouteGet struct {
-	Namespace string `json:"namespace"`
-	Command   string `json:"command"`
-	OK        bool   `json:"ok"`
-	Output    string `json:"output"`
-}
-
 // Probe is one probe's verdict.
 type Probe struct {
 	Direction string            `json:"direction"`
@@ -110,21 +102,6 @@ type Result struct {
 	// dropInodes are the namespaces of the NS/drops points, by point.
 	dropInodes map[string]uint64
 }
-
-// Causes, as DESIGN.md names them.
-const (
-	CauseOK            = "ok"
-	CauseNoRoute       = "no-route"
-	CauseNoReturnRoute = "no-return-route"
-	CauseLinkDown      = "link-down"
-	CauseNeighbor      = "neighbor-unreachable"
-	CausePortClosed    = "port-closed"
-	CauseDropped       = "dropped"
-	CauseWrongRoute    = "wrong-route"
-	CauseRejected      = "rejected"
-	CauseMTU           = "mtu"
-	CauseConflict      = "address-conflict"
-)
 
 // side is one namespace as the trace sees it.
 type side struct {

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"encoding/json"
@@ -22,7 +22,7 @@ const rulesetJSON = `{"nftables": [{"metainfo": {"version": "1.0.6", "release_na
 ]}`
 
 func TestRuleset(t *testing.T) {
-	rules, err := parseRuleset("M", []byte(rulesetJSON))
+	rules, err := ParseRuleset("M", []byte(rulesetJSON))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // Facts is what every judgement is made from, gathered before any
@@ -16,13 +16,13 @@ import (
 // where its packets were seen. Judge reads nothing else, so a recorded
 // Facts is judged again without root.
 type Facts struct {
-	Namespaces []*topology.NamespaceState `json:"namespaces"`
+	Namespaces []*nsstate.NamespaceState `json:"namespaces"`
 	// After is the two ends read after the probes (their neighbour
 	// tables as the probes left them), then the namespaces behind their
 	// veth peers and bridges: where an address conflict's impostor sits.
-	After   []*topology.NamespaceState `json:"after,omitempty"`
-	Lookups []Lookup                   `json:"lookups"`
-	Rules   []Rule                     `json:"rules,omitempty"`
+	After   []*nsstate.NamespaceState `json:"after,omitempty"`
+	Lookups []Lookup                  `json:"lookups"`
+	Rules   []Rule                    `json:"rules,omitempty"`
 	// Counters are the ends' drop and error counters that grew while the
 	// probes ran.
 	Counters []Counter `json:"counters,omitempty"`
@@ -208,8 +208,8 @@ type MTUFacts struct {
 	SendErr  string `json:"send_error,omitempty"` // what the socket said when it could not send
 }
 
-// state is the recorded state of namespace ns, or nil.
-func (f *Facts) state(ns string) *topology.NamespaceState {
+// State is the recorded state of namespace ns, or nil.
+func (f *Facts) State(ns string) *nsstate.NamespaceState {
 	for _, st := range f.Namespaces {
 		if st.Name == ns {
 			return st
@@ -229,7 +229,7 @@ func (f *Facts) lookup(ns string, dst netip.Addr, iif string) (Lookup, bool) {
 }
 
 // after is the state of ns read after the probes, or nil.
-func (f *Facts) after(ns string) *topology.NamespaceState {
+func (f *Facts) after(ns string) *nsstate.NamespaceState {
 	for _, st := range f.After {
 		if st.Name == ns {
 			return st
@@ -261,11 +261,11 @@ func (p ProbeFacts) lookupIn(ns string) Lookup {
 // The command is built again from the lookup's namespace and addresses,
 // never taken from its Command: stored facts may say anything there.
 func (lk Lookup) routeGet() *RouteGet {
-	return &RouteGet{Namespace: lk.Namespace, Command: lk.routeGetCommand().String(), OK: lk.OK, Output: lk.Output}
+	return &RouteGet{Namespace: lk.Namespace, Command: lk.RouteGetCommand().String(), OK: lk.OK, Output: lk.Output}
 }
 
-// routeGetCommand is the `ip route get` that does the lookup.
-func (lk Lookup) routeGetCommand() cmdline.Command {
+// RouteGetCommand is the `ip route get` that does the lookup.
+func (lk Lookup) RouteGetCommand() cmdline.Command {
 	var args []string
 	if lk.Dst.Is6() {
 		args = append(args, "-6")
@@ -275,4 +275,18 @@ func (lk Lookup) routeGetCommand() cmdline.Command {
 		args = append(args, "from", lk.From.String(), "iif", lk.Iif)
 	}
 	return cmdline.IP(lk.Namespace, args...)
+}
+
+// Listener is a process that listened on the probed port before the trace.
+type Listener struct {
+	Address string `json:"address"` // as bound: 0.0.0.0:7096, [::]:7096
+	PID     int    `json:"pid,omitempty"`
+	Comm    string `json:"comm,omitempty"`
+}
+
+func (l *Listener) String() string {
+	if l.PID == 0 {
+		return "a socket on " + l.Address + " (no process found holding it)"
+	}
+	return fmt.Sprintf("pid %d %s on %s", l.PID, l.Comm, l.Address)
 }

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // Verdict is what Judge concludes for one probe.
@@ -248,7 +248,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 		next := evs[last+1]
 		// Left a namespace, never entered the next: the link between.
 		h := path[next.hop]
-		st := f.state(h.Namespace)
+		st := f.State(h.Namespace)
 		if l := linkOf(st, h.In); l != nil && (!l.Up || !l.Carrier) {
 			return linkDown(h.Namespace, l)
 		}
@@ -259,7 +259,7 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 			Detail: fmt.Sprintf("no link, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
 	}
 	h := path[e.hop]
-	st := f.state(h.Namespace)
+	st := f.State(h.Namespace)
 	// The way out: the interface, and past a veth its peer.
 	if l := linkOf(st, h.Out); l != nil {
 		if !l.Up {
@@ -336,7 +336,7 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 			}
 		}
 	}
-	st := f.state(ns)
+	st := f.State(ns)
 	if l := linkOf(st, dev); l != nil {
 		for _, a := range l.Addresses {
 			if a.Masked().Contains(dst) {
@@ -348,7 +348,7 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 			if other[j].Role == RoleBridge {
 				continue
 			}
-			if pst := f.state(other[j].Namespace); pst != nil {
+			if pst := f.State(other[j].Namespace); pst != nil {
 				if ol := linkOf(pst, other[j].Out); ol != nil {
 					for _, oa := range ol.Addresses {
 						for _, a := range l.Addresses {
@@ -378,7 +378,7 @@ func ruleVerdict(rs []Rule) Verdict {
 	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix().String(), blamed: blame{rule: true}}
 }
 
-func linkDown(ns string, l *topology.LinkState) Verdict {
+func linkDown(ns string, l *nsstate.LinkState) Verdict {
 	state := "down"
 	if l.Up {
 		state = "up but has no carrier"
@@ -388,7 +388,7 @@ func linkDown(ns string, l *topology.LinkState) Verdict {
 		Fix:    cmdline.IP(ns, "link", "set", l.Name, "up").String()}
 }
 
-func linkOf(st *topology.NamespaceState, name string) *topology.LinkState {
+func linkOf(st *nsstate.NamespaceState, name string) *nsstate.LinkState {
 	if st == nil || name == "" {
 		return nil
 	}
@@ -396,7 +396,7 @@ func linkOf(st *topology.NamespaceState, name string) *topology.LinkState {
 }
 
 // peerOf is a veth's other end, if its namespace is among the facts.
-func peerOf(f *Facts, l *topology.LinkState) (*topology.LinkState, string) {
+func peerOf(f *Facts, l *nsstate.LinkState) (*nsstate.LinkState, string) {
 	if l.Peer == nil {
 		return nil, ""
 	}
@@ -480,7 +480,7 @@ func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 		// The way the other direction's packets come in is the way out.
 		out = p.Back[len(p.Back)-1].In
 	}
-	l := linkOf(f.state(h.Namespace), out)
+	l := linkOf(f.State(h.Namespace), out)
 	if l == nil {
 		return Verdict{}, false
 	}
@@ -621,6 +621,6 @@ func rpFiltered(f *Facts, lk Lookup) bool {
 	if errno == "EXDEV" {
 		return true
 	}
-	st := f.state(lk.Namespace)
+	st := f.State(lk.Namespace)
 	return st != nil && errno == "EINVAL" && max(st.RPFilter["all"], st.RPFilter[lk.Iif]) > 0
 }

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // arpKinds are the kinds of interface that resolve their neighbours with
@@ -19,13 +19,13 @@ var arpKinds = []string{"veth", "bridge", "macvlan", "vlan", "device", "bond"}
 // turned off, and its namespace. An interface with ARP off answers no
 // request for its addresses and sends to no resolved MAC: nothing crosses
 // the link it is on, however the rest is set.
-func arpOff(f *Facts, path []Hop) (string, *topology.LinkState) {
+func arpOff(f *Facts, path []Hop) (string, *nsstate.LinkState) {
 	for _, h := range path {
 		if h.Role == RoleBridge {
 			continue
 		}
 		for _, name := range []string{h.In, h.Out} {
-			if l := linkOf(f.state(h.Namespace), name); l != nil && l.NoARP && l.MAC != "" && slices.Contains(arpKinds, l.Kind) {
+			if l := linkOf(f.State(h.Namespace), name); l != nil && l.NoARP && l.MAC != "" && slices.Contains(arpKinds, l.Kind) {
 				return h.Namespace, l
 			}
 		}
@@ -33,7 +33,7 @@ func arpOff(f *Facts, path []Hop) (string, *topology.LinkState) {
 	return "", nil
 }
 
-func arpOffVerdict(ns string, l *topology.LinkState) Verdict {
+func arpOffVerdict(ns string, l *nsstate.LinkState) Verdict {
 	return Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{noARP: true},
 		Detail: fmt.Sprintf("ARP is off on %s in %s (the NOARP flag): %s neither answers ARP for %s's addresses nor resolves its neighbours there, so frames to and from it never reach the right MAC", l.Name, ns, ns, l.Name),
 		Fix:    cmdline.IP(ns, "link", "set", "dev", l.Name, "arp", "on").String()}
@@ -54,13 +54,13 @@ func (f *Facts) arpCulprits(ns string, hooks ...string) []Rule {
 
 // unresolved is ns's neighbour entry on dev for dst (or for the gateway
 // of ns's route to dst) that never resolved, if there is one.
-func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (topology.NeighborEntry, bool) {
+func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (nsstate.NeighborEntry, bool) {
 	st := f.after(ns) // the neighbour tables as the probes left them
 	if st == nil {
-		st = f.state(ns)
+		st = f.State(ns)
 	}
 	if st == nil || dev == "" {
-		return topology.NeighborEntry{}, false
+		return nsstate.NeighborEntry{}, false
 	}
 	nh := dst
 	if lk, ok := f.lookup(ns, dst, iif); ok && lk.Gateway.IsValid() {
@@ -71,13 +71,13 @@ func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (topology.Neighbo
 			return n, true
 		}
 	}
-	return topology.NeighborEntry{}, false
+	return nsstate.NeighborEntry{}, false
 }
 
 // neighborVerdict: ns's ARP/ND for n.Addr on n.Dev got no answer. When
 // the namespace that holds the address (or ns itself) has an ARP drop
 // rule, that rule is the cause and its namespace the one to blame.
-func neighborVerdict(f *Facts, ns string, n topology.NeighborEntry) Verdict {
+func neighborVerdict(f *Facts, ns string, n nsstate.NeighborEntry) Verdict {
 	v := Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{neighborOf: ns},
 		Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", ns, n.Addr, n.Dev, n.State)}
 	if !n.Addr.Is4() {

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"net/netip"
@@ -20,7 +20,7 @@ func TestIptablesJudgement(t *testing.T) {
 -A INPUT ! -s 10.0.0.0/8 -j DROP
 COMMIT
 `
-	rules := parseIptablesSave("B", "ip", save)
+	rules := ParseIptablesSave("B", "ip", save)
 	path := []Hop{{Namespace: "A", Out: "veth0", Role: RoleSource}, {Namespace: "B", In: "veth1", Role: RoleDestination}}
 	a, b := netip.MustParseAddr("10.0.1.1"), netip.MustParseAddr("10.0.2.2")
 	tests := []struct {
@@ -48,7 +48,7 @@ COMMIT
 			}
 		})
 	}
-	policy := parseIptablesSave("B", "ip6", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n")
+	policy := ParseIptablesSave("B", "ip6", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n")
 	v, ok := judgeDropRule(&Facts{Rules: policy}, ProbeFacts{Path: path, Request: Packet{Family: 6, Proto: "ipv6-icmp"}}, "B")
 	if !ok || v.Fix != "ip netns exec B ip6tables-legacy -P INPUT ACCEPT" {
 		t.Errorf("policy drop: ok=%v %+v", ok, v)

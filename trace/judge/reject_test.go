@@ -1,11 +1,11 @@
-package trace
+package judge
 
 import (
 	"net/netip"
 	"strings"
 	"testing"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // TestJudgeRejected judges recorded-style facts: who answered a probe, and
@@ -57,7 +57,7 @@ func TestJudgeRejected(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &Facts{Rules: tt.rules, Namespaces: []*topology.NamespaceState{}}
+			f := &Facts{Rules: tt.rules, Namespaces: []*nsstate.NamespaceState{}}
 			v, ok := judgeRejected(f, tt.probe, tt.socket)
 			if ok != tt.ok {
 				t.Fatalf("ok=%v, want %v: %+v", ok, tt.ok, v)

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -6,8 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nsdump/nsdump/decode"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // Judge gives probe p its verdict from the facts alone: it reads no
@@ -45,7 +44,7 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 // passed is the verdict of a probe whose socket got everything.
 func passed(p ProbeFacts) Verdict {
 	v := Verdict{OK: true, Cause: CauseOK, Namespace: p.From}
-	if p.Kind != decode.KindTCPConn {
+	if p.Kind != KindTCP {
 		v.Detail = fmt.Sprintf("%d/%d echo replies", p.Socket.Received, p.Socket.Count)
 		return v
 	}
@@ -64,7 +63,7 @@ func passed(p ProbeFacts) Verdict {
 // place of its peer (a reject), then by the rule that drops it.
 func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 	var v Verdict
-	if p.Kind == decode.KindTCPConn && p.Socket.Connected {
+	if p.Kind == KindTCP && p.Socket.Connected {
 		v = Verdict{Cause: CauseDropped, Namespace: p.To, RouteGet: p.routeGet(p.To),
 			Detail: "connected, but the test message never reached the listener"}
 	} else if ns, l := arpOff(f, p.Path); l != nil && !multiHop(p.Path) && !multiHop(p.Back) {
@@ -90,7 +89,7 @@ func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 	}
 	two := withEnds(p)
 	socket := p.Socket.ICMPErr
-	if p.Kind == decode.KindTCPConn {
+	if p.Kind == KindTCP {
 		socket = p.Socket.ConnErr.Text
 	}
 	if rv, ok := judgeRejected(f, two, socket); ok {
@@ -128,10 +127,9 @@ func judgeMTUProbe(p ProbeFacts) Verdict {
 	if m == nil {
 		m = &MTUFacts{LastSeen: p.From}
 	}
-	pr, _ := judgeMTU(mtuFacts{ns: p.From, to: p.To, dev: m.Dev, mtu: m.MTU, peerNS: m.PeerNS, peer: m.Peer, peerMTU: m.PeerMTU,
+	v, _ := judgeMTU(mtuFacts{ns: p.From, to: p.To, dev: m.Dev, mtu: m.MTU, peerNS: m.PeerNS, peer: m.Peer, peerMTU: m.PeerMTU,
 		sent: p.Socket.Count, got: p.Socket.Received, handed: p.Socket.Sent, small: true, pathMTU: m.PathMTU, cached: m.Cached,
 		errFrom: m.ErrFrom, tooBig: m.TooBig, lastSeen: m.LastSeen, sendErr: m.SendErr})
-	v := Verdict{OK: pr.OK, Cause: pr.Cause, Namespace: pr.Namespace, Detail: pr.Detail, Fix: pr.Fix}
 	if !v.OK {
 		v.RouteGet = p.routeGet(v.Namespace)
 	}
@@ -146,7 +144,7 @@ func conflictOf(f *Facts, p ProbeFacts) (conflict, bool) {
 	if from == nil || to == nil {
 		return conflict{}, false
 	}
-	var cands []*topology.NamespaceState
+	var cands []*nsstate.NamespaceState
 	for _, st := range f.After {
 		if st.Name != p.From && st.Name != p.To {
 			cands = append(cands, st)
@@ -162,3 +160,26 @@ func conflictOf(f *Facts, p ProbeFacts) (conflict, bool) {
 func multiHop(path []Hop) bool {
 	return slices.ContainsFunc(path, func(h Hop) bool { return h.Role == RoleBridge || h.Role == RoleRouter })
 }
+
+// RouteGet is the route lookup done in the namespace a verdict blames.
+type RouteGet struct {
+	Namespace string `json:"namespace"`
+	Command   string `json:"command"`
+	OK        bool   `json:"ok"`
+	Output    string `json:"output"`
+}
+
+// Causes, as DESIGN.md names them.
+const (
+	CauseOK            = "ok"
+	CauseNoRoute       = "no-route"
+	CauseNoReturnRoute = "no-return-route"
+	CauseLinkDown      = "link-down"
+	CauseNeighbor      = "neighbor-unreachable"
+	CausePortClosed    = "port-closed"
+	CauseDropped       = "dropped"
+	CauseWrongRoute    = "wrong-route"
+	CauseRejected      = "rejected"
+	CauseMTU           = "mtu"
+	CauseConflict      = "address-conflict"
+)

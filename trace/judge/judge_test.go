@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"encoding/json"
@@ -9,10 +9,9 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // recorded is a testdata/facts file: what a live trace gathered and the
@@ -20,11 +19,9 @@ import (
 // TestPathFaultMatrix and TestFaultMatrix with -update, as root).
 type recorded = Record
 
-func statIno(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
-
 func loadRecorded(t *testing.T) map[string]recorded {
 	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("testdata", "facts", "*.json"))
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "facts", "*.json"))
 	if len(files) == 0 {
 		t.Fatal("no recorded facts under testdata/facts (go test -run TestPathFaultMatrix -update, as root)")
 	}
@@ -67,12 +64,12 @@ func TestJudgeRecorded(t *testing.T) {
 	}
 }
 
-// factsWorld is a world made of recorded facts.
+// factsWorld is a World made of recorded facts.
 type factsWorld struct{ f *Facts }
 
-func (w factsWorld) state(ns string) *topology.NamespaceState { return w.f.state(ns) }
+func (w factsWorld) State(ns string) *nsstate.NamespaceState { return w.f.State(ns) }
 
-func (w factsWorld) route(ns string, dst, from netip.Addr, iif string) Lookup {
+func (w factsWorld) Route(ns string, dst, from netip.Addr, iif string) Lookup {
 	if lk, ok := w.f.lookup(ns, dst, iif); ok {
 		return lk
 	}
@@ -89,7 +86,7 @@ func TestWalkRecorded(t *testing.T) {
 				if len(pf.Path) == 0 {
 					continue
 				}
-				got, _, _ := walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
+				got, _, _ := Walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
 				if !reflect.DeepEqual(got, pf.Path) {
 					t.Errorf("%s: walked %+v, recorded %+v", pf.Direction, got, pf.Path)
 				}
@@ -101,18 +98,18 @@ func TestWalkRecorded(t *testing.T) {
 // TestJudgeTable: hand-made facts for what the live matrix cannot
 // stage reliably.
 func TestJudgeTable(t *testing.T) {
-	ns := func(name string, links ...topology.LinkState) *topology.NamespaceState {
-		return &topology.NamespaceState{Name: name, Links: links, Forwarding4: true}
+	ns := func(name string, links ...nsstate.LinkState) *nsstate.NamespaceState {
+		return &nsstate.NamespaceState{Name: name, Links: links, Forwarding4: true}
 	}
 	addr := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
 	path := []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}}
 	back := []Hop{{Namespace: "B", Out: "b0", Role: RoleSource}, {Namespace: "R", In: "r1", Out: "r0", Role: RoleRouter}, {Namespace: "A", In: "a0", Role: RoleDestination}}
 	facts := func() *Facts {
-		return &Facts{Namespaces: []*topology.NamespaceState{
-			ns("A", topology.LinkState{Name: "a0", Up: true, Carrier: true, Addresses: addr("10.1.0.2/24")}),
-			ns("R", topology.LinkState{Name: "r0", Up: true, Carrier: true, Addresses: addr("10.1.0.1/24")},
-				topology.LinkState{Name: "r1", Up: true, Carrier: true, Addresses: addr("10.2.0.1/24")}),
-			ns("B", topology.LinkState{Name: "b0", Up: true, Carrier: true, Addresses: addr("10.2.0.2/24")}),
+		return &Facts{Namespaces: []*nsstate.NamespaceState{
+			ns("A", nsstate.LinkState{Name: "a0", Up: true, Carrier: true, Addresses: addr("10.1.0.2/24")}),
+			ns("R", nsstate.LinkState{Name: "r0", Up: true, Carrier: true, Addresses: addr("10.1.0.1/24")},
+				nsstate.LinkState{Name: "r1", Up: true, Carrier: true, Addresses: addr("10.2.0.1/24")}),
+			ns("B", nsstate.LinkState{Name: "b0", Up: true, Carrier: true, Addresses: addr("10.2.0.2/24")}),
 		}}
 	}
 	src, dst := netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.2.0.2")
@@ -126,9 +123,9 @@ func TestJudgeTable(t *testing.T) {
 		cause, namespace, fix string
 		detail                string
 	}{
-		{"r1 down", func(f *Facts, p *ProbeFacts) { f.state("R").Link("r1").Up = false },
+		{"r1 down", func(f *Facts, p *ProbeFacts) { f.State("R").Link("r1").Up = false },
 			CauseLinkDown, "R", "ip -n R link set r1 up", "r1 in R is down"},
-		{"forwarding off", func(f *Facts, p *ProbeFacts) { f.state("R").Forwarding4 = false },
+		{"forwarding off", func(f *Facts, p *ProbeFacts) { f.State("R").Forwarding4 = false },
 			CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.ip_forward=1", "never left R: forwarding is off"},
 		{"forward drop rule, and one that does not match", func(f *Facts, p *ProbeFacts) {
 			f.Rules = []Rule{
@@ -156,26 +153,26 @@ func TestJudgeTable(t *testing.T) {
 			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: RuleDrop}}
 		}, CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
 		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighFailed}}
+			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighFailed}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
 		{"ARP off on the destination's way in", func(f *Facts, p *ProbeFacts) {
-			b0 := f.state("B").Link("b0")
+			b0 := f.State("B").Link("b0")
 			b0.NoARP, b0.MAC, b0.Kind = true, "02:00:00:00:00:b0", "veth"
 		}, CauseNeighbor, "B", "ip -n B link set dev b0 arp on", "never left R: ARP is off on b0 in B (the NOARP flag)"},
 		{"a tun has no ARP by nature: not blamed", func(f *Facts, p *ProbeFacts) {
-			f.state("B").Link("b0").NoARP, f.state("B").Link("b0").Kind = true, "tun"
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighFailed}}
+			f.State("B").Link("b0").NoARP, f.State("B").Link("b0").Kind = true, "tun"
+			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighFailed}}
 		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
 		{"ARP dropped by the neighbour's firewall", func(f *Facts, p *ProbeFacts) {
-			f.state("R").Neighbors = []topology.NeighborEntry{{Dev: "r1", Addr: dst, State: topology.NeighIncomplete}}
+			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighIncomplete}}
 			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: RuleDrop, Text: "drop"}}
 		}, CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
 		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *Facts, p *ProbeFacts) {
-			f.state("R").RPFilter = map[string]int{"all": 1, "r0": 0}
+			f.State("R").RPFilter = map[string]int{"all": 1, "r0": 0}
 			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
 		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "reverse-path filtering (rp_filter) in R"},
 		{"ARP refused by rp_filter: the resolution entered the router, never answered", func(f *Facts, p *ProbeFacts) {
-			f.state("R").RPFilter = map[string]int{"all": 1}
+			f.State("R").RPFilter = map[string]int{"all": 1}
 			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
 			p.RequestSeen = []Sight{{"A", "a0", DirOut}}
 			f.Resolutions = []Resolution{{Target: dst, Unanswered: true, Sight: Sight{"A", "a0", DirOut}}, {Target: dst, Unanswered: true, Sight: Sight{"R", "r0", DirIn}}}
@@ -183,16 +180,16 @@ func TestJudgeTable(t *testing.T) {
 		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "the neighbour resolution left A on a0, entered R on r0, which never answered"},
 		{"mtu: frag-needed dropped in the router's output", func(f *Facts, p *ProbeFacts) {
 			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
-			for _, l := range []*topology.LinkState{f.state("A").Link("a0"), f.state("R").Link("r0"), f.state("R").Link("r1"), f.state("B").Link("b0")} {
+			for _, l := range []*nsstate.LinkState{f.State("A").Link("a0"), f.State("R").Link("r0"), f.State("R").Link("r1"), f.State("B").Link("b0")} {
 				l.MTU = 1500
 			}
-			f.state("R").Link("r1").MTU, f.state("B").Link("b0").MTU = 1280, 1280
+			f.State("R").Link("r1").MTU, f.State("B").Link("b0").MTU = 1280, 1280
 			f.Rules = []Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: RuleDrop, Text: "icmp type destination-unreachable drop",
 				Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"destination-unreachable"}}}}}
 		}, CauseMTU, "R", "ip netns exec R nft delete rule inet f out handle 3", "R/r1 has MTU 1280, less than the 1500-byte packets with DF A sends on a0"},
 		{"mtu: no rule to blame, the sender is told the size", func(f *Facts, p *ProbeFacts) {
 			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
-			f.state("A").Link("a0").MTU, f.state("R").Link("r0").MTU, f.state("R").Link("r1").MTU = 1500, 1500, 1400
+			f.State("A").Link("a0").MTU, f.State("R").Link("r0").MTU, f.State("R").Link("r1").MTU = 1500, 1500, 1400
 		}, CauseMTU, "R", "ip -n A link set a0 mtu 1400", "which never reached A (a path-MTU black hole)"},
 		{"answer stuck in the router without a route back", func(f *Facts, p *ProbeFacts) {
 			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
@@ -202,9 +199,9 @@ func TestJudgeTable(t *testing.T) {
 			p.Back[1].Out = ""
 		}, CauseNoReturnRoute, "R", "ip -n R route replace 10.1.0.0/24 dev r0", "the answer left B on b0, entered R on r1, never left R"},
 		{"veth peer of the way in down, nothing left A", func(f *Facts, p *ProbeFacts) {
-			a0 := f.state("A").Link("a0")
-			a0.Carrier, a0.Peer = false, &topology.Peer{Namespace: "R", Interface: "r0"}
-			f.state("R").Link("r0").Up = false
+			a0 := f.State("A").Link("a0")
+			a0.Carrier, a0.Peer = false, &nsstate.Peer{Namespace: "R", Interface: "r0"}
+			f.State("R").Link("r0").Up = false
 			p.RequestSeen = nil
 		}, CauseLinkDown, "R", "ip -n R link set r0 up", "nothing left A on a0"},
 	}
@@ -229,26 +226,26 @@ func TestJudgeTable(t *testing.T) {
 // longer than MaxHops, and a routing loop.
 func TestWalkSynthetic(t *testing.T) {
 	pfx := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
-	veth := func(name, peerNS, peerIf string, addr []netip.Prefix) topology.LinkState {
-		return topology.LinkState{Name: name, Kind: "veth", Up: true, Carrier: true, Addresses: addr, Peer: &topology.Peer{Namespace: peerNS, Interface: peerIf}}
+	veth := func(name, peerNS, peerIf string, addr []netip.Prefix) nsstate.LinkState {
+		return nsstate.LinkState{Name: name, Kind: "veth", Up: true, Carrier: true, Addresses: addr, Peer: &nsstate.Peer{Namespace: peerNS, Interface: peerIf}}
 	}
-	port := func(l topology.LinkState, master string) topology.LinkState { l.Master = master; return l }
+	port := func(l nsstate.LinkState, master string) nsstate.LinkState { l.Master = master; return l }
 	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
 	ok := func(ns string, dst netip.Addr, iif, dev string, gw netip.Addr) Lookup {
 		return Lookup{Namespace: ns, Dst: dst, Iif: iif, OK: true, Type: "unicast", Dev: dev, Gateway: gw}
 	}
 
 	t.Run("fdb picks the port", func(t *testing.T) {
-		f := &Facts{Namespaces: []*topology.NamespaceState{
-			{Name: "A", Inode: 1, Links: []topology.LinkState{veth("a0", "S", "pa", pfx("10.0.0.1/24"))},
-				Neighbors: []topology.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: topology.NeighReachable}}},
-			{Name: "S", Inode: 2, Links: []topology.LinkState{{Name: "br0", Kind: "bridge", Up: true, Carrier: true},
+		f := &Facts{Namespaces: []*nsstate.NamespaceState{
+			{Name: "A", Inode: 1, Links: []nsstate.LinkState{veth("a0", "S", "pa", pfx("10.0.0.1/24"))},
+				Neighbors: []nsstate.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: nsstate.NeighReachable}}},
+			{Name: "S", Inode: 2, Links: []nsstate.LinkState{{Name: "br0", Kind: "bridge", Up: true, Carrier: true},
 				port(veth("pa", "A", "a0", nil), "br0"), port(veth("pb", "B", "b0", nil), "br0"), port(veth("pc", "C", "c0", nil), "br0")},
-				FDB: []topology.FDBEntry{{Bridge: "br0", Port: "pc", MAC: "02:00:00:00:00:cc"}}},
-			{Name: "B", Inode: 3, Links: []topology.LinkState{veth("b0", "S", "pb", pfx("10.0.0.2/24"))}},
-			{Name: "C", Inode: 4, Links: []topology.LinkState{veth("c0", "S", "pc", pfx("10.0.0.2/24"))}},
+				FDB: []nsstate.FDBEntry{{Bridge: "br0", Port: "pc", MAC: "02:00:00:00:00:cc"}}},
+			{Name: "B", Inode: 3, Links: []nsstate.LinkState{veth("b0", "S", "pb", pfx("10.0.0.2/24"))}},
+			{Name: "C", Inode: 4, Links: []nsstate.LinkState{veth("c0", "S", "pc", pfx("10.0.0.2/24"))}},
 		}, Lookups: []Lookup{ok("A", b, "", "a0", netip.Addr{})}}
-		got, _, _ := walk(factsWorld{f}, "A", a, b)
+		got, _, _ := Walk(factsWorld{f}, "A", a, b)
 		want := []Hop{{Namespace: "A", Inode: 1, Out: "a0", Role: RoleSource}, {Namespace: "S", Inode: 2, In: "pa", Out: "pc", Role: RoleBridge},
 			{Namespace: "C", Inode: 4, In: "c0", Role: RoleDestination}}
 		if !reflect.DeepEqual(got, want) {
@@ -269,7 +266,7 @@ func TestWalkSynthetic(t *testing.T) {
 			return fmt.Sprintf("R%d", i)
 		}
 		for i := 0; i <= n+1; i++ {
-			st := &topology.NamespaceState{Name: name(i), Inode: uint64(i + 1)}
+			st := &nsstate.NamespaceState{Name: name(i), Inode: uint64(i + 1)}
 			if i > 0 {
 				st.Links = append(st.Links, veth("l", name(i-1), "r", pfx(fmt.Sprintf("10.%d.0.2/24", i))))
 			}
@@ -295,16 +292,16 @@ func TestWalkSynthetic(t *testing.T) {
 		return f
 	}
 	t.Run("at most MaxHops namespaces", func(t *testing.T) {
-		got, _, cut := walk(factsWorld{chain(9, false)}, "A", a, b)
+		got, _, cut := Walk(factsWorld{chain(9, false)}, "A", a, b)
 		if len(got) != MaxHops || got[MaxHops-1].Role != RoleRouter || got[MaxHops-1].Out != "r" || got[0].Role != RoleSource || !cut {
 			t.Errorf("walked %d hops %+v (cut %v), want %d ending in a router with its way out, cut", len(got), got, cut, MaxHops)
 		}
-		short, _, cut := walk(factsWorld{chain(3, false)}, "A", a, b)
+		short, _, cut := Walk(factsWorld{chain(3, false)}, "A", a, b)
 		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != RoleDestination || short[2].In != "l" || short[2].Out != "r" || cut {
 			t.Errorf("walked %+v (cut %v), want A R1 R2 R3 B", short, cut)
 		}
 		// Exactly MaxHops namespaces: the whole path, not cut.
-		full, _, cut := walk(factsWorld{chain(MaxHops-2, false)}, "A", a, b)
+		full, _, cut := Walk(factsWorld{chain(MaxHops-2, false)}, "A", a, b)
 		if len(full) != MaxHops || full[MaxHops-1].Role != RoleDestination || cut {
 			t.Errorf("walked %+v (cut %v), want %d hops to B", full, cut, MaxHops)
 		}
@@ -327,7 +324,7 @@ func TestWalkSynthetic(t *testing.T) {
 		}
 	})
 	t.Run("a loop ends the path", func(t *testing.T) {
-		got, _, _ := walk(factsWorld{chain(4, true)}, "A", a, b)
+		got, _, _ := Walk(factsWorld{chain(4, true)}, "A", a, b)
 		if len(got) != 3 || got[2].Namespace != "R2" || got[2].Out != "l" {
 			t.Errorf("walked %+v, want A R1 R2 (which sends it back)", got)
 		}
@@ -355,8 +352,8 @@ func TestJudgeLab(t *testing.T) {
 		{"lab-route-only-in-A", "A->B", "icmp-echo", nil, check{CauseNoReturnRoute, "B", "ip -n B route replace ", "the request reached B, which has no route back"}},
 		{"lab-veth-in-B-down", "A->B", "tcp", nil, check{CauseLinkDown, "B", "ip -n B link set ", "is down, and its routes went down with it"}},
 		{"lab-veth-in-B-down", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
-			for i := range f.state(p.To).Links {
-				f.state(p.To).Links[i].Up = true
+			for i := range f.State(p.To).Links {
+				f.State(p.To).Links[i].Up = true
 			}
 		}, check{CauseNeighbor, "A", "", "got no answer"}}, // its neighbour entry for B stays FAILED
 		{"lab-address-nobody-owns", "A->B", "icmp-echo", nil, check{CauseNeighbor, "A", "", "got no answer; no interface in A or B has that address"}},
@@ -371,7 +368,7 @@ func TestJudgeLab(t *testing.T) {
 			check{CauseDropped, "B", "", "kernel counters in B: TcpExt:IPReversePathFilter +"}},
 		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", nil, check{CauseDropped, "B", "", "strict rp_filter (net.ipv4.conf.all.rp_filter=1)"}},
 		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
-			f.Counters, f.state(p.To).RPFilter = nil, nil
+			f.Counters, f.State(p.To).RPFilter = nil, nil
 		}, check{CauseWrongRoute, "B", "ip -n B route replace ", "leaves by rpx0"}},
 		{"lab-rp_filter-in-B-route-back-through-another-interface", "B->A", "icmp-echo", nil, check{CauseWrongRoute, "B", "ip -n B route replace ", "ARP for the next hop was seen leaving on rpx0"}},
 		{"lab-tcp-reset", "A->B", "tcp", nil, check{CauseRejected, "B", "ip netns exec B nft delete rule inet czr in handle ", "rejects the request: a reset came back, seen at "}},
@@ -439,7 +436,7 @@ func TestJudgeConflictRecorded(t *testing.T) {
 		t.Errorf("recorded: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
 	}
 	asker := rec.Facts.after(p.From)
-	asker.Neighbors = slices.DeleteFunc(asker.Neighbors, func(n topology.NeighborEntry) bool { return n.Addr == p.Request.Dst })
+	asker.Neighbors = slices.DeleteFunc(asker.Neighbors, func(n nsstate.NeighborEntry) bool { return n.Addr == p.Request.Dst })
 	if v := Judge(rec.Facts, p); !v.OK || v.Cause != CauseOK {
 		t.Errorf("without the neighbour entry: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
 	}

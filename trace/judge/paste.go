@@ -1,19 +1,20 @@
-package trace
+package judge
 
 import (
 	"fmt"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/names"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
-// unpasteable names the first namespace or interface in stored facts that
+// Unpasteable names the first namespace or interface in stored facts that
 // a command could not be built on, or says nothing when there is none.
 // Live, every name came from the kernel or the command line; in a file,
 // any may be a lie. A file's namespace must be a name `ip -n` takes: pid:N
 // and paths named what the trace saw then, and aimed at a process now they
 // would act on whatever holds that number (the host, for pid:1).
-func (f *Facts) unpasteable() string {
+func (f *Facts) Unpasteable() string {
 	var bad string
 	ns := func(name string) {
 		if bad != "" || name == "" {
@@ -21,18 +22,18 @@ func (f *Facts) unpasteable() string {
 		}
 		if !cmdline.IsNamed(name) {
 			bad = fmt.Sprintf("namespace %q is a process or a path, which names another namespace now", clip(name))
-		} else if err := topology.ValidateNamespace(name); err != nil {
+		} else if err := names.ValidateNamespace(name); err != nil {
 			bad = clip(err.Error())
 		}
 	}
 	iface := func(name string) {
 		if bad == "" && name != "" {
-			if err := topology.ValidateInterface(name); err != nil {
+			if err := names.ValidateInterface(name); err != nil {
 				bad = clip(err.Error())
 			}
 		}
 	}
-	for _, states := range [][]*topology.NamespaceState{f.Namespaces, f.After} {
+	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
 		for _, st := range states {
 			ns(st.Name)
 			for _, l := range st.Links {

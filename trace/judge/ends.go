@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // judgeEnds explains a failed probe from its two ends: the sender's route
@@ -132,7 +132,7 @@ func evidenceOf(p ProbeFacts) evidence {
 // linkDownAt finds, among s's output interface dev and its interfaces
 // whose veth peer is in d, the first one down, or its peer down.
 func linkDownAt(f *Facts, s, d, dev string) (ns, name string, down bool) {
-	st := f.state(s)
+	st := f.State(s)
 	if st == nil {
 		return "", "", false
 	}
@@ -151,7 +151,7 @@ func linkDownAt(f *Facts, s, d, dev string) (ns, name string, down bool) {
 			if other != l.Peer.Namespace {
 				continue
 			}
-			if pl := linkOf(f.state(other), l.Peer.Interface); pl != nil && !pl.Up {
+			if pl := linkOf(f.State(other), l.Peer.Interface); pl != nil && !pl.Up {
 				return other, pl.Name, true
 			}
 		}
@@ -180,7 +180,7 @@ func neighborFailed(f *Facts, p ProbeFacts, hop netip.Addr) bool {
 // ownerOf is the namespace of names that has address a, or "".
 func ownerOf(f *Facts, names []string, a netip.Addr) string {
 	for _, ns := range names {
-		if st := f.state(ns); st != nil && st.Owns(a) {
+		if st := f.State(ns); st != nil && st.Owns(a) {
 			return ns
 		}
 	}
@@ -230,7 +230,7 @@ func whyDropped(f *Facts, ns string) (string, blame) {
 		b.rule = true
 		reasons = append(reasons, fmt.Sprintf("nftables in %s: %s (%s)", ns, strings.Join(drops, "; "), cmdline.InNamespace(ns, "nft", "list", "ruleset")))
 	}
-	if st := f.state(ns); st != nil {
+	if st := f.State(ns); st != nil {
 		ifcs := []string{"all"}
 		for _, l := range st.Links {
 			if l.Name != "lo" {
@@ -250,9 +250,9 @@ func whyDropped(f *Facts, ns string) (string, blame) {
 	return strings.Join(reasons, "; "), b
 }
 
-// isDropCounter reports whether a counter's name says it counts packets
+// IsDropCounter reports whether a counter's name says it counts packets
 // the kernel dropped or failed.
-func isDropCounter(name string) bool {
+func IsDropCounter(name string) bool {
 	for _, w := range []string{"Drop", "Discard", "Err", "NoRoutes", "ReversePath", "Unknown", "Fail", "Overflow", "Unreachs"} {
 		if strings.Contains(name, w) {
 			return true
@@ -284,7 +284,7 @@ func routeFix(f *Facts, s, d string, addr netip.Addr, lk Lookup) string {
 // subnetOf is the subnet of d's address that holds addr, else addr alone.
 func subnetOf(f *Facts, d string, addr netip.Addr) netip.Prefix {
 	dst := netip.PrefixFrom(addr, addr.BitLen())
-	if st := f.state(d); st != nil {
+	if st := f.State(d); st != nil {
 		for _, l := range st.Links {
 			for _, p := range l.Addresses {
 				if p.Contains(addr) && p.Bits() > 0 {
@@ -299,8 +299,8 @@ func subnetOf(f *Facts, d string, addr netip.Addr) netip.Prefix {
 // facing is s's interface whose veth peer is in d: on two namespaces
 // joined by a veth pair, the only way to d. Nil when none is (a bridge or
 // a router between them).
-func facing(f *Facts, s, d string) *topology.LinkState {
-	st := f.state(s)
+func facing(f *Facts, s, d string) *nsstate.LinkState {
+	st := f.State(s)
 	if st == nil {
 		return nil
 	}
@@ -323,12 +323,12 @@ func wrongWayVerdict(f *Facts, p ProbeFacts, s, d string, dst netip.Addr, lk Loo
 	if right == nil || !right.Up {
 		return Verdict{}, false // no direct way to d, or it is down: not a question of routes
 	}
-	if pl := linkOf(f.state(d), right.Peer.Interface); pl == nil || !pl.Up {
+	if pl := linkOf(f.State(d), right.Peer.Interface); pl == nil || !pl.Up {
 		return Verdict{}, false
 	}
 	w := wrongWay{ns: s, to: d, dst: dst, subnet: subnetOf(f, d, dst), route: lk.Output,
 		dev: lk.Dev, right: right.Name, resolution: resolutionName(p.Family), arrivedAtTo: arrived}
-	if l := linkOf(f.state(s), lk.Dev); l != nil && l.Peer != nil {
+	if l := linkOf(f.State(s), lk.Dev); l != nil && l.Peer != nil {
 		if l.Peer.Namespace == d {
 			return Verdict{}, false // another veth into d: the right way too
 		}

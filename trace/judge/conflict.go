@@ -1,11 +1,11 @@
-package trace
+package judge
 
 import (
 	"fmt"
 	"net/netip"
 
 	"github.com/nsdump/nsdump/cmdline"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // conflict is another interface answering for an address: the asker's
@@ -25,7 +25,7 @@ type conflict struct {
 // addr is a MAC that owner has on none of its interfaces, and candidates
 // (the namespaces behind the bridge ports, say) holds that MAC on an
 // interface that has addr too.
-func judgeConflict(asker, owner *topology.NamespaceState, addr netip.Addr, candidates []*topology.NamespaceState) (conflict, bool) {
+func judgeConflict(asker, owner *nsstate.NamespaceState, addr netip.Addr, candidates []*nsstate.NamespaceState) (conflict, bool) {
 	c := conflict{asker: asker.Name, addr: addr, owner: owner.Name}
 	for _, n := range asker.Neighbors {
 		if n.Addr == addr && n.MAC != "" && !n.State.Unresolved() {

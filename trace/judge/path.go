@@ -1,11 +1,11 @@
-package trace
+package judge
 
 import (
 	"encoding/json"
 	"net/netip"
 	"slices"
 
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // MaxHops is how many namespaces a path may cross.
@@ -96,36 +96,36 @@ type Lookup struct {
 	Errno string `json:"errno,omitempty"`
 	// Blocking is the blackhole, unreachable or prohibit route a failed
 	// lookup met, if that is why it failed.
-	Blocking topology.BlockingRoute `json:"blocking,omitzero"`
+	Blocking nsstate.BlockingRoute `json:"blocking,omitzero"`
 }
 
-// world is the kernel state a path is discovered from: namespaces' links
+// World is the kernel state a path is discovered from: namespaces' links
 // and tables, and their route lookups. Live, it asks the kernel; in tests,
 // recorded facts.
-type world interface {
-	state(ns string) *topology.NamespaceState // nil when the namespace cannot be read
-	route(ns string, dst, from netip.Addr, iif string) Lookup
+type World interface {
+	State(ns string) *nsstate.NamespaceState // nil when the namespace cannot be read
+	Route(ns string, dst, from netip.Addr, iif string) Lookup
 }
 
-// walk follows a packet from src to dst through the namespaces' route
+// Walk follows a packet from src to dst through the namespaces' route
 // lookups, veth peers and bridges, and returns its hops and the lookups it
 // made. from is the packet's source address. cut says the path goes on
 // past MaxHops namespaces: the last hop's out leads to one not followed.
-func walk(w world, src string, from, dst netip.Addr) (hops []Hop, lookups []Lookup, cut bool) {
-	st := w.state(src)
+func Walk(w World, src string, from, dst netip.Addr) (hops []Hop, lookups []Lookup, cut bool) {
+	st := w.State(src)
 	if st == nil {
 		return nil, nil, false
 	}
 	hops = []Hop{{Namespace: st.Name, Inode: st.Inode, Role: RoleSource}}
 	cur, iif := st, ""
 	for {
-		lk := w.route(cur.Name, dst, from, iif)
+		lk := w.Route(cur.Name, dst, from, iif)
 		lookups = append(lookups, lk)
 		if !lk.OK && iif != "" {
 			// The lookup a forwarded packet gets failed (forwarding off, no
 			// route, rp_filter): the path goes on where the namespace's own
 			// packets would, so that every hop can be shown and blamed.
-			lk = w.route(cur.Name, dst, netip.Addr{}, "")
+			lk = w.Route(cur.Name, dst, netip.Addr{}, "")
 			lookups = append(lookups, lk)
 		}
 		if !lk.OK || lk.Dev == "" || lk.Type == "local" {
@@ -171,7 +171,7 @@ func visited(hops []Hop, inode uint64) bool {
 // hop nh: over a veth to its peer, through every bridge on the way (by
 // the bridge's FDB entry for nh's MAC, else to the port that leads to nh).
 // It returns the bridges crossed and the namespace and interface it enters.
-func cross(w world, st *topology.NamespaceState, dev string, nh netip.Addr) ([]Hop, *topology.NamespaceState, string) {
+func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]Hop, *nsstate.NamespaceState, string) {
 	l := st.Link(dev)
 	if l == nil {
 		return nil, nil, ""
@@ -187,7 +187,7 @@ func cross(w world, st *topology.NamespaceState, dev string, nh netip.Addr) ([]H
 		if l.Peer == nil || l.Peer.Namespace == "" {
 			return bridges, nil, ""
 		}
-		pst := w.state(l.Peer.Namespace)
+		pst := w.State(l.Peer.Namespace)
 		if pst == nil {
 			return bridges, nil, ""
 		}
@@ -213,7 +213,7 @@ func cross(w world, st *topology.NamespaceState, dev string, nh netip.Addr) ([]H
 // choosePort picks the port of bridge (other than in) a frame for nh
 // leaves by: the FDB's port for nh's MAC, else the port whose veth peer
 // (or a bridge behind it) holds nh.
-func choosePort(w world, st *topology.NamespaceState, bridge, in string, nh netip.Addr, mac string) string {
+func choosePort(w World, st *nsstate.NamespaceState, bridge, in string, nh netip.Addr, mac string) string {
 	var ports []string
 	for _, l := range st.Links {
 		if l.Master == bridge && l.Name != in {
@@ -239,11 +239,11 @@ func choosePort(w world, st *topology.NamespaceState, bridge, in string, nh neti
 
 // leadsTo reports whether the veth l's peer holds nh (depth 0) or is a
 // port of a bridge one of whose other ports' peers holds it (depth 1).
-func leadsTo(w world, l *topology.LinkState, nh netip.Addr, depth int) bool {
+func leadsTo(w World, l *nsstate.LinkState, nh netip.Addr, depth int) bool {
 	if l == nil || l.Peer == nil || l.Peer.Namespace == "" {
 		return false
 	}
-	pst := w.state(l.Peer.Namespace)
+	pst := w.State(l.Peer.Namespace)
 	if pst == nil {
 		return false
 	}
@@ -262,4 +262,4 @@ func leadsTo(w world, l *topology.LinkState, nh netip.Addr, depth int) bool {
 	return false
 }
 
-func owns(st *topology.NamespaceState, a netip.Addr) bool { return st.Owns(a) }
+func owns(st *nsstate.NamespaceState, a netip.Addr) bool { return st.Owns(a) }

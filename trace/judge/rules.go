@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"encoding/json"
@@ -79,8 +79,8 @@ type Cond struct {
 	Values []string `json:"values"`
 }
 
-// parseRuleset reads `nft -j list ruleset` of namespace ns.
-func parseRuleset(ns string, js []byte) ([]Rule, error) {
+// ParseRuleset reads `nft -j list ruleset` of namespace ns.
+func ParseRuleset(ns string, js []byte) ([]Rule, error) {
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
@@ -413,8 +413,8 @@ func (f *Facts) spend(n int) bool {
 	return f.budget == 0 || f.work <= f.budget
 }
 
-// overBudget reports whether judging has compared more than the budget.
-func (f *Facts) overBudget() bool { return f.budget != 0 && f.work > f.budget }
+// OverBudget reports whether judging has compared more than the budget.
+func (f *Facts) OverBudget() bool { return f.budget != 0 && f.work > f.budget }
 
 // cost is what matching the rule compares at most: each condition, each
 // of its values.
@@ -502,3 +502,12 @@ func (r Rule) fix() cmdline.Command {
 	}
 	return cmdline.InNamespace(r.Namespace, "nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", strconv.Itoa(r.Handle))
 }
+
+// SetBudget bounds the work of judging f to n comparisons (0: no bound).
+func (f *Facts) SetBudget(n int) { f.budget = n }
+
+// Budget is the bound SetBudget set.
+func (f *Facts) Budget() int { return f.budget }
+
+// Work is how many comparisons judging f has made so far.
+func (f *Facts) Work() int { return f.work }

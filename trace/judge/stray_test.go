@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"net/netip"
@@ -35,7 +35,7 @@ func TestStrayDropsNotWeighed(t *testing.T) {
 			} {
 				p := pf
 				p.Drops = append(append([]KernelDropSeen{}, pf.Drops...), tt.drop)
-				if got := p.stray(tt.drop); got != tt.stray {
+				if got := p.Stray(tt.drop); got != tt.stray {
 					t.Errorf("%s %s %s: stray %v, want %v", name, pf.Direction, tt.what, got, tt.stray)
 				}
 				v := Judge(rec.Facts, p)

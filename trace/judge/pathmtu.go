@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ type narrow struct {
 // size, where a packet of that size stops.
 func narrowest(f *Facts, path []Hop, size int) (narrow, bool) {
 	for i, h := range path {
-		st := f.state(h.Namespace)
+		st := f.State(h.Namespace)
 		if l := linkOf(st, h.In); i > 0 && l != nil && l.MTU > 0 && l.MTU < size {
 			return narrow{hop: i, in: true, iface: l.Name, mtu: l.MTU}, true
 		}
@@ -53,7 +53,7 @@ func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
 		// smaller drops, silently. Lowering the larger never breaks what
 		// passes today.
 		prev := p.Path[n.hop-1]
-		pl := linkOf(f.state(prev.Namespace), prev.Out)
+		pl := linkOf(f.State(prev.Namespace), prev.Out)
 		if pl == nil {
 			return Verdict{}, false
 		}
@@ -102,7 +102,7 @@ func icmpTooBig(f *Facts, p ProbeFacts, hop int) Packet {
 		pkt.Proto, pkt.ICMPType = "ipv6-icmp", "packet-too-big"
 	}
 	h := p.Path[hop]
-	if l := linkOf(f.state(h.Namespace), h.In); l != nil {
+	if l := linkOf(f.State(h.Namespace), h.In); l != nil {
 		for _, a := range l.Addresses {
 			if a.Addr().Is4() == (p.Family == 4) && !a.Addr().IsLinkLocalUnicast() {
 				pkt.Src = a.Addr()

@@ -1,4 +1,4 @@
-package trace
+package judge
 
 import (
 	"fmt"
@@ -15,8 +15,8 @@ import (
 
 var iptablesHooks = map[string]string{"PREROUTING": "prerouting", "INPUT": "input", "FORWARD": "forward", "OUTPUT": "output", "POSTROUTING": "postrouting"}
 
-// parseIptablesSave reads iptables-save (or ip6tables-save) output of ns.
-func parseIptablesSave(ns, family, text string) []Rule {
+// ParseIptablesSave reads iptables-save (or ip6tables-save) output of ns.
+func ParseIptablesSave(ns, family, text string) []Rule {
 	var out []Rule
 	table := ""
 	count := map[string]int{}
@@ -89,19 +89,6 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 		not = false
 	}
 	return conds, verdict
-}
-
-// gatherLegacy reads the iptables-legacy rules of ns, both families:
-// nothing when the tools are missing or there are none.
-func gatherLegacy(ns string) []Rule {
-	var out []Rule
-	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
-		text, err := outputIn(ns, c.tool)
-		if err == nil {
-			out = append(out, parseIptablesSave(ns, c.family, string(text))...)
-		}
-	}
-	return out
 }
 
 // legacy reports whether the rule is an iptables-legacy one.

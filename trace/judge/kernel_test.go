@@ -1,0 +1,60 @@
+package judge
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestKernelAgreement: the kernel's reason fits a verdict when it names the
+// same namespace and a reason of the cause (or of what the verdict blamed:
+// a rule, rp_filter, a neighbour entry, a link with ARP off); otherwise
+// the detail says both.
+func TestKernelAgreement(t *testing.T) {
+	nft, rp, nothing := blame{rule: true}, blame{rpFilter: true}, blame{}
+	for _, tt := range []struct {
+		name          string
+		cause, ns     string
+		blamed        blame
+		reason, where string
+		agree         bool
+	}{
+		{"nft rule and NETFILTER_DROP", CauseDropped, "B", nft, "NETFILTER_DROP", "B", true},
+		{"nft rule but rp_filter", CauseDropped, "B", nft, "IP_RPFILTER", "B", false},
+		{"rp_filter and IP_RPFILTER", CauseDropped, "B", rp, "IP_RPFILTER", "B", true},
+		{"rp_filter but a rule", CauseDropped, "B", rp, "NETFILTER_DROP", "B", false},
+		{"nothing found, kernel knows", CauseDropped, "B", nothing, "IP_INHDR", "B", true},
+		{"nothing found, kernel names a rule", CauseDropped, "B", nothing, "NETFILTER_DROP", "B", true},
+		{"a rule, but TTL", CauseDropped, "B", nft, "IP_INHDR", "B", false},
+		{"another namespace", CauseDropped, "B", nft, "NETFILTER_DROP", "A", false},
+		{"port closed", CausePortClosed, "B", nothing, "NO_SOCKET", "B", true},
+		{"port closed but a firewall", CausePortClosed, "B", nothing, "NETFILTER_DROP", "B", false},
+		{"neighbour", CauseNeighbor, "A", nothing, "NEIGH_FAILED", "A", true},
+		{"neighbour but no route", CauseNeighbor, "A", nothing, "IP_OUTNOROUTES", "A", false},
+		// A neighbour that never resolves drops in the namespace that asked,
+		// even when the verdict blames another (the owner's ARP drop rule).
+		{"R's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "R", true},
+		{"R's neighbour entry, drop in C", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "C", false},
+		{"RR's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "RR"}, "NEIGH_FAILED", "R", false},
+		// Frames from a link with ARP off carry its own MAC: the next hop
+		// drops them as another host's.
+		{"ARP off in B, OTHERHOST in R", CauseNeighbor, "B", blame{noARP: true}, "OTHERHOST", "R", true},
+		{"ARP off in B, NETFILTER_DROP in R", CauseNeighbor, "B", blame{noARP: true}, "NETFILTER_DROP", "R", false},
+		{"no link blamed, OTHERHOST in R", CauseNeighbor, "B", nothing, "OTHERHOST", "R", false},
+		// A link down behind a bridge: the sender's resolution never
+		// completes, and it drops what it queued (issue 22, under load).
+		{"link down on A's resolution, NEIGH_FAILED in A", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "A", true},
+		{"link down on A's resolution, NEIGH_FAILED in C", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "C", false},
+		{"link down, no resolution, NEIGH_FAILED in A", CauseLinkDown, "M", nothing, "NEIGH_FAILED", "A", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			kd := KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}
+			said := kernelSaysOtherwise(Verdict{Cause: tt.cause, Namespace: tt.ns, blamed: tt.blamed}, []KernelDropSeen{kd})
+			if (said != "") == tt.agree {
+				t.Errorf("agree %v, but the kernel's word reads %q", tt.agree, said)
+			}
+			if said != "" && !strings.Contains(said, "the kernel says otherwise: it dropped the echo request with "+tt.reason+" at somewhere in "+tt.where) {
+				t.Errorf("the detail does not name the kernel's reason: %q", said)
+			}
+		})
+	}
+}
