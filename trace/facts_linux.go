@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -59,11 +58,19 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 			f.Namespaces = append(f.Namespaces, st)
 		}
 	}
-	f.After = afterStates(a.name, b.name)
+	var gaps []Gap
+	f.After, gaps = afterStates(a.name, b.name)
+	f.Gaps = append(f.Gaps, gaps...)
 	f.Counters = grownCounters(a, b)
+	for _, s := range []*side{a, b} {
+		if s.countersErr != nil {
+			f.Gaps = append(f.Gaps, Gap{What: GapCounters, Namespace: s.name, Error: s.countersErr.Error()})
+		}
+	}
 	f.Resolutions = resolutions(res.Report.Exchanges)
 	if failed {
-		f.Rules = gatherAllRules(names, []string{a.name, b.name})
+		f.Rules, gaps = gatherAllRules(names, []string{a.name, b.name})
+		f.Gaps = append(f.Gaps, gaps...)
 	}
 	for _, r := range runs {
 		routeGets := r.routeGets()
@@ -91,53 +98,6 @@ func pathNames(a, b *side, runs []*run) []string {
 		}
 	}
 	return names
-}
-
-// gatherAllRules reads the nftables rules of every namespace (at once)
-// and the iptables-legacy rules of the ends.
-func gatherAllRules(names, ends []string) []Rule {
-	rules := make([][]Rule, len(names)+len(ends))
-	var wg sync.WaitGroup
-	for i, ns := range names {
-		wg.Add(1)
-		go func() { defer wg.Done(); rules[i] = gatherRules(ns) }()
-	}
-	for i, ns := range ends {
-		wg.Add(1)
-		go func() { defer wg.Done(); rules[len(names)+i] = gatherLegacy(ns) }()
-	}
-	wg.Wait()
-	var out []Rule
-	for _, rs := range rules {
-		out = append(out, rs...)
-	}
-	return out
-}
-
-// gatherRules reads the nftables ruleset of ns (every family), or nothing
-// when nft is missing or the namespace has none.
-func gatherRules(ns string) []Rule {
-	js, err := outputIn(ns, "nft", "-j", "list", "ruleset")
-	if err != nil {
-		return nil
-	}
-	rules, _ := ParseRuleset(ns, js)
-	return rules
-}
-
-// afterStates reads the two ends now, then the namespaces behind their
-// veth peers and bridge ports.
-func afterStates(a, b string) []*topology.NamespaceState {
-	var out []*topology.NamespaceState
-	for _, ns := range []string{a, b} {
-		if st, err := topology.GatherState(ns); err == nil {
-			out = append(out, st)
-		}
-	}
-	if len(out) < 2 {
-		return out
-	}
-	return append(out, neighbours(out...)...)
 }
 
 // neighbours are the namespaces behind the bridge ports and veth peers
@@ -508,28 +468,4 @@ func sightOf(s decode.Sighting) (Sight, bool) {
 		return Sight{}, false
 	}
 	return Sight{Namespace: s.Point[:i], Iface: s.Point[i+1:], Dir: d}, true
-}
-
-// outputIn runs prog inside namespace ns through the descriptor of the
-// namespace held for the trace (topology.OutputIn), not by its name.
-func outputIn(ns, prog string, args ...string) ([]byte, error) {
-	h, err := topology.OpenNamespace(ns)
-	if err != nil {
-		return nil, err
-	}
-	defer h.Close()
-	return topology.OutputIn(h, prog, args...)
-}
-
-// gatherLegacy reads the iptables-legacy rules of ns, both families:
-// nothing when the tools are missing or there are none.
-func gatherLegacy(ns string) []Rule {
-	var out []Rule
-	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
-		text, err := outputIn(ns, c.tool)
-		if err == nil {
-			out = append(out, ParseIptablesSave(ns, c.family, string(text))...)
-		}
-	}
-	return out
 }

@@ -12,6 +12,7 @@ type (
 	Dir             = judge.Dir
 	Facts           = judge.Facts
 	FamilyPath      = judge.FamilyPath
+	Gap             = judge.Gap
 	Hop             = judge.Hop
 	ICMPSeen        = judge.ICMPSeen
 	KernelDropSeen  = judge.KernelDropSeen
@@ -50,6 +51,10 @@ const (
 	DirOut             = judge.DirOut
 	FactsPEN           = judge.FactsPEN
 	FactsVersion       = judge.FactsVersion
+	GapCounters        = judge.GapCounters
+	GapLegacy          = judge.GapLegacy
+	GapLinkState       = judge.GapLinkState
+	GapNftables        = judge.GapNftables
 	KindMTU            = judge.KindMTU
 	KindTCP            = judge.KindTCP
 	MaxHops            = judge.MaxHops

@@ -108,12 +108,19 @@ type side struct {
 	name string
 	ns   netns.NsHandle
 	info *topology.Namespace
-	// the kernel's protocol counters before and after the probes
+	// the kernel's protocol counters before and after the probes, and
+	// why they could not be read
 	before, after map[string]uint64
+	countersErr   error
 }
 
-func counters(ns string) map[string]uint64 {
-	c, _ := topology.NetCounters(ns)
+// counters reads the kernel's protocol counters of the side; the first
+// error is kept for the facts' gaps.
+func (s *side) counters() map[string]uint64 {
+	c, err := topology.NetCounters(s.name)
+	if err != nil && s.countersErr == nil {
+		s.countersErr = err
+	}
 	return c
 }
 
@@ -192,10 +199,10 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		runs = append(runs, ab, ba)
 	}
-	a.before, b.before = counters(a.name), counters(b.name)
+	a.before, b.before = a.counters(), b.counters()
 	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
 		probe(ctx, runs)
-		a.after, b.after = counters(a.name), counters(b.name)
+		a.after, b.after = a.counters(), b.counters()
 	})
 	if err != nil {
 		return res, err // interrupted: what was captured, without verdicts, for -w

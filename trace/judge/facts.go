@@ -30,6 +30,8 @@ type Facts struct {
 	// neighbor solicitation) the captures saw, by the address asked for.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
 	Probes      []ProbeFacts `json:"probes,omitempty"`
+	// Gaps are the evidence gathering could not read.
+	Gaps []Gap `json:"gaps,omitempty"`
 
 	// work counts what judging the facts compared: rules walked and the
 	// values of their conditions. budget, when not 0, is how much may be
@@ -290,3 +292,27 @@ func (l *Listener) String() string {
 	}
 	return fmt.Sprintf("pid %d %s on %s", l.PID, l.Comm, l.Address)
 }
+
+// Gap is evidence gathering could not read: what, in which namespace, and
+// why. It is a fact like the rest: a failed verdict that may rest on what
+// is missing says so, where a silent empty list would read as "no rule to
+// blame".
+type Gap struct {
+	What      string `json:"what"` // "nftables rules", "iptables-legacy rules", "kernel counters", "links and neighbours"
+	Namespace string `json:"namespace"`
+	Error     string `json:"error"`
+}
+
+// String is how a verdict names the gap: "could not list nftables rules
+// in B: ...".
+func (g Gap) String() string {
+	return "could not list " + g.What + " in " + g.Namespace + ": " + g.Error
+}
+
+// The gaps gathering records.
+const (
+	GapNftables  = "nftables rules"
+	GapLegacy    = "iptables-legacy rules"
+	GapCounters  = "kernel counters"
+	GapLinkState = "links and neighbours"
+)

@@ -153,6 +153,9 @@ func (f *Facts) check() error {
 	if links > maxLinks || addrs > maxAddrs {
 		return fmt.Errorf("%d links and %d addresses, more than %d and %d", links, addrs, maxLinks, maxAddrs)
 	}
+	if len(f.Gaps) > maxEntries {
+		return fmt.Errorf("%d gaps, more than %d", len(f.Gaps), maxEntries)
+	}
 	if len(f.Counters) > maxEntries || len(f.Resolutions) > maxSightings {
 		return fmt.Errorf("%d counters and %d neighbour resolutions, more than %d and %d", len(f.Counters), len(f.Resolutions), maxEntries, maxSightings)
 	}

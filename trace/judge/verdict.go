@@ -38,7 +38,39 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v.Detail += "; " + errs
 	}
 	v.Detail += kernelSaysOtherwise(v, p.evidence())
+	v.Detail += gapsOf(f, p, v)
 	return v
+}
+
+// gapsOf is what a failed verdict adds for the evidence that could not be
+// read in the namespaces its probe crossed: the verdict may rest on it.
+func gapsOf(f *Facts, p ProbeFacts, v Verdict) string {
+	if v.OK {
+		return ""
+	}
+	var out []string
+	for _, g := range f.Gaps {
+		if crosses(p, g.Namespace) {
+			out = append(out, g.String())
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(out, "; ")
+}
+
+// crosses reports whether the probe's packets go through namespace ns.
+func crosses(p ProbeFacts, ns string) bool {
+	if ns == p.From || ns == p.To {
+		return true
+	}
+	for _, h := range append(slices.Clone(p.Path), p.Back...) {
+		if h.Namespace == ns {
+			return true
+		}
+	}
+	return false
 }
 
 // passed is the verdict of a probe whose socket got everything.

@@ -1,0 +1,113 @@
+package trace
+
+import (
+	"errors"
+	"os/exec"
+	"strings"
+	"sync"
+
+	"github.com/nsdump/nsdump/topology"
+)
+
+// gatherAllRules reads the nftables rules of every namespace (at once)
+// and the iptables-legacy rules of the ends, with what it could not read.
+func gatherAllRules(names, ends []string) ([]Rule, []Gap) {
+	type got struct {
+		rules []Rule
+		gaps  []Gap
+	}
+	all := make([]got, len(names)+len(ends))
+	var wg sync.WaitGroup
+	for i, ns := range names {
+		wg.Add(1)
+		go func() { defer wg.Done(); all[i].rules, all[i].gaps = gatherRules(ns) }()
+	}
+	for i, ns := range ends {
+		wg.Add(1)
+		go func() { defer wg.Done(); all[len(names)+i].rules, all[len(names)+i].gaps = gatherLegacy(ns) }()
+	}
+	wg.Wait()
+	var rules []Rule
+	var gaps []Gap
+	for _, g := range all {
+		rules, gaps = append(rules, g.rules...), append(gaps, g.gaps...)
+	}
+	return rules, gaps
+}
+
+// gatherRules reads the nftables ruleset of ns (every family); what keeps
+// it from reading them (nft missing, refused, unreadable output) is a gap.
+func gatherRules(ns string) ([]Rule, []Gap) {
+	js, err := outputIn(ns, "nft", "-j", "list", "ruleset")
+	if err != nil {
+		return nil, []Gap{{What: GapNftables, Namespace: ns, Error: runError(err)}}
+	}
+	rules, err := ParseRuleset(ns, js)
+	if err != nil {
+		return rules, []Gap{{What: GapNftables, Namespace: ns, Error: err.Error()}}
+	}
+	return rules, nil
+}
+
+// gatherLegacy reads the iptables-legacy rules of ns, both families. A
+// host without the legacy tools has no legacy rules (nothing could have
+// added them): no gap; any other failure is one.
+func gatherLegacy(ns string) ([]Rule, []Gap) {
+	var out []Rule
+	var gaps []Gap
+	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
+		if _, err := exec.LookPath(c.tool); err != nil {
+			continue
+		}
+		text, err := outputIn(ns, c.tool)
+		if err != nil {
+			gaps = append(gaps, Gap{What: GapLegacy, Namespace: ns, Error: c.tool + ": " + runError(err)})
+			continue
+		}
+		out = append(out, ParseIptablesSave(ns, c.family, string(text))...)
+	}
+	return out, gaps
+}
+
+// runError is a failed program's error with the first line it wrote on
+// stderr: "exit status 127: nsenter: failed to execute nft: No such file
+// or directory".
+func runError(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if line, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n"); line != "" {
+			return err.Error() + ": " + line
+		}
+	}
+	return err.Error()
+}
+
+// outputIn runs prog inside namespace ns through the descriptor of the
+// namespace held for the trace (topology.OutputIn), not by its name.
+func outputIn(ns, prog string, args ...string) ([]byte, error) {
+	h, err := topology.OpenNamespace(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	return topology.OutputIn(h, prog, args...)
+}
+
+// afterStates reads the two ends now, then the namespaces behind their
+// veth peers and bridge ports; an end it cannot read is a gap.
+func afterStates(a, b string) ([]*topology.NamespaceState, []Gap) {
+	var out []*topology.NamespaceState
+	var gaps []Gap
+	for _, ns := range []string{a, b} {
+		st, err := topology.GatherState(ns)
+		if err != nil {
+			gaps = append(gaps, Gap{What: GapLinkState, Namespace: ns, Error: err.Error()})
+			continue
+		}
+		out = append(out, st)
+	}
+	if len(out) < 2 {
+		return out, gaps
+	}
+	return append(out, neighbours(out...)...), gaps
+}
