@@ -263,6 +263,25 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		proto = "ipv6-icmp"
 	}
 	pf.Request = Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
+	id, ok := r.socketFacts(kind, src, &pr, &pf, exchanges)
+	if !ok {
+		return pr, pf, false
+	}
+	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
+	for _, ex := range exchanges {
+		req, ans, ok := r.roles(kind, ex, src, id)
+		if !ok {
+			continue
+		}
+		pr.Seen = append(pr.Seen, ex.Seen...)
+		seeExchange(&pf, kind, ex, req, ans)
+	}
+	return pr, pf, true
+}
+
+// socketFacts fills in what the probe's socket said, and returns the echo
+// id its packets carry; false for an mtu probe that did not run.
+func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *ProbeFacts, exchanges []*decode.Exchange) (uint16, bool) {
 	id := r.echo.ID
 	switch kind {
 	case decode.KindTCPConn:
@@ -278,7 +297,7 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 		}
 	case KindMTU:
 		if r.mtu.size == 0 || !r.echoOK() {
-			return pr, pf, false
+			return 0, false
 		}
 		id = r.mtu.echo.ID
 		pf.OK = len(r.mtu.echo.Replies) == r.cfg.Count
@@ -295,62 +314,64 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 			pr.RTTms = r.echoRTT(exchanges)
 		}
 	}
-	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
-	for _, ex := range exchanges {
-		var req, ans func(decode.Sighting) bool
+	return id, true
+}
+
+// roles says whether exchange ex is the probe's, and which of its
+// sightings are the probe's request and which its answer.
+func (r *run) roles(kind string, ex *decode.Exchange, src netip.Addr, id uint16) (req, ans func(decode.Sighting) bool, ok bool) {
+	none := func(decode.Sighting) bool { return false }
+	switch {
+	case kind == decode.KindTCPConn && ex.Kind == kind && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
+		return decode.Sighting.TCPConnect, func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }, true
+	case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
+		return func(s decode.Sighting) bool { return s.What == "request" }, func(s decode.Sighting) bool { return s.What == "reply" }, true
+	case kind == decode.KindTCPConn && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
+		// An error about a segment of its connection whose exchange had
+		// ended (a retransmission after the reset or the close).
+		return none, none, true
+	case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
+		(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
+		// An error about one of its echoes whose exchange had ended
+		// (the reply seen on its way back, before a hop refused it).
+		return none, none, true
+	}
+	return nil, nil, false
+}
+
+// seeExchange adds to pf where the probe's exchange ex was seen: its
+// request and answer at each capture point, the kernel's drops, and the
+// ICMP errors about it.
+func seeExchange(pf *ProbeFacts, kind string, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
+	for _, s := range ex.Seen {
+		sight, ok := sightOf(s)
 		switch {
-		case kind == decode.KindTCPConn && ex.Kind == kind && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
-			req = decode.Sighting.TCPConnect
-			ans = func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }
-		case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
-			req = func(s decode.Sighting) bool { return s.What == "request" }
-			ans = func(s decode.Sighting) bool { return s.What == "reply" }
-		case kind == decode.KindTCPConn && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
-			// An error about a segment of its connection whose exchange had
-			// ended (a retransmission after the reset or the close).
-			req = func(decode.Sighting) bool { return false }
-			ans = req
-		case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
-			(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
-			// An error about one of its echoes whose exchange had ended
-			// (the reply seen on its way back, before a hop refused it).
-			req = func(decode.Sighting) bool { return false }
-			ans = req
-		default:
-			continue
-		}
-		pr.Seen = append(pr.Seen, ex.Seen...)
-		for _, s := range ex.Seen {
-			sight, ok := sightOf(s)
-			switch {
-			case !s.Drop.IsZero():
-				ns, _ := capture.DropsNamespace(s.Point)
-				kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
-					What: decode.PacketNoun(kind, s.What)}
-				kd.Stray = pf.Stray(kd)
-				pf.Drops = append(pf.Drops, kd)
-			case !ok:
-			case req(s):
-				pf.RequestSeen = append(pf.RequestSeen, sight)
-			case ans(s):
-				pf.AnswerSeen = append(pf.AnswerSeen, sight)
-				if _, reset := s.TCPAnswer(); reset {
-					pf.Refused = true
-				}
+		case !s.Drop.IsZero():
+			ns, _ := capture.DropsNamespace(s.Point)
+			kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
+				What: decode.PacketNoun(kind, s.What)}
+			kd.Stray = pf.Stray(kd)
+			pf.Drops = append(pf.Drops, kd)
+		case !ok:
+		case req(s):
+			pf.RequestSeen = append(pf.RequestSeen, sight)
+		case ans(s):
+			pf.AnswerSeen = append(pf.AnswerSeen, sight)
+			if _, reset := s.TCPAnswer(); reset {
+				pf.Refused = true
 			}
-		}
-		for _, e := range ex.Errors {
-			from, _ := netip.ParseAddr(e.From)
-			is := ICMPSeen{From: from, Type: e.Type, Code: e.Code, Text: e.Text}
-			for _, s := range ex.Seen {
-				if sight, ok := sightOf(s); ok && s.What == e.Text {
-					is.Seen = append(is.Seen, sight)
-				}
-			}
-			pf.Errors = append(pf.Errors, is)
 		}
 	}
-	return pr, pf, true
+	for _, e := range ex.Errors {
+		from, _ := netip.ParseAddr(e.From)
+		is := ICMPSeen{From: from, Type: e.Type, Code: e.Code, Text: e.Text}
+		for _, s := range ex.Seen {
+			if sight, ok := sightOf(s); ok && s.What == e.Text {
+				is.Seen = append(is.Seen, sight)
+			}
+		}
+		pf.Errors = append(pf.Errors, is)
+	}
 }
 
 // ownTCP reports whether an exchange's ends are the TCP probe's

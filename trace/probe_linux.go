@@ -64,29 +64,17 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id u
 // included) that must not be fragmented (DF), or small ones when size is 0.
 func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id uint16, count int, timeout time.Duration, size int) (echoResult, error) {
 	res := echoResult{ID: id, Replies: map[uint16]time.Duration{}}
-	proto, request := unix.IPPROTO_ICMP, byte(8)
-	if dst.Is6() {
-		// The kernel computes an ICMPv6 raw socket's checksum (RFC 3542).
-		proto, request = unix.IPPROTO_ICMPV6, 128
-	}
-	fd, err := socketIn(ns, domain(dst), unix.SOCK_RAW, proto)
+	fd, pad, err := echoSocket(ns, src, dst, size)
 	if err != nil {
-		return res, fmt.Errorf("ICMP socket: %w", err)
+		return res, err
 	}
 	defer unix.Close(fd)
-	if src.IsValid() {
-		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
-			return res, fmt.Errorf("bind the ICMP socket to %s: %w", src, err)
-		}
+	request := byte(8)
+	if dst.Is6() {
+		request = 128
 	}
-	pad := 0
-	if size > 0 {
-		if pad, err = dontFragment(fd, dst, size); err != nil {
-			return res, err
-		}
-	}
-	sa := sockaddr(dst, 0)
 	sent := make(map[uint16]time.Time, count)
+	sa := sockaddr(dst, 0)
 	for seq := 1; seq <= count; seq++ {
 		sent[uint16(seq)] = time.Now()
 		if err := unix.Sendto(fd, echoRequest(request, id, uint16(seq), pad), 0, sa); err != nil {
@@ -100,24 +88,58 @@ func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr,
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	if res.Sent == 0 {
-		return res, nil
+	if res.Sent > 0 {
+		awaitReplies(ctx, fd, dst, sent, &res, time.Now().Add(timeout), max(1500, size+64))
 	}
-	deadline := time.Now().Add(timeout)
-	buf := make([]byte, max(1500, size+64))
+	return res, nil
+}
+
+// echoSocket opens the raw ICMP socket of an echo probe inside ns, bound
+// to src when valid; for a sized probe (size > 0) it sends without
+// fragmenting and pad is the padding that makes a request size bytes.
+func echoSocket(ns netns.NsHandle, src, dst netip.Addr, size int) (fd, pad int, err error) {
+	proto := unix.IPPROTO_ICMP
+	if dst.Is6() {
+		// The kernel computes an ICMPv6 raw socket's checksum (RFC 3542).
+		proto = unix.IPPROTO_ICMPV6
+	}
+	fd, err = socketIn(ns, domain(dst), unix.SOCK_RAW, proto)
+	if err != nil {
+		return -1, 0, fmt.Errorf("ICMP socket: %w", err)
+	}
+	if src.IsValid() {
+		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
+			unix.Close(fd)
+			return -1, 0, fmt.Errorf("bind the ICMP socket to %s: %w", src, err)
+		}
+	}
+	if size > 0 {
+		if pad, err = dontFragment(fd, dst, size); err != nil {
+			unix.Close(fd)
+			return -1, 0, err
+		}
+	}
+	return fd, pad, nil
+}
+
+// awaitReplies reads the echo replies (and an ICMP error about the
+// requests) into res until every request sent is answered, the deadline
+// passes or ctx ends.
+func awaitReplies(ctx context.Context, fd int, dst netip.Addr, sent map[uint16]time.Time, res *echoResult, deadline time.Time, bufSize int) {
+	buf := make([]byte, bufSize)
 	take := func(n int, from unix.Sockaddr) {
 		m := parseICMP(buf[:n])
 		if dst.Is6() {
 			m = parseICMPv6(buf[:n], from)
 		}
 		switch {
-		case m.reply && m.id == id:
+		case m.reply && m.id == res.ID:
 			if t, ok := sent[m.seq]; ok {
 				if _, dup := res.Replies[m.seq]; !dup {
 					res.Replies[m.seq] = time.Since(t)
 				}
 			}
-		case m.err && m.quotedID == id && res.ICMPErr == "":
+		case m.err && m.quotedID == res.ID && res.ICMPErr == "":
 			res.ICMPErr = fmt.Sprintf("%s type %d code %d from %s", m.proto, m.typ, m.code, m.from)
 			res.PathMTU = m.mtu
 		}
@@ -139,7 +161,6 @@ func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr,
 		}
 		take(n, from)
 	}
-	return res, nil
 }
 
 func echoRequest(typ byte, id, seq uint16, pad int) []byte {
