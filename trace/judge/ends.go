@@ -17,29 +17,14 @@ import (
 // namespaces is judged again by judge, which may know better.
 func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 	s, d := p.From, p.To
-	dst, src := p.Request.Dst, p.Request.Src
+	dst := p.Request.Dst
 	fwd := p.lookupIn(s)
 	ev := evidenceOf(p)
 	if v, ok := wrongWayVerdict(f, p, s, d, dst, fwd, ev.reachedDst); ok {
 		return v
 	}
 	// A link set down also takes its routes away: blame the link first.
-	if ns, name, down := linkDownAt(f, s, d, fwd.Dev); down {
-		v := Verdict{Cause: CauseLinkDown, Namespace: ns, RouteGet: p.routeGet(s),
-			Detail: fmt.Sprintf("%s in %s is down", name, ns),
-			Fix:    cmdline.IP(ns, "link", "set", name, "up").String()}
-		here, other, addr := s, d, dst
-		if ns != s {
-			here, other, addr = d, s, src
-			v.RouteGet = p.routeGet(d)
-		}
-		if lk := p.lookupIn(here); !lk.OK {
-			// Setting the link down flushed the routes through it.
-			if add := routeFix(f, here, other, addr, lk); add != "" {
-				v.Fix += " && " + add
-				v.Detail += ", and its routes went down with it"
-			}
-		}
+	if v, ok := linkDownVerdict(f, p, fwd); ok {
 		return v
 	}
 	if !fwd.OK {
@@ -79,31 +64,7 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		return v
 	}
 	if ev.reachedDst {
-		back := p.lookupIn(d)
-		if !back.OK {
-			v := Verdict{Cause: CauseNoReturnRoute, Namespace: d, RouteGet: back.routeGet(),
-				Detail: fmt.Sprintf("the request reached %s, which has no route back to %s", d, src),
-				Fix:    routeFix(f, d, s, src, back)}
-			if br := back.Blocking; br.Type != "" {
-				v.Detail += fmt.Sprintf(": its route there is %q", br.String())
-			}
-			return v
-		}
-		// Reverse-path filtering drops a request whose route back is not
-		// the way it came: then the kernel's own reason stands.
-		if !slices.ContainsFunc(f.Counters, func(c Counter) bool { return c.Namespace == d && strings.Contains(c.Name, "ReversePath") }) {
-			if v, ok := wrongWayVerdict(f, p, d, s, src, back, ev.replyBack); ok {
-				return v
-			}
-		}
-		if ev.replyBack {
-			why, b := whyDropped(f, s)
-			return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
-				Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, why)}
-		}
-		why, b := whyDropped(f, d)
-		return Verdict{Cause: CauseDropped, Namespace: d, RouteGet: back.routeGet(), blamed: b,
-			Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, why)}
+		return reachedVerdict(f, p, fwd, ev)
 	}
 	if ev.leftSender {
 		return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(),
@@ -112,6 +73,64 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 	why, b := whyDropped(f, s)
 	return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
 		Detail: fmt.Sprintf("the request never left %s: %s", s, why)}
+}
+
+// linkDownVerdict blames a link on the way between the two ends that is
+// down, and the routes that went down with it.
+func linkDownVerdict(f *Facts, p ProbeFacts, fwd Lookup) (Verdict, bool) {
+	s, d := p.From, p.To
+	ns, name, down := linkDownAt(f, s, d, fwd.Dev)
+	if !down {
+		return Verdict{}, false
+	}
+	v := Verdict{Cause: CauseLinkDown, Namespace: ns, RouteGet: p.routeGet(s),
+		Detail: fmt.Sprintf("%s in %s is down", name, ns),
+		Fix:    cmdline.IP(ns, "link", "set", name, "up").String()}
+	here, other, addr := s, d, p.Request.Dst
+	if ns != s {
+		here, other, addr = d, s, p.Request.Src
+		v.RouteGet = p.routeGet(d)
+	}
+	if lk := p.lookupIn(here); !lk.OK {
+		// Setting the link down flushed the routes through it.
+		if add := routeFix(f, here, other, addr, lk); add != "" {
+			v.Fix += " && " + add
+			v.Detail += ", and its routes went down with it"
+		}
+	}
+	return v, true
+}
+
+// reachedVerdict judges a request that reached the destination: no route
+// back, a route back the wrong way, or dropped on the way back or there.
+func reachedVerdict(f *Facts, p ProbeFacts, fwd Lookup, ev evidence) Verdict {
+	s, d := p.From, p.To
+	src := p.Request.Src
+	back := p.lookupIn(d)
+	if !back.OK {
+		v := Verdict{Cause: CauseNoReturnRoute, Namespace: d, RouteGet: back.routeGet(),
+			Detail: fmt.Sprintf("the request reached %s, which has no route back to %s", d, src),
+			Fix:    routeFix(f, d, s, src, back)}
+		if br := back.Blocking; br.Type != "" {
+			v.Detail += fmt.Sprintf(": its route there is %q", br.String())
+		}
+		return v
+	}
+	// Reverse-path filtering drops a request whose route back is not
+	// the way it came: then the kernel's own reason stands.
+	if !slices.ContainsFunc(f.Counters, func(c Counter) bool { return c.Namespace == d && strings.Contains(c.Name, "ReversePath") }) {
+		if v, ok := wrongWayVerdict(f, p, d, s, src, back, ev.replyBack); ok {
+			return v
+		}
+	}
+	if ev.replyBack {
+		why, b := whyDropped(f, s)
+		return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
+			Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, why)}
+	}
+	why, b := whyDropped(f, d)
+	return Verdict{Cause: CauseDropped, Namespace: d, RouteGet: back.routeGet(), blamed: b,
+		Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, why)}
 }
 
 // evidence is where the captures saw a probe's request and its answer,

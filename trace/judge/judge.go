@@ -173,61 +173,10 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		v = rv
 		story += ", which never answered"
 	default:
-		aseen, aresolution := answerOrResolution(f, p)
-		what := "the answer"
-		if aresolution {
-			what = "the answer's neighbour resolution"
+		var ok bool
+		if v, story, ok = judgeAnswer(f, p, story); !ok {
+			return Verdict{}, false
 		}
-		bevs := events(p.Back, aresolution)
-		blast, bstory := place(p.Back, bevs, aseen, what)
-		if p.BackTruncated && !aresolution && blast >= 0 && blast == len(bevs)-1 {
-			return Verdict{}, false // the answer went on past the namespaces followed
-		}
-		if aresolution && blast >= 0 {
-			story += "; " + bstory
-			if blast < len(bevs)-1 {
-				v = stuck(f, p, p.Back, bevs, blast, p.Answer, true)
-				break
-			}
-			rv, ok := unanswered(f, p, p.Back, bevs[blast], p.Answer, true)
-			if !ok {
-				return Verdict{}, false
-			}
-			v = rv
-			story += ", which never answered"
-			break
-		}
-		if blast < 0 && !p.Refused {
-			// Nothing answered: the destination's firewall, on the way in
-			// or on the way out, if a rule matches.
-			d := p.Path[len(p.Path)-1]
-			rs := f.culprits(d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
-			if len(p.Back) > 0 {
-				rs = append(rs, f.culprits(d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
-			}
-			if len(rs) == 0 {
-				return Verdict{}, false
-			}
-			v = ruleVerdict(rs)
-			story += ", nothing answered"
-			break
-		}
-		if blast == len(bevs)-1 && complete(p.Back) && !p.Refused {
-			// The answer came back into the sender and never reached the probe.
-			s := p.Back[len(p.Back)-1]
-			rs := f.culprits(s.Namespace, RoleDestination, p.Answer, at{in: s.In})
-			if len(rs) == 0 {
-				return Verdict{}, false
-			}
-			story += "; " + bstory + ", never reached the probe"
-			v = ruleVerdict(rs)
-			break
-		}
-		if blast < 0 || (blast == len(bevs)-1 && complete(p.Back)) || p.Refused {
-			return Verdict{}, false // the destination's own doing: the two-namespace diagnosis knows it
-		}
-		story += "; " + bstory
-		v = stuck(f, p, p.Back, bevs, blast, p.Answer, true)
 	}
 	v.Story = story
 	v.Detail = story + ": " + v.Detail
@@ -238,6 +187,58 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		v.Detail += "; " + errs
 	}
 	return v, true
+}
+
+// judgeAnswer judges a request that reached its destination by what came
+// back: where the answer (or its neighbour resolution) stopped on its way,
+// or the destination's firewall when nothing answered. story is the
+// request's so far; false leaves the verdict to the two-namespace
+// diagnosis (the destination's own doing).
+func judgeAnswer(f *Facts, p ProbeFacts, story string) (Verdict, string, bool) {
+	aseen, aresolution := answerOrResolution(f, p)
+	what := "the answer"
+	if aresolution {
+		what = "the answer's neighbour resolution"
+	}
+	bevs := events(p.Back, aresolution)
+	blast, bstory := place(p.Back, bevs, aseen, what)
+	if p.BackTruncated && !aresolution && blast >= 0 && blast == len(bevs)-1 {
+		return Verdict{}, story, false // the answer went on past the namespaces followed
+	}
+	if aresolution && blast >= 0 {
+		story += "; " + bstory
+		if blast < len(bevs)-1 {
+			return stuck(f, p, p.Back, bevs, blast, p.Answer, true), story, true
+		}
+		v, ok := unanswered(f, p, p.Back, bevs[blast], p.Answer, true)
+		return v, story + ", which never answered", ok
+	}
+	if blast < 0 && !p.Refused {
+		// Nothing answered: the destination's firewall, on the way in
+		// or on the way out, if a rule matches.
+		d := p.Path[len(p.Path)-1]
+		rs := f.culprits(d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
+		if len(p.Back) > 0 {
+			rs = append(rs, f.culprits(d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
+		}
+		if len(rs) == 0 {
+			return Verdict{}, story, false
+		}
+		return ruleVerdict(rs), story + ", nothing answered", true
+	}
+	if blast == len(bevs)-1 && complete(p.Back) && !p.Refused {
+		// The answer came back into the sender and never reached the probe.
+		s := p.Back[len(p.Back)-1]
+		rs := f.culprits(s.Namespace, RoleDestination, p.Answer, at{in: s.In})
+		if len(rs) == 0 {
+			return Verdict{}, story, false
+		}
+		return ruleVerdict(rs), story + "; " + bstory + ", never reached the probe", true
+	}
+	if blast < 0 || (blast == len(bevs)-1 && complete(p.Back)) || p.Refused {
+		return Verdict{}, story, false // the destination's own doing: the two-namespace diagnosis knows it
+	}
+	return stuck(f, p, p.Back, bevs, blast, p.Answer, true), story + "; " + bstory, true
 }
 
 // stuck blames the namespace where a packet following path was last seen:
