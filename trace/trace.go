@@ -155,16 +155,48 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	w := newLiveWorld()
-	paths := map[string][]Hop{}
-	var famPaths []FamilyPath
-	var lookups []Lookup
-	var runs []*run
-	var listeners []*listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
+	pl, err := planRuns(cfg, w, a, b, fams)
+	defer pl.close()
+	if err != nil {
+		return nil, err
+	}
+	runs := pl.runs
+	a.before, b.before = a.counters(), b.counters()
+	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
+		probe(ctx, runs)
+		a.after, b.after = a.counters(), b.counters()
+	})
+	if err != nil {
+		return res, err // interrupted: what was captured, without verdicts, for -w
+	}
+	res.Path, res.Paths = pl.paths, pl.famPaths
+	res.Facts = &Facts{Lookups: pl.lookups}
+	if err := res.gather(w, a, b, fams, runs); err != nil {
+		return nil, err
+	}
+	res.judgeAll()
+	if res.DropsUnavailable == nil {
+		res.attachKernelDrops()
+	}
+	return res, nil
+}
+
+// plan is what a trace sets up before its probes: each direction's run
+// in every family, the paths found from kernel state, the route lookups
+// made on the way, and the listeners it started.
+type plan struct {
+	runs      []*run
+	paths     map[string][]Hop // the first family's, by direction
+	famPaths  []FamilyPath
+	lookups   []Lookup
+	listeners []*listener
+}
+
+// planRuns discovers both directions' paths in every family and, unless
+// told not to, listens on the port at both ends. The listeners started
+// are in the plan even when it fails: close closes them.
+func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error) {
+	pl := &plan{paths: map[string][]Hop{}}
 	for _, f := range fams {
 		// Each side probes from the very address the other probes, so that
 		// both directions test one pair (the kernel's own choice of source
@@ -178,45 +210,35 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		ab.path, ba.path, lk, ab.pathCut, ba.pathCut = discoverPaths(w, a.name, b.name, f.a, f.b)
 		ab.backPath, ba.backPath = ba.path, ab.path
 		ab.backCut, ba.backCut = ba.pathCut, ab.pathCut
-		lookups = append(lookups, lk...)
-		if len(paths) == 0 {
-			paths[ab.direction()], paths[ba.direction()] = ab.path, ba.path
+		pl.lookups = append(pl.lookups, lk...)
+		if len(pl.paths) == 0 {
+			pl.paths[ab.direction()], pl.paths[ba.direction()] = ab.path, ba.path
 		}
 		for _, r := range []*run{ab, ba} {
-			famPaths = append(famPaths, FamilyPath{Direction: r.direction(), Family: f.v, Hops: r.path, Truncated: r.pathCut})
+			pl.famPaths = append(pl.famPaths, FamilyPath{Direction: r.direction(), Family: f.v, Hops: r.path, Truncated: r.pathCut})
 		}
 		if !cfg.NoListen {
 			for _, r := range []*run{ab, ba} {
 				l, existing, err := listenOrFind(r.to, f.v, cfg.Port)
 				if err != nil {
-					return nil, err
+					return pl, err
 				}
 				if l != nil {
-					listeners = append(listeners, l)
+					pl.listeners = append(pl.listeners, l)
 				}
 				r.listener, r.existing = l, existing
 			}
 		}
-		runs = append(runs, ab, ba)
+		pl.runs = append(pl.runs, ab, ba)
 	}
-	a.before, b.before = a.counters(), b.counters()
-	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
-		probe(ctx, runs)
-		a.after, b.after = a.counters(), b.counters()
-	})
-	if err != nil {
-		return res, err // interrupted: what was captured, without verdicts, for -w
+	return pl, nil
+}
+
+// close closes the listeners the plan started.
+func (pl *plan) close() {
+	for _, l := range pl.listeners {
+		l.Close()
 	}
-	res.Path, res.Paths = paths, famPaths
-	res.Facts = &Facts{Lookups: lookups}
-	if err := res.gather(w, a, b, fams, runs); err != nil {
-		return nil, err
-	}
-	res.judgeAll()
-	if res.DropsUnavailable == nil {
-		res.attachKernelDrops()
-	}
-	return res, nil
 }
 
 // openSides opens both namespaces.
