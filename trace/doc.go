@@ -11,5 +11,7 @@
 // Package rules: everything that reads the kernel or runs a program lives
 // here or below (topology, capture, drops); nothing here decides a verdict.
 // The facts and verdict types are judge's, named here by aliases
-// (judge_names.go) so that a trace's Result carries them.
+// (judge_names.go) so that a trace's Result carries them. A trace's
+// result and the record of a -w file (result.go, record.go) build on every
+// system, for nsdump read; all that reaches the kernel is in _linux.go files.
 package trace

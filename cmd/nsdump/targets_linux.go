@@ -5,8 +5,9 @@ import (
 	"errors"
 
 	"fmt"
-	"github.com/nsdump/nsdump/capture"
 	"sync"
+
+	"github.com/nsdump/nsdump/capture"
 
 	"github.com/nsdump/nsdump/topology"
 )

@@ -172,9 +172,6 @@ func (o *captureOpts) run(ctx context.Context, e env, targets []capture.Target) 
 	return closeErr
 }
 
-// captureStamp is the section comment of the files nsdump capture writes.
-const captureStamp = "captured by nsdump"
-
 // lessGarbage collects garbage more often than Go's default (GOGC=100)
 // unless GOGC says otherwise: frames are read in place from the rings, and
 // a capture's heap is the few milliseconds of frames the merge makes wait

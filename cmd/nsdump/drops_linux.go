@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/nsdump/nsdump/capture"
-	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/drops"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace"
@@ -123,35 +122,6 @@ func warnDrops(stderr io.Writer, res *trace.Result) {
 	}
 	if res.DropsLost > 0 {
 		fmt.Fprintf(stderr, "nsdump: the drop monitor lost %d kernel drops\n", res.DropsLost)
-	}
-}
-
-// printKernelDrops prints the kernel's drops of a probe's packets, one line
-// per reason, location and namespace: "kernel: NETFILTER_DROP at
-// nft_do_chain in B (the echo request, 3 times)".
-func printKernelDrops(w io.Writer, p trace.Probe) {
-	type key struct {
-		reason, location, ns, what string
-		stray                      bool
-	}
-	var order []key
-	count := map[key]int{}
-	for _, kd := range p.KernelDrops {
-		k := key{kd.Reason, kd.Location, kd.Namespace, kd.What, kd.Stray}
-		if count[k] == 0 {
-			order = append(order, k)
-		}
-		count[k]++
-	}
-	for _, k := range order {
-		times := ""
-		if n := count[k]; n > 1 {
-			times = fmt.Sprintf(", %d times", n)
-		}
-		if k.stray {
-			times += "; trace's own, not the path's"
-		}
-		fmt.Fprintf(w, "    kernel: %s at %s in %s (%s%s)\n", decode.Printable(k.reason), decode.Printable(k.location), decode.Printable(k.ns), decode.Printable(k.what), times)
 	}
 }
 

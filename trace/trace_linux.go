@@ -18,89 +18,12 @@ import (
 	"github.com/vishvananda/netns"
 )
 
-// Config is one trace; nil fields of a *Config passed to Run take defaults.
-type Config struct {
-	From, To string     // namespaces A and B (any target: name, pid:N, path)
-	ToAddr   netip.Addr // B's address to probe; by default the one A's route reaches through the interface facing B
-	FromAddr netip.Addr // A's address, the source of A's probes and what B probes; chosen the same way by default
-	Port     uint16     // TCP port; default 7096
-	Count    int        // echo requests per direction; default 3
-	Timeout  time.Duration
-	NoListen bool // probe whatever is (or is not) listening instead of listening ourselves
-}
-
-// Endpoint is one side of the trace: Address is the one probed in the
-// first family, Addresses one per family probed.
-type Endpoint struct {
-	Namespace string     `json:"namespace"`
-	Inode     uint64     `json:"inode"`
-	Container *Container `json:"container,omitempty"`
-	Address   string     `json:"address"`
-	Addresses []string   `json:"addresses"`
-}
-
-// Container is the container whose namespace an endpoint is, as its
-// engine knows it (docs/containers.md).
-type Container struct {
-	Engine string `json:"engine"`
-	Name   string `json:"name"`
-	ID     string `json:"id"`
-}
-
 // containerOf is the endpoint's container, if the namespace is one's.
 func containerOf(ns *topology.Namespace) *Container {
 	if ns == nil || ns.Container == nil {
 		return nil
 	}
 	return &Container{Engine: ns.Container.Engine, Name: ns.Container.Name, ID: ns.Container.ID}
-}
-
-// Probe is one probe's verdict.
-type Probe struct {
-	Direction string            `json:"direction"`
-	Kind      string            `json:"kind"`
-	Family    int               `json:"family"`
-	OK        bool              `json:"ok"`
-	Cause     string            `json:"cause"`
-	Namespace string            `json:"namespace"`
-	RouteGet  *RouteGet         `json:"route_get"`
-	Fix       string            `json:"fix,omitempty"`
-	Detail    string            `json:"detail"`
-	RTTms     *float64          `json:"rtt_ms,omitempty"`
-	Sent      int               `json:"sent,omitempty"`
-	Received  int               `json:"received,omitempty"`
-	Delivered *bool             `json:"message_delivered,omitempty"`
-	Listener  *Listener         `json:"listener,omitempty"` // a listener that was there before the trace
-	Seen      []decode.Sighting `json:"seen"`
-	// KernelDrops are the kernel's drops of this probe's packets, with
-	// its reason; empty when none, null without the drop monitor.
-	KernelDrops []KernelDrop `json:"kernel_drops"`
-}
-
-// Result is `nsdump trace --json`; Points and Frames are what the capture
-// saw, for -w.
-type Result struct {
-	From Endpoint `json:"from"`
-	To   Endpoint `json:"to"`
-	OK   bool     `json:"ok"`
-	// Path is the way each direction's packets go, found from kernel
-	// state before the probes, keyed "A->B" (the first family's).
-	Path map[string][]Hop `json:"path"`
-	// Paths are every family's paths, each direction's: a probe's path is
-	// the one with its direction and family.
-	Paths  []FamilyPath    `json:"paths"`
-	Probes []Probe         `json:"probes"`
-	Facts  *Facts          `json:"facts,omitempty"`
-	Points []capture.Point `json:"-"`
-	Frames []capture.Frame `json:"-"`
-	Report decode.Report   `json:"-"`
-	// DropsUnavailable says why the kernel's drop reasons are missing
-	// (no BTF, no privilege, ...); nil when the monitor ran.
-	DropsUnavailable error `json:"-"`
-	// DropsLost counts the drops the monitor had no room for.
-	DropsLost uint64 `json:"-"`
-	// dropInodes are the namespaces of the NS/drops points, by point.
-	dropInodes map[string]uint64
 }
 
 // side is one namespace as the trace sees it.
@@ -120,20 +43,6 @@ func (s *side) counters() map[string]uint64 {
 	c, err := topology.NetCounters(s.name)
 	if err != nil && s.countersErr == nil {
 		s.countersErr = err
-	}
-	return c
-}
-
-// WithDefaults fills the zero fields with the documented defaults.
-func (c Config) WithDefaults() Config {
-	if c.Port == 0 {
-		c.Port = 7096
-	}
-	if c.Count <= 0 {
-		c.Count = 3
-	}
-	if c.Timeout <= 0 {
-		c.Timeout = time.Second
 	}
 	return c
 }
@@ -345,47 +254,6 @@ func probe(ctx context.Context, runs []*run) {
 		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
 	}
 	wg.Wait()
-}
-
-// judgeAll gives every probe its verdict, from the facts alone.
-func (res *Result) judgeAll() {
-	res.OK = true
-	for i := range res.Probes {
-		p := &res.Probes[i]
-		p.take(Judge(res.Facts, res.Facts.Probes[i]))
-		res.OK = res.OK && p.OK
-	}
-}
-
-// Summary is the probe's verdict in one line, as a -w file's comments
-// carry it: "A->B icmp: no-route in A; fix: ...".
-func (p Probe) Summary() string {
-	v := fmt.Sprintf("%s %s: %s in %s", p.Direction, p.Kind, p.Cause, p.Namespace)
-	if p.Fix != "" {
-		v += "; fix: " + p.Fix
-	}
-	return v
-}
-
-// FrameVerdicts is, for each of res.Frames, the verdict (Summary) of the
-// probe whose packet the frame is, "" for a frame no probe saw: joined by
-// the frame's number in the capture, which the probe's sightings carry.
-func (res *Result) FrameVerdicts() []string {
-	out := make([]string, len(res.Frames))
-	for _, p := range res.Probes {
-		v := p.Summary()
-		for _, s := range p.Seen {
-			if s.Frame >= 1 && s.Frame <= len(out) {
-				out[s.Frame-1] = v
-			}
-		}
-	}
-	return out
-}
-
-// take gives the probe the verdict v.
-func (p *Probe) take(v Verdict) {
-	p.OK, p.Cause, p.Namespace, p.Detail, p.Fix, p.RouteGet = v.OK, v.Cause, v.Namespace, v.Detail, v.Fix, v.RouteGet
 }
 
 // run is one direction of the trace.

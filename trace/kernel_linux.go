@@ -3,27 +3,12 @@ package trace
 import (
 	"bytes"
 	"context"
-	"time"
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/drops"
 	"github.com/nsdump/nsdump/topology"
 )
-
-// KernelDrop is the kernel's own word on a packet of a probe it dropped
-// (skb:kfree_skb): evidence beside the rule or setting nsdump found.
-type KernelDrop struct {
-	Namespace string    `json:"namespace"`
-	Inode     uint64    `json:"inode"`
-	Reason    string    `json:"reason"`   // e.g. NETFILTER_DROP
-	Location  string    `json:"location"` // e.g. nft_do_chain
-	Interface string    `json:"interface,omitempty"`
-	Time      time.Time `json:"time"`
-	What      string    `json:"what"` // the packet, as its sighting names it
-	// Stray: trace's own making, not the path's (ProbeFacts.stray).
-	Stray bool `json:"stray,omitempty"`
-}
 
 // dropWatch is the drop monitor of one trace: the drops of every
 // namespace on the path while the probes run, as frames on a point
