@@ -56,6 +56,13 @@ type Sighting struct {
 	// PacketID is the packet's id: every sighting of one packet has the
 	// same (epb_packetid in the file, Wireshark's frame.packet_id).
 	PacketID uint64 `json:"packet_id,omitempty"`
+	// Probe is the trace probe a `trace -w` file ties the packet to,
+	// "A->B mtu" (its direction and kind), from the packet's comment.
+	Probe string `json:"probe,omitempty"`
+	// Stray says the drop is of trace's own making, not the path's, as
+	// the facts of the trace -w file it was read from record it (read
+	// sets it; decode cannot know).
+	Stray bool `json:"stray,omitempty"`
 }
 
 // TCPAnswer reports whether the sighting is a TCP connect's answer: a
@@ -227,7 +234,7 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 		e.SeenMore++
 		return
 	}
-	s := Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Frame: p.Frame, Drop: p.Drop, PacketID: p.PacketID}
+	s := Sighting{Point: name, Dir: p.Dir.String(), Time: p.Time, What: what, Frame: p.Frame, Drop: p.Drop, PacketID: p.PacketID, Probe: probeOf(p.Comment)}
 	if p.Kind == KindTCP {
 		s.TCPFlags = p.Flags
 	}

@@ -25,6 +25,8 @@ type Expectation struct {
 	kind   string
 	status string
 	sel    []selector
+	probe  string // probe=: the trace probe kind, "none", or "" (any)
+	stray  *bool  // drops[stray=...]: trace's own drops, or the path's
 }
 
 type selector struct {
@@ -33,9 +35,26 @@ type selector struct {
 	port uint16 // 0: any
 }
 
+// ProbeNone selects the exchanges a trace -w file ties to no probe of
+// the trace (ARP, neighbour discovery, other traffic).
+const ProbeNone = "none"
+
+// probeKinds are the probes of `nsdump trace` whose packets an exchange
+// of each kind can hold (trace's probe kinds, and "mtu": the large
+// echoes of the mtu probe): a probe= selector outside them could never
+// match.
+var probeKinds = map[string][]string{
+	KindEcho:      {KindEcho, "mtu", ProbeNone},
+	KindEcho6:     {KindEcho6, "mtu", ProbeNone},
+	KindTCPConn:   {KindTCPConn, ProbeNone},
+	KindICMPError: {KindEcho, KindEcho6, "mtu", KindTCPConn, ProbeNone},
+	KindARPRes:    {ProbeNone},
+	KindNDP:       {ProbeNone},
+}
+
 var expectRE = regexp.MustCompile(`^\s*(.*?)\s*(==|!=|<=|>=|<|>)\s*([0-9]+)\s*$`)
 
-const expectGrammar = "want KIND:STATUS OP N, KIND[src=ADDR[:PORT],dst=...]:STATUS OP N, packets OP N or drops OP N, with OP one of == != < <= > >="
+const expectGrammar = "want KIND:STATUS OP N, KIND[src=ADDR[:PORT],dst=...,probe=PROBE]:STATUS OP N, packets OP N, drops OP N or drops[stray=true|false] OP N, with OP one of == != < <= > >="
 
 // ParseExpectation parses one expectation; the error names it and says
 // what was wanted.
@@ -60,6 +79,12 @@ func (e *Expectation) parseCount(c string) error {
 	if c == "packets" || c == "drops" {
 		e.what = c
 		return nil
+	}
+	if strings.HasPrefix(c, "drops[") {
+		return e.parseDrops(c)
+	}
+	if strings.HasPrefix(c, "packets[") {
+		return fmt.Errorf("%q: packets take no selector (select exchanges, or drops[stray=...])", c)
 	}
 	e.what = "exchanges"
 	head, status, ok := strings.Cut(c, ":")
@@ -88,6 +113,12 @@ func (e *Expectation) parseCount(c string) error {
 		return fmt.Errorf("selector %q lacks its closing ]", "["+sel)
 	}
 	for _, s := range strings.Split(strings.TrimSuffix(sel, "]"), ",") {
+		if name, val, ok := strings.Cut(strings.TrimSpace(s), "="); ok && strings.TrimSpace(name) == "probe" {
+			if err := e.admitProbe(strings.TrimSpace(val), s); err != nil {
+				return err
+			}
+			continue
+		}
 		one, err := parseSelector(strings.TrimSpace(s))
 		if err != nil {
 			return err
@@ -123,6 +154,44 @@ func (e *Expectation) admit(one selector, text string) error {
 	return nil
 }
 
+// admitProbe takes a probe= selector: a probe whose packets exchanges
+// of the kind can hold, given once.
+func (e *Expectation) admitProbe(probe, text string) error {
+	text = strings.TrimSpace(text)
+	if e.probe != "" {
+		return fmt.Errorf("selector %q: probe= given twice; an exchange is of one probe", text)
+	}
+	all := []string{KindEcho, KindEcho6, KindTCPConn, "mtu", ProbeNone}
+	if !slices.Contains(all, probe) {
+		return fmt.Errorf("selector %q: want probe=%s", text, strings.Join(all, "|"))
+	}
+	if can := probeKinds[e.kind]; !slices.Contains(can, probe) {
+		return fmt.Errorf("selector %q: %s exchanges are never of a %s probe (they can be of %s)", text, e.kind, probe, strings.Join(can, ", "))
+	}
+	e.probe = probe
+	return nil
+}
+
+// parseDrops parses drops[stray=true|false]: the kernel drops a trace -w
+// file's facts say are trace's own making (true), or the others (false).
+func (e *Expectation) parseDrops(c string) error {
+	e.what = "drops"
+	sel, ok := strings.CutSuffix(strings.TrimPrefix(c, "drops["), "]")
+	if !ok {
+		return fmt.Errorf("selector %q lacks its closing ]", c[len("drops"):])
+	}
+	name, val, _ := strings.Cut(sel, "=")
+	if strings.TrimSpace(name) != "stray" {
+		return fmt.Errorf("selector %q: drops take stray=true or stray=false only", strings.TrimSpace(sel))
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(val))
+	if err != nil || strings.Contains(sel, ",") {
+		return fmt.Errorf("selector %q: want stray=true or stray=false", strings.TrimSpace(sel))
+	}
+	e.stray = &b
+	return nil
+}
+
 func parseSelector(s string) (selector, error) {
 	name, val, ok := strings.Cut(s, "=")
 	var sel selector
@@ -131,7 +200,7 @@ func parseSelector(s string) (selector, error) {
 	case "dst":
 		sel.dst = true
 	default:
-		return sel, fmt.Errorf("selector %q: want src=ADDR[:PORT] or dst=ADDR[:PORT]", s)
+		return sel, fmt.Errorf("selector %q: want src=ADDR[:PORT], dst=ADDR[:PORT] or probe=PROBE", s)
 	}
 	val = strings.TrimSpace(val)
 	if !ok || val == "" {
@@ -186,6 +255,9 @@ func (e *Expectation) Count(ex *Exchange) {
 	if e.what != "exchanges" || ex.Kind != e.kind || ex.Status != e.status {
 		return
 	}
+	if e.probe != "" && ex.Probe() != e.probe {
+		return
+	}
 	for _, s := range e.sel {
 		addr, port := ex.SrcAddr, ex.SrcPort
 		if s.dst {
@@ -198,13 +270,18 @@ func (e *Expectation) Count(ex *Exchange) {
 	e.Got++
 }
 
-// Settle sets the packet counts and decides whether the expectation holds.
-func (e *Expectation) Settle(packets, drops int) bool {
-	switch e.what {
-	case "packets":
+// Settle sets the packet counts and decides whether the expectation
+// holds: drops of them stray, trace's own making.
+func (e *Expectation) Settle(packets, drops, stray int) bool {
+	switch {
+	case e.what == "packets":
 		e.Got = packets
-	case "drops":
+	case e.what == "drops" && e.stray == nil:
 		e.Got = drops
+	case e.what == "drops" && *e.stray:
+		e.Got = stray
+	case e.what == "drops":
+		e.Got = drops - stray
 	}
 	switch e.Op {
 	case "==":

@@ -109,6 +109,12 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 			if s.PacketID != 0 {
 				w.uint("packet_id", s.PacketID)
 			}
+			if s.Probe != "" {
+				w.str("probe", s.Probe)
+			}
+			if s.Stray {
+				w.bool("stray", true)
+			}
 			w.close('}')
 		}
 		w.close(']')
@@ -278,7 +284,7 @@ var exchangeFields = map[reflect.Type][]string{
 		"id,omitempty", "seq,omitempty", "rtt_ms,omitempty", "requests,omitempty", "answer,omitempty", "isn,omitempty",
 		"syn_seen,omitempty", "syn_ack_seen,omitempty", "bytes_to_server,omitempty", "bytes_to_client,omitempty",
 		"close,omitempty", "icmp_errors,omitempty", "seen", "seen_more,omitempty", "start"},
-	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitzero", "packet_id,omitempty"},
+	reflect.TypeFor[Sighting](): {"point", "dir", "time", "what", "drop,omitzero", "packet_id,omitempty", "probe,omitempty", "stray,omitempty"},
 	reflect.TypeFor[ICMPErr]():  {"from", "type", "code", "text"},
 }
 

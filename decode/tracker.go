@@ -72,6 +72,11 @@ type Tracker struct {
 	// of an emitted exchange are then empty; Clone and AppendJSON fill
 	// them from SrcAddr, SrcPort, DstAddr and DstPort.
 	Reuse bool
+	// Dropped, if not nil, is called with every matched packet on a drop
+	// monitor's point: its point's name and the kernel's word on it
+	// ("REASON at LOCATION (IFACE)"), and the probe a trace -w file ties
+	// it to (or ""), so that drops can be told apart by who made them.
+	Dropped func(point, drop, probe string)
 
 	packets  int
 	drops    int
@@ -154,12 +159,15 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 		t.filtered = true
 	}
 	if t.dropPoint(p.Point) {
-		if match {
-			t.drops++ // every drop counts, even of a packet seen before it was dropped
-		}
 		if p.Drop.IsZero() {
 			// A file's drop is its packet's comment.
 			p.Drop, _ = capture.ParseDropComment(p.Comment)
+		}
+		if match {
+			t.drops++ // every drop counts, even of a packet seen before it was dropped
+			if t.Dropped != nil {
+				t.Dropped(t.Points[p.Point].Name, p.Drop.String(), probeOf(p.Comment))
+			}
 		}
 	}
 	fromFile := p.PacketID != 0

@@ -120,9 +120,54 @@ type reading struct {
 	warnings []string
 	recorded []recorded
 	rejudged []rejudged
+	strays   strays
+	// While a trace -w file is read, its exchanges wait for its facts
+	// (stored after its packets) to say which drops are trace's own.
+	t      *decode.Tracker
+	before int // the file's first section comment in t.Comments
+	held   []*decode.Exchange
+	spill  bool // held more than maxHeld: the rest went unmarked
+}
+
+// maxHeld bounds the exchanges of a trace -w file held for its facts: a
+// trace makes a few dozen; a file that only claims to be one must not
+// cost memory without bound.
+const maxHeld = 20000
+
+// inTrace reports whether the file being read is a trace -w file.
+func (r *reading) inTrace() bool {
+	if r.t == nil {
+		return false
+	}
+	for _, c := range r.t.Comments[min(r.before, len(r.t.Comments)):] {
+		if strings.HasPrefix(c, traceStamp) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *reading) emit(ex *decode.Exchange) {
+	if r.inTrace() {
+		if len(r.held) < maxHeld {
+			r.held = append(r.held, ex.Clone()) // the tracker reuses ex
+			return
+		}
+		r.spill = true
+	}
+	r.report(ex)
+}
+
+// release reports the exchanges held for a file's facts, now read.
+func (r *reading) release() {
+	for _, ex := range r.held {
+		r.report(ex)
+	}
+	r.held = nil
+}
+
+func (r *reading) report(ex *decode.Exchange) {
+	r.strays.mark(ex)
 	r.summary.Add(ex)
 	for _, e := range r.expects {
 		e.Count(ex)
@@ -137,6 +182,8 @@ func (r *reading) emit(ex *decode.Exchange) {
 func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, filter *capture.FilterSet) error {
 	t := decode.NewTracker(nil)
 	t.Emit, t.Idle, t.MaxOpen, t.Reuse = r.emit, o.idle, o.maxOpen, true
+	t.Dropped = r.strays.dropped
+	r.t = t
 	if o.asJSON {
 		r.json = &jsonStream{w: r.out}
 		r.json.open()
@@ -158,12 +205,17 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		}
 		var cut *decode.TruncatedError
 		before, blocks := len(t.Comments), len(t.Custom)
+		r.before = before
 		err := readOne(ctx, name, t, filter, each)
 		for _, c := range t.Comments[before:] {
 			if c != captureStamp { // nsdump capture's plain stamp says nothing
 				r.recorded = append(r.recorded, recorded{File: name, Comment: c})
 			}
 		}
+		r.strays.traced = r.strays.traced || r.inTrace()
+		r.strays.learn(t.Custom[blocks:])
+		r.before = len(t.Comments) // the file's exchanges still open are reported as they finish
+		r.release()
 		rj, warnings := rejudge(name, t.Custom[blocks:])
 		r.rejudged, r.warnings = append(r.rejudged, rj...), append(r.warnings, warnings...)
 		t.Custom = t.Custom[:blocks] // judged: the bytes may go
@@ -176,20 +228,25 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		}
 	}
 	t.Flush()
+	r.release()
+	if r.spill {
+		r.warnings = append(r.warnings, fmt.Sprintf("a trace -w file made more than %d exchanges: those past them were reported before its facts were read, without marking trace's own drops", maxHeld))
+	}
 	if n := t.Evicted(); n > 0 {
 		r.warnings = append(r.warnings, fmt.Sprintf("%s finished early: more than %d were open at once (an answer after that counts apart; --max-open raises the limit)", plural(n, "exchange"), o.maxOpen))
 	}
 	var failed []string
+	stray := r.strays.count()
 	for _, ex := range r.expects {
-		if !ex.Settle(t.Packets(), t.Drops()) {
+		if !ex.Settle(t.Packets(), t.Drops(), stray) {
 			failed = append(failed, ex.Failure())
 		}
 	}
 	if r.json != nil {
-		r.json.close(t.Packets(), r.summary, r.expects, r.warnings, r.recorded, r.rejudged, readErr)
+		r.json.close(t.Packets(), t.Drops(), stray, r.summary, r.expects, r.warnings, r.recorded, r.rejudged, readErr)
 	} else {
 		if readErr == nil {
-			r.text.print(r.out, t.Packets())
+			r.text.print(r.out, t.Packets(), t.Drops(), stray)
 			printRecorded(r.out, r.recorded)
 			printRejudged(r.out, r.rejudged)
 		}
@@ -241,11 +298,11 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 	j.n++
 }
 
-func (j *jsonStream) close(packets int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, rj []rejudged, readErr error) {
+func (j *jsonStream) close(packets, drops, stray int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, rj []rejudged, readErr error) {
 	if j.n > 0 {
 		j.w.WriteString("\n  ")
 	}
-	fmt.Fprintf(j.w, "],\n  \"packets\": %d", packets)
+	fmt.Fprintf(j.w, "],\n  \"packets\": %d,\n  \"drops\": %d,\n  \"stray_drops\": %d", packets, drops, stray)
 	field := func(name string, v any) {
 		b, _ := json.MarshalIndent(v, "  ", "  ")
 		fmt.Fprintf(j.w, ",\n  %q: %s", name, b)

@@ -64,8 +64,11 @@ func (s *summary) add(ex *decode.Exchange) {
 	}
 }
 
-func (s *summary) print(w io.Writer, packets int) {
+func (s *summary) print(w io.Writer, packets, drops, stray int) {
 	fmt.Fprintf(w, "%s, %s: %d not answered or failed, %d answered\n", plural(packets, "packet"), plural(s.badCount+s.goodCount, "exchange"), s.badCount, s.goodCount)
+	if stray > 0 {
+		fmt.Fprintf(w, "%s, %d of them trace's own, not the path's\n", plural(drops, "kernel drop"), stray)
+	}
 	byStart := func(list []*decode.Exchange) {
 		sort.SliceStable(list, func(i, j int) bool { return list[i].Start.Before(list[j].Start) })
 	}
@@ -132,7 +135,11 @@ func exchangeLine(ex *decode.Exchange) string {
 	points := []string{}
 	for _, s := range ex.Seen {
 		if s.Point != "" {
-			points = append(points, decode.Printable(s.Point)+" "+s.Dir+" "+s.What)
+			own := ""
+			if s.Stray {
+				own = " (trace's own)"
+			}
+			points = append(points, decode.Printable(s.Point)+" "+s.Dir+" "+s.What+own)
 		}
 	}
 	if len(points) > 0 && len(points) <= 8 {
