@@ -39,6 +39,12 @@ type selector struct {
 // the trace (ARP, neighbour discovery, other traffic).
 const ProbeNone = "none"
 
+// ProbeAny selects those it ties to any probe.
+const ProbeAny = "any"
+
+// probeNames are the values of probe=.
+var probeNames = []string{KindEcho, KindEcho6, KindTCPConn, "mtu", ProbeAny, ProbeNone}
+
 // probeKinds are the probes of `nsdump trace` whose packets an exchange
 // of each kind can hold (trace's probe kinds, and "mtu": the large
 // echoes of the mtu probe): a probe= selector outside them could never
@@ -54,7 +60,7 @@ var probeKinds = map[string][]string{
 
 var expectRE = regexp.MustCompile(`^\s*(.*?)\s*(==|!=|<=|>=|<|>)\s*([0-9]+)\s*$`)
 
-const expectGrammar = "want KIND:STATUS OP N, KIND[src=ADDR[:PORT],dst=...,probe=PROBE]:STATUS OP N, packets OP N, drops OP N or drops[stray=true|false] OP N, with OP one of == != < <= > >="
+const expectGrammar = "want KIND:STATUS OP N, KIND[src=ADDR[:PORT],dst=...,probe=PROBE]:STATUS OP N, packets OP N, drops OP N or drops[stray=true|false,probe=PROBE] OP N, with OP one of == != < <= > >="
 
 // ParseExpectation parses one expectation; the error names it and says
 // what was wanted.
@@ -161,34 +167,51 @@ func (e *Expectation) admitProbe(probe, text string) error {
 	if e.probe != "" {
 		return fmt.Errorf("selector %q: probe= given twice; an exchange is of one probe", text)
 	}
-	all := []string{KindEcho, KindEcho6, KindTCPConn, "mtu", ProbeNone}
-	if !slices.Contains(all, probe) {
-		return fmt.Errorf("selector %q: want probe=%s", text, strings.Join(all, "|"))
+	if !slices.Contains(probeNames, probe) {
+		return fmt.Errorf("selector %q: want probe=%s", text, strings.Join(probeNames, "|"))
 	}
-	if can := probeKinds[e.kind]; !slices.Contains(can, probe) {
+	if can := probeKinds[e.kind]; probe != ProbeAny && !slices.Contains(can, probe) {
 		return fmt.Errorf("selector %q: %s exchanges are never of a %s probe (they can be of %s)", text, e.kind, probe, strings.Join(can, ", "))
 	}
 	e.probe = probe
 	return nil
 }
 
-// parseDrops parses drops[stray=true|false]: the kernel drops a trace -w
-// file's facts say are trace's own making (true), or the others (false).
+// parseDrops parses drops[stray=true|false,probe=PROBE]: the kernel
+// drops a trace -w file's facts say are trace's own making (true) or not,
+// of a probe's packets (or of none, or of any).
 func (e *Expectation) parseDrops(c string) error {
 	e.what = "drops"
 	sel, ok := strings.CutSuffix(strings.TrimPrefix(c, "drops["), "]")
 	if !ok {
 		return fmt.Errorf("selector %q lacks its closing ]", c[len("drops"):])
 	}
-	name, val, _ := strings.Cut(sel, "=")
-	if strings.TrimSpace(name) != "stray" {
-		return fmt.Errorf("selector %q: drops take stray=true or stray=false only", strings.TrimSpace(sel))
+	for _, one := range strings.Split(sel, ",") {
+		one = strings.TrimSpace(one)
+		name, val, _ := strings.Cut(one, "=")
+		val = strings.TrimSpace(val)
+		switch strings.TrimSpace(name) {
+		case "stray":
+			b, err := strconv.ParseBool(val)
+			if err != nil || val != "true" && val != "false" {
+				return fmt.Errorf("selector %q: want stray=true or stray=false", one)
+			}
+			if e.stray != nil {
+				return fmt.Errorf("selector %q: stray= given twice", one)
+			}
+			e.stray = &b
+		case "probe":
+			if e.probe != "" {
+				return fmt.Errorf("selector %q: probe= given twice; a drop is of one probe's packet", one)
+			}
+			if !slices.Contains(probeNames, val) {
+				return fmt.Errorf("selector %q: want probe=%s", one, strings.Join(probeNames, "|"))
+			}
+			e.probe = val
+		default:
+			return fmt.Errorf("selector %q: drops take stray=true|false and probe=PROBE", one)
+		}
 	}
-	b, err := strconv.ParseBool(strings.TrimSpace(val))
-	if err != nil || strings.Contains(sel, ",") {
-		return fmt.Errorf("selector %q: want stray=true or stray=false", strings.TrimSpace(sel))
-	}
-	e.stray = &b
 	return nil
 }
 
@@ -255,7 +278,7 @@ func (e *Expectation) Count(ex *Exchange) {
 	if e.what != "exchanges" || ex.Kind != e.kind || ex.Status != e.status {
 		return
 	}
-	if e.probe != "" && ex.Probe() != e.probe {
+	if !e.probeMatches(ex.Probe()) {
 		return
 	}
 	for _, s := range e.sel {
@@ -270,18 +293,39 @@ func (e *Expectation) Count(ex *Exchange) {
 	e.Got++
 }
 
-// Settle sets the packet counts and decides whether the expectation
-// holds: drops of them stray, trace's own making.
-func (e *Expectation) Settle(packets, drops, stray int) bool {
-	switch {
-	case e.what == "packets":
+// probeMatches reports whether a probe kind (ProbeNone for none) is one
+// the expectation selects.
+func (e *Expectation) probeMatches(kind string) bool {
+	switch e.probe {
+	case "":
+		return true
+	case ProbeAny:
+		return kind != ProbeNone
+	}
+	return kind == e.probe
+}
+
+// DropTally is how many kernel drops of one kind a file held: of a
+// probe's packets (its kind, or ProbeNone), trace's own making or not.
+type DropTally struct {
+	Probe string
+	Stray bool
+	N     int
+}
+
+// Settle sets the packet and drop counts and decides whether the
+// expectation holds.
+func (e *Expectation) Settle(packets int, drops []DropTally) bool {
+	switch e.what {
+	case "packets":
 		e.Got = packets
-	case e.what == "drops" && e.stray == nil:
-		e.Got = drops
-	case e.what == "drops" && *e.stray:
-		e.Got = stray
-	case e.what == "drops":
-		e.Got = drops - stray
+	case "drops":
+		e.Got = 0
+		for _, d := range drops {
+			if (e.stray == nil || *e.stray == d.Stray) && e.probeMatches(d.Probe) {
+				e.Got += d.N
+			}
+		}
 	}
 	switch e.Op {
 	case "==":

@@ -237,7 +237,7 @@ func TestReadFilterSelectsExchanges(t *testing.T) {
 func TestReadExpectDocsExample(t *testing.T) {
 	for _, tt := range []expectRun{
 		{[]string{"--expect-file", "../../testdata/pcaps/refused.expect"}, 0, ""},
-		{[]string{"--expect", "icmp-echo:answered>=5", "--expect", "tcp:refused==2"}, 1, "nsdump: expectation failed: icmp-echo:answered>=5: expected >= 5, got 4\n"},
+		{[]string{"--expect", "icmp-echo[probe=icmp-echo]:answered>=5", "--expect", "tcp:refused==2"}, 1, "nsdump: expectation failed: icmp-echo[probe=icmp-echo]:answered>=5: expected >= 5, got 4\n"},
 	} {
 		tt.check(t, "../../testdata/pcaps/refused.pcapng")
 	}

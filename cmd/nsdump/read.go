@@ -236,9 +236,9 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 		r.warnings = append(r.warnings, fmt.Sprintf("%s finished early: more than %d were open at once (an answer after that counts apart; --max-open raises the limit)", plural(n, "exchange"), o.maxOpen))
 	}
 	var failed []string
-	stray := r.strays.count()
+	stray, tallies := r.strays.count(), r.strays.tallies()
 	for _, ex := range r.expects {
-		if !ex.Settle(t.Packets(), t.Drops(), stray) {
+		if !ex.Settle(t.Packets(), tallies) {
 			failed = append(failed, ex.Failure())
 		}
 	}

@@ -108,6 +108,23 @@ func (s *strays) dropped(point, drop, probe string) {
 	s.tally[k]++
 }
 
+// tallies are the drops tallied, by probe kind and whether trace made
+// them, for the expectations to count.
+func (s *strays) tallies() []decode.DropTally {
+	var out []decode.DropTally
+	if s.other > 0 {
+		out = append(out, decode.DropTally{Probe: decode.ProbeNone, N: s.other})
+	}
+	for k, n := range s.tally {
+		probe := decode.ProbeNone
+		if k.probe != "" {
+			probe = decode.ProbeKind(k.probe)
+		}
+		out = append(out, decode.DropTally{Probe: probe, Stray: s.stray(k), N: n})
+	}
+	return out
+}
+
 // count is how many of the drops tallied are trace's own.
 func (s *strays) count() int {
 	n := 0
