@@ -212,8 +212,11 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 				r.recorded = append(r.recorded, recorded{File: name, Comment: c})
 			}
 		}
-		r.strays.traced = r.strays.traced || r.inTrace()
-		r.strays.learn(t.Custom[blocks:])
+		if r.inTrace() {
+			// Only a trace file's facts: its exchanges were held for them.
+			r.strays.traced = true
+			r.strays.learn(t.Custom[blocks:])
+		}
 		r.before = len(t.Comments) // the file's exchanges still open are reported as they finish
 		r.release()
 		rj, warnings := rejudge(name, t.Custom[blocks:])
