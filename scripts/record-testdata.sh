@@ -27,7 +27,11 @@ if want no-return-route; then
 	fresh; ip -n tdata-a route add 192.168.60.0/24 dev tda0
 	trace -w "$out/no-return-route.pcapng"
 fi
-if want refused; then fresh --routes; trace --no-listen --port 7 -w "$out/refused.pcapng"; fi
+if want refused; then
+	fresh --routes; trace --no-listen --port 7 -w "$out/refused.pcapng"
+	# docs/read.md's CI recipe: its expectations hold on the new recording
+	"$bin" read "$out/refused.pcapng" --expect-file "$out/refused.expect" >/dev/null
+fi
 if want unanswered-arp; then fresh --routes; trace --to 192.168.60.99 -w "$out/unanswered-arp.pcapng"; fi
 if want firewall-drop; then
 	fresh --routes
