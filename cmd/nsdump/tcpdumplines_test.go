@@ -24,6 +24,8 @@ var lineExceptions = []lineException{
 	{[]string{"-v"}, regexp.MustCompile(`: (IP|GREv|Geneve|VXLAN).*$|proto (IPIP|GRE|UDP)`), "-v inside a tunnel: tcpdump prints the inner IP header's fields too; nsdump only the outer's"},
 	{[]string{"-v"}, regexp.MustCompile(`unreachable`), "-v on ICMP errors: tcpdump prints the quoted packet's headers on lines of their own"},
 	{nil, regexp.MustCompile(`(?m)seq 5000:5600, ack 9000, win 502, length 600$`), "a frame cut by the snap length after whole headers: nsdump marks it [truncated] (deliberately: a cut payload is worth knowing), tcpdump prints nothing"},
+	{nil, regexp.MustCompile(`(?m)ICMP echo (request|reply), id \d+, seq \d+, length 1480$`), "the kernel's drop of an mtu probe's 1500-byte echo, as a trace -w file keeps it (its first 128 bytes): nsdump marks it [truncated], as it does a frame cut by the snap length; tcpdump prints nothing"},
+	{nil, regexp.MustCompile(`(?m)\[\|llc\]$`), "a drop record of no packet (QUEUE_PURGE of a closed socket's queue in a trace -w file: 50 bytes with no Ethernet type): tcpdump prints [|llc], nsdump says it could not decode it (undecoded: LLC header truncated)"},
 }
 
 func exceptionFor(flags []string, block string) *lineException {
