@@ -76,7 +76,7 @@ type Tracker struct {
 	// monitor's point: its point's name and the kernel's word on it
 	// ("REASON at LOCATION (IFACE)"), and the probe a trace -w file ties
 	// it to (or ""), so that drops can be told apart by who made them.
-	Dropped func(point, drop, probe string)
+	Dropped func(point string, drop capture.Drop, probe string)
 
 	packets  int
 	drops    int
@@ -166,7 +166,7 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 		if match {
 			t.drops++ // every drop counts, even of a packet seen before it was dropped
 			if t.Dropped != nil {
-				t.Dropped(t.Points[p.Point].Name, p.Drop.String(), probeOf(p.Comment))
+				t.Dropped(t.Points[p.Point].Name, p.Drop, probeOf(p.Comment))
 			}
 		}
 	}

@@ -78,10 +78,9 @@ func trimZeros(b []byte) []byte { return []byte(strings.TrimRight(string(b), "\x
 
 // keyOf is a drop sighting's key: its point NS/drops, the kernel's word
 // "REASON at LOCATION (IFACE)", its probe.
-func keyOf(point, drop, probe string) strayKey {
-	reason, loc, _ := strings.Cut(drop, " at ")
-	loc, _, _ = strings.Cut(loc, " (")
-	return strayKey{probe, strings.TrimSuffix(point, "/drops"), reason, loc}
+func keyOf(point string, drop capture.Drop, probe string) strayKey {
+	ns, _ := capture.DropsNamespace(point)
+	return strayKey{probe, ns, drop.Reason, drop.Location}
 }
 
 // stray reports whether a drop is trace's own: as the facts record it for
@@ -96,7 +95,7 @@ func (s *strays) stray(k strayKey) bool {
 }
 
 // dropped tallies one drop (decode.Tracker.Dropped).
-func (s *strays) dropped(point, drop, probe string) {
+func (s *strays) dropped(point string, drop capture.Drop, probe string) {
 	k := keyOf(point, drop, probe)
 	if s.tally == nil {
 		s.tally = map[strayKey]int{}
@@ -140,7 +139,7 @@ func (s *strays) count() int {
 func (s *strays) mark(ex *decode.Exchange) {
 	for i := range ex.Seen {
 		sg := &ex.Seen[i]
-		if sg.Drop != "" {
+		if !sg.Drop.IsZero() {
 			sg.Stray = s.stray(keyOf(sg.Point, sg.Drop, sg.Probe))
 		}
 	}
