@@ -38,26 +38,9 @@ func StartDocker(t testing.TB, prefix string) *Docker {
 	e.waitReady("dockerd", cmd, func(ctx context.Context) error { return ping(ctx, sock) })
 	// Containers first: dockerd stops running ones one by one on exit.
 	t.Cleanup(d.removeContainers)
-	root := filepath.Join(e.Dir, "rootfs")
-	if err := rootfs(root); err != nil {
-		t.Fatal(err)
-	}
-	tar := exec.Command("tar", "-C", root, "-c", ".")
 	imp := exec.Command("docker", "import", "-", d.Image)
 	imp.Env = d.environ()
-	var err error
-	if imp.Stdin, err = tar.StdoutPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := tar.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("docker import: %v: %s", err, out)
-	}
-	if err := tar.Wait(); err != nil {
-		t.Fatalf("tar of the busybox rootfs: %v", err)
-	}
+	e.importBusybox("docker import", imp)
 	return d
 }
 

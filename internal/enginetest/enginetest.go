@@ -194,6 +194,30 @@ func tail(s string, n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
+// importBusybox writes a busybox rootfs under the env's directory and pipes
+// it as a tar stream into imp, an engine's import command named what.
+func (e *env) importBusybox(what string, imp *exec.Cmd) {
+	e.t.Helper()
+	root := filepath.Join(e.Dir, "rootfs")
+	if err := rootfs(root); err != nil {
+		e.t.Fatal(err)
+	}
+	tar := exec.Command("tar", "-C", root, "-c", ".")
+	var err error
+	if imp.Stdin, err = tar.StdoutPipe(); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := tar.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	if out, err := imp.CombinedOutput(); err != nil {
+		e.t.Fatalf("%s: %v: %s", what, err, out)
+	}
+	if err := tar.Wait(); err != nil {
+		e.t.Fatalf("tar of the busybox rootfs: %v", err)
+	}
+}
+
 // rootfs writes a root filesystem of busybox and its applets under dir.
 func rootfs(dir string) error {
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {

@@ -32,26 +32,9 @@ func StartPodman(t testing.TB, prefix string) *Podman {
 	cmd := e.daemon("podman", append(p.global(), "system", "service", "--time=0", p.Host)...)
 	e.waitReady("podman", cmd, func(ctx context.Context) error { return ping(ctx, sock) })
 	t.Cleanup(p.remove)
-	root := filepath.Join(e.Dir, "rootfs")
-	if err := rootfs(root); err != nil {
-		t.Fatal(err)
-	}
-	tar := exec.Command("tar", "-C", root, "-c", ".")
 	imp := exec.Command("nsenter", append([]string{"--net=" + topology.NamespacePath(e.Netns)}, append(p.global(), "import", "-", p.Image)...)...)
 	imp.Env = localEnviron()
-	var err error
-	if imp.Stdin, err = tar.StdoutPipe(); err != nil {
-		t.Fatal(err)
-	}
-	if err := tar.Start(); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := imp.CombinedOutput(); err != nil {
-		t.Fatalf("podman import: %v: %s", err, out)
-	}
-	if err := tar.Wait(); err != nil {
-		t.Fatalf("tar of the busybox rootfs: %v", err)
-	}
+	e.importBusybox("podman import", imp)
 	return p
 }
 
