@@ -108,12 +108,7 @@ func TestRouteGetIPv6MatchesIproute2(t *testing.T) {
 		t.Fatal(err)
 	}
 	a0, a1 := l.Extra0[0].Addr(), l.Extra1[0].Addr()
-	queries := []struct {
-		name string
-		ns   string
-		q    RouteQuery
-		args []string
-	}{
+	queries := []routeGetCase{
 		{"remote", l.NS0, RouteQuery{Dst: a1}, []string{a1.String()}},
 		{"local", l.NS0, RouteQuery{Dst: a0}, []string{a0.String()}},
 		{"loopback", l.NS0, RouteQuery{Dst: netip.MustParseAddr("::1")}, []string{"::1"}},
@@ -124,40 +119,14 @@ func TestRouteGetIPv6MatchesIproute2(t *testing.T) {
 		{"iif local", l.NS0, RouteQuery{Dst: a0, From: a1, Iif: l.Veth0}, []string{a0.String(), "from", a1.String(), "iif", l.Veth0}},
 		{"iif forward", l.NS1, RouteQuery{Dst: a0, From: a1, Iif: l.Veth1}, []string{a0.String(), "from", a1.String(), "iif", l.Veth1}},
 	}
-	check := func(stage string, wantFailures int) {
-		failures := 0
-		for _, tt := range queries {
-			t.Run(stage+"/"+tt.name, func(t *testing.T) {
-				want, ok := ipRouteGet(t, tt.ns, tt.args...)
-				res, err := RouteGet(tt.ns, tt.q)
-				var rerr *RouteError
-				switch {
-				case ok && err != nil:
-					t.Fatalf("ip says %q, nsdump fails: %v", want, err)
-				case ok && res.Line != want:
-					t.Fatalf("nsdump %q, ip %q", res.Line, want)
-				case !ok && !errors.As(err, &rerr):
-					t.Fatalf("ip fails with %q, nsdump: %v %v", want, res, err)
-				case !ok && rerr.Error() != want:
-					t.Fatalf("nsdump error %q, ip %q", rerr.Error(), want)
-				}
-			})
-			if _, err := RouteGet(tt.ns, tt.q); err != nil {
-				failures++
-			}
-		}
-		if failures < wantFailures {
-			t.Errorf("%s: %d lookups failed, want at least %d", stage, failures, wantFailures)
-		}
-	}
-	check("without routes", 2)
+	checkRouteGets(t, "without routes", queries, 2)
 	runIP(t, "-n", l.NS1, "-6", "route", "add", "unreachable", l.Extra0[0].Masked().String())
-	check("unreachable route back", 3)
+	checkRouteGets(t, "unreachable route back", queries, 3)
 	runIP(t, "-n", l.NS1, "-6", "route", "del", "unreachable", l.Extra0[0].Masked().String())
 	if _, err := Setup(l, true); err != nil {
 		t.Fatal(err)
 	}
-	check("with routes", 0)
+	checkRouteGets(t, "with routes", queries, 0)
 }
 
 func hasAddr(ns *Namespace, ifc, addr string) bool {
