@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -75,8 +74,8 @@ func TestSetupIPv6AllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another interface with the lab's IPv6 subnet already there: setup must refuse.
-	runIP(t, "-n", l.NS1, "link", "add", "nsdnsdum", "type", "veth", "peer", "name", "nsdnsdum1")
-	runIP(t, "-n", l.NS1, "-6", "addr", "add", netip.PrefixFrom(l.Extra1[0].Addr().Next(), 64).String(), "dev", "nsdnsdum")
+	ip(t, "-n", l.NS1, "link", "add", "nsdnsdum", "type", "veth", "peer", "name", "nsdnsdum1")
+	ip(t, "-n", l.NS1, "-6", "addr", "add", netip.PrefixFrom(l.Extra1[0].Addr().Next(), 64).String(), "dev", "nsdnsdum")
 	h.Close()
 	if _, err := Setup(l, false); !errors.Is(err, ErrConflict) {
 		t.Fatalf("setup over a conflicting IPv6 subnet: %v, want a conflict", err)
@@ -120,9 +119,9 @@ func TestRouteGetIPv6MatchesIproute2(t *testing.T) {
 		{"iif forward", l.NS1, RouteQuery{Dst: a0, From: a1, Iif: l.Veth1}, []string{a0.String(), "from", a1.String(), "iif", l.Veth1}},
 	}
 	checkRouteGets(t, "without routes", queries, 2)
-	runIP(t, "-n", l.NS1, "-6", "route", "add", "unreachable", l.Extra0[0].Masked().String())
+	ip(t, "-n", l.NS1, "-6", "route", "add", "unreachable", l.Extra0[0].Masked().String())
 	checkRouteGets(t, "unreachable route back", queries, 3)
-	runIP(t, "-n", l.NS1, "-6", "route", "del", "unreachable", l.Extra0[0].Masked().String())
+	ip(t, "-n", l.NS1, "-6", "route", "del", "unreachable", l.Extra0[0].Masked().String())
 	if _, err := Setup(l, true); err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +139,4 @@ func hasAddr(ns *Namespace, ifc, addr string) bool {
 		}
 	}
 	return false
-}
-
-func runIP(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %q: %v: %s", args, err, out)
-	}
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
-	"strings"
 	"sync/atomic"
 	"testing"
 )
@@ -46,9 +44,5 @@ func testLab(t *testing.T) Lab {
 // ip runs iproute2 and returns its stdout; it fails the test on error.
 func ip(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command("ip", args...).Output()
-	if err != nil {
-		t.Fatalf("ip %s: %v", strings.Join(args, " "), err)
-	}
-	return string(out)
+	return run(t, "ip", args...)
 }
