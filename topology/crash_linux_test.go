@@ -20,19 +20,7 @@ func lbLab(t *testing.T) Lab {
 	t.Helper()
 	requireRoot(t)
 	t.Setenv("NSDUMP_STATE_DIR", t.TempDir())
-	n := lbSeq.Add(1)
-	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
-	l := Lab{
-		NS0: "nsdlb-a" + tag, NS1: "nsdlb-b" + tag,
-		Veth0: "lba" + tag, Veth1: "lbb" + tag,
-		Addr0: netip.MustParsePrefix(fmt.Sprintf("198.18.%d.1/24", 2*n)),
-		Addr1: netip.MustParsePrefix(fmt.Sprintf("198.18.%d.1/24", 2*n+1)),
-	}
-	t.Cleanup(func() {
-		DeleteNamespace(l.NS0)
-		DeleteNamespace(l.NS1)
-	})
-	return l
+	return uniqueLab(t, &lbSeq, "nsdlb-", "lb", "198.18")
 }
 
 // deadPID is the PID of a process that has exited.

@@ -25,14 +25,22 @@ var labSeq atomic.Int32
 // defaults, torn down when the test ends.
 func testLab(t *testing.T) Lab {
 	t.Helper()
+	return uniqueLab(t, &labSeq, "nsdt-", "t", "172.31")
+}
+
+// uniqueLab returns a lab named nsPrefix+a/b and vethPrefix+a/b plus a tag
+// of this process and seq's next number, with the /24s numbered 2n and
+// 2n+1 under net (two octets), torn down when the test ends.
+func uniqueLab(t *testing.T, seq *atomic.Int32, nsPrefix, vethPrefix, net string) Lab {
+	t.Helper()
 	requireRoot(t)
-	n := labSeq.Add(1)
+	n := seq.Add(1)
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, n&0xff)
 	l := Lab{
-		NS0: "nsdt-a" + tag, NS1: "nsdt-b" + tag,
-		Veth0: "ta" + tag, Veth1: "tb" + tag,
-		Addr0: netip.MustParsePrefix(fmt.Sprintf("172.31.%d.1/24", 2*n)),
-		Addr1: netip.MustParsePrefix(fmt.Sprintf("172.31.%d.1/24", 2*n+1)),
+		NS0: nsPrefix + "a" + tag, NS1: nsPrefix + "b" + tag,
+		Veth0: vethPrefix + "a" + tag, Veth1: vethPrefix + "b" + tag,
+		Addr0: netip.MustParsePrefix(fmt.Sprintf("%s.%d.1/24", net, 2*n)),
+		Addr1: netip.MustParsePrefix(fmt.Sprintf("%s.%d.1/24", net, 2*n+1)),
 	}
 	t.Cleanup(func() {
 		DeleteNamespace(l.NS0)
