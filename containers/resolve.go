@@ -49,11 +49,12 @@ func endpointOf(engine string) (*endpoint, error) {
 	return dockerEndpoint()
 }
 
-// resolveBare asks every engine for name: Docker's and Podman's names and
-// ids, containerd's ids, Kubernetes pod names.
-func resolveBare(ctx context.Context, name string) (Container, error) {
-	var found []Container
-	var errs []error
+// askEngines asks Docker and Podman, each on a goroutine of its own, while
+// it reads containerd's and CRI-O's tasks on disk, and returns those once
+// both engines have answered. An engine whose default socket does not exist
+// is not asked; got takes each answer (or the error of reaching the
+// engine), one at a time.
+func askEngines[T any](ask func(*endpoint) (T, error), got func(T, error)) ([]Container, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	for _, engine := range []string{Docker, Podman} {
@@ -64,12 +65,27 @@ func resolveBare(ctx context.Context, name string) (Container, error) {
 			if err == nil && e.absent {
 				return
 			}
-			var c Container
+			var v T
 			if err == nil {
-				c, err = e.inspect(ctx, name)
+				v, err = ask(e)
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			got(v, err)
+		}()
+	}
+	disk, err := onDisk()
+	wg.Wait()
+	return disk, err
+}
+
+// resolveBare asks every engine for name: Docker's and Podman's names and
+// ids, containerd's ids, Kubernetes pod names.
+func resolveBare(ctx context.Context, name string) (Container, error) {
+	var found []Container
+	var errs []error
+	disk, err := askEngines(func(e *endpoint) (Container, error) { return e.inspect(ctx, name) },
+		func(c Container, err error) {
 			switch {
 			case errors.Is(err, errNotFound):
 			case err != nil:
@@ -77,10 +93,7 @@ func resolveBare(ctx context.Context, name string) (Container, error) {
 			case c.Name == name || c.ID == name:
 				found = append(found, c)
 			}
-		}()
-	}
-	disk, err := onDisk()
-	wg.Wait()
+		})
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -111,30 +124,13 @@ func resolveBare(ctx context.Context, name string) (Container, error) {
 func List(ctx context.Context) ([]Container, []error) {
 	var all []Container
 	var errs []error
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, engine := range []string{Docker, Podman} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			e, err := endpointOf(engine)
-			if err == nil && e.absent {
-				return
-			}
-			var cs []Container
-			if err == nil {
-				cs, err = e.list(ctx)
-			}
-			mu.Lock()
-			defer mu.Unlock()
+	disk, err := askEngines(func(e *endpoint) ([]Container, error) { return e.list(ctx) },
+		func(cs []Container, err error) {
 			all = append(all, cs...)
 			if err != nil {
 				errs = append(errs, err)
 			}
-		}()
-	}
-	disk, err := onDisk()
-	wg.Wait()
+		})
 	all = append(all, disk...)
 	if err != nil {
 		errs = append(errs, err)
