@@ -24,7 +24,7 @@ type Leftover struct {
 func Leftovers() []Leftover {
 	var out []Leftover
 	for _, r := range readRecords() {
-		if !r.alive() {
+		if !r.Alive() {
 			out = append(out, Leftover{Table: r.Table, Inode: r.Inode, PID: r.PID})
 		}
 	}
@@ -40,7 +40,7 @@ func Leftovers() []Leftover {
 func RemoveLeftovers() ([]string, error) {
 	var dead []record
 	for _, r := range readRecords() {
-		if !r.alive() {
+		if !r.Alive() {
 			dead = append(dead, r)
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/nsdump/nsdump/topology"
@@ -18,8 +17,7 @@ import (
 type record struct {
 	Table Table `json:"table"`
 	topology.Identity
-	PID   int    `json:"pid"`
-	Start uint64 `json:"start"`
+	topology.Owner
 }
 
 // stateDir is topology's (/run/nsdump, or NSDUMP_STATE_DIR): one place for
@@ -96,32 +94,5 @@ func readRecords() []record {
 }
 
 func newRecord(t Table, id topology.Identity) record {
-	pid := os.Getpid()
-	start, _ := processStart(pid)
-	return record{Table: t, Identity: id, PID: pid, Start: start}
-}
-
-// alive reports whether the process that wrote the record still runs.
-func (r record) alive() bool {
-	start, err := processStart(r.PID)
-	return err == nil && start == r.Start
-}
-
-// processStart reads the start time (field 22 of /proc/PID/stat), which with
-// the PID names one process for the whole uptime.
-func processStart(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')') // the command may hold spaces and parentheses
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f))
-	}
-	return strconv.ParseUint(f[19], 10, 64)
+	return record{Table: t, Identity: id, Owner: topology.Self()}
 }

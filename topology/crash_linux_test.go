@@ -37,7 +37,7 @@ func deadPID(t *testing.T) int {
 // killed: same identity unless id is given.
 func orphan(t *testing.T, name string, transient bool, id *Identity) {
 	t.Helper()
-	r := record{Namespace: name, PID: deadPID(t), Transient: transient}
+	r := record{Namespace: name, Owner: Owner{PID: deadPID(t)}, Transient: transient}
 	if id != nil {
 		r.Identity = *id
 	} else if old, ok := readRecord(name); ok {

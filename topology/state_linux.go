@@ -62,8 +62,7 @@ func lockLabs() (unlock func(), err error) {
 // as the namespace is mounted.
 type record struct {
 	Namespace string `json:"namespace"`
-	PID       int    `json:"pid"`
-	Start     uint64 `json:"start"`
+	Owner
 	Identity
 	Transient bool `json:"transient"`
 }
@@ -71,9 +70,7 @@ type record struct {
 func recordDir() string { return filepath.Join(stateDir(), "ns") }
 
 func newRecord(name string, id Identity, transient bool) record {
-	pid := os.Getpid()
-	start, _ := processStart(pid)
-	return record{Namespace: name, PID: pid, Start: start, Identity: id, Transient: transient}
+	return record{Namespace: name, Owner: Self(), Identity: id, Transient: transient}
 }
 
 // writeRecord replaces the record of r.Namespace atomically: a kill leaves
@@ -137,10 +134,25 @@ func readRecord(name string) (record, bool) {
 	return record{}, false
 }
 
-// alive reports whether the process that wrote the record still runs.
-func (r record) alive() bool {
-	start, err := processStart(r.PID)
-	return err == nil && start == r.Start
+// Owner is the process that wrote a record of what it made: its PID and
+// its start time (PIDs are reused; the pair names one process for the
+// whole uptime). netfilter's table records carry one too.
+type Owner struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// Self is this process as an Owner.
+func Self() Owner {
+	pid := os.Getpid()
+	start, _ := processStart(pid)
+	return Owner{PID: pid, Start: start}
+}
+
+// Alive reports whether the process that wrote the record still runs.
+func (o Owner) Alive() bool {
+	start, err := processStart(o.PID)
+	return err == nil && start == o.Start
 }
 
 // processStart reads field 22 of /proc/PID/stat, the start time, which with
@@ -203,7 +215,7 @@ type Leftover struct {
 func Leftovers() []Leftover {
 	var out []Leftover
 	for _, r := range readRecords() {
-		if r.alive() {
+		if r.Alive() {
 			continue
 		}
 		switch r.state() {
@@ -268,7 +280,7 @@ func repair(names ...string) ([]string, error) {
 // removed, a transient namespace too when removeTransient is set, and the
 // record is dropped once it claims nothing. Callers hold the lock.
 func settle(r record, removeTransient bool) ([]string, error) {
-	if r.alive() {
+	if r.Alive() {
 		return nil, nil
 	}
 	switch r.state() {
