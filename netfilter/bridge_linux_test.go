@@ -79,15 +79,7 @@ func (l bridged) dropAcross(t *testing.T, id uint16) Rule {
 		t.Fatalf("the bridged frame's header %+v", pkts[0].Header)
 	}
 	fate, _ := pkts[0].Fate()
-	rules, err := NewRules(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rules.Close()
-	r, err := rules.Decision(context.Background(), fate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := ruleOf(t, ns, fate)
 	return r
 }
 

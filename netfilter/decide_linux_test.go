@@ -78,12 +78,19 @@ func decisionIn(t *testing.T, l *routed, in string, id uint16) Rule {
 		t.Fatalf("want one dropped packet, got %+v", pkts)
 	}
 	fate, _ := pkts[0].Fate()
-	rules, err := NewRules(l.ns(t, in))
+	r := ruleOf(t, l.ns(t, in), fate)
+	return r
+}
+
+// ruleOf is the rule that, by ns's ruleset now, made the decision w traced.
+func ruleOf(t *testing.T, ns Namespace, w Traversal) Rule {
+	t.Helper()
+	rules, err := NewRules(ns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rules.Close()
-	r, err := rules.Decision(context.Background(), fate)
+	r, err := rules.Decision(context.Background(), w)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,15 +217,7 @@ func TestIP6tablesDrop(t *testing.T) {
 		t.Fatalf("dropped packets of %s: %+v", p, dropped)
 	}
 	fate, _ := dropped[0].Fate()
-	rules, err := NewRules(l.ns(t, l.R))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rules.Close()
-	r, err := rules.Decision(context.Background(), fate)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := ruleOf(t, l.ns(t, l.R), fate)
 	if want := "ip6tables -t filter -A FORWARD -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j DROP"; r.Command() != want || r.Family != FamilyIP6 || r.Position != 1 {
 		t.Fatalf("rule %+v (%q), want %q", r, r.Command(), want)
 	}

@@ -60,15 +60,7 @@ func TestPublishedPortDNAT(t *testing.T) {
 	if nat == nil {
 		t.Fatalf("no nat decision traced in %d events", len(evs))
 	}
-	rules, err := NewRules(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rules.Close()
-	rule, err := rules.Decision(context.Background(), *nat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rule := ruleOf(t, r, *nat)
 	wantText := "-A DOCKER ! -i " + l.RSIf + " -p tcp -m tcp --dport 6543 -j DNAT --to-destination " + backend.String()
 	if !rule.Xtables || rule.Text != wantText || !slices.Equal(rule.ChainPath, []string{"PREROUTING", "DOCKER"}) || rule.Position != 2 {
 		t.Fatalf("nat rule %+v, want %q by PREROUTING -> DOCKER", rule, wantText)
