@@ -59,9 +59,6 @@ func (p Packet) Dropped() bool {
 	return ok && w.Verdict.Kind == VerdictDrop
 }
 
-// IsOwnTable says whether a table is one of nsdump's.
-func IsOwnTable(name string) bool { return ownTable(name) }
-
 // Packets groups events into packets. The kernel gives one ID to all of a
 // packet's events, but may give it again to a later packet (the ID hashes
 // the sk_buff's address). Every packet enters nsdump's own chains first

@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/nsdump/nsdump/containers"
 )
 
 // Containerd is a containerd of the test's own: tasks run with ctr write
@@ -52,9 +50,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	t.Cleanup(c.removeTasks)
 	return c
 }
-
-// Env is NSDUMP_CONTAINERD_STATE=... for a child nsdump.
-func (c *Containerd) Env() string { return containers.ContainerdStateEnv + "=" + c.State }
 
 // RunPod starts a task in containerd namespace k8s.io with the
 // annotations Kubernetes' CRI plugin writes for container name of pod

@@ -50,9 +50,6 @@ func (d *Docker) environ() []string {
 	return append(os.Environ(), "DOCKER_HOST="+d.Host)
 }
 
-// Env is DOCKER_HOST=... for a child nsdump.
-func (d *Docker) Env() string { return "DOCKER_HOST=" + d.Host }
-
 // Docker runs the docker CLI against this dockerd and returns its output,
 // trimmed; an error fails the test.
 func (d *Docker) Docker(args ...string) string {

@@ -46,9 +46,6 @@ func (p *Podman) global() []string {
 		"--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"}
 }
 
-// Env is CONTAINER_HOST=... for a child nsdump.
-func (p *Podman) Env() string { return "CONTAINER_HOST=" + p.Host }
-
 // Podman runs podman inside the test's namespace and returns its output,
 // trimmed; an error fails the test.
 func (p *Podman) Podman(args ...string) string {
