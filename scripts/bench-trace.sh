@@ -52,11 +52,17 @@ ip -n nsdb-ra$$ route add default via 172.28.1.1; ip -n nsdb-rb$$ route add defa
 declare -a bridge router routerbad
 for ((i = 0; i < rounds; i++)); do bridge+=("$(secs "$bin" trace nsdb-pa$$ nsdb-pb$$ --count 3)"); done
 for ((i = 0; i < rounds; i++)); do router+=("$(secs "$bin" trace nsdb-ra$$ nsdb-rb$$ --count 3)"); done
+# The same without the kernel's nftables trace: what tracing costs.
+declare -a bridgeoff routeroff
+for ((i = 0; i < rounds; i++)); do bridgeoff+=("$(secs "$bin" trace nsdb-pa$$ nsdb-pb$$ --count 3 --no-nftrace)"); done
+for ((i = 0; i < rounds; i++)); do routeroff+=("$(secs "$bin" trace nsdb-ra$$ nsdb-rb$$ --count 3 --no-nftrace)"); done
 ip netns exec nsdb-rm$$ sysctl -qw net.ipv4.ip_forward=0
 for ((i = 0; i < rounds; i++)); do routerbad+=("$(secs "$bin" trace nsdb-ra$$ nsdb-rb$$ --timeout 1s)"); done
 echo "rounds: $rounds"
 report "healthy bridge trace, 3 namespaces (1.5 s):" "${bridge[@]}"
 report "healthy router trace, 3 namespaces (1.5 s):" "${router[@]}"
+report "  the same, --no-nftrace (bridge):" "${bridgeoff[@]}"
+report "  the same, --no-nftrace (router):" "${routeroff[@]}"
 report "router forwarding off, --timeout 1s (1.5 s):" "${routerbad[@]}"
 report "healthy trace --count 3 (goal 1.5 s):" "${good[@]}"
 report "failing trace, no routes (goal 1.5 s):" "${bad[@]}"

@@ -84,7 +84,7 @@ classify() {
 
 RANDOM=$seed
 declare -A killed finished state
-removed_leftovers=0 lsruns=0
+removed_leftovers=0 removed_tables=0 lsruns=0
 attempts=0 total=0
 start=$EPOCHREALTIME
 while ((total < kills)); do
@@ -138,7 +138,19 @@ while ((total < kills)); do
     done ;;
   *)
     out=$("$nsd" setup --routes $(lab 2)) || fail "attempt $attempts: the trace lab after a killed ${cmd[0]}"
-    [[ $out == *"already in place"* ]] || fail "attempt $attempts: a killed ${cmd[0]} changed the trace lab: $out" ;;
+    [[ $out == *"already in place"* ]] || fail "attempt $attempts: a killed ${cmd[0]} changed the trace lab: $out"
+    if [[ ${cmd[0]} == trace ]]; then
+      # The trace's nftables tables (bound to its socket: the kernel drops
+      # them with the process) and their records: none after --leftovers.
+      out=$("$nsd" teardown --leftovers) || fail "attempt $attempts: teardown --leftovers after a killed trace"
+      removed_tables=$((removed_tables + $(grep -c "nsdump_trace_" <<<"$out" || true)))
+      for n in "${trace_ns[@]}"; do
+        if ip netns exec "$n" nft list tables | grep -q nsdump_trace_; then
+          fail "attempt $attempts (trace after ${delay} ms): an nsdump table survived in $n: $(ip netns exec "$n" nft list tables)"
+        fi
+      done
+      [[ -z $(ls -A "$NSDUMP_STATE_DIR/nftables" 2>/dev/null) ]] || fail "attempt $attempts: nftables records left: $(ls "$NSDUMP_STATE_DIR/nftables")"
+    fi ;;
   esac
 done
 elapsed=$(((${EPOCHREALTIME/./} - ${start/./}) / 1000))
@@ -167,6 +179,7 @@ for c in setup demo trace capture; do
 done
 echo "  nsdump ls of every namespace on the machine ($(ip netns list | wc -l) now): $lsruns times, exit 0 each"
 echo "  teardown --leftovers removed $removed_leftovers namespaces or empty files of killed demos"
+echo "  teardown --leftovers after killed traces: no nsdump_trace table in the lab, no nftables record left ($removed_tables table lines printed)"
 echo "  bystanders ${#bystanders[@]}/${#bystanders[@]} intact (one with a forged leftover record), host interfaces unchanged"
 echo "  other namespaces on the machine: $others_before before, $others_after after (other users' tests come and go)"
 echo "PASS: setup, ls, teardown and teardown --leftovers work; nothing nsdump did not make was touched"

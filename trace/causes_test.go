@@ -269,7 +269,9 @@ func TestIptablesCauses(t *testing.T) {
 		{name: "iptables (nf_tables) drop of the probe's port", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables -A INPUT -p tcp --dport 22 -j DROP", l.NS1) // matches no probe
 			shf(t, "ip netns exec %s iptables -A INPUT -s %s -p tcp --dport 7096 -j DROP", l.NS1, l.Addr0.Addr())
-		}, want: []want{{"A->B", "tcp", CauseDropped, "B", "ip netns exec B iptables -D INPUT 2", "iptables rule 2 of chain INPUT (table filter)"}}},
+		}, want: []want{{"A->B", "tcp", CauseDropped, "B", "ip netns exec B iptables -t filter -D INPUT -s SUBNET0HOST/32 -p tcp -m tcp --dport 7096 -j DROP",
+			// The kernel's nftables trace names the rule as iptables writes it.
+			`by "iptables -t filter -A INPUT -s SUBNET0HOST/32 -p tcp -m tcp --dport 7096 -j DROP"`}}},
 	}
 	runCauses(t, cases)
 }

@@ -69,7 +69,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	f.Resolutions = resolutions(res.Report.Exchanges)
 	if failed {
-		f.Rules, gaps = gatherAllRules(names, []string{a.name, b.name})
+		f.Rules, gaps = gatherAllRules(names, names) // iptables-legacy's too: the nftables trace cannot see them
 		f.Gaps = append(f.Gaps, gaps...)
 	}
 	for _, r := range runs {

@@ -8,6 +8,9 @@ import judge "github.com/nsdump/nsdump/trace/judge"
 
 type (
 	Cond            = judge.Cond
+	ConntrackEntry  = judge.ConntrackEntry
+	NFDecision      = judge.NFDecision
+	Tuple           = judge.Tuple
 	Counter         = judge.Counter
 	Dir             = judge.Dir
 	Facts           = judge.Facts
@@ -40,6 +43,7 @@ const (
 	CauseDropped       = judge.CauseDropped
 	CauseLinkDown      = judge.CauseLinkDown
 	CauseMTU           = judge.CauseMTU
+	CauseNAT           = judge.CauseNAT
 	CauseNeighbor      = judge.CauseNeighbor
 	CauseNoReturnRoute = judge.CauseNoReturnRoute
 	CauseNoRoute       = judge.CauseNoRoute
@@ -55,6 +59,7 @@ const (
 	GapLegacy          = judge.GapLegacy
 	GapLinkState       = judge.GapLinkState
 	GapNftables        = judge.GapNftables
+	GapNFTrace         = judge.GapNFTrace
 	KindMTU            = judge.KindMTU
 	KindTCP            = judge.KindTCP
 	MaxHops            = judge.MaxHops

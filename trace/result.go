@@ -18,6 +18,9 @@ type Config struct {
 	Count    int        // echo requests per direction; default 3
 	Timeout  time.Duration
 	NoListen bool // probe whatever is (or is not) listening instead of listening ourselves
+	// NoNFTrace: ask no namespace's nftables what it did to the probes
+	// (no table of nsdump's in anyone's firewall); rules are evaluated.
+	NoNFTrace bool
 }
 
 // Endpoint is one side of the trace: Address is the one probed in the
@@ -82,6 +85,9 @@ type Result struct {
 	DropsUnavailable error `json:"-"`
 	// DropsLost counts the drops the monitor had no room for.
 	DropsLost uint64 `json:"-"`
+	// NFTables are the tables nsdump made to trace the probes ("inet
+	// nsdump_trace_1_1 in A"), removed again.
+	NFTables []string `json:"nft_tables,omitempty"`
 	// dropInodes are the namespaces of the NS/drops points, by point.
 	dropInodes map[string]uint64
 }

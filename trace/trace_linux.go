@@ -70,8 +70,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	runs := pl.runs
+	nftables := startNFTraceAsync(ctx, cfg.NoNFTrace, pathNames(a, b, runs), runs)
+	defer func() { nftables().close() }()
 	a.before, b.before = a.counters(), b.counters()
 	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
+		nftables() // its tables are made while the capture opens
 		probe(ctx, runs)
 		a.after, b.after = a.counters(), b.counters()
 	})
@@ -80,9 +83,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	res.Path, res.Paths = pl.paths, pl.famPaths
 	res.Facts = &Facts{Lookups: pl.lookups}
-	if err := res.gather(w, a, b, fams, runs); err != nil {
+	nft := nftables()
+	res.NFTables = nft.tables()
+	finished := nft.finishAsync(ctx) // while the capture is decoded
+	err = res.gather(w, a, b, fams, runs)
+	<-finished
+	if err != nil {
 		return nil, err
 	}
+	nft.into(res.Facts)
 	res.judgeAll()
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()

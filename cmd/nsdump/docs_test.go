@@ -376,6 +376,7 @@ var docNormal = []struct {
 	{regexp.MustCompile(`took \d+\.\d+ s`), "took N s"},
 	{regexp.MustCompile(`net:\[\d+\]`), "net:[N]"},
 	{regexp.MustCompile(`pid:\d+`), "pid:N"},
+	{regexp.MustCompile(`nsdump_trace_\d+_\d+`), "nsdump_trace_PID_N"},
 	{regexp.MustCompile(`id \d+, seq`), "id N, seq"},
 	// how many sightings a TCP probe has depends on timing (a FIN may
 	// carry the last ACK)

@@ -85,13 +85,14 @@ func parseTrace(e env, args []string) (*traceOpts, error) {
 	timeout := fs.Duration("timeout", time.Second, "how long to wait for answers")
 	write := fs.StringP("write", "w", "", "write everything captured to this pcapng file, with the verdicts as comments and the facts they were judged from (nsdump read judges them again)")
 	asJSON := fs.Bool("json", false, "print JSON")
+	noNFTrace := fs.Bool("no-nftrace", false, "make no nftables table of nsdump's to ask the kernel which rule took each probe packet; evaluate the rules instead")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() != 2 {
 		return nil, errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
 	}
-	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen}
+	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen, NoNFTrace: *noNFTrace}
 	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
 		return nil, err
 	}
@@ -149,6 +150,9 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d, timeout %s)\n",
 		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
 	printPath(w, res)
+	if len(res.NFTables) > 0 {
+		fmt.Fprintf(w, "nftables trace (tables made and removed): %s\n", decode.Printable(strings.Join(res.NFTables, ", ")))
+	}
 	width := directionWidth(res.Probes)
 	for _, p := range res.Probes {
 		printProbe(w, p, cfg.Port, paint, true, width)

@@ -32,6 +32,12 @@ type Facts struct {
 	Probes      []ProbeFacts `json:"probes,omitempty"`
 	// Gaps are the evidence gathering could not read.
 	Gaps []Gap `json:"gaps,omitempty"`
+	// NFTrace, NFTraced and Conntrack are the kernel's own word on the
+	// probes' packets (nffacts.go): what decided each in nftables, the
+	// namespaces whose trace was read, and what conntrack translated.
+	NFTrace   []NFDecision     `json:"nft_trace,omitempty"`
+	NFTraced  []string         `json:"nft_traced,omitempty"`
+	Conntrack []ConntrackEntry `json:"conntrack,omitempty"`
 
 	// work counts what judging the facts compared: rules walked and the
 	// values of their conditions. budget, when not 0, is how much may be
@@ -306,7 +312,13 @@ type Gap struct {
 // String is how a verdict names the gap: "could not list nftables rules
 // in B: ...".
 func (g Gap) String() string {
-	return "could not list " + g.What + " in " + g.Namespace + ": " + g.Error
+	switch {
+	case g.What != GapNFTrace && g.What != GapConntrack && g.What != GapConntrackEvents:
+		return "could not list " + g.What + " in " + g.Namespace + ": " + g.Error
+	case g.Namespace == "":
+		return g.What + " unavailable: " + g.Error
+	}
+	return g.What + " unavailable in " + g.Namespace + ": " + g.Error
 }
 
 // The gaps gathering records.
@@ -315,4 +327,9 @@ const (
 	GapLegacy    = "iptables-legacy rules"
 	GapCounters  = "kernel counters"
 	GapLinkState = "links and neighbours"
+	// The kernel's word (nftrace_linux.go): its trace, and conntrack's
+	// table and events.
+	GapNFTrace         = "nftables trace"
+	GapConntrack       = "conntrack"
+	GapConntrackEvents = "conntrack events"
 )

@@ -15,35 +15,34 @@ import (
 
 var iptablesHooks = map[string]string{"PREROUTING": "prerouting", "INPUT": "input", "FORWARD": "forward", "OUTPUT": "output", "POSTROUTING": "postrouting"}
 
-// ParseIptablesSave reads iptables-save (or ip6tables-save) output of ns.
+// ParseIptablesSave reads iptables-save (or ip6tables-save) output of
+// ns: each table's built-in chains with the user chains they jump to
+// followed (iptables_chains.go).
 func ParseIptablesSave(ns, family, text string) []Rule {
 	var out []Rule
-	table := ""
-	count := map[string]int{}
+	var t *xtable
+	flush := func() {
+		if t != nil {
+			out = append(out, t.flatten(ns, family)...)
+		}
+	}
 	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) == 0:
 		case strings.HasPrefix(f[0], "*"):
-			table = f[0][1:]
+			flush()
+			t = &xtable{name: f[0][1:], chains: map[string][]xrule{}, policies: map[string]string{}}
+		case t == nil:
 		case strings.HasPrefix(f[0], ":") && len(f) >= 2:
 			chain := f[0][1:]
-			if hook, ok := iptablesHooks[chain]; ok && (f[1] == "DROP") {
-				out = append(out, Rule{Namespace: ns, Family: family, Table: table, Chain: chain, Hook: hook, Policy: true,
-					Verdict: RuleDrop, Text: "-P " + chain + " DROP"})
-			}
+			t.order = append(t.order, chain)
+			t.policies[chain] = f[1]
 		case f[0] == "-A" && len(f) >= 2:
-			chain := f[1]
-			count[table+" "+chain]++
-			hook, ok := iptablesHooks[chain]
-			if !ok {
-				continue // a user chain: reached only by a jump nsdump does not follow
-			}
-			r := Rule{Namespace: ns, Family: family, Table: table, Chain: chain, Hook: hook, Handle: count[table+" "+chain], Text: strings.TrimSpace(line)}
-			r.Conds, r.Verdict = iptablesMatch(family, f[2:])
-			out = append(out, r)
+			t.chains[f[1]] = append(t.chains[f[1]], xrule{pos: len(t.chains[f[1]]) + 1, text: strings.TrimSpace(line), args: f[2:]})
 		}
 	}
+	flush()
 	return out
 }
 
@@ -66,7 +65,7 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 		}
 		v := args[i+1]
 		switch {
-		case a == "-j":
+		case a == "-j" || a == "-g":
 			switch v {
 			case "DROP":
 				verdict = RuleDrop
@@ -148,8 +147,11 @@ func nameRule(rules []Rule, r Rule) (detail, fix string) {
 		return fmt.Sprintf("the policy DROP of iptables-legacy chain %s (table %s) in %s", r.Chain, r.Table, r.Namespace),
 			run("-P", r.Chain, "ACCEPT")
 	case r.legacy():
-		return fmt.Sprintf("iptables-legacy rule %d of chain %s (table %s) in %s: %q", r.Handle, r.Chain, r.Table, r.Namespace, r.Text),
-			run("-D", r.Chain, strconv.Itoa(r.Handle))
+		detail := fmt.Sprintf("iptables-legacy rule %d of chain %s (table %s) in %s: %q", r.Handle, r.Chain, r.Table, r.Namespace, r.Text)
+		if len(r.Path) > 1 {
+			detail += ", reached by " + strings.Join(r.Path, " -> ")
+		}
+		return detail, run("-D", r.Chain, strconv.Itoa(r.Handle))
 	case r.iptablesNFT() && r.Policy:
 		return r.describe() + ", an iptables chain", run("-P", r.Chain, "ACCEPT")
 	case r.iptablesNFT():

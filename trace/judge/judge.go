@@ -369,14 +369,16 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 func ruleVerdict(rs []Rule) Verdict {
 	var names []string
 	for _, r := range rs {
-		names = append(names, r.describe())
+		name, _ := nameRule(nil, r) // an iptables-legacy rule as iptables names it
+		names = append(names, name)
 	}
 	r := rs[0]
 	cause := CauseDropped
 	if r.Verdict == RuleReject {
 		cause = "rejected"
 	}
-	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: r.fix().String(), blamed: blame{rule: true}}
+	_, fix := nameRule(nil, r)
+	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: fix, blamed: blame{rule: true}}
 }
 
 func linkDown(ns string, l *nsstate.LinkState) Verdict {

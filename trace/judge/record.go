@@ -153,6 +153,9 @@ func (f *Facts) check() error {
 	if links > maxLinks || addrs > maxAddrs {
 		return fmt.Errorf("%d links and %d addresses, more than %d and %d", links, addrs, maxLinks, maxAddrs)
 	}
+	if err := f.checkNetfilter(); err != nil {
+		return err
+	}
 	if len(f.Gaps) > maxEntries {
 		return fmt.Errorf("%d gaps, more than %d", len(f.Gaps), maxEntries)
 	}

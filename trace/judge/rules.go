@@ -26,6 +26,9 @@ type Rule struct {
 	With      string      `json:"with,omitempty"` // a reject's answer: "tcp reset", "icmp type admin-prohibited"
 	Text      string      `json:"text"`
 	Conds     []Cond      `json:"conds,omitempty"`
+	// Path is the chain of jumps from the base chain to Chain, for an
+	// iptables-legacy rule in a user chain.
+	Path []string `json:"path,omitempty"`
 }
 
 // RuleVerdict is what a rule or chain policy does with a packet it
@@ -436,7 +439,7 @@ func chainCulprits(rules []Rule, keep, decides func(Rule) bool) []Rule {
 		if !keep(r) {
 			continue
 		}
-		k := r.Family + " " + r.Table + " " + r.Chain
+		k := r.Family + " " + r.Table + " " + r.baseChain()
 		if _, ok := chains[k]; !ok {
 			order = append(order, k)
 		}
@@ -511,3 +514,12 @@ func (f *Facts) Budget() int { return f.budget }
 
 // Work is how many comparisons judging f has made so far.
 func (f *Facts) Work() int { return f.work }
+
+// baseChain is the built-in chain whose walk meets the rule: its own, or
+// where the jumps to it began.
+func (r Rule) baseChain() string {
+	if len(r.Path) > 0 {
+		return r.Path[0]
+	}
+	return r.Chain
+}

@@ -28,7 +28,8 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 	default:
 		v = judgeFailed(f, p)
 	}
-	if c, ok := conflictOf(f, p); ok {
+	v = judgeNetfilter(f, p, v)
+	if c, ok := conflictOf(f, p); ok && !translated(f, p) {
 		// Whatever the probe got: an echo the impostor answered is not ok.
 		detail, fix := c.verdict()
 		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,

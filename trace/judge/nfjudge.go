@@ -1,0 +1,366 @@
+package judge
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/topology/nsstate"
+)
+
+// The judgement of the kernel's own word (nffacts.go): a rule the
+// nftables trace saw drop a probe's packet decides a failed verdict, a
+// translation conntrack made carries the verdict to the namespace behind
+// it, and evidence that could not be read is said. Pure, like judge.go.
+
+// CauseNAT: a translation makes the flow unanswerable (a DNAT to an
+// address no namespace holds, an SNAT to an address the translating
+// namespace does not hold).
+const CauseNAT = "nat"
+
+// netfilterSaid reports whether the facts hold anything of tracing: facts
+// recorded before it are judged as they were.
+func (f *Facts) netfilterSaid() bool {
+	return len(f.NFTraced) > 0 || slices.ContainsFunc(f.Gaps, func(g Gap) bool { return g.What == GapNFTrace })
+}
+
+// judgeNetfilter weighs the kernel's word against v, the verdict of a
+// probe judged without it.
+func judgeNetfilter(f *Facts, p ProbeFacts, v Verdict) Verdict {
+	if !f.netfilterSaid() || p.Kind == KindMTU && v.OK {
+		return v
+	}
+	tr := probeTranslations(f, p)
+	if v.OK {
+		for _, t := range tr {
+			v.Detail += "; " + t.said(f)
+		}
+		return v
+	}
+	if p.Kind == KindTCP && p.Socket.Connected && translated(f, p) {
+		// Connected to what listens behind the translation: the test
+		// message went there, not to trace's listener.
+		v = passed(p)
+		for _, t := range tr {
+			v.Detail += "; " + t.said(f) + ", which answered"
+		}
+		return v
+	}
+	if nv, ok := natVerdict(f, p, tr); ok {
+		return nv
+	}
+	if d, ok := deciding(f, p); ok {
+		return ruleDecided(f, p, v, d)
+	}
+	if v.Cause == CauseDropped || v.Cause == CauseRejected || strings.Contains(v.Detail, "nothing to blame") || strings.Contains(v.Detail, "found to blame") {
+		v.Detail += "; " + missingEvidence(f, p, v)
+	}
+	return v
+}
+
+// protoNumber is a Packet's protocol as an IP protocol number.
+func protoNumber(proto string) uint8 {
+	switch proto {
+	case "icmp":
+		return 1
+	case "tcp":
+		return 6
+	case "udp":
+		return 17
+	case "ipv6-icmp":
+		return 58
+	}
+	return 0
+}
+
+// ofProbe says whether d is a decision about p's request (or answer).
+func (d NFDecision) ofProbe(p ProbeFacts) bool {
+	r := p.Request
+	if d.Proto != protoNumber(r.Proto) {
+		return false
+	}
+	src, dst, dport := d.Src, d.Dst, d.DPort
+	if d.Answer {
+		src, dst, dport = d.Dst, d.Src, d.SPort
+	}
+	return src == r.Src && dst == r.Dst && (r.Proto != "tcp" || dport == r.DPort)
+}
+
+// deciding is the decision that stopped p: its request's first on its
+// path, else its answer's.
+func deciding(f *Facts, p ProbeFacts) (NFDecision, bool) {
+	for _, c := range []struct {
+		answer bool
+		path   []Hop
+	}{{false, p.Path}, {true, p.Back}} {
+		var found []NFDecision
+		for _, d := range f.NFTrace {
+			if d.Answer == c.answer && d.stops() && d.ofProbe(p) {
+				found = append(found, d)
+			}
+		}
+		slices.SortStableFunc(found, func(x, y NFDecision) int { return hopIndex(c.path, x.Namespace) - hopIndex(c.path, y.Namespace) })
+		if len(found) > 0 {
+			return found[0], true
+		}
+	}
+	return NFDecision{}, false
+}
+
+// hopIndex is ns's place on path; past the end when it is not on it.
+func hopIndex(path []Hop, ns string) int {
+	if i := slices.IndexFunc(path, func(h Hop) bool { return h.Namespace == ns }); i >= 0 {
+		return i
+	}
+	return len(path)
+}
+
+// ruleDecided is the verdict of a probe whose packet a rule (or policy)
+// dropped, as the kernel's trace told it.
+func ruleDecided(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
+	what := "the request"
+	if d.Answer {
+		what = "the answer"
+	}
+	cause, done := CauseDropped, "dropped"
+	if strings.Contains(d.Rule, "REJECT") || strings.Contains(d.Rule, "reject") {
+		cause, done = CauseRejected, "rejected"
+	}
+	said := fmt.Sprintf("nftables trace: %s was %s in %s by %s", what, done, d.Namespace, d.named())
+	if len(d.Path) > 1 {
+		said += ", reached by " + d.chainPath()
+	}
+	if d.WrittenBy != "" {
+		said += fmt.Sprintf("; the rule is %s's: %s writes it again (on restart, on any change of its networks), so change it through %s", d.WrittenBy, d.WrittenBy, d.WrittenBy)
+	}
+	if (v.blamed.rule || v.Cause == CauseRejected) && v.Namespace == d.Namespace {
+		// nsdump's own evaluation found a rule there too: what it said
+		// stands (a reject's answer, where it was seen), the kernel's word
+		// names the rule and gives the fix.
+		v.Detail += "; " + said
+		if fix := d.undo(); fix != "" {
+			v.Fix = fix
+		}
+		return v
+	}
+	detail := said
+	if v.Story != "" {
+		detail = v.Story + "; " + said
+	}
+	nv := Verdict{Cause: cause, Namespace: d.Namespace, Detail: detail, Fix: d.undo(), Story: v.Story, RouteGet: p.routeGet(d.Namespace)}
+	nv.blamed.rule = true
+	return nv
+}
+
+// named is the rule as the verdict names it.
+func (d NFDecision) named() string {
+	policy := fmt.Sprintf("the policy %s of chain %s %s %s", d.Verdict, d.Family, d.Table, d.Chain)
+	switch {
+	case d.Policy && d.Xtables:
+		return fmt.Sprintf("%s (%q)", policy, d.Rule)
+	case d.Policy:
+		return policy
+	case d.Xtables:
+		return fmt.Sprintf("%q", d.Rule)
+	case d.Rule != "":
+		return fmt.Sprintf("nftables rule %q (%s %s %s handle %d)", d.Rule, d.Family, d.Table, d.Chain, d.Handle)
+	}
+	return fmt.Sprintf("nftables rule handle %d of chain %s %s %s (its text unread)", d.Handle, d.Family, d.Table, d.Chain)
+}
+
+// missingEvidence says what the verdict was made without: tracing off
+// (a gap of no namespace; gapsOf names those of the namespaces crossed),
+// or that the kernel's trace saw no rule stop it.
+func missingEvidence(f *Facts, p ProbeFacts, v Verdict) string {
+	var gaps []string
+	crossed := false
+	for _, g := range f.Gaps {
+		switch {
+		case g.Namespace == "":
+			gaps = append(gaps, g.String())
+		case crosses(p, g.Namespace):
+			crossed = true
+		}
+	}
+	switch {
+	case len(gaps) > 0:
+		return "evidence missing: " + strings.Join(gaps, "; ") + " (rules judged by nsdump's own evaluation)"
+	case crossed:
+		return "rules judged by nsdump's own evaluation, without the evidence below"
+	case v.blamed.rule:
+		return "judged by nsdump's own evaluation of the rules: the kernel's nftables trace saw no nftables or iptables-nft rule drop it (it cannot see iptables-legacy's)"
+	}
+	return "the kernel's nftables trace saw no nftables or iptables-nft rule drop it"
+}
+
+// owns says whether namespace ns holds addr, as its recorded state says.
+func (f *Facts) owns(ns string, addr netip.Addr) bool {
+	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
+		for _, st := range states {
+			if st.Name == ns && stateHolds(st, addr) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// holder is the namespace that holds addr, or "".
+func (f *Facts) holder(addr netip.Addr) string {
+	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
+		for _, st := range states {
+			if stateHolds(st, addr) {
+				return st.Name
+			}
+		}
+	}
+	return ""
+}
+
+// probeTranslations are the rewrites of p's flow conntrack showed, in
+// path order.
+func probeTranslations(f *Facts, p ProbeFacts) []Translation {
+	var out []Translation
+	r := p.Request
+	for _, c := range f.Conntrack {
+		o := c.Original
+		if o.Proto != protoNumber(r.Proto) || o.Src != r.Src || o.Dst != r.Dst || r.Proto == "tcp" && o.DPort != r.DPort {
+			continue
+		}
+		if !f.spend(1 + len(f.Namespaces) + len(f.After)) {
+			break // stored facts past their budget
+		}
+		for _, t := range c.translations(func(a netip.Addr) bool { return f.owns(c.Namespace, a) }) {
+			if !slices.Contains(out, t) {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(x, y Translation) int { return hopIndex(p.Path, x.Namespace) - hopIndex(p.Path, y.Namespace) })
+	return out
+}
+
+// natRule is the rule that made t, when the trace saw it.
+func (t Translation) natRule(f *Facts) (NFDecision, bool) {
+	for _, d := range f.NFTrace {
+		if d.Namespace != t.Namespace || d.Answer || d.Rule == "" || d.Verdict != "accept" {
+			continue
+		}
+		dest := strings.EqualFold(d.Base, "prerouting") || strings.EqualFold(d.Base, "output")
+		if dest == (t.Kind != NATSource) && (d.Dst == t.From.Addr() || d.Src == t.From.Addr()) {
+			return d, true
+		}
+	}
+	return NFDecision{}, false
+}
+
+// said is the translation as a verdict says it.
+func (t Translation) said(f *Facts) string {
+	from, to := t.From.String(), t.To.String()
+	if t.From.Port() == 0 {
+		from, to = t.From.Addr().String(), t.To.Addr().String()
+	}
+	s := fmt.Sprintf("%s is %s'd in %s to %s", from, t.Kind, t.Namespace, to)
+	if t.Kind == NATSource {
+		s = "the source " + s
+	}
+	if d, ok := t.natRule(f); ok {
+		s += " (" + d.named() + ")"
+	}
+	return s
+}
+
+// natVerdict judges a failed probe behind a translation: the backend that
+// refused it, or the translation itself when it leads nowhere.
+func natVerdict(f *Facts, p ProbeFacts, tr []Translation) (Verdict, bool) {
+	for _, t := range tr {
+		switch {
+		case t.Kind == NATSource && !f.owns(t.Namespace, t.To.Addr()) && f.State(t.Namespace) != nil:
+			v := Verdict{Cause: CauseNAT, Namespace: t.Namespace, RouteGet: p.routeGet(t.Namespace),
+				Detail: fmt.Sprintf("%s, an address %s does not hold: the answers go to it and never come back", t.said(f), t.Namespace)}
+			if d, ok := t.natRule(f); ok {
+				v.Fix = d.undo()
+			}
+			return v, true
+		case t.Kind == NATSource:
+			continue
+		}
+		backend := t.Namespace
+		if t.Kind == NATDest {
+			backend = f.holder(t.To.Addr())
+		}
+		if p.Refused || p.Socket.ConnErr.Is("ECONNREFUSED") {
+			if backend == "" {
+				backend = t.Namespace
+			}
+			port := strconv.Itoa(int(t.To.Port()))
+			nc := []string{"nc", "-l"}
+			if p.Family == 6 {
+				nc = []string{"nc", "-6", "-l"}
+			}
+			return Verdict{Cause: CausePortClosed, Namespace: backend, RouteGet: p.routeGet(backend),
+				Detail: fmt.Sprintf("%s; %s answered with a reset: nothing listens on %s there", t.said(f), t.To.Addr(), port),
+				Fix:    cmdline.InNamespace(backend, append(nc, port)...).String()}, true
+		}
+		if backend == "" {
+			v := Verdict{Cause: CauseNAT, Namespace: t.Namespace, RouteGet: p.routeGet(t.Namespace),
+				Detail: fmt.Sprintf("%s, an address no namespace nsdump read holds: nothing answers there", t.said(f))}
+			if d, ok := t.natRule(f); ok {
+				v.Fix = d.undo()
+			}
+			return v, true
+		}
+	}
+	return Verdict{}, false
+}
+
+// translated says whether conntrack saw p's destination rewritten: an
+// answer from the address behind it is no address conflict.
+func translated(f *Facts, p ProbeFacts) bool {
+	return slices.ContainsFunc(probeTranslations(f, p), func(t Translation) bool { return t.Kind != NATSource })
+}
+
+// stateHolds says whether a namespace's recorded state has addr on a link.
+func stateHolds(st *nsstate.NamespaceState, addr netip.Addr) bool {
+	for _, l := range st.Links {
+		for _, pfx := range l.Addresses {
+			if pfx.Addr().Unmap() == addr.Unmap() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// undo is the command that takes the rule out of the packet's way, built
+// word by word from the facts' names (validated, quoted by cmdline): an
+// iptables rule deleted by its spec, an nft rule by its handle, a
+// dropping policy set to accept. None for names no command can carry.
+func (d NFDecision) undo() string {
+	if d.Xtables {
+		if cmdline.IptablesTable(d.Table) != nil || cmdline.IptablesChain(d.Chain) != nil {
+			return ""
+		}
+		tool := "iptables"
+		if d.Family == "ip6" {
+			tool = "ip6tables"
+		}
+		switch {
+		case d.Policy:
+			return cmdline.InNamespace(d.Namespace, tool, "-t", d.Table, "-P", d.Chain, "ACCEPT").String()
+		case len(d.Spec) == 0:
+			return ""
+		}
+		return cmdline.InNamespace(d.Namespace, append([]string{tool, "-t", d.Table, "-D", d.Chain}, d.Spec...)...).String()
+	}
+	if cmdline.NftFamily(d.Family) != nil || cmdline.NftName(d.Table) != nil || cmdline.NftName(d.Chain) != nil {
+		return ""
+	}
+	if d.Policy {
+		return cmdline.InNamespace(d.Namespace, "nft", fmt.Sprintf("chain %s %s %s { policy accept; }", d.Family, d.Table, d.Chain)).String()
+	}
+	return cmdline.InNamespace(d.Namespace, "nft", "delete", "rule", d.Family, d.Table, d.Chain, "handle", strconv.FormatUint(d.Handle, 10)).String()
+}
