@@ -72,9 +72,10 @@ func compareAddrFlags(t *testing.T, ns Held, states []AddrState) {
 				continue
 			}
 			var words []string
-			for _, fw := range addrFlagWords {
-				if ai[fw.word] == true {
-					words = append(words, fw.word)
+			// Every flag word AddrFlags writes, in its order.
+			for _, word := range strings.Fields(AddrFlags(^uint32(0)).String()) {
+				if ai[word] == true {
+					words = append(words, word)
 				}
 			}
 			s := findAddr(states, p)

@@ -37,7 +37,8 @@ func ReadSettings(ns Held, ifaces ...string) (*Settings, error) {
 	v := func(p string) int { return vals[p] }
 	conf := func(dir string) ConfV4 {
 		k := func(key string) int { return v("ipv4/conf/" + dir + "/" + key) }
-		return ConfV4{k("forwarding"), k("rp_filter"), k("accept_local"), k("arp_ignore"), k("arp_filter"), k("arp_accept"), k("proxy_arp")}
+		return ConfV4{Forwarding: k("forwarding"), RPFilter: k("rp_filter"), AcceptLocal: k("accept_local"), ARPIgnore: k("arp_ignore"),
+			ARPFilter: k("arp_filter"), ARPAccept: k("arp_accept"), ProxyARP: k("proxy_arp")}
 	}
 	s := &Settings{
 		Namespace: ns.Name, IPForward: v("ipv4/ip_forward"), IPv6Forwarding: v("ipv6/conf/all/forwarding"),
@@ -48,7 +49,7 @@ func ReadSettings(ns Held, ifaces ...string) (*Settings, error) {
 		s.Interfaces = append(s.Interfaces, IfaceSettings{Name: name, IPv4: conf(name), IPv6Forwarding: v("ipv6/conf/" + name + "/forwarding")})
 	}
 	if ipt := v("bridge/bridge-nf-call-iptables"); ipt >= 0 {
-		s.BridgeNF = &BridgeNF{ipt, v("bridge/bridge-nf-call-ip6tables"), v("bridge/bridge-nf-call-arptables")}
+		s.BridgeNF = &BridgeNF{CallIPTables: ipt, CallIP6Tables: v("bridge/bridge-nf-call-ip6tables"), CallARPTables: v("bridge/bridge-nf-call-arptables")}
 	}
 	return s, nil
 }

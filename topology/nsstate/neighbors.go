@@ -1,4 +1,4 @@
-package topology
+package nsstate
 
 import "net/netip"
 

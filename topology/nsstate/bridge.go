@@ -1,4 +1,4 @@
-package topology
+package nsstate
 
 import (
 	"fmt"
@@ -39,7 +39,7 @@ func (s *PortState) UnmarshalText(b []byte) error {
 	}
 	n, err := strconv.ParseUint(string(b), 10, 8)
 	if err != nil {
-		return fmt.Errorf("bridge port state %q: not a state's name or number", clipWord(b))
+		return fmt.Errorf("bridge port state %q: not a state's name or number", clipText(b))
 	}
 	*s = PortState(n)
 	return nil

@@ -1,4 +1,4 @@
-package topology
+package nsstate
 
 // ConfV4 is one net.ipv4.conf.NAME directory (NAME an interface, "all" or
 // "default"). A value the kernel does not offer reads -1.
