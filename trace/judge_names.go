@@ -42,6 +42,7 @@ const (
 	CauseConflict      = judge.CauseConflict
 	CauseDropped       = judge.CauseDropped
 	CauseLinkDown      = judge.CauseLinkDown
+	CauseLoop          = judge.CauseLoop
 	CauseMTU           = judge.CauseMTU
 	CauseNAT           = judge.CauseNAT
 	CauseNeighbor      = judge.CauseNeighbor

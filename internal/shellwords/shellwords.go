@@ -64,7 +64,7 @@ func Parse(line string) ([][]string, error) {
 }
 
 // programs are the ones nsdump's printed commands start.
-var programs = []string{"ip", "nft", "iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy", "sysctl", "nc"}
+var programs = []string{"ip", "bridge", "nft", "iptables", "ip6tables", "iptables-legacy", "ip6tables-legacy", "sysctl", "nc"}
 
 // Check parses line and requires every command in it to start one of the
 // programs nsdump prints, directly or through `ip netns exec NAME` or

@@ -30,6 +30,8 @@ type Facts struct {
 	// neighbor solicitation) the captures saw, by the address asked for.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
 	Probes      []ProbeFacts `json:"probes,omitempty"`
+	// Kernel is the per-namespace kernel state of issue 19 (kstate.go).
+	Kernel *KernelFacts `json:"kernel,omitempty"`
 	// Gaps are the evidence gathering could not read.
 	Gaps []Gap `json:"gaps,omitempty"`
 	// NFTrace, NFTraced and Conntrack are the kernel's own word on the

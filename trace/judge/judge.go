@@ -33,6 +33,9 @@ type Verdict struct {
 type blame struct {
 	rule, rpFilter bool
 	noARP          bool   // a link with IFF_NOARP
+	wrongMAC       bool   // a PERMANENT neighbour entry holding a MAC its address's owner does not have
+	loopOf         string // the namespaces of a routing loop, each on its own line
+	strayedTo      string // where a wrong route sent the packet, dying there
 	neighborOf     string // the namespace whose neighbour entry never resolved (a neighbour verdict, or a link down on its resolution's way)
 }
 

@@ -104,9 +104,23 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 			return true
 		}
 		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[CauseNeighbor], kd.Reason)
-		if noARPDrop && v.blamed.noARP {
+		if kd.Namespace == v.Namespace && v.blamed.neighborOf == kd.Namespace && kd.Reason == "NOT_SPECIFIED" && strings.HasPrefix(kd.Location, "tcp_") {
+			// A retransmitted SYN meets the connection whose answer waits
+			// on the neighbour there, and the stack frees the duplicate.
 			return true
 		}
+		if noARPDrop && (v.blamed.noARP || v.blamed.wrongMAC) {
+			return true
+		}
+	}
+	if v.Cause == CauseDropped && v.blamed.neighborOf == kd.Namespace && slices.Contains(causeReasons[CauseNeighbor], kd.Reason) {
+		return true // the namespace that asked for a neighbour past the drop gives up on it
+	}
+	if v.Cause == CauseWrongRoute && v.blamed.strayedTo != "" && kd.Namespace == v.blamed.strayedTo {
+		return true // the wrong way's namespace has nowhere to send it
+	}
+	if v.Cause == CauseLoop && slices.Contains(strings.Split(v.blamed.loopOf, "\n"), kd.Namespace) {
+		return true // a packet going round dies of its TTL wherever it is then
 	}
 	if kd.Namespace != v.Namespace {
 		return false

@@ -175,6 +175,9 @@ func (f *Facts) check() error {
 			}
 		}
 	}
+	if err := f.Kernel.check(); err != nil {
+		return err
+	}
 	for _, p := range f.Probes {
 		if len(p.Path) > MaxHops || len(p.Back) > MaxHops {
 			return fmt.Errorf("probe %s %s: a path of more than %d namespaces", clip(p.Direction), clip(p.Kind), MaxHops)

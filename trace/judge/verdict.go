@@ -27,6 +27,7 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v = passed(p)
 	default:
 		v = judgeFailed(f, p)
+		v, _ = judgeKernel(f, p, v)
 	}
 	v = judgeNetfilter(f, p, v)
 	if c, ok := conflictOf(f, p); ok && !translated(f, p) {
@@ -35,6 +36,7 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
 			Detail: detail + "; the probe's own verdict was: " + v.Detail}
 	}
+	v = dadfailedConflict(f, p, v)
 	if errs := unnamedErrors(f, p, v.Detail); errs != "" && !v.OK {
 		v.Detail += "; " + errs
 	}
