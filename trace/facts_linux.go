@@ -61,6 +61,8 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	var gaps []Gap
 	f.After, gaps = afterStates(a.name, b.name)
 	f.Gaps = append(f.Gaps, gaps...)
+	f.Kernel, gaps = gatherKernel(names, runs, runs[0].cfg.Port)
+	f.Gaps = append(f.Gaps, gaps...)
 	f.Counters = grownCounters(a, b)
 	for _, s := range []*side{a, b} {
 		if s.countersErr != nil {

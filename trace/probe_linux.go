@@ -65,6 +65,13 @@ func probeEcho(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id u
 func probeEchoSized(ctx context.Context, ns netns.NsHandle, src, dst netip.Addr, id uint16, count int, timeout time.Duration, size int) (echoResult, error) {
 	res := echoResult{ID: id, Replies: map[uint16]time.Duration{}}
 	fd, pad, err := echoSocket(ns, src, dst, size)
+	var be *bindError
+	if errors.As(err, &be) {
+		// The address is not usable (tentative, dadfailed, gone): a fact
+		// about the namespace for the judgement, not a usage error.
+		res.SendErr = be.err
+		return res, nil
+	}
 	if err != nil {
 		return res, err
 	}
@@ -110,7 +117,7 @@ func echoSocket(ns netns.NsHandle, src, dst netip.Addr, size int) (fd, pad int, 
 	if src.IsValid() {
 		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
 			unix.Close(fd)
-			return -1, 0, fmt.Errorf("bind the ICMP socket to %s: %w", src, err)
+			return -1, 0, &bindError{fmt.Errorf("bind to %s: %w", src, err)}
 		}
 	}
 	if size > 0 {
@@ -272,7 +279,8 @@ func probeTCP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 	defer unix.Close(fd)
 	if src.IsValid() {
 		if err := unix.Bind(fd, sockaddr(src, 0)); err != nil {
-			return res, fmt.Errorf("bind the TCP socket to %s: %w", src, err)
+			res.Err = fmt.Errorf("bind to %s: %w", src, err) // a fact, as for the ICMP socket
+			return res, nil
 		}
 	}
 	start := time.Now()
@@ -476,3 +484,9 @@ func routeMTU(ns netns.NsHandle, src, dst netip.Addr) int {
 	}
 	return mtu
 }
+
+// bindError is a probe socket's bind refused by the kernel.
+type bindError struct{ err error }
+
+func (e *bindError) Error() string { return e.err.Error() }
+func (e *bindError) Unwrap() error { return e.err }
