@@ -254,6 +254,8 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 			kind, fam = "tcp", 6
 		case "icmp6-echo":
 			fam = 6
+		case "mtu6":
+			kind, fam = KindMTU, 6
 		}
 		checked[fmt.Sprint(dir, kind, fam)] = true
 		p := findFamily(res, dir, kind, fam)
