@@ -17,8 +17,8 @@ var socketDelivery = []string{"ping_rcv", "tcp_v4_rcv", "tcp_v6_rcv", "raw_rcv",
 // reply its raw and datagram sockets both see (NO_SOCKET at ping_rcv), a
 // SYN-ACK retransmitted after the probe's socket closed (NOT_SPECIFIED or
 // NO_SOCKET at tcp_v4_rcv); in the destination, once its SYN-ACK was seen
-// leaving, a retransmitted SYN its half-open connection answers again and
-// then discards (NOT_SPECIFIED at tcp_v4_rcv). Such a drop says nothing of
+// leaving or the SYN entered again, a retransmitted SYN its half-open
+// connection answers again and then discards (NOT_SPECIFIED at tcp_v4_rcv). Such a drop says nothing of
 // where the probe's packets were lost; it is kept, marked, never weighed
 // against the verdict.
 func (p ProbeFacts) Stray(kd KernelDropSeen) bool {
@@ -31,8 +31,20 @@ func (p ProbeFacts) Stray(kd KernelDropSeen) bool {
 		return true
 	}
 	synAgain := kd.Reason == "NOT_SPECIFIED" && (kd.What == "SYN" || strings.HasPrefix(kd.What, "TCP segment [S]"))
-	return kd.Namespace == p.To && synAgain && !p.Refused &&
-		slices.ContainsFunc(p.AnswerSeen, func(s Sight) bool { return s.Namespace == p.To && s.Dir == DirOut })
+	if kd.Namespace != p.To || !synAgain || p.Refused {
+		return false
+	}
+	// A SYN-ACK seen leaving, or the SYN seen entering more than once:
+	// the half-open connection holds the first SYN, and its answer may
+	// still wait on a neighbour the path never resolves (rp_filter in a
+	// router refusing the destination's ARP).
+	entered := 0
+	for _, s := range p.RequestSeen {
+		if s.Namespace == p.To && s.Dir == DirIn {
+			entered++
+		}
+	}
+	return entered > 1 || slices.ContainsFunc(p.AnswerSeen, func(s Sight) bool { return s.Namespace == p.To && s.Dir == DirOut })
 }
 
 // evidence is what the kernel's drops of the probe say of its path: its

@@ -92,3 +92,46 @@ func TestLinkDownNeighbourGivesUp(t *testing.T) {
 		}
 	}
 }
+
+// TestRetransmittedSYNInDestination: under load the rp_filter case's B->A
+// connect retransmits its SYN; A's half-open connection discards the copy
+// (NOT_SPECIFIED at tcp_v4_rcv) while its SYN-ACK waits on a neighbour the
+// router never lets resolve. CI once failed on "the kernel says otherwise"
+// there. A SYN that entered A once only and was dropped is still weighed.
+func TestRetransmittedSYNInDestination(t *testing.T) {
+	rec := loadRecorded(t)["router-rp_filter-with-an-asymmetric-route"]
+	for i, pf := range rec.Facts.Probes {
+		if pf.Kind != "tcp" || len(pf.RequestSeen) == 0 {
+			continue
+		}
+		want := rec.Verdicts[i]
+		drop := KernelDropSeen{Namespace: pf.To, Reason: "NOT_SPECIFIED", Location: "tcp_v4_rcv", What: "SYN"}
+		var entered []Sight
+		for _, s := range pf.RequestSeen {
+			if s.Namespace == pf.To && s.Dir == DirIn {
+				entered = append(entered, s)
+			}
+		}
+		if len(entered) != 1 {
+			t.Fatalf("%s: the SYN entered %s %d times in the recording, want once", pf.Direction, pf.To, len(entered))
+		}
+		for _, again := range []bool{false, true} {
+			p := pf
+			p.Drops = append(append([]KernelDropSeen{}, pf.Drops...), drop)
+			if again { // the retransmission, seen at every point as the first SYN was
+				p.RequestSeen = append(append([]Sight{}, pf.RequestSeen...), pf.RequestSeen...)
+			}
+			if got := p.Stray(drop); got != again {
+				t.Errorf("%s, SYN entered again %v: stray %v", pf.Direction, again, got)
+			}
+			v := Judge(rec.Facts, p)
+			weighed := strings.Contains(v.Detail, "the kernel says otherwise")
+			if again && (weighed || v.Cause != want.Cause || v.Namespace != want.Namespace) {
+				t.Errorf("%s retransmitted: %s in %s: %s; want %s in %s, the drop not weighed", pf.Direction, v.Cause, v.Namespace, v.Detail, want.Cause, want.Namespace)
+			}
+			if !again && !weighed {
+				t.Errorf("%s, one SYN dropped in %s: the drop is not weighed: %s", pf.Direction, pf.To, v.Detail)
+			}
+		}
+	}
+}
