@@ -72,6 +72,25 @@ func (s Sighting) TCPAnswer() (answer, reset bool) {
 	return reset || s.TCPFlags&(SYN|ACK) == SYN|ACK, reset
 }
 
+// Answer reports whether the sighting is an answer to what the exchange
+// sent, seen on the wire: a reply, a SYN-ACK or reset, an ARP or NDP
+// answer, or an ICMP error. A kernel's drop is not one: the answer never
+// arrived.
+func (s Sighting) Answer() bool {
+	if !s.Drop.IsZero() {
+		return false
+	}
+	if s.TCPFlags != 0 {
+		answer, _ := s.TCPAnswer()
+		return answer
+	}
+	switch s.What {
+	case "request", "who-has", "packet", "echo request", "neighbor solicitation", "router solicitation", "multicast listener":
+		return false
+	}
+	return true
+}
+
 // TCPConnect reports whether the sighting is a TCP connect's SYN (a
 // retransmission too).
 func (s Sighting) TCPConnect() bool { return s.TCPFlags&(SYN|ACK|RST) == SYN }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/nsdump/nsdump/capture"
@@ -58,7 +59,8 @@ func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s stri
 	}
 }
 
-// timeline is where the probe's packets were seen, in order. A probe that
+// timeline is where the probe's packets were seen, in order, ending in "no
+// answer" for a failed probe when none of them answered. A probe that
 // succeeded leaves out the kernel's drops (NS/drops): a copy freed after
 // delivery, such as an echo reply no other ping socket wanted, is not news
 // beside "ok"; --json keeps every sighting.
@@ -81,7 +83,7 @@ func timeline(p trace.Probe) string {
 	}
 	if len(seen) > 6 {
 		steps = append(steps, fmt.Sprintf("... (%d sightings)", len(seen)))
-	} else if !p.OK {
+	} else if !p.OK && !slices.ContainsFunc(seen, decode.Sighting.Answer) {
 		steps = append(steps, "no answer")
 	}
 	return strings.Join(steps, " -> ")

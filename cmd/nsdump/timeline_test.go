@@ -32,3 +32,28 @@ func TestTimelineDrops(t *testing.T) {
 		t.Errorf("ok probe seen only as a drop: %q", got)
 	}
 }
+
+// A failed probe's line says "no answer" only when nothing it lists
+// answered: a reset or an ICMP error seen is an answer, a drop of the
+// reply is not.
+func TestTimelineNoAnswer(t *testing.T) {
+	syn := decode.Sighting{Point: "a/veth0", Dir: "Out", What: "[S]", TCPFlags: decode.SYN}
+	for _, tt := range []struct {
+		name     string
+		seen     []decode.Sighting
+		noAnswer bool
+	}{
+		{"reset", []decode.Sighting{syn, {Point: "a/veth0", Dir: "In", What: "[R.]", TCPFlags: decode.RST | decode.ACK}}, false},
+		{"icmp error", []decode.Sighting{{Point: "a/veth0", Dir: "Out", What: "request"}, {Point: "a/veth0", Dir: "In", What: "host prohibited"}}, false},
+		{"icmp6 error", []decode.Sighting{{Point: "a/veth0", Dir: "Out", What: "request"}, {Point: "a/veth0", Dir: "In", What: "unreachable: no route"}}, false},
+		{"syn only", []decode.Sighting{syn, syn}, true},
+		{"reply dropped", []decode.Sighting{{Point: "a/veth0", Dir: "Out", What: "request"},
+			{Point: "a/drops", Dir: "In", What: "reply", Drop: capture.Drop{Reason: "NETFILTER_DROP", Location: "nft_do_chain"}}}, true},
+		{"arp unanswered", []decode.Sighting{{Point: "a/veth0", Dir: "Out", What: "who-has"}}, true},
+	} {
+		got := timeline(trace.Probe{Seen: tt.seen})
+		if strings.HasSuffix(got, "no answer") != tt.noAnswer {
+			t.Errorf("%s: %q, want \"no answer\" at the end: %v", tt.name, got, tt.noAnswer)
+		}
+	}
+}
