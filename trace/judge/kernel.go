@@ -137,6 +137,11 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 	if kd.Namespace != v.Namespace {
 		return false
 	}
+	if v.Cause == CauseNoReturnRoute && kd.Reason == "NOT_SPECIFIED" && kd.Location == "icmpv6_rcv" {
+		// An IPv6 destination with no route back frees the echo request
+		// it could not answer (icmpv6_echo_reply fails, icmpv6_rcv drops).
+		return true
+	}
 	if rs, ok := causeReasons[v.Cause]; ok {
 		return slices.Contains(rs, kd.Reason)
 	}

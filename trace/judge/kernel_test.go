@@ -58,3 +58,25 @@ func TestKernelAgreement(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelAgreesIPv6NoReturnRoute: an IPv6 destination with no route back
+// frees the echo request it cannot answer with NOT_SPECIFIED at icmpv6_rcv
+// (seen live: trace A B --to B's address, B's route to A deleted, kernel
+// 6.18); that is the verdict's own story, in its namespace only.
+func TestKernelAgreesIPv6NoReturnRoute(t *testing.T) {
+	v := Verdict{Cause: CauseNoReturnRoute, Namespace: "B"}
+	for _, tt := range []struct {
+		kd    KernelDropSeen
+		agree bool
+	}{
+		{KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, true},
+		{KernelDropSeen{Namespace: "B", Reason: "IP_INNOROUTES", Location: "ip6_pkt_discard", What: "echo reply"}, true},
+		{KernelDropSeen{Namespace: "A", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, false},
+		{KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmp_rcv", What: "echo request"}, false},
+	} {
+		said := kernelSaysOtherwise(v, []KernelDropSeen{tt.kd})
+		if (said == "") != tt.agree {
+			t.Errorf("%+v: agree %v, but the kernel's word reads %q", tt.kd, tt.agree, said)
+		}
+	}
+}
