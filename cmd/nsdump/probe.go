@@ -26,14 +26,8 @@ func directionWidth(probes []trace.Probe) int {
 // its packets were seen (when seen is set), and for a failure why, the
 // route lookup and the fix; width is the direction column's.
 func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s string) string, seen bool, width int) {
-	kind := p.Kind
-	if kind == "tcp" {
-		kind = fmt.Sprintf("tcp:%d", port)
-		if p.Family == 6 {
-			kind = fmt.Sprintf("tcp6:%d", port)
-		}
-	}
 	fmt.Fprintln(w)
+	kind := probeKind(p, port)
 	if p.OK {
 		rtt := ""
 		if p.RTTms != nil {
@@ -57,6 +51,22 @@ func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s stri
 	if p.Fix != "" {
 		fmt.Fprintf(w, "    fix:  %s\n", paint("1", decode.Printable(p.Fix)))
 	}
+}
+
+// probeKind is the kind column of a probe's line, its family shown as the
+// echo's is (icmp6-echo): tcp:7096 and tcp6:7096, mtu and mtu6.
+func probeKind(p trace.Probe, port uint16) string {
+	six := ""
+	if p.Family == 6 {
+		six = "6"
+	}
+	switch p.Kind {
+	case "tcp":
+		return fmt.Sprintf("tcp%s:%d", six, port)
+	case "mtu":
+		return "mtu" + six
+	}
+	return p.Kind
 }
 
 // timeline is where the probe's packets were seen, in order, ending in "no

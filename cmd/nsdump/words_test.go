@@ -92,3 +92,23 @@ func TestRouteAsIPRouteGet(t *testing.T) {
 		t.Errorf("route to %s: exit %d, stdout %q, stderr %q; ip route get says %q", unreachable, code, out, e, ipOut)
 	}
 }
+
+// TestProbeKindShowsFamily: in a dual-stack trace each direction has an
+// mtu probe per family; the IPv6 ones read mtu6, as the echo reads
+// icmp6-echo and TCP tcp6:PORT.
+func TestProbeKindShowsFamily(t *testing.T) {
+	for _, tt := range []struct {
+		kind   string
+		family int
+		want   string
+	}{
+		{"mtu", 4, "mtu"}, {"mtu", 6, "mtu6"}, {"tcp", 4, "tcp:7096"}, {"tcp", 6, "tcp6:7096"},
+		{"icmp-echo", 4, "icmp-echo"}, {"icmp6-echo", 6, "icmp6-echo"},
+	} {
+		var out bytes.Buffer
+		printProbe(&out, trace.Probe{Direction: "a->b", Kind: tt.kind, Family: tt.family, OK: true}, 7096, func(_, s string) string { return s }, false, 14)
+		if f := strings.Fields(out.String()); len(f) < 2 || f[1] != tt.want {
+			t.Errorf("%s IPv%d: %q, want the kind %s", tt.kind, tt.family, out.String(), tt.want)
+		}
+	}
+}
