@@ -3,6 +3,8 @@ package trace
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nsdump/nsdump/capture"
@@ -112,8 +114,38 @@ func (res *Result) judgeAll() {
 	for i := range res.Probes {
 		p := &res.Probes[i]
 		p.take(Judge(res.Facts, res.Facts.Probes[i]))
+		if p.Cause == CauseNeighbor {
+			p.Seen = withResolutions(p.Seen, res.Report.Exchanges, res.Facts.Probes[i])
+		}
 		res.OK = res.OK && p.OK
 	}
+}
+
+// withResolutions adds to a neighbor-unreachable probe's sightings those of
+// the unanswered neighbour resolutions (ARP, NDP) asked in the namespaces
+// of its paths, in the order seen: the evidence of the verdict, placed as
+// docs/trace.md says. They carry no frame number, so that a -w file's
+// comments tie no resolution to the probe.
+func withResolutions(seen []decode.Sighting, exchanges []*decode.Exchange, pf ProbeFacts) []decode.Sighting {
+	names := []string{pf.From, pf.To}
+	for _, h := range append(slices.Clone(pf.Path), pf.Back...) {
+		names = append(names, h.Namespace)
+	}
+	out := slices.Clone(seen)
+	for _, ex := range exchanges {
+		if ex.Kind != decode.KindARPRes && ex.Kind != decode.KindNDP || ex.Status != decode.StatusUnanswered {
+			continue
+		}
+		for _, s := range ex.Seen {
+			i := strings.LastIndex(s.Point, "/")
+			if i > 0 && slices.Contains(names, s.Point[:i]) {
+				s.Frame = 0
+				out = append(out, s)
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b decode.Sighting) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 // Summary is the probe's verdict in one line, as a -w file's comments
