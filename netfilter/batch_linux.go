@@ -2,6 +2,7 @@ package netfilter
 
 import (
 	"encoding/binary"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -10,7 +11,8 @@ func nftMsg(t int) uint16 { return uint16(unix.NFNL_SUBSYS_NFTABLES<<8 | t) }
 
 // traceBatch is the transaction that creates t with two chains, at the
 // earliest prerouting and output hooks, whose rules set nftrace on the
-// probes' packets in both directions and on nothing else.
+// probes' packets in both directions, and on IPv6 neighbour discovery
+// when a probe is IPv6 (ndRuleMsg).
 func traceBatch(t Table, probes []Probe, owner bool) []message {
 	var flags uint32
 	if owner {
@@ -30,8 +32,36 @@ func traceBatch(t Table, probes []Probe, owner bool) []message {
 				msgs = append(msgs, ruleMsg(t, hook.name, dir))
 			}
 		}
+		if t.Family == FamilyInet && slices.ContainsFunc(probes, func(p Probe) bool { return !p.Src.Unmap().Is4() }) {
+			msgs = append(msgs, ndRuleMsg(t, hook.name))
+		}
 	}
 	return msgs
+}
+
+// ndRuleMsg is `meta nfproto ipv6 meta l4proto ipv6-icmp icmpv6 type
+// 133-137 meta nftrace set 1`: IPv6's neighbour discovery, which a v6
+// probe needs before its first packet leaves (and its answer before it
+// comes back). A ruleset that drops it stops the probe without ever
+// seeing the probe's own packets; marked, the kernel's trace says which
+// rule did. Every ND packet of the namespace is marked while trace runs:
+// solicitations go to multicast and link-local addresses no probe names.
+func ndRuleMsg(t Table, chain string) message {
+	var e encoder
+	e.str(unix.NFTA_RULE_TABLE, t.Name)
+	e.str(unix.NFTA_RULE_CHAIN, chain)
+	end := e.nest(unix.NFTA_RULE_EXPRESSIONS)
+	metaLoad(&e, unix.NFT_META_NFPROTO)
+	cmpEq(&e, []byte{unix.NFPROTO_IPV6})
+	metaLoad(&e, unix.NFT_META_L4PROTO)
+	cmpEq(&e, []byte{ProtoICMPv6})
+	payloadLoad(&e, unix.NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1)
+	cmpOp(&e, unix.NFT_CMP_GTE, []byte{NDFirst})
+	cmpOp(&e, unix.NFT_CMP_LTE, []byte{NDLast})
+	immediate(&e, []byte{1})
+	metaSet(&e, unix.NFT_META_NFTRACE)
+	end()
+	return message{Type: nftMsg(unix.NFT_MSG_NEWRULE), Flags: unix.NLM_F_CREATE | unix.NLM_F_APPEND, Family: uint8(t.Family), Attrs: e.b}
 }
 
 func chainMsg(t Table, name string, hook uint32) message {
@@ -118,10 +148,12 @@ func metaSet(e *encoder, key uint32) {
 	})
 }
 
-func cmpEq(e *encoder, v []byte) {
+func cmpEq(e *encoder, v []byte) { cmpOp(e, unix.NFT_CMP_EQ, v) }
+
+func cmpOp(e *encoder, op uint32, v []byte) {
 	expr(e, "cmp", func() {
 		e.be32(unix.NFTA_CMP_SREG, reg1)
-		e.be32(unix.NFTA_CMP_OP, unix.NFT_CMP_EQ)
+		e.be32(unix.NFTA_CMP_OP, op)
 		end := e.nest(unix.NFTA_CMP_DATA)
 		e.put(unix.NFTA_DATA_VALUE, v)
 		end()
@@ -129,13 +161,17 @@ func cmpEq(e *encoder, v []byte) {
 }
 
 func payloadEq(e *encoder, base, off uint32, v []byte) {
+	payloadLoad(e, base, off, uint32(len(v)))
+	cmpEq(e, v)
+}
+
+func payloadLoad(e *encoder, base, off, n uint32) {
 	expr(e, "payload", func() {
 		e.be32(unix.NFTA_PAYLOAD_DREG, reg1)
 		e.be32(unix.NFTA_PAYLOAD_BASE, base)
 		e.be32(unix.NFTA_PAYLOAD_OFFSET, off)
-		e.be32(unix.NFTA_PAYLOAD_LEN, uint32(len(v)))
+		e.be32(unix.NFTA_PAYLOAD_LEN, n)
 	})
-	cmpEq(e, v)
 }
 
 func immediate(e *encoder, v []byte) {

@@ -189,6 +189,18 @@ func parseHeader(nh, th []byte) Header {
 	return h
 }
 
+// ICMPv6's neighbour discovery types (RFC 4861): router solicitation
+// (133) to redirect (137).
+const (
+	NDFirst uint8 = 133
+	NDLast  uint8 = 137
+)
+
+// ND says whether h is an IPv6 neighbour discovery packet.
+func (h Header) ND() bool {
+	return h.Valid && h.Proto == ProtoICMPv6 && h.ICMPType >= NDFirst && h.ICMPType <= NDLast
+}
+
 func isEcho(proto, typ uint8) bool {
 	if proto == ProtoICMP {
 		return typ == 8 || typ == 0

@@ -246,6 +246,9 @@ func (s *nfSpace) decide(ctx context.Context, pkts []netfilter.Packet) {
 	}()
 	for _, pkt := range pkts {
 		answer, ok := s.direction(pkt.Header)
+		if pkt.Header.ND() {
+			answer, ok = false, true // neither way of a probe: its ND type says what it was
+		}
 		if !ok {
 			continue
 		}
@@ -339,9 +342,13 @@ func (s *nfSpace) direction(h netfilter.Header) (answer, ok bool) {
 
 func decision(ns string, answer bool, h netfilter.Header, w netfilter.Traversal) NFDecision {
 	d := w.Decided
-	return NFDecision{Namespace: ns, Answer: answer, Src: h.Src, Dst: h.Dst, Proto: h.Proto, SPort: h.SrcPort, DPort: h.DstPort,
+	nd := NFDecision{Namespace: ns, Answer: answer, Src: h.Src, Dst: h.Dst, Proto: h.Proto, SPort: h.SrcPort, DPort: h.DstPort,
 		Family: d.Family.String(), Table: d.Table, Base: w.Base, Chain: d.Chain, Handle: d.Handle,
 		Verdict: w.Verdict.Kind.String(), Policy: w.Policy(), Path: slices.Clone(w.Path), Count: 1}
+	if h.ND() {
+		nd.ND = h.ICMPType
+	}
+	return nd
 }
 
 // sameDecision says whether two decisions are one rule taking one flow's
@@ -349,5 +356,5 @@ func decision(ns string, answer bool, h netfilter.Header, w netfilter.Traversal)
 func sameDecision(d, o NFDecision) bool {
 	return d.Namespace == o.Namespace && d.Answer == o.Answer && d.Src == o.Src && d.Dst == o.Dst && d.Proto == o.Proto &&
 		d.DPort == o.DPort && d.SPort == o.SPort && d.Family == o.Family && d.Table == o.Table && d.Chain == o.Chain &&
-		d.Handle == o.Handle && d.Verdict == o.Verdict && d.Policy == o.Policy
+		d.Handle == o.Handle && d.Verdict == o.Verdict && d.Policy == o.Policy && d.ND == o.ND
 }

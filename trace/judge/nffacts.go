@@ -45,6 +45,9 @@ type NFDecision struct {
 	// WrittenBy the tool that writes the rule again ("docker").
 	Spec      []string `json:"spec,omitempty"`
 	WrittenBy string   `json:"written_by,omitempty"`
+	// ND is the ICMPv6 type (133 to 137) when the packet was IPv6
+	// neighbour discovery, which the probe needed but is not its flow.
+	ND uint8 `json:"nd,omitempty"`
 	// Count is how many packets this same decision took.
 	Count int `json:"count"`
 }

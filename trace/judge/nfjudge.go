@@ -55,6 +55,9 @@ func judgeNetfilter(f *Facts, p ProbeFacts, v Verdict) Verdict {
 	if d, ok := deciding(f, p); ok {
 		return ruleDecided(f, p, v, d)
 	}
+	if d, ok := ndDropped(f, p); ok {
+		return ndVerdict(f, p, v, d)
+	}
 	if v.Cause == CauseDropped || v.Cause == CauseRejected || strings.Contains(v.Detail, "nothing to blame") || strings.Contains(v.Detail, "found to blame") {
 		v.Detail += "; " + missingEvidence(f, p, v)
 	}
@@ -76,10 +79,11 @@ func protoNumber(proto string) uint8 {
 	return 0
 }
 
-// ofProbe says whether d is a decision about p's request (or answer).
+// ofProbe says whether d is a decision about p's request (or answer):
+// never neighbour discovery between the same addresses (ndjudge.go).
 func (d NFDecision) ofProbe(p ProbeFacts) bool {
 	r := p.Request
-	if d.Proto != protoNumber(r.Proto) {
+	if d.ND != 0 || d.Proto != protoNumber(r.Proto) {
 		return false
 	}
 	src, dst, dport := d.Src, d.Dst, d.DPort
