@@ -11,6 +11,7 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/judge"
 	"golang.org/x/sys/unix"
 )
 
@@ -352,7 +353,7 @@ func seeExchange(pf *ProbeFacts, kind string, ex *decode.Exchange, req, ans func
 			ns, _ := capture.DropsNamespace(s.Point)
 			kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
 				What: decode.PacketNoun(kind, s.What)}
-			kd.Stray = pf.Stray(kd)
+			kd.Stray = judge.Stray(*pf, kd)
 			pf.Drops = append(pf.Drops, kd)
 		case !ok:
 		case req(s):

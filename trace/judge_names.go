@@ -1,87 +1,90 @@
 package trace
 
-import judge "github.com/nsdump/nsdump/trace/judge"
+import (
+	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/judge"
+)
 
 // The facts a trace gathers, the verdicts and the record of a -w file
 // are judge's (the pure judgement); trace's results carry them under
 // these names.
 
 type (
-	Cond            = judge.Cond
-	ConntrackEntry  = judge.ConntrackEntry
-	NFDecision      = judge.NFDecision
-	Tuple           = judge.Tuple
-	Counter         = judge.Counter
-	Dir             = judge.Dir
-	Facts           = judge.Facts
-	FamilyPath      = judge.FamilyPath
-	Gap             = judge.Gap
-	Hop             = judge.Hop
-	ICMPSeen        = judge.ICMPSeen
-	KernelDropSeen  = judge.KernelDropSeen
-	Listener        = judge.Listener
-	Lookup          = judge.Lookup
-	MTUFacts        = judge.MTUFacts
-	Packet          = judge.Packet
-	ProbeFacts      = judge.ProbeFacts
-	Record          = judge.Record
-	RecordedVerdict = judge.RecordedVerdict
-	Resolution      = judge.Resolution
-	Role            = judge.Role
+	Cond            = facts.Cond
+	ConntrackEntry  = facts.ConntrackEntry
+	NFDecision      = facts.NFDecision
+	Tuple           = facts.Tuple
+	Counter         = facts.Counter
+	Dir             = facts.Dir
+	Facts           = facts.Facts
+	FamilyPath      = facts.FamilyPath
+	Gap             = facts.Gap
+	Hop             = facts.Hop
+	ICMPSeen        = facts.ICMPSeen
+	KernelDropSeen  = facts.KernelDropSeen
+	Listener        = facts.Listener
+	Lookup          = facts.Lookup
+	MTUFacts        = facts.MTUFacts
+	Packet          = facts.Packet
+	ProbeFacts      = facts.ProbeFacts
+	Record          = facts.Record
+	RecordedVerdict = facts.RecordedVerdict
+	Resolution      = facts.Resolution
+	Role            = facts.Role
 	RouteGet        = judge.RouteGet
-	Rule            = judge.Rule
-	RuleVerdict     = judge.RuleVerdict
-	Sight           = judge.Sight
-	SocketError     = judge.SocketError
-	SocketFacts     = judge.SocketFacts
+	Rule            = facts.Rule
+	RuleVerdict     = facts.RuleVerdict
+	Sight           = facts.Sight
+	SocketError     = facts.SocketError
+	SocketFacts     = facts.SocketFacts
 	Verdict         = judge.Verdict
 	World           = judge.World
 )
 
 const (
-	CauseConflict      = judge.CauseConflict
-	CauseDropped       = judge.CauseDropped
-	CauseLinkDown      = judge.CauseLinkDown
-	CauseLoop          = judge.CauseLoop
-	CauseMTU           = judge.CauseMTU
-	CauseNAT           = judge.CauseNAT
-	CauseNeighbor      = judge.CauseNeighbor
-	CauseNoReturnRoute = judge.CauseNoReturnRoute
-	CauseNoRoute       = judge.CauseNoRoute
-	CauseOK            = judge.CauseOK
-	CausePortClosed    = judge.CausePortClosed
-	CauseRejected      = judge.CauseRejected
-	CauseWrongRoute    = judge.CauseWrongRoute
-	DirIn              = judge.DirIn
-	DirOut             = judge.DirOut
-	FactsPEN           = judge.FactsPEN
-	FactsVersion       = judge.FactsVersion
-	GapCounters        = judge.GapCounters
-	GapLegacy          = judge.GapLegacy
-	GapLinkState       = judge.GapLinkState
-	GapNftables        = judge.GapNftables
-	GapNFTrace         = judge.GapNFTrace
-	KindMTU            = judge.KindMTU
-	KindTCP            = judge.KindTCP
-	MaxHops            = judge.MaxHops
-	MaxRecord          = judge.MaxRecord
-	RoleBridge         = judge.RoleBridge
-	RoleDestination    = judge.RoleDestination
-	RoleRouter         = judge.RoleRouter
-	RoleSource         = judge.RoleSource
-	RuleAccept         = judge.RuleAccept
-	RuleDrop           = judge.RuleDrop
-	RuleGoesOn         = judge.RuleGoesOn
-	RuleReject         = judge.RuleReject
+	CauseConflict      = facts.CauseConflict
+	CauseDropped       = facts.CauseDropped
+	CauseLinkDown      = facts.CauseLinkDown
+	CauseLoop          = facts.CauseLoop
+	CauseMTU           = facts.CauseMTU
+	CauseNAT           = facts.CauseNAT
+	CauseNeighbor      = facts.CauseNeighbor
+	CauseNoReturnRoute = facts.CauseNoReturnRoute
+	CauseNoRoute       = facts.CauseNoRoute
+	CauseOK            = facts.CauseOK
+	CausePortClosed    = facts.CausePortClosed
+	CauseRejected      = facts.CauseRejected
+	CauseWrongRoute    = facts.CauseWrongRoute
+	DirIn              = facts.DirIn
+	DirOut             = facts.DirOut
+	FactsPEN           = facts.FactsPEN
+	FactsVersion       = facts.FactsVersion
+	GapCounters        = facts.GapCounters
+	GapLegacy          = facts.GapLegacy
+	GapLinkState       = facts.GapLinkState
+	GapNftables        = facts.GapNftables
+	GapNFTrace         = facts.GapNFTrace
+	KindMTU            = facts.KindMTU
+	KindTCP            = facts.KindTCP
+	MaxHops            = facts.MaxHops
+	MaxRecord          = facts.MaxRecord
+	RoleBridge         = facts.RoleBridge
+	RoleDestination    = facts.RoleDestination
+	RoleRouter         = facts.RoleRouter
+	RoleSource         = facts.RoleSource
+	RuleAccept         = facts.RuleAccept
+	RuleDrop           = facts.RuleDrop
+	RuleGoesOn         = facts.RuleGoesOn
+	RuleReject         = facts.RuleReject
 )
 
 var (
-	ErrNotRecord      = judge.ErrNotRecord
+	ErrNotRecord      = facts.ErrNotRecord
 	IsDropCounter     = judge.IsDropCounter
-	IsRecord          = judge.IsRecord
+	IsRecord          = facts.IsRecord
 	Judge             = judge.Judge
 	ParseIptablesSave = judge.ParseIptablesSave
 	ParseRuleset      = judge.ParseRuleset
-	ReadRecord        = judge.ReadRecord
+	ReadRecord        = facts.ReadRecord
 	Walk              = judge.Walk
 )

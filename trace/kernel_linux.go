@@ -8,6 +8,7 @@ import (
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/drops"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/judge"
 )
 
 // dropWatch is the drop monitor of one trace: the drops of every
@@ -108,7 +109,7 @@ func (res *Result) attachKernelDrops() {
 			}
 			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
 				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(p.Kind, s.What)}
-			kd.Stray = res.Facts.Probes[i].Stray(KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
+			kd.Stray = judge.Stray(res.Facts.Probes[i], KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 			p.KernelDrops = append(p.KernelDrops, kd)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"slices"
 
 	"github.com/nsdump/nsdump/topology"
-	judge "github.com/nsdump/nsdump/trace/judge"
+	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -16,8 +16,8 @@ import (
 // gatherKernel reads the kernel facts of every namespace in names, after
 // the probes: neighbour entries as the probes left them, so a fault fixed
 // since an earlier trace is not judged from what that trace left behind.
-func gatherKernel(names []string, runs []*run, port uint16) (*judge.KernelFacts, []Gap) {
-	kf := &judge.KernelFacts{}
+func gatherKernel(names []string, runs []*run, port uint16) (*facts.KernelFacts, []Gap) {
+	kf := &facts.KernelFacts{}
 	var gaps []Gap
 	for _, ns := range names {
 		kf.States = append(kf.States, readKernelState(&gaps, ns, runs, port))
@@ -26,8 +26,8 @@ func gatherKernel(names []string, runs []*run, port uint16) (*judge.KernelFacts,
 }
 
 // readKernelState reads one namespace, each gap noted in gaps.
-func readKernelState(gaps *[]Gap, name string, runs []*run, port uint16) judge.KernelState {
-	ks := judge.KernelState{Namespace: name}
+func readKernelState(gaps *[]Gap, name string, runs []*run, port uint16) facts.KernelState {
+	ks := facts.KernelState{Namespace: name}
 	h, err := topology.OpenNamespace(name)
 	if err != nil {
 		addGap(gaps, "namespace", name, err)
@@ -59,7 +59,7 @@ func readKernelState(gaps *[]Gap, name string, runs []*run, port uint16) judge.K
 			errs = append(errs, err)
 			continue
 		}
-		rl := judge.RuleLookup{Dst: q.Dst, Src: q.Src, Iif: q.Iif, Lookup: *lk}
+		rl := facts.RuleLookup{Dst: q.Dst, Src: q.Src, Iif: q.Iif, Lookup: *lk}
 		if lk.Route != nil {
 			rl.Matched = fibMatch(h, q)
 		}
@@ -115,7 +115,7 @@ func sameQuery(a, b topology.LookupQuery) bool {
 
 // fibMatch asks the kernel which route answered q (RTM_F_FIB_MATCH, as
 // `ip route get ... fibmatch`); nil when it will not say.
-func fibMatch(h netns.NsHandle, q topology.LookupQuery) *judge.MatchedRoute {
+func fibMatch(h netns.NsHandle, q topology.LookupQuery) *facts.MatchedRoute {
 	var nh *netlink.Handle
 	if err := topology.Do(h, func() error {
 		var err error
@@ -134,7 +134,7 @@ func fibMatch(h netns.NsHandle, q topology.LookupQuery) *judge.MatchedRoute {
 		return nil
 	}
 	r := routes[0]
-	m := &judge.MatchedRoute{Table: uint32(r.Table), Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+	m := &facts.MatchedRoute{Table: uint32(r.Table), Dst: netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
 	if q.Dst.Is6() {
 		m.Dst = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
 	}

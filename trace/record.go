@@ -5,7 +5,7 @@ import (
 	"fmt"
 
 	"github.com/nsdump/nsdump/decode"
-	judge "github.com/nsdump/nsdump/trace/judge"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Record is the trace's facts and verdicts as JSON, for a file; nil when
@@ -57,7 +57,7 @@ func (r *Rejudged) Differs(i int) (RecordedVerdict, bool) {
 // bytes or not) again. Facts it cannot read give an error, never a panic:
 // they come from a file, and a file may be anything.
 func Rejudge(data []byte) (res *Rejudged, err error) {
-	rec, warning, err := judge.ReadRecord(data)
+	rec, warning, err := facts.ReadRecord(data)
 	if err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/shellwords"
 	"github.com/nsdump/nsdump/topology"
-	judge "github.com/nsdump/nsdump/trace/judge"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // recordOf is a recorded facts file as trace -w stores it.
@@ -165,7 +165,7 @@ func FuzzRejudge(f *testing.F) {
 	}
 	f.Add([]byte(`{"nsdump_facts":1,"facts":{"probes":[{"kind":"mtu","mtu":{}}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rec, _, err := judge.ReadRecord(data)
+		rec, _, err := facts.ReadRecord(data)
 		if err != nil {
 			return
 		}
@@ -224,7 +224,7 @@ func TestJudgeWorkLinear(t *testing.T) {
 	}
 	t.Logf("recorded traces: at most %.4f comparisons a byte", most)
 	data := craftedRules(t, 64, 6, 1000, 100)
-	rec, _, err := judge.ReadRecord(data)
+	rec, _, err := facts.ReadRecord(data)
 	if err != nil {
 		t.Fatal(err)
 	}

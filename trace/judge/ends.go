@@ -9,16 +9,17 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // judgeEnds explains a failed probe from its two ends: the sender's route
 // and links, the destination's route back, what the sockets said and
 // where the captures saw the request and its answer. A path through other
 // namespaces is judged again by judge, which may know better.
-func judgeEnds(f *Facts, p ProbeFacts) Verdict {
+func judgeEnds(f *facts.Facts, p facts.ProbeFacts) Verdict {
 	s, d := p.From, p.To
 	dst := p.Request.Dst
-	fwd := p.lookupIn(s)
+	fwd := p.LookupIn(s)
 	ev := evidenceOf(p)
 	if v, ok := wrongWayVerdict(f, p, s, d, dst, fwd, ev.reachedDst); ok {
 		return v
@@ -28,7 +29,7 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		return v
 	}
 	if !fwd.OK {
-		v := Verdict{Cause: CauseNoRoute, Namespace: s, RouteGet: fwd.routeGet(),
+		v := Verdict{Cause: facts.CauseNoRoute, Namespace: s, RouteGet: routeGetOf(fwd),
 			Detail: fmt.Sprintf("%s has no route to %s: nothing leaves it", s, dst),
 			Fix:    routeFix(f, s, d, dst, fwd)}
 		if br := fwd.Blocking; br.Type != "" {
@@ -41,7 +42,7 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		if p.Family == 6 {
 			nc = []string{"nc", "-6", "-l"}
 		}
-		return Verdict{Cause: CausePortClosed, Namespace: d, RouteGet: p.routeGet(d),
+		return Verdict{Cause: facts.CausePortClosed, Namespace: d, RouteGet: routeGetIn(p, d),
 			Detail: fmt.Sprintf("%s answered the SYN to port %d with a reset: nothing listens there", d, p.Request.DPort),
 			Fix:    cmdline.InNamespace(d, append(nc, strconv.Itoa(int(p.Request.DPort)))...).String()}
 	}
@@ -50,14 +51,14 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		hop = fwd.Gateway
 	}
 	if neighborFailed(f, p, hop) && !ev.reachedDst {
-		v := Verdict{Cause: CauseNeighbor, Namespace: s, RouteGet: fwd.routeGet(),
+		v := Verdict{Cause: facts.CauseNeighbor, Namespace: s, RouteGet: routeGetOf(fwd),
 			Detail: fmt.Sprintf("%s for %s on %s from %s got no answer", resolutionName(p.Family), hop, fwd.Dev, s)}
 		switch owner := ownerOf(f, []string{s, d}, hop); {
 		case owner == "":
 			v.Detail += fmt.Sprintf("; no interface in %s or %s has that address", s, d)
-		case owner == d && resolutionSeen(f, hop, d, "", DirIn):
+		case owner == d && resolutionSeen(f, hop, d, "", facts.DirIn):
 			// The owner saw the question and kept silent: the cause is there.
-			v.Namespace, v.RouteGet = d, p.routeGet(d)
+			v.Namespace, v.RouteGet = d, routeGetIn(p, d)
 			why, _ := whyDropped(f, d)
 			v.Detail += fmt.Sprintf("; the request reached %s, which owns %s and did not answer: %s", d, hop, why)
 		}
@@ -67,31 +68,31 @@ func judgeEnds(f *Facts, p ProbeFacts) Verdict {
 		return reachedVerdict(f, p, fwd, ev)
 	}
 	if ev.leftSender {
-		return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(),
+		return Verdict{Cause: facts.CauseDropped, Namespace: s, RouteGet: routeGetOf(fwd),
 			Detail: fmt.Sprintf("the request left %s but never reached %s", s, d)}
 	}
 	why, b := whyDropped(f, s)
-	return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
+	return Verdict{Cause: facts.CauseDropped, Namespace: s, RouteGet: routeGetOf(fwd), blamed: b,
 		Detail: fmt.Sprintf("the request never left %s: %s", s, why)}
 }
 
 // linkDownVerdict blames a link on the way between the two ends that is
 // down, and the routes that went down with it.
-func linkDownVerdict(f *Facts, p ProbeFacts, fwd Lookup) (Verdict, bool) {
+func linkDownVerdict(f *facts.Facts, p facts.ProbeFacts, fwd facts.Lookup) (Verdict, bool) {
 	s, d := p.From, p.To
 	ns, name, down := linkDownAt(f, s, d, fwd.Dev)
 	if !down {
 		return Verdict{}, false
 	}
-	v := Verdict{Cause: CauseLinkDown, Namespace: ns, RouteGet: p.routeGet(s),
+	v := Verdict{Cause: facts.CauseLinkDown, Namespace: ns, RouteGet: routeGetIn(p, s),
 		Detail: fmt.Sprintf("%s in %s is down", name, ns),
 		Fix:    cmdline.IP(ns, "link", "set", name, "up").String()}
 	here, other, addr := s, d, p.Request.Dst
 	if ns != s {
 		here, other, addr = d, s, p.Request.Src
-		v.RouteGet = p.routeGet(d)
+		v.RouteGet = routeGetIn(p, d)
 	}
-	if lk := p.lookupIn(here); !lk.OK {
+	if lk := p.LookupIn(here); !lk.OK {
 		// Setting the link down flushed the routes through it.
 		if add := routeFix(f, here, other, addr, lk); add != "" {
 			v.Fix += " && " + add
@@ -103,12 +104,12 @@ func linkDownVerdict(f *Facts, p ProbeFacts, fwd Lookup) (Verdict, bool) {
 
 // reachedVerdict judges a request that reached the destination: no route
 // back, a route back the wrong way, or dropped on the way back or there.
-func reachedVerdict(f *Facts, p ProbeFacts, fwd Lookup, ev evidence) Verdict {
+func reachedVerdict(f *facts.Facts, p facts.ProbeFacts, fwd facts.Lookup, ev evidence) Verdict {
 	s, d := p.From, p.To
 	src := p.Request.Src
-	back := p.lookupIn(d)
+	back := p.LookupIn(d)
 	if !back.OK {
-		v := Verdict{Cause: CauseNoReturnRoute, Namespace: d, RouteGet: back.routeGet(),
+		v := Verdict{Cause: facts.CauseNoReturnRoute, Namespace: d, RouteGet: routeGetOf(back),
 			Detail: fmt.Sprintf("the request reached %s, which has no route back to %s", d, src),
 			Fix:    routeFix(f, d, s, src, back)}
 		if br := back.Blocking; br.Type != "" {
@@ -118,18 +119,18 @@ func reachedVerdict(f *Facts, p ProbeFacts, fwd Lookup, ev evidence) Verdict {
 	}
 	// Reverse-path filtering drops a request whose route back is not
 	// the way it came: then the kernel's own reason stands.
-	if !slices.ContainsFunc(f.Counters, func(c Counter) bool { return c.Namespace == d && strings.Contains(c.Name, "ReversePath") }) {
+	if !slices.ContainsFunc(f.Counters, func(c facts.Counter) bool { return c.Namespace == d && strings.Contains(c.Name, "ReversePath") }) {
 		if v, ok := wrongWayVerdict(f, p, d, s, src, back, ev.replyBack); ok {
 			return v
 		}
 	}
 	if ev.replyBack {
 		why, b := whyDropped(f, s)
-		return Verdict{Cause: CauseDropped, Namespace: s, RouteGet: fwd.routeGet(), blamed: b,
+		return Verdict{Cause: facts.CauseDropped, Namespace: s, RouteGet: routeGetOf(fwd), blamed: b,
 			Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, why)}
 	}
 	why, b := whyDropped(f, d)
-	return Verdict{Cause: CauseDropped, Namespace: d, RouteGet: back.routeGet(), blamed: b,
+	return Verdict{Cause: facts.CauseDropped, Namespace: d, RouteGet: routeGetOf(back), blamed: b,
 		Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, why)}
 }
 
@@ -140,17 +141,17 @@ type evidence struct {
 	replyBack              bool // the answer
 }
 
-func evidenceOf(p ProbeFacts) evidence {
-	at := func(seen []Sight, ns string, d Dir) bool {
-		return slices.ContainsFunc(seen, func(s Sight) bool { return s.Namespace == ns && s.Dir == d })
+func evidenceOf(p facts.ProbeFacts) evidence {
+	at := func(seen []facts.Sight, ns string, d facts.Dir) bool {
+		return slices.ContainsFunc(seen, func(s facts.Sight) bool { return s.Namespace == ns && s.Dir == d })
 	}
-	return evidence{leftSender: at(p.RequestSeen, p.From, DirOut), reachedDst: at(p.RequestSeen, p.To, DirIn),
-		replyBack: at(p.AnswerSeen, p.From, DirIn)}
+	return evidence{leftSender: at(p.RequestSeen, p.From, facts.DirOut), reachedDst: at(p.RequestSeen, p.To, facts.DirIn),
+		replyBack: at(p.AnswerSeen, p.From, facts.DirIn)}
 }
 
 // linkDownAt finds, among s's output interface dev and its interfaces
 // whose veth peer is in d, the first one down, or its peer down.
-func linkDownAt(f *Facts, s, d, dev string) (ns, name string, down bool) {
+func linkDownAt(f *facts.Facts, s, d, dev string) (ns, name string, down bool) {
 	st := f.State(s)
 	if st == nil {
 		return "", "", false
@@ -180,11 +181,11 @@ func linkDownAt(f *Facts, s, d, dev string) (ns, name string, down bool) {
 
 // neighborFailed: the sender's socket said the host is unreachable, or its
 // neighbour table after the probes holds a failed entry for the next hop.
-func neighborFailed(f *Facts, p ProbeFacts, hop netip.Addr) bool {
+func neighborFailed(f *facts.Facts, p facts.ProbeFacts, hop netip.Addr) bool {
 	if p.Socket.SendErr.Is("EHOSTUNREACH") || p.Socket.ConnErr.Is("EHOSTUNREACH") {
 		return true
 	}
-	st := f.after(p.From)
+	st := f.StateAfter(p.From)
 	if st == nil {
 		return false
 	}
@@ -197,7 +198,7 @@ func neighborFailed(f *Facts, p ProbeFacts, hop netip.Addr) bool {
 }
 
 // ownerOf is the namespace of names that has address a, or "".
-func ownerOf(f *Facts, names []string, a netip.Addr) string {
+func ownerOf(f *facts.Facts, names []string, a netip.Addr) string {
 	for _, ns := range names {
 		if st := f.State(ns); st != nil && st.Owns(a) {
 			return ns
@@ -208,8 +209,8 @@ func ownerOf(f *Facts, names []string, a netip.Addr) string {
 
 // resolutionSeen reports whether a neighbour resolution for target was
 // seen going dir in namespace ns, on iface when it is not empty.
-func resolutionSeen(f *Facts, target netip.Addr, ns, iface string, dir Dir) bool {
-	return slices.ContainsFunc(f.Resolutions, func(r Resolution) bool {
+func resolutionSeen(f *facts.Facts, target netip.Addr, ns, iface string, dir facts.Dir) bool {
+	return slices.ContainsFunc(f.Resolutions, func(r facts.Resolution) bool {
 		return r.Target == target && r.Namespace == ns && (iface == "" || r.Iface == iface) && r.Dir == dir
 	})
 }
@@ -226,7 +227,7 @@ func resolutionName(family int) string {
 // the kernel's drop counters that grew during the probes, nftables rules
 // that drop or reject, and strict reverse-path filtering; and which of
 // the last two it blames.
-func whyDropped(f *Facts, ns string) (string, blame) {
+func whyDropped(f *facts.Facts, ns string) (string, blame) {
 	var b blame
 	var reasons []string
 	var grew []string
@@ -241,7 +242,7 @@ func whyDropped(f *Facts, ns string) (string, blame) {
 	}
 	var drops []string
 	for _, r := range f.Rules {
-		if r.Namespace == ns && !r.Policy && !r.legacy() && r.Verdict.stops() {
+		if r.Namespace == ns && !r.Policy && !ruleLegacy(r) && r.Verdict.Stops() {
 			drops = append(drops, r.Text)
 		}
 	}
@@ -285,7 +286,7 @@ func IsDropCounter(name string) bool {
 // that is there but wrong (another interface, a blackhole) makes add fail
 // with "File exists". A blocking route more specific than the subnet
 // (what s's failed lookup lk met) would still win, so it is deleted first.
-func routeFix(f *Facts, s, d string, addr netip.Addr, lk Lookup) string {
+func routeFix(f *facts.Facts, s, d string, addr netip.Addr, lk facts.Lookup) string {
 	right := facing(f, s, d)
 	if right == nil {
 		return ""
@@ -301,7 +302,7 @@ func routeFix(f *Facts, s, d string, addr netip.Addr, lk Lookup) string {
 }
 
 // subnetOf is the subnet of d's address that holds addr, else addr alone.
-func subnetOf(f *Facts, d string, addr netip.Addr) netip.Prefix {
+func subnetOf(f *facts.Facts, d string, addr netip.Addr) netip.Prefix {
 	dst := netip.PrefixFrom(addr, addr.BitLen())
 	if st := f.State(d); st != nil {
 		for _, l := range st.Links {
@@ -318,7 +319,7 @@ func subnetOf(f *Facts, d string, addr netip.Addr) netip.Prefix {
 // facing is s's interface whose veth peer is in d: on two namespaces
 // joined by a veth pair, the only way to d. Nil when none is (a bridge or
 // a router between them).
-func facing(f *Facts, s, d string) *nsstate.LinkState {
+func facing(f *facts.Facts, s, d string) *nsstate.LinkState {
 	st := f.State(s)
 	if st == nil {
 		return nil
@@ -334,7 +335,7 @@ func facing(f *Facts, s, d string) *nsstate.LinkState {
 // wrongWayVerdict judges the route lk of s toward dst, in d: a route that
 // leaves by an interface that does not lead to d while another does.
 // arrived says the packet was seen entering d.
-func wrongWayVerdict(f *Facts, p ProbeFacts, s, d string, dst netip.Addr, lk Lookup, arrived bool) (Verdict, bool) {
+func wrongWayVerdict(f *facts.Facts, p facts.ProbeFacts, s, d string, dst netip.Addr, lk facts.Lookup, arrived bool) (Verdict, bool) {
 	if !lk.OK || lk.Dev == "" {
 		return Verdict{}, false
 	}
@@ -353,9 +354,9 @@ func wrongWayVerdict(f *Facts, p ProbeFacts, s, d string, dst netip.Addr, lk Loo
 		}
 		w.devLeads = l.Peer.String()
 	}
-	for _, seen := range [][]Sight{p.RequestSeen, p.AnswerSeen} {
+	for _, seen := range [][]facts.Sight{p.RequestSeen, p.AnswerSeen} {
 		for _, sg := range seen {
-			if sg.Namespace == s && sg.Iface == lk.Dev && sg.Dir == DirOut {
+			if sg.Namespace == s && sg.Iface == lk.Dev && sg.Dir == facts.DirOut {
 				w.leftOnDev++
 			}
 		}
@@ -364,10 +365,10 @@ func wrongWayVerdict(f *Facts, p ProbeFacts, s, d string, dst netip.Addr, lk Loo
 	if lk.Gateway.IsValid() {
 		hop = lk.Gateway
 	}
-	w.askedOnDev = resolutionSeen(f, hop, s, lk.Dev, DirOut)
+	w.askedOnDev = resolutionSeen(f, hop, s, lk.Dev, facts.DirOut)
 	cause, detail, fix, ok := judgeWrongWay(w)
 	if !ok {
 		return Verdict{}, false
 	}
-	return Verdict{Cause: cause, Namespace: s, RouteGet: lk.routeGet(), Detail: detail, Fix: fix}, true
+	return Verdict{Cause: cause, Namespace: s, RouteGet: routeGetOf(lk), Detail: detail, Fix: fix}, true
 }

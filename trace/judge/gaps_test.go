@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestGapsJudged: what gathering could not read is said in every failed
@@ -19,9 +21,9 @@ func TestGapsJudged(t *testing.T) {
 			}
 			f := *rec.Facts
 			b := f.Probes[0].To
-			gap := Gap{What: GapNftables, Namespace: b, Error: `exit status 127: nsenter: failed to execute nft: No such file or directory`}
-			elsewhere := Gap{What: GapCounters, Namespace: "nsdrs-elsewhere", Error: "open /proc/net/snmp: permission denied"}
-			f.Gaps = []Gap{gap, elsewhere}
+			gap := facts.Gap{What: facts.GapNftables, Namespace: b, Error: `exit status 127: nsenter: failed to execute nft: No such file or directory`}
+			elsewhere := facts.Gap{What: facts.GapCounters, Namespace: "nsdrs-elsewhere", Error: "open /proc/net/snmp: permission denied"}
+			f.Gaps = []facts.Gap{gap, elsewhere}
 			for i, p := range f.Probes {
 				was := rec.Verdicts[i]
 				v := Judge(&f, p)
@@ -33,14 +35,14 @@ func TestGapsJudged(t *testing.T) {
 					t.Errorf("%s %s: %s in %s, fix %q: %q\nwant %s in %s, fix %q: %q", p.Direction, p.Kind, v.Cause, v.Namespace, v.Fix, v.Detail, was.Cause, was.Namespace, was.Fix, want)
 				}
 			}
-			b2, err := json.Marshal(Record{Version: FactsVersion, Facts: &f})
+			b2, err := json.Marshal(facts.Record{Version: facts.FactsVersion, Facts: &f})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !strings.Contains(string(b2), `"gaps":[{"what":"nftables rules","namespace":"`+b+`","error":`) {
 				t.Errorf("the record holds no gaps: %.300s", b2)
 			}
-			back, _, err := ReadRecord(b2)
+			back, _, err := facts.ReadRecord(b2)
 			if err != nil || len(back.Facts.Gaps) != 2 || back.Facts.Gaps[0] != gap {
 				t.Errorf("read back: %v, %+v", err, back.Facts.Gaps)
 			}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // iptables rules are matched as Rules too: a legacy one (iptables-legacy,
@@ -18,8 +19,8 @@ var iptablesHooks = map[string]string{"PREROUTING": "prerouting", "INPUT": "inpu
 // ParseIptablesSave reads iptables-save (or ip6tables-save) output of
 // ns: each table's built-in chains with the user chains they jump to
 // followed (iptables_chains.go).
-func ParseIptablesSave(ns, family, text string) []Rule {
-	var out []Rule
+func ParseIptablesSave(ns, family, text string) []facts.Rule {
+	var out []facts.Rule
 	var t *xtable
 	flush := func() {
 		if t != nil {
@@ -48,11 +49,11 @@ func ParseIptablesSave(ns, family, text string) []Rule {
 
 // iptablesMatch turns an iptables rule's arguments into nft-style
 // conditions and its target into a verdict.
-func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
+func iptablesMatch(family string, args []string) ([]facts.Cond, facts.RuleVerdict) {
 	keys := map[string]string{"-s": family + " saddr", "-d": family + " daddr", "-p": "meta l4proto",
 		"--dport": "th dport", "--sport": "th sport", "-i": "meta iifname", "-o": "meta oifname", "--icmp-type": "icmp type", "--icmpv6-type": "icmpv6 type"}
-	var conds []Cond
-	verdict := RuleGoesOn
+	var conds []facts.Cond
+	verdict := facts.RuleGoesOn
 	not := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -68,11 +69,11 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 		case a == "-j" || a == "-g":
 			switch v {
 			case "DROP":
-				verdict = RuleDrop
+				verdict = facts.RuleDrop
 			case "REJECT":
-				verdict = RuleReject
+				verdict = facts.RuleReject
 			case "ACCEPT":
-				verdict = RuleAccept
+				verdict = facts.RuleAccept
 			}
 			i++
 		case keys[a] != "":
@@ -80,7 +81,7 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 			if not {
 				op = "!="
 			}
-			conds = append(conds, Cond{Key: keys[a], Op: op, Values: []string{strings.ReplaceAll(v, ":", "-")}})
+			conds = append(conds, facts.Cond{Key: keys[a], Op: op, Values: []string{strings.ReplaceAll(v, ":", "-")}})
 			i++
 		case a == "-m" || a == "--reject-with":
 			i++
@@ -90,26 +91,26 @@ func iptablesMatch(family string, args []string) ([]Cond, RuleVerdict) {
 	return conds, verdict
 }
 
-// legacy reports whether the rule is an iptables-legacy one.
-func (r Rule) legacy() bool {
+// ruleLegacy reports whether the rule is an iptables-legacy one.
+func ruleLegacy(r facts.Rule) bool {
 	return strings.HasPrefix(r.Text, "-A ") || strings.HasPrefix(r.Text, "-P ")
 }
 
-// iptablesNFT reports whether an nft rule is one iptables-nft made: an
+// ruleIptablesNFT reports whether an nft rule is one iptables-nft made: an
 // iptables table's built-in chain, upper case.
-func (r Rule) iptablesNFT() bool {
+func ruleIptablesNFT(r facts.Rule) bool {
 	_, builtin := iptablesHooks[r.Chain]
-	return !r.legacy() && builtin && (r.Family == "ip" || r.Family == "ip6") &&
+	return !ruleLegacy(r) && builtin && (r.Family == "ip" || r.Family == "ip6") &&
 		strings.Contains(" filter raw mangle nat security ", " "+r.Table+" ")
 }
 
-// iptablesCommand is the iptables tool that manages the rule.
-func (r Rule) iptablesCommand() []string {
+// ruleIptablesCommand is the iptables tool that manages the rule.
+func ruleIptablesCommand(r facts.Rule) []string {
 	tool := "iptables"
 	if r.Family == "ip6" {
 		tool = "ip6tables"
 	}
-	if r.legacy() {
+	if ruleLegacy(r) {
 		tool += "-legacy"
 	}
 	if r.Table != "filter" {
@@ -119,10 +120,10 @@ func (r Rule) iptablesCommand() []string {
 }
 
 // position is the rule's number in its chain, as iptables -D counts.
-func position(rules []Rule, r Rule) int {
+func position(rules []facts.Rule, r facts.Rule) int {
 	n := 0
 	for _, o := range rules {
-		if o.Namespace == r.Namespace && o.Family == r.Family && o.Table == r.Table && o.Chain == r.Chain && !o.Policy && !o.legacy() {
+		if o.Namespace == r.Namespace && o.Family == r.Family && o.Table == r.Table && o.Chain == r.Chain && !o.Policy && !ruleLegacy(o) {
 			n++
 			if o.Handle == r.Handle {
 				return n
@@ -134,55 +135,55 @@ func position(rules []Rule, r Rule) int {
 
 // nameRule is the rule as a verdict's detail names it, and the command
 // that takes it away, whichever tool made it.
-func nameRule(rules []Rule, r Rule) (detail, fix string) {
+func nameRule(rules []facts.Rule, r facts.Rule) (detail, fix string) {
 	// run is the iptables command, none for names iptables would not take.
 	run := func(args ...string) string {
 		if cmdline.IptablesTable(r.Table) != nil || cmdline.IptablesChain(r.Chain) != nil {
 			return ""
 		}
-		return cmdline.InNamespace(r.Namespace, append(r.iptablesCommand(), args...)...).String()
+		return cmdline.InNamespace(r.Namespace, append(ruleIptablesCommand(r), args...)...).String()
 	}
 	switch {
-	case r.legacy() && r.Policy:
+	case ruleLegacy(r) && r.Policy:
 		return fmt.Sprintf("the policy DROP of iptables-legacy chain %s (table %s) in %s", r.Chain, r.Table, r.Namespace),
 			run("-P", r.Chain, "ACCEPT")
-	case r.legacy():
+	case ruleLegacy(r):
 		detail := fmt.Sprintf("iptables-legacy rule %d of chain %s (table %s) in %s: %q", r.Handle, r.Chain, r.Table, r.Namespace, r.Text)
 		if len(r.Path) > 1 {
 			detail += ", reached by " + strings.Join(r.Path, " -> ")
 		}
 		return detail, run("-D", r.Chain, strconv.Itoa(r.Handle))
-	case r.iptablesNFT() && r.Policy:
-		return r.describe() + ", an iptables chain", run("-P", r.Chain, "ACCEPT")
-	case r.iptablesNFT():
+	case ruleIptablesNFT(r) && r.Policy:
+		return ruleDescribe(r) + ", an iptables chain", run("-P", r.Chain, "ACCEPT")
+	case ruleIptablesNFT(r):
 		if n := position(rules, r); n > 0 {
-			return fmt.Sprintf("%s, iptables rule %d of chain %s (table %s)", r.describe(), n, r.Chain, r.Table),
+			return fmt.Sprintf("%s, iptables rule %d of chain %s (table %s)", ruleDescribe(r), n, r.Chain, r.Table),
 				run("-D", r.Chain, strconv.Itoa(n))
 		}
 	}
-	return r.describe(), r.fix().String()
+	return ruleDescribe(r), ruleFix(r).String()
 }
 
 // judgeDropRule finds the rule that drops the probe in ns: its request
 // where it passes ns, else its answer.
-func judgeDropRule(f *Facts, p ProbeFacts, ns string) (Verdict, bool) {
+func judgeDropRule(f *facts.Facts, p facts.ProbeFacts, ns string) (Verdict, bool) {
 	for _, c := range []struct {
-		path  []Hop
-		pkt   Packet
+		path  []facts.Hop
+		pkt   facts.Packet
 		isNew bool
 	}{{p.Path, p.Request, true}, {p.Back, p.Answer, false}} {
 		for _, h := range c.path {
 			if h.Namespace != ns {
 				continue
 			}
-			rs := f.culprits(ns, h.Role, c.pkt, at{in: h.In, out: h.Out, isNew: c.isNew})
+			rs := culprits(f, ns, h.Role, c.pkt, at{in: h.In, out: h.Out, isNew: c.isNew})
 			if len(rs) == 0 {
 				continue
 			}
 			detail, fix := nameRule(f.Rules, rs[0])
-			cause := CauseDropped
-			if rs[0].Verdict == RuleReject {
-				cause = CauseRejected
+			cause := facts.CauseDropped
+			if rs[0].Verdict == facts.RuleReject {
+				cause = facts.CauseRejected
 			}
 			return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix}, true
 		}

@@ -1,6 +1,10 @@
 package judge
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/nsdump/nsdump/trace/facts"
+)
 
 // iptables-legacy's user chains, followed as the kernel follows them:
 // a rule in a built-in chain that jumps (-j) or goes (-g) to a user chain
@@ -33,8 +37,8 @@ const maxJumps = 8
 
 // flatten is the table's rules and dropping policies as Rules of their
 // built-in chains' hooks.
-func (t *xtable) flatten(ns, family string) []Rule {
-	var out []Rule
+func (t *xtable) flatten(ns, family string) []facts.Rule {
+	var out []facts.Rule
 	for _, chain := range t.order {
 		hook, ok := iptablesHooks[chain]
 		if !ok {
@@ -42,8 +46,8 @@ func (t *xtable) flatten(ns, family string) []Rule {
 		}
 		out = t.walk(out, ns, family, hook, []string{chain}, nil)
 		if t.policies[chain] == "DROP" {
-			out = append(out, Rule{Namespace: ns, Family: family, Table: t.name, Chain: chain, Hook: hook, Policy: true,
-				Verdict: RuleDrop, Text: "-P " + chain + " DROP", Path: []string{chain}})
+			out = append(out, facts.Rule{Namespace: ns, Family: family, Table: t.name, Chain: chain, Hook: hook, Policy: true,
+				Verdict: facts.RuleDrop, Text: "-P " + chain + " DROP", Path: []string{chain}})
 		}
 	}
 	return out
@@ -51,7 +55,7 @@ func (t *xtable) flatten(ns, family string) []Rule {
 
 // walk appends the rules of the last chain of path, each also requiring
 // conds (the jumps' conditions that led there).
-func (t *xtable) walk(out []Rule, ns, family, hook string, path []string, conds []Cond) []Rule {
+func (t *xtable) walk(out []facts.Rule, ns, family, hook string, path []string, conds []facts.Cond) []facts.Rule {
 	chain := path[len(path)-1]
 	extra := slices.Clone(conds)
 	for _, xr := range t.chains[chain] {
@@ -70,7 +74,7 @@ func (t *xtable) walk(out []Rule, ns, family, hook string, path []string, conds 
 			out = t.walk(out, ns, family, hook, append(slices.Clone(path), target), all)
 			continue
 		}
-		out = append(out, Rule{Namespace: ns, Family: family, Table: t.name, Chain: chain, Hook: hook, Handle: xr.pos,
+		out = append(out, facts.Rule{Namespace: ns, Family: family, Table: t.name, Chain: chain, Hook: hook, Handle: xr.pos,
 			Text: xr.text, Conds: all, Verdict: verdict, Path: slices.Clone(path)})
 	}
 	return out
@@ -87,7 +91,7 @@ func xtarget(args []string) string {
 }
 
 // negate is the condition that holds where c does not.
-func negate(c Cond) Cond {
+func negate(c facts.Cond) facts.Cond {
 	c.Values = slices.Clone(c.Values)
 	if c.Op == "!=" {
 		c.Op = "=="

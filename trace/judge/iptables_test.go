@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestIptablesJudgement: iptables-legacy-save text, as the tool prints it,
@@ -21,35 +23,35 @@ func TestIptablesJudgement(t *testing.T) {
 COMMIT
 `
 	rules := ParseIptablesSave("B", "ip", save)
-	path := []Hop{{Namespace: "A", Out: "veth0", Role: RoleSource}, {Namespace: "B", In: "veth1", Role: RoleDestination}}
+	path := []facts.Hop{{Namespace: "A", Out: "veth0", Role: facts.RoleSource}, {Namespace: "B", In: "veth1", Role: facts.RoleDestination}}
 	a, b := netip.MustParseAddr("10.0.1.1"), netip.MustParseAddr("10.0.2.2")
 	tests := []struct {
 		name     string
-		req      Packet
+		req      facts.Packet
 		ok       bool
 		fix      string
 		describe string
 	}{
-		{"tcp to the port", Packet{Family: 4, Proto: "tcp", Src: a, Dst: b, SPort: 40000, DPort: 7096}, true,
+		{"tcp to the port", facts.Packet{Family: 4, Proto: "tcp", Src: a, Dst: b, SPort: 40000, DPort: 7096}, true,
 			"ip netns exec B iptables-legacy -D INPUT 2", `iptables-legacy rule 2 of chain INPUT (table filter) in B: "-A INPUT -s 10.0.1.1/32 -p tcp -m tcp --dport 7096 -j DROP"`},
-		{"echo passes", Packet{Family: 4, Proto: "icmp", Src: a, Dst: b, ICMPType: "echo-request"}, false, "", ""},
-		{"from outside 10/8", Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("192.168.1.1"), Dst: b}, true,
+		{"echo passes", facts.Packet{Family: 4, Proto: "icmp", Src: a, Dst: b, ICMPType: "echo-request"}, false, "", ""},
+		{"from outside 10/8", facts.Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("192.168.1.1"), Dst: b}, true,
 			"ip netns exec B iptables-legacy -D INPUT 3", "rule 3"},
-		{"IPv6 is not its family", Packet{Family: 6, Proto: "tcp", Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), DPort: 7096}, false, "", ""},
+		{"IPv6 is not its family", facts.Packet{Family: 6, Proto: "tcp", Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), DPort: 7096}, false, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, ok := judgeDropRule(&Facts{Rules: rules}, ProbeFacts{Path: path, Request: tt.req}, "B")
+			v, ok := judgeDropRule(&facts.Facts{Rules: rules}, facts.ProbeFacts{Path: path, Request: tt.req}, "B")
 			if ok != tt.ok {
 				t.Fatalf("ok=%v, want %v: %+v", ok, tt.ok, v)
 			}
-			if ok && (v.Cause != CauseDropped || v.Fix != tt.fix || !strings.Contains(v.Detail, tt.describe)) {
+			if ok && (v.Cause != facts.CauseDropped || v.Fix != tt.fix || !strings.Contains(v.Detail, tt.describe)) {
 				t.Errorf("%s fix %q detail %q; want fix %q detail with %q", v.Cause, v.Fix, v.Detail, tt.fix, tt.describe)
 			}
 		})
 	}
 	policy := ParseIptablesSave("B", "ip6", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n")
-	v, ok := judgeDropRule(&Facts{Rules: policy}, ProbeFacts{Path: path, Request: Packet{Family: 6, Proto: "ipv6-icmp"}}, "B")
+	v, ok := judgeDropRule(&facts.Facts{Rules: policy}, facts.ProbeFacts{Path: path, Request: facts.Packet{Family: 6, Proto: "ipv6-icmp"}}, "B")
 	if !ok || v.Fix != "ip netns exec B ip6tables-legacy -P INPUT ACCEPT" {
 		t.Errorf("policy drop: ok=%v %+v", ok, v)
 	}

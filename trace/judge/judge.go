@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Verdict is what Judge concludes for one probe.
@@ -44,23 +45,23 @@ type blame struct {
 type event struct {
 	hop   int
 	iface string
-	dir   Dir
+	dir   facts.Dir
 }
 
 // events are the places a packet following path passes, in order; upTo
 // stops them at the first hop that is not a bridge (a neighbour
 // resolution ends there).
-func events(path []Hop, resolution bool) []event {
+func events(path []facts.Hop, resolution bool) []event {
 	var out []event
 	for i, h := range path {
 		if i > 0 && h.In != "" {
-			out = append(out, event{i, h.In, DirIn})
-			if resolution && h.Role != RoleBridge {
+			out = append(out, event{i, h.In, facts.DirIn})
+			if resolution && h.Role != facts.RoleBridge {
 				break
 			}
 		}
 		if h.Out != "" {
-			out = append(out, event{i, h.Out, DirOut})
+			out = append(out, event{i, h.Out, facts.DirOut})
 		}
 	}
 	return out
@@ -68,7 +69,7 @@ func events(path []Hop, resolution bool) []event {
 
 // place returns the index of the last event of evs that sights saw, or
 // -1, and the sentence that tells it.
-func place(path []Hop, evs []event, sights []Sight, what string) (int, string) {
+func place(path []facts.Hop, evs []event, sights []facts.Sight, what string) (int, string) {
 	last := -1
 	for i, e := range evs {
 		if seenAt(path, e, sights) {
@@ -81,16 +82,16 @@ func place(path []Hop, evs []event, sights []Sight, what string) (int, string) {
 		if !seenAt(path, e, sights) && i != last {
 			continue
 		}
-		if e.dir == DirIn {
+		if e.dir == facts.DirIn {
 			parts = append(parts, fmt.Sprintf("entered %s on %s", ns, e.iface))
 		} else {
 			parts = append(parts, fmt.Sprintf("left %s on %s", ns, e.iface))
 		}
 	}
 	switch {
-	case last >= 0 && last+1 == len(evs) && !complete(path) && evs[last].dir == DirIn:
+	case last >= 0 && last+1 == len(evs) && !complete(path) && evs[last].dir == facts.DirIn:
 		parts = append(parts, "never left "+path[evs[last].hop].Namespace)
-	case last+1 < len(evs) && evs[last+1].dir == DirOut:
+	case last+1 < len(evs) && evs[last+1].dir == facts.DirOut:
 		parts = append(parts, "never left "+path[evs[last+1].hop].Namespace)
 	case last+1 < len(evs):
 		parts = append(parts, "never entered "+path[evs[last+1].hop].Namespace)
@@ -105,21 +106,21 @@ func place(path []Hop, evs []event, sights []Sight, what string) (int, string) {
 // direction is not compared: capture tells it by the frame's source MAC,
 // which a bridged frame does not carry, and a packet following the path
 // meets each port only one way.
-func seenAt(path []Hop, e event, sights []Sight) bool {
+func seenAt(path []facts.Hop, e event, sights []facts.Sight) bool {
 	ns := path[e.hop].Namespace
-	return slices.ContainsFunc(sights, func(s Sight) bool {
-		return s.Namespace == ns && s.Iface == e.iface && (s.Dir == e.dir || path[e.hop].Role == RoleBridge)
+	return slices.ContainsFunc(sights, func(s facts.Sight) bool {
+		return s.Namespace == ns && s.Iface == e.iface && (s.Dir == e.dir || path[e.hop].Role == facts.RoleBridge)
 	})
 }
 
 // truncatedNote says, for a failed probe, which of its paths go on past
 // the MaxHops namespaces nsdump follows: a verdict cannot see beyond them.
-func truncatedNote(p ProbeFacts) string {
+func truncatedNote(p facts.ProbeFacts) string {
 	var parts []string
 	for _, c := range []struct {
 		cut  bool
 		what string
-		path []Hop
+		path []facts.Hop
 	}{{p.PathTruncated, "the way there", p.Path}, {p.BackTruncated, "the way back", p.Back}} {
 		if c.cut && len(c.path) > 0 {
 			last := c.path[len(c.path)-1]
@@ -129,14 +130,14 @@ func truncatedNote(p ProbeFacts) string {
 	if len(parts) == 0 {
 		return ""
 	}
-	return strings.Join(parts, " and ") + fmt.Sprintf(", beyond the %d namespaces nsdump follows: not followed, captured or judged there", MaxHops)
+	return strings.Join(parts, " and ") + fmt.Sprintf(", beyond the %d namespaces nsdump follows: not followed, captured or judged there", facts.MaxHops)
 }
 
 // judge explains a failed probe whose path crosses other namespaces than
 // its two ends: it places the sightings on the path and blames the
 // namespace where the packet was last seen. ok is false when the facts
 // hold nothing it can place, and the two-namespace diagnosis stands.
-func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
+func judge(f *facts.Facts, p facts.ProbeFacts) (Verdict, bool) {
 	if len(p.Path) == 0 {
 		return Verdict{}, false
 	}
@@ -165,7 +166,7 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 		return Verdict{}, false // it went on past the namespaces followed
 	case last < len(evs)-1 || !complete(p.Path):
 		v = stuck(f, p, p.Path, evs, last, p.Request, false)
-		if resolution && v.Cause == CauseLinkDown {
+		if resolution && v.Cause == facts.CauseLinkDown {
 			v.blamed.neighborOf = p.Path[0].Namespace // it asked, and never heard back
 		}
 	case resolution:
@@ -197,7 +198,7 @@ func judge(f *Facts, p ProbeFacts) (Verdict, bool) {
 // or the destination's firewall when nothing answered. story is the
 // request's so far; false leaves the verdict to the two-namespace
 // diagnosis (the destination's own doing).
-func judgeAnswer(f *Facts, p ProbeFacts, story string) (Verdict, string, bool) {
+func judgeAnswer(f *facts.Facts, p facts.ProbeFacts, story string) (Verdict, string, bool) {
 	aseen, aresolution := answerOrResolution(f, p)
 	what := "the answer"
 	if aresolution {
@@ -220,9 +221,9 @@ func judgeAnswer(f *Facts, p ProbeFacts, story string) (Verdict, string, bool) {
 		// Nothing answered: the destination's firewall, on the way in
 		// or on the way out, if a rule matches.
 		d := p.Path[len(p.Path)-1]
-		rs := f.culprits(d.Namespace, RoleDestination, p.Request, at{in: d.In, isNew: true})
+		rs := culprits(f, d.Namespace, facts.RoleDestination, p.Request, at{in: d.In, isNew: true})
 		if len(p.Back) > 0 {
-			rs = append(rs, f.culprits(d.Namespace, RoleSource, p.Answer, at{out: p.Back[0].Out})...)
+			rs = append(rs, culprits(f, d.Namespace, facts.RoleSource, p.Answer, at{out: p.Back[0].Out})...)
 		}
 		if len(rs) == 0 {
 			return Verdict{}, story, false
@@ -232,7 +233,7 @@ func judgeAnswer(f *Facts, p ProbeFacts, story string) (Verdict, string, bool) {
 	if blast == len(bevs)-1 && complete(p.Back) && !p.Refused {
 		// The answer came back into the sender and never reached the probe.
 		s := p.Back[len(p.Back)-1]
-		rs := f.culprits(s.Namespace, RoleDestination, p.Answer, at{in: s.In})
+		rs := culprits(f, s.Namespace, facts.RoleDestination, p.Answer, at{in: s.In})
 		if len(rs) == 0 {
 			return Verdict{}, story, false
 		}
@@ -246,9 +247,9 @@ func judgeAnswer(f *Facts, p ProbeFacts, story string) (Verdict, string, bool) {
 
 // stuck blames the namespace where a packet following path was last seen:
 // evs[last] is the last place it was seen.
-func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet, answer bool) Verdict {
+func stuck(f *facts.Facts, p facts.ProbeFacts, path []facts.Hop, evs []event, last int, pkt facts.Packet, answer bool) Verdict {
 	e := evs[last]
-	if e.dir == DirOut && last+1 < len(evs) {
+	if e.dir == facts.DirOut && last+1 < len(evs) {
 		next := evs[last+1]
 		// Left a namespace, never entered the next: the link between.
 		h := path[next.hop]
@@ -256,10 +257,10 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 		if l := linkOf(st, h.In); l != nil && (!l.Up || !l.Carrier) {
 			return linkDown(h.Namespace, l)
 		}
-		if rs := f.culprits(h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+		if rs := culprits(f, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
 			return ruleVerdict(rs)
 		}
-		return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+		return Verdict{Cause: facts.CauseDropped, Namespace: h.Namespace,
 			Detail: fmt.Sprintf("no link, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
 	}
 	h := path[e.hop]
@@ -276,41 +277,41 @@ func stuck(f *Facts, p ProbeFacts, path []Hop, evs []event, last int, pkt Packet
 			return linkDown(h.Namespace, l)
 		}
 	}
-	if h.Role == RoleRouter && st != nil {
+	if h.Role == facts.RoleRouter && st != nil {
 		on, key := st.Forwarding4, "net.ipv4.ip_forward"
 		if p.Family == 6 {
 			on, key = st.Forwarding6, "net.ipv6.conf.all.forwarding"
 		}
 		if !on {
-			return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+			return Verdict{Cause: facts.CauseDropped, Namespace: h.Namespace,
 				Detail: fmt.Sprintf("forwarding is off in %s (%s=0): it routes nothing it receives", h.Namespace, key),
 				Fix:    cmdline.InNamespace(h.Namespace, "sysctl", "-w", key+"=1").String()}
 		}
-		if lk, ok := f.lookup(h.Namespace, pkt.Dst, h.In); ok && !lk.OK {
+		if lk, ok := f.Lookup(h.Namespace, pkt.Dst, h.In); ok && !lk.OK {
 			return routeVerdict(f, p, h, lk, pkt, answer)
 		}
 	}
-	if rs := f.culprits(h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
+	if rs := culprits(f, h.Namespace, h.Role, pkt, at{in: h.In, out: h.Out, isNew: !answer}); len(rs) > 0 {
 		return ruleVerdict(rs)
 	}
 	if n, ok := unresolved(f, h.Namespace, h.Out, h.In, pkt.Dst); ok {
 		return neighborVerdict(f, h.Namespace, n)
 	}
-	return Verdict{Cause: CauseDropped, Namespace: h.Namespace,
+	return Verdict{Cause: facts.CauseDropped, Namespace: h.Namespace,
 		Detail: fmt.Sprintf("no link, route, rule or setting found to blame in %s%s", h.Namespace, kernelSays(p, h.Namespace))}
 }
 
 // routeVerdict blames a router whose lookup for the packet fails.
-func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer bool) Verdict {
+func routeVerdict(f *facts.Facts, p facts.ProbeFacts, h facts.Hop, lk facts.Lookup, pkt facts.Packet, answer bool) Verdict {
 	if rpFiltered(f, lk) {
-		return Verdict{Cause: CauseDropped, Namespace: h.Namespace, RouteGet: lk.routeGet(), blamed: blame{rpFilter: true},
+		return Verdict{Cause: facts.CauseDropped, Namespace: h.Namespace, RouteGet: routeGetOf(lk), blamed: blame{rpFilter: true},
 			Detail: fmt.Sprintf("reverse-path filtering (rp_filter) in %s refuses %s from %s on %s", h.Namespace, pkt.Dst, pkt.Src, h.In),
 			Fix:    cmdline.InNamespace(h.Namespace, "sysctl", "-w", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf."+h.In+".rp_filter=0").String()}
 	}
-	v := Verdict{Cause: CauseNoRoute, Namespace: h.Namespace, RouteGet: lk.routeGet(),
+	v := Verdict{Cause: facts.CauseNoRoute, Namespace: h.Namespace, RouteGet: routeGetOf(lk),
 		Detail: fmt.Sprintf("%s has no route to %s for what it receives on %s (%s)", h.Namespace, pkt.Dst, h.In, lk.Output)}
 	if answer {
-		v.Cause = CauseNoReturnRoute
+		v.Cause = facts.CauseNoReturnRoute
 		v.Detail = fmt.Sprintf("%s has no route back to %s (%s)", h.Namespace, pkt.Dst, lk.Output)
 	}
 	v.Fix = routeReplace(f, p, h.Namespace, pkt.Dst, answer)
@@ -320,12 +321,12 @@ func routeVerdict(f *Facts, p ProbeFacts, h Hop, lk Lookup, pkt Packet, answer b
 // routeReplace is the route that sends dst from ns the way the other
 // direction's packets came in: on that interface, directly when dst's
 // subnet is on it, else via the neighbour they came from.
-func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool) string {
+func routeReplace(f *facts.Facts, p facts.ProbeFacts, ns string, dst netip.Addr, answer bool) string {
 	other := p.Back
 	if answer {
 		other = p.Path
 	}
-	i := slices.IndexFunc(other, func(h Hop) bool { return h.Namespace == ns && h.Role != RoleBridge })
+	i := slices.IndexFunc(other, func(h facts.Hop) bool { return h.Namespace == ns && h.Role != facts.RoleBridge })
 	if i <= 0 {
 		return ""
 	}
@@ -349,7 +350,7 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 		}
 		// The neighbour the other direction came from: the last non-bridge hop before.
 		for j := i - 1; j >= 0; j-- {
-			if other[j].Role == RoleBridge {
+			if other[j].Role == facts.RoleBridge {
 				continue
 			}
 			if pst := f.State(other[j].Namespace); pst != nil {
@@ -369,15 +370,15 @@ func routeReplace(f *Facts, p ProbeFacts, ns string, dst netip.Addr, answer bool
 	return ""
 }
 
-func ruleVerdict(rs []Rule) Verdict {
+func ruleVerdict(rs []facts.Rule) Verdict {
 	var names []string
 	for _, r := range rs {
 		name, _ := nameRule(nil, r) // an iptables-legacy rule as iptables names it
 		names = append(names, name)
 	}
 	r := rs[0]
-	cause := CauseDropped
-	if r.Verdict == RuleReject {
+	cause := facts.CauseDropped
+	if r.Verdict == facts.RuleReject {
 		cause = "rejected"
 	}
 	_, fix := nameRule(nil, r)
@@ -389,7 +390,7 @@ func linkDown(ns string, l *nsstate.LinkState) Verdict {
 	if l.Up {
 		state = "up but has no carrier"
 	}
-	return Verdict{Cause: CauseLinkDown, Namespace: ns,
+	return Verdict{Cause: facts.CauseLinkDown, Namespace: ns,
 		Detail: fmt.Sprintf("%s in %s is %s", l.Name, ns, state),
 		Fix:    cmdline.IP(ns, "link", "set", l.Name, "up").String()}
 }
@@ -402,7 +403,7 @@ func linkOf(st *nsstate.NamespaceState, name string) *nsstate.LinkState {
 }
 
 // peerOf is a veth's other end, if its namespace is among the facts.
-func peerOf(f *Facts, l *nsstate.LinkState) (*nsstate.LinkState, string) {
+func peerOf(f *facts.Facts, l *nsstate.LinkState) (*nsstate.LinkState, string) {
 	if l.Peer == nil {
 		return nil, ""
 	}
@@ -415,9 +416,9 @@ func peerOf(f *Facts, l *nsstate.LinkState) (*nsstate.LinkState, string) {
 }
 
 // kernelSays is the kernel's reason for its drops of the probe in ns.
-func kernelSays(p ProbeFacts, ns string) string {
+func kernelSays(p facts.ProbeFacts, ns string) string {
 	var rs []string
-	for _, d := range p.evidence() {
+	for _, d := range kernelEvidence(p) {
 		if d.Namespace == ns {
 			if s := d.Reason + " at " + d.Location; !slices.Contains(rs, s) {
 				rs = append(rs, s)
@@ -432,20 +433,20 @@ func kernelSays(p ProbeFacts, ns string) string {
 
 // icmpErrors names the ICMP errors about the probe, with the namespace
 // that sent each and where it was seen.
-func icmpErrors(f *Facts, p ProbeFacts) string {
+func icmpErrors(f *facts.Facts, p facts.ProbeFacts) string {
 	return strings.Join(icmpErrorList(f, p, ""), "; ")
 }
 
 // unnamedErrors names the ICMP errors about the probe that detail does
 // not: an error captured is named whichever judgement explained the
 // probe, and whichever of the probe's packets it quotes.
-func unnamedErrors(f *Facts, p ProbeFacts, detail string) string {
+func unnamedErrors(f *facts.Facts, p facts.ProbeFacts, detail string) string {
 	return strings.Join(icmpErrorList(f, p, detail), "; ")
 }
 
 // icmpErrorList names each ICMP error about the probe once, leaving out
 // those detail already names.
-func icmpErrorList(f *Facts, p ProbeFacts, detail string) []string {
+func icmpErrorList(f *facts.Facts, p facts.ProbeFacts, detail string) []string {
 	var out []string
 	for _, e := range p.Errors {
 		who, sender := e.From.String(), e.From.String()
@@ -472,9 +473,9 @@ func icmpErrorList(f *Facts, p ProbeFacts, detail string) []string {
 // nothingLeft: nothing of the probe was seen leaving its sender. A sender
 // whose way out is down or has no carrier (its veth peer down) is blamed
 // on that link; anything else is the two-namespace diagnosis's.
-func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
+func nothingLeft(f *facts.Facts, p facts.ProbeFacts, resolution bool) (Verdict, bool) {
 	h := p.Path[0]
-	if rs := f.culprits(h.Namespace, RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !resolution {
+	if rs := culprits(f, h.Namespace, facts.RoleSource, p.Request, at{out: h.Out, isNew: true}); len(rs) > 0 && !resolution {
 		v := ruleVerdict(rs)
 		v.Story = fmt.Sprintf("the request never left %s", h.Namespace)
 		v.Detail = v.Story + ": " + v.Detail
@@ -512,15 +513,15 @@ func nothingLeft(f *Facts, p ProbeFacts, resolution bool) (Verdict, bool) {
 
 // blamedLookup is the route lookup made in the blamed namespace for the
 // probe's packet as it arrives there, if one was made.
-func blamedLookup(f *Facts, p ProbeFacts, ns string) *RouteGet {
+func blamedLookup(f *facts.Facts, p facts.ProbeFacts, ns string) *RouteGet {
 	for _, c := range []struct {
-		path []Hop
+		path []facts.Hop
 		dst  netip.Addr
 	}{{p.Path, p.Request.Dst}, {p.Back, p.Answer.Dst}} {
 		for _, h := range c.path {
-			if h.Namespace == ns && h.In != "" && h.Role == RoleRouter {
-				if lk, ok := f.lookup(ns, c.dst, h.In); ok {
-					return lk.routeGet()
+			if h.Namespace == ns && h.In != "" && h.Role == facts.RoleRouter {
+				if lk, ok := f.Lookup(ns, c.dst, h.In); ok {
+					return routeGetOf(lk)
 				}
 			}
 		}
@@ -529,23 +530,23 @@ func blamedLookup(f *Facts, p ProbeFacts, ns string) *RouteGet {
 }
 
 // complete reports whether a path reaches its destination.
-func complete(path []Hop) bool {
-	return len(path) > 0 && path[len(path)-1].Role == RoleDestination
+func complete(path []facts.Hop) bool {
+	return len(path) > 0 && path[len(path)-1].Role == facts.RoleDestination
 }
 
 // requestOrResolution is what of the request a path judgement places:
 // its own sightings, or when it never got past its sender, those of its
 // neighbour resolution for the next hop (resolution true).
-func requestOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
+func requestOrResolution(f *facts.Facts, p facts.ProbeFacts) ([]facts.Sight, bool) {
 	src := p.Path[0].Namespace
-	if slices.ContainsFunc(p.RequestSeen, func(s Sight) bool { return s.Namespace != src }) {
+	if slices.ContainsFunc(p.RequestSeen, func(s facts.Sight) bool { return s.Namespace != src }) {
 		return p.RequestSeen, false
 	}
 	nh := p.Request.Dst
-	if lk, ok := f.lookup(src, p.Request.Dst, ""); ok && lk.Gateway.IsValid() {
+	if lk, ok := f.Lookup(src, p.Request.Dst, ""); ok && lk.Gateway.IsValid() {
 		nh = lk.Gateway
 	}
-	var seen []Sight
+	var seen []facts.Sight
 	for _, r := range f.Resolutions {
 		if r.Target == nh && !slices.Contains(seen, r.Sight) {
 			seen = append(seen, r.Sight)
@@ -561,22 +562,22 @@ func requestOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
 // own sightings, or when the request arrived and no answer (nor error,
 // nor reset) was seen anywhere, those of the replier's neighbour
 // resolution for its next hop back, if that went unanswered.
-func answerOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
+func answerOrResolution(f *facts.Facts, p facts.ProbeFacts) ([]facts.Sight, bool) {
 	if len(p.Back) == 0 || len(p.AnswerSeen) > 0 || p.Refused || len(p.Errors) > 0 {
 		return p.AnswerSeen, false
 	}
 	replier := p.Back[0].Namespace
 	nh := p.Answer.Dst
-	if lk, ok := f.lookup(replier, p.Answer.Dst, ""); ok && lk.Gateway.IsValid() {
+	if lk, ok := f.Lookup(replier, p.Answer.Dst, ""); ok && lk.Gateway.IsValid() {
 		nh = lk.Gateway
 	}
-	var seen []Sight
+	var seen []facts.Sight
 	for _, r := range f.Resolutions {
 		if r.Target == nh && r.Unanswered && !slices.Contains(seen, r.Sight) {
 			seen = append(seen, r.Sight)
 		}
 	}
-	if !slices.ContainsFunc(seen, func(s Sight) bool { return s.Namespace == replier }) {
+	if !slices.ContainsFunc(seen, func(s facts.Sight) bool { return s.Namespace == replier }) {
 		return p.AnswerSeen, false
 	}
 	return seen, true
@@ -586,21 +587,21 @@ func answerOrResolution(f *Facts, p ProbeFacts) ([]Sight, bool) {
 // at e, which holds the address asked for and did not answer. Strict
 // reverse-path filtering refuses ARP from a sender whose route back
 // leaves by another interface; an arp-family rule may drop it.
-func unanswered(f *Facts, p ProbeFacts, path []Hop, e event, pkt Packet, answer bool) (Verdict, bool) {
+func unanswered(f *facts.Facts, p facts.ProbeFacts, path []facts.Hop, e event, pkt facts.Packet, answer bool) (Verdict, bool) {
 	h := path[e.hop]
-	if lk, ok := f.lookup(h.Namespace, pkt.Dst, h.In); ok && rpFiltered(f, lk) {
+	if lk, ok := f.Lookup(h.Namespace, pkt.Dst, h.In); ok && rpFiltered(f, lk) {
 		v := routeVerdict(f, p, h, lk, pkt, answer)
 		v.Detail += fmt.Sprintf(", its ARP requests included: %s's route back to %s leaves by another interface", h.Namespace, pkt.Src)
 		return v, true
 	}
-	if rs := f.arpCulprits(h.Namespace, "input", "output"); len(rs) > 0 {
+	if rs := arpCulprits(f, h.Namespace, "input", "output"); len(rs) > 0 {
 		var names []string
 		var fixes []cmdline.Command
 		for _, r := range rs {
-			names = append(names, r.describe())
-			fixes = append(fixes, r.fix())
+			names = append(names, ruleDescribe(r))
+			fixes = append(fixes, ruleFix(r))
 		}
-		return Verdict{Cause: CauseNeighbor, Namespace: h.Namespace,
+		return Verdict{Cause: facts.CauseNeighbor, Namespace: h.Namespace,
 			Detail: fmt.Sprintf("%s drops ARP: %s", h.Namespace, strings.Join(names, "; ")), Fix: cmdline.Join(fixes...)}, true
 	}
 	return Verdict{}, false
@@ -610,7 +611,7 @@ func unanswered(f *Facts, p ProbeFacts, path []Hop, e event, pkt Packet, answer 
 // filtering's doing: the kernel says "Invalid cross-device link", or (as
 // kernels since 6.13 answer any failed input lookup) "Invalid argument"
 // where rp_filter is on for the interface.
-func rpFiltered(f *Facts, lk Lookup) bool {
+func rpFiltered(f *facts.Facts, lk facts.Lookup) bool {
 	if lk.OK || lk.Iif == "" {
 		return false
 	}

@@ -12,12 +12,13 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // recorded is a testdata/facts file: what a live trace gathered and the
 // verdicts it gave, as trace -w stores them (written by
 // TestPathFaultMatrix and TestFaultMatrix with -update, as root).
-type recorded = Record
+type recorded = facts.Record
 
 func loadRecorded(t *testing.T) map[string]recorded {
 	t.Helper()
@@ -65,15 +66,15 @@ func TestJudgeRecorded(t *testing.T) {
 }
 
 // factsWorld is a World made of recorded facts.
-type factsWorld struct{ f *Facts }
+type factsWorld struct{ f *facts.Facts }
 
 func (w factsWorld) State(ns string) *nsstate.NamespaceState { return w.f.State(ns) }
 
-func (w factsWorld) Route(ns string, dst, from netip.Addr, iif string) Lookup {
-	if lk, ok := w.f.lookup(ns, dst, iif); ok {
+func (w factsWorld) Route(ns string, dst, from netip.Addr, iif string) facts.Lookup {
+	if lk, ok := w.f.Lookup(ns, dst, iif); ok {
 		return lk
 	}
-	return Lookup{Namespace: ns, Dst: dst, Iif: iif, Output: "not recorded"}
+	return facts.Lookup{Namespace: ns, Dst: dst, Iif: iif, Output: "not recorded"}
 }
 
 // TestWalkRecorded discovers the paths again from recorded kernel state:
@@ -102,10 +103,10 @@ func TestJudgeTable(t *testing.T) {
 		return &nsstate.NamespaceState{Name: name, Links: links, Forwarding4: true}
 	}
 	addr := func(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
-	path := []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}}
-	back := []Hop{{Namespace: "B", Out: "b0", Role: RoleSource}, {Namespace: "R", In: "r1", Out: "r0", Role: RoleRouter}, {Namespace: "A", In: "a0", Role: RoleDestination}}
-	facts := func() *Facts {
-		return &Facts{Namespaces: []*nsstate.NamespaceState{
+	path := []facts.Hop{{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: facts.RoleRouter}, {Namespace: "B", In: "b0", Role: facts.RoleDestination}}
+	back := []facts.Hop{{Namespace: "B", Out: "b0", Role: facts.RoleSource}, {Namespace: "R", In: "r1", Out: "r0", Role: facts.RoleRouter}, {Namespace: "A", In: "a0", Role: facts.RoleDestination}}
+	mkFacts := func() *facts.Facts {
+		return &facts.Facts{Namespaces: []*nsstate.NamespaceState{
 			ns("A", nsstate.LinkState{Name: "a0", Up: true, Carrier: true, Addresses: addr("10.1.0.2/24")}),
 			ns("R", nsstate.LinkState{Name: "r0", Up: true, Carrier: true, Addresses: addr("10.1.0.1/24")},
 				nsstate.LinkState{Name: "r1", Up: true, Carrier: true, Addresses: addr("10.2.0.1/24")}),
@@ -113,104 +114,104 @@ func TestJudgeTable(t *testing.T) {
 		}}
 	}
 	src, dst := netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("10.2.0.2")
-	probe := ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, Path: path, Back: back,
-		Request:     Packet{Family: 4, Proto: "icmp", Src: src, Dst: dst, ICMPType: "echo-request"},
-		Answer:      Packet{Family: 4, Proto: "icmp", Src: dst, Dst: src, ICMPType: "echo-reply"},
-		RequestSeen: []Sight{{"A", "a0", DirOut}, {"R", "r0", DirIn}}}
+	probe := facts.ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, Path: path, Back: back,
+		Request:     facts.Packet{Family: 4, Proto: "icmp", Src: src, Dst: dst, ICMPType: "echo-request"},
+		Answer:      facts.Packet{Family: 4, Proto: "icmp", Src: dst, Dst: src, ICMPType: "echo-reply"},
+		RequestSeen: []facts.Sight{{Namespace: "A", Iface: "a0", Dir: facts.DirOut}, {Namespace: "R", Iface: "r0", Dir: facts.DirIn}}}
 	tests := []struct {
 		name                  string
-		edit                  func(f *Facts, p *ProbeFacts)
+		edit                  func(f *facts.Facts, p *facts.ProbeFacts)
 		cause, namespace, fix string
 		detail                string
 	}{
-		{"r1 down", func(f *Facts, p *ProbeFacts) { f.State("R").Link("r1").Up = false },
-			CauseLinkDown, "R", "ip -n R link set r1 up", "r1 in R is down"},
-		{"forwarding off", func(f *Facts, p *ProbeFacts) { f.State("R").Forwarding4 = false },
-			CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.ip_forward=1", "never left R: forwarding is off"},
-		{"forward drop rule, and one that does not match", func(f *Facts, p *ProbeFacts) {
-			f.Rules = []Rule{
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Policy: true, Verdict: RuleAccept},
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 4, Verdict: RuleDrop, Text: "tcp dport 22 drop",
-					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"22"}}}},
-				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 5, Verdict: RuleDrop, Text: "ip daddr 10.2.0.0/24 drop",
-					Conds: []Cond{{Key: "ip daddr", Op: "==", Values: []string{"10.2.0.0/24"}}}},
+		{"r1 down", func(f *facts.Facts, p *facts.ProbeFacts) { f.State("R").Link("r1").Up = false },
+			facts.CauseLinkDown, "R", "ip -n R link set r1 up", "r1 in R is down"},
+		{"forwarding off", func(f *facts.Facts, p *facts.ProbeFacts) { f.State("R").Forwarding4 = false },
+			facts.CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.ip_forward=1", "never left R: forwarding is off"},
+		{"forward drop rule, and one that does not match", func(f *facts.Facts, p *facts.ProbeFacts) {
+			f.Rules = []facts.Rule{
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Policy: true, Verdict: facts.RuleAccept},
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 4, Verdict: facts.RuleDrop, Text: "tcp dport 22 drop",
+					Conds: []facts.Cond{{Key: "tcp dport", Op: "==", Values: []string{"22"}}}},
+				{Namespace: "R", Family: "inet", Table: "t", Chain: "fw", Hook: "forward", Handle: 5, Verdict: facts.RuleDrop, Text: "ip daddr 10.2.0.0/24 drop",
+					Conds: []facts.Cond{{Key: "ip daddr", Op: "==", Values: []string{"10.2.0.0/24"}}}},
 			}
-		}, CauseDropped, "R", "ip netns exec R nft delete rule inet t fw handle 5", `"ip daddr 10.2.0.0/24 drop" (inet t fw handle 5`},
-		{"rp_filter", func(f *Facts, p *ProbeFacts) {
-			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link", Errno: "EXDEV"}}
-		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
-		{"input rule at the destination", func(f *Facts, p *ProbeFacts) {
-			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
-			f.Rules = []Rule{
-				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: RuleDrop, Text: "tcp dport 7096 drop",
-					Conds: []Cond{{Key: "tcp dport", Op: "==", Values: []string{"7096"}}}},
-				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 3, Verdict: RuleDrop, Text: "icmp type echo-request drop",
-					Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"echo-request"}}}},
+		}, facts.CauseDropped, "R", "ip netns exec R nft delete rule inet t fw handle 5", `"ip daddr 10.2.0.0/24 drop" (inet t fw handle 5`},
+		{"rp_filter", func(f *facts.Facts, p *facts.ProbeFacts) {
+			f.Lookups = []facts.Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid cross-device link", Errno: "EXDEV"}}
+		}, facts.CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "rp_filter"},
+		{"input rule at the destination", func(f *facts.Facts, p *facts.ProbeFacts) {
+			p.RequestSeen = append(p.RequestSeen, facts.Sight{Namespace: "R", Iface: "r1", Dir: facts.DirOut}, facts.Sight{Namespace: "B", Iface: "b0", Dir: facts.DirIn})
+			f.Rules = []facts.Rule{
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: facts.RuleDrop, Text: "tcp dport 7096 drop",
+					Conds: []facts.Cond{{Key: "tcp dport", Op: "==", Values: []string{"7096"}}}},
+				{Namespace: "B", Family: "ip", Table: "f", Chain: "in", Hook: "input", Handle: 3, Verdict: facts.RuleDrop, Text: "icmp type echo-request drop",
+					Conds: []facts.Cond{{Key: "icmp type", Op: "==", Values: []string{"echo-request"}}}},
 			}
-		}, CauseDropped, "B", "ip netns exec B nft delete rule ip f in handle 3", "entered B on b0, nothing answered: nftables rule \"icmp type echo-request drop\""},
-		{"output rule at the source", func(f *Facts, p *ProbeFacts) {
+		}, facts.CauseDropped, "B", "ip netns exec B nft delete rule ip f in handle 3", "entered B on b0, nothing answered: nftables rule \"icmp type echo-request drop\""},
+		{"output rule at the source", func(f *facts.Facts, p *facts.ProbeFacts) {
 			p.RequestSeen = nil
-			f.Rules = []Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: RuleDrop}}
-		}, CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
-		{"neighbour of the router failed", func(f *Facts, p *ProbeFacts) {
+			f.Rules = []facts.Rule{{Namespace: "A", Family: "inet", Table: "f", Chain: "out", Hook: "output", Policy: true, Verdict: facts.RuleDrop}}
+		}, facts.CauseDropped, "A", "ip netns exec A nft 'chain inet f out { policy accept; }'", "the request never left A: the policy drop of chain inet f out"},
+		{"neighbour of the router failed", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighFailed}}
-		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
-		{"ARP off on the destination's way in", func(f *Facts, p *ProbeFacts) {
+		}, facts.CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
+		{"ARP off on the destination's way in", func(f *facts.Facts, p *facts.ProbeFacts) {
 			b0 := f.State("B").Link("b0")
 			b0.NoARP, b0.MAC, b0.Kind = true, "02:00:00:00:00:b0", "veth"
-		}, CauseNeighbor, "B", "ip -n B link set dev b0 arp on", "never left R: ARP is off on b0 in B (the NOARP flag)"},
-		{"a tun has no ARP by nature: not blamed", func(f *Facts, p *ProbeFacts) {
+		}, facts.CauseNeighbor, "B", "ip -n B link set dev b0 arp on", "never left R: ARP is off on b0 in B (the NOARP flag)"},
+		{"a tun has no ARP by nature: not blamed", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.State("B").Link("b0").NoARP, f.State("B").Link("b0").Kind = true, "tun"
 			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighFailed}}
-		}, CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
-		{"ARP dropped by the neighbour's firewall", func(f *Facts, p *ProbeFacts) {
+		}, facts.CauseNeighbor, "R", "", "R's neighbour entry for 10.2.0.2 on r1 is FAILED"},
+		{"ARP dropped by the neighbour's firewall", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.State("R").Neighbors = []nsstate.NeighborEntry{{Dev: "r1", Addr: dst, State: nsstate.NeighIncomplete}}
-			f.Rules = []Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: RuleDrop, Text: "drop"}}
-		}, CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
-		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *Facts, p *ProbeFacts) {
+			f.Rules = []facts.Rule{{Namespace: "B", Family: "arp", Table: "f", Chain: "in", Hook: "input", Handle: 2, Verdict: facts.RuleDrop, Text: "drop"}}
+		}, facts.CauseNeighbor, "B", "ip netns exec B nft delete rule arp f in handle 2", "R's neighbour entry for 10.2.0.2 on r1 is INCOMPLETE: B, which holds 10.2.0.2, drops ARP"},
+		{"rp_filter, as kernels since 6.13 say it (EINVAL)", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.State("R").RPFilter = map[string]int{"all": 1, "r0": 0}
-			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
-		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "reverse-path filtering (rp_filter) in R"},
-		{"ARP refused by rp_filter: the resolution entered the router, never answered", func(f *Facts, p *ProbeFacts) {
+			f.Lookups = []facts.Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
+		}, facts.CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "reverse-path filtering (rp_filter) in R"},
+		{"ARP refused by rp_filter: the resolution entered the router, never answered", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.State("R").RPFilter = map[string]int{"all": 1}
-			f.Lookups = []Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
-			p.RequestSeen = []Sight{{"A", "a0", DirOut}}
-			f.Resolutions = []Resolution{{Target: dst, Unanswered: true, Sight: Sight{"A", "a0", DirOut}}, {Target: dst, Unanswered: true, Sight: Sight{"R", "r0", DirIn}}}
-			p.Path = []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}}
-		}, CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "the neighbour resolution left A on a0, entered R on r0, which never answered"},
-		{"mtu: frag-needed dropped in the router's output", func(f *Facts, p *ProbeFacts) {
-			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
+			f.Lookups = []facts.Lookup{{Namespace: "R", Dst: dst, From: src, Iif: "r0", Output: "RTNETLINK answers: Invalid argument"}}
+			p.RequestSeen = []facts.Sight{{Namespace: "A", Iface: "a0", Dir: facts.DirOut}}
+			f.Resolutions = []facts.Resolution{{Target: dst, Unanswered: true, Sight: facts.Sight{Namespace: "A", Iface: "a0", Dir: facts.DirOut}}, {Target: dst, Unanswered: true, Sight: facts.Sight{Namespace: "R", Iface: "r0", Dir: facts.DirIn}}}
+			p.Path = []facts.Hop{{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: "R", In: "r0", Out: "r1", Role: facts.RoleRouter}, {Namespace: "B", In: "b0", Role: facts.RoleDestination}}
+		}, facts.CauseDropped, "R", "ip netns exec R sysctl -w net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.r0.rp_filter=0", "the neighbour resolution left A on a0, entered R on r0, which never answered"},
+		{"mtu: frag-needed dropped in the router's output", func(f *facts.Facts, p *facts.ProbeFacts) {
+			p.Kind, p.MTU = facts.KindMTU, &facts.MTUFacts{Dev: "a0", MTU: 1500}
 			for _, l := range []*nsstate.LinkState{f.State("A").Link("a0"), f.State("R").Link("r0"), f.State("R").Link("r1"), f.State("B").Link("b0")} {
 				l.MTU = 1500
 			}
 			f.State("R").Link("r1").MTU, f.State("B").Link("b0").MTU = 1280, 1280
-			f.Rules = []Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: RuleDrop, Text: "icmp type destination-unreachable drop",
-				Conds: []Cond{{Key: "icmp type", Op: "==", Values: []string{"destination-unreachable"}}}}}
-		}, CauseMTU, "R", "ip netns exec R nft delete rule inet f out handle 3", "R/r1 has MTU 1280, less than the 1500-byte packets with DF A sends on a0"},
-		{"mtu: no rule to blame, the sender is told the size", func(f *Facts, p *ProbeFacts) {
-			p.Kind, p.MTU = KindMTU, &MTUFacts{Dev: "a0", MTU: 1500}
+			f.Rules = []facts.Rule{{Namespace: "R", Family: "inet", Table: "f", Chain: "out", Hook: "output", Handle: 3, Verdict: facts.RuleDrop, Text: "icmp type destination-unreachable drop",
+				Conds: []facts.Cond{{Key: "icmp type", Op: "==", Values: []string{"destination-unreachable"}}}}}
+		}, facts.CauseMTU, "R", "ip netns exec R nft delete rule inet f out handle 3", "R/r1 has MTU 1280, less than the 1500-byte packets with DF A sends on a0"},
+		{"mtu: no rule to blame, the sender is told the size", func(f *facts.Facts, p *facts.ProbeFacts) {
+			p.Kind, p.MTU = facts.KindMTU, &facts.MTUFacts{Dev: "a0", MTU: 1500}
 			f.State("A").Link("a0").MTU, f.State("R").Link("r0").MTU, f.State("R").Link("r1").MTU = 1500, 1500, 1400
-		}, CauseMTU, "R", "ip -n A link set a0 mtu 1400", "which never reached A (a path-MTU black hole)"},
-		{"answer stuck in the router without a route back", func(f *Facts, p *ProbeFacts) {
-			p.RequestSeen = append(p.RequestSeen, Sight{"R", "r1", DirOut}, Sight{"B", "b0", DirIn})
-			p.AnswerSeen = []Sight{{"B", "b0", DirOut}, {"R", "r1", DirIn}}
-			f.Lookups = []Lookup{{Namespace: "R", Dst: src, From: dst, Iif: "r1", Output: "RTNETLINK answers: Network is unreachable"}}
+		}, facts.CauseMTU, "R", "ip -n A link set a0 mtu 1400", "which never reached A (a path-MTU black hole)"},
+		{"answer stuck in the router without a route back", func(f *facts.Facts, p *facts.ProbeFacts) {
+			p.RequestSeen = append(p.RequestSeen, facts.Sight{Namespace: "R", Iface: "r1", Dir: facts.DirOut}, facts.Sight{Namespace: "B", Iface: "b0", Dir: facts.DirIn})
+			p.AnswerSeen = []facts.Sight{{Namespace: "B", Iface: "b0", Dir: facts.DirOut}, {Namespace: "R", Iface: "r1", Dir: facts.DirIn}}
+			f.Lookups = []facts.Lookup{{Namespace: "R", Dst: src, From: dst, Iif: "r1", Output: "RTNETLINK answers: Network is unreachable"}}
 			p.Back = p.Back[:2]
 			p.Back[1].Out = ""
-		}, CauseNoReturnRoute, "R", "ip -n R route replace 10.1.0.0/24 dev r0", "the answer left B on b0, entered R on r1, never left R"},
-		{"veth peer of the way in down, nothing left A", func(f *Facts, p *ProbeFacts) {
+		}, facts.CauseNoReturnRoute, "R", "ip -n R route replace 10.1.0.0/24 dev r0", "the answer left B on b0, entered R on r1, never left R"},
+		{"veth peer of the way in down, nothing left A", func(f *facts.Facts, p *facts.ProbeFacts) {
 			a0 := f.State("A").Link("a0")
 			a0.Carrier, a0.Peer = false, &nsstate.Peer{Namespace: "R", Interface: "r0"}
 			f.State("R").Link("r0").Up = false
 			p.RequestSeen = nil
-		}, CauseLinkDown, "R", "ip -n R link set r0 up", "nothing left A on a0"},
+		}, facts.CauseLinkDown, "R", "ip -n R link set r0 up", "nothing left A on a0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, p := facts(), probe
+			f, p := mkFacts(), probe
 			tt.edit(f, &p)
 			judgeIt := judge
-			if p.Kind == KindMTU {
+			if p.Kind == facts.KindMTU {
 				judgeIt = judgePathMTU
 			}
 			v, ok := judgeIt(f, p)
@@ -231,12 +232,12 @@ func TestWalkSynthetic(t *testing.T) {
 	}
 	port := func(l nsstate.LinkState, master string) nsstate.LinkState { l.Master = master; return l }
 	a, b := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
-	ok := func(ns string, dst netip.Addr, iif, dev string, gw netip.Addr) Lookup {
-		return Lookup{Namespace: ns, Dst: dst, Iif: iif, OK: true, Type: "unicast", Dev: dev, Gateway: gw}
+	ok := func(ns string, dst netip.Addr, iif, dev string, gw netip.Addr) facts.Lookup {
+		return facts.Lookup{Namespace: ns, Dst: dst, Iif: iif, OK: true, Type: "unicast", Dev: dev, Gateway: gw}
 	}
 
 	t.Run("fdb picks the port", func(t *testing.T) {
-		f := &Facts{Namespaces: []*nsstate.NamespaceState{
+		f := &facts.Facts{Namespaces: []*nsstate.NamespaceState{
 			{Name: "A", Inode: 1, Links: []nsstate.LinkState{veth("a0", "S", "pa", pfx("10.0.0.1/24"))},
 				Neighbors: []nsstate.NeighborEntry{{Dev: "a0", Addr: b, MAC: "02:00:00:00:00:cc", State: nsstate.NeighReachable}}},
 			{Name: "S", Inode: 2, Links: []nsstate.LinkState{{Name: "br0", Kind: "bridge", Up: true, Carrier: true},
@@ -244,18 +245,18 @@ func TestWalkSynthetic(t *testing.T) {
 				FDB: []nsstate.FDBEntry{{Bridge: "br0", Port: "pc", MAC: "02:00:00:00:00:cc"}}},
 			{Name: "B", Inode: 3, Links: []nsstate.LinkState{veth("b0", "S", "pb", pfx("10.0.0.2/24"))}},
 			{Name: "C", Inode: 4, Links: []nsstate.LinkState{veth("c0", "S", "pc", pfx("10.0.0.2/24"))}},
-		}, Lookups: []Lookup{ok("A", b, "", "a0", netip.Addr{})}}
+		}, Lookups: []facts.Lookup{ok("A", b, "", "a0", netip.Addr{})}}
 		got, _, _ := Walk(factsWorld{f}, "A", a, b)
-		want := []Hop{{Namespace: "A", Inode: 1, Out: "a0", Role: RoleSource}, {Namespace: "S", Inode: 2, In: "pa", Out: "pc", Role: RoleBridge},
-			{Namespace: "C", Inode: 4, In: "c0", Role: RoleDestination}}
+		want := []facts.Hop{{Namespace: "A", Inode: 1, Out: "a0", Role: facts.RoleSource}, {Namespace: "S", Inode: 2, In: "pa", Out: "pc", Role: facts.RoleBridge},
+			{Namespace: "C", Inode: 4, In: "c0", Role: facts.RoleDestination}}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("walked %+v, want %+v", got, want)
 		}
 	})
 
 	// A chain A - R1 - R2 - ... - R9 - B: every router routes on to the next.
-	chain := func(n int, loop bool) *Facts {
-		f := &Facts{}
+	chain := func(n int, loop bool) *facts.Facts {
+		f := &facts.Facts{}
 		name := func(i int) string {
 			switch i {
 			case 0:
@@ -293,33 +294,33 @@ func TestWalkSynthetic(t *testing.T) {
 	}
 	t.Run("at most MaxHops namespaces", func(t *testing.T) {
 		got, _, cut := Walk(factsWorld{chain(9, false)}, "A", a, b)
-		if len(got) != MaxHops || got[MaxHops-1].Role != RoleRouter || got[MaxHops-1].Out != "r" || got[0].Role != RoleSource || !cut {
-			t.Errorf("walked %d hops %+v (cut %v), want %d ending in a router with its way out, cut", len(got), got, cut, MaxHops)
+		if len(got) != facts.MaxHops || got[facts.MaxHops-1].Role != facts.RoleRouter || got[facts.MaxHops-1].Out != "r" || got[0].Role != facts.RoleSource || !cut {
+			t.Errorf("walked %d hops %+v (cut %v), want %d ending in a router with its way out, cut", len(got), got, cut, facts.MaxHops)
 		}
 		short, _, cut := Walk(factsWorld{chain(3, false)}, "A", a, b)
-		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != RoleDestination || short[2].In != "l" || short[2].Out != "r" || cut {
+		if len(short) != 5 || short[4].Namespace != "B" || short[4].Role != facts.RoleDestination || short[2].In != "l" || short[2].Out != "r" || cut {
 			t.Errorf("walked %+v (cut %v), want A R1 R2 R3 B", short, cut)
 		}
 		// Exactly MaxHops namespaces: the whole path, not cut.
-		full, _, cut := Walk(factsWorld{chain(MaxHops-2, false)}, "A", a, b)
-		if len(full) != MaxHops || full[MaxHops-1].Role != RoleDestination || cut {
-			t.Errorf("walked %+v (cut %v), want %d hops to B", full, cut, MaxHops)
+		full, _, cut := Walk(factsWorld{chain(facts.MaxHops-2, false)}, "A", a, b)
+		if len(full) != facts.MaxHops || full[facts.MaxHops-1].Role != facts.RoleDestination || cut {
+			t.Errorf("walked %+v (cut %v), want %d hops to B", full, cut, facts.MaxHops)
 		}
 		// A failed probe on a cut path says so, and where the path was cut.
 		hops := got
-		note := truncatedNote(ProbeFacts{Path: hops, PathTruncated: true})
-		if want := fmt.Sprintf("the way there goes on past R7 (out r), beyond the %d namespaces", MaxHops); !strings.Contains(note, want) {
+		note := truncatedNote(facts.ProbeFacts{Path: hops, PathTruncated: true})
+		if want := fmt.Sprintf("the way there goes on past R7 (out r), beyond the %d namespaces", facts.MaxHops); !strings.Contains(note, want) {
 			t.Errorf("note %q lacks %q", note, want)
 		}
-		if note := truncatedNote(ProbeFacts{Path: short}); note != "" {
+		if note := truncatedNote(facts.ProbeFacts{Path: short}); note != "" {
 			t.Errorf("note %q for a whole path", note)
 		}
 		// Seen leaving the last namespace followed: nothing there to blame.
-		var seen []Sight
+		var seen []facts.Sight
 		for _, e := range events(hops, false) {
-			seen = append(seen, Sight{Namespace: hops[e.hop].Namespace, Iface: e.iface, Dir: e.dir})
+			seen = append(seen, facts.Sight{Namespace: hops[e.hop].Namespace, Iface: e.iface, Dir: e.dir})
 		}
-		if v, ok := judge(chain(9, false), ProbeFacts{Path: hops, PathTruncated: true, RequestSeen: seen}); ok {
+		if v, ok := judge(chain(9, false), facts.ProbeFacts{Path: hops, PathTruncated: true, RequestSeen: seen}); ok {
 			t.Errorf("judged %+v past the path's end", v)
 		}
 	})
@@ -344,40 +345,40 @@ func TestJudgeLab(t *testing.T) {
 	}
 	tests := []struct {
 		file, direction, kind string
-		edit                  func(f *Facts, p *ProbeFacts)
+		edit                  func(f *facts.Facts, p *facts.ProbeFacts)
 		want                  check
 	}{
-		{"lab-no-routes-at-all", "A->B", "icmp-echo", nil, check{CauseNoRoute, "A", "ip -n A route replace ", "A has no route to"}},
-		{"lab-no-routes-at-all", "B->A", "tcp", nil, check{CauseNoRoute, "B", "ip -n B route replace ", "nothing leaves it"}},
-		{"lab-route-only-in-A", "A->B", "icmp-echo", nil, check{CauseNoReturnRoute, "B", "ip -n B route replace ", "the request reached B, which has no route back"}},
-		{"lab-veth-in-B-down", "A->B", "tcp", nil, check{CauseLinkDown, "B", "ip -n B link set ", "is down, and its routes went down with it"}},
-		{"lab-veth-in-B-down", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
+		{"lab-no-routes-at-all", "A->B", "icmp-echo", nil, check{facts.CauseNoRoute, "A", "ip -n A route replace ", "A has no route to"}},
+		{"lab-no-routes-at-all", "B->A", "tcp", nil, check{facts.CauseNoRoute, "B", "ip -n B route replace ", "nothing leaves it"}},
+		{"lab-route-only-in-A", "A->B", "icmp-echo", nil, check{facts.CauseNoReturnRoute, "B", "ip -n B route replace ", "the request reached B, which has no route back"}},
+		{"lab-veth-in-B-down", "A->B", "tcp", nil, check{facts.CauseLinkDown, "B", "ip -n B link set ", "is down, and its routes went down with it"}},
+		{"lab-veth-in-B-down", "A->B", "tcp", func(f *facts.Facts, p *facts.ProbeFacts) {
 			for i := range f.State(p.To).Links {
 				f.State(p.To).Links[i].Up = true
 			}
-		}, check{CauseNeighbor, "A", "", "got no answer"}}, // its neighbour entry for B stays FAILED
-		{"lab-address-nobody-owns", "A->B", "icmp-echo", nil, check{CauseNeighbor, "A", "", "got no answer; no interface in A or B has that address"}},
-		{"lab-closed-port-without-listener", "A->B", "tcp", nil, check{CausePortClosed, "B", "ip netns exec B nc -l 7", "answered the SYN to port 7 with a reset"}},
-		{"lab-closed-port-without-listener", "A->B", "tcp", func(f *Facts, p *ProbeFacts) { p.Socket.ConnErr = SocketError{} },
-			check{CauseDropped, "A", "", "the answer came back into A but never reached the probe"}},
-		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", nil, check{CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule \"ip saddr "}},
-		{"lab-nftables-drop-in-B", "B->A", "tcp", nil, check{CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "the answer came back into B but never reached the probe"}},
-		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", func(f *Facts, p *ProbeFacts) { f.Rules = nil },
-			check{CauseDropped, "B", "", "nothing answered"}},
+		}, check{facts.CauseNeighbor, "A", "", "got no answer"}}, // its neighbour entry for B stays FAILED
+		{"lab-address-nobody-owns", "A->B", "icmp-echo", nil, check{facts.CauseNeighbor, "A", "", "got no answer; no interface in A or B has that address"}},
+		{"lab-closed-port-without-listener", "A->B", "tcp", nil, check{facts.CausePortClosed, "B", "ip netns exec B nc -l 7", "answered the SYN to port 7 with a reset"}},
+		{"lab-closed-port-without-listener", "A->B", "tcp", func(f *facts.Facts, p *facts.ProbeFacts) { p.Socket.ConnErr = facts.SocketError{} },
+			check{facts.CauseDropped, "A", "", "the answer came back into A but never reached the probe"}},
+		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", nil, check{facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule \"ip saddr "}},
+		{"lab-nftables-drop-in-B", "B->A", "tcp", nil, check{facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "the answer came back into B but never reached the probe"}},
+		{"lab-nftables-drop-in-B", "A->B", "icmp-echo", func(f *facts.Facts, p *facts.ProbeFacts) { f.Rules = nil },
+			check{facts.CauseDropped, "B", "", "nothing answered"}},
 		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "icmp-echo", nil,
-			check{CauseDropped, "B", "", "kernel counters in B: TcpExt:IPReversePathFilter +"}},
-		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", nil, check{CauseDropped, "B", "", "strict rp_filter (net.ipv4.conf.all.rp_filter=1)"}},
-		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", func(f *Facts, p *ProbeFacts) {
+			check{facts.CauseDropped, "B", "", "kernel counters in B: TcpExt:IPReversePathFilter +"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", nil, check{facts.CauseDropped, "B", "", "strict rp_filter (net.ipv4.conf.all.rp_filter=1)"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "A->B", "tcp", func(f *facts.Facts, p *facts.ProbeFacts) {
 			f.Counters, f.State(p.To).RPFilter = nil, nil
-		}, check{CauseWrongRoute, "B", "ip -n B route replace ", "leaves by rpx0"}},
-		{"lab-rp_filter-in-B-route-back-through-another-interface", "B->A", "icmp-echo", nil, check{CauseWrongRoute, "B", "ip -n B route replace ", "ARP for the next hop was seen leaving on rpx0"}},
-		{"lab-tcp-reset", "A->B", "tcp", nil, check{CauseRejected, "B", "ip netns exec B nft delete rule inet czr in handle ", "rejects the request: a reset came back, seen at "}},
-		{"lab-tcp-reset", "A->B", "tcp", func(f *Facts, p *ProbeFacts) { f.Rules = nil },
-			check{CausePortClosed, "B", "ip netns exec B nc -l 7096", "with a reset: nothing listens there"}},
-		{"lab-prohibit-host-route-back-to-A-in-B", "A->B", "icmp-echo", nil, check{CauseNoReturnRoute, "B", "ip -n B route del prohibit ", `its route there is "prohibit `}},
-		{"lab-prohibit-host-route-back-to-A-in-B", "B->A", "tcp", nil, check{CauseNoRoute, "B", "ip -n B route del prohibit ", "(RTNETLINK answers: Permission denied): nothing leaves it"}},
-		{"lab-iptables-legacy-policy-drop", "A->B", "icmp-echo", nil, check{CauseDropped, "B", "ip netns exec B iptables-legacy -P INPUT ACCEPT", "the policy DROP of iptables-legacy chain INPUT"}},
-		{"lab-veth-ends-at-9000-and-1500", "B->A", KindMTU, nil, check{CauseMTU, "B", "ip -n B link set ", "the two ends of a veth pair disagree on the MTU"}},
+		}, check{facts.CauseWrongRoute, "B", "ip -n B route replace ", "leaves by rpx0"}},
+		{"lab-rp_filter-in-B-route-back-through-another-interface", "B->A", "icmp-echo", nil, check{facts.CauseWrongRoute, "B", "ip -n B route replace ", "ARP for the next hop was seen leaving on rpx0"}},
+		{"lab-tcp-reset", "A->B", "tcp", nil, check{facts.CauseRejected, "B", "ip netns exec B nft delete rule inet czr in handle ", "rejects the request: a reset came back, seen at "}},
+		{"lab-tcp-reset", "A->B", "tcp", func(f *facts.Facts, p *facts.ProbeFacts) { f.Rules = nil },
+			check{facts.CausePortClosed, "B", "ip netns exec B nc -l 7096", "with a reset: nothing listens there"}},
+		{"lab-prohibit-host-route-back-to-A-in-B", "A->B", "icmp-echo", nil, check{facts.CauseNoReturnRoute, "B", "ip -n B route del prohibit ", `its route there is "prohibit `}},
+		{"lab-prohibit-host-route-back-to-A-in-B", "B->A", "tcp", nil, check{facts.CauseNoRoute, "B", "ip -n B route del prohibit ", "(RTNETLINK answers: Permission denied): nothing leaves it"}},
+		{"lab-iptables-legacy-policy-drop", "A->B", "icmp-echo", nil, check{facts.CauseDropped, "B", "ip netns exec B iptables-legacy -P INPUT ACCEPT", "the policy DROP of iptables-legacy chain INPUT"}},
+		{"lab-veth-ends-at-9000-and-1500", "B->A", facts.KindMTU, nil, check{facts.CauseMTU, "B", "ip -n B link set ", "the two ends of a veth pair disagree on the MTU"}},
 	}
 	for _, tt := range tests {
 		name := tt.file + " " + tt.direction + " " + tt.kind
@@ -390,7 +391,7 @@ func TestJudgeLab(t *testing.T) {
 				t.Fatalf("no testdata/facts/%s.json", tt.file)
 			}
 			// A fresh copy: an edit must not leak into another case.
-			var f Facts
+			var f facts.Facts
 			b, _ := json.Marshal(rec.Facts)
 			if err := json.Unmarshal(b, &f); err != nil {
 				t.Fatal(err)
@@ -399,7 +400,7 @@ func TestJudgeLab(t *testing.T) {
 			letters := strings.NewReplacer("A->B", a+"->"+bn, "B->A", bn+"->"+a, "ip -n A", "ip -n "+a, "ip -n B", "ip -n "+bn,
 				"exec A", "exec "+a, "exec B", "exec "+bn, "in A", "in "+a, "in B", "in "+bn, "A has", a+" has", "B has", bn+" has",
 				"reached B", "reached "+bn, "into A", "into "+a, "into B", "into "+bn, " A or B", " "+a+" or "+bn)
-			i := slices.IndexFunc(f.Probes, func(p ProbeFacts) bool {
+			i := slices.IndexFunc(f.Probes, func(p facts.ProbeFacts) bool {
 				return p.Direction == letters.Replace(tt.direction) && p.Kind == tt.kind && p.Family == 4
 			})
 			if i < 0 {
@@ -432,12 +433,12 @@ func TestJudgeConflictRecorded(t *testing.T) {
 		t.Fatal("no testdata/facts/bridge-address-conflict.json")
 	}
 	p := rec.Facts.Probes[0]
-	if v := Judge(rec.Facts, p); v.OK || v.Cause != CauseConflict || !strings.Contains(v.Detail, "also holds "+p.Request.Dst.String()) {
+	if v := Judge(rec.Facts, p); v.OK || v.Cause != facts.CauseConflict || !strings.Contains(v.Detail, "also holds "+p.Request.Dst.String()) {
 		t.Errorf("recorded: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
 	}
-	asker := rec.Facts.after(p.From)
+	asker := rec.Facts.StateAfter(p.From)
 	asker.Neighbors = slices.DeleteFunc(asker.Neighbors, func(n nsstate.NeighborEntry) bool { return n.Addr == p.Request.Dst })
-	if v := Judge(rec.Facts, p); !v.OK || v.Cause != CauseOK {
+	if v := Judge(rec.Facts, p); !v.OK || v.Cause != facts.CauseOK {
 		t.Errorf("without the neighbour entry: ok=%v %s in %s: %s", v.OK, v.Cause, v.Namespace, v.Detail)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // socketDelivery are the kernel functions that hand a packet that has
@@ -21,7 +23,7 @@ var socketDelivery = []string{"ping_rcv", "tcp_v4_rcv", "tcp_v6_rcv", "raw_rcv",
 // connection answers again and then discards (NOT_SPECIFIED at tcp_v4_rcv). Such a drop says nothing of
 // where the probe's packets were lost; it is kept, marked, never weighed
 // against the verdict.
-func (p ProbeFacts) Stray(kd KernelDropSeen) bool {
+func Stray(p facts.ProbeFacts, kd facts.KernelDropSeen) bool {
 	switch {
 	case kd.Reason == "QUEUE_PURGE":
 		return true
@@ -40,19 +42,19 @@ func (p ProbeFacts) Stray(kd KernelDropSeen) bool {
 	// router refusing the destination's ARP).
 	entered := 0
 	for _, s := range p.RequestSeen {
-		if s.Namespace == p.To && s.Dir == DirIn {
+		if s.Namespace == p.To && s.Dir == facts.DirIn {
 			entered++
 		}
 	}
-	return entered > 1 || slices.ContainsFunc(p.AnswerSeen, func(s Sight) bool { return s.Namespace == p.To && s.Dir == DirOut })
+	return entered > 1 || slices.ContainsFunc(p.AnswerSeen, func(s facts.Sight) bool { return s.Namespace == p.To && s.Dir == facts.DirOut })
 }
 
-// evidence is what the kernel's drops of the probe say of its path: its
+// kernelEvidence is what the kernel's drops of the probe say of its path: its
 // drops less the stray ones.
-func (p ProbeFacts) evidence() []KernelDropSeen {
-	var out []KernelDropSeen
+func kernelEvidence(p facts.ProbeFacts) []facts.KernelDropSeen {
+	var out []facts.KernelDropSeen
 	for _, kd := range p.Drops {
-		if !p.Stray(kd) {
+		if !Stray(p, kd) {
 			out = append(out, kd)
 		}
 	}
@@ -61,7 +63,7 @@ func (p ProbeFacts) evidence() []KernelDropSeen {
 
 // kernelSaysOtherwise is what a failed verdict's detail adds when the
 // kernel's drops of the probe do not fit it: both are said.
-func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
+func kernelSaysOtherwise(v Verdict, drops []facts.KernelDropSeen) string {
 	if v.OK || len(drops) == 0 {
 		return ""
 	}
@@ -88,34 +90,34 @@ func kernelSaysOtherwise(v Verdict, drops []KernelDropSeen) string {
 // causeReasons are the kernel's reasons that fit a cause; a cause not
 // listed fits any reason in its namespace.
 var causeReasons = map[string][]string{
-	CauseNoRoute:       {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS"},
-	CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
-	CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},
-	CausePortClosed:    {"NO_SOCKET"},
-	CauseRejected:      {"NETFILTER_DROP"},
+	facts.CauseNoRoute:       {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS"},
+	facts.CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
+	facts.CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},
+	facts.CausePortClosed:    {"NO_SOCKET"},
+	facts.CauseRejected:      {"NETFILTER_DROP"},
 }
 
 // kernelAgrees reports whether a kernel drop fits the verdict: the same
 // namespace, a reason that fits the cause, and for a drop the rule or
 // setting nsdump named.
-func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
-	if v.Cause == CauseMTU && kd.Reason == "PKT_TOO_BIG" {
+func kernelAgrees(v Verdict, kd facts.KernelDropSeen) bool {
+	if v.Cause == facts.CauseMTU && kd.Reason == "PKT_TOO_BIG" {
 		return true // the hop that cannot forward it, wherever the frag-needed dies
 	}
-	if v.Cause == CauseLinkDown && slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf == kd.Namespace {
+	if v.Cause == facts.CauseLinkDown && slices.Contains(causeReasons[facts.CauseNeighbor], kd.Reason) && v.blamed.neighborOf == kd.Namespace {
 		// A link down on the way of a neighbour resolution: the namespace
 		// that asked gives up on its neighbour and drops what it queued.
 		return true
 	}
-	if v.Cause == CauseNeighbor {
+	if v.Cause == facts.CauseNeighbor {
 		// A neighbour that never resolved drops in the namespace that
 		// asked, wherever the cause lies; frames from an interface with
 		// ARP off carry its own MAC, which the next hop drops as another
 		// host's (a bridge, as a frame for the port it came from).
-		if slices.Contains(causeReasons[CauseNeighbor], kd.Reason) && v.blamed.neighborOf != "" && v.blamed.neighborOf == kd.Namespace {
+		if slices.Contains(causeReasons[facts.CauseNeighbor], kd.Reason) && v.blamed.neighborOf != "" && v.blamed.neighborOf == kd.Namespace {
 			return true
 		}
-		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[CauseNeighbor], kd.Reason)
+		noARPDrop := kd.Reason == "OTHERHOST" || strings.HasPrefix(kd.Location, "br_") || slices.Contains(causeReasons[facts.CauseNeighbor], kd.Reason)
 		if kd.Namespace == v.Namespace && v.blamed.neighborOf == kd.Namespace && kd.Reason == "NOT_SPECIFIED" && strings.HasPrefix(kd.Location, "tcp_") {
 			// A retransmitted SYN meets the connection whose answer waits
 			// on the neighbour there, and the stack frees the duplicate.
@@ -125,19 +127,19 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 			return true
 		}
 	}
-	if v.Cause == CauseDropped && v.blamed.neighborOf == kd.Namespace && slices.Contains(causeReasons[CauseNeighbor], kd.Reason) {
+	if v.Cause == facts.CauseDropped && v.blamed.neighborOf == kd.Namespace && slices.Contains(causeReasons[facts.CauseNeighbor], kd.Reason) {
 		return true // the namespace that asked for a neighbour past the drop gives up on it
 	}
-	if v.Cause == CauseWrongRoute && v.blamed.strayedTo != "" && kd.Namespace == v.blamed.strayedTo {
+	if v.Cause == facts.CauseWrongRoute && v.blamed.strayedTo != "" && kd.Namespace == v.blamed.strayedTo {
 		return true // the wrong way's namespace has nowhere to send it
 	}
-	if v.Cause == CauseLoop && slices.Contains(strings.Split(v.blamed.loopOf, "\n"), kd.Namespace) {
+	if v.Cause == facts.CauseLoop && slices.Contains(strings.Split(v.blamed.loopOf, "\n"), kd.Namespace) {
 		return true // a packet going round dies of its TTL wherever it is then
 	}
 	if kd.Namespace != v.Namespace {
 		return false
 	}
-	if v.Cause == CauseNoReturnRoute && kd.Reason == "NOT_SPECIFIED" && kd.Location == "icmpv6_rcv" {
+	if v.Cause == facts.CauseNoReturnRoute && kd.Reason == "NOT_SPECIFIED" && kd.Location == "icmpv6_rcv" {
 		// An IPv6 destination with no route back frees the echo request
 		// it could not answer (icmpv6_echo_reply fails, icmpv6_rcv drops).
 		return true
@@ -145,7 +147,7 @@ func kernelAgrees(v Verdict, kd KernelDropSeen) bool {
 	if rs, ok := causeReasons[v.Cause]; ok {
 		return slices.Contains(rs, kd.Reason)
 	}
-	if v.Cause != CauseDropped {
+	if v.Cause != facts.CauseDropped {
 		return true
 	}
 	// What the verdict found to blame, if anything.

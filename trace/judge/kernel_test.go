@@ -3,6 +3,8 @@ package judge
 import (
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestKernelAgreement: the kernel's reason fits a verdict when it names the
@@ -18,37 +20,37 @@ func TestKernelAgreement(t *testing.T) {
 		reason, where string
 		agree         bool
 	}{
-		{"nft rule and NETFILTER_DROP", CauseDropped, "B", nft, "NETFILTER_DROP", "B", true},
-		{"nft rule but rp_filter", CauseDropped, "B", nft, "IP_RPFILTER", "B", false},
-		{"rp_filter and IP_RPFILTER", CauseDropped, "B", rp, "IP_RPFILTER", "B", true},
-		{"rp_filter but a rule", CauseDropped, "B", rp, "NETFILTER_DROP", "B", false},
-		{"nothing found, kernel knows", CauseDropped, "B", nothing, "IP_INHDR", "B", true},
-		{"nothing found, kernel names a rule", CauseDropped, "B", nothing, "NETFILTER_DROP", "B", true},
-		{"a rule, but TTL", CauseDropped, "B", nft, "IP_INHDR", "B", false},
-		{"another namespace", CauseDropped, "B", nft, "NETFILTER_DROP", "A", false},
-		{"port closed", CausePortClosed, "B", nothing, "NO_SOCKET", "B", true},
-		{"port closed but a firewall", CausePortClosed, "B", nothing, "NETFILTER_DROP", "B", false},
-		{"neighbour", CauseNeighbor, "A", nothing, "NEIGH_FAILED", "A", true},
-		{"neighbour but no route", CauseNeighbor, "A", nothing, "IP_OUTNOROUTES", "A", false},
+		{"nft rule and NETFILTER_DROP", facts.CauseDropped, "B", nft, "NETFILTER_DROP", "B", true},
+		{"nft rule but rp_filter", facts.CauseDropped, "B", nft, "IP_RPFILTER", "B", false},
+		{"rp_filter and IP_RPFILTER", facts.CauseDropped, "B", rp, "IP_RPFILTER", "B", true},
+		{"rp_filter but a rule", facts.CauseDropped, "B", rp, "NETFILTER_DROP", "B", false},
+		{"nothing found, kernel knows", facts.CauseDropped, "B", nothing, "IP_INHDR", "B", true},
+		{"nothing found, kernel names a rule", facts.CauseDropped, "B", nothing, "NETFILTER_DROP", "B", true},
+		{"a rule, but TTL", facts.CauseDropped, "B", nft, "IP_INHDR", "B", false},
+		{"another namespace", facts.CauseDropped, "B", nft, "NETFILTER_DROP", "A", false},
+		{"port closed", facts.CausePortClosed, "B", nothing, "NO_SOCKET", "B", true},
+		{"port closed but a firewall", facts.CausePortClosed, "B", nothing, "NETFILTER_DROP", "B", false},
+		{"neighbour", facts.CauseNeighbor, "A", nothing, "NEIGH_FAILED", "A", true},
+		{"neighbour but no route", facts.CauseNeighbor, "A", nothing, "IP_OUTNOROUTES", "A", false},
 		// A neighbour that never resolves drops in the namespace that asked,
 		// even when the verdict blames another (the owner's ARP drop rule).
-		{"R's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "R", true},
-		{"R's neighbour entry, drop in C", CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "C", false},
-		{"RR's neighbour entry, drop in R", CauseNeighbor, "B", blame{neighborOf: "RR"}, "NEIGH_FAILED", "R", false},
+		{"R's neighbour entry, drop in R", facts.CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "R", true},
+		{"R's neighbour entry, drop in C", facts.CauseNeighbor, "B", blame{neighborOf: "R"}, "NEIGH_FAILED", "C", false},
+		{"RR's neighbour entry, drop in R", facts.CauseNeighbor, "B", blame{neighborOf: "RR"}, "NEIGH_FAILED", "R", false},
 		// Frames from a link with ARP off carry its own MAC: the next hop
 		// drops them as another host's.
-		{"ARP off in B, OTHERHOST in R", CauseNeighbor, "B", blame{noARP: true}, "OTHERHOST", "R", true},
-		{"ARP off in B, NETFILTER_DROP in R", CauseNeighbor, "B", blame{noARP: true}, "NETFILTER_DROP", "R", false},
-		{"no link blamed, OTHERHOST in R", CauseNeighbor, "B", nothing, "OTHERHOST", "R", false},
+		{"ARP off in B, OTHERHOST in R", facts.CauseNeighbor, "B", blame{noARP: true}, "OTHERHOST", "R", true},
+		{"ARP off in B, NETFILTER_DROP in R", facts.CauseNeighbor, "B", blame{noARP: true}, "NETFILTER_DROP", "R", false},
+		{"no link blamed, OTHERHOST in R", facts.CauseNeighbor, "B", nothing, "OTHERHOST", "R", false},
 		// A link down behind a bridge: the sender's resolution never
 		// completes, and it drops what it queued (issue 22, under load).
-		{"link down on A's resolution, NEIGH_FAILED in A", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "A", true},
-		{"link down on A's resolution, NEIGH_FAILED in C", CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "C", false},
-		{"link down, no resolution, NEIGH_FAILED in A", CauseLinkDown, "M", nothing, "NEIGH_FAILED", "A", false},
+		{"link down on A's resolution, NEIGH_FAILED in A", facts.CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "A", true},
+		{"link down on A's resolution, NEIGH_FAILED in C", facts.CauseLinkDown, "M", blame{neighborOf: "A"}, "NEIGH_FAILED", "C", false},
+		{"link down, no resolution, NEIGH_FAILED in A", facts.CauseLinkDown, "M", nothing, "NEIGH_FAILED", "A", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			kd := KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}
-			said := kernelSaysOtherwise(Verdict{Cause: tt.cause, Namespace: tt.ns, blamed: tt.blamed}, []KernelDropSeen{kd})
+			kd := facts.KernelDropSeen{Namespace: tt.where, Reason: tt.reason, Location: "somewhere", What: "echo request"}
+			said := kernelSaysOtherwise(Verdict{Cause: tt.cause, Namespace: tt.ns, blamed: tt.blamed}, []facts.KernelDropSeen{kd})
 			if (said != "") == tt.agree {
 				t.Errorf("agree %v, but the kernel's word reads %q", tt.agree, said)
 			}
@@ -64,17 +66,17 @@ func TestKernelAgreement(t *testing.T) {
 // (seen live: trace A B --to B's address, B's route to A deleted, kernel
 // 6.18); that is the verdict's own story, in its namespace only.
 func TestKernelAgreesIPv6NoReturnRoute(t *testing.T) {
-	v := Verdict{Cause: CauseNoReturnRoute, Namespace: "B"}
+	v := Verdict{Cause: facts.CauseNoReturnRoute, Namespace: "B"}
 	for _, tt := range []struct {
-		kd    KernelDropSeen
+		kd    facts.KernelDropSeen
 		agree bool
 	}{
-		{KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, true},
-		{KernelDropSeen{Namespace: "B", Reason: "IP_INNOROUTES", Location: "ip6_pkt_discard", What: "echo reply"}, true},
-		{KernelDropSeen{Namespace: "A", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, false},
-		{KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmp_rcv", What: "echo request"}, false},
+		{facts.KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, true},
+		{facts.KernelDropSeen{Namespace: "B", Reason: "IP_INNOROUTES", Location: "ip6_pkt_discard", What: "echo reply"}, true},
+		{facts.KernelDropSeen{Namespace: "A", Reason: "NOT_SPECIFIED", Location: "icmpv6_rcv", What: "echo request"}, false},
+		{facts.KernelDropSeen{Namespace: "B", Reason: "NOT_SPECIFIED", Location: "icmp_rcv", What: "echo request"}, false},
 	} {
-		said := kernelSaysOtherwise(v, []KernelDropSeen{tt.kd})
+		said := kernelSaysOtherwise(v, []facts.KernelDropSeen{tt.kd})
 		if (said == "") != tt.agree {
 			t.Errorf("%+v: agree %v, but the kernel's word reads %q", tt.kd, tt.agree, said)
 		}

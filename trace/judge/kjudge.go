@@ -4,6 +4,7 @@ import (
 	"net/netip"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // The kernel's own decisions (issue 19), judged from Facts.Kernel alone: a
@@ -14,7 +15,7 @@ import (
 // judgeKernel explains failed probe p from the kernel facts, given the
 // verdict v the path and the firewall gave it; ok false keeps v. The
 // checks run in order; the first that explains p gives its verdict.
-func judgeKernel(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func judgeKernel(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	if f.Kernel == nil || p.OK {
 		return v, false
 	}
@@ -23,8 +24,8 @@ func judgeKernel(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 
 // checkKernel runs the kernel-state checks in order; the first that
 // explains p gives its verdict.
-func checkKernel(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	for _, check := range []func(*Facts, ProbeFacts, Verdict) (Verdict, bool){
+func checkKernel(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	for _, check := range []func(*facts.Facts, facts.ProbeFacts, Verdict) (Verdict, bool){
 		unusableAddress, routingLoop, policyUplink, bridgeFault, bridgeNetfilter, wrongNeighbor, unownedGateway, misdirected, ifaceForwarding, reversePath, echoIgnored, loopbackListener, policyTable,
 	} {
 		if kv, ok := check(f, p, v); ok {
@@ -35,26 +36,26 @@ func checkKernel(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 }
 
 // kernelVerdict is a verdict blaming ns, told after the story of v.
-func kernelVerdict(p ProbeFacts, v Verdict, cause, ns, detail, fix string) Verdict {
+func kernelVerdict(p facts.ProbeFacts, v Verdict, cause, ns, detail, fix string) Verdict {
 	if v.Story != "" {
 		detail = v.Story + ": " + detail
 	}
-	return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix, Story: v.Story, RouteGet: p.routeGet(ns)}
+	return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix, Story: v.Story, RouteGet: routeGetIn(p, ns)}
 }
 
 // kernelVerdictBlaming is rv (a rule's verdict) told after the story of
 // v, with detail in place of rv's own.
-func kernelVerdictBlaming(p ProbeFacts, v, rv Verdict, detail string) Verdict {
+func kernelVerdictBlaming(p facts.ProbeFacts, v, rv Verdict, detail string) Verdict {
 	nv := kernelVerdict(p, v, rv.Cause, rv.Namespace, detail, rv.Fix)
 	nv.blamed = rv.blamed
 	return nv
 }
 
 // legs are p's two ways: the request's path and the answer's.
-func legs(p ProbeFacts) [][]Hop { return [][]Hop{p.Path, p.Back} }
+func legs(p facts.ProbeFacts) [][]facts.Hop { return [][]facts.Hop{p.Path, p.Back} }
 
 // anyLookup is a recorded lookup in ks for dst, whatever it arrived on.
-func (ks *KernelState) anyLookup(dst netip.Addr) *RuleLookup {
+func anyLookup(ks *facts.KernelState, dst netip.Addr) *facts.RuleLookup {
 	if ks == nil {
 		return nil
 	}
@@ -69,7 +70,7 @@ func (ks *KernelState) anyLookup(dst netip.Addr) *RuleLookup {
 // addressOwners maps each address of the recorded namespaces to the first
 // namespace state holding it (read after the probes first), so a
 // neighbour entry's owner is found without a walk of every state.
-func addressOwners(f *Facts) map[netip.Addr]*nsstate.NamespaceState {
+func addressOwners(f *facts.Facts) map[netip.Addr]*nsstate.NamespaceState {
 	m := map[netip.Addr]*nsstate.NamespaceState{}
 	for _, sts := range [][]*nsstate.NamespaceState{f.After, f.Namespaces} {
 		for _, st := range sts {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Bridges on a probe's ways (issue 19): the device, its ports' STP state
@@ -15,7 +16,7 @@ import (
 // the ports the path crosses: the bridge down, a port not in STP state
 // forwarding, both ports isolated, or a static FDB entry sending the next
 // hop's MAC out of another port.
-func bridgeFault(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func bridgeFault(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	for _, path := range legs(p) {
 		for i := range path {
 			if bv, ok := bridgeHopFault(f, p, v, path, i); ok {
@@ -32,14 +33,14 @@ func bridgeFault(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 }
 
 // bridgeHopFault judges path[i] when it is a bridge.
-func bridgeHopFault(f *Facts, p ProbeFacts, v Verdict, path []Hop, i int) (Verdict, bool) {
+func bridgeHopFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.Hop, i int) (Verdict, bool) {
 	h := path[i]
-	b := f.kernelState(h.Namespace).bridgeOf(h.In)
-	if h.Role != RoleBridge || b == nil {
+	b := f.KernelIn(h.Namespace).BridgeOf(h.In)
+	if h.Role != facts.RoleBridge || b == nil {
 		return v, false
 	}
 	if !b.Up {
-		return kernelVerdict(p, v, CauseLinkDown, h.Namespace,
+		return kernelVerdict(p, v, facts.CauseLinkDown, h.Namespace,
 			fmt.Sprintf("bridge %s in %s is down: it forwards nothing between its ports", b.Name, h.Namespace),
 			cmdline.IP(h.Namespace, "link", "set", "dev", b.Name, "up").String()), true
 	}
@@ -54,7 +55,7 @@ func bridgeHopFault(f *Facts, p ProbeFacts, v Verdict, path []Hop, i int) (Verdi
 
 // portFault is a port of h's bridge, up with a carrier, that is not
 // forwarding, or the two ports both isolated.
-func portFault(p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge) (Verdict, bool) {
+func portFault(p facts.ProbeFacts, v Verdict, h facts.Hop, b *nsstate.Bridge) (Verdict, bool) {
 	in, out := b.Port(h.In), b.Port(h.Out)
 	for _, port := range []*nsstate.BridgePort{in, out} {
 		if port == nil || !port.Up || !port.Carrier || port.State == nsstate.PortForwarding {
@@ -68,13 +69,13 @@ func portFault(p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge) (Verdict, bool
 				cmdline.InNamespace(h.Namespace, "bridge", "link", "set", "dev", port.Name, "state", "3"))
 			why = fmt.Sprintf(" (STP is on in %s)", b.Name)
 		}
-		return kernelVerdict(p, v, CauseDropped, h.Namespace,
+		return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
 			fmt.Sprintf("port %s of bridge %s in %s is in STP state %s%s: it forwards no frame until it is forwarding", port.Name, b.Name, h.Namespace, port.State, why), fix), true
 	}
 	if in != nil && out != nil && in.Isolated && out.Isolated {
 		pair := []string{in.Name, out.Name}
 		slices.Sort(pair)
-		return kernelVerdict(p, v, CauseDropped, h.Namespace,
+		return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
 			fmt.Sprintf("ports %s and %s of bridge %s in %s are both isolated: the bridge forwards nothing between isolated ports", pair[0], pair[1], b.Name, h.Namespace),
 			cmdline.InNamespace(h.Namespace, "bridge", "link", "set", "dev", out.Name, "isolated", "off").String()), true
 	}
@@ -83,7 +84,7 @@ func portFault(p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge) (Verdict, bool
 
 // fdbFault is a static FDB entry of h's bridge that sends the MAC of the
 // next hop's interface out of a port other than the path's.
-func fdbFault(f *Facts, p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge, next Hop) (Verdict, bool) {
+func fdbFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, h facts.Hop, b *nsstate.Bridge, next facts.Hop) (Verdict, bool) {
 	st := f.State(next.Namespace)
 	if st == nil || h.Out == "" {
 		return v, false
@@ -92,7 +93,7 @@ func fdbFault(f *Facts, p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge, next 
 	if l == nil || l.MAC == "" {
 		return v, false
 	}
-	for _, e := range f.kernelState(h.Namespace).FDB {
+	for _, e := range f.KernelIn(h.Namespace).FDB {
 		if e.MAC != l.MAC || e.Bridge != b.Name || e.State != "static" || e.Port == h.Out {
 			continue
 		}
@@ -100,7 +101,7 @@ func fdbFault(f *Facts, p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge, next 
 		if out := b.Port(h.Out); out != nil && !out.Learning {
 			learning = fmt.Sprintf(", and learning is off on %s", h.Out)
 		}
-		return kernelVerdict(p, v, CauseDropped, h.Namespace,
+		return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
 			fmt.Sprintf("bridge %s in %s has a static FDB entry sending %s (%s's %s) out of port %s, not %s%s", b.Name, h.Namespace, e.MAC, next.Namespace, next.In, e.Port, h.Out, learning),
 			cmdline.InNamespace(h.Namespace, "bridge", "fdb", "replace", e.MAC, "dev", h.Out, "master", "static").String()), true
 	}
@@ -111,8 +112,8 @@ func fdbFault(f *Facts, p ProbeFacts, v Verdict, h Hop, b *nsstate.Bridge, next 
 // IPv4 frames (IPv6 with ip6tables) pass the ip family's prerouting,
 // forward and postrouting hooks of the bridge's namespace, the bridge as
 // their in and out interface: a rule there that drops them is named.
-func bridgeNetfilter(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if v.Cause != CauseDropped || v.Fix != "" {
+func bridgeNetfilter(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if v.Cause != facts.CauseDropped || v.Fix != "" {
 		return v, false
 	}
 	for li, path := range legs(p) {
@@ -121,16 +122,16 @@ func bridgeNetfilter(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			pkt = p.Answer
 		}
 		for _, h := range path {
-			ks := f.kernelState(h.Namespace)
-			b := ks.bridgeOf(h.In)
-			if h.Role != RoleBridge || h.Namespace != v.Namespace || b == nil || ks.Settings == nil || ks.Settings.BridgeNF == nil {
+			ks := f.KernelIn(h.Namespace)
+			b := ks.BridgeOf(h.In)
+			if h.Role != facts.RoleBridge || h.Namespace != v.Namespace || b == nil || ks.Settings == nil || ks.Settings.BridgeNF == nil {
 				continue
 			}
 			key, on := "net.bridge.bridge-nf-call-iptables", ks.Settings.BridgeNF.CallIPTables == 1
 			if p.Family == 6 {
 				key, on = "net.bridge.bridge-nf-call-ip6tables", ks.Settings.BridgeNF.CallIP6Tables == 1
 			}
-			rs := f.culprits(h.Namespace, RoleRouter, pkt, at{in: b.Name, out: b.Name, isNew: li == 0})
+			rs := culprits(f, h.Namespace, facts.RoleRouter, pkt, at{in: b.Name, out: b.Name, isNew: li == 0})
 			if !on || len(rs) == 0 {
 				continue
 			}

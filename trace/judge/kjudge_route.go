@@ -8,26 +8,23 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Routes and policy rules on a probe's ways (issue 19): the table the
 // deciding rule consults, loops, routes out of the wrong interface.
 
-// CauseLoop: the packet goes round namespaces whose routes send it back
-// where it was, until its TTL (hop limit) runs out (DESIGN.md round 3).
-const CauseLoop = "loop"
-
 // policyTable moves a route fix into the table the policy rule that
 // decided the blamed namespace's lookup consults, and names the rule.
-func policyTable(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if v.Cause != CauseNoRoute && v.Cause != CauseNoReturnRoute && v.Cause != CauseWrongRoute {
+func policyTable(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if v.Cause != facts.CauseNoRoute && v.Cause != facts.CauseNoReturnRoute && v.Cause != facts.CauseWrongRoute {
 		return v, false
 	}
 	dst := p.Request.Dst
-	if v.Cause == CauseNoReturnRoute {
+	if v.Cause == facts.CauseNoReturnRoute {
 		dst = p.Request.Src
 	}
-	lk := f.kernelState(v.Namespace).anyLookup(dst)
+	lk := anyLookup(f.KernelIn(v.Namespace), dst)
 	if lk == nil || lk.Rule == nil || lk.FixTable() == "main" {
 		return v, false
 	}
@@ -58,7 +55,7 @@ func ruleDel(r *nsstate.PolicyRule) []string {
 // packet goes round; the route that closes the cycle is blamed, where it
 // lies. The capture must agree: an ICMP time exceeded, or the packet
 // seen in the cycle.
-func routingLoop(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func routingLoop(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	for li, path := range legs(p) {
 		if len(path) == 0 {
 			continue
@@ -72,13 +69,13 @@ func routingLoop(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			continue
 		}
 		exceeded := timeExceeded(p)
-		if exceeded == "" && !slices.ContainsFunc(seen, func(s Sight) bool { return slices.Contains(cycle, s.Namespace) }) {
+		if exceeded == "" && !slices.ContainsFunc(seen, func(s facts.Sight) bool { return slices.Contains(cycle, s.Namespace) }) {
 			continue
 		}
 		ns := cycle[len(cycle)-1]
 		detail := fmt.Sprintf("%s goes round %s until its TTL runs out%s: %s's route to %s (%s) sends it back to %s", what,
 			strings.Join(append(slices.Clone(cycle), cycle[0]), " -> "), exceeded, ns, dst, closer.Route.Line, cycle[0])
-		lv := kernelVerdict(p, v, CauseLoop, ns, detail, loopFix(ns, closer))
+		lv := kernelVerdict(p, v, facts.CauseLoop, ns, detail, loopFix(ns, closer))
 		lv.blamed.loopOf = strings.Join(cycle, "\n")
 		return lv, true
 	}
@@ -88,11 +85,11 @@ func routingLoop(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 // walkLoop follows the lookups for dst from start, through veth peers:
 // the namespaces of the cycle it enters (in order, from the one entered
 // again) and the lookup that closes it, or nil.
-func walkLoop(f *Facts, start string, dst netip.Addr) ([]string, *RuleLookup) {
+func walkLoop(f *facts.Facts, start string, dst netip.Addr) ([]string, *facts.RuleLookup) {
 	cur, iif := start, ""
 	var passed []string
-	for range 2 * MaxHops {
-		lk := f.kernelState(cur).ruleLookup(dst, iif)
+	for range 2 * facts.MaxHops {
+		lk := f.KernelIn(cur).LookupFor(dst, iif)
 		st := f.State(cur)
 		if lk == nil || lk.Route == nil || lk.Route.Type == "local" || st == nil {
 			return nil, nil
@@ -117,7 +114,7 @@ func walkLoop(f *Facts, start string, dst netip.Addr) ([]string, *RuleLookup) {
 
 // timeExceeded names the first ICMP time exceeded about p's packets:
 // " (ICMP time exceeded from 10.0.0.1)", or "".
-func timeExceeded(p ProbeFacts) string {
+func timeExceeded(p facts.ProbeFacts) string {
 	for _, e := range p.Errors {
 		if p.Family == 4 && e.Type == 11 || p.Family == 6 && e.Type == 3 {
 			return fmt.Sprintf(" (ICMP time exceeded from %s)", e.From)
@@ -128,7 +125,7 @@ func timeExceeded(p ProbeFacts) string {
 
 // loopFix deletes the route that closes a loop, as the kernel matched it;
 // "" when the kernel did not say which route that was.
-func loopFix(ns string, lk *RuleLookup) string {
+func loopFix(ns string, lk *facts.RuleLookup) string {
 	m := lk.Matched
 	if m == nil || !m.Dst.IsValid() {
 		return ""
@@ -154,8 +151,8 @@ func loopFix(ns string, lk *RuleLookup) string {
 // peer is another interface of the same namespace: the neighbour entry on
 // the route's interface never resolves. The route is wrong, not the
 // neighbour.
-func misdirected(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if v.Cause != CauseNeighbor {
+func misdirected(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if v.Cause != facts.CauseNeighbor {
 		return v, false // the path judgement's own wrong-route says more
 	}
 	owners := addressOwners(f)
@@ -165,8 +162,8 @@ func misdirected(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			dst = p.Request.Src
 		}
 		for _, h := range path {
-			ks := f.kernelState(h.Namespace)
-			lk := ks.ruleLookup(dst, h.In)
+			ks := f.KernelIn(h.Namespace)
+			lk := ks.LookupFor(dst, h.In)
 			if h.Namespace != v.Namespace || lk == nil || lk.Route == nil || lk.Route.Dev == "" {
 				continue
 			}
@@ -183,7 +180,7 @@ func misdirected(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			if c, ok := ks.Settings.Effective(right); ks.Settings != nil && ok && c.RPFilter == 1 {
 				detail += fmt.Sprintf("; and with strict rp_filter on %s, %s drops what %s sends in there, its route back leaving by %s", right, h.Namespace, owners[next].Name, lk.Route.Dev)
 			}
-			return kernelVerdict(p, v, CauseWrongRoute, h.Namespace, detail, replaceFix(h.Namespace, dst, lk, right)), true
+			return kernelVerdict(p, v, facts.CauseWrongRoute, h.Namespace, detail, replaceFix(h.Namespace, dst, lk, right)), true
 		}
 	}
 	return v, false
@@ -205,7 +202,7 @@ func peerFacing(st *nsstate.NamespaceState, a netip.Addr, ns string) string {
 
 // replaceFix re-points the route the lookup matched (dst's host route
 // when the kernel did not say which) at dev, in its table.
-func replaceFix(ns string, dst netip.Addr, lk *RuleLookup, dev string) string {
+func replaceFix(ns string, dst netip.Addr, lk *facts.RuleLookup, dev string) string {
 	pfx, table := netip.PrefixFrom(dst, dst.BitLen()), uint32(0)
 	if lk.Matched != nil && lk.Matched.Dst.IsValid() {
 		pfx, table = lk.Matched.Dst, lk.Matched.Table
@@ -230,7 +227,7 @@ func replaceFix(ns string, dst netip.Addr, lk *RuleLookup, dev string) string {
 // destination enters by (a source-based rule in a router sending answers
 // out of the wrong uplink): the rule's namespace is blamed, and the fix
 // goes into the rule's table.
-func policyUplink(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func policyUplink(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	ways := legs(p)
 	for li, path := range ways {
 		dst, what := p.Request.Dst, "the request"
@@ -238,8 +235,8 @@ func policyUplink(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			dst, what = p.Request.Src, "the answer"
 		}
 		for _, h := range path {
-			ks := f.kernelState(h.Namespace)
-			lk := ks.ruleLookup(dst, h.In)
+			ks := f.KernelIn(h.Namespace)
+			lk := ks.LookupFor(dst, h.In)
 			if lk == nil || lk.Rule == nil || lk.Route == nil || lk.Rule.Table == 0 || lk.Rule.Table == 254 || lk.Rule.Table == 255 {
 				continue
 			}
@@ -249,7 +246,7 @@ func policyUplink(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			}
 			detail := fmt.Sprintf("ip rule %q in %s sends %s to %s to table %d, whose route leaves by %s (%s); what comes from %s enters %s by %s",
 				lk.Rule.String(), h.Namespace, what, dst, lk.Rule.Table, lk.Route.Dev, lk.Route.Line, dst, h.Namespace, right)
-			wv := kernelVerdict(p, v, CauseWrongRoute, h.Namespace, detail, uplinkFix(f, h.Namespace, dst, right, lk))
+			wv := kernelVerdict(p, v, facts.CauseWrongRoute, h.Namespace, detail, uplinkFix(f, h.Namespace, dst, right, lk))
 			if st := f.State(h.Namespace); st != nil && st.Link(lk.Route.Dev) != nil && st.Link(lk.Route.Dev).Peer != nil {
 				wv.blamed.strayedTo = st.Link(lk.Route.Dev).Peer.Namespace
 			}
@@ -260,7 +257,7 @@ func policyUplink(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 }
 
 // inOf is the interface path enters ns by, or "".
-func inOf(path []Hop, ns string) string {
+func inOf(path []facts.Hop, ns string) string {
 	for _, h := range path {
 		if h.Namespace == ns {
 			return h.In
@@ -271,7 +268,7 @@ func inOf(path []Hop, ns string) string {
 
 // uplinkFix routes dst's subnet by right in the rule's table when dst's
 // owner sits right behind it; otherwise it deletes the rule.
-func uplinkFix(f *Facts, ns string, dst netip.Addr, right string, lk *RuleLookup) string {
+func uplinkFix(f *facts.Facts, ns string, dst netip.Addr, right string, lk *facts.RuleLookup) string {
 	if owner := addressOwners(f)[dst]; peerFacing(owner, dst, ns) == right {
 		for _, l := range owner.Links {
 			for _, pfx := range l.Addresses {

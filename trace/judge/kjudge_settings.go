@@ -7,6 +7,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Per-interface and per-namespace settings on a probe's ways (issue 19):
@@ -14,19 +15,19 @@ import (
 
 // ifaceForwarding finds a router on p's ways with forwarding on but off
 // on the interface the packet arrives on: net.ipv4.conf.IF.forwarding=0.
-func ifaceForwarding(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func ifaceForwarding(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	if p.Family != 4 {
 		return v, false // IPv6 forwards by conf.all (ip6_forward)
 	}
 	for _, path := range legs(p) {
 		for _, h := range path {
-			ks := f.kernelState(h.Namespace)
-			if h.Role != RoleRouter || ks == nil || ks.Settings == nil || ks.Settings.IPForward != 1 {
+			ks := f.KernelIn(h.Namespace)
+			if h.Role != facts.RoleRouter || ks == nil || ks.Settings == nil || ks.Settings.IPForward != 1 {
 				continue
 			}
 			if c, ok := ks.Settings.Effective(h.In); ok && c.Forwarding == 0 {
 				key := "net.ipv4.conf." + sysctlIface(h.In) + ".forwarding"
-				return kernelVerdict(p, v, CauseDropped, h.Namespace,
+				return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
 					fmt.Sprintf("forwarding is off on %s in %s (%s=0): what arrives there is not forwarded, though ip_forward is 1", h.In, h.Namespace, key),
 					cmdline.InNamespace(h.Namespace, "sysctl", "-w", key+"=1").String()), true
 			}
@@ -40,12 +41,12 @@ func ifaceForwarding(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 func sysctlIface(name string) string { return strings.ReplaceAll(name, ".", "/") }
 
 // echoIgnored: the destination ignores every echo request.
-func echoIgnored(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if p.Kind == KindTCP || p.Kind == KindMTU || len(p.AnswerSeen) > 0 {
+func echoIgnored(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if p.Kind == facts.KindTCP || p.Kind == facts.KindMTU || len(p.AnswerSeen) > 0 {
 		return v, false
 	}
-	ks := f.kernelState(p.To)
-	if ks == nil || ks.Settings == nil || !slices.ContainsFunc(p.RequestSeen, func(s Sight) bool { return s.Namespace == p.To }) {
+	ks := f.KernelIn(p.To)
+	if ks == nil || ks.Settings == nil || !slices.ContainsFunc(p.RequestSeen, func(s facts.Sight) bool { return s.Namespace == p.To }) {
 		return v, false
 	}
 	key, on := "net.ipv4.icmp_echo_ignore_all", ks.Settings.ICMPEchoIgnoreAll == 1
@@ -55,18 +56,18 @@ func echoIgnored(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 	if !on {
 		return v, false
 	}
-	return kernelVerdict(p, v, CauseDropped, p.To,
+	return kernelVerdict(p, v, facts.CauseDropped, p.To,
 		fmt.Sprintf("%s=1 in %s: %s answers no echo request", key, p.To, p.To),
 		cmdline.InNamespace(p.To, "sysctl", "-w", key+"=0").String()), true
 }
 
 // loopbackListener: a refused connection to a port something listens on,
 // bound to another address (127.0.0.1 only).
-func loopbackListener(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if p.Kind != KindTCP || v.Cause != CausePortClosed || v.Namespace != p.To {
+func loopbackListener(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if p.Kind != facts.KindTCP || v.Cause != facts.CausePortClosed || v.Namespace != p.To {
 		return v, false
 	}
-	ks := f.kernelState(p.To)
+	ks := f.KernelIn(p.To)
 	if ks == nil || len(ks.Listeners) == 0 || slices.ContainsFunc(ks.Listeners, func(l nsstate.Listener) bool { return l.Accepts(p.Request.Dst) }) {
 		return v, false
 	}
@@ -79,8 +80,8 @@ func loopbackListener(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 // strict rp_filter on that interface while the namespace's route back to
 // the packet's source leaves by another: the reverse-path check drops it
 // there, whichever namespace the path judgement suspected.
-func reversePath(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
-	if v.Cause != CauseDropped || p.Family != 4 {
+func reversePath(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if v.Cause != facts.CauseDropped || p.Family != 4 {
 		return v, false
 	}
 	for li, path := range legs(p) {
@@ -89,13 +90,13 @@ func reversePath(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 			src, seen = p.Request.Dst, p.AnswerSeen
 		}
 		for _, h := range path {
-			ks := f.kernelState(h.Namespace)
+			ks := f.KernelIn(h.Namespace)
 			if h.In == "" || ks == nil || ks.Settings == nil ||
-				!slices.Contains(seen, Sight{Namespace: h.Namespace, Iface: h.In, Dir: DirIn}) {
+				!slices.Contains(seen, facts.Sight{Namespace: h.Namespace, Iface: h.In, Dir: facts.DirIn}) {
 				continue
 			}
 			c, ok := ks.Settings.Effective(h.In)
-			back := ks.anyLookup(src)
+			back := anyLookup(ks, src)
 			if !ok || c.RPFilter != 1 || back == nil || back.Route == nil || back.Route.Dev == h.In || !leadsAway(f, h.Namespace, back.Route.Dev) {
 				continue
 			}
@@ -108,7 +109,7 @@ func reversePath(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
 				v.blamed.rpFilter = true
 				return v, true
 			}
-			nv := kernelVerdict(p, v, CauseDropped, h.Namespace, words, fix)
+			nv := kernelVerdict(p, v, facts.CauseDropped, h.Namespace, words, fix)
 			nv.blamed.rpFilter = true
 			return nv, true
 		}
@@ -125,7 +126,7 @@ func ifaceRPFilter(s *nsstate.Settings, iface string) int {
 
 // leadsAway reports whether ns's interface dev is a veth whose peer is in
 // another namespace: a route back by it goes somewhere.
-func leadsAway(f *Facts, ns, dev string) bool {
+func leadsAway(f *facts.Facts, ns, dev string) bool {
 	st := f.State(ns)
 	if st == nil || st.Link(dev) == nil || st.Link(dev).Peer == nil {
 		return false

@@ -5,11 +5,8 @@ import (
 	"strconv"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
-
-// KindMTU is the probe of echo requests as large as the sender's
-// interface allows, with DF: what a bulk transfer sends.
-const KindMTU = "mtu"
 
 // mtuFacts is what the mtu judgement reads.
 type mtuFacts struct {
@@ -44,18 +41,18 @@ func judgeMTU(m mtuFacts) (p Verdict, judged bool) {
 	}
 	switch {
 	case m.got == m.sent:
-		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.OK, p.Cause, p.Namespace = true, facts.CauseOK, m.ns
 		p.Detail = fmt.Sprintf("%d/%d replies to %s", m.got, m.sent, size)
 	case m.pathMTU > 0:
 		// Path-MTU discovery working: the sender learnt the size to use.
-		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.OK, p.Cause, p.Namespace = true, facts.CauseOK, m.ns
 		p.Detail = fmt.Sprintf("path MTU %d: %s answered the %s with frag-needed / packet-too-big, which reached %s", m.pathMTU, m.errFrom, size, m.ns)
 	case m.handed == 0 && m.cached > 0 && m.cached < m.mtu:
 		// Path-MTU discovery worked before: the route remembers the size.
-		p.OK, p.Cause, p.Namespace = true, CauseOK, m.ns
+		p.OK, p.Cause, p.Namespace = true, facts.CauseOK, m.ns
 		p.Detail = fmt.Sprintf("path MTU %d: %s's route to %s holds it from an earlier frag-needed / packet-too-big, so its socket refuses the %s (%s)", m.cached, m.ns, m.to, size, m.sendErr)
 	case m.handed == 0 && (m.peerMTU == 0 || m.peerMTU == m.mtu):
-		p.Cause, p.Namespace = CauseMTU, m.ns
+		p.Cause, p.Namespace = facts.CauseMTU, m.ns
 		p.Detail = fmt.Sprintf("%s refuses to send %s: %s", m.ns, size, m.sendErr)
 	case m.peerMTU != 0 && m.peerMTU != m.mtu:
 		// Lowering the larger end never breaks what passes today.
@@ -63,12 +60,12 @@ func judgeMTU(m mtuFacts) (p Verdict, judged bool) {
 		if m.mtu < m.peerMTU {
 			low, highNS, highIf = m.mtu, m.peerNS, m.peer
 		}
-		p.Cause, p.Namespace = CauseMTU, highNS
+		p.Cause, p.Namespace = facts.CauseMTU, highNS
 		p.Detail = fmt.Sprintf("the two ends of a veth pair disagree on the MTU: %s/%s has %d, %s/%s has %d; %d/%d replies to %s while small ones pass",
 			m.ns, m.dev, m.mtu, m.peerNS, m.peer, m.peerMTU, m.got, m.sent, size) + said
 		p.Fix = cmdline.IP(highNS, "link", "set", highIf, "mtu", strconv.Itoa(low)).String()
 	default:
-		p.Cause, p.Namespace = CauseMTU, m.lastSeen
+		p.Cause, p.Namespace = facts.CauseMTU, m.lastSeen
 		p.Detail = fmt.Sprintf("%d/%d replies to %s while small ones pass, and no frag-needed / packet-too-big reached %s (a path-MTU black hole)", m.got, m.sent, size, m.ns)
 		if m.tooBig != "" {
 			p.Detail += "; " + m.tooBig + ", which never reached " + m.ns
@@ -76,6 +73,3 @@ func judgeMTU(m mtuFacts) (p Verdict, judged bool) {
 	}
 	return p, true
 }
-
-// KindTCP is the TCP connect probe's kind (KindTCP).
-const KindTCP = "tcp"

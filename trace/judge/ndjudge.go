@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // IPv6 neighbour discovery the kernel's trace saw a rule drop: the probe
@@ -39,24 +40,24 @@ const (
 
 // ndDropped is the first drop of a neighbour solicitation or advertisement
 // the trace saw in a namespace p crosses, when p is IPv6.
-func ndDropped(f *Facts, p ProbeFacts) (NFDecision, bool) {
+func ndDropped(f *facts.Facts, p facts.ProbeFacts) (facts.NFDecision, bool) {
 	if !p.Request.Src.Is6() || p.Request.Src.Is4In6() {
-		return NFDecision{}, false
+		return facts.NFDecision{}, false
 	}
 	for _, d := range f.NFTrace {
-		if (d.ND == ndSolicit || d.ND == ndAdvert) && d.stops() && crosses(p, d.Namespace) {
+		if (d.ND == ndSolicit || d.ND == ndAdvert) && d.Stops() && crosses(p, d.Namespace) {
 			return d, true
 		}
 	}
-	return NFDecision{}, false
+	return facts.NFDecision{}, false
 }
 
 // ndVerdict is the verdict of a probe whose neighbour discovery d dropped.
-func ndVerdict(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
+func ndVerdict(f *facts.Facts, p facts.ProbeFacts, v Verdict, d facts.NFDecision) Verdict {
 	said := fmt.Sprintf("nftables trace: neighbour discovery (NDP) was dropped in %s by %s: the %s %s -> %s",
-		d.Namespace, d.named(), ndName(d.ND), addrOrNone(d.Src), addrOrNone(d.Dst))
+		d.Namespace, decisionNamed(d), ndName(d.ND), addrOrNone(d.Src), addrOrNone(d.Dst))
 	if len(d.Path) > 1 {
-		said += ", reached by " + d.chainPath()
+		said += ", reached by " + d.ChainPath()
 	}
 	said += fmt.Sprintf("; without it %s cannot resolve its IPv6 neighbour, so the probe's packets (the request or its answer) never leave; the probe's own packets were not what was dropped", d.Namespace)
 	if d.WrittenBy != "" {
@@ -66,11 +67,11 @@ func ndVerdict(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
 	if v.Story != "" {
 		detail = v.Story + "; " + said
 	}
-	fix := d.acceptND()
+	fix := acceptND(d)
 	if fix == "" {
-		fix = d.undo()
+		fix = undoOf(d)
 	}
-	nv := Verdict{Cause: CauseDropped, Namespace: d.Namespace, Detail: detail, Fix: fix, Story: v.Story, RouteGet: p.routeGet(d.Namespace)}
+	nv := Verdict{Cause: facts.CauseDropped, Namespace: d.Namespace, Detail: detail, Fix: fix, Story: v.Story, RouteGet: routeGetIn(p, d.Namespace)}
 	nv.blamed.rule = true
 	return nv
 }
@@ -92,7 +93,7 @@ var (
 
 // acceptND is the command that accepts ND at the head of the base chain
 // d was walking; none for names no command can carry.
-func (d NFDecision) acceptND() string {
+func acceptND(d facts.NFDecision) string {
 	if d.Xtables {
 		if d.Family != "ip6" || cmdline.IptablesTable(d.Table) != nil || cmdline.IptablesChain(d.Base) != nil {
 			return ""

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/internal/shellwords"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestJudgeNDDropped: a neighbour solicitation or advertisement a rule
@@ -16,9 +17,9 @@ import (
 // stops no probe.
 func TestJudgeNDDropped(t *testing.T) {
 	a, b := netip.MustParseAddr("fd96:1::2"), netip.MustParseAddr("fd96:2::2")
-	policy := NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 58, ND: 136, Family: "inet", Table: "f", Base: "input", Chain: "input",
+	policy := facts.NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 58, ND: 136, Family: "inet", Table: "f", Base: "input", Chain: "input",
 		Verdict: "drop", Policy: true, Path: []string{"input"}, Rule: "policy drop"}
-	xt := NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 58, ND: 135, Family: "ip6", Table: "filter", Base: "INPUT", Chain: "INPUT",
+	xt := facts.NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 58, ND: 135, Family: "ip6", Table: "filter", Base: "INPUT", Chain: "INPUT",
 		Verdict: "drop", Policy: true, Path: []string{"INPUT"}, Xtables: true, Rule: "-P INPUT DROP"}
 	hostile := policy
 	hostile.Table = "f; reboot"
@@ -29,7 +30,7 @@ func TestJudgeNDDropped(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		d      NFDecision
+		d      facts.NFDecision
 		nd     bool
 		fix    [][]string
 		detail []string
@@ -47,8 +48,8 @@ func TestJudgeNDDropped(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f, p := nfFacts("icmp-echo")
 			p.Family, p.Request.Family, p.Request.Proto, p.Request.Src, p.Request.Dst = 6, 6, "ipv6-icmp", a, b
-			f.Probes = []ProbeFacts{p}
-			f.NFTrace = []NFDecision{tt.d}
+			f.Probes = []facts.ProbeFacts{p}
+			f.NFTrace = []facts.NFDecision{tt.d}
 			v := Judge(f, p)
 			if strings.Contains(v.Detail, "the request was dropped") {
 				t.Errorf("an ND packet taken for the request: %s", v.Detail)
@@ -59,7 +60,7 @@ func TestJudgeNDDropped(t *testing.T) {
 				}
 				return
 			}
-			if v.OK || v.Cause != CauseDropped || v.Namespace != "B" {
+			if v.OK || v.Cause != facts.CauseDropped || v.Namespace != "B" {
 				t.Errorf("%s in %s (%s), want dropped in B", v.Cause, v.Namespace, v.Detail)
 			}
 			for _, d := range tt.detail {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // arpKinds are the kinds of interface that resolve their neighbours with
@@ -19,9 +20,9 @@ var arpKinds = []string{"veth", "bridge", "macvlan", "vlan", "device", "bond"}
 // turned off, and its namespace. An interface with ARP off answers no
 // request for its addresses and sends to no resolved MAC: nothing crosses
 // the link it is on, however the rest is set.
-func arpOff(f *Facts, path []Hop) (string, *nsstate.LinkState) {
+func arpOff(f *facts.Facts, path []facts.Hop) (string, *nsstate.LinkState) {
 	for _, h := range path {
-		if h.Role == RoleBridge {
+		if h.Role == facts.RoleBridge {
 			continue
 		}
 		for _, name := range []string{h.In, h.Out} {
@@ -34,7 +35,7 @@ func arpOff(f *Facts, path []Hop) (string, *nsstate.LinkState) {
 }
 
 func arpOffVerdict(ns string, l *nsstate.LinkState) Verdict {
-	return Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{noARP: true},
+	return Verdict{Cause: facts.CauseNeighbor, Namespace: ns, blamed: blame{noARP: true},
 		Detail: fmt.Sprintf("ARP is off on %s in %s (the NOARP flag): %s neither answers ARP for %s's addresses nor resolves its neighbours there, so frames to and from it never reach the right MAC", l.Name, ns, ns, l.Name),
 		Fix:    cmdline.IP(ns, "link", "set", "dev", l.Name, "arp", "on").String()}
 }
@@ -43,19 +44,21 @@ func arpOffVerdict(ns string, l *nsstate.LinkState) Verdict {
 // drop ARP on the hooks (input, output): in each chain the first rule
 // that drops, else its policy. Their conditions are not evaluated: an ARP
 // drop in a namespace whose neighbours do not resolve is the suspect.
-func (f *Facts) arpCulprits(ns string, hooks ...string) []Rule {
-	if !f.spend(len(f.Rules)) {
+func arpCulprits(f *facts.Facts, ns string, hooks ...string) []facts.Rule {
+	if !f.Spend(len(f.Rules)) {
 		return nil
 	}
-	return chainCulprits(f.Rules, func(r Rule) bool {
+	return chainCulprits(f.Rules, func(r facts.Rule) bool {
 		return r.Namespace == ns && r.Family == "arp" && slices.Contains(hooks, r.Hook)
-	}, func(r Rule) bool { return r.Verdict.stops() || r.Verdict == RuleAccept && len(r.Conds) == 0 })
+	}, func(r facts.Rule) bool {
+		return r.Verdict.Stops() || r.Verdict == facts.RuleAccept && len(r.Conds) == 0
+	})
 }
 
 // unresolved is ns's neighbour entry on dev for dst (or for the gateway
 // of ns's route to dst) that never resolved, if there is one.
-func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (nsstate.NeighborEntry, bool) {
-	st := f.after(ns) // the neighbour tables as the probes left them
+func unresolved(f *facts.Facts, ns, dev, iif string, dst netip.Addr) (nsstate.NeighborEntry, bool) {
+	st := f.StateAfter(ns) // the neighbour tables as the probes left them
 	if st == nil {
 		st = f.State(ns)
 	}
@@ -63,7 +66,7 @@ func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (nsstate.Neighbor
 		return nsstate.NeighborEntry{}, false
 	}
 	nh := dst
-	if lk, ok := f.lookup(ns, dst, iif); ok && lk.Gateway.IsValid() {
+	if lk, ok := f.Lookup(ns, dst, iif); ok && lk.Gateway.IsValid() {
 		nh = lk.Gateway
 	}
 	for _, n := range st.Neighbors {
@@ -77,8 +80,8 @@ func unresolved(f *Facts, ns, dev, iif string, dst netip.Addr) (nsstate.Neighbor
 // neighborVerdict: ns's ARP/ND for n.Addr on n.Dev got no answer. When
 // the namespace that holds the address (or ns itself) has an ARP drop
 // rule, that rule is the cause and its namespace the one to blame.
-func neighborVerdict(f *Facts, ns string, n nsstate.NeighborEntry) Verdict {
-	v := Verdict{Cause: CauseNeighbor, Namespace: ns, blamed: blame{neighborOf: ns},
+func neighborVerdict(f *facts.Facts, ns string, n nsstate.NeighborEntry) Verdict {
+	v := Verdict{Cause: facts.CauseNeighbor, Namespace: ns, blamed: blame{neighborOf: ns},
 		Detail: fmt.Sprintf("%s's neighbour entry for %s on %s is %s", ns, n.Addr, n.Dev, n.State)}
 	if !n.Addr.Is4() {
 		return v
@@ -98,15 +101,15 @@ func neighborVerdict(f *Facts, ns string, n nsstate.NeighborEntry) Verdict {
 		if c.ns == "" {
 			continue
 		}
-		rs := f.arpCulprits(c.ns, c.hooks...)
+		rs := arpCulprits(f, c.ns, c.hooks...)
 		if len(rs) == 0 {
 			continue
 		}
 		var names []string
 		var fixes []cmdline.Command
 		for _, r := range rs {
-			names = append(names, r.describe())
-			fixes = append(fixes, r.fix())
+			names = append(names, ruleDescribe(r))
+			fixes = append(fixes, ruleFix(r))
 		}
 		v.Namespace = c.ns
 		v.Detail += fmt.Sprintf(": %s: %s", c.why, strings.Join(names, "; "))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // The judgement of the kernel's own word (nffacts.go): a rule the
@@ -16,21 +17,16 @@ import (
 // translation conntrack made carries the verdict to the namespace behind
 // it, and evidence that could not be read is said. Pure, like judge.go.
 
-// CauseNAT: a translation makes the flow unanswerable (a DNAT to an
-// address no namespace holds, an SNAT to an address the translating
-// namespace does not hold).
-const CauseNAT = "nat"
-
 // netfilterSaid reports whether the facts hold anything of tracing: facts
 // recorded before it are judged as they were.
-func (f *Facts) netfilterSaid() bool {
-	return len(f.NFTraced) > 0 || slices.ContainsFunc(f.Gaps, func(g Gap) bool { return g.What == GapNFTrace })
+func netfilterSaid(f *facts.Facts) bool {
+	return len(f.NFTraced) > 0 || slices.ContainsFunc(f.Gaps, func(g facts.Gap) bool { return g.What == facts.GapNFTrace })
 }
 
 // judgeNetfilter weighs the kernel's word against v, the verdict of a
 // probe judged without it.
-func judgeNetfilter(f *Facts, p ProbeFacts, v Verdict) Verdict {
-	if !f.netfilterSaid() || p.Kind == KindMTU && v.OK {
+func judgeNetfilter(f *facts.Facts, p facts.ProbeFacts, v Verdict) Verdict {
+	if !netfilterSaid(f) || p.Kind == facts.KindMTU && v.OK {
 		return v
 	}
 	tr := probeTranslations(f, p)
@@ -40,7 +36,7 @@ func judgeNetfilter(f *Facts, p ProbeFacts, v Verdict) Verdict {
 		}
 		return v
 	}
-	if p.Kind == KindTCP && p.Socket.Connected && translated(f, p) {
+	if p.Kind == facts.KindTCP && p.Socket.Connected && translated(f, p) {
 		// Connected to what listens behind the translation: the test
 		// message went there, not to trace's listener.
 		v = passed(p)
@@ -58,7 +54,7 @@ func judgeNetfilter(f *Facts, p ProbeFacts, v Verdict) Verdict {
 	if d, ok := ndDropped(f, p); ok {
 		return ndVerdict(f, p, v, d)
 	}
-	if v.Cause == CauseDropped || v.Cause == CauseRejected || strings.Contains(v.Detail, "nothing to blame") || strings.Contains(v.Detail, "found to blame") {
+	if v.Cause == facts.CauseDropped || v.Cause == facts.CauseRejected || strings.Contains(v.Detail, "nothing to blame") || strings.Contains(v.Detail, "found to blame") {
 		v.Detail += "; " + missingEvidence(f, p, v)
 	}
 	return v
@@ -81,7 +77,7 @@ func protoNumber(proto string) uint8 {
 
 // ofProbe says whether d is a decision about p's request (or answer):
 // never neighbour discovery between the same addresses (ndjudge.go).
-func (d NFDecision) ofProbe(p ProbeFacts) bool {
+func ofProbe(d facts.NFDecision, p facts.ProbeFacts) bool {
 	r := p.Request
 	if d.ND != 0 || d.Proto != protoNumber(r.Proto) {
 		return false
@@ -95,28 +91,28 @@ func (d NFDecision) ofProbe(p ProbeFacts) bool {
 
 // deciding is the decision that stopped p: its request's first on its
 // path, else its answer's.
-func deciding(f *Facts, p ProbeFacts) (NFDecision, bool) {
+func deciding(f *facts.Facts, p facts.ProbeFacts) (facts.NFDecision, bool) {
 	for _, c := range []struct {
 		answer bool
-		path   []Hop
+		path   []facts.Hop
 	}{{false, p.Path}, {true, p.Back}} {
-		var found []NFDecision
+		var found []facts.NFDecision
 		for _, d := range f.NFTrace {
-			if d.Answer == c.answer && d.stops() && d.ofProbe(p) {
+			if d.Answer == c.answer && d.Stops() && ofProbe(d, p) {
 				found = append(found, d)
 			}
 		}
-		slices.SortStableFunc(found, func(x, y NFDecision) int { return hopIndex(c.path, x.Namespace) - hopIndex(c.path, y.Namespace) })
+		slices.SortStableFunc(found, func(x, y facts.NFDecision) int { return hopIndex(c.path, x.Namespace) - hopIndex(c.path, y.Namespace) })
 		if len(found) > 0 {
 			return found[0], true
 		}
 	}
-	return NFDecision{}, false
+	return facts.NFDecision{}, false
 }
 
 // hopIndex is ns's place on path; past the end when it is not on it.
-func hopIndex(path []Hop, ns string) int {
-	if i := slices.IndexFunc(path, func(h Hop) bool { return h.Namespace == ns }); i >= 0 {
+func hopIndex(path []facts.Hop, ns string) int {
+	if i := slices.IndexFunc(path, func(h facts.Hop) bool { return h.Namespace == ns }); i >= 0 {
 		return i
 	}
 	return len(path)
@@ -124,28 +120,28 @@ func hopIndex(path []Hop, ns string) int {
 
 // ruleDecided is the verdict of a probe whose packet a rule (or policy)
 // dropped, as the kernel's trace told it.
-func ruleDecided(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
+func ruleDecided(f *facts.Facts, p facts.ProbeFacts, v Verdict, d facts.NFDecision) Verdict {
 	what := "the request"
 	if d.Answer {
 		what = "the answer"
 	}
-	cause, done := CauseDropped, "dropped"
+	cause, done := facts.CauseDropped, "dropped"
 	if strings.Contains(d.Rule, "REJECT") || strings.Contains(d.Rule, "reject") {
-		cause, done = CauseRejected, "rejected"
+		cause, done = facts.CauseRejected, "rejected"
 	}
-	said := fmt.Sprintf("nftables trace: %s was %s in %s by %s", what, done, d.Namespace, d.named())
+	said := fmt.Sprintf("nftables trace: %s was %s in %s by %s", what, done, d.Namespace, decisionNamed(d))
 	if len(d.Path) > 1 {
-		said += ", reached by " + d.chainPath()
+		said += ", reached by " + d.ChainPath()
 	}
 	if d.WrittenBy != "" {
 		said += fmt.Sprintf("; the rule is %s's: %s writes it again (on restart, on any change of its networks), so change it through %s", d.WrittenBy, d.WrittenBy, d.WrittenBy)
 	}
-	if (v.blamed.rule || v.Cause == CauseRejected) && v.Namespace == d.Namespace {
+	if (v.blamed.rule || v.Cause == facts.CauseRejected) && v.Namespace == d.Namespace {
 		// nsdump's own evaluation found a rule there too: what it said
 		// stands (a reject's answer, where it was seen), the kernel's word
 		// names the rule and gives the fix.
 		v.Detail += "; " + said
-		if fix := d.undo(); fix != "" {
+		if fix := undoOf(d); fix != "" {
 			v.Fix = fix
 		}
 		return v
@@ -154,13 +150,13 @@ func ruleDecided(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
 	if v.Story != "" {
 		detail = v.Story + "; " + said
 	}
-	nv := Verdict{Cause: cause, Namespace: d.Namespace, Detail: detail, Fix: d.undo(), Story: v.Story, RouteGet: p.routeGet(d.Namespace)}
+	nv := Verdict{Cause: cause, Namespace: d.Namespace, Detail: detail, Fix: undoOf(d), Story: v.Story, RouteGet: routeGetIn(p, d.Namespace)}
 	nv.blamed.rule = true
 	return nv
 }
 
-// named is the rule as the verdict names it.
-func (d NFDecision) named() string {
+// decisionNamed is the rule as the verdict names it.
+func decisionNamed(d facts.NFDecision) string {
 	policy := fmt.Sprintf("the policy %s of chain %s %s %s", d.Verdict, d.Family, d.Table, d.Chain)
 	switch {
 	case d.Policy && d.Xtables:
@@ -178,7 +174,7 @@ func (d NFDecision) named() string {
 // missingEvidence says what the verdict was made without: tracing off
 // (a gap of no namespace; gapsOf names those of the namespaces crossed),
 // or that the kernel's trace saw no rule stop it.
-func missingEvidence(f *Facts, p ProbeFacts, v Verdict) string {
+func missingEvidence(f *facts.Facts, p facts.ProbeFacts, v Verdict) string {
 	var gaps []string
 	crossed := false
 	for _, g := range f.Gaps {
@@ -200,8 +196,8 @@ func missingEvidence(f *Facts, p ProbeFacts, v Verdict) string {
 	return "the kernel's nftables trace saw no nftables or iptables-nft rule drop it"
 }
 
-// owns says whether namespace ns holds addr, as its recorded state says.
-func (f *Facts) owns(ns string, addr netip.Addr) bool {
+// nsOwns says whether namespace ns holds addr, as its recorded state says.
+func nsOwns(f *facts.Facts, ns string, addr netip.Addr) bool {
 	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
 		for _, st := range states {
 			if st.Name == ns && stateHolds(st, addr) {
@@ -212,8 +208,8 @@ func (f *Facts) owns(ns string, addr netip.Addr) bool {
 	return false
 }
 
-// holder is the namespace that holds addr, or "".
-func (f *Facts) holder(addr netip.Addr) string {
+// holderOf is the namespace that holds addr, or "".
+func holderOf(f *facts.Facts, addr netip.Addr) string {
 	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
 		for _, st := range states {
 			if stateHolds(st, addr) {
@@ -226,7 +222,7 @@ func (f *Facts) holder(addr netip.Addr) string {
 
 // probeTranslations are the rewrites of p's flow conntrack showed, in
 // path order.
-func probeTranslations(f *Facts, p ProbeFacts) []Translation {
+func probeTranslations(f *facts.Facts, p facts.ProbeFacts) []Translation {
 	var out []Translation
 	r := p.Request
 	for _, c := range f.Conntrack {
@@ -234,10 +230,10 @@ func probeTranslations(f *Facts, p ProbeFacts) []Translation {
 		if o.Proto != protoNumber(r.Proto) || o.Src != r.Src || o.Dst != r.Dst || r.Proto == "tcp" && o.DPort != r.DPort {
 			continue
 		}
-		if !f.spend(1 + len(f.Namespaces) + len(f.After)) {
+		if !f.Spend(1 + len(f.Namespaces) + len(f.After)) {
 			break // stored facts past their budget
 		}
-		for _, t := range c.translations(func(a netip.Addr) bool { return f.owns(c.Namespace, a) }) {
+		for _, t := range translations(c, func(a netip.Addr) bool { return nsOwns(f, c.Namespace, a) }) {
 			if !slices.Contains(out, t) {
 				out = append(out, t)
 			}
@@ -248,7 +244,7 @@ func probeTranslations(f *Facts, p ProbeFacts) []Translation {
 }
 
 // natRule is the rule that made t, when the trace saw it.
-func (t Translation) natRule(f *Facts) (NFDecision, bool) {
+func (t Translation) natRule(f *facts.Facts) (facts.NFDecision, bool) {
 	for _, d := range f.NFTrace {
 		if d.Namespace != t.Namespace || d.Answer || d.Rule == "" || d.Verdict != "accept" {
 			continue
@@ -258,11 +254,11 @@ func (t Translation) natRule(f *Facts) (NFDecision, bool) {
 			return d, true
 		}
 	}
-	return NFDecision{}, false
+	return facts.NFDecision{}, false
 }
 
 // said is the translation as a verdict says it.
-func (t Translation) said(f *Facts) string {
+func (t Translation) said(f *facts.Facts) string {
 	from, to := t.From.String(), t.To.String()
 	if t.From.Port() == 0 {
 		from, to = t.From.Addr().String(), t.To.Addr().String()
@@ -272,21 +268,21 @@ func (t Translation) said(f *Facts) string {
 		s = "the source " + s
 	}
 	if d, ok := t.natRule(f); ok {
-		s += " (" + d.named() + ")"
+		s += " (" + decisionNamed(d) + ")"
 	}
 	return s
 }
 
 // natVerdict judges a failed probe behind a translation: the backend that
 // refused it, or the translation itself when it leads nowhere.
-func natVerdict(f *Facts, p ProbeFacts, tr []Translation) (Verdict, bool) {
+func natVerdict(f *facts.Facts, p facts.ProbeFacts, tr []Translation) (Verdict, bool) {
 	for _, t := range tr {
 		switch {
-		case t.Kind == NATSource && !f.owns(t.Namespace, t.To.Addr()) && f.State(t.Namespace) != nil:
-			v := Verdict{Cause: CauseNAT, Namespace: t.Namespace, RouteGet: p.routeGet(t.Namespace),
+		case t.Kind == NATSource && !nsOwns(f, t.Namespace, t.To.Addr()) && f.State(t.Namespace) != nil:
+			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address %s does not hold: the answers go to it and never come back", t.said(f), t.Namespace)}
 			if d, ok := t.natRule(f); ok {
-				v.Fix = d.undo()
+				v.Fix = undoOf(d)
 			}
 			return v, true
 		case t.Kind == NATSource:
@@ -294,7 +290,7 @@ func natVerdict(f *Facts, p ProbeFacts, tr []Translation) (Verdict, bool) {
 		}
 		backend := t.Namespace
 		if t.Kind == NATDest {
-			backend = f.holder(t.To.Addr())
+			backend = holderOf(f, t.To.Addr())
 		}
 		if p.Refused || p.Socket.ConnErr.Is("ECONNREFUSED") {
 			if backend == "" {
@@ -305,15 +301,15 @@ func natVerdict(f *Facts, p ProbeFacts, tr []Translation) (Verdict, bool) {
 			if p.Family == 6 {
 				nc = []string{"nc", "-6", "-l"}
 			}
-			return Verdict{Cause: CausePortClosed, Namespace: backend, RouteGet: p.routeGet(backend),
+			return Verdict{Cause: facts.CausePortClosed, Namespace: backend, RouteGet: routeGetIn(p, backend),
 				Detail: fmt.Sprintf("%s; %s answered with a reset: nothing listens on %s there", t.said(f), t.To.Addr(), port),
 				Fix:    cmdline.InNamespace(backend, append(nc, port)...).String()}, true
 		}
 		if backend == "" {
-			v := Verdict{Cause: CauseNAT, Namespace: t.Namespace, RouteGet: p.routeGet(t.Namespace),
+			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address no namespace nsdump read holds: nothing answers there", t.said(f))}
 			if d, ok := t.natRule(f); ok {
-				v.Fix = d.undo()
+				v.Fix = undoOf(d)
 			}
 			return v, true
 		}
@@ -323,7 +319,7 @@ func natVerdict(f *Facts, p ProbeFacts, tr []Translation) (Verdict, bool) {
 
 // translated says whether conntrack saw p's destination rewritten: an
 // answer from the address behind it is no address conflict.
-func translated(f *Facts, p ProbeFacts) bool {
+func translated(f *facts.Facts, p facts.ProbeFacts) bool {
 	return slices.ContainsFunc(probeTranslations(f, p), func(t Translation) bool { return t.Kind != NATSource })
 }
 
@@ -339,11 +335,11 @@ func stateHolds(st *nsstate.NamespaceState, addr netip.Addr) bool {
 	return false
 }
 
-// undo is the command that takes the rule out of the packet's way, built
+// undoOf is the command that takes the rule out of the packet's way, built
 // word by word from the facts' names (validated, quoted by cmdline): an
 // iptables rule deleted by its spec, an nft rule by its handle, a
 // dropping policy set to accept. None for names no command can carry.
-func (d NFDecision) undo() string {
+func undoOf(d facts.NFDecision) string {
 	if d.Xtables {
 		if cmdline.IptablesTable(d.Table) != nil || cmdline.IptablesChain(d.Chain) != nil {
 			return ""
@@ -367,4 +363,40 @@ func (d NFDecision) undo() string {
 		return cmdline.InNamespace(d.Namespace, "nft", fmt.Sprintf("chain %s %s %s { policy accept; }", d.Family, d.Table, d.Chain)).String()
 	}
 	return cmdline.InNamespace(d.Namespace, "nft", "delete", "rule", d.Family, d.Table, d.Chain, "handle", strconv.FormatUint(d.Handle, 10)).String()
+}
+
+// NATKind says what a translation rewrote.
+type NATKind string
+
+// Translations a conntrack entry shows.
+const (
+	NATDest     NATKind = "DNAT"
+	NATRedirect NATKind = "REDIRECT"
+	NATSource   NATKind = "SNAT"
+)
+
+// Translation is one rewrite of a probe flow in a namespace.
+type Translation struct {
+	Namespace string
+	Kind      NATKind
+	From, To  netip.AddrPort
+}
+
+// translations are the rewrites the entry shows: none when its reply
+// tuple mirrors its original; owns says whether the translating namespace
+// holds an address (a DNAT to its own address is a redirect).
+func translations(c facts.ConntrackEntry, owns func(netip.Addr) bool) []Translation {
+	o, r := c.Original, c.Reply
+	var out []Translation
+	if r.Src != o.Dst || r.SPort != o.DPort {
+		k := NATDest
+		if owns(r.Src) {
+			k = NATRedirect
+		}
+		out = append(out, Translation{c.Namespace, k, netip.AddrPortFrom(o.Dst, o.DPort), netip.AddrPortFrom(r.Src, r.SPort)})
+	}
+	if r.Dst != o.Src || r.DPort != o.SPort {
+		out = append(out, Translation{c.Namespace, NATSource, netip.AddrPortFrom(o.Src, o.SPort), netip.AddrPortFrom(r.Dst, r.DPort)})
+	}
+	return out
 }

@@ -8,21 +8,22 @@ import (
 
 	"github.com/nsdump/nsdump/internal/shellwords"
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // nfFacts is A - M - B, A's echo to B failed in M; the kernel's word is
 // what each case adds.
-func nfFacts(kind string) (*Facts, ProbeFacts) {
+func nfFacts(kind string) (*facts.Facts, facts.ProbeFacts) {
 	a, b := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2")
 	proto := "icmp"
 	if kind == "tcp" {
 		proto = "tcp"
 	}
-	p := ProbeFacts{Direction: "A->B", Kind: kind, Family: 4, From: "A", To: "B",
-		Path:        []Hop{{Namespace: "A", Out: "a0", Role: RoleSource}, {Namespace: "M", In: "pa", Out: "pb", Role: RoleRouter}, {Namespace: "B", In: "b0", Role: RoleDestination}},
-		Request:     Packet{Family: 4, Proto: proto, Src: a, Dst: b, DPort: 7096},
-		RequestSeen: []Sight{{"A", "a0", DirOut}, {"M", "pa", DirIn}},
-		Socket:      SocketFacts{Count: 3, Sent: 3}}
+	p := facts.ProbeFacts{Direction: "A->B", Kind: kind, Family: 4, From: "A", To: "B",
+		Path:        []facts.Hop{{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: "M", In: "pa", Out: "pb", Role: facts.RoleRouter}, {Namespace: "B", In: "b0", Role: facts.RoleDestination}},
+		Request:     facts.Packet{Family: 4, Proto: proto, Src: a, Dst: b, DPort: 7096},
+		RequestSeen: []facts.Sight{{Namespace: "A", Iface: "a0", Dir: facts.DirOut}, {Namespace: "M", Iface: "pa", Dir: facts.DirIn}},
+		Socket:      facts.SocketFacts{Count: 3, Sent: 3}}
 	state := func(ns string, addrs ...string) *nsstate.NamespaceState {
 		l := nsstate.LinkState{Name: "eth0", Up: true, Carrier: true}
 		for _, s := range addrs {
@@ -30,8 +31,8 @@ func nfFacts(kind string) (*Facts, ProbeFacts) {
 		}
 		return &nsstate.NamespaceState{Name: ns, Links: []nsstate.LinkState{l}}
 	}
-	f := &Facts{Namespaces: []*nsstate.NamespaceState{state("A", "10.96.1.2/24"), state("M", "10.96.1.1/24", "10.96.2.1/24"), state("B", "10.96.2.2/24")},
-		After: []*nsstate.NamespaceState{state("C", "10.94.1.5/24")}, NFTraced: []string{"A", "M", "B"}, Probes: []ProbeFacts{p}}
+	f := &facts.Facts{Namespaces: []*nsstate.NamespaceState{state("A", "10.96.1.2/24"), state("M", "10.96.1.1/24", "10.96.2.1/24"), state("B", "10.96.2.2/24")},
+		After: []*nsstate.NamespaceState{state("C", "10.94.1.5/24")}, NFTraced: []string{"A", "M", "B"}, Probes: []facts.ProbeFacts{p}}
 	return f, p
 }
 
@@ -39,43 +40,43 @@ func TestJudgeKernelDecision(t *testing.T) {
 	a, b := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2")
 	tests := []struct {
 		name   string
-		d      NFDecision
+		d      facts.NFDecision
 		fix    []string // the words the printed fix runs; nil: none
 		detail []string
 		cause  string
 		blamed string
 	}{
 		{name: "iptables-nft rule in a user chain",
-			d: NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "ip", Table: "filter", Base: "FORWARD", Chain: "DOCKER-ISOLATION-STAGE-2",
+			d: facts.NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "ip", Table: "filter", Base: "FORWARD", Chain: "DOCKER-ISOLATION-STAGE-2",
 				Verdict: "drop", Path: []string{"FORWARD", "DOCKER-ISOLATION-STAGE-1", "DOCKER-ISOLATION-STAGE-2"}, Xtables: true,
 				Rule: "iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o br-1f2e -j DROP", Spec: []string{"-o", "br-1f2e", "-j", "DROP"}, WrittenBy: "docker"},
 			fix:    []string{"ip", "netns", "exec", "M", "iptables", "-t", "filter", "-D", "DOCKER-ISOLATION-STAGE-2", "-o", "br-1f2e", "-j", "DROP"},
 			detail: []string{`by "iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o br-1f2e -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2`, "docker writes it again"},
-			cause:  CauseDropped, blamed: "M"},
+			cause:  facts.CauseDropped, blamed: "M"},
 		{name: "hostile spec words stay words",
-			d: NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "ip", Table: "filter", Base: "FORWARD", Chain: "FORWARD", Verdict: "drop",
+			d: facts.NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "ip", Table: "filter", Base: "FORWARD", Chain: "FORWARD", Verdict: "drop",
 				Path: []string{"FORWARD"}, Xtables: true, Rule: "x", Spec: []string{"-s", "1.2.3.4; rm -rf /", "$(reboot)", "-j", "DROP"}},
 			fix:   []string{"ip", "netns", "exec", "M", "iptables", "-t", "filter", "-D", "FORWARD", "-s", "1.2.3.4; rm -rf /", "$(reboot)", "-j", "DROP"},
-			cause: CauseDropped, blamed: "M"},
+			cause: facts.CauseDropped, blamed: "M"},
 		{name: "a table nft cannot be told gets no fix",
-			d: NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "t; reboot", Base: "fw", Chain: "fw", Handle: 4, Verdict: "drop",
+			d: facts.NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "t; reboot", Base: "fw", Chain: "fw", Handle: 4, Verdict: "drop",
 				Path: []string{"fw"}, Rule: "drop"},
-			cause: CauseDropped, blamed: "M", detail: []string{`nftables rule "drop" (inet t; reboot fw handle 4)`}},
+			cause: facts.CauseDropped, blamed: "M", detail: []string{`nftables rule "drop" (inet t; reboot fw handle 4)`}},
 		{name: "nft policy",
-			d: NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "f", Base: "fw", Chain: "fw", Verdict: "drop", Policy: true,
+			d: facts.NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "f", Base: "fw", Chain: "fw", Verdict: "drop", Policy: true,
 				Path: []string{"fw"}, Rule: "policy drop"},
 			fix:   []string{"ip", "netns", "exec", "M", "nft", "chain inet f fw { policy accept; }"},
-			cause: CauseDropped, blamed: "M", detail: []string{"the request was dropped in M by the policy drop of chain inet f fw"}},
+			cause: facts.CauseDropped, blamed: "M", detail: []string{"the request was dropped in M by the policy drop of chain inet f fw"}},
 		{name: "a reject",
-			d: NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "f", Base: "input", Chain: "input", Handle: 2, Verdict: "drop",
+			d: facts.NFDecision{Namespace: "B", Src: a, Dst: b, Proto: 1, Family: "inet", Table: "f", Base: "input", Chain: "input", Handle: 2, Verdict: "drop",
 				Path: []string{"input"}, Rule: "reject with icmp admin-prohibited"},
 			fix:   []string{"ip", "netns", "exec", "B", "nft", "delete", "rule", "inet", "f", "input", "handle", "2"},
-			cause: CauseRejected, blamed: "B", detail: []string{"the request was rejected in B"}},
+			cause: facts.CauseRejected, blamed: "B", detail: []string{"the request was rejected in B"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, p := nfFacts("icmp-echo")
-			f.NFTrace = []NFDecision{tt.d}
+			f.NFTrace = []facts.NFDecision{tt.d}
 			v := Judge(f, p)
 			if v.OK || v.Cause != tt.cause || v.Namespace != tt.blamed {
 				t.Errorf("%s in %s (%s), want %s in %s", v.Cause, v.Namespace, v.Detail, tt.cause, tt.blamed)
@@ -101,38 +102,38 @@ func TestJudgeKernelDecision(t *testing.T) {
 
 func TestJudgeTranslations(t *testing.T) {
 	a, b := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2")
-	dnat := func(to string) ConntrackEntry {
-		return ConntrackEntry{Namespace: "B", Original: Tuple{Src: a, Dst: b, Proto: 6, SPort: 40000, DPort: 7096},
-			Reply: Tuple{Src: netip.MustParseAddr(to), Dst: a, Proto: 6, SPort: 8080, DPort: 40000}, Destroyed: true}
+	dnat := func(to string) facts.ConntrackEntry {
+		return facts.ConntrackEntry{Namespace: "B", Original: facts.Tuple{Src: a, Dst: b, Proto: 6, SPort: 40000, DPort: 7096},
+			Reply: facts.Tuple{Src: netip.MustParseAddr(to), Dst: a, Proto: 6, SPort: 8080, DPort: 40000}, Destroyed: true}
 	}
 	t.Run("a reset from behind a DNAT is the backend's", func(t *testing.T) {
 		f, p := nfFacts("tcp")
-		p.Refused, p.Socket.ConnErr = true, SocketError{Errno: "ECONNREFUSED", Text: "connection refused"}
-		f.Conntrack = []ConntrackEntry{dnat("10.94.1.5")}
+		p.Refused, p.Socket.ConnErr = true, facts.SocketError{Errno: "ECONNREFUSED", Text: "connection refused"}
+		f.Conntrack = []facts.ConntrackEntry{dnat("10.94.1.5")}
 		v := Judge(f, p)
 		want := "10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080; 10.94.1.5 answered with a reset: nothing listens on 8080 there"
-		if v.Cause != CausePortClosed || v.Namespace != "C" || !strings.Contains(v.Detail, want) {
+		if v.Cause != facts.CausePortClosed || v.Namespace != "C" || !strings.Contains(v.Detail, want) {
 			t.Errorf("%s in %s (%s), want port-closed in C with %q", v.Cause, v.Namespace, v.Detail, want)
 		}
 	})
 	t.Run("a DNAT to an address nobody holds", func(t *testing.T) {
 		f, p := nfFacts("tcp")
-		f.Conntrack = []ConntrackEntry{dnat("10.94.1.99")}
-		if v := Judge(f, p); v.Cause != CauseNAT || v.Namespace != "B" || !strings.Contains(v.Detail, "no namespace nsdump read holds") {
+		f.Conntrack = []facts.ConntrackEntry{dnat("10.94.1.99")}
+		if v := Judge(f, p); v.Cause != facts.CauseNAT || v.Namespace != "B" || !strings.Contains(v.Detail, "no namespace nsdump read holds") {
 			t.Errorf("%s in %s (%s), want nat in B", v.Cause, v.Namespace, v.Detail)
 		}
 	})
 	t.Run("an SNAT to an address the router does not hold", func(t *testing.T) {
 		f, p := nfFacts("icmp-echo")
-		f.Conntrack = []ConntrackEntry{{Namespace: "M", Original: Tuple{Src: a, Dst: b, Proto: 1}, Reply: Tuple{Src: b, Dst: netip.MustParseAddr("10.96.2.77"), Proto: 1}}}
-		if v := Judge(f, p); v.Cause != CauseNAT || v.Namespace != "M" || !strings.Contains(v.Detail, "the source 10.96.1.2 is SNAT'd in M to 10.96.2.77, an address M does not hold") {
+		f.Conntrack = []facts.ConntrackEntry{{Namespace: "M", Original: facts.Tuple{Src: a, Dst: b, Proto: 1}, Reply: facts.Tuple{Src: b, Dst: netip.MustParseAddr("10.96.2.77"), Proto: 1}}}
+		if v := Judge(f, p); v.Cause != facts.CauseNAT || v.Namespace != "M" || !strings.Contains(v.Detail, "the source 10.96.1.2 is SNAT'd in M to 10.96.2.77, an address M does not hold") {
 			t.Errorf("%s in %s (%s), want nat in M", v.Cause, v.Namespace, v.Detail)
 		}
 	})
 	t.Run("a gap is said", func(t *testing.T) {
 		f, p := nfFacts("icmp-echo")
 		f.NFTraced = nil
-		f.Gaps = []Gap{{What: "nftables trace", Namespace: "M", Error: "no nf_tables"}}
+		f.Gaps = []facts.Gap{{What: "nftables trace", Namespace: "M", Error: "no nf_tables"}}
 		if v := Judge(f, p); !v.OK && !strings.Contains(v.Detail, "nftables trace unavailable in M: no nf_tables") {
 			t.Errorf("%s in %s: %q names no missing evidence", v.Cause, v.Namespace, v.Detail)
 		}

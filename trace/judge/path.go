@@ -1,122 +1,31 @@
 package judge
 
 import (
-	"encoding/json"
 	"net/netip"
 	"slices"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
-
-// MaxHops is how many namespaces a path may cross.
-const MaxHops = 8
-
-// Role is what a namespace does for a packet on a path.
-type Role string
-
-// Roles, as DESIGN.md names them.
-const (
-	RoleSource      Role = "source"
-	RoleBridge      Role = "bridge"
-	RoleRouter      Role = "router"
-	RoleDestination Role = "destination"
-)
-
-// Hop is one namespace on a path: the interface the packet enters by (none
-// at the source) and leaves by (none at the destination).
-type Hop struct {
-	Namespace string
-	Inode     uint64
-	In, Out   string
-	Role      Role
-}
-
-// FamilyPath is one direction's path in one IP family. Truncated says it
-// goes on past MaxHops namespaces: its last hop's out leads to a namespace
-// nsdump did not follow (nor capture, unless it is the destination).
-type FamilyPath struct {
-	Direction string `json:"direction"`
-	Family    int    `json:"family"`
-	Hops      []Hop  `json:"hops"`
-	Truncated bool   `json:"truncated"`
-}
-
-type hopJSON struct {
-	Namespace string  `json:"namespace"`
-	Inode     uint64  `json:"inode"`
-	In        *string `json:"in"`
-	Out       *string `json:"out"`
-	Role      Role    `json:"role"`
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-// MarshalJSON writes a missing interface as null.
-func (h Hop) MarshalJSON() ([]byte, error) {
-	return json.Marshal(hopJSON{h.Namespace, h.Inode, nullable(h.In), nullable(h.Out), h.Role})
-}
-
-// UnmarshalJSON reads what MarshalJSON wrote.
-func (h *Hop) UnmarshalJSON(b []byte) error {
-	var j hopJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return err
-	}
-	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Role: j.Role}
-	if j.In != nil {
-		h.In = *j.In
-	}
-	if j.Out != nil {
-		h.Out = *j.Out
-	}
-	return nil
-}
-
-// Lookup is one route lookup a path or a judgement made: `ip route get DST
-// [from SRC iif IFACE]` in a namespace, and the kernel's answer.
-type Lookup struct {
-	Namespace string     `json:"namespace"`
-	Dst       netip.Addr `json:"dst"`
-	From      netip.Addr `json:"from,omitzero"`
-	Iif       string     `json:"iif,omitempty"`
-	OK        bool       `json:"ok"`
-	Type      string     `json:"type,omitempty"` // unicast, local, blackhole, unreachable, prohibit
-	Dev       string     `json:"dev,omitempty"`
-	Gateway   netip.Addr `json:"gateway,omitzero"`
-	Src       netip.Addr `json:"src,omitzero"` // the source address the route picks
-	Command   string     `json:"command"`
-	Output    string     `json:"output"` // the first line ip route get prints, or its error
-	// Errno names the kernel's refusal of a failed lookup: ENETUNREACH,
-	// EHOSTUNREACH, EXDEV (reverse-path filtering), EINVAL (a blackhole).
-	Errno string `json:"errno,omitempty"`
-	// Blocking is the blackhole, unreachable or prohibit route a failed
-	// lookup met, if that is why it failed.
-	Blocking nsstate.BlockingRoute `json:"blocking,omitzero"`
-}
 
 // World is the kernel state a path is discovered from: namespaces' links
 // and tables, and their route lookups. Live, it asks the kernel; in tests,
 // recorded facts.
 type World interface {
 	State(ns string) *nsstate.NamespaceState // nil when the namespace cannot be read
-	Route(ns string, dst, from netip.Addr, iif string) Lookup
+	Route(ns string, dst, from netip.Addr, iif string) facts.Lookup
 }
 
 // Walk follows a packet from src to dst through the namespaces' route
 // lookups, veth peers and bridges, and returns its hops and the lookups it
 // made. from is the packet's source address. cut says the path goes on
 // past MaxHops namespaces: the last hop's out leads to one not followed.
-func Walk(w World, src string, from, dst netip.Addr) (hops []Hop, lookups []Lookup, cut bool) {
+func Walk(w World, src string, from, dst netip.Addr) (hops []facts.Hop, lookups []facts.Lookup, cut bool) {
 	st := w.State(src)
 	if st == nil {
 		return nil, nil, false
 	}
-	hops = []Hop{{Namespace: st.Name, Inode: st.Inode, Role: RoleSource}}
+	hops = []facts.Hop{{Namespace: st.Name, Inode: st.Inode, Role: facts.RoleSource}}
 	cur, iif := st, ""
 	for {
 		lk := w.Route(cur.Name, dst, from, iif)
@@ -138,7 +47,7 @@ func Walk(w World, src string, from, dst netip.Addr) (hops []Hop, lookups []Look
 		}
 		bridges, next, in := cross(w, cur, lk.Dev, nh)
 		for _, b := range bridges {
-			if len(hops) == MaxHops {
+			if len(hops) == facts.MaxHops {
 				return hops, lookups, true
 			}
 			hops = append(hops, b)
@@ -148,30 +57,30 @@ func Walk(w World, src string, from, dst netip.Addr) (hops []Hop, lookups []Look
 		if next == nil || visited(hops, next.Inode) || !owns(next, nh) {
 			return hops, lookups, false
 		}
-		if len(hops) == MaxHops {
+		if len(hops) == facts.MaxHops {
 			return hops, lookups, true
 		}
-		role := RoleRouter
+		role := facts.RoleRouter
 		if owns(next, dst) {
-			role = RoleDestination
+			role = facts.RoleDestination
 		}
-		hops = append(hops, Hop{Namespace: next.Name, Inode: next.Inode, In: in, Role: role})
-		if role == RoleDestination {
+		hops = append(hops, facts.Hop{Namespace: next.Name, Inode: next.Inode, In: in, Role: role})
+		if role == facts.RoleDestination {
 			return hops, lookups, false
 		}
 		cur, iif = next, in
 	}
 }
 
-func visited(hops []Hop, inode uint64) bool {
-	return slices.ContainsFunc(hops, func(h Hop) bool { return h.Inode == inode && h.Role != RoleBridge })
+func visited(hops []facts.Hop, inode uint64) bool {
+	return slices.ContainsFunc(hops, func(h facts.Hop) bool { return h.Inode == inode && h.Role != facts.RoleBridge })
 }
 
 // cross follows a packet that leaves namespace st by dev toward the next
 // hop nh: over a veth to its peer, through every bridge on the way (by
 // the bridge's FDB entry for nh's MAC, else to the port that leads to nh).
 // It returns the bridges crossed and the namespace and interface it enters.
-func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]Hop, *nsstate.NamespaceState, string) {
+func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]facts.Hop, *nsstate.NamespaceState, string) {
 	l := st.Link(dev)
 	if l == nil {
 		return nil, nil, ""
@@ -182,8 +91,8 @@ func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]Ho
 			return nil, nil, ""
 		}
 	}
-	var bridges []Hop
-	for range MaxHops {
+	var bridges []facts.Hop
+	for range facts.MaxHops {
 		if l.Peer == nil || l.Peer.Namespace == "" {
 			return bridges, nil, ""
 		}
@@ -202,7 +111,7 @@ func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]Ho
 			return bridges, pst, pl.Master // the bridge device is where its own packets enter
 		}
 		port := choosePort(w, pst, pl.Master, pl.Name, nh, mac)
-		bridges = append(bridges, Hop{Namespace: pst.Name, Inode: pst.Inode, In: pl.Name, Out: port, Role: RoleBridge})
+		bridges = append(bridges, facts.Hop{Namespace: pst.Name, Inode: pst.Inode, In: pl.Name, Out: port, Role: facts.RoleBridge})
 		if l = pst.Link(port); l == nil {
 			return bridges, nil, ""
 		}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // narrow is the first link of a path too small for a packet: hop's way
@@ -19,7 +20,7 @@ type narrow struct {
 
 // narrowest finds, following path, the first interface whose MTU is below
 // size, where a packet of that size stops.
-func narrowest(f *Facts, path []Hop, size int) (narrow, bool) {
+func narrowest(f *facts.Facts, path []facts.Hop, size int) (narrow, bool) {
 	for i, h := range path {
 		st := f.State(h.Namespace)
 		if l := linkOf(st, h.In); i > 0 && l != nil && l.MTU > 0 && l.MTU < size {
@@ -36,7 +37,7 @@ func narrowest(f *Facts, path []Hop, size int) (narrow, bool) {
 // the same direction passed, on a path that crosses other namespaces:
 // the first link too small for the sender's packets, and what became of
 // the frag-needed / packet-too-big the hop in front of it sends.
-func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
+func judgePathMTU(f *facts.Facts, p facts.ProbeFacts) (Verdict, bool) {
 	if p.MTU == nil || p.MTU.MTU == 0 || p.MTU.PathMTU > 0 {
 		return Verdict{}, false
 	}
@@ -57,14 +58,14 @@ func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
 		if pl == nil {
 			return Verdict{}, false
 		}
-		return Verdict{Cause: CauseMTU, Namespace: prev.Namespace,
+		return Verdict{Cause: facts.CauseMTU, Namespace: prev.Namespace,
 			Detail: fmt.Sprintf("the two ends of a link disagree on the MTU: %s/%s has %d, %s/%s has %d, which drops %s",
 				prev.Namespace, pl.Name, pl.MTU, h.Namespace, n.iface, n.mtu, sent),
 			Fix: cmdline.IP(prev.Namespace, "link", "set", pl.Name, "mtu", strconv.Itoa(n.mtu)).String()}, true
 	}
-	v := Verdict{Cause: CauseMTU, Namespace: h.Namespace,
+	v := Verdict{Cause: facts.CauseMTU, Namespace: h.Namespace,
 		Detail: fmt.Sprintf("%s/%s has MTU %d, less than %s", h.Namespace, n.iface, n.mtu, sent)}
-	if h.Role == RoleBridge {
+	if h.Role == facts.RoleBridge {
 		// A bridge drops a frame too large for its port, and tells no one.
 		v.Detail += fmt.Sprintf(": the bridge in %s drops them without a word", h.Namespace)
 		return v, true
@@ -96,8 +97,8 @@ func judgePathMTU(f *Facts, p ProbeFacts) (Verdict, bool) {
 // icmpTooBig is the error hop sends back to the sender of p's request:
 // from its address on the way back (the interface the request came in
 // by), to the request's source.
-func icmpTooBig(f *Facts, p ProbeFacts, hop int) Packet {
-	pkt := Packet{Family: p.Family, Proto: "icmp", ICMPType: "destination-unreachable", Dst: p.Request.Src}
+func icmpTooBig(f *facts.Facts, p facts.ProbeFacts, hop int) facts.Packet {
+	pkt := facts.Packet{Family: p.Family, Proto: "icmp", ICMPType: "destination-unreachable", Dst: p.Request.Src}
 	if p.Family == 6 {
 		pkt.Proto, pkt.ICMPType = "ipv6-icmp", "packet-too-big"
 	}
@@ -119,16 +120,16 @@ func icmpTooBig(f *Facts, p ProbeFacts, hop int) Packet {
 // tooBigCulprits are the rules that drop the error on its way from the
 // hop at index hop back to the sender: in the hop's output, in the
 // namespaces between, in the sender's input.
-func tooBigCulprits(f *Facts, path []Hop, hop int, pkt Packet) []Rule {
+func tooBigCulprits(f *facts.Facts, path []facts.Hop, hop int, pkt facts.Packet) []facts.Rule {
 	h := path[hop]
-	if rs := f.culprits(h.Namespace, RoleSource, pkt, at{out: h.In}); len(rs) > 0 {
+	if rs := culprits(f, h.Namespace, facts.RoleSource, pkt, at{out: h.In}); len(rs) > 0 {
 		return rs
 	}
 	for j := hop - 1; j > 0; j-- {
 		m := path[j]
-		if rs := f.culprits(m.Namespace, m.Role, pkt, at{in: m.Out, out: m.In}); len(rs) > 0 {
+		if rs := culprits(f, m.Namespace, m.Role, pkt, at{in: m.Out, out: m.In}); len(rs) > 0 {
 			return rs
 		}
 	}
-	return f.culprits(path[0].Namespace, RoleDestination, pkt, at{in: path[0].Out})
+	return culprits(f, path[0].Namespace, facts.RoleDestination, pkt, at{in: path[0].Out})
 }

@@ -4,13 +4,15 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // answered says what answered a failed probe instead of its peer's
 // stack: a reset or an ICMP error, where the captures saw it, or what the
 // sender's socket was told when no capture saw anything (a reject in the
 // sender's own output chain answers inside it). Empty when nothing did.
-func answered(f *Facts, p ProbeFacts, socket string) string {
+func answered(f *facts.Facts, p facts.ProbeFacts, socket string) string {
 	var out []string
 	if p.Refused {
 		var at []string
@@ -31,30 +33,30 @@ func answered(f *Facts, p ProbeFacts, socket string) string {
 // namespace passes it through, that rejects it. False when something
 // answered but no rule of the facts rejects the probe (a stack's own
 // reset: port-closed), when a drop comes first, or when nothing answered.
-func judgeRejected(f *Facts, p ProbeFacts, socket string) (Verdict, bool) {
+func judgeRejected(f *facts.Facts, p facts.ProbeFacts, socket string) (Verdict, bool) {
 	answer := answered(f, p, socket)
 	if answer == "" {
 		return Verdict{}, false
 	}
 	for _, h := range p.Path {
-		rs := f.culprits(h.Namespace, h.Role, p.Request, at{in: h.In, out: h.Out, isNew: true})
+		rs := culprits(f, h.Namespace, h.Role, p.Request, at{in: h.In, out: h.Out, isNew: true})
 		if len(rs) == 0 {
 			continue
 		}
 		r := rs[0]
-		if r.Verdict != RuleReject {
+		if r.Verdict != facts.RuleReject {
 			return Verdict{}, false
 		}
-		return Verdict{Cause: CauseRejected, Namespace: r.Namespace,
-			Detail: fmt.Sprintf("%s rejects the request: %s", r.describe(), answer),
-			Fix:    r.fix().String()}, true
+		return Verdict{Cause: facts.CauseRejected, Namespace: r.Namespace,
+			Detail: fmt.Sprintf("%s rejects the request: %s", ruleDescribe(r), answer),
+			Fix:    ruleFix(r).String()}, true
 	}
 	return Verdict{}, false
 }
 
 // errorsSeen names each kind of ICMP error about the probe once, with who
 // sent it, how many times, and every place it was seen.
-func errorsSeen(f *Facts, p ProbeFacts) []string {
+func errorsSeen(f *facts.Facts, p facts.ProbeFacts) []string {
 	type key struct {
 		from string
 		text string

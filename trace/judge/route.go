@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // wrongWay is a route that exists but sends the packet out of an
@@ -43,5 +44,5 @@ func judgeWrongWay(w wrongWay) (cause, detail, fix string, ok bool) {
 	}
 	seen = append(seen, "nothing arrived in "+w.to)
 	detail += ": " + strings.Join(seen, ", ")
-	return CauseWrongRoute, detail, cmdline.Route(w.ns, "replace", w.subnet, w.right).String(), true
+	return facts.CauseWrongRoute, detail, cmdline.Route(w.ns, "replace", w.subnet, w.right).String(), true
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 func TestJudgeWrongWay(t *testing.T) {
@@ -34,7 +36,7 @@ func TestJudgeWrongWay(t *testing.T) {
 			if !ok {
 				return
 			}
-			if cause != CauseWrongRoute || fix != "ip -n A route replace 10.0.2.0/24 dev veth0" {
+			if cause != facts.CauseWrongRoute || fix != "ip -n A route replace 10.0.2.0/24 dev veth0" {
 				t.Errorf("cause %q fix %q", cause, fix)
 			}
 			for _, d := range tt.detail {

@@ -9,95 +9,25 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
-
-// Rule is one nftables rule, or a chain's policy (Handle 0, Policy set),
-// as a judgement matches it against a probe's packet.
-type Rule struct {
-	Namespace string      `json:"namespace"`
-	Family    string      `json:"family"` // ip, ip6, inet, bridge, netdev, arp
-	Table     string      `json:"table"`
-	Chain     string      `json:"chain"`
-	Hook      string      `json:"hook,omitempty"` // of a base chain
-	Device    string      `json:"device,omitempty"`
-	Handle    int         `json:"handle,omitempty"`
-	Policy    bool        `json:"policy,omitempty"`
-	Verdict   RuleVerdict `json:"verdict"`
-	With      string      `json:"with,omitempty"` // a reject's answer: "tcp reset", "icmp type admin-prohibited"
-	Text      string      `json:"text"`
-	Conds     []Cond      `json:"conds,omitempty"`
-	// Path is the chain of jumps from the base chain to Chain, for an
-	// iptables-legacy rule in a user chain.
-	Path []string `json:"path,omitempty"`
-}
-
-// RuleVerdict is what a rule or chain policy does with a packet it
-// matches, as far as nsdump reads it: written "accept", "drop", "reject",
-// or "" for none (the packet goes on: a counter, a jump nsdump does not
-// follow).
-type RuleVerdict uint8
-
-const (
-	RuleGoesOn RuleVerdict = iota
-	RuleAccept
-	RuleDrop
-	RuleReject
-)
-
-var ruleVerdictNames = [...]string{RuleGoesOn: "", RuleAccept: "accept", RuleDrop: "drop", RuleReject: "reject"}
-
-func (v RuleVerdict) String() string {
-	if int(v) < len(ruleVerdictNames) {
-		return ruleVerdictNames[v]
-	}
-	return strconv.Itoa(int(v))
-}
-
-// MarshalText writes the verdict as nft does ("drop").
-func (v RuleVerdict) MarshalText() ([]byte, error) {
-	if int(v) >= len(ruleVerdictNames) {
-		return nil, fmt.Errorf("rule verdict %d", int(v))
-	}
-	return []byte(v.String()), nil
-}
-
-// UnmarshalText reads what MarshalText writes.
-func (v *RuleVerdict) UnmarshalText(b []byte) error {
-	i := slices.Index(ruleVerdictNames[:], string(b))
-	if i < 0 {
-		return fmt.Errorf("rule verdict %q: not accept, drop, reject or empty", clip(string(b)))
-	}
-	*v = RuleVerdict(i)
-	return nil
-}
-
-// stops reports whether the verdict ends the packet: drop or reject.
-func (v RuleVerdict) stops() bool { return v == RuleDrop || v == RuleReject }
-
-// Cond is one match of a rule: KEY OP VALUES, as nft writes it
-// ("ip daddr == 10.0.2.2", "tcp dport in {22, 7096}").
-type Cond struct {
-	Key    string   `json:"key"`
-	Op     string   `json:"op"`
-	Values []string `json:"values"`
-}
 
 // ParseRuleset reads `nft -j list ruleset` of namespace ns.
-func ParseRuleset(ns string, js []byte) ([]Rule, error) {
+func ParseRuleset(ns string, js []byte) ([]facts.Rule, error) {
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
 	if err := json.Unmarshal(js, &doc); err != nil {
 		return nil, fmt.Errorf("nft ruleset of %s: %w", ns, err)
 	}
-	var out []Rule
+	var out []facts.Rule
 	for _, obj := range doc.Nftables {
 		if raw, ok := obj["chain"]; ok {
 			var c struct {
 				Family, Table, Name, Hook, Policy, Dev string
 			}
 			if json.Unmarshal(raw, &c) == nil && c.Hook != "" {
-				out = append(out, Rule{Namespace: ns, Family: c.Family, Table: c.Table, Chain: c.Name, Hook: c.Hook, Device: c.Dev,
+				out = append(out, facts.Rule{Namespace: ns, Family: c.Family, Table: c.Table, Chain: c.Name, Hook: c.Hook, Device: c.Dev,
 					Policy: true, Verdict: policyVerdict(c.Policy), Text: "policy " + c.Policy})
 			}
 		}
@@ -113,15 +43,15 @@ func ParseRuleset(ns string, js []byte) ([]Rule, error) {
 		if json.Unmarshal(raw, &r) != nil {
 			continue
 		}
-		rule := Rule{Namespace: ns, Family: r.Family, Table: r.Table, Chain: r.Chain, Handle: r.Handle}
+		rule := facts.Rule{Namespace: ns, Family: r.Family, Table: r.Table, Chain: r.Chain, Handle: r.Handle}
 		for _, e := range r.Expr {
 			switch {
 			case e["match"] != nil:
 				rule.Conds = append(rule.Conds, parseMatch(e["match"]))
 			case e["drop"] != nil:
-				rule.Verdict = RuleDrop
+				rule.Verdict = facts.RuleDrop
 			case e["reject"] != nil:
-				rule.Verdict = RuleReject
+				rule.Verdict = facts.RuleReject
 				var rj struct{ Type, Expr string }
 				if json.Unmarshal(e["reject"], &rj) == nil && rj.Type != "" {
 					rule.With = rj.Type
@@ -130,14 +60,14 @@ func ParseRuleset(ns string, js []byte) ([]Rule, error) {
 					}
 				}
 			case e["accept"] != nil:
-				rule.Verdict = RuleAccept
+				rule.Verdict = facts.RuleAccept
 			}
 		}
-		rule.Text = rule.text()
+		rule.Text = ruleText(rule)
 		out = append(out, rule)
 	}
 	// A chain's hook comes with the chain; rules follow it.
-	hooks := map[string]Rule{}
+	hooks := map[string]facts.Rule{}
 	for _, r := range out {
 		if r.Policy {
 			hooks[r.Family+" "+r.Table+" "+r.Chain] = r
@@ -153,19 +83,19 @@ func ParseRuleset(ns string, js []byte) ([]Rule, error) {
 
 // policyVerdict is a base chain's policy as nft -j writes it: accept or
 // drop (anything else is none nsdump reads).
-func policyVerdict(policy string) RuleVerdict {
+func policyVerdict(policy string) facts.RuleVerdict {
 	switch policy {
 	case "accept":
-		return RuleAccept
+		return facts.RuleAccept
 	case "drop":
-		return RuleDrop
+		return facts.RuleDrop
 	}
-	return RuleGoesOn
+	return facts.RuleGoesOn
 }
 
-// text writes the rule as nft would, as far as nsdump reads it: its
+// ruleText writes the rule as nft would, as far as nsdump reads it: its
 // matches and its verdict ("ip daddr 10.0.2.2 drop").
-func (r Rule) text() string {
+func ruleText(r facts.Rule) string {
 	var f []string
 	for _, c := range r.Conds {
 		f = append(f, c.Key)
@@ -178,7 +108,7 @@ func (r Rule) text() string {
 			f = append(f, "{ "+strings.Join(c.Values, ", ")+" }")
 		}
 	}
-	if r.Verdict != RuleGoesOn {
+	if r.Verdict != facts.RuleGoesOn {
 		f = append(f, r.Verdict.String())
 	}
 	if r.With != "" {
@@ -187,14 +117,14 @@ func (r Rule) text() string {
 	return strings.Join(f, " ")
 }
 
-func parseMatch(raw json.RawMessage) Cond {
+func parseMatch(raw json.RawMessage) facts.Cond {
 	var m struct {
 		Op    string
 		Left  map[string]json.RawMessage
 		Right json.RawMessage
 	}
 	json.Unmarshal(raw, &m)
-	c := Cond{Op: m.Op, Key: "?"}
+	c := facts.Cond{Op: m.Op, Key: "?"}
 	for k, v := range m.Left {
 		var f struct{ Protocol, Field, Key string }
 		json.Unmarshal(v, &f)
@@ -262,11 +192,11 @@ type at struct {
 	isNew   bool
 }
 
-// matches reports whether every condition of the rule holds for p;
+// ruleMatches reports whether every condition of the rule holds for p;
 // conditions nsdump cannot evaluate count as holding.
-func (r Rule) matches(p Packet, where at) bool {
+func ruleMatches(r facts.Rule, p facts.Packet, where at) bool {
 	for _, c := range r.Conds {
-		v, known := p.field(c.Key, where)
+		v, known := packetField(p, c.Key, where)
 		if !known {
 			continue
 		}
@@ -287,9 +217,9 @@ func (r Rule) matches(p Packet, where at) bool {
 	return true
 }
 
-// field is the packet's value for an nft match key; known is false for a
+// packetField is the packet's value for an nft match key; known is false for a
 // key nsdump does not evaluate.
-func (p Packet) field(key string, where at) (v []string, known bool) {
+func packetField(p facts.Packet, key string, where at) (v []string, known bool) {
 	proto := p.Proto
 	fam := "ip"
 	if p.Family == 6 {
@@ -373,10 +303,10 @@ func valueMatches(vals []string, want string) bool {
 
 // hooksFor are the hooks a packet passes in a namespace of this role, by
 // the families that see it there.
-func hooksFor(role Role, family string) []string {
+func hooksFor(role facts.Role, family string) []string {
 	switch family {
 	case "bridge":
-		if role == RoleBridge {
+		if role == facts.RoleBridge {
 			return []string{"prerouting", "forward", "postrouting"}
 		}
 		return nil
@@ -384,11 +314,11 @@ func hooksFor(role Role, family string) []string {
 		return []string{"ingress", "egress"}
 	}
 	switch role {
-	case RoleSource:
+	case facts.RoleSource:
 		return []string{"output", "postrouting"}
-	case RoleRouter:
+	case facts.RoleRouter:
 		return []string{"prerouting", "forward", "postrouting"}
-	case RoleDestination:
+	case facts.RoleDestination:
 		return []string{"prerouting", "input"}
 	}
 	return nil
@@ -397,31 +327,23 @@ func hooksFor(role Role, family string) []string {
 // culprits are the rules and chain policies of ns that drop or reject p
 // where it passes in a namespace of this role: in each base chain, the
 // first rule with a verdict that matches, else the chain's policy.
-func (f *Facts) culprits(ns string, role Role, p Packet, where at) []Rule {
-	if !f.spend(len(f.Rules)) {
+func culprits(f *facts.Facts, ns string, role facts.Role, p facts.Packet, where at) []facts.Rule {
+	if !f.Spend(len(f.Rules)) {
 		return nil
 	}
-	return chainCulprits(f.Rules, func(r Rule) bool {
+	return chainCulprits(f.Rules, func(r facts.Rule) bool {
 		if r.Namespace != ns || !familySees(r.Family, p.Family) || !slices.Contains(hooksFor(role, r.Family), r.Hook) {
 			return false
 		}
 		return r.Family != "netdev" || r.Device == "" || r.Device == where.in || r.Device == where.out
-	}, func(r Rule) bool { return r.Verdict != RuleGoesOn && f.spend(r.cost()) && r.matches(p, where) })
+	}, func(r facts.Rule) bool {
+		return r.Verdict != facts.RuleGoesOn && f.Spend(ruleCost(r)) && ruleMatches(r, p, where)
+	})
 }
 
-// spend counts n comparisons of rules and values, and reports whether
-// the facts' budget still allows them.
-func (f *Facts) spend(n int) bool {
-	f.work += n
-	return f.budget == 0 || f.work <= f.budget
-}
-
-// OverBudget reports whether judging has compared more than the budget.
-func (f *Facts) OverBudget() bool { return f.budget != 0 && f.work > f.budget }
-
-// cost is what matching the rule compares at most: each condition, each
+// ruleCost is what matching the rule compares at most: each condition, each
 // of its values.
-func (r Rule) cost() int {
+func ruleCost(r facts.Rule) int {
 	n := 1
 	for _, c := range r.Conds {
 		n += 1 + len(c.Values)
@@ -432,22 +354,22 @@ func (r Rule) cost() int {
 // chainCulprits walks each base chain of the rules kept, in order: the
 // first rule that decides stands for its chain (a culprit unless it
 // accepts), else the chain's policy when it drops.
-func chainCulprits(rules []Rule, keep, decides func(Rule) bool) []Rule {
-	chains := map[string][]Rule{}
+func chainCulprits(rules []facts.Rule, keep, decides func(facts.Rule) bool) []facts.Rule {
+	chains := map[string][]facts.Rule{}
 	var order []string
 	for _, r := range rules {
 		if !keep(r) {
 			continue
 		}
-		k := r.Family + " " + r.Table + " " + r.baseChain()
+		k := r.Family + " " + r.Table + " " + ruleBaseChain(r)
 		if _, ok := chains[k]; !ok {
 			order = append(order, k)
 		}
 		chains[k] = append(chains[k], r)
 	}
-	var out []Rule
+	var out []facts.Rule
 	for _, k := range order {
-		var policy *Rule
+		var policy *facts.Rule
 		decided := false
 		for i, r := range chains[k] {
 			if r.Policy {
@@ -457,13 +379,13 @@ func chainCulprits(rules []Rule, keep, decides func(Rule) bool) []Rule {
 			if !decides(r) {
 				continue
 			}
-			if r.Verdict != RuleAccept {
+			if r.Verdict != facts.RuleAccept {
 				out = append(out, r)
 			}
 			decided = true
 			break
 		}
-		if !decided && policy != nil && policy.Verdict == RuleDrop {
+		if !decided && policy != nil && policy.Verdict == facts.RuleDrop {
 			out = append(out, *policy)
 		}
 	}
@@ -482,8 +404,8 @@ func familySees(family string, v int) bool {
 	return true
 }
 
-// describe names the rule as the detail shows it.
-func (r Rule) describe() string {
+// ruleDescribe names the rule as the detail shows it.
+func ruleDescribe(r facts.Rule) string {
 	if r.Policy {
 		return fmt.Sprintf("the policy drop of chain %s %s %s (hook %s) in %s", r.Family, r.Table, r.Chain, r.Hook, r.Namespace)
 	}
@@ -494,9 +416,9 @@ func (r Rule) describe() string {
 	return fmt.Sprintf("nftables rule %q (%s %s %s handle %d, hook %s) in %s", text, r.Family, r.Table, r.Chain, r.Handle, r.Hook, r.Namespace)
 }
 
-// fix is the command that takes the rule or policy away; none when nft
+// ruleFix is the command that takes the rule or policy away; none when nft
 // could not be told its table or chain (cmdline.NftName).
-func (r Rule) fix() cmdline.Command {
+func ruleFix(r facts.Rule) cmdline.Command {
 	if cmdline.NftFamily(r.Family) != nil || cmdline.NftName(r.Table) != nil || cmdline.NftName(r.Chain) != nil {
 		return nil // nft could not be told which chain
 	}
@@ -506,18 +428,9 @@ func (r Rule) fix() cmdline.Command {
 	return cmdline.InNamespace(r.Namespace, "nft", "delete", "rule", r.Family, r.Table, r.Chain, "handle", strconv.Itoa(r.Handle))
 }
 
-// SetBudget bounds the work of judging f to n comparisons (0: no bound).
-func (f *Facts) SetBudget(n int) { f.budget = n }
-
-// Budget is the bound SetBudget set.
-func (f *Facts) Budget() int { return f.budget }
-
-// Work is how many comparisons judging f has made so far.
-func (f *Facts) Work() int { return f.work }
-
-// baseChain is the built-in chain whose walk meets the rule: its own, or
+// ruleBaseChain is the built-in chain whose walk meets the rule: its own, or
 // where the jumps to it began.
-func (r Rule) baseChain() string {
+func ruleBaseChain(r facts.Rule) string {
 	if len(r.Path) > 0 {
 		return r.Path[0]
 	}

@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // nft 1.0.6's `nft -j list ruleset` of a bridge table, a set, a prefix
@@ -44,26 +46,26 @@ func TestRuleset(t *testing.T) {
 			t.Errorf("%s: %q, want %q", h, texts[h], want)
 		}
 	}
-	echo := Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("10.1.2.3"), Dst: netip.MustParseAddr("10.93.0.2"), ICMPType: "echo-request"}
-	tcp := Packet{Family: 4, Proto: "tcp", Src: netip.MustParseAddr("10.9.0.1"), Dst: netip.MustParseAddr("10.93.0.2"), DPort: 80}
-	other := Packet{Family: 4, Proto: "tcp", Src: netip.MustParseAddr("10.9.0.1"), Dst: netip.MustParseAddr("10.93.0.5"), DPort: 7096}
+	echo := facts.Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("10.1.2.3"), Dst: netip.MustParseAddr("10.93.0.2"), ICMPType: "echo-request"}
+	tcp := facts.Packet{Family: 4, Proto: "tcp", Src: netip.MustParseAddr("10.9.0.1"), Dst: netip.MustParseAddr("10.93.0.2"), DPort: 80}
+	other := facts.Packet{Family: 4, Proto: "tcp", Src: netip.MustParseAddr("10.9.0.1"), Dst: netip.MustParseAddr("10.93.0.5"), DPort: 7096}
 	tests := []struct {
 		name    string
-		role    Role
-		p       Packet
+		role    facts.Role
+		p       facts.Packet
 		handles []int // 0: the chain policy
 	}{
-		{"bridge: only the rule for its address", RoleBridge, echo, []int{3}},
-		{"bridge: a packet no rule matches", RoleBridge, other, nil},
-		{"router: reject by prefix and protocol", RoleRouter, echo, []int{4}},
-		{"router: accepted by the port set", RoleRouter, tcp, nil},
-		{"router: the policy", RoleRouter, other, []int{0}},
-		{"destination: no forward hook", RoleDestination, echo, nil},
+		{"bridge: only the rule for its address", facts.RoleBridge, echo, []int{3}},
+		{"bridge: a packet no rule matches", facts.RoleBridge, other, nil},
+		{"router: reject by prefix and protocol", facts.RoleRouter, echo, []int{4}},
+		{"router: accepted by the port set", facts.RoleRouter, tcp, nil},
+		{"router: the policy", facts.RoleRouter, other, []int{0}},
+		{"destination: no forward hook", facts.RoleDestination, echo, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []int
-			for _, r := range (&Facts{Rules: rules}).culprits("M", tt.role, tt.p, at{isNew: true}) {
+			for _, r := range culprits((&facts.Facts{Rules: rules}), "M", tt.role, tt.p, at{isNew: true}) {
 				got = append(got, r.Handle)
 			}
 			if len(got) != len(tt.handles) || (len(got) > 0 && got[0] != tt.handles[0]) {
@@ -77,19 +79,19 @@ func TestRuleset(t *testing.T) {
 // it, so recorded facts keep their "verdict": "drop".
 func TestRuleVerdictJSON(t *testing.T) {
 	for _, tt := range []struct {
-		v    RuleVerdict
+		v    facts.RuleVerdict
 		text string
-	}{{RuleGoesOn, ""}, {RuleAccept, "accept"}, {RuleDrop, "drop"}, {RuleReject, "reject"}} {
-		b, err := json.Marshal(Rule{Verdict: tt.v})
+	}{{facts.RuleGoesOn, ""}, {facts.RuleAccept, "accept"}, {facts.RuleDrop, "drop"}, {facts.RuleReject, "reject"}} {
+		b, err := json.Marshal(facts.Rule{Verdict: tt.v})
 		if err != nil || !strings.Contains(string(b), `"verdict":"`+tt.text+`"`) {
 			t.Errorf("%v: %s, %v", tt.v, b, err)
 		}
-		var back Rule
+		var back facts.Rule
 		if err := json.Unmarshal(b, &back); err != nil || back.Verdict != tt.v {
 			t.Errorf("%s read back as %v, %v", b, back.Verdict, err)
 		}
 	}
-	var r Rule
+	var r facts.Rule
 	if err := json.Unmarshal([]byte(`{"verdict": "jump"}`), &r); err == nil {
 		t.Errorf(`"jump" read as %v`, r.Verdict)
 	}

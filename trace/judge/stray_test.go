@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestStrayDropsNotWeighed: drops of trace's own making (a SYN-ACK
@@ -25,17 +27,17 @@ func TestStrayDropsNotWeighed(t *testing.T) {
 			}
 			for _, tt := range []struct {
 				what  string
-				drop  KernelDropSeen
+				drop  facts.KernelDropSeen
 				stray bool
 			}{
-				{"a stray SYN-ACK", KernelDropSeen{Namespace: pf.From, Reason: "NOT_SPECIFIED", Location: "tcp_v4_rcv", What: "SYN-ACK"}, true},
-				{"a duplicate echo reply", KernelDropSeen{Namespace: pf.From, Reason: "NO_SOCKET", Location: "ping_rcv", What: "echo reply"}, true},
-				{"a purge in the destination", KernelDropSeen{Namespace: pf.To, Reason: "QUEUE_PURGE", Location: "inet_sock_destruct", What: "echo request"}, true},
-				{"a firewall in the sender", KernelDropSeen{Namespace: pf.From, Reason: "NETFILTER_DROP", Location: "nft_do_chain", What: answer}, false},
+				{"a stray SYN-ACK", facts.KernelDropSeen{Namespace: pf.From, Reason: "NOT_SPECIFIED", Location: "tcp_v4_rcv", What: "SYN-ACK"}, true},
+				{"a duplicate echo reply", facts.KernelDropSeen{Namespace: pf.From, Reason: "NO_SOCKET", Location: "ping_rcv", What: "echo reply"}, true},
+				{"a purge in the destination", facts.KernelDropSeen{Namespace: pf.To, Reason: "QUEUE_PURGE", Location: "inet_sock_destruct", What: "echo request"}, true},
+				{"a firewall in the sender", facts.KernelDropSeen{Namespace: pf.From, Reason: "NETFILTER_DROP", Location: "nft_do_chain", What: answer}, false},
 			} {
 				p := pf
-				p.Drops = append(append([]KernelDropSeen{}, pf.Drops...), tt.drop)
-				if got := p.Stray(tt.drop); got != tt.stray {
+				p.Drops = append(append([]facts.KernelDropSeen{}, pf.Drops...), tt.drop)
+				if got := Stray(p, tt.drop); got != tt.stray {
 					t.Errorf("%s %s %s: stray %v, want %v", name, pf.Direction, tt.what, got, tt.stray)
 				}
 				v := Judge(rec.Facts, p)
@@ -63,7 +65,7 @@ func TestEveryErrorNamed(t *testing.T) {
 				continue
 			}
 			p := pf
-			p.Errors = append(append([]ICMPSeen{}, pf.Errors...), ICMPSeen{From: from, Type: 3, Code: 1, Text: "host unreachable"})
+			p.Errors = append(append([]facts.ICMPSeen{}, pf.Errors...), facts.ICMPSeen{From: from, Type: 3, Code: 1, Text: "host unreachable"})
 			if v := Judge(rec.Facts, p); !strings.Contains(v.Detail, "192.0.2.99 sent ICMP") {
 				t.Errorf("%s %s %s: the error is not named: %s", name, pf.Direction, pf.Kind, v.Detail)
 			}
@@ -84,7 +86,7 @@ func TestLinkDownNeighbourGivesUp(t *testing.T) {
 			agree bool
 		}{{pf.From, true}, {pf.To, false}} {
 			p := pf
-			p.Drops = []KernelDropSeen{{Namespace: tt.ns, Reason: "NEIGH_FAILED", Location: "neigh_invalidate", What: "echo request"}}
+			p.Drops = []facts.KernelDropSeen{{Namespace: tt.ns, Reason: "NEIGH_FAILED", Location: "neigh_invalidate", What: "echo request"}}
 			v := Judge(rec.Facts, p)
 			if said := strings.Contains(v.Detail, "the kernel says otherwise"); said == tt.agree || v.Cause != rec.Verdicts[i].Cause {
 				t.Errorf("%s %s, NEIGH_FAILED in %s: %s in %s: %s", pf.Direction, pf.Kind, tt.ns, v.Cause, v.Namespace, v.Detail)
@@ -105,10 +107,10 @@ func TestRetransmittedSYNInDestination(t *testing.T) {
 			continue
 		}
 		want := rec.Verdicts[i]
-		drop := KernelDropSeen{Namespace: pf.To, Reason: "NOT_SPECIFIED", Location: "tcp_v4_rcv", What: "SYN"}
-		var entered []Sight
+		drop := facts.KernelDropSeen{Namespace: pf.To, Reason: "NOT_SPECIFIED", Location: "tcp_v4_rcv", What: "SYN"}
+		var entered []facts.Sight
 		for _, s := range pf.RequestSeen {
-			if s.Namespace == pf.To && s.Dir == DirIn {
+			if s.Namespace == pf.To && s.Dir == facts.DirIn {
 				entered = append(entered, s)
 			}
 		}
@@ -117,11 +119,11 @@ func TestRetransmittedSYNInDestination(t *testing.T) {
 		}
 		for _, again := range []bool{false, true} {
 			p := pf
-			p.Drops = append(append([]KernelDropSeen{}, pf.Drops...), drop)
+			p.Drops = append(append([]facts.KernelDropSeen{}, pf.Drops...), drop)
 			if again { // the retransmission, seen at every point as the first SYN was
-				p.RequestSeen = append(append([]Sight{}, pf.RequestSeen...), pf.RequestSeen...)
+				p.RequestSeen = append(append([]facts.Sight{}, pf.RequestSeen...), pf.RequestSeen...)
 			}
-			if got := p.Stray(drop); got != again {
+			if got := Stray(p, drop); got != again {
 				t.Errorf("%s, SYN entered again %v: stray %v", pf.Direction, again, got)
 			}
 			v := Judge(rec.Facts, p)

@@ -7,20 +7,21 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // Judge gives probe p its verdict from the facts alone: it reads no
 // kernel state, so facts recorded by a trace are judged again anywhere.
 // p is one of f.Probes.
-func Judge(f *Facts, p ProbeFacts) Verdict {
+func Judge(f *facts.Facts, p facts.ProbeFacts) Verdict {
 	var v Verdict
 	switch {
-	case p.Kind == KindMTU:
+	case p.Kind == facts.KindMTU:
 		v = judgeMTUProbe(p)
 		if mv, ok := judgePathMTU(f, p); ok && !v.OK && (multiHop(p.Path) || multiHop(p.Back)) {
 			// Past the sender's own link: the first link too small, and
 			// what became of the error the hop before it sent.
-			mv.RouteGet = p.routeGet(mv.Namespace)
+			mv.RouteGet = routeGetIn(p, mv.Namespace)
 			v = mv
 		}
 	case p.OK:
@@ -33,21 +34,21 @@ func Judge(f *Facts, p ProbeFacts) Verdict {
 	if c, ok := conflictOf(f, p); ok && !translated(f, p) {
 		// Whatever the probe got: an echo the impostor answered is not ok.
 		detail, fix := c.verdict()
-		v = Verdict{Cause: CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
+		v = Verdict{Cause: facts.CauseConflict, Namespace: c.impostor, Fix: fix, RouteGet: v.RouteGet,
 			Detail: detail + "; the probe's own verdict was: " + v.Detail}
 	}
 	v = dadfailedConflict(f, p, v)
 	if errs := unnamedErrors(f, p, v.Detail); errs != "" && !v.OK {
 		v.Detail += "; " + errs
 	}
-	v.Detail += kernelSaysOtherwise(v, p.evidence())
+	v.Detail += kernelSaysOtherwise(v, kernelEvidence(p))
 	v.Detail += gapsOf(f, p, v)
 	return v
 }
 
 // gapsOf is what a failed verdict adds for the evidence that could not be
 // read in the namespaces its probe crossed: the verdict may rest on it.
-func gapsOf(f *Facts, p ProbeFacts, v Verdict) string {
+func gapsOf(f *facts.Facts, p facts.ProbeFacts, v Verdict) string {
 	if v.OK {
 		return ""
 	}
@@ -64,7 +65,7 @@ func gapsOf(f *Facts, p ProbeFacts, v Verdict) string {
 }
 
 // crosses reports whether the probe's packets go through namespace ns.
-func crosses(p ProbeFacts, ns string) bool {
+func crosses(p facts.ProbeFacts, ns string) bool {
 	if ns == p.From || ns == p.To {
 		return true
 	}
@@ -77,9 +78,9 @@ func crosses(p ProbeFacts, ns string) bool {
 }
 
 // passed is the verdict of a probe whose socket got everything.
-func passed(p ProbeFacts) Verdict {
-	v := Verdict{OK: true, Cause: CauseOK, Namespace: p.From}
-	if p.Kind != KindTCP {
+func passed(p facts.ProbeFacts) Verdict {
+	v := Verdict{OK: true, Cause: facts.CauseOK, Namespace: p.From}
+	if p.Kind != facts.KindTCP {
 		v.Detail = fmt.Sprintf("%d/%d echo replies", p.Socket.Received, p.Socket.Count)
 		return v
 	}
@@ -96,25 +97,25 @@ func passed(p ProbeFacts) Verdict {
 // judgeFailed explains a failed probe: from its two ends first, then from
 // its path when it crosses other namespaces, then from what answered in
 // place of its peer (a reject), then by the rule that drops it.
-func judgeFailed(f *Facts, p ProbeFacts) Verdict {
+func judgeFailed(f *facts.Facts, p facts.ProbeFacts) Verdict {
 	var v Verdict
-	if p.Kind == KindTCP && p.Socket.Connected {
-		v = Verdict{Cause: CauseDropped, Namespace: p.To, RouteGet: p.routeGet(p.To),
+	if p.Kind == facts.KindTCP && p.Socket.Connected {
+		v = Verdict{Cause: facts.CauseDropped, Namespace: p.To, RouteGet: routeGetIn(p, p.To),
 			Detail: "connected, but the test message never reached the listener"}
 	} else if ns, l := arpOff(f, p.Path); l != nil && !multiHop(p.Path) && !multiHop(p.Back) {
 		// Two namespaces on one veth pair: nothing crosses it while one
 		// end has ARP off (on a longer path the path judgement says it).
 		v = arpOffVerdict(ns, l)
-		v.RouteGet = p.routeGet(ns)
+		v.RouteGet = routeGetIn(p, ns)
 	} else {
 		v = judgeEnds(f, p)
 	}
 	// A route that leaves the sender away from the veth into the
 	// destination is wrong whatever lies past it.
-	if (multiHop(p.Path) || multiHop(p.Back)) && v.Cause != CauseWrongRoute {
+	if (multiHop(p.Path) || multiHop(p.Back)) && v.Cause != facts.CauseWrongRoute {
 		if mv, ok := judge(f, p); ok {
 			if mv.RouteGet == nil {
-				mv.RouteGet = p.routeGet(mv.Namespace)
+				mv.RouteGet = routeGetIn(p, mv.Namespace)
 			}
 			v = mv
 		}
@@ -124,17 +125,17 @@ func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 	}
 	two := withEnds(p)
 	socket := p.Socket.ICMPErr
-	if p.Kind == KindTCP {
+	if p.Kind == facts.KindTCP {
 		socket = p.Socket.ConnErr.Text
 	}
 	if rv, ok := judgeRejected(f, two, socket); ok {
-		rv.RouteGet = p.routeGet(rv.Namespace)
+		rv.RouteGet = routeGetIn(p, rv.Namespace)
 		return rv
 	}
 	if a := answered(f, two, ""); a != "" && strings.Contains(v.Detail, "nothing answered") {
 		v.Detail = strings.Replace(v.Detail, "nothing answered", "no answer of its own came back ("+a+")", 1)
 	}
-	if v.Cause == CauseDropped && v.Fix == "" && (v.Namespace == p.From || v.Namespace == p.To) {
+	if v.Cause == facts.CauseDropped && v.Fix == "" && (v.Namespace == p.From || v.Namespace == p.To) {
 		if dv, ok := judgeDropRule(f, two, v.Namespace); ok {
 			story, _, _ := strings.Cut(v.Detail, ": ")
 			v.Cause, v.Detail, v.Fix, v.blamed = dv.Cause, story+": "+dv.Detail, dv.Fix, blame{rule: true}
@@ -144,12 +145,12 @@ func judgeFailed(f *Facts, p ProbeFacts) Verdict {
 }
 
 // withEnds is p with a path of its two ends each way when it has none.
-func withEnds(p ProbeFacts) ProbeFacts {
+func withEnds(p facts.ProbeFacts) facts.ProbeFacts {
 	if len(p.Path) == 0 {
-		p.Path = []Hop{{Namespace: p.From, Role: RoleSource}, {Namespace: p.To, Role: RoleDestination}}
+		p.Path = []facts.Hop{{Namespace: p.From, Role: facts.RoleSource}, {Namespace: p.To, Role: facts.RoleDestination}}
 	}
 	if len(p.Back) == 0 {
-		p.Back = []Hop{{Namespace: p.To, Role: RoleSource}, {Namespace: p.From, Role: RoleDestination}}
+		p.Back = []facts.Hop{{Namespace: p.To, Role: facts.RoleSource}, {Namespace: p.From, Role: facts.RoleDestination}}
 	}
 	return p
 }
@@ -157,16 +158,16 @@ func withEnds(p ProbeFacts) ProbeFacts {
 // judgeMTUProbe judges the mtu probe. Its facts exist only when the
 // small echo of the same direction passed: otherwise that echo's verdict
 // covers it.
-func judgeMTUProbe(p ProbeFacts) Verdict {
+func judgeMTUProbe(p facts.ProbeFacts) Verdict {
 	m := p.MTU
 	if m == nil {
-		m = &MTUFacts{LastSeen: p.From}
+		m = &facts.MTUFacts{LastSeen: p.From}
 	}
 	v, _ := judgeMTU(mtuFacts{ns: p.From, to: p.To, dev: m.Dev, mtu: m.MTU, peerNS: m.PeerNS, peer: m.Peer, peerMTU: m.PeerMTU,
 		sent: p.Socket.Count, got: p.Socket.Received, handed: p.Socket.Sent, small: true, pathMTU: m.PathMTU, cached: m.Cached,
 		errFrom: m.ErrFrom, tooBig: m.TooBig, lastSeen: m.LastSeen, sendErr: m.SendErr})
 	if !v.OK {
-		v.RouteGet = p.routeGet(v.Namespace)
+		v.RouteGet = routeGetIn(p, v.Namespace)
 	}
 	return v
 }
@@ -174,8 +175,8 @@ func judgeMTUProbe(p ProbeFacts) Verdict {
 // conflictOf finds an address conflict for p's direction: the sender's
 // neighbour entry for the destination's address (or the destination's for
 // the source's) pointing at a third namespace that holds the address too.
-func conflictOf(f *Facts, p ProbeFacts) (conflict, bool) {
-	from, to := f.after(p.From), f.after(p.To)
+func conflictOf(f *facts.Facts, p facts.ProbeFacts) (conflict, bool) {
+	from, to := f.StateAfter(p.From), f.StateAfter(p.To)
 	if from == nil || to == nil {
 		return conflict{}, false
 	}
@@ -192,8 +193,8 @@ func conflictOf(f *Facts, p ProbeFacts) (conflict, bool) {
 }
 
 // multiHop reports whether a path crosses a namespace besides its ends.
-func multiHop(path []Hop) bool {
-	return slices.ContainsFunc(path, func(h Hop) bool { return h.Role == RoleBridge || h.Role == RoleRouter })
+func multiHop(path []facts.Hop) bool {
+	return slices.ContainsFunc(path, func(h facts.Hop) bool { return h.Role == facts.RoleBridge || h.Role == facts.RoleRouter })
 }
 
 // RouteGet is the route lookup done in the namespace a verdict blames.
@@ -204,17 +205,18 @@ type RouteGet struct {
 	Output    string `json:"output"`
 }
 
-// Causes, as DESIGN.md names them.
-const (
-	CauseOK            = "ok"
-	CauseNoRoute       = "no-route"
-	CauseNoReturnRoute = "no-return-route"
-	CauseLinkDown      = "link-down"
-	CauseNeighbor      = "neighbor-unreachable"
-	CausePortClosed    = "port-closed"
-	CauseDropped       = "dropped"
-	CauseWrongRoute    = "wrong-route"
-	CauseRejected      = "rejected"
-	CauseMTU           = "mtu"
-	CauseConflict      = "address-conflict"
-)
+// routeGetIn is the lookup p's verdict shows when it blames ns, or nil.
+func routeGetIn(p facts.ProbeFacts, ns string) *RouteGet {
+	for _, lk := range p.RouteGets {
+		if lk.Namespace == ns {
+			return routeGetOf(lk)
+		}
+	}
+	return nil
+}
+
+// The command is built again from the lookup's namespace and addresses,
+// never taken from its Command: stored facts may say anything there.
+func routeGetOf(lk facts.Lookup) *RouteGet {
+	return &RouteGet{Namespace: lk.Namespace, Command: lk.RouteGetCommand().String(), OK: lk.OK, Output: lk.Output}
+}

@@ -1,4 +1,4 @@
-package judge
+package facts
 
 import (
 	"fmt"
@@ -52,8 +52,8 @@ type MatchedRoute struct {
 	Table   uint32       `json:"table"`
 }
 
-// kernelState is the kernel facts of ns, or nil.
-func (f *Facts) kernelState(ns string) *KernelState {
+// KernelIn is the kernel facts of ns, or nil.
+func (f *Facts) KernelIn(ns string) *KernelState {
 	if f.Kernel == nil {
 		return nil
 	}
@@ -65,9 +65,9 @@ func (f *Facts) kernelState(ns string) *KernelState {
 	return nil
 }
 
-// ruleLookup is the recorded policy-aware lookup in ns for dst (with iif),
+// LookupFor is the recorded policy-aware lookup in ns for dst (with iif),
 // or nil.
-func (ks *KernelState) ruleLookup(dst netip.Addr, iif string) *RuleLookup {
+func (ks *KernelState) LookupFor(dst netip.Addr, iif string) *RuleLookup {
 	if ks == nil {
 		return nil
 	}
@@ -79,8 +79,8 @@ func (ks *KernelState) ruleLookup(dst netip.Addr, iif string) *RuleLookup {
 	return nil
 }
 
-// bridgeOf is the bridge whose port (or which itself) is iface, or nil.
-func (ks *KernelState) bridgeOf(iface string) *nsstate.Bridge {
+// BridgeOf is the bridge whose port (or which itself) is iface, or nil.
+func (ks *KernelState) BridgeOf(iface string) *nsstate.Bridge {
 	if ks == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package judge
+package facts
 
 import (
 	"fmt"
@@ -52,8 +52,8 @@ type NFDecision struct {
 	Count int `json:"count"`
 }
 
-// chainPath is the path as the verdict writes it: A -> B -> C.
-func (d NFDecision) chainPath() string {
+// ChainPath is the path as the verdict writes it: A -> B -> C.
+func (d NFDecision) ChainPath() string {
 	s := ""
 	for i, c := range d.Path {
 		if i > 0 {
@@ -64,8 +64,8 @@ func (d NFDecision) chainPath() string {
 	return s
 }
 
-// stops says whether the decision ended the packet.
-func (d NFDecision) stops() bool { return d.Verdict == "drop" }
+// Stops says whether the decision ended the packet.
+func (d NFDecision) Stops() bool { return d.Verdict == "drop" }
 
 // Tuple is one direction of a conntrack entry.
 type Tuple struct {
@@ -86,42 +86,6 @@ type ConntrackEntry struct {
 	// Destroyed: the kernel deleted the entry while the probes ran (a
 	// connection refused by a reset).
 	Destroyed bool `json:"destroyed,omitempty"`
-}
-
-// NATKind says what a translation rewrote.
-type NATKind string
-
-// Translations a conntrack entry shows.
-const (
-	NATDest     NATKind = "DNAT"
-	NATRedirect NATKind = "REDIRECT"
-	NATSource   NATKind = "SNAT"
-)
-
-// Translation is one rewrite of a probe flow in a namespace.
-type Translation struct {
-	Namespace string
-	Kind      NATKind
-	From, To  netip.AddrPort
-}
-
-// translations are the rewrites the entry shows: none when its reply
-// tuple mirrors its original; owns says whether the translating namespace
-// holds an address (a DNAT to its own address is a redirect).
-func (c ConntrackEntry) translations(owns func(netip.Addr) bool) []Translation {
-	o, r := c.Original, c.Reply
-	var out []Translation
-	if r.Src != o.Dst || r.SPort != o.DPort {
-		k := NATDest
-		if owns(r.Src) {
-			k = NATRedirect
-		}
-		out = append(out, Translation{c.Namespace, k, netip.AddrPortFrom(o.Dst, o.DPort), netip.AddrPortFrom(r.Src, r.SPort)})
-	}
-	if r.Dst != o.Src || r.DPort != o.SPort {
-		out = append(out, Translation{c.Namespace, NATSource, netip.AddrPortFrom(o.Src, o.SPort), netip.AddrPortFrom(r.Dst, r.DPort)})
-	}
-	return out
 }
 
 // nfMaxPath is the longest chain path nftables walks: its jump stack

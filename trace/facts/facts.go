@@ -1,4 +1,4 @@
-package judge
+package facts
 
 import (
 	"encoding/json"
@@ -228,8 +228,8 @@ func (f *Facts) State(ns string) *nsstate.NamespaceState {
 	return nil
 }
 
-// lookup is the recorded lookup in ns for dst with iif, if one was made.
-func (f *Facts) lookup(ns string, dst netip.Addr, iif string) (Lookup, bool) {
+// Lookup is the recorded lookup in ns for dst with iif, if one was made.
+func (f *Facts) Lookup(ns string, dst netip.Addr, iif string) (Lookup, bool) {
 	for _, l := range f.Lookups {
 		if l.Namespace == ns && l.Dst == dst && l.Iif == iif {
 			return l, true
@@ -238,8 +238,8 @@ func (f *Facts) lookup(ns string, dst netip.Addr, iif string) (Lookup, bool) {
 	return Lookup{}, false
 }
 
-// after is the state of ns read after the probes, or nil.
-func (f *Facts) after(ns string) *nsstate.NamespaceState {
+// StateAfter is the state of ns read after the probes, or nil.
+func (f *Facts) StateAfter(ns string) *nsstate.NamespaceState {
 	for _, st := range f.After {
 		if st.Name == ns {
 			return st
@@ -248,30 +248,14 @@ func (f *Facts) after(ns string) *nsstate.NamespaceState {
 	return nil
 }
 
-// routeGet is the lookup p's verdict shows when it blames ns, or nil.
-func (p ProbeFacts) routeGet(ns string) *RouteGet {
-	for _, lk := range p.RouteGets {
-		if lk.Namespace == ns {
-			return lk.routeGet()
-		}
-	}
-	return nil
-}
-
-// lookupIn is p's recorded lookup in ns; OK false when none was made.
-func (p ProbeFacts) lookupIn(ns string) Lookup {
+// LookupIn is p's recorded lookup in ns; OK false when none was made.
+func (p ProbeFacts) LookupIn(ns string) Lookup {
 	for _, lk := range p.RouteGets {
 		if lk.Namespace == ns {
 			return lk
 		}
 	}
 	return Lookup{Namespace: ns, Output: "no route lookup recorded"}
-}
-
-// The command is built again from the lookup's namespace and addresses,
-// never taken from its Command: stored facts may say anything there.
-func (lk Lookup) routeGet() *RouteGet {
-	return &RouteGet{Namespace: lk.Namespace, Command: lk.RouteGetCommand().String(), OK: lk.OK, Output: lk.Output}
 }
 
 // RouteGetCommand is the `ip route get` that does the lookup.
