@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 )
 
 // AddressStates lists every address of the namespace with its flags, as
 // `ip addr` shows them (IFA_FLAGS, so tentative, dadfailed, deprecated).
-func AddressStates(ns Held) ([]AddrState, error) {
+func AddressStates(ns Held) ([]nsstate.AddrState, error) {
 	nh, err := ns.netlinkHandle()
 	if err != nil {
 		return nil, ns.unreadable("addresses", err)
@@ -19,7 +20,7 @@ func AddressStates(ns Held) ([]AddrState, error) {
 	if err != nil {
 		return nil, ns.unreadable("addresses", fmt.Errorf("list links: %w", err))
 	}
-	var out []AddrState
+	var out []nsstate.AddrState
 	for _, l := range links {
 		addrs, err := nh.AddrList(l, netlink.FAMILY_ALL)
 		if err != nil {
@@ -31,7 +32,7 @@ func AddressStates(ns Held) ([]AddrState, error) {
 				continue
 			}
 			ones, _ := a.Mask.Size()
-			out = append(out, AddrState{Interface: l.Attrs().Name, Prefix: netip.PrefixFrom(ip.Unmap(), ones), Flags: AddrFlags(a.Flags)})
+			out = append(out, nsstate.AddrState{Interface: l.Attrs().Name, Prefix: netip.PrefixFrom(ip.Unmap(), ones), Flags: nsstate.AddrFlags(a.Flags)})
 		}
 	}
 	return out, nil

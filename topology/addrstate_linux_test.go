@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // TestAddressStatesDAD: B has fd55::1 already; A adds it with DAD on a
@@ -19,19 +21,19 @@ func TestAddressStatesDAD(t *testing.T) {
 	run(t, "ip", "-n", a.Name, "addr", "add", "fd55::1/64", "dev", "x0")
 	run(t, "ip", "-n", a.Name, "addr", "add", "fd55::9/64", "dev", "x0", "preferred_lft", "0", "nodad")
 	dup := netip.MustParsePrefix("fd55::1/64")
-	var states []AddrState
+	var states []nsstate.AddrState
 	pollUntil(t, "fd55::1 dadfailed in A", func() bool {
 		var err error
 		if states, err = AddressStates(a); err != nil {
 			t.Fatal(err)
 		}
 		s := findAddr(states, dup)
-		return s != nil && s.Flags&AddrDADFailed != 0
+		return s != nil && s.Flags&nsstate.AddrDADFailed != 0
 	})
-	if s := findAddr(states, dup); s.Usable() || s.Flags&AddrTentative == 0 {
+	if s := findAddr(states, dup); s.Usable() || s.Flags&nsstate.AddrTentative == 0 {
 		t.Errorf("fd55::1 %q; want tentative dadfailed, not usable", s.Flags)
 	}
-	if s := findAddr(states, netip.MustParsePrefix("fd55::9/64")); s == nil || s.Flags&AddrDeprecated == 0 || !s.Usable() {
+	if s := findAddr(states, netip.MustParsePrefix("fd55::9/64")); s == nil || s.Flags&nsstate.AddrDeprecated == 0 || !s.Usable() {
 		t.Errorf("fd55::9: %+v; want deprecated and usable", s)
 	}
 	compareAddrFlags(t, a, states)
@@ -44,7 +46,7 @@ func TestAddressStatesDAD(t *testing.T) {
 	}
 }
 
-func findAddr(states []AddrState, p netip.Prefix) *AddrState {
+func findAddr(states []nsstate.AddrState, p netip.Prefix) *nsstate.AddrState {
 	for i := range states {
 		if states[i].Prefix == p {
 			return &states[i]
@@ -55,7 +57,7 @@ func findAddr(states []AddrState, p netip.Prefix) *AddrState {
 
 // compareAddrFlags checks the flags of every address but the link-local
 // ones (still under DAD while the test reads) with `ip -j addr`.
-func compareAddrFlags(t *testing.T, ns Held, states []AddrState) {
+func compareAddrFlags(t *testing.T, ns Held, states []nsstate.AddrState) {
 	t.Helper()
 	var links []struct {
 		Ifname   string
@@ -73,7 +75,7 @@ func compareAddrFlags(t *testing.T, ns Held, states []AddrState) {
 			}
 			var words []string
 			// Every flag word AddrFlags writes, in its order.
-			for _, word := range strings.Fields(AddrFlags(^uint32(0)).String()) {
+			for _, word := range strings.Fields(nsstate.AddrFlags(^uint32(0)).String()) {
 				if ai[word] == true {
 					words = append(words, word)
 				}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -12,7 +13,7 @@ import (
 // BlockingRoutes lists the blocking routes of namespace ns's main table
 // that hold dst, the most specific first: the first is the one a failed
 // route lookup for dst met.
-func BlockingRoutes(ns string, dst netip.Addr) ([]BlockingRoute, error) {
+func BlockingRoutes(ns string, dst netip.Addr) ([]nsstate.BlockingRoute, error) {
 	h, err := openHandle(ns)
 	if err != nil {
 		return nil, err
@@ -26,7 +27,7 @@ func BlockingRoutes(ns string, dst netip.Addr) ([]BlockingRoute, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list routes in %q: %w", ns, err)
 	}
-	var out []BlockingRoute
+	var out []nsstate.BlockingRoute
 	for _, r := range routes {
 		typ := routeTypeName(byte(r.Type))
 		if typ != "blackhole" && typ != "unreachable" && typ != "prohibit" {
@@ -42,7 +43,7 @@ func BlockingRoutes(ns string, dst netip.Addr) ([]BlockingRoute, error) {
 			p = netip.PrefixFrom(a.Unmap(), ones)
 		}
 		if p.Contains(dst) {
-			out = append(out, BlockingRoute{Type: typ, Dst: p.Masked()})
+			out = append(out, nsstate.BlockingRoute{Type: typ, Dst: p.Masked()})
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Dst.Bits() > out[j].Dst.Bits() })

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +51,7 @@ func linkDump(ns Held, family byte) ([]rawLink, error) {
 // Bridges lists the namespace's bridges, each with its own state and its
 // ports' STP state, learning, flooding and isolation (IFLA_BRPORT_*, as
 // `bridge -d link` shows them).
-func Bridges(ns Held) ([]Bridge, error) {
+func Bridges(ns Held) ([]nsstate.Bridge, error) {
 	links, err := linkDump(ns, unix.AF_UNSPEC)
 	if err != nil {
 		return nil, ns.unreadable("bridges", err)
@@ -59,7 +60,7 @@ func Bridges(ns Held) ([]Bridge, error) {
 	if err != nil {
 		return nil, ns.unreadable("bridge ports", err)
 	}
-	var out []Bridge
+	var out []nsstate.Bridge
 	byIndex := map[uint32]int{}
 	for _, l := range links {
 		if l.kind != "bridge" {
@@ -67,7 +68,7 @@ func Bridges(ns Held) ([]Bridge, error) {
 		}
 		stp, _ := attrU32(l.info, unix.IFLA_BR_STP_STATE)
 		byIndex[l.index] = len(out)
-		out = append(out, Bridge{Name: l.name, Up: l.flags&unix.IFF_UP != 0, Carrier: l.flags&unix.IFF_LOWER_UP != 0, STP: stp})
+		out = append(out, nsstate.Bridge{Name: l.name, Up: l.flags&unix.IFF_UP != 0, Carrier: l.flags&unix.IFF_LOWER_UP != 0, STP: stp})
 	}
 	for _, p := range ports {
 		i, ok := byIndex[p.master]
@@ -79,19 +80,19 @@ func Bridges(ns Held) ([]Bridge, error) {
 	return out, nil
 }
 
-func bridgePort(p rawLink, bridge string) BridgePort {
+func bridgePort(p rawLink, bridge string) nsstate.BridgePort {
 	flag := func(t uint16) bool { v, _ := attrU8(p.protinfo, t); return v != 0 }
 	state, _ := attrU8(p.protinfo, unix.IFLA_BRPORT_STATE)
-	return BridgePort{
+	return nsstate.BridgePort{
 		Name: p.name, Bridge: bridge, Up: p.flags&unix.IFF_UP != 0, Carrier: p.flags&unix.IFF_LOWER_UP != 0,
-		State: PortState(state), Learning: flag(unix.IFLA_BRPORT_LEARNING),
+		State: nsstate.PortState(state), Learning: flag(unix.IFLA_BRPORT_LEARNING),
 		Flood: flag(unix.IFLA_BRPORT_UNICAST_FLOOD), Isolated: flag(unix.IFLA_BRPORT_ISOLATED),
 	}
 }
 
 // FDB lists the bridge forwarding database entries of the namespace for
 // the MACs given (every entry when none is), as `bridge fdb` shows them.
-func FDB(ns Held, macs ...net.HardwareAddr) ([]BridgeFDBEntry, error) {
+func FDB(ns Held, macs ...net.HardwareAddr) ([]nsstate.BridgeFDBEntry, error) {
 	nh, err := ns.netlinkHandle()
 	if err != nil {
 		return nil, ns.unreadable("bridge fdb", err)
@@ -101,12 +102,12 @@ func FDB(ns Held, macs ...net.HardwareAddr) ([]BridgeFDBEntry, error) {
 	if err != nil {
 		return nil, ns.unreadable("bridge fdb", err)
 	}
-	var out []BridgeFDBEntry
+	var out []nsstate.BridgeFDBEntry
 	for _, n := range neighs {
 		if !wanted(n.HardwareAddr, macs) {
 			continue
 		}
-		e := BridgeFDBEntry{MAC: n.HardwareAddr.String(), Port: indexName(nh, uint32(n.LinkIndex)), VLAN: n.Vlan}
+		e := nsstate.BridgeFDBEntry{MAC: n.HardwareAddr.String(), Port: indexName(nh, uint32(n.LinkIndex)), VLAN: n.Vlan}
 		e.Bridge = indexName(nh, uint32(n.MasterIndex))
 		switch {
 		case n.State&netlink.NUD_PERMANENT != 0:

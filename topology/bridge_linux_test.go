@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // bridgeLab: br0 with kernel STP and a long forward delay (ports stay
@@ -68,7 +70,7 @@ func TestBridges(t *testing.T) {
 		t.Errorf("%d ports compared; want 5", seen)
 	}
 	// p3 is down; d1 is up on a bridge that is down.
-	want := map[string]PortState{"p1": PortListening, "p2": PortListening, "p3": PortDisabled, "f1": PortForwarding, "d1": PortDisabled}
+	want := map[string]nsstate.PortState{"p1": nsstate.PortListening, "p2": nsstate.PortListening, "p3": nsstate.PortDisabled, "f1": nsstate.PortForwarding, "d1": nsstate.PortDisabled}
 	for _, br := range bridges {
 		for _, p := range br.Ports {
 			if p.State != want[p.Name] {
@@ -82,7 +84,7 @@ func TestBridges(t *testing.T) {
 	}
 }
 
-func findBridge(bs []Bridge, name string) *Bridge {
+func findBridge(bs []nsstate.Bridge, name string) *nsstate.Bridge {
 	for i := range bs {
 		if bs[i].Name == name {
 			return &bs[i]
@@ -92,7 +94,7 @@ func findBridge(bs []Bridge, name string) *Bridge {
 }
 
 // checkBridgeDevice compares a bridge's own state with `ip -d link`.
-func checkBridgeDevice(t *testing.T, ns Held, br Bridge) {
+func checkBridgeDevice(t *testing.T, ns Held, br nsstate.Bridge) {
 	t.Helper()
 	var links []struct {
 		Flags    []string
@@ -121,13 +123,13 @@ func TestFDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []BridgeFDBEntry{{MAC: "02:00:00:00:00:aa", Port: "p2", Bridge: "br0", State: "static"}}
+	want := []nsstate.BridgeFDBEntry{{MAC: "02:00:00:00:00:aa", Port: "p2", Bridge: "br0", State: "static"}}
 	if !slices.Equal(got, want) {
 		t.Errorf("FDB(%s) = %+v; want %+v", mac, got, want)
 	}
 	// Ports keep joining multicast groups (IPv6 link-local, DAD) while the
 	// test reads: compare a dump with bridge's when two dumps around it agree.
-	var all []BridgeFDBEntry
+	var all []nsstate.BridgeFDBEntry
 	var ref []struct{ Mac, Ifname, Master, State string }
 	pollUntil(t, "a quiet forwarding database", func() bool {
 		before, err := FDB(ns)
@@ -151,10 +153,10 @@ func TestFDB(t *testing.T) {
 }
 
 // missing lists the entries of bridge's dump that FDB's lacks.
-func missing(all []BridgeFDBEntry, ref []struct{ Mac, Ifname, Master, State string }) []BridgeFDBEntry {
-	var out []BridgeFDBEntry
+func missing(all []nsstate.BridgeFDBEntry, ref []struct{ Mac, Ifname, Master, State string }) []nsstate.BridgeFDBEntry {
+	var out []nsstate.BridgeFDBEntry
 	for _, r := range ref {
-		e := BridgeFDBEntry{MAC: r.Mac, Port: r.Ifname, Bridge: r.Master, State: r.State}
+		e := nsstate.BridgeFDBEntry{MAC: r.Mac, Port: r.Ifname, Bridge: r.Master, State: r.State}
 		if !slices.Contains(all, e) {
 			out = append(out, e)
 		}

@@ -2,9 +2,11 @@ package topology
 
 import (
 	"fmt"
-	"github.com/nsdump/nsdump/containers"
 	"net"
 	"strings"
+
+	"github.com/nsdump/nsdump/containers"
+	"github.com/nsdump/nsdump/topology/nsstate"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -24,16 +26,16 @@ type Namespace struct {
 // Interface is one link with its state, addresses and, for a veth, where
 // its peer lives.
 type Interface struct {
-	Index     int      `json:"index"`
-	Name      string   `json:"name"`
-	Kind      string   `json:"kind"`
-	MAC       string   `json:"mac,omitempty"`
-	MTU       int      `json:"mtu"`
-	Up        bool     `json:"up"`
-	Carrier   bool     `json:"carrier"`
-	OperState string   `json:"operstate"`
-	Addresses []string `json:"addresses"`
-	Peer      *Peer    `json:"peer,omitempty"`
+	Index     int           `json:"index"`
+	Name      string        `json:"name"`
+	Kind      string        `json:"kind"`
+	MAC       string        `json:"mac,omitempty"`
+	MTU       int           `json:"mtu"`
+	Up        bool          `json:"up"`
+	Carrier   bool          `json:"carrier"`
+	OperState string        `json:"operstate"`
+	Addresses []string      `json:"addresses"`
+	Peer      *nsstate.Peer `json:"peer,omitempty"`
 	// Master is the bridge (bond, VRF) the interface is a port of.
 	Master string `json:"master,omitempty"`
 }
@@ -168,8 +170,8 @@ func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, er
 // peer finds a veth's other end: IFLA_LINK is its index and
 // IFLA_LINK_NETNSID the id, in this namespace's view, of the namespace it is
 // in. Named namespaces are matched by asking this namespace for their ids.
-func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *Peer {
-	p := &Peer{Index: a.ParentIndex}
+func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *nsstate.Peer {
+	p := &nsstate.Peer{Index: a.ParentIndex}
 	if a.NetNsID < 0 {
 		p.Namespace, p.Interface = h.name, names[a.ParentIndex]
 		return p

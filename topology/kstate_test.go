@@ -6,20 +6,22 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 func TestLookupFixTable(t *testing.T) {
 	tests := []struct {
 		name  string
-		l     Lookup
+		l     nsstate.Lookup
 		table string
 		args  string
 	}{
-		{"rule to 100", Lookup{Route: &LookupRoute{}, Table: 100, Rule: &PolicyRule{Table: 100}}, "100", "table 100"},
-		{"main", Lookup{Route: &LookupRoute{}, Table: 254, Rule: &PolicyRule{Table: 254}}, "main", ""},
-		{"no route anywhere", Lookup{Errno: 101}, "main", ""},
-		{"prohibit rule", Lookup{Errno: 13, Rule: &PolicyRule{Action: "prohibit"}}, "", ""},
-		{"answer without rule", Lookup{Route: &LookupRoute{}, Table: 300}, "300", "table 300"},
+		{"rule to 100", nsstate.Lookup{Route: &nsstate.LookupRoute{}, Table: 100, Rule: &nsstate.PolicyRule{Table: 100}}, "100", "table 100"},
+		{"main", nsstate.Lookup{Route: &nsstate.LookupRoute{}, Table: 254, Rule: &nsstate.PolicyRule{Table: 254}}, "main", ""},
+		{"no route anywhere", nsstate.Lookup{Errno: 101}, "main", ""},
+		{"prohibit rule", nsstate.Lookup{Errno: 13, Rule: &nsstate.PolicyRule{Action: "prohibit"}}, "", ""},
+		{"answer without rule", nsstate.Lookup{Route: &nsstate.LookupRoute{}, Table: 300}, "300", "table 300"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,14 +49,14 @@ func TestRuleSelector(t *testing.T) {
 }
 
 func TestSettingsEffective(t *testing.T) {
-	s := Settings{All: ConfV4{RPFilter: 1, ARPIgnore: 0, ProxyARP: 1, Forwarding: 1},
-		Interfaces: []IfaceSettings{{Name: "e0", IPv4: ConfV4{RPFilter: 2, ARPIgnore: 1, Forwarding: 0}}, {Name: "e1"}}}
+	s := nsstate.Settings{All: nsstate.ConfV4{RPFilter: 1, ARPIgnore: 0, ProxyARP: 1, Forwarding: 1},
+		Interfaces: []nsstate.IfaceSettings{{Name: "e0", IPv4: nsstate.ConfV4{RPFilter: 2, ARPIgnore: 1, Forwarding: 0}}, {Name: "e1"}}}
 	tests := []struct {
 		iface string
-		want  ConfV4
+		want  nsstate.ConfV4
 	}{
-		{"e0", ConfV4{RPFilter: 2, ARPIgnore: 1, ProxyARP: 1}},
-		{"e1", ConfV4{RPFilter: 1, ProxyARP: 1}},
+		{"e0", nsstate.ConfV4{RPFilter: 2, ARPIgnore: 1, ProxyARP: 1}},
+		{"e1", nsstate.ConfV4{RPFilter: 1, ProxyARP: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.iface, func(t *testing.T) {
@@ -67,18 +69,18 @@ func TestSettingsEffective(t *testing.T) {
 }
 
 func TestStateWords(t *testing.T) {
-	for _, s := range []PortState{PortDisabled, PortListening, PortLearning, PortForwarding, PortBlocking, 9} {
+	for _, s := range []nsstate.PortState{nsstate.PortDisabled, nsstate.PortListening, nsstate.PortLearning, nsstate.PortForwarding, nsstate.PortBlocking, 9} {
 		b, _ := json.Marshal(s)
-		var back PortState
+		var back nsstate.PortState
 		if err := json.Unmarshal(b, &back); err != nil || back != s {
 			t.Errorf("port state %d: %s read back as %d (%v)", s, b, back, err)
 		}
 	}
-	f := AddrTentative | AddrDADFailed
+	f := nsstate.AddrTentative | nsstate.AddrDADFailed
 	if f.String() != "tentative dadfailed" {
 		t.Errorf("flags %q", f)
 	}
-	var back AddrFlags
+	var back nsstate.AddrFlags
 	if err := back.UnmarshalText([]byte(f.String())); err != nil || back != f {
 		t.Errorf("flags read back as %v", back)
 	}
@@ -102,7 +104,7 @@ func TestListenerAccepts(t *testing.T) {
 		{"[fd00::1]:80", false, "fd00::2", false},
 	}
 	for _, tt := range tests {
-		l := Listener{Proto: "tcp", Local: netip.MustParseAddrPort(tt.local), V6Only: tt.v6only}
+		l := nsstate.Listener{Proto: "tcp", Local: netip.MustParseAddrPort(tt.local), V6Only: tt.v6only}
 		if got := l.Accepts(a(tt.dst)); got != tt.want {
 			t.Errorf("%s v6only=%v accepts %s: %v; want %v", tt.local, tt.v6only, tt.dst, got, tt.want)
 		}
@@ -110,22 +112,22 @@ func TestListenerAccepts(t *testing.T) {
 }
 
 func TestCheckNeighbor(t *testing.T) {
-	states := []NamespaceState{{Name: "B", Links: []LinkState{{Name: "eth0", MAC: "02:00:00:00:00:02",
+	states := []nsstate.NamespaceState{{Name: "B", Links: []nsstate.LinkState{{Name: "eth0", MAC: "02:00:00:00:00:02",
 		Addresses: []netip.Prefix{netip.MustParsePrefix("10.0.0.2/24")}}}}}
 	tests := []struct {
 		name  string
-		e     NeighborEntry
+		e     nsstate.NeighborEntry
 		owner string
 		wrong bool
 	}{
-		{"wrong permanent", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: NeighPermanent}, "B", true},
-		{"right", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:02", State: NeighReachable}, "B", false},
-		{"failed holds no MAC", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), State: NeighFailed}, "B", false},
-		{"nobody's", NeighborEntry{Addr: netip.MustParseAddr("10.0.0.9"), MAC: "02:00:00:00:00:99", State: NeighPermanent}, "", false},
+		{"wrong permanent", nsstate.NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: nsstate.NeighPermanent}, "B", true},
+		{"right", nsstate.NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:02", State: nsstate.NeighReachable}, "B", false},
+		{"failed holds no MAC", nsstate.NeighborEntry{Addr: netip.MustParseAddr("10.0.0.2"), State: nsstate.NeighFailed}, "B", false},
+		{"nobody's", nsstate.NeighborEntry{Addr: netip.MustParseAddr("10.0.0.9"), MAC: "02:00:00:00:00:99", State: nsstate.NeighPermanent}, "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := CheckNeighbor(tt.e, states)
+			c := nsstate.CheckNeighbor(tt.e, states)
 			if c.OwnerNamespace != tt.owner || c.Wrong != tt.wrong {
 				t.Errorf("CheckNeighbor = %+v; want owner %q wrong %v", c, tt.owner, tt.wrong)
 			}
@@ -137,18 +139,18 @@ func TestCheckNeighbor(t *testing.T) {
 // judged later from the file; every value must read back as it was.
 func TestFactsReadBack(t *testing.T) {
 	values := []any{
-		&Lookup{Namespace: "A", Route: &LookupRoute{Type: "unicast", Dev: "u0", Line: "192.0.2.9 via 10.77.0.2 dev u0 table 100"},
-			Table: 100, Rule: &PolicyRule{Priority: 100, Selector: "from all fwmark 0x5", Action: "lookup 100", Table: 100},
-			Passed: []PolicyRule{{Priority: 0, Selector: "from all", Action: "lookup local", Table: 255}}},
-		&Lookup{Namespace: "A", Errno: 113, Error: "RTNETLINK answers: No route to host", Rule: &PolicyRule{Priority: 210, Action: "lookup 400", Table: 400},
-			Refusal: &BlockingRoute{Type: "unreachable", Dst: netip.MustParsePrefix("192.0.2.0/24")}},
-		&Settings{Namespace: "R", IPForward: 1, All: ConfV4{RPFilter: 1}, Interfaces: []IfaceSettings{{Name: "e0", IPv4: ConfV4{Forwarding: 0, RPFilter: 2}, IPv6Forwarding: -1}},
-			BridgeNF: &BridgeNF{CallIPTables: 1}},
-		&Bridge{Name: "br0", Up: true, STP: 1, Ports: []BridgePort{{Name: "p1", Bridge: "br0", State: PortBlocking, Isolated: true}}},
-		&[]BridgeFDBEntry{{MAC: "02:00:00:00:00:aa", Port: "p2", Bridge: "br0", State: "static"}},
-		&[]AddrState{{Interface: "x0", Prefix: netip.MustParsePrefix("fd55::1/64"), Flags: AddrTentative | AddrDADFailed}},
-		&[]Listener{{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:7096")}, {Proto: "tcp", Local: netip.MustParseAddrPort("[::]:80"), V6Only: true}},
-		&NeighborCheck{Entry: NeighborEntry{Dev: "n0", Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: NeighPermanent},
+		&nsstate.Lookup{Namespace: "A", Route: &nsstate.LookupRoute{Type: "unicast", Dev: "u0", Line: "192.0.2.9 via 10.77.0.2 dev u0 table 100"},
+			Table: 100, Rule: &nsstate.PolicyRule{Priority: 100, Selector: "from all fwmark 0x5", Action: "lookup 100", Table: 100},
+			Passed: []nsstate.PolicyRule{{Priority: 0, Selector: "from all", Action: "lookup local", Table: 255}}},
+		&nsstate.Lookup{Namespace: "A", Errno: 113, Error: "RTNETLINK answers: No route to host", Rule: &nsstate.PolicyRule{Priority: 210, Action: "lookup 400", Table: 400},
+			Refusal: &nsstate.BlockingRoute{Type: "unreachable", Dst: netip.MustParsePrefix("192.0.2.0/24")}},
+		&nsstate.Settings{Namespace: "R", IPForward: 1, All: nsstate.ConfV4{RPFilter: 1}, Interfaces: []nsstate.IfaceSettings{{Name: "e0", IPv4: nsstate.ConfV4{Forwarding: 0, RPFilter: 2}, IPv6Forwarding: -1}},
+			BridgeNF: &nsstate.BridgeNF{CallIPTables: 1}},
+		&nsstate.Bridge{Name: "br0", Up: true, STP: 1, Ports: []nsstate.BridgePort{{Name: "p1", Bridge: "br0", State: nsstate.PortBlocking, Isolated: true}}},
+		&[]nsstate.BridgeFDBEntry{{MAC: "02:00:00:00:00:aa", Port: "p2", Bridge: "br0", State: "static"}},
+		&[]nsstate.AddrState{{Interface: "x0", Prefix: netip.MustParsePrefix("fd55::1/64"), Flags: nsstate.AddrTentative | nsstate.AddrDADFailed}},
+		&[]nsstate.Listener{{Proto: "tcp", Local: netip.MustParseAddrPort("127.0.0.1:7096")}, {Proto: "tcp", Local: netip.MustParseAddrPort("[::]:80"), V6Only: true}},
+		&nsstate.NeighborCheck{Entry: nsstate.NeighborEntry{Dev: "n0", Addr: netip.MustParseAddr("10.0.0.2"), MAC: "02:00:00:00:00:99", State: nsstate.NeighPermanent},
 			OwnerNamespace: "B", OwnerLink: "eth0", OwnerMAC: "02:00:00:00:00:02", Wrong: true},
 	}
 	for _, v := range values {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -20,7 +21,7 @@ const (
 // diagnosis netlink (NETLINK_INET_DIAG, the socket made inside ns), as
 // `ss -ltn` / `ss -lun` show them. A connected UDP socket is left out: it
 // takes only its peer's packets.
-func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
+func Listeners(ns Held, proto string, port uint16) ([]nsstate.Listener, error) {
 	ipproto, states := byte(unix.IPPROTO_TCP), uint32(1<<tcpListen)
 	switch proto {
 	case "tcp":
@@ -46,7 +47,7 @@ func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
 		return nil, ns.unreadable(proto+" listeners", err)
 	}
 	defer nh.Close()
-	var out []Listener
+	var out []nsstate.Listener
 	for _, family := range []byte{unix.AF_INET, unix.AF_INET6} {
 		req := make([]byte, inetDiagReqLen)
 		req[0], req[1] = family, ipproto
@@ -69,13 +70,13 @@ func Listeners(ns Held, proto string, port uint16) ([]Listener, error) {
 
 // parseListener reads a struct inet_diag_msg: family, state, timer,
 // retrans, then the socket id (ports big-endian, addresses, interface).
-func parseListener(m []byte, proto string, port uint16) (Listener, bool) {
+func parseListener(m []byte, proto string, port uint16) (nsstate.Listener, bool) {
 	if len(m) < inetDiagMsgLen {
-		return Listener{}, false
+		return nsstate.Listener{}, false
 	}
 	sport, dport := binary.BigEndian.Uint16(m[4:]), binary.BigEndian.Uint16(m[6:])
 	if sport != port || (proto == "udp" && dport != 0) {
-		return Listener{}, false
+		return nsstate.Listener{}, false
 	}
 	var a netip.Addr
 	if m[0] == unix.AF_INET {
@@ -83,7 +84,7 @@ func parseListener(m []byte, proto string, port uint16) (Listener, bool) {
 	} else {
 		a = netip.AddrFrom16([16]byte(m[8:24]))
 	}
-	l := Listener{Proto: proto, Local: netip.AddrPortFrom(a, port)}
+	l := nsstate.Listener{Proto: proto, Local: netip.AddrPortFrom(a, port)}
 	if v, ok := attrU8(attrs(m[inetDiagMsgLen:]), diagSkV6Only); ok && v != 0 {
 		l.V6Only = true
 	}

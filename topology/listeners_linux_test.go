@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,7 +104,7 @@ func TestListeners(t *testing.T) {
 			t.Errorf("[::]:%d %v accepts IPv4: want %v", port, ls, want)
 		}
 	}
-	if got := Only(ls); got != "something listens on 127.0.0.1:7096 only" {
+	if got := nsstate.Only(ls); got != "something listens on 127.0.0.1:7096 only" {
 		t.Errorf("Only = %q", got)
 	}
 	if _, err := Listeners(ns, "sctp", 1); err == nil {
@@ -129,7 +130,7 @@ func ssLocal(t *testing.T, ns Held, proto string, port uint16) []string {
 
 // ssWord writes a listener's address as ss does: a dual-stack IPv6
 // wildcard as "*".
-func ssWord(l Listener) string {
+func ssWord(l nsstate.Listener) string {
 	if l.Local.Addr() == netip.IPv6Unspecified() && !l.V6Only {
 		return fmt.Sprintf("*:%d", l.Local.Port())
 	}

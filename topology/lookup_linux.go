@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -12,7 +13,7 @@ import (
 // RouteLookup asks the kernel of ns for the route q selects and names the
 // policy rule that chose its table. A refusal is an answer (Errno, Error),
 // not an error; an error is an *Unreadable.
-func RouteLookup(ns Held, q LookupQuery) (*Lookup, error) {
+func RouteLookup(ns Held, q LookupQuery) (*nsstate.Lookup, error) {
 	if !q.Dst.IsValid() {
 		return nil, errors.New("route lookup needs a destination")
 	}
@@ -36,12 +37,12 @@ func RouteLookup(ns Held, q LookupQuery) (*Lookup, error) {
 	if err != nil {
 		return nil, ns.unreadable("route lookup", err)
 	}
-	refused := func(table uint32) *BlockingRoute { return refusingRoute(nh, table, q.Dst) }
+	refused := func(table uint32) *nsstate.BlockingRoute { return refusingRoute(nh, table, q.Dst) }
 	l.Rule, l.Passed = decidingRule(rules, q, l, refused)
 	return l, nil
 }
 
-func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, error) {
+func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*nsstate.Lookup, []fibRule, error) {
 	family := netlink.FAMILY_V4
 	if q.Dst.Is6() {
 		family = netlink.FAMILY_V6
@@ -63,7 +64,7 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, e
 	if err != nil {
 		return nil, nil, fmt.Errorf("list rules: %w", err)
 	}
-	l := &Lookup{Namespace: ns.Name}
+	l := &nsstate.Lookup{Namespace: ns.Name}
 	msgs, err := exchange(fd, unix.RTM_GETROUTE, 0, lookupRequest(q, iif, oif))
 	var refusal *kernelRefusal
 	switch {
@@ -80,7 +81,7 @@ func lookupIn(ns Held, nh *netlink.Handle, q LookupQuery) (*Lookup, []fibRule, e
 	if err != nil {
 		return nil, nil, err
 	}
-	l.Route = &LookupRoute{Type: r.Type, Gateway: r.Gateway, Dev: r.Dev, Src: r.Src, Line: r.format()}
+	l.Route = &nsstate.LookupRoute{Type: r.Type, Gateway: r.Gateway, Dev: r.Dev, Src: r.Src, Line: r.format()}
 	l.Table = replyTable(msgs[0])
 	return l, rules, nil
 }

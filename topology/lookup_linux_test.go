@@ -7,6 +7,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // lookupLab: two veths in one namespace, a table per uplink, and a rule for
@@ -95,7 +97,7 @@ func TestRouteLookupSelectors(t *testing.T) {
 
 // checkAgainstIP runs `ip -n NS WORDS` and compares its answer with l:
 // the same device, gateway and table, or the same error.
-func checkAgainstIP(t *testing.T, ns Held, l *Lookup, words []string) {
+func checkAgainstIP(t *testing.T, ns Held, l *nsstate.Lookup, words []string) {
 	t.Helper()
 	out, err := exec.Command("ip", append([]string{"-n", ns.Name}, words...)...).CombinedOutput()
 	text := strings.TrimSpace(string(out))
@@ -118,8 +120,8 @@ func checkAgainstIP(t *testing.T, ns Held, l *Lookup, words []string) {
 			want[f[i]] = f[i+1]
 		}
 	}
-	if l.Route.Dev != want["dev"] || l.Route.Gateway != want["via"] || tableWord(l.Table) != want["table"] {
-		t.Errorf("ip says %q; RouteLookup: dev %q via %q table %s", text, l.Route.Dev, l.Route.Gateway, tableWord(l.Table))
+	if l.Route.Dev != want["dev"] || l.Route.Gateway != want["via"] || nsstate.TableWord(l.Table) != want["table"] {
+		t.Errorf("ip says %q; RouteLookup: dev %q via %q table %s", text, l.Route.Dev, l.Route.Gateway, nsstate.TableWord(l.Table))
 	}
 }
 

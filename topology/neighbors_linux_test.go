@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 // TestNeighbors: B learns A by a ping; then A holds a PERMANENT entry with
@@ -45,7 +47,7 @@ func TestNeighbors(t *testing.T) {
 			if e == nil {
 				t.Fatalf("no entry for %s in %v", tt.addr, es)
 			}
-			c := CheckNeighbor(*e, states)
+			c := nsstate.CheckNeighbor(*e, states)
 			if c.OwnerNamespace != tt.owner || c.Wrong != tt.wrong {
 				t.Errorf("CheckNeighbor = %+v; want owner %q wrong %v", c, tt.owner, tt.wrong)
 			}
@@ -56,9 +58,9 @@ func TestNeighbors(t *testing.T) {
 	}
 }
 
-func gather(t *testing.T, nss ...Held) []NamespaceState {
+func gather(t *testing.T, nss ...Held) []nsstate.NamespaceState {
 	t.Helper()
-	var out []NamespaceState
+	var out []nsstate.NamespaceState
 	for _, ns := range nss {
 		st, err := GatherState(ns.Name)
 		if err != nil {
@@ -69,7 +71,7 @@ func gather(t *testing.T, nss ...Held) []NamespaceState {
 	return out
 }
 
-func findNeighbor(es []NeighborEntry, addr string) *NeighborEntry {
+func findNeighbor(es []nsstate.NeighborEntry, addr string) *nsstate.NeighborEntry {
 	for i := range es {
 		if es[i].Addr == netip.MustParseAddr(addr) {
 			return &es[i]
@@ -86,7 +88,7 @@ func compareNeighbors(t *testing.T, ns Held) {
 		Dst, Dev, Lladdr string
 		State            []string
 	}
-	var es []NeighborEntry
+	var es []nsstate.NeighborEntry
 	// Learned entries age (REACHABLE to STALE) while the test reads:
 	// compare when two reads around ip's agree.
 	pollUntil(t, "a quiet neighbour table in "+ns.Name, func() bool {

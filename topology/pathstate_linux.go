@@ -5,13 +5,14 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
 // GatherState reads a namespace's NamespaceState: its links as Inspect
 // describes them, with what a path judgement also needs, through one handle.
-func GatherState(ns string) (*NamespaceState, error) {
+func GatherState(ns string) (*nsstate.NamespaceState, error) {
 	h, err := openHandle(ns)
 	if err != nil {
 		return nil, err
@@ -21,7 +22,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", ns, err)
 	}
-	st := &NamespaceState{Name: ns, Inode: ino, RPFilter: map[string]int{}}
+	st := &nsstate.NamespaceState{Name: ns, Inode: ino, RPFilter: map[string]int{}}
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces in %q: %w", ns, err)
@@ -36,7 +37,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 		if err != nil {
 			return nil, err
 		}
-		ls := LinkState{Name: ifc.Name, Index: ifc.Index, Kind: ifc.Kind, MAC: ifc.MAC, MTU: ifc.MTU,
+		ls := nsstate.LinkState{Name: ifc.Name, Index: ifc.Index, Kind: ifc.Kind, MAC: ifc.MAC, MTU: ifc.MTU,
 			Up: ifc.Up, Carrier: ifc.Carrier, NoARP: a.RawFlags&unix.IFF_NOARP != 0,
 			Master: names[a.MasterIndex], Peer: ifc.Peer, Addresses: []netip.Prefix{}}
 		for _, s := range ifc.Addresses {
@@ -62,7 +63,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 		for _, n := range fdb {
 			port := names[n.LinkIndex]
 			if br := names[n.MasterIndex]; br != "" && n.HardwareAddr != nil && port != br {
-				st.FDB = append(st.FDB, FDBEntry{Bridge: br, Port: port, MAC: n.HardwareAddr.String()})
+				st.FDB = append(st.FDB, nsstate.FDBEntry{Bridge: br, Port: port, MAC: n.HardwareAddr.String()})
 			}
 		}
 	}
@@ -76,7 +77,7 @@ func GatherState(ns string) (*NamespaceState, error) {
 			if !ok || a.IsLinkLocalMulticast() || a.IsMulticast() {
 				continue
 			}
-			e := NeighborEntry{Dev: names[n.LinkIndex], Addr: a.Unmap(), State: NeighState(n.State)}
+			e := nsstate.NeighborEntry{Dev: names[n.LinkIndex], Addr: a.Unmap(), State: nsstate.NeighState(n.State)}
 			if n.HardwareAddr != nil {
 				e.MAC = n.HardwareAddr.String()
 			}

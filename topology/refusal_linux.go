@@ -3,6 +3,7 @@ package topology
 import (
 	"net/netip"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
 )
 
@@ -10,7 +11,7 @@ import (
 // is a blackhole, unreachable or prohibit route: the route that refused a
 // lookup which a rule sent to that table. Nil when the table's best match
 // is a route that forwards, or the table has none for dst.
-func refusingRoute(nh *netlink.Handle, table uint32, dst netip.Addr) *BlockingRoute {
+func refusingRoute(nh *netlink.Handle, table uint32, dst netip.Addr) *nsstate.BlockingRoute {
 	fam := netlink.FAMILY_V4
 	if dst.Is6() {
 		fam = netlink.FAMILY_V6
@@ -34,7 +35,7 @@ func refusingRoute(nh *netlink.Handle, table uint32, dst netip.Addr) *BlockingRo
 	}
 	switch bestType {
 	case "blackhole", "unreachable", "prohibit":
-		return &BlockingRoute{Type: bestType, Dst: best}
+		return &nsstate.BlockingRoute{Type: bestType, Dst: best}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"sort"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,8 +90,8 @@ func portRange(v []byte) *[2]uint16 {
 // is the answer's, or, when the kernel refused, when its table's best
 // route for the destination refuses (refused names it); a refusing rule
 // decides when the kernel refused.
-func decidingRule(rules []fibRule, q LookupQuery, l *Lookup, refused func(table uint32) *BlockingRoute) (*PolicyRule, []PolicyRule) {
-	var passed []PolicyRule
+func decidingRule(rules []fibRule, q LookupQuery, l *nsstate.Lookup, refused func(table uint32) *nsstate.BlockingRoute) (*nsstate.PolicyRule, []nsstate.PolicyRule) {
+	var passed []nsstate.PolicyRule
 	jump := -1
 	for _, r := range rules {
 		if r.priority < jump || !r.matches(q) {
@@ -149,7 +150,7 @@ func (r fibRule) matches(q LookupQuery) bool {
 	return m != r.invert
 }
 
-func (r fibRule) policyRule() PolicyRule {
+func (r fibRule) policyRule() nsstate.PolicyRule {
 	var uid *[2]uint32
 	if r.uid != nil && !(r.uid[0] == 0 && r.uid[1] == ^uint32(0)) {
 		uid = r.uid
@@ -158,11 +159,11 @@ func (r fibRule) policyRule() PolicyRule {
 	if r.dport != nil {
 		ports = fmt.Sprintf("dport %d", r.dport[0])
 	}
-	pr := PolicyRule{Priority: r.priority}
+	pr := nsstate.PolicyRule{Priority: r.priority}
 	pr.Selector = ruleSelector(r.invert, r.src, r.dst, r.tos, r.mark, r.mask, r.iif, r.oif, uid, r.ipproto, ports)
 	switch r.action {
 	case unix.FR_ACT_TO_TBL:
-		pr.Table, pr.Action = r.table, "lookup "+tableWord(r.table)
+		pr.Table, pr.Action = r.table, "lookup "+nsstate.TableWord(r.table)
 		if r.suppress >= 0 {
 			pr.Action += fmt.Sprintf(" suppress_prefixlength %d", r.suppress)
 		}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -16,7 +17,7 @@ var confV4Keys = []string{"forwarding", "rp_filter", "accept_local", "arp_ignore
 // named (every interface of the namespace when none is). The files are
 // opened by a thread inside the namespace, through Do: /proc/sys/net
 // resolves to the namespace of the task that opens it, whoever reads it.
-func ReadSettings(ns Held, ifaces ...string) (*Settings, error) {
+func ReadSettings(ns Held, ifaces ...string) (*nsstate.Settings, error) {
 	if len(ifaces) == 0 {
 		names, err := linkNames(ns)
 		if err != nil {
@@ -35,21 +36,21 @@ func ReadSettings(ns Held, ifaces ...string) (*Settings, error) {
 		return nil, ns.unreadable("sysctls", err)
 	}
 	v := func(p string) int { return vals[p] }
-	conf := func(dir string) ConfV4 {
+	conf := func(dir string) nsstate.ConfV4 {
 		k := func(key string) int { return v("ipv4/conf/" + dir + "/" + key) }
-		return ConfV4{Forwarding: k("forwarding"), RPFilter: k("rp_filter"), AcceptLocal: k("accept_local"), ARPIgnore: k("arp_ignore"),
+		return nsstate.ConfV4{Forwarding: k("forwarding"), RPFilter: k("rp_filter"), AcceptLocal: k("accept_local"), ARPIgnore: k("arp_ignore"),
 			ARPFilter: k("arp_filter"), ARPAccept: k("arp_accept"), ProxyARP: k("proxy_arp")}
 	}
-	s := &Settings{
+	s := &nsstate.Settings{
 		Namespace: ns.Name, IPForward: v("ipv4/ip_forward"), IPv6Forwarding: v("ipv6/conf/all/forwarding"),
 		ICMPEchoIgnoreAll: v("ipv4/icmp_echo_ignore_all"), ICMPEchoIgnoreBroadcast: v("ipv4/icmp_echo_ignore_broadcasts"),
 		ICMPv6EchoIgnoreAll: v("ipv6/icmp/echo_ignore_all"), All: conf("all"), Default: conf("default"),
 	}
 	for _, name := range ifaces {
-		s.Interfaces = append(s.Interfaces, IfaceSettings{Name: name, IPv4: conf(name), IPv6Forwarding: v("ipv6/conf/" + name + "/forwarding")})
+		s.Interfaces = append(s.Interfaces, nsstate.IfaceSettings{Name: name, IPv4: conf(name), IPv6Forwarding: v("ipv6/conf/" + name + "/forwarding")})
 	}
 	if ipt := v("bridge/bridge-nf-call-iptables"); ipt >= 0 {
-		s.BridgeNF = &BridgeNF{CallIPTables: ipt, CallIP6Tables: v("bridge/bridge-nf-call-ip6tables"), CallARPTables: v("bridge/bridge-nf-call-arptables")}
+		s.BridgeNF = &nsstate.BridgeNF{CallIPTables: ipt, CallIP6Tables: v("bridge/bridge-nf-call-ip6tables"), CallARPTables: v("bridge/bridge-nf-call-arptables")}
 	}
 	return s, nil
 }

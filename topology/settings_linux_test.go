@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nsdump/nsdump/topology/nsstate"
 )
 
 func TestReadSettings(t *testing.T) {
@@ -27,7 +29,7 @@ func TestReadSettings(t *testing.T) {
 		"net.ipv4.icmp_echo_ignore_all": s.ICMPEchoIgnoreAll, "net.ipv4.icmp_echo_ignore_broadcasts": s.ICMPEchoIgnoreBroadcast,
 		"net.ipv6.icmp.echo_ignore_all": s.ICMPv6EchoIgnoreAll,
 	}
-	confs := map[string]ConfV4{"all": s.All, "default": s.Default}
+	confs := map[string]nsstate.ConfV4{"all": s.All, "default": s.Default}
 	for _, name := range []string{"s0", "s1", "lo"} {
 		i := s.Interface(name)
 		if i == nil {
@@ -52,7 +54,7 @@ func TestReadSettings(t *testing.T) {
 	checkBridgeNF(t, ns, s)
 }
 
-func checkEffective(t *testing.T, s *Settings) {
+func checkEffective(t *testing.T, s *nsstate.Settings) {
 	t.Helper()
 	s0, _ := s.Effective("s0")
 	s1, _ := s.Effective("s1")
@@ -72,7 +74,7 @@ func checkEffective(t *testing.T, s *Settings) {
 
 // checkBridgeNF: BridgeNF is there exactly when the namespace shows
 // br_netfilter's sysctls, with sysctl's values.
-func checkBridgeNF(t *testing.T, ns Held, s *Settings) {
+func checkBridgeNF(t *testing.T, ns Held, s *nsstate.Settings) {
 	t.Helper()
 	out := strings.TrimSpace(inNS(t, ns, "sh", "-c", "cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo absent"))
 	switch {

@@ -8,6 +8,9 @@ import (
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
+	"github.com/nsdump/nsdump/trace/judge"
 )
 
 // TestErrorAboutAnswerNamed: a router with no route back sends its ICMP
@@ -19,7 +22,7 @@ import (
 // unreachable, yet no verdict named it). Pure: the capture is decoded
 // from packets made here, the facts are a recorded trace's.
 func TestErrorAboutAnswerNamed(t *testing.T) {
-	rec := loadRecorded(t)["router-missing-route-back"]
+	rec := tracetest.LoadRecorded(t)["router-missing-route-back"]
 	a, m, b := "nsdpa-a4e5909", "nsdpa-m4e5909", "nsdpa-b4e5909"
 	src, dst, router := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2"), netip.MustParseAddr("10.96.2.1")
 	points := []capture.Point{{Name: a + "/a0"}, {Name: m + "/pa"}, {Name: m + "/pb"}, {Name: b + "/b0"}}
@@ -75,12 +78,12 @@ func TestErrorAboutAnswerNamed(t *testing.T) {
 			t.Fatalf("recorded probe %d is %s, want %s", i, recorded.Kind, kind)
 		}
 		recorded.Errors = pf.Errors
-		v := Judge(rec.Facts, recorded)
+		v := judge.Judge(rec.Facts, recorded)
 		if want := m + " (10.96.2.1) sent ICMP net unreachable, seen at " + m + "/pb Out"; !strings.Contains(v.Detail, want) {
 			t.Errorf("%s: the verdict does not name the error: %s", kind, v.Detail)
 		}
-		if v.Cause != CauseNoReturnRoute || v.Namespace != m {
-			t.Errorf("%s: %s in %s, want %s in %s", kind, v.Cause, v.Namespace, CauseNoReturnRoute, m)
+		if v.Cause != facts.CauseNoReturnRoute || v.Namespace != m {
+			t.Errorf("%s: %s in %s, want %s in %s", kind, v.Cause, v.Namespace, facts.CauseNoReturnRoute, m)
 		}
 	}
 }

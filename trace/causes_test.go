@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // causeCase is one fault of the causes matrix: break the lab, trace, check
@@ -64,7 +65,7 @@ func runCauses(t *testing.T, cases []causeCase) {
 					t.Errorf("%s: ok=%v cause %q in %q, fix %q, detail %q; want %s in %s, fix %q, detail with %q",
 						key, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail, w.cause, ns[w.namespace], names.Replace(w.fix), names.Replace(w.detail))
 				}
-				if w.cause == CauseRejected && strings.Contains(p.Detail, "nothing answered") {
+				if w.cause == facts.CauseRejected && strings.Contains(p.Detail, "nothing answered") {
 					t.Errorf("%s: %q, while the capture saw an answer", key, p.Detail)
 				}
 				if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
@@ -149,32 +150,32 @@ func TestRouteCauses(t *testing.T) {
 		{name: "wrong route: another veth, its peer in A itself", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s link add wr0 type veth peer name wr1 && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up && ip -n %[1]s link set wr1 up", l.NS0)
 			shf(t, "ip -n %s route replace %s dev wr0", l.NS0, l.Route0())
-		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to A/wr1, not by V0, whose peer is in B: ARP for the next hop was seen leaving on wr0"),
-			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
+		}, want: append(all("A->B", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to A/wr1, not by V0, whose peer is in B: ARP for the next hop was seen leaving on wr0"),
+			all("B->A", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
 		{name: "wrong route: via a gateway on another veth, into a third namespace", break_: func(t *testing.T, l topology.Lab) {
 			x := extraNamespace(t, l, "x")
 			shf(t, "ip -n %s link add wr0 type veth peer name wr1 netns %s && ip -n %[1]s addr add 10.77.0.1/24 dev wr0 && ip -n %[1]s link set wr0 up", l.NS0, x)
 			shf(t, "ip -n %s addr add 10.77.0.2/24 dev wr1 && ip -n %[1]s link set wr1 up", x)
 			shf(t, "ip -n %s route replace %s via 10.77.0.2 dev wr0", l.NS0, l.Route0())
-		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
-			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
+		}, want: append(all("A->B", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to nsdcz-x"),
+			all("B->A", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "it was seen leaving on wr0")...)},
 		{name: "wrong route into a dummy", record: true, break_: func(t *testing.T, l topology.Lab) {
 			t.Logf("the interface that loses packets: %s", sinkInterface(t, l.NS0, "wr0"))
 			shf(t, "ip -n %s link set wr0 up && ip -n %[1]s route replace %s dev wr0", l.NS0, l.Route0())
-		}, want: append(all("A->B", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to no namespace nsdump knows, not by V0, whose peer is in B:"),
-			all("B->A", CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
+		}, want: append(all("A->B", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "leaves by wr0, which leads to no namespace nsdump knows, not by V0, whose peer is in B:"),
+			all("B->A", facts.CauseWrongRoute, "A", "ip -n A route replace SUBNET1 dev V0", "route to SUBNET1HOST")...)},
 		{name: "blackhole route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s route replace blackhole %s", l.NS0, l.Route0())
-		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `route to SUBNET1HOST is "blackhole SUBNET1"`),
-			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `its route there is "blackhole SUBNET1"`)...)},
+		}, want: append(all("A->B", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `route to SUBNET1HOST is "blackhole SUBNET1"`),
+			all("B->A", facts.CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `its route there is "blackhole SUBNET1"`)...)},
 		{name: "unreachable route to B's subnet", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s route replace unreachable %s", l.NS0, l.Route0())
-		}, want: append(all("A->B", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1" (RTNETLINK answers: No route to host)`),
-			all("B->A", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1"`)...)},
+		}, want: append(all("A->B", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1" (RTNETLINK answers: No route to host)`),
+			all("B->A", facts.CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", `"unreachable SUBNET1"`)...)},
 		{name: "prohibit host route back to A in B", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s route add prohibit %s", l.NS1, l.Addr0.Addr())
-		}, want: append(all("B->A", CauseNoRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `"prohibit SUBNET0HOST/32"`),
-			all("A->B", CauseNoReturnRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `its route there is "prohibit SUBNET0HOST/32"`)...)},
+		}, want: append(all("B->A", facts.CauseNoRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `"prohibit SUBNET0HOST/32"`),
+			all("A->B", facts.CauseNoReturnRoute, "B", "ip -n B route del prohibit SUBNET0HOST/32 && ip -n B route replace SUBNET0 dev V1", `its route there is "prohibit SUBNET0HOST/32"`)...)},
 	}
 	runCauses(t, cases)
 }
@@ -189,28 +190,28 @@ func TestRejectCauses(t *testing.T) {
 	cases := []causeCase{
 		{name: "tcp reset", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "%s", rule(l.NS1, "inet", "tcp dport 7096 reject with tcp reset"))
-		}, want: []want{{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "a reset came back, seen at B/V1 Out"}}},
+		}, want: []want{{"A->B", "tcp", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "a reset came back, seen at B/V1 Out"}}},
 		{name: "icmp admin-prohibited", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "%s", rule(l.NS1, "ip", "ip saddr "+l.Addr0.Addr().String()+" ct state new reject with icmp type admin-prohibited"))
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter ("},
-			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter"},
+			{"A->B", "icmp-echo", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter ("},
+			{"A->B", "tcp", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "ip"), "sent ICMP communication prohibited by filter"},
 		}},
 		{name: "icmp port-unreachable (plain reject)", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "%s", rule(l.NS1, "inet", "ip saddr "+l.Addr0.Addr().String()+" ct state new reject"))
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
-			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
+			{"A->B", "icmp-echo", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
+			{"A->B", "tcp", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "inet"), "port unreachable"},
 		}},
 		{name: "ip6 admin-prohibited", six: true, break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "%s", rule(l.NS1, "ip6", "ip6 saddr "+l.Addr0.Addr().String()+" ct state new reject with icmpv6 type admin-prohibited"))
 		}, want: []want{
-			{"A->B", "icmp6-echo", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited ("},
-			{"A->B", "tcp", CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited"},
+			{"A->B", "icmp6-echo", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited ("},
+			{"A->B", "tcp", facts.CauseRejected, "B", fmt.Sprintf(deleteRule, "ip6"), "sent ICMPv6 unreachable: administratively prohibited"},
 		}},
 		{name: "ip6 tcp reset in the sender's output", six: true, break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s nft 'add table inet czr; add chain inet czr out { type filter hook output priority 0; }; add rule inet czr out ip6 daddr %s tcp dport 7096 reject with tcp reset'", l.NS0, l.Addr1.Addr())
-		}, want: []want{{"A->B", "tcp", CauseRejected, "A", "ip netns exec A nft delete rule inet czr out handle ", "reset"}}},
+		}, want: []want{{"A->B", "tcp", facts.CauseRejected, "A", "ip netns exec A nft delete rule inet czr out handle ", "reset"}}},
 	}
 	runCauses(t, cases)
 }
@@ -220,10 +221,10 @@ func TestMTUCauses(t *testing.T) {
 	cases := []causeCase{
 		{name: "veth ends at 9000 and 1500", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s link set %s mtu 9000", l.NS1, l.Veth1)
-		}, want: []want{{"B->A", KindMTU, CauseMTU, "B", "ip -n B link set V1 mtu 1500", "B/V1 has 9000, A/V0 has 1500; 0/3 replies to 9000-byte echo requests with DF"}}},
+		}, want: []want{{"B->A", facts.KindMTU, facts.CauseMTU, "B", "ip -n B link set V1 mtu 1500", "B/V1 has 9000, A/V0 has 1500; 0/3 replies to 9000-byte echo requests with DF"}}},
 		{name: "ip6: veth ends at 1500 and 9000", six: true, break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip -n %s link set %s mtu 9000", l.NS0, l.Veth0)
-		}, want: []want{{"A->B", KindMTU, CauseMTU, "A", "ip -n A link set V0 mtu 1500", "A/V0 has 9000, B/V1 has 1500; 0/"}}},
+		}, want: []want{{"A->B", facts.KindMTU, facts.CauseMTU, "A", "ip -n A link set V0 mtu 1500", "A/V0 has 9000, B/V1 has 1500; 0/"}}},
 	}
 	runCauses(t, cases)
 }
@@ -235,7 +236,7 @@ func TestMTUProbeHealthy(t *testing.T) {
 	res := traceLab(t, l, Config{})
 	n := 0
 	for _, p := range res.Probes {
-		if p.Kind == KindMTU {
+		if p.Kind == facts.KindMTU {
 			n++
 			if !p.OK || !strings.Contains(p.Detail, "3/3 replies to 1500-byte echo requests with DF") {
 				t.Errorf("%s mtu: %s (%s)", p.Direction, p.Cause, p.Detail)
@@ -251,8 +252,8 @@ func TestIptablesCauses(t *testing.T) {
 	labtest.RequireRoot(t)
 	all := func(fix, detail string) []want {
 		return []want{
-			{"A->B", "icmp-echo", CauseDropped, "B", fix, detail}, {"A->B", "tcp", CauseDropped, "B", fix, detail},
-			{"B->A", "icmp-echo", CauseDropped, "B", fix, detail}, {"B->A", "tcp", CauseDropped, "B", fix, detail},
+			{"A->B", "icmp-echo", facts.CauseDropped, "B", fix, detail}, {"A->B", "tcp", facts.CauseDropped, "B", fix, detail},
+			{"B->A", "icmp-echo", facts.CauseDropped, "B", fix, detail}, {"B->A", "tcp", facts.CauseDropped, "B", fix, detail},
 		}
 	}
 	cases := []causeCase{
@@ -269,7 +270,7 @@ func TestIptablesCauses(t *testing.T) {
 		{name: "iptables (nf_tables) drop of the probe's port", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables -A INPUT -p tcp --dport 22 -j DROP", l.NS1) // matches no probe
 			shf(t, "ip netns exec %s iptables -A INPUT -s %s -p tcp --dport 7096 -j DROP", l.NS1, l.Addr0.Addr())
-		}, want: []want{{"A->B", "tcp", CauseDropped, "B", "ip netns exec B iptables -t filter -D INPUT -s SUBNET0HOST/32 -p tcp -m tcp --dport 7096 -j DROP",
+		}, want: []want{{"A->B", "tcp", facts.CauseDropped, "B", "ip netns exec B iptables -t filter -D INPUT -s SUBNET0HOST/32 -p tcp -m tcp --dport 7096 -j DROP",
 			// The kernel's nftables trace names the rule as iptables writes it.
 			`by "iptables -t filter -A INPUT -s SUBNET0HOST/32 -p tcp -m tcp --dport 7096 -j DROP"`}}},
 	}
@@ -324,10 +325,10 @@ func TestAddressConflict(t *testing.T) {
 	var fixes []string
 	for _, p := range res.Probes {
 		t.Logf("%s %s: ok=%v %s in %s, fix %q: %s", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace, p.Fix, p.Detail)
-		if p.Kind == KindMTU {
+		if p.Kind == facts.KindMTU {
 			continue
 		}
-		if p.OK || p.Cause != CauseConflict || p.Namespace != ns["c"] || !strings.Contains(p.Detail, cMAC) || !strings.Contains(p.Detail, ns["c"]+"/c0") {
+		if p.OK || p.Cause != facts.CauseConflict || p.Namespace != ns["c"] || !strings.Contains(p.Detail, cMAC) || !strings.Contains(p.Detail, ns["c"]+"/c0") {
 			t.Errorf("%s %s: ok=%v %s in %s: %s; want address-conflict in %s naming %s", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace, p.Detail, ns["c"], cMAC)
 		}
 		if p.Fix != "" && !slices.Contains(fixes, p.Fix) {
@@ -361,7 +362,7 @@ func TestNeighborCauses(t *testing.T) {
 	runCauses(t, []causeCase{{name: "ARP off on the veth in B", record: true, break_: func(t *testing.T, l topology.Lab) {
 		shf(t, "ip -n %s link set dev %s arp off", l.NS1, l.Veth1)
 	}, want: []want{
-		{"A->B", "icmp-echo", CauseNeighbor, "B", fix, detail}, {"A->B", "tcp", CauseNeighbor, "B", fix, detail},
-		{"B->A", "icmp-echo", CauseNeighbor, "B", fix, detail}, {"B->A", "tcp", CauseNeighbor, "B", fix, detail},
+		{"A->B", "icmp-echo", facts.CauseNeighbor, "B", fix, detail}, {"A->B", "tcp", facts.CauseNeighbor, "B", fix, detail},
+		{"B->A", "icmp-echo", facts.CauseNeighbor, "B", fix, detail}, {"B->A", "tcp", facts.CauseNeighbor, "B", fix, detail},
 	}}})
 }

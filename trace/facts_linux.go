@@ -11,6 +11,8 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 	"golang.org/x/sys/unix"
 )
@@ -27,7 +29,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	tr := decode.NewTracker(res.Points)
 	// A request and its answer across MaxHops namespaces are seen 4 times
 	// per link; retransmissions and the kernel's drops come on top.
-	tr.Sightings = 8 * MaxHops
+	tr.Sightings = 8 * facts.MaxHops
 	d := decode.NewDecoder()
 	var p decode.Packet
 	for i, f := range res.Frames {
@@ -59,7 +61,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 			f.Namespaces = append(f.Namespaces, st)
 		}
 	}
-	var gaps []Gap
+	var gaps []facts.Gap
 	f.After, gaps = afterStates(a.name, b.name)
 	f.Gaps = append(f.Gaps, gaps...)
 	f.Kernel, gaps = gatherKernel(names, runs, runs[0].cfg.Port)
@@ -67,7 +69,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	f.Counters = grownCounters(a, b)
 	for _, s := range []*side{a, b} {
 		if s.countersErr != nil {
-			f.Gaps = append(f.Gaps, Gap{What: GapCounters, Namespace: s.name, Error: s.countersErr.Error()})
+			f.Gaps = append(f.Gaps, facts.Gap{What: facts.GapCounters, Namespace: s.name, Error: s.countersErr.Error()})
 		}
 	}
 	f.Resolutions = resolutions(res.Report.Exchanges)
@@ -77,7 +79,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	for _, r := range runs {
 		routeGets := r.routeGets()
-		for _, kind := range []string{r.echoKind(), decode.KindTCPConn, KindMTU} {
+		for _, kind := range []string{r.echoKind(), decode.KindTCPConn, facts.KindMTU} {
 			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
 			if !ok {
 				continue
@@ -105,14 +107,14 @@ func pathNames(a, b *side, runs []*run) []string {
 
 // neighbours are the namespaces behind the bridge ports and veth peers
 // the two ends reach, read now: where an impostor may sit.
-func neighbours(ends ...*topology.NamespaceState) []*topology.NamespaceState {
-	var out []*topology.NamespaceState
+func neighbours(ends ...*nsstate.NamespaceState) []*nsstate.NamespaceState {
+	var out []*nsstate.NamespaceState
 	seen := map[string]bool{}
 	for _, e := range ends {
 		seen[e.Name] = true
 	}
-	var visit func(st *topology.NamespaceState, depth int)
-	visit = func(st *topology.NamespaceState, depth int) {
+	var visit func(st *nsstate.NamespaceState, depth int)
+	visit = func(st *nsstate.NamespaceState, depth int) {
 		for _, l := range st.Links {
 			if l.Peer == nil || l.Peer.Namespace == "" || seen[l.Peer.Namespace] || depth > 2 {
 				continue
@@ -135,8 +137,8 @@ func neighbours(ends ...*topology.NamespaceState) []*topology.NamespaceState {
 // grownCounters are the ends' drop and error counters that grew while the
 // probes ran ("TcpExt:IPReversePathFilter +3"), the kernel's own word on
 // where packets went; in name order.
-func grownCounters(a, b *side) []Counter {
-	var out []Counter
+func grownCounters(a, b *side) []facts.Counter {
+	var out []facts.Counter
 	for _, s := range []*side{a, b} {
 		var names []string
 		for k := range s.after {
@@ -145,8 +147,8 @@ func grownCounters(a, b *side) []Counter {
 		slices.Sort(names)
 		for _, k := range names {
 			after, before := s.after[k], s.before[k]
-			if IsDropCounter(k[strings.Index(k, ":")+1:]) && after > before {
-				out = append(out, Counter{Namespace: s.name, Name: k, Grew: after - before})
+			if judge.IsDropCounter(k[strings.Index(k, ":")+1:]) && after > before {
+				out = append(out, facts.Counter{Namespace: s.name, Name: k, Grew: after - before})
 			}
 		}
 	}
@@ -155,8 +157,8 @@ func grownCounters(a, b *side) []Counter {
 
 // resolutions are the neighbour resolutions the captures saw, each
 // sighting once.
-func resolutions(exchanges []*decode.Exchange) []Resolution {
-	var out []Resolution
+func resolutions(exchanges []*decode.Exchange) []facts.Resolution {
+	var out []facts.Resolution
 	for _, ex := range exchanges {
 		ask := ""
 		switch ex.Kind {
@@ -173,7 +175,7 @@ func resolutions(exchanges []*decode.Exchange) []Resolution {
 		}
 		for _, s := range ex.Seen {
 			if sight, ok := sightOf(s); ok && s.What == ask {
-				if r := (Resolution{Target: target, Unanswered: ex.Status == decode.StatusUnanswered, Sight: sight}); !slices.Contains(out, r) {
+				if r := (facts.Resolution{Target: target, Unanswered: ex.Status == decode.StatusUnanswered, Sight: sight}); !slices.Contains(out, r) {
 					out = append(out, r)
 				}
 			}
@@ -185,10 +187,10 @@ func resolutions(exchanges []*decode.Exchange) []Resolution {
 // routeGets are the lookups r's verdicts may show, made now: in its
 // destination the route back to the source, in every other namespace of
 // its paths the route to the destination.
-func (r *run) routeGets() []Lookup {
-	var out []Lookup
+func (r *run) routeGets() []facts.Lookup {
+	var out []facts.Lookup
 	var names []string
-	for _, h := range append(append([]Hop{{Namespace: r.from.name}, {Namespace: r.to.name}}, r.path...), r.backPath...) {
+	for _, h := range append(append([]facts.Hop{{Namespace: r.from.name}, {Namespace: r.to.name}}, r.path...), r.backPath...) {
 		if !slices.Contains(names, h.Namespace) {
 			names = append(names, h.Namespace)
 		}
@@ -242,11 +244,11 @@ func (r *run) srcAddr() netip.Addr {
 }
 
 // socketError types what a probe's socket returned.
-func socketError(err error) SocketError {
+func socketError(err error) facts.SocketError {
 	if err == nil {
-		return SocketError{}
+		return facts.SocketError{}
 	}
-	e := SocketError{Text: err.Error()}
+	e := facts.SocketError{Text: err.Error()}
 	var errno unix.Errno
 	if errors.As(err, &errno) {
 		e.Errno = unix.ErrnoName(errno)
@@ -256,21 +258,21 @@ func socketError(err error) SocketError {
 
 // probe is one probe of r as shown (what it sent and got, where it was
 // seen) and its facts; ok is false for an mtu probe that was not sent.
-func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFacts, bool) {
+func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, facts.ProbeFacts, bool) {
 	src := r.srcAddr()
 	pr := Probe{Direction: r.direction(), Kind: kind, Family: r.fam}
-	pf := ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, From: r.from.name, To: r.to.name,
-		Path: r.path, Back: r.backPath, PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []Sight{}, AnswerSeen: []Sight{}}
+	pf := facts.ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, From: r.from.name, To: r.to.name,
+		Path: r.path, Back: r.backPath, PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []facts.Sight{}, AnswerSeen: []facts.Sight{}}
 	proto := "icmp"
 	if r.fam == 6 {
 		proto = "ipv6-icmp"
 	}
-	pf.Request = Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
+	pf.Request = facts.Packet{Family: r.fam, Proto: proto, Src: src, Dst: r.dst, ICMPType: "echo-request"}
 	id, ok := r.socketFacts(kind, src, &pr, &pf, exchanges)
 	if !ok {
 		return pr, pf, false
 	}
-	pf.Answer = Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
+	pf.Answer = facts.Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
 	for _, ex := range exchanges {
 		req, ans, ok := r.roles(kind, ex, src, id)
 		if !ok {
@@ -284,13 +286,13 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, ProbeFact
 
 // socketFacts fills in what the probe's socket said, and returns the echo
 // id its packets carry; false for an mtu probe that did not run.
-func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *ProbeFacts, exchanges []*decode.Exchange) (uint16, bool) {
+func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *facts.ProbeFacts, exchanges []*decode.Exchange) (uint16, bool) {
 	id := r.echo.ID
 	switch kind {
 	case decode.KindTCPConn:
-		pf.Request = Packet{Family: r.fam, Proto: "tcp", Src: src, Dst: r.dst, SPort: r.tcp.LocalPort, DPort: r.cfg.Port}
+		pf.Request = facts.Packet{Family: r.fam, Proto: "tcp", Src: src, Dst: r.dst, SPort: r.tcp.LocalPort, DPort: r.cfg.Port}
 		pf.OK = r.tcpOK()
-		pf.Socket = SocketFacts{ConnErr: socketError(r.tcp.Err), Connected: r.tcp.Connected, Listener: r.existing}
+		pf.Socket = facts.SocketFacts{ConnErr: socketError(r.tcp.Err), Connected: r.tcp.Connected, Listener: r.existing}
 		if r.listener != nil {
 			pf.Socket.Delivered = ptr(r.arrived)
 		}
@@ -298,19 +300,19 @@ func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *ProbeFacts
 		if pf.OK {
 			pr.RTTms = ptr(float64(r.tcp.RTT.Microseconds()) / 1000)
 		}
-	case KindMTU:
+	case facts.KindMTU:
 		if r.mtu.size == 0 || !r.echoOK() {
 			return 0, false
 		}
 		id = r.mtu.echo.ID
 		pf.OK = len(r.mtu.echo.Replies) == r.cfg.Count
-		pf.Socket = SocketFacts{Count: r.cfg.Count, Sent: r.mtu.echo.Sent, Received: len(r.mtu.echo.Replies),
+		pf.Socket = facts.SocketFacts{Count: r.cfg.Count, Sent: r.mtu.echo.Sent, Received: len(r.mtu.echo.Replies),
 			SendErr: socketError(r.mtu.echo.SendErr), ICMPErr: r.mtu.echo.ICMPErr}
 		pf.MTU = r.mtuFacts(exchanges)
 		pr.Sent, pr.Received = pf.Socket.Count, pf.Socket.Received
 	default:
 		pf.OK = r.echoOK()
-		pf.Socket = SocketFacts{Count: r.cfg.Count, Sent: r.echo.Sent, Received: len(r.echo.Replies),
+		pf.Socket = facts.SocketFacts{Count: r.cfg.Count, Sent: r.echo.Sent, Received: len(r.echo.Replies),
 			SendErr: socketError(r.echo.SendErr), ICMPErr: r.echo.ICMPErr}
 		pr.Sent, pr.Received = r.echo.Sent, len(r.echo.Replies)
 		if pf.OK {
@@ -345,13 +347,13 @@ func (r *run) roles(kind string, ex *decode.Exchange, src netip.Addr, id uint16)
 // seeExchange adds to pf where the probe's exchange ex was seen: its
 // request and answer at each capture point, the kernel's drops, and the
 // ICMP errors about it.
-func seeExchange(pf *ProbeFacts, kind string, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
+func seeExchange(pf *facts.ProbeFacts, kind string, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
 	for _, s := range ex.Seen {
 		sight, ok := sightOf(s)
 		switch {
 		case !s.Drop.IsZero():
 			ns, _ := capture.DropsNamespace(s.Point)
-			kd := KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
+			kd := facts.KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
 				What: decode.PacketNoun(kind, s.What)}
 			kd.Stray = judge.Stray(*pf, kd)
 			pf.Drops = append(pf.Drops, kd)
@@ -367,7 +369,7 @@ func seeExchange(pf *ProbeFacts, kind string, ex *decode.Exchange, req, ans func
 	}
 	for _, e := range ex.Errors {
 		from, _ := netip.ParseAddr(e.From)
-		is := ICMPSeen{From: from, Type: e.Type, Code: e.Code, Text: e.Text}
+		is := facts.ICMPSeen{From: from, Type: e.Type, Code: e.Code, Text: e.Text}
 		for _, s := range ex.Seen {
 			if sight, ok := sightOf(s); ok && s.What == e.Text {
 				is.Seen = append(is.Seen, sight)
@@ -388,8 +390,8 @@ func (r *run) ownTCP(ex *decode.Exchange, src netip.Addr) bool {
 
 // mtuFacts is what the mtu probe was sized by, and where its large
 // requests went.
-func (r *run) mtuFacts(exchanges []*decode.Exchange) *MTUFacts {
-	m := &MTUFacts{Dev: r.mtu.dev, MTU: r.mtu.size, PathMTU: r.mtu.echo.PathMTU, Cached: r.mtu.cached, LastSeen: r.from.name}
+func (r *run) mtuFacts(exchanges []*decode.Exchange) *facts.MTUFacts {
+	m := &facts.MTUFacts{Dev: r.mtu.dev, MTU: r.mtu.size, PathMTU: r.mtu.echo.PathMTU, Cached: r.mtu.cached, LastSeen: r.from.name}
 	if err := r.mtu.echo.SendErr; err != nil {
 		m.SendErr = err.Error()
 	}
@@ -478,18 +480,18 @@ func ptr[T any](v T) *T { return &v }
 
 // sightOf splits a sighting's capture point NS/IFACE (NS may itself be a
 // path) into a Sight.
-func sightOf(s decode.Sighting) (Sight, bool) {
+func sightOf(s decode.Sighting) (facts.Sight, bool) {
 	i := strings.LastIndex(s.Point, "/")
 	if i <= 0 || !s.Drop.IsZero() {
-		return Sight{}, false
+		return facts.Sight{}, false
 	}
-	d := DirIn
+	d := facts.DirIn
 	switch s.Dir {
 	case "In":
 	case "Out":
-		d = DirOut
+		d = facts.DirOut
 	default:
-		return Sight{}, false
+		return facts.Sight{}, false
 	}
-	return Sight{Namespace: s.Point[:i], Iface: s.Point[i+1:], Dir: d}, true
+	return facts.Sight{Namespace: s.Point[:i], Iface: s.Point[i+1:], Dir: d}, true
 }

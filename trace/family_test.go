@@ -11,6 +11,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // sixLab is a test lab with IPv6 prefixes: IPv6 only, or both families.
@@ -91,13 +92,13 @@ func TestTraceIPv6(t *testing.T) {
 			fixB := fmt.Sprintf("ip -n %s -6 route replace %s dev %s", l.NS1, v6a.Masked(), l.Veth1)
 
 			res := trace() // no routes at all
-			check(res, ab, CauseNoRoute, l.NS0, fixA)
-			check(res, ba, CauseNoRoute, l.NS1, fixB)
+			check(res, ab, facts.CauseNoRoute, l.NS0, fixA)
+			check(res, ba, facts.CauseNoRoute, l.NS1, fixB)
 
 			apply(t, fixA) // a route in A only: B has no return route
 			res = trace()
-			check(res, ab, CauseNoReturnRoute, l.NS1, fixB)
-			check(res, ba, CauseNoRoute, l.NS1, fixB)
+			check(res, ab, facts.CauseNoReturnRoute, l.NS1, fixB)
+			check(res, ba, facts.CauseNoRoute, l.NS1, fixB)
 
 			apply(t, fixB)
 			if dual {
@@ -152,7 +153,7 @@ func TestAddressChoice(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := probeOf(res, l.NS0+"->"+l.NS1, "icmp-echo", 4); p == nil || p.Cause != CauseNoRoute {
+	if p := probeOf(res, l.NS0+"->"+l.NS1, "icmp-echo", 4); p == nil || p.Cause != facts.CauseNoRoute {
 		t.Errorf("--to %s: %+v, want no-route", l.Addr1.Addr(), p)
 	}
 	// --from an address A does not have is refused.

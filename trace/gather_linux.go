@@ -7,14 +7,17 @@ import (
 	"sync"
 
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/judge"
 )
 
 // gatherAllRules reads the nftables rules of every namespace (at once)
 // and the iptables-legacy rules of the ends, with what it could not read.
-func gatherAllRules(names, ends []string) ([]Rule, []Gap) {
+func gatherAllRules(names, ends []string) ([]facts.Rule, []facts.Gap) {
 	type got struct {
-		rules []Rule
-		gaps  []Gap
+		rules []facts.Rule
+		gaps  []facts.Gap
 	}
 	all := make([]got, len(names)+len(ends))
 	var wg sync.WaitGroup
@@ -27,8 +30,8 @@ func gatherAllRules(names, ends []string) ([]Rule, []Gap) {
 		go func() { defer wg.Done(); all[len(names)+i].rules, all[len(names)+i].gaps = gatherLegacy(ns) }()
 	}
 	wg.Wait()
-	var rules []Rule
-	var gaps []Gap
+	var rules []facts.Rule
+	var gaps []facts.Gap
 	for _, g := range all {
 		rules, gaps = append(rules, g.rules...), append(gaps, g.gaps...)
 	}
@@ -37,14 +40,14 @@ func gatherAllRules(names, ends []string) ([]Rule, []Gap) {
 
 // gatherRules reads the nftables ruleset of ns (every family); what keeps
 // it from reading them (nft missing, refused, unreadable output) is a gap.
-func gatherRules(ns string) ([]Rule, []Gap) {
+func gatherRules(ns string) ([]facts.Rule, []facts.Gap) {
 	js, err := outputIn(ns, "nft", "-j", "list", "ruleset")
 	if err != nil {
-		return nil, []Gap{{What: GapNftables, Namespace: ns, Error: runError(err)}}
+		return nil, []facts.Gap{{What: facts.GapNftables, Namespace: ns, Error: runError(err)}}
 	}
-	rules, err := ParseRuleset(ns, js)
+	rules, err := judge.ParseRuleset(ns, js)
 	if err != nil {
-		return rules, []Gap{{What: GapNftables, Namespace: ns, Error: err.Error()}}
+		return rules, []facts.Gap{{What: facts.GapNftables, Namespace: ns, Error: err.Error()}}
 	}
 	return rules, nil
 }
@@ -52,19 +55,19 @@ func gatherRules(ns string) ([]Rule, []Gap) {
 // gatherLegacy reads the iptables-legacy rules of ns, both families. A
 // host without the legacy tools has no legacy rules (nothing could have
 // added them): no gap; any other failure is one.
-func gatherLegacy(ns string) ([]Rule, []Gap) {
-	var out []Rule
-	var gaps []Gap
+func gatherLegacy(ns string) ([]facts.Rule, []facts.Gap) {
+	var out []facts.Rule
+	var gaps []facts.Gap
 	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
 		if _, err := exec.LookPath(c.tool); err != nil {
 			continue
 		}
 		text, err := outputIn(ns, c.tool)
 		if err != nil {
-			gaps = append(gaps, Gap{What: GapLegacy, Namespace: ns, Error: c.tool + ": " + runError(err)})
+			gaps = append(gaps, facts.Gap{What: facts.GapLegacy, Namespace: ns, Error: c.tool + ": " + runError(err)})
 			continue
 		}
-		out = append(out, ParseIptablesSave(ns, c.family, string(text))...)
+		out = append(out, judge.ParseIptablesSave(ns, c.family, string(text))...)
 	}
 	return out, gaps
 }
@@ -95,13 +98,13 @@ func outputIn(ns, prog string, args ...string) ([]byte, error) {
 
 // afterStates reads the two ends now, then the namespaces behind their
 // veth peers and bridge ports; an end it cannot read is a gap.
-func afterStates(a, b string) ([]*topology.NamespaceState, []Gap) {
-	var out []*topology.NamespaceState
-	var gaps []Gap
+func afterStates(a, b string) ([]*nsstate.NamespaceState, []facts.Gap) {
+	var out []*nsstate.NamespaceState
+	var gaps []facts.Gap
 	for _, ns := range []string{a, b} {
 		st, err := topology.GatherState(ns)
 		if err != nil {
-			gaps = append(gaps, Gap{What: GapLinkState, Namespace: ns, Error: err.Error()})
+			gaps = append(gaps, facts.Gap{What: facts.GapLinkState, Namespace: ns, Error: err.Error()})
 			continue
 		}
 		out = append(out, st)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/internal/labtest"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestGatherRulesGap: without nft, a namespace's nftables rules are a gap
@@ -32,7 +33,7 @@ func TestGatherRulesGap(t *testing.T) {
 		t.Fatalf("without nft: %d rules, gaps %+v; want one gap", len(rules), gaps)
 	}
 	g := gaps[0]
-	if g.What != GapNftables || g.Namespace != u.Spec() || !strings.Contains(g.Error, "nft") {
+	if g.What != facts.GapNftables || g.Namespace != u.Spec() || !strings.Contains(g.Error, "nft") {
 		t.Errorf("gap %+v, want nftables rules in %s naming nft", g, u.Spec())
 	}
 	if s := g.String(); !strings.HasPrefix(s, "could not list nftables rules in "+u.Spec()+": ") {

@@ -2,6 +2,8 @@ package trace
 
 import (
 	"testing"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestHopFaultMatrix: faults that only a path through a router (or a
@@ -40,20 +42,20 @@ func TestHopFaultMatrix(t *testing.T) {
 		// namespace whose MTU is smaller and the one where the error dies
 		// are the same, M, and deleting its rule restores discovery.
 		{name: "router smaller MTU and frag-needed dropped in the router", kind: "router", break_: dropICMPUnreachable("M", "output"),
-			want: []pathWant{{"A->B", KindMTU, CauseMTU, "M", []string{"M/pb has MTU 1280, less than the 1500-byte packets with DF A sends on a0",
+			want: []pathWant{{"A->B", facts.KindMTU, facts.CauseMTU, "M", []string{"M/pb has MTU 1280, less than the 1500-byte packets with DF A sends on a0",
 				"frag-needed", `"icmp type destination-unreachable drop" (inet pmx c handle 3, hook output) in M`, "path-MTU black hole"}}}},
 		// A host firewall in A drops it on the way in: the error dies in A,
 		// so A is blamed (its rule is what to change), the MTUs named.
 		{name: "router smaller MTU and frag-needed dropped in the sender", kind: "router", break_: dropICMPUnreachable("A", "input"),
-			want: []pathWant{{"A->B", KindMTU, CauseMTU, "A", []string{"M/pb has MTU 1280", "1500-byte packets with DF A sends on a0",
+			want: []pathWant{{"A->B", facts.KindMTU, facts.CauseMTU, "A", []string{"M/pb has MTU 1280", "1500-byte packets with DF A sends on a0",
 				"(inet pmx c handle 3, hook input) in A", "path-MTU black hole"}}}},
 		{name: "router ARP off on the veth in B", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.B, "ip", "link", "set", "dev", "b0", "arp", "off")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNeighbor, "B", []string{"entered M on pa, never left M", "ARP is off on b0 in B (the NOARP flag)"}},
-			{"A->B", "tcp", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
-			{"B->A", "icmp-echo", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
-			{"B->A", "tcp", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"A->B", "icmp-echo", facts.CauseNeighbor, "B", []string{"entered M on pa, never left M", "ARP is off on b0 in B (the NOARP flag)"}},
+			{"A->B", "tcp", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"B->A", "icmp-echo", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"B->A", "tcp", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
 		}},
 		// On a bridge: A's ARP crosses the bridge to B, which ignores it;
 		// B's frames carry its own MAC as destination, which the bridge
@@ -61,18 +63,18 @@ func TestHopFaultMatrix(t *testing.T) {
 		{name: "bridge ARP off on the veth in B", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.B, "ip", "link", "set", "dev", "b0", "arp", "off")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNeighbor, "B", []string{"the neighbour resolution left A on a0", "entered B on b0", "ARP is off on b0 in B"}},
-			{"A->B", "tcp", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
-			{"B->A", "icmp-echo", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
-			{"B->A", "tcp", CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"A->B", "icmp-echo", facts.CauseNeighbor, "B", []string{"the neighbour resolution left A on a0", "entered B on b0", "ARP is off on b0 in B"}},
+			{"A->B", "tcp", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"B->A", "icmp-echo", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
+			{"B->A", "tcp", facts.CauseNeighbor, "B", []string{"ARP is off on b0 in B"}},
 		}},
 		{name: "router ARP off on its port toward B", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "ip", "link", "set", "dev", "pb", "arp", "off")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNeighbor, "M", []string{"ARP is off on pb in M (the NOARP flag)"}},
-			{"A->B", "tcp", CauseNeighbor, "M", []string{"ARP is off on pb in M"}},
-			{"B->A", "icmp-echo", CauseNeighbor, "M", []string{"the neighbour resolution left B on b0, entered M on pb", "ARP is off on pb in M"}},
-			{"B->A", "tcp", CauseNeighbor, "M", []string{"ARP is off on pb in M"}},
+			{"A->B", "icmp-echo", facts.CauseNeighbor, "M", []string{"ARP is off on pb in M (the NOARP flag)"}},
+			{"A->B", "tcp", facts.CauseNeighbor, "M", []string{"ARP is off on pb in M"}},
+			{"B->A", "icmp-echo", facts.CauseNeighbor, "M", []string{"the neighbour resolution left B on b0, entered M on pb", "ARP is off on pb in M"}},
+			{"B->A", "tcp", facts.CauseNeighbor, "M", []string{"ARP is off on pb in M"}},
 		}},
 		// B's firewall drops ARP both ways, so nobody ever learns B's MAC
 		// (dropping only B's input would let M learn it from B's own
@@ -85,11 +87,11 @@ func TestHopFaultMatrix(t *testing.T) {
 			tp.in(t, tp.B, "nft", "add rule arp pmx in drop")
 			tp.in(t, tp.B, "nft", "add rule arp pmx out drop")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNeighbor, "B", []string{"entered M on pa, never left M", "M's neighbour entry for 10.96.2.2 on pb is",
+			{"A->B", "icmp-echo", facts.CauseNeighbor, "B", []string{"entered M on pa, never left M", "M's neighbour entry for 10.96.2.2 on pb is",
 				"which holds 10.96.2.2, drops ARP", "(arp pmx in handle 3, hook input) in B"}},
-			{"A->B", "tcp", CauseNeighbor, "B", []string{"M's neighbour entry for 10.96.2.2 on pb is"}},
-			{"B->A", "icmp-echo", CauseNeighbor, "B", []string{"nothing left B on b0", "B's neighbour entry for 10.96.2.1 on b0 is", "(arp pmx out handle 4, hook output) in B"}},
-			{"B->A", "tcp", CauseNeighbor, "B", []string{"B's neighbour entry for 10.96.2.1 on b0 is"}},
+			{"A->B", "tcp", facts.CauseNeighbor, "B", []string{"M's neighbour entry for 10.96.2.2 on pb is"}},
+			{"B->A", "icmp-echo", facts.CauseNeighbor, "B", []string{"nothing left B on b0", "B's neighbour entry for 10.96.2.1 on b0 is", "(arp pmx out handle 4, hook output) in B"}},
+			{"B->A", "tcp", facts.CauseNeighbor, "B", []string{"B's neighbour entry for 10.96.2.1 on b0 is"}},
 		}},
 		// The router's own firewall drops ARP on its port toward B, both
 		// ways (dropping only its requests would let it learn B's MAC from
@@ -102,11 +104,11 @@ func TestHopFaultMatrix(t *testing.T) {
 			tp.in(t, tp.M, "nft", `add rule arp pmx in iifname "pb" drop`)
 			tp.in(t, tp.M, "nft", `add rule arp pmx out oifname "pb" drop`)
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNeighbor, "M", []string{"entered M on pa, never left M", "M's neighbour entry for 10.96.2.2 on pb is",
+			{"A->B", "icmp-echo", facts.CauseNeighbor, "M", []string{"entered M on pa, never left M", "M's neighbour entry for 10.96.2.2 on pb is",
 				"drops its own ARP", "(arp pmx out handle 4, hook output) in M"}},
-			{"A->B", "tcp", CauseNeighbor, "M", []string{"M's neighbour entry for 10.96.2.2 on pb is"}},
-			{"B->A", "icmp-echo", CauseNeighbor, "M", []string{"the neighbour resolution left B on b0, entered M on pb, which never answered", "M drops ARP", "(arp pmx in handle 3, hook input) in M"}},
-			{"B->A", "tcp", CauseNeighbor, "M", []string{"M drops ARP"}},
+			{"A->B", "tcp", facts.CauseNeighbor, "M", []string{"M's neighbour entry for 10.96.2.2 on pb is"}},
+			{"B->A", "icmp-echo", facts.CauseNeighbor, "M", []string{"the neighbour resolution left B on b0, entered M on pb, which never answered", "M drops ARP", "(arp pmx in handle 3, hook input) in M"}},
+			{"B->A", "tcp", facts.CauseNeighbor, "M", []string{"M drops ARP"}},
 		}},
 		// A second link between A and M (a1 10.96.4.2 - pa1 10.96.4.1), and
 		// M's route to A's address through it: M sends to A by pa1 what
@@ -121,10 +123,10 @@ func TestHopFaultMatrix(t *testing.T) {
 			tp.in(t, tp.M, "ip", "route", "add", tp.addrA+"/32", "via", "10.96.4.2", "dev", "pa1")
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"the neighbour resolution left A on a0, entered M on pa, which never answered", "reverse-path filtering (rp_filter) in M"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"rp_filter"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"entered A on a1; the answer's neighbour resolution left A on a0, entered M on pa", "rp_filter"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"rp_filter"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"the neighbour resolution left A on a0, entered M on pa, which never answered", "reverse-path filtering (rp_filter) in M"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"rp_filter"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"entered A on a1; the answer's neighbour resolution left A on a0, entered M on pa", "rp_filter"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"rp_filter"}},
 		}},
 	}
 	for _, tt := range tests {

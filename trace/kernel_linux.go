@@ -8,6 +8,7 @@ import (
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/drops"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
 
@@ -109,7 +110,7 @@ func (res *Result) attachKernelDrops() {
 			}
 			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
 				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(p.Kind, s.What)}
-			kd.Stray = judge.Stray(res.Facts.Probes[i], KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
+			kd.Stray = judge.Stray(res.Facts.Probes[i], facts.KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 			p.KernelDrops = append(p.KernelDrops, kd)
 		}
 	}

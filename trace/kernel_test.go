@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestTraceKernelDrops: a firewall in B drops echo requests and SYNs to the
@@ -37,7 +38,7 @@ func TestTraceKernelDrops(t *testing.T) {
 	}
 	for _, kind := range []string{"icmp-echo", "tcp"} {
 		p := find(res, l.NS0+"->"+l.NS1, kind)
-		if p == nil || p.Cause != CauseDropped || p.Namespace != l.NS1 {
+		if p == nil || p.Cause != facts.CauseDropped || p.Namespace != l.NS1 {
 			t.Fatalf("%s: %+v", kind, p)
 		}
 		found := false

@@ -16,9 +16,9 @@ import (
 // gatherKernel reads the kernel facts of every namespace in names, after
 // the probes: neighbour entries as the probes left them, so a fault fixed
 // since an earlier trace is not judged from what that trace left behind.
-func gatherKernel(names []string, runs []*run, port uint16) (*facts.KernelFacts, []Gap) {
+func gatherKernel(names []string, runs []*run, port uint16) (*facts.KernelFacts, []facts.Gap) {
 	kf := &facts.KernelFacts{}
-	var gaps []Gap
+	var gaps []facts.Gap
 	for _, ns := range names {
 		kf.States = append(kf.States, readKernelState(&gaps, ns, runs, port))
 	}
@@ -26,7 +26,7 @@ func gatherKernel(names []string, runs []*run, port uint16) (*facts.KernelFacts,
 }
 
 // readKernelState reads one namespace, each gap noted in gaps.
-func readKernelState(gaps *[]Gap, name string, runs []*run, port uint16) facts.KernelState {
+func readKernelState(gaps *[]facts.Gap, name string, runs []*run, port uint16) facts.KernelState {
 	ks := facts.KernelState{Namespace: name}
 	h, err := topology.OpenNamespace(name)
 	if err != nil {
@@ -75,12 +75,12 @@ func readKernelState(gaps *[]Gap, name string, runs []*run, port uint16) facts.K
 
 // gap notes what could not be read, by the Unreadable's own words when it
 // is one.
-func addGap(gaps *[]Gap, what, ns string, err error) {
+func addGap(gaps *[]facts.Gap, what, ns string, err error) {
 	var u *topology.Unreadable
 	if errors.As(err, &u) {
 		what, err = u.What, u.Err
 	}
-	*gaps = append(*gaps, Gap{What: what, Namespace: ns, Error: err.Error()})
+	*gaps = append(*gaps, facts.Gap{What: what, Namespace: ns, Error: err.Error()})
 }
 
 // lookupsIn are the policy-aware lookups the paths make in ns: the
@@ -94,7 +94,7 @@ func lookupsIn(ns string, runs []*run) []topology.LookupQuery {
 			src = r.back
 		}
 		for i, h := range r.path {
-			if h.Namespace != ns || i == len(r.path)-1 && h.Role == RoleDestination || h.Role == RoleBridge {
+			if h.Namespace != ns || i == len(r.path)-1 && h.Role == facts.RoleDestination || h.Role == facts.RoleBridge {
 				continue
 			}
 			q := topology.LookupQuery{Dst: r.dst, Src: src, Iif: h.In}

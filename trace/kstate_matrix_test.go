@@ -14,6 +14,7 @@ import (
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // unreachable is the ground truth of a break, asked of the kernel without
@@ -55,42 +56,42 @@ func TestKernelStateMatrix(t *testing.T) {
 		{name: "kstate router interface forwarding off", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.conf.pa.forwarding=0")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "M", "forwarding is off on pa in M (net.ipv4.conf.pa.forwarding=0)")},
+		}, want: all(facts.CauseDropped, "M", "forwarding is off on pa in M (net.ipv4.conf.pa.forwarding=0)")},
 		{name: "kstate echo ignored in B", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.B, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: []pathWant{{"A->B", "icmp-echo", CauseDropped, "B", []string{"net.ipv4.icmp_echo_ignore_all=1 in B"}}}},
+		}, want: []pathWant{{"A->B", "icmp-echo", facts.CauseDropped, "B", []string{"net.ipv4.icmp_echo_ignore_all=1 in B"}}}},
 		{name: "kstate bridge device down", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "ip", "link", "set", "br0", "down")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseLinkDown, "M", "bridge br0 in M is down")},
+		}, want: all(facts.CauseLinkDown, "M", "bridge br0 in M is down")},
 		{name: "kstate bridge port listening", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pb", "state", "1")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "M", "port pb of bridge br0 in M is in STP state listening")},
+		}, want: all(facts.CauseDropped, "M", "port pb of bridge br0 in M is in STP state listening")},
 		{name: "kstate bridge ports isolated", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pa", "isolated", "on")
 			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pb", "isolated", "on")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "M", "ports pa and pb of bridge br0 in M are both isolated")},
+		}, want: all(facts.CauseDropped, "M", "ports pa and pb of bridge br0 in M are both isolated")},
 		{name: "kstate static fdb entry to the wrong port", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pb", "learning", "off")
 			tp.in(t, tp.M, "bridge", "fdb", "replace", macOf(t, tp.B, "b0"), "dev", "pa", "master", "static")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "M", "static FDB entry sending", "out of port pa, not pb, and learning is off on pb")},
+		}, want: all(facts.CauseDropped, "M", "static FDB entry sending", "out of port pa, not pb, and learning is off on pb")},
 		{name: "kstate wrong permanent neighbour in A", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			sh(t, "ip", "-n", tp.A, "neigh", "replace", tp.addrB, "lladdr", "02:00:5e:00:53:99", "dev", "a0", "nud", "permanent")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseNeighbor, "A", "A's PERMANENT neighbour entry for 10.95.0.2 on a0 holds 02:00:5e:00:53:99, but 10.95.0.2 is B's b0")},
+		}, want: all(facts.CauseNeighbor, "A", "A's PERMANENT neighbour entry for 10.95.0.2 on a0 holds 02:00:5e:00:53:99, but 10.95.0.2 is B's b0")},
 		{name: "kstate policy rule to a kill-switch table", kind: "router", break_: func(t *testing.T, tp *topo) {
 			sh(t, "ip", "-n", tp.A, "route", "add", "unreachable", "default", "table", "100")
 			sh(t, "ip", "-n", tp.A, "rule", "add", "to", "10.96.2.0/24", "lookup", "100", "priority", "100")
 			unreachable(t, tp.A, tp.addrB)
 		}, otherPath: true, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNoRoute, "A", []string{`ip rule "100:\tfrom all to 10.96.2.0/24 lookup 100" sends it to table 100`}},
-			{"A->B", "tcp", CauseNoRoute, "A", []string{"table 100"}},
-			{"B->A", "icmp-echo", CauseNoReturnRoute, "A", []string{"table 100"}},
-			{"B->A", "tcp", CauseNoReturnRoute, "A", []string{"table 100"}},
+			{"A->B", "icmp-echo", facts.CauseNoRoute, "A", []string{`ip rule "100:\tfrom all to 10.96.2.0/24 lookup 100" sends it to table 100`}},
+			{"A->B", "tcp", facts.CauseNoRoute, "A", []string{"table 100"}},
+			{"B->A", "icmp-echo", facts.CauseNoReturnRoute, "A", []string{"table 100"}},
+			{"B->A", "tcp", facts.CauseNoReturnRoute, "A", []string{"table 100"}},
 		}},
 		{name: "kstate dadfailed IPv6 address in A", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			// M's bridge holds the address first: A's duplicate address
@@ -109,16 +110,16 @@ func TestKernelStateMatrix(t *testing.T) {
 				t.Fatal("ping from the dadfailed address answered")
 			}
 		}, want: []pathWant{
-			{"A->B", "icmp6-echo", CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed", "M holds it on br0"}},
-			{"A->B", "tcp6", CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
-			{"B->A", "icmp6-echo", CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
-			{"B->A", "tcp6", CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
-			{"B->A", "mtu6", CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
+			{"A->B", "icmp6-echo", facts.CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed", "M holds it on br0"}},
+			{"A->B", "tcp6", facts.CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
+			{"B->A", "icmp6-echo", facts.CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
+			{"B->A", "tcp6", facts.CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
+			{"B->A", "mtu6", facts.CauseConflict, "M", []string{"fd95::1 on a0 in A is dadfailed"}},
 		}},
 		{name: "kstate gateway nobody owns", kind: "router", break_: func(t *testing.T, tp *topo) {
 			sh(t, "ip", "-n", tp.A, "route", "replace", "default", "via", "10.96.1.99")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseNeighbor, "A", "10.96.1.99")},
+		}, want: all(facts.CauseNeighbor, "A", "10.96.1.99")},
 		{name: "kstate rp_filter in a multi-homed B", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// B's second leg to M; its default route leaves by it, so what
 			// comes in by b0 fails B's strict reverse-path check.
@@ -130,7 +131,7 @@ func TestKernelStateMatrix(t *testing.T) {
 			sh(t, "ip", "-n", tp.B, "route", "replace", "default", "via", "10.96.3.1", "dev", "b1")
 			tp.in(t, tp.B, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "B", "rp_filter")},
+		}, want: all(facts.CauseDropped, "B", "rp_filter")},
 		{name: "kstate rp_filter in a router with an asymmetric route", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// M's route back to A leaves by px, a link of M's own: what A
 			// sends in by pa fails M's strict reverse-path check.
@@ -141,10 +142,10 @@ func TestKernelStateMatrix(t *testing.T) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=1")
 			unreachable(t, tp.A, tp.addrB)
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"reverse-path filtering (rp_filter) in M refuses 10.96.2.2 from 10.96.1.2 on pa"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"rp_filter"}},
-			{"B->A", "icmp-echo", CauseWrongRoute, "M", []string{"M's route to 10.96.1.2 leaves by px, but 10.96.1.2 is A's, behind pa"}},
-			{"B->A", "tcp", CauseWrongRoute, "M", []string{"leaves by px"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"reverse-path filtering (rp_filter) in M refuses 10.96.2.2 from 10.96.1.2 on pa"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"rp_filter"}},
+			{"B->A", "icmp-echo", facts.CauseWrongRoute, "M", []string{"M's route to 10.96.1.2 leaves by px, but 10.96.1.2 is A's, behind pa"}},
+			{"B->A", "tcp", facts.CauseWrongRoute, "M", []string{"leaves by px"}},
 		}},
 		{name: "kstate source rule sends answers out of the wrong uplink", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// U is M's second uplink, forwarding nothing; a rule in M sends
@@ -164,7 +165,7 @@ func TestKernelStateMatrix(t *testing.T) {
 			if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || !strings.Contains(string(out), "dev pu") {
 				t.Fatalf("%s: %v %q, want it out of pu", c, err, out)
 			}
-		}, want: all(CauseWrongRoute, "M", `ip rule "100:\tfrom 10.96.2.2 lookup 200" in M sends`, "to table 200, whose route leaves by pu", "enters M by pa")},
+		}, want: all(facts.CauseWrongRoute, "M", `ip rule "100:\tfrom 10.96.2.2 lookup 200" in M sends`, "to table 200, whose route leaves by pu", "enters M by pa")},
 		{name: "kstate br_netfilter FORWARD drop on a bridge", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			c := cmdline.InNamespace(tp.M, "sysctl", "-n", "net.bridge.bridge-nf-call-iptables")
 			if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
@@ -172,7 +173,7 @@ func TestKernelStateMatrix(t *testing.T) {
 			}
 			tp.in(t, tp.M, "iptables", "-A", "FORWARD", "-d", tp.addrB, "-j", "DROP")
 			unreachable(t, tp.A, tp.addrB)
-		}, want: all(CauseDropped, "M", "net.bridge.bridge-nf-call-iptables=1 in M", "so frames bridged by br0 pass its IP hooks", "ip filter FORWARD")},
+		}, want: all(facts.CauseDropped, "M", "net.bridge.bridge-nf-call-iptables=1 in M", "so frames bridged by br0 pass its IP hooks", "ip filter FORWARD")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { runPathCase(t, "kj", tt) })
@@ -209,7 +210,7 @@ func TestLoopbackOnlyListener(t *testing.T) {
 	if p == nil {
 		t.Fatal("no tcp probe A->B")
 	}
-	if p.Cause != CausePortClosed || p.Namespace != tp.B || !strings.Contains(p.Detail, "something listens on 127.0.0.1:7096 only") {
+	if p.Cause != facts.CausePortClosed || p.Namespace != tp.B || !strings.Contains(p.Detail, "something listens on 127.0.0.1:7096 only") {
 		t.Errorf("A->B tcp: %s in %s (%s), want port-closed in B naming 127.0.0.1:7096", p.Cause, p.Namespace, p.Detail)
 	}
 	if *update {
@@ -259,11 +260,11 @@ func TestRoutingLoop(t *testing.T) {
 	}
 	var fixes []string
 	for _, p := range res.Probes {
-		if p.Kind == KindMTU {
+		if p.Kind == facts.KindMTU {
 			continue
 		}
 		t.Logf("%s %s: %s in %s, fix %q: %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Detail)
-		if p.Cause != CauseLoop || p.Namespace != n[2] || !strings.Contains(p.Detail, n[1]+" -> "+n[2]+" -> "+n[1]) ||
+		if p.Cause != facts.CauseLoop || p.Namespace != n[2] || !strings.Contains(p.Detail, n[1]+" -> "+n[2]+" -> "+n[1]) ||
 			!strings.Contains(p.Detail, n[2]+"'s route to 10.97.2.2") || strings.Contains(p.Detail, "the kernel says otherwise") {
 			t.Errorf("%s %s: %s in %s (%s), want a loop through %s and %s blamed on %s's route", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail, n[1], n[2], n[2])
 		}
@@ -296,7 +297,7 @@ func TestPortUpRetrace(t *testing.T) {
 	tp.in(t, tp.M, "ip", "link", "set", "pb", "down")
 	res := tp.trace(t, time.Second)
 	for _, p := range res.Probes {
-		if p.Kind != KindMTU && (p.OK || p.Cause != CauseLinkDown) {
+		if p.Kind != facts.KindMTU && (p.OK || p.Cause != facts.CauseLinkDown) {
 			t.Errorf("port down: %s %s: %s in %s (%s), want link-down", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 		}
 	}

@@ -9,12 +9,13 @@ import (
 	"strings"
 
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 	"golang.org/x/sys/unix"
 )
 
 // listenOrFind listens on port in s for family v, unless something already
 // listens there: then it says who, and the trace probes that as it is.
-func listenOrFind(s *side, v int, port uint16) (*listener, *Listener, error) {
+func listenOrFind(s *side, v int, port uint16) (*listener, *facts.Listener, error) {
 	l, err := listenIn(s.ns, v, port)
 	if err == nil {
 		return l, nil, nil
@@ -32,7 +33,7 @@ func listenOrFind(s *side, v int, port uint16) (*listener, *Listener, error) {
 // findListener finds the listening TCP socket on port that takes family v
 // in namespace ns (/proc/net/tcp, tcp6: an IPv6 wildcard socket may take
 // IPv4 too), and the process holding it.
-func findListener(ns string, v int, port uint16) (*Listener, error) {
+func findListener(ns string, v int, port uint16) (*facts.Listener, error) {
 	files := []string{"tcp", "tcp6"}
 	if v == 6 {
 		files = []string{"tcp6"}
@@ -43,7 +44,7 @@ func findListener(ns string, v int, port uint16) (*Listener, error) {
 			return nil, err
 		}
 		if addr, ino, ok := listening(text, port); ok {
-			l := &Listener{Address: addr}
+			l := &facts.Listener{Address: addr}
 			l.PID, l.Comm = socketOwner(ino)
 			return l, nil
 		}

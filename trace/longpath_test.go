@@ -14,6 +14,7 @@ import (
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/internal/labtest"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // newNamespaces makes n namespaces for a test: named nsdpj-<tag>-<i>, or
@@ -92,15 +93,15 @@ func newChain(t *testing.T, n int, unnamed ...int) []string {
 }
 
 // chainPath is the path a packet follows along nodes, first to last.
-func chainPath(nodes []string, toward string, from string) []Hop {
-	var hops []Hop
+func chainPath(nodes []string, toward string, from string) []facts.Hop {
+	var hops []facts.Hop
 	for i, ns := range nodes {
-		h := Hop{Namespace: ns, In: from, Out: toward, Role: RoleRouter}
+		h := facts.Hop{Namespace: ns, In: from, Out: toward, Role: facts.RoleRouter}
 		switch i {
 		case 0:
-			h.In, h.Role = "", RoleSource
+			h.In, h.Role = "", facts.RoleSource
 		case len(nodes) - 1:
-			h.Out, h.Role = "", RoleDestination
+			h.Out, h.Role = "", facts.RoleDestination
 		}
 		hops = append(hops, h)
 	}
@@ -108,7 +109,7 @@ func chainPath(nodes []string, toward string, from string) []Hop {
 }
 
 // checkHops compares a path with want, inodes from the namespaces.
-func checkHops(t *testing.T, what string, got, want []Hop) {
+func checkHops(t *testing.T, what string, got, want []facts.Hop) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Errorf("%s: %d hops %+v, want %d %+v", what, len(got), got, len(want), want)
@@ -130,7 +131,7 @@ func checkHops(t *testing.T, what string, got, want []Hop) {
 	}
 }
 
-func familyPath(res *Result, dir string, fam int) *FamilyPath {
+func familyPath(res *Result, dir string, fam int) *facts.FamilyPath {
 	for i, p := range res.Paths {
 		if p.Direction == dir && p.Family == fam {
 			return &res.Paths[i]
@@ -177,18 +178,18 @@ func TestPathEightNamespaces(t *testing.T) {
 		{name: "R4 missing its route back", at: 4, break_: func(t *testing.T, nodes []string) {
 			inNS(t, nodes[4], "ip", "route", "del", "10.98.0.0/24")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNoReturnRoute, "R", []string{"the answer left B on ta", "entered R on tb, never left R", "no route back to 10.98.0.1"}},
-			{"A->B", "tcp", CauseNoReturnRoute, "R", []string{"no route back to 10.98.0.1"}},
-			{"B->A", "icmp-echo", CauseNoRoute, "R", []string{"entered R on tb, never left R"}},
-			{"B->A", "tcp", CauseNoRoute, "R", []string{"entered R on tb, never left R"}},
+			{"A->B", "icmp-echo", facts.CauseNoReturnRoute, "R", []string{"the answer left B on ta", "entered R on tb, never left R", "no route back to 10.98.0.1"}},
+			{"A->B", "tcp", facts.CauseNoReturnRoute, "R", []string{"no route back to 10.98.0.1"}},
+			{"B->A", "icmp-echo", facts.CauseNoRoute, "R", []string{"entered R on tb, never left R"}},
+			{"B->A", "tcp", facts.CauseNoRoute, "R", []string{"entered R on tb, never left R"}},
 		}},
 		{name: "R3 forwarding off", at: 3, break_: func(t *testing.T, nodes []string) {
 			inNS(t, nodes[3], "sysctl", "-qw", "net.ipv4.ip_forward=0")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "R", []string{"entered R on ta, never left R", "forwarding is off in R"}},
-			{"A->B", "tcp", CauseDropped, "R", []string{"forwarding is off in R"}},
-			{"B->A", "icmp-echo", CauseDropped, "R", []string{"entered R on tb, never left R", "forwarding is off in R"}},
-			{"B->A", "tcp", CauseDropped, "R", []string{"forwarding is off in R"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "R", []string{"entered R on ta, never left R", "forwarding is off in R"}},
+			{"A->B", "tcp", facts.CauseDropped, "R", []string{"forwarding is off in R"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "R", []string{"entered R on tb, never left R", "forwarding is off in R"}},
+			{"B->A", "tcp", facts.CauseDropped, "R", []string{"forwarding is off in R"}},
 		}},
 	}
 	for _, ft := range faults {
@@ -294,8 +295,8 @@ func TestPathNineNamespaces(t *testing.T) {
 	slices.Reverse(rev)
 	for _, c := range []struct {
 		dir  string
-		want []Hop
-	}{{a + "->" + b, chainPath(nodes, "tb", "ta")[:MaxHops]}, {b + "->" + a, chainPath(rev, "ta", "tb")[:MaxHops]}} {
+		want []facts.Hop
+	}{{a + "->" + b, chainPath(nodes, "tb", "ta")[:facts.MaxHops]}, {b + "->" + a, chainPath(rev, "ta", "tb")[:facts.MaxHops]}} {
 		p := familyPath(res, c.dir, 4)
 		if p == nil || !p.Truncated {
 			t.Errorf("path %s: %+v, want it marked truncated", c.dir, p)
@@ -310,7 +311,7 @@ func TestPathNineNamespaces(t *testing.T) {
 	// The namespace past the eighth (R7, next to B) is not followed, yet B
 	// is captured: the answers are seen where they arrive.
 	for _, p := range res.Probes {
-		if p.Kind != KindMTU && !slices.ContainsFunc(p.Seen, func(s decode.Sighting) bool { return strings.HasPrefix(s.Point, b+"/") }) {
+		if p.Kind != facts.KindMTU && !slices.ContainsFunc(p.Seen, func(s decode.Sighting) bool { return strings.HasPrefix(s.Point, b+"/") }) {
 			t.Errorf("%s %s: never seen in %s", p.Direction, p.Kind, b)
 		}
 	}
@@ -324,11 +325,11 @@ func TestPathNineNamespaces(t *testing.T) {
 	if err != nil {
 		t.Fatalf("trace: %v", err)
 	}
-	if p := findFamily(res, a+"->"+b, "icmp-echo", 4); p == nil || p.OK || p.Cause != CauseDropped || p.Namespace != r7 || !strings.Contains(p.Detail, "never left "+r7) {
+	if p := findFamily(res, a+"->"+b, "icmp-echo", 4); p == nil || p.OK || p.Cause != facts.CauseDropped || p.Namespace != r7 || !strings.Contains(p.Detail, "never left "+r7) {
 		t.Errorf("A->B icmp-echo: %+v, want dropped in %s", p, r7)
 	}
 	for _, p := range res.Probes {
-		if !p.OK && !strings.Contains(p.Detail, fmt.Sprintf("beyond the %d namespaces nsdump follows", MaxHops)) {
+		if !p.OK && !strings.Contains(p.Detail, fmt.Sprintf("beyond the %d namespaces nsdump follows", facts.MaxHops)) {
 			t.Errorf("%s %s: detail %q does not say the path was cut", p.Direction, p.Kind, p.Detail)
 		}
 	}
@@ -377,14 +378,14 @@ func TestPathPerFamily(t *testing.T) {
 	if !slices.ContainsFunc(res.Probes, func(p Probe) bool { return p.Family == 6 }) {
 		t.Errorf("no IPv6 probe: %+v", res.Probes)
 	}
-	path := func(from, out, r, rin, rout, to, in string) []Hop {
-		return []Hop{{Namespace: from, Out: out, Role: RoleSource}, {Namespace: r, In: rin, Out: rout, Role: RoleRouter}, {Namespace: to, In: in, Role: RoleDestination}}
+	path := func(from, out, r, rin, rout, to, in string) []facts.Hop {
+		return []facts.Hop{{Namespace: from, Out: out, Role: facts.RoleSource}, {Namespace: r, In: rin, Out: rout, Role: facts.RoleRouter}, {Namespace: to, In: in, Role: facts.RoleDestination}}
 	}
 	ab, ba := a+"->"+b, b+"->"+a
 	for _, c := range []struct {
 		dir  string
 		fam  int
-		want []Hop
+		want []facts.Hop
 	}{
 		{ab, 4, path(a, "a1", r1, "r1a", "r1b", b, "b1")},
 		{ba, 4, path(b, "b1", r1, "r1b", "r1a", a, "a1")},

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestNFTraceNDPDropped: B's input chain has `policy drop` and accepts
@@ -38,7 +40,7 @@ func TestNFTraceNDPDropped(t *testing.T) {
 			continue
 		}
 		v6++
-		if p.OK || p.Cause != CauseDropped || p.Namespace != tp.B {
+		if p.OK || p.Cause != facts.CauseDropped || p.Namespace != tp.B {
 			t.Errorf("%s (IPv6): %s in %s (%s), want dropped in %s", what, p.Cause, p.Namespace, p.Detail, tp.B)
 		}
 		for _, want := range []string{"neighbour discovery (NDP) was dropped in " + tp.B, "by the policy drop of chain inet f input", "the neighbour advertisement"} {

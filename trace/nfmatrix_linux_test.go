@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // The fault matrix of rulesets as hosts write them: Docker's chains by
@@ -112,10 +114,10 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 		{name: "docker isolation of two networks", break_: func(t *testing.T, tp *topo, _ string) {
 			dockerChains(t, "iptables-nft", tp.M)
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", append([]string{`"iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP"`}, dockerIsolation...)},
-			{"A->B", "tcp", CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP"}, dockerIsolation...)},
-			{"B->A", "icmp-echo", CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pa -j DROP"}, dockerIsolation...)},
-			{"B->A", "tcp", CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pa -j DROP"}, dockerIsolation...)},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", append([]string{`"iptables -t filter -A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP"`}, dockerIsolation...)},
+			{"A->B", "tcp", facts.CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP"}, dockerIsolation...)},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pa -j DROP"}, dockerIsolation...)},
+			{"B->A", "tcp", facts.CauseDropped, "M", append([]string{"-A DOCKER-ISOLATION-STAGE-2 -o pa -j DROP"}, dockerIsolation...)},
 		}},
 		{name: "docker isolation with iptables-legacy", break_: func(t *testing.T, tp *topo, _ string) {
 			dockerChains(t, "iptables-legacy", tp.M)
@@ -123,10 +125,10 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 		}, want: []nfWant{
 			// Legacy rules are invisible to the nftables trace: nsdump's
 			// evaluator follows the jumps, and the verdict says so.
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-2 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2`, "own evaluation of the rules"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2", "-o pa -j DROP"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-2 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2`, "own evaluation of the rules"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2", "-o pa -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2"}},
 		}},
 		{name: "docker icc off on a bridge with br_netfilter", bridge: true, break_: func(t *testing.T, tp *topo, _ string) {
 			// Docker's enable_icc=false: bridged frames pass iptables'
@@ -134,10 +136,10 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			inNS(t, tp.M, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
 			ipt(t, tp.M, "-A", "FORWARD", "-i", "br0", "-o", "br0", "-j", "DROP")
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{`"iptables -t filter -A FORWARD -i br0 -o br0 -j DROP"`}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`"iptables -t filter -A FORWARD -i br0 -o br0 -j DROP"`}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
 		}},
 		{name: "asymmetric routing with ct state invalid drop", break_: func(t *testing.T, tp *topo, _ string) {
 			// B reaches A by a link of their own; A answers through M,
@@ -153,9 +155,9 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			}
 			inNS(t, tp.M, "nft", "add table inet f; add chain inet f fw { type filter hook forward priority 0; }; add rule inet f fw ct state invalid drop")
 		}, want: []nfWant{
-			{"A->B", "tcp", CauseDropped, "M", []string{`nftables rule "ct state invalid drop" (inet f fw handle 2)`}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"the answer was dropped in M", "ct state invalid drop"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"the answer was dropped in M", "ct state invalid drop"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{`nftables rule "ct state invalid drop" (inet f fw handle 2)`}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"the answer was dropped in M", "ct state invalid drop"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"the answer was dropped in M", "ct state invalid drop"}},
 		}},
 		{name: "docker internal network", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-N", "DOCKER-ISOLATION-STAGE-1")
@@ -164,10 +166,10 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			ipt(t, tp.M, "-A", "DOCKER-ISOLATION-STAGE-1", "!", "-d", "10.96.1.0/24", "-i", "pa", "-j", "DROP")
 			ipt(t, tp.M, "-A", "DOCKER-ISOLATION-STAGE-1", "-j", "RETURN")
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
 		}},
 		{name: "docker-user drop", break_: func(t *testing.T, tp *topo, _ string) {
 			dockerChains(t, "iptables-nft", tp.M)
@@ -175,19 +177,19 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			ipt(t, tp.M, "-D", "DOCKER-ISOLATION-STAGE-2", "-o", "pb", "-j", "DROP")
 			ipt(t, tp.M, "-I", "DOCKER-USER", "-s", "10.96.1.2", "-j", "DROP")
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"the request was dropped in M", `"iptables -t filter -A DOCKER-USER -s 10.96.1.2/32 -j DROP"`, "FORWARD -> DOCKER-USER"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"the request was dropped in M", `"iptables -t filter -A DOCKER-USER -s 10.96.1.2/32 -j DROP"`, "FORWARD -> DOCKER-USER"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
 		}, absent: "docker writes it again"}, // DOCKER-USER holds the user's own rules
 		{name: "iptables chain policy drop", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-P", "FORWARD", "DROP")
 			ipt(t, tp.M, "-A", "FORWARD", "-p", "tcp", "--dport", "22", "-j", "ACCEPT") // lets no probe through
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"the policy drop of chain ip filter FORWARD", "-P FORWARD DROP"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"-P FORWARD DROP"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"-P FORWARD DROP"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"-P FORWARD DROP"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"the policy drop of chain ip filter FORWARD", "-P FORWARD DROP"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-P FORWARD DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-P FORWARD DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-P FORWARD DROP"}},
 		}},
 		{name: "published port healthy", break_: func(t *testing.T, tp *topo, c string) {
 			container(t, tp.B, c)
@@ -198,7 +200,7 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			container(t, tp.B, c)
 			publish(t, tp.B)
 		}, want: []nfWant{
-			{"A->B", "tcp", CausePortClosed, "C", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (\"iptables -t nat -A DOCKER ! -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080\")", "10.94.1.5 answered with a reset: nothing listens on 8080 there"}},
+			{"A->B", "tcp", facts.CausePortClosed, "C", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (\"iptables -t nat -A DOCKER ! -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080\")", "10.94.1.5 answered with a reset: nothing listens on 8080 there"}},
 		}, noRetrace: "the fix starts a listener (nc -l 8080) that runs until stopped"},
 		{name: "published port backend gone", break_: func(t *testing.T, tp *topo, c string) {
 			container(t, tp.B, c)
@@ -207,18 +209,18 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			// removal takes its links later, from the kernel's cleanup).
 			inNS(t, tp.B, "ip", "link", "del", "vethc")
 		}, want: []nfWant{
-			{"A->B", "tcp", CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
+			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
 		}},
 		{name: "redirect to a closed port", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.B, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7096", "-j", "REDIRECT", "--to-ports", "15001")
 		}, want: []nfWant{
-			{"A->B", "tcp", CausePortClosed, "B", []string{"10.96.2.2:7096 is REDIRECT'd in B to 10.96.2.2:15001", "-j REDIRECT --to-ports 15001", "nothing listens on 15001 there"}},
+			{"A->B", "tcp", facts.CausePortClosed, "B", []string{"10.96.2.2:7096 is REDIRECT'd in B to 10.96.2.2:15001", "-j REDIRECT --to-ports 15001", "nothing listens on 15001 there"}},
 		}, noRetrace: "the fix starts a listener (nc -l 15001) that runs until stopped"},
 		{name: "snat to an address nobody holds", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-t", "nat", "-A", "POSTROUTING", "-o", "pb", "-s", "10.96.1.2", "-j", "SNAT", "--to-source", "10.96.2.77")
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", CauseNAT, "M", []string{"the source 10.96.1.2 is SNAT'd in M to 10.96.2.77", "an address M does not hold"}},
-			{"A->B", "tcp", CauseNAT, "M", []string{"is SNAT'd in M to 10.96.2.77", "-j SNAT --to-source 10.96.2.77"}},
+			{"A->B", "icmp-echo", facts.CauseNAT, "M", []string{"the source 10.96.1.2 is SNAT'd in M to 10.96.2.77", "an address M does not hold"}},
+			{"A->B", "tcp", facts.CauseNAT, "M", []string{"is SNAT'd in M to 10.96.2.77", "-j SNAT --to-source 10.96.2.77"}},
 		}},
 		{name: "masquerade healthy", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-t", "nat", "-A", "POSTROUTING", "-o", "pb", "-j", "MASQUERADE")
@@ -341,7 +343,7 @@ func TestNFTraceOff(t *testing.T) {
 		if p.OK || p.Namespace != tp.M {
 			t.Errorf("%s %s: ok=%v %s in %s, want a failure in M", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace)
 		}
-		if p.Kind != KindMTU && !strings.Contains(p.Detail, "nftables trace unavailable: turned off (--no-nftrace)") {
+		if p.Kind != facts.KindMTU && !strings.Contains(p.Detail, "nftables trace unavailable: turned off (--no-nftrace)") {
 			t.Errorf("%s %s: %q does not say the kernel's trace was off", p.Direction, p.Kind, p.Detail)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/nsdump/nsdump/internal/shellwords"
 	"github.com/nsdump/nsdump/netfilter"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/vishvananda/netns"
 )
 
@@ -19,7 +20,7 @@ import (
 // entries, as facts.
 type nfTracing struct {
 	spaces []*nfSpace
-	gaps   []Gap
+	gaps   []facts.Gap
 }
 
 // nfSpace is tracing in one namespace.
@@ -28,10 +29,10 @@ type nfSpace struct {
 	ns     netns.NsHandle // opened here, closed by close
 	probes []netfilter.Probe
 	tracer *netfilter.Tracer
-	gaps   []Gap
+	gaps   []facts.Gap
 	// read after the probes
-	decisions []NFDecision
-	entries   []ConntrackEntry
+	decisions []facts.NFDecision
+	entries   []facts.ConntrackEntry
 }
 
 // startNFTrace starts a tracer in each namespace of names (a bridge
@@ -74,7 +75,7 @@ func (s *nfSpace) gap(what string, err error) {
 	if errors.As(err, &u) {
 		what, err = u.What, u.Err
 	}
-	s.gaps = append(s.gaps, Gap{What: what, Namespace: s.name, Error: err.Error()})
+	s.gaps = append(s.gaps, facts.Gap{What: what, Namespace: s.name, Error: err.Error()})
 }
 
 // nfProbes are the flows the runs' probes use: echoes (the mtu probe's
@@ -100,7 +101,7 @@ func nfProbes(runs []*run) []netfilter.Probe {
 // bridges says whether a path bridges in ns.
 func bridges(runs []*run, ns string) bool {
 	for _, r := range runs {
-		if slices.ContainsFunc(r.path, func(h Hop) bool { return h.Namespace == ns && h.Role == RoleBridge }) {
+		if slices.ContainsFunc(r.path, func(h facts.Hop) bool { return h.Namespace == ns && h.Role == facts.RoleBridge }) {
 			return true
 		}
 	}
@@ -128,7 +129,7 @@ func (tr *nfTracing) tables() []string {
 func startNFTraceAsync(ctx context.Context, off bool, names []string, runs []*run) func() *nfTracing {
 	started := make(chan *nfTracing, 1)
 	if off {
-		started <- &nfTracing{gaps: []Gap{{What: GapNFTrace, Error: "turned off (--no-nftrace)"}}}
+		started <- &nfTracing{gaps: []facts.Gap{{What: facts.GapNFTrace, Error: "turned off (--no-nftrace)"}}}
 	} else {
 		go func() { started <- startNFTrace(ctx, names, runs) }()
 	}
@@ -158,7 +159,7 @@ func (tr *nfTracing) finishAsync(ctx context.Context) <-chan struct{} {
 }
 
 // into adds what finishAsync read to the facts.
-func (tr *nfTracing) into(f *Facts) {
+func (tr *nfTracing) into(f *facts.Facts) {
 	f.Gaps = append(f.Gaps, tr.gaps...)
 	for _, s := range tr.spaces {
 		if s.tracer != nil {
@@ -225,11 +226,11 @@ func mergeConntrack(seen, left []netfilter.Conntrack) []netfilter.Conntrack {
 	return out
 }
 
-func conntrackEntry(ns string, c netfilter.Conntrack) ConntrackEntry {
-	tuple := func(t netfilter.Tuple) Tuple {
-		return Tuple{Src: t.Src, Dst: t.Dst, Proto: t.Proto, SPort: t.SrcPort, DPort: t.DstPort}
+func conntrackEntry(ns string, c netfilter.Conntrack) facts.ConntrackEntry {
+	tuple := func(t netfilter.Tuple) facts.Tuple {
+		return facts.Tuple{Src: t.Src, Dst: t.Dst, Proto: t.Proto, SPort: t.SrcPort, DPort: t.DstPort}
 	}
-	return ConntrackEntry{Namespace: ns, Original: tuple(c.Original), Reply: tuple(c.Reply),
+	return facts.ConntrackEntry{Namespace: ns, Original: tuple(c.Original), Reply: tuple(c.Reply),
 		Status: c.Status.String(), TCPState: c.TCPState, Destroyed: c.Destroyed}
 }
 
@@ -257,7 +258,7 @@ func (s *nfSpace) decide(ctx context.Context, pkts []netfilter.Packet) {
 				continue
 			}
 			d := decision(s.name, answer, pkt.Header, w)
-			if i := slices.IndexFunc(s.decisions, func(o NFDecision) bool { return sameDecision(d, o) }); i >= 0 {
+			if i := slices.IndexFunc(s.decisions, func(o facts.NFDecision) bool { return sameDecision(d, o) }); i >= 0 {
 				s.decisions[i].Count++
 				continue
 			}
@@ -340,9 +341,9 @@ func (s *nfSpace) direction(h netfilter.Header) (answer, ok bool) {
 	return ok, ok
 }
 
-func decision(ns string, answer bool, h netfilter.Header, w netfilter.Traversal) NFDecision {
+func decision(ns string, answer bool, h netfilter.Header, w netfilter.Traversal) facts.NFDecision {
 	d := w.Decided
-	nd := NFDecision{Namespace: ns, Answer: answer, Src: h.Src, Dst: h.Dst, Proto: h.Proto, SPort: h.SrcPort, DPort: h.DstPort,
+	nd := facts.NFDecision{Namespace: ns, Answer: answer, Src: h.Src, Dst: h.Dst, Proto: h.Proto, SPort: h.SrcPort, DPort: h.DstPort,
 		Family: d.Family.String(), Table: d.Table, Base: w.Base, Chain: d.Chain, Handle: d.Handle,
 		Verdict: w.Verdict.Kind.String(), Policy: w.Policy(), Path: slices.Clone(w.Path), Count: 1}
 	if h.ND() {
@@ -353,7 +354,7 @@ func decision(ns string, answer bool, h netfilter.Header, w netfilter.Traversal)
 
 // sameDecision says whether two decisions are one rule taking one flow's
 // packets.
-func sameDecision(d, o NFDecision) bool {
+func sameDecision(d, o facts.NFDecision) bool {
 	return d.Namespace == o.Namespace && d.Answer == o.Answer && d.Src == o.Src && d.Dst == o.Dst && d.Proto == o.Proto &&
 		d.DPort == o.DPort && d.SPort == o.SPort && d.Family == o.Family && d.Table == o.Table && d.Chain == o.Chain &&
 		d.Handle == o.Handle && d.Verdict == o.Verdict && d.Policy == o.Policy && d.ND == o.ND

@@ -5,20 +5,23 @@ import (
 	"net/netip"
 
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/judge"
 	"golang.org/x/sys/unix"
 )
 
 // liveWorld is the running kernel, each namespace read once.
 type liveWorld struct {
-	states map[string]*topology.NamespaceState
+	states map[string]*nsstate.NamespaceState
 	errs   map[string]error
 }
 
 func newLiveWorld() *liveWorld {
-	return &liveWorld{states: map[string]*topology.NamespaceState{}, errs: map[string]error{}}
+	return &liveWorld{states: map[string]*nsstate.NamespaceState{}, errs: map[string]error{}}
 }
 
-func (w *liveWorld) State(ns string) *topology.NamespaceState {
+func (w *liveWorld) State(ns string) *nsstate.NamespaceState {
 	if st, ok := w.states[ns]; ok {
 		return st
 	}
@@ -34,13 +37,13 @@ func (w *liveWorld) State(ns string) *topology.NamespaceState {
 	return st
 }
 
-func (w *liveWorld) Route(ns string, dst, from netip.Addr, iif string) Lookup {
+func (w *liveWorld) Route(ns string, dst, from netip.Addr, iif string) facts.Lookup {
 	return liveLookup(ns, dst, from, iif)
 }
 
 // liveLookup asks the kernel of ns for its route to dst, as `ip route get`.
-func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
-	lk := Lookup{Namespace: ns, Dst: dst, Iif: iif}
+func liveLookup(ns string, dst, from netip.Addr, iif string) facts.Lookup {
+	lk := facts.Lookup{Namespace: ns, Dst: dst, Iif: iif}
 	if iif != "" {
 		lk.From = from // an input lookup needs the packet's source
 	}
@@ -69,8 +72,8 @@ func liveLookup(ns string, dst, from netip.Addr, iif string) Lookup {
 // discoverPaths finds the path each way between a and b (from their
 // addresses of one family), the route lookups made on them, and whether
 // each goes on past MaxHops namespaces.
-func discoverPaths(w World, a, b string, aAddr, bAddr netip.Addr) (ab, ba []Hop, lookups []Lookup, abCut, baCut bool) {
-	ab, l1, abCut := Walk(w, a, aAddr, bAddr)
-	ba, l2, baCut := Walk(w, b, bAddr, aAddr)
+func discoverPaths(w judge.World, a, b string, aAddr, bAddr netip.Addr) (ab, ba []facts.Hop, lookups []facts.Lookup, abCut, baCut bool) {
+	ab, l1, abCut := judge.Walk(w, a, aAddr, bAddr)
+	ba, l2, baCut := judge.Walk(w, b, bAddr, aAddr)
 	return ab, ba, append(l1, l2...), abCut, baCut
 }

@@ -13,12 +13,14 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/facts from live traces")
@@ -150,18 +152,18 @@ func TestPathFaultMatrix(t *testing.T) {
 		{name: "bridge port down", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "ip", "link", "set", "pb", "down")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseLinkDown, "M", []string{"pb in M is down"}},
-			{"A->B", "tcp", CauseLinkDown, "M", []string{"pb in M is down"}},
-			{"B->A", "icmp-echo", CauseLinkDown, "M", []string{"pb in M is down"}},
-			{"B->A", "tcp", CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"A->B", "icmp-echo", facts.CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"A->B", "tcp", facts.CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"B->A", "icmp-echo", facts.CauseLinkDown, "M", []string{"pb in M is down"}},
+			{"B->A", "tcp", facts.CauseLinkDown, "M", []string{"pb in M is down"}},
 		}},
 		{name: "bridge veth behind a port down", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			sh(t, "ip", "-n", tp.B, "link", "set", "b0", "down")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseLinkDown, "B", []string{"never left M", "b0 in B is down"}},
-			{"A->B", "tcp", CauseLinkDown, "B", []string{"b0 in B is down"}},
-			{"B->A", "icmp-echo", CauseLinkDown, "B", []string{"nothing left B on b0", "b0 in B is down"}},
-			{"B->A", "tcp", CauseLinkDown, "B", []string{"b0 in B is down"}},
+			{"A->B", "icmp-echo", facts.CauseLinkDown, "B", []string{"never left M", "b0 in B is down"}},
+			{"A->B", "tcp", facts.CauseLinkDown, "B", []string{"b0 in B is down"}},
+			{"B->A", "icmp-echo", facts.CauseLinkDown, "B", []string{"nothing left B on b0", "b0 in B is down"}},
+			{"B->A", "tcp", facts.CauseLinkDown, "B", []string{"b0 in B is down"}},
 		}},
 		{name: "bridge-family drop", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "nft", "add table bridge pat")
@@ -169,36 +171,36 @@ func TestPathFaultMatrix(t *testing.T) {
 			tp.in(t, tp.M, "nft", "add rule bridge pat fw ip daddr 10.95.0.77 drop") // matches no probe
 			tp.in(t, tp.M, "nft", "add rule bridge pat fw ip daddr "+tp.addrB+" drop")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"entered M on pa, never left M", "bridge pat fw handle 3"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"bridge pat fw handle 3"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"the answer left A on a0, entered M on pa, never left M", "bridge pat fw handle 3"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"bridge pat fw handle 3"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"entered M on pa, never left M", "bridge pat fw handle 3"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"bridge pat fw handle 3"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"the answer left A on a0, entered M on pa, never left M", "bridge pat fw handle 3"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"bridge pat fw handle 3"}},
 		}},
 		{name: "router healthy", kind: "router"},
 		{name: "router healthy both families", kind: "router", v6: true},
 		{name: "router IPv6 forwarding off", kind: "router", v6: true, break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
 		}, want: []pathWant{
-			{"A->B", "icmp6-echo", CauseDropped, "M", []string{"entered M on pa, never left M", "forwarding is off in M (net.ipv6.conf.all.forwarding=0)"}},
-			{"A->B", "tcp6", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
-			{"B->A", "icmp6-echo", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
-			{"B->A", "tcp6", CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+			{"A->B", "icmp6-echo", facts.CauseDropped, "M", []string{"entered M on pa, never left M", "forwarding is off in M (net.ipv6.conf.all.forwarding=0)"}},
+			{"A->B", "tcp6", facts.CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+			{"B->A", "icmp6-echo", facts.CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
+			{"B->A", "tcp6", facts.CauseDropped, "M", []string{"net.ipv6.conf.all.forwarding=0"}},
 		}},
 		{name: "router forwarding off", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.ip_forward=0")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"left A on a0, entered M on pa, never left M", "forwarding is off in M"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"forwarding is off in M"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"entered M on pb, never left M", "forwarding is off in M"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"forwarding is off in M"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"left A on a0, entered M on pa, never left M", "forwarding is off in M"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"forwarding is off in M"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"entered M on pb, never left M", "forwarding is off in M"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"forwarding is off in M"}},
 		}},
 		{name: "router missing route back", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "ip", "route", "del", "10.96.1.0/24", "dev", "pa")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseNoReturnRoute, "M", []string{"the answer left B on b0, entered M on pb, never left M", "no route back to 10.96.1.2"}},
-			{"A->B", "tcp", CauseNoReturnRoute, "M", []string{"no route back to 10.96.1.2"}},
-			{"B->A", "icmp-echo", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
-			{"B->A", "tcp", CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
+			{"A->B", "icmp-echo", facts.CauseNoReturnRoute, "M", []string{"the answer left B on b0, entered M on pb, never left M", "no route back to 10.96.1.2"}},
+			{"A->B", "tcp", facts.CauseNoReturnRoute, "M", []string{"no route back to 10.96.1.2"}},
+			{"B->A", "icmp-echo", facts.CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
+			{"B->A", "tcp", facts.CauseNoRoute, "M", []string{"entered M on pb, never left M"}},
 		}, anyDetail: "M (10.96.2.1) sent ICMP net unreachable", icmpFrom: "10.96.2.1"}, // M's ICMP is rate-limited: one probe gets it
 		{name: "router input rule in B", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.B, "nft", "add table ip pat")
@@ -206,20 +208,20 @@ func TestPathFaultMatrix(t *testing.T) {
 			tp.in(t, tp.B, "nft", "add rule ip pat in tcp dport 22 drop") // matches no probe
 			tp.in(t, tp.B, "nft", "add rule ip pat in ip saddr "+tp.addrA+" drop")
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "B", []string{"entered B on b0, nothing answered", "ip pat in handle 3"}},
-			{"A->B", "tcp", CauseDropped, "B", []string{"ip pat in handle 3"}},
-			{"B->A", "icmp-echo", CauseDropped, "B", []string{"the answer left A on a0", "entered B on b0, never reached the probe", "ip pat in handle 3"}},
-			{"B->A", "tcp", CauseDropped, "B", []string{"ip pat in handle 3"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "B", []string{"entered B on b0, nothing answered", "ip pat in handle 3"}},
+			{"A->B", "tcp", facts.CauseDropped, "B", []string{"ip pat in handle 3"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "B", []string{"the answer left A on a0", "entered B on b0, never reached the probe", "ip pat in handle 3"}},
+			{"B->A", "tcp", facts.CauseDropped, "B", []string{"ip pat in handle 3"}},
 		}},
 		{name: "router chain policy drop", kind: "router", unnamed: true, break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "nft", "add table inet pat")
 			tp.in(t, tp.M, "nft", "add chain inet pat forward { type filter hook forward priority 0; policy drop; }")
 			tp.in(t, tp.M, "nft", "add rule inet pat forward tcp dport 22 accept") // lets no probe through
 		}, want: []pathWant{
-			{"A->B", "icmp-echo", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
-			{"A->B", "tcp", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
-			{"B->A", "icmp-echo", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
-			{"B->A", "tcp", CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"policy drop of chain inet pat forward"}},
 		}},
 	}
 	for _, tt := range tests {
@@ -255,7 +257,7 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 		case "icmp6-echo":
 			fam = 6
 		case "mtu6":
-			kind, fam = KindMTU, 6
+			kind, fam = facts.KindMTU, 6
 		}
 		checked[fmt.Sprint(dir, kind, fam)] = true
 		p := findFamily(res, dir, kind, fam)
@@ -283,7 +285,7 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 		}
 	}
 	for _, p := range res.Probes {
-		if !p.OK || p.Kind == KindMTU {
+		if !p.OK || p.Kind == facts.KindMTU {
 			t.Logf("%s %s: %s in %s, fix %q: %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Detail)
 		}
 		if !checked[fmt.Sprint(p.Direction, p.Kind, p.Family)] && !p.OK {
@@ -342,13 +344,13 @@ func runPathCase(t *testing.T, prefix string, tt pathCase) {
 // interfaces the topology has, M's role its kind, inodes filled in.
 func checkPath(t *testing.T, tp *topo, res *Result, broken bool) {
 	t.Helper()
-	role := RoleBridge
+	role := facts.RoleBridge
 	if tp.kind == "router" {
-		role = RoleRouter
+		role = facts.RoleRouter
 	}
-	want := map[string][]Hop{
-		tp.A + "->" + tp.B: {{Namespace: tp.A, Out: "a0", Role: RoleSource}, {Namespace: tp.M, In: "pa", Out: "pb", Role: role}, {Namespace: tp.B, In: "b0", Role: RoleDestination}},
-		tp.B + "->" + tp.A: {{Namespace: tp.B, Out: "b0", Role: RoleSource}, {Namespace: tp.M, In: "pb", Out: "pa", Role: role}, {Namespace: tp.A, In: "a0", Role: RoleDestination}},
+	want := map[string][]facts.Hop{
+		tp.A + "->" + tp.B: {{Namespace: tp.A, Out: "a0", Role: facts.RoleSource}, {Namespace: tp.M, In: "pa", Out: "pb", Role: role}, {Namespace: tp.B, In: "b0", Role: facts.RoleDestination}},
+		tp.B + "->" + tp.A: {{Namespace: tp.B, Out: "b0", Role: facts.RoleSource}, {Namespace: tp.M, In: "pb", Out: "pa", Role: role}, {Namespace: tp.A, In: "a0", Role: facts.RoleDestination}},
 	}
 	for dir, hops := range want {
 		got := res.Path[dir]
@@ -404,7 +406,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9_]+`)
 // test (go test -run TestPathFaultMatrix -update).
 func record(t *testing.T, name string, res *Result) {
 	t.Helper()
-	rec := recorded{Version: FactsVersion, Facts: res.Facts}
+	rec := facts.Record{Version: facts.FactsVersion, Facts: res.Facts}
 	for _, p := range res.Probes {
 		rec.Verdicts = append(rec.Verdicts, verdictOf(p))
 	}
@@ -442,3 +444,5 @@ func icmpErrorFrom(res *Result, addr string) bool {
 	}
 	return false
 }
+
+func statIno(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }

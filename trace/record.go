@@ -6,6 +6,7 @@ import (
 
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/judge"
 )
 
 // Record is the trace's facts and verdicts as JSON, for a file; nil when
@@ -14,23 +15,23 @@ func (res *Result) Record() ([]byte, error) {
 	if res.Facts == nil {
 		return nil, nil
 	}
-	rec := Record{Version: FactsVersion, Facts: res.Facts, Verdicts: []RecordedVerdict{}}
+	rec := facts.Record{Version: facts.FactsVersion, Facts: res.Facts, Verdicts: []facts.RecordedVerdict{}}
 	for _, p := range res.Probes {
 		rec.Verdicts = append(rec.Verdicts, verdictOf(p))
 	}
 	return json.Marshal(rec)
 }
 
-func verdictOf(p Probe) RecordedVerdict {
-	return RecordedVerdict{Direction: p.Direction, Kind: p.Kind, Family: p.Family, OK: p.OK, Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix, Detail: p.Detail}
+func verdictOf(p Probe) facts.RecordedVerdict {
+	return facts.RecordedVerdict{Direction: p.Direction, Kind: p.Kind, Family: p.Family, OK: p.OK, Cause: p.Cause, Namespace: p.Namespace, Fix: p.Fix, Detail: p.Detail}
 }
 
 // Rejudged is a recorded trace judged again by this nsdump.
 type Rejudged struct {
-	Version  int               // of the stored facts
-	Recorded []RecordedVerdict // as the trace that wrote them gave them
-	Probes   []Probe           // as this nsdump judges the facts, without sightings
-	Port     uint16            // the TCP probes'
+	Version  int                     // of the stored facts
+	Recorded []facts.RecordedVerdict // as the trace that wrote them gave them
+	Probes   []Probe                 // as this nsdump judges the facts, without sightings
+	Port     uint16                  // the TCP probes'
 	// Warning says, in one line, what limits the judgement (facts of a
 	// later version); empty when nothing does.
 	Warning string
@@ -43,14 +44,14 @@ type Rejudged struct {
 // Differs reports whether probe i's verdict is not the recorded one (its
 // outcome, cause, namespace or fix; a detail reworded is not a new
 // verdict), and the recorded one if there is one.
-func (r *Rejudged) Differs(i int) (RecordedVerdict, bool) {
+func (r *Rejudged) Differs(i int) (facts.RecordedVerdict, bool) {
 	p := r.Probes[i]
 	for _, v := range r.Recorded {
 		if v.Direction == p.Direction && v.Kind == p.Kind && v.Family == p.Family {
 			return v, v.OK != p.OK || v.Cause != p.Cause || v.Namespace != p.Namespace || v.Fix != r.fixes[i]
 		}
 	}
-	return RecordedVerdict{}, true
+	return facts.RecordedVerdict{}, true
 }
 
 // Rejudge judges stored facts (what Result.Record wrote, padded with zero
@@ -94,18 +95,18 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 
 // judgeAll judges every probe of the facts, each as trace shows it,
 // without its sightings or round-trip time (the file's packets hold them).
-func judgeAll(f *Facts) []Probe {
+func judgeAll(f *facts.Facts) []Probe {
 	out := make([]Probe, 0, len(f.Probes))
 	for _, pf := range f.Probes {
 		if f.OverBudget() {
 			break // the caller refuses the facts
 		}
 		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family}
-		p.take(Judge(f, pf))
+		p.take(judge.Judge(f, pf))
 		switch pf.Kind {
 		case decode.KindTCPConn:
 			p.Listener, p.Delivered = pf.Socket.Listener, pf.Socket.Delivered
-		case KindMTU:
+		case facts.KindMTU:
 			p.Sent, p.Received = pf.Socket.Count, pf.Socket.Received
 		default:
 			p.Sent, p.Received = pf.Socket.Sent, pf.Socket.Received

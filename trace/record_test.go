@@ -12,14 +12,15 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/internal/shellwords"
-	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
 
 // recordOf is a recorded facts file as trace -w stores it.
-func recordOf(t testing.TB, rec recorded) []byte {
+func recordOf(t testing.TB, rec facts.Record) []byte {
 	t.Helper()
-	rec.Version = FactsVersion
+	rec.Version = facts.FactsVersion
 	b, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +32,7 @@ func recordOf(t testing.TB, rec recorded) []byte {
 // as trace -w does and judging them again gives the very verdicts the
 // facts give in memory, and those the live trace recorded.
 func TestRecordRoundTrip(t *testing.T) {
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
 			want := judgeAll(rec.Facts)
 			data := recordOf(t, rec)
@@ -48,7 +49,7 @@ func TestRecordRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rj.Warning != "" || rj.Version != FactsVersion || (rj.Withheld != "") != unnamed {
+			if rj.Warning != "" || rj.Version != facts.FactsVersion || (rj.Withheld != "") != unnamed {
 				t.Errorf("version %d, warning %q, withheld %q", rj.Version, rj.Warning, rj.Withheld)
 			}
 			if !reflect.DeepEqual(rj.Probes, want) {
@@ -63,25 +64,12 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 }
 
-func loadOne(t *testing.T, name string) recorded {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "facts", name+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rec recorded
-	if err := json.Unmarshal(b, &rec); err != nil {
-		t.Fatal(err)
-	}
-	return rec
-}
-
 // TestRejudgeEditedFacts: a bug report judged again after a fact changed
 // (the router's way out toward B set down) gets the verdict of the new
 // facts, and says it differs from the one recorded; the other direction,
 // which never uses that way out, keeps its verdict.
 func TestRejudgeEditedFacts(t *testing.T) {
-	rec := loadOne(t, "router-forwarding-off")
+	rec := tracetest.LoadOne(t, "router-forwarding-off")
 	m := rec.Facts.Probes[0].Path[1]
 	rec.Facts.State(m.Namespace).Link(m.Out).Up = false
 	rj, err := Rejudge(recordOf(t, rec))
@@ -92,9 +80,9 @@ func TestRejudgeEditedFacts(t *testing.T) {
 		was, differs := rj.Differs(i)
 		toB := p.Direction == rec.Facts.Probes[0].Direction
 		switch {
-		case toB && (p.Cause != CauseLinkDown || p.Namespace != m.Namespace || p.Fix != "ip -n "+m.Namespace+" link set "+m.Out+" up" || !differs):
+		case toB && (p.Cause != facts.CauseLinkDown || p.Namespace != m.Namespace || p.Fix != "ip -n "+m.Namespace+" link set "+m.Out+" up" || !differs):
 			t.Errorf("%s %s: %s in %s, fix %q, differs %v; want link-down of %s in %s, differing from %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, differs, m.Out, m.Namespace, was.Cause)
-		case !toB && (p.Cause != CauseDropped || differs):
+		case !toB && (p.Cause != facts.CauseDropped || differs):
 			t.Errorf("%s %s: %s in %s, differs %v; want dropped (forwarding off) as recorded", p.Direction, p.Kind, p.Cause, p.Namespace, differs)
 		}
 	}
@@ -104,7 +92,7 @@ func TestRejudgeEditedFacts(t *testing.T) {
 // an unknown version give one error (or, for a later version, one
 // warning and a judgement), never a panic or a stall.
 func TestRejudgeHostile(t *testing.T) {
-	good := recordOf(t, loadOne(t, "router-missing-route-back"))
+	good := recordOf(t, tracetest.LoadOne(t, "router-missing-route-back"))
 	deep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	longPath := `{"nsdump_facts":1,"facts":{"namespaces":[],"lookups":[],"probes":[{"direction":"a","kind":"icmp-echo","path":[` +
 		strings.TrimSuffix(strings.Repeat(`{"namespace":"x","role":"router"},`, 9), ",") + `]}]}}`
@@ -130,7 +118,7 @@ func TestRejudgeHostile(t *testing.T) {
 		{"nested deep", `{"nsdump_facts":1,"facts":{"namespaces":` + deep + `}}`, "exceeded max depth"},
 		{"a path longer than a trace follows", longPath, "a path of more than 8 namespaces"},
 		{"many probes", `{"nsdump_facts":1,"facts":{"probes":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}}`, "100 probes"},
-		{"too large", `{"nsdump_facts":1,"facts":{"x":"` + strings.Repeat("a", MaxRecord) + `"}}`, "more than the"},
+		{"too large", `{"nsdump_facts":1,"facts":{"x":"` + strings.Repeat("a", facts.MaxRecord) + `"}}`, "more than the"},
 		{"many verdicts", `{"nsdump_facts":1,"facts":{},"verdicts":[` + strings.TrimSuffix(strings.Repeat(`{},`, 100), ",") + `]}`, "100 verdicts"},
 		{"no diagnosis, no path", `{"nsdump_facts":1,"facts":{"probes":[{"direction":"a->b","kind":"tcp","ok":false}]}}`, ""},
 		{"a later version", strings.Replace(string(good), `{"nsdump_facts":1`, `{"nsdump_facts":7,"new":{"a":[1]}`, 1), ""},
@@ -214,7 +202,7 @@ func FuzzRejudgeCommands(f *testing.F) {
 // one rule walk of it: work linear in the file's size, whatever its shape.
 func TestJudgeWorkLinear(t *testing.T) {
 	most := 0.0
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		data := recordOf(t, rec)
 		judgeAll(rec.Facts)
 		if rec.Facts.Work() > len(data)/4 {
@@ -253,36 +241,36 @@ func craftedRules(t *testing.T, probes, routers, rules, prefixes int) []byte {
 		names = append(names, fmt.Sprintf("R%d", i))
 	}
 	names = append(names, "B")
-	f := &Facts{}
+	f := &facts.Facts{}
 	for _, n := range names {
-		f.Namespaces = append(f.Namespaces, &topology.NamespaceState{Name: n, Forwarding4: true,
-			Links: []topology.LinkState{{Name: "in", Up: true, Carrier: true}, {Name: "out", Up: true, Carrier: true}}})
+		f.Namespaces = append(f.Namespaces, &nsstate.NamespaceState{Name: n, Forwarding4: true,
+			Links: []nsstate.LinkState{{Name: "in", Up: true, Carrier: true}, {Name: "out", Up: true, Carrier: true}}})
 	}
-	var path []Hop
+	var path []facts.Hop
 	for i, n := range names {
-		role := RoleRouter
+		role := facts.RoleRouter
 		switch i {
 		case 0:
-			role = RoleSource
+			role = facts.RoleSource
 		case len(names) - 1:
-			role = RoleDestination
+			role = facts.RoleDestination
 		}
-		path = append(path, Hop{Namespace: n, In: "in", Out: "out", Role: role})
+		path = append(path, facts.Hop{Namespace: n, In: "in", Out: "out", Role: role})
 	}
 	values := make([]string, prefixes)
 	for i := range values {
 		values[i] = fmt.Sprintf("172.%d.%d.0/24", 16+i/256, i%256)
 	}
 	for i := range rules {
-		f.Rules = append(f.Rules, Rule{Namespace: names[1], Family: "inet", Table: "t", Chain: "fwd", Hook: "forward",
-			Handle: i + 1, Verdict: RuleDrop, Conds: []Cond{{Key: "ip saddr", Op: "==", Values: values}}})
+		f.Rules = append(f.Rules, facts.Rule{Namespace: names[1], Family: "inet", Table: "t", Chain: "fwd", Hook: "forward",
+			Handle: i + 1, Verdict: facts.RuleDrop, Conds: []facts.Cond{{Key: "ip saddr", Op: "==", Values: values}}})
 	}
 	for i := range probes {
-		pkt := Packet{Family: 4, Proto: "icmp", Src: netip.AddrFrom4([4]byte{10, 0, byte(i), 1}), Dst: netip.MustParseAddr("10.9.0.2"), ICMPType: "echo-request"}
-		f.Probes = append(f.Probes, ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, From: "A", To: "B",
-			Path: path, Request: pkt, RequestSeen: []Sight{{Namespace: "A", Iface: "out", Dir: DirOut}}})
+		pkt := facts.Packet{Family: 4, Proto: "icmp", Src: netip.AddrFrom4([4]byte{10, 0, byte(i), 1}), Dst: netip.MustParseAddr("10.9.0.2"), ICMPType: "echo-request"}
+		f.Probes = append(f.Probes, facts.ProbeFacts{Direction: "A->B", Kind: "icmp-echo", Family: 4, From: "A", To: "B",
+			Path: path, Request: pkt, RequestSeen: []facts.Sight{{Namespace: "A", Iface: "out", Dir: facts.DirOut}}})
 	}
-	b, err := json.Marshal(Record{Version: FactsVersion, Facts: f})
+	b, err := json.Marshal(facts.Record{Version: facts.FactsVersion, Facts: f})
 	if err != nil {
 		t.Fatal(err)
 	}

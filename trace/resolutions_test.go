@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestNeighborSeenListsResolutions: a neighbor-unreachable probe's
@@ -28,7 +29,7 @@ func TestNeighborSeenListsResolutions(t *testing.T) {
 	answered := &decode.Exchange{Kind: decode.KindNDP, Status: decode.StatusAnswered, Seen: []decode.Sighting{
 		{Point: "B/b0", Dir: "Out", What: "neighbor solicitation", Time: at(3), Frame: 4},
 	}}
-	pf := ProbeFacts{From: "A", To: "B", Path: []Hop{{Namespace: "A"}, {Namespace: "B"}}}
+	pf := facts.ProbeFacts{From: "A", To: "B", Path: []facts.Hop{{Namespace: "A"}, {Namespace: "B"}}}
 	got := withResolutions(seen, []*decode.Exchange{asked, offPath, answered}, pf)
 	var steps []string
 	for _, s := range got {

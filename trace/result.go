@@ -9,6 +9,8 @@ import (
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/judge"
 )
 
 // Config is one trace; nil fields of a *Config passed to Run take defaults.
@@ -51,14 +53,14 @@ type Probe struct {
 	OK        bool              `json:"ok"`
 	Cause     string            `json:"cause"`
 	Namespace string            `json:"namespace"`
-	RouteGet  *RouteGet         `json:"route_get"`
+	RouteGet  *judge.RouteGet   `json:"route_get"`
 	Fix       string            `json:"fix,omitempty"`
 	Detail    string            `json:"detail"`
 	RTTms     *float64          `json:"rtt_ms,omitempty"`
 	Sent      int               `json:"sent,omitempty"`
 	Received  int               `json:"received,omitempty"`
 	Delivered *bool             `json:"message_delivered,omitempty"`
-	Listener  *Listener         `json:"listener,omitempty"` // a listener that was there before the trace
+	Listener  *facts.Listener   `json:"listener,omitempty"` // a listener that was there before the trace
 	Seen      []decode.Sighting `json:"seen"`
 	// KernelDrops are the kernel's drops of this probe's packets, with
 	// its reason; empty when none, null without the drop monitor.
@@ -73,15 +75,15 @@ type Result struct {
 	OK   bool     `json:"ok"`
 	// Path is the way each direction's packets go, found from kernel
 	// state before the probes, keyed "A->B" (the first family's).
-	Path map[string][]Hop `json:"path"`
+	Path map[string][]facts.Hop `json:"path"`
 	// Paths are every family's paths, each direction's: a probe's path is
 	// the one with its direction and family.
-	Paths  []FamilyPath    `json:"paths"`
-	Probes []Probe         `json:"probes"`
-	Facts  *Facts          `json:"facts,omitempty"`
-	Points []capture.Point `json:"-"`
-	Frames []capture.Frame `json:"-"`
-	Report decode.Report   `json:"-"`
+	Paths  []facts.FamilyPath `json:"paths"`
+	Probes []Probe            `json:"probes"`
+	Facts  *facts.Facts       `json:"facts,omitempty"`
+	Points []capture.Point    `json:"-"`
+	Frames []capture.Frame    `json:"-"`
+	Report decode.Report      `json:"-"`
 	// DropsUnavailable says why the kernel's drop reasons are missing
 	// (no BTF, no privilege, ...); nil when the monitor ran.
 	DropsUnavailable error `json:"-"`
@@ -113,8 +115,8 @@ func (res *Result) judgeAll() {
 	res.OK = true
 	for i := range res.Probes {
 		p := &res.Probes[i]
-		p.take(Judge(res.Facts, res.Facts.Probes[i]))
-		if p.Cause == CauseNeighbor {
+		p.take(judge.Judge(res.Facts, res.Facts.Probes[i]))
+		if p.Cause == facts.CauseNeighbor {
 			p.Seen = withResolutions(p.Seen, res.Report.Exchanges, res.Facts.Probes[i])
 		}
 		res.OK = res.OK && p.OK
@@ -126,7 +128,7 @@ func (res *Result) judgeAll() {
 // of its paths, in the order seen: the evidence of the verdict, placed as
 // docs/trace.md says. They carry no frame number, so that a -w file's
 // comments tie no resolution to the probe.
-func withResolutions(seen []decode.Sighting, exchanges []*decode.Exchange, pf ProbeFacts) []decode.Sighting {
+func withResolutions(seen []decode.Sighting, exchanges []*decode.Exchange, pf facts.ProbeFacts) []decode.Sighting {
 	names := []string{pf.From, pf.To}
 	for _, h := range append(slices.Clone(pf.Path), pf.Back...) {
 		names = append(names, h.Namespace)
@@ -175,7 +177,7 @@ func (res *Result) FrameVerdicts() []string {
 }
 
 // take gives the probe the verdict v.
-func (p *Probe) take(v Verdict) {
+func (p *Probe) take(v judge.Verdict) {
 	p.OK, p.Cause, p.Namespace, p.Detail, p.Fix, p.RouteGet = v.OK, v.Cause, v.Namespace, v.Detail, v.Fix, v.RouteGet
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/vishvananda/netns"
 )
 
@@ -82,7 +83,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return res, err // interrupted: what was captured, without verdicts, for -w
 	}
 	res.Path, res.Paths = pl.paths, pl.famPaths
-	res.Facts = &Facts{Lookups: pl.lookups}
+	res.Facts = &facts.Facts{Lookups: pl.lookups}
 	nft := nftables()
 	res.NFTables = nft.tables()
 	finished := nft.finishAsync(ctx) // while the capture is decoded
@@ -104,9 +105,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // made on the way, and the listeners it started.
 type plan struct {
 	runs      []*run
-	paths     map[string][]Hop // the first family's, by direction
-	famPaths  []FamilyPath
-	lookups   []Lookup
+	paths     map[string][]facts.Hop // the first family's, by direction
+	famPaths  []facts.FamilyPath
+	lookups   []facts.Lookup
 	listeners []*listener
 }
 
@@ -114,7 +115,7 @@ type plan struct {
 // told not to, listens on the port at both ends. The listeners started
 // are in the plan even when it fails: close closes them.
 func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error) {
-	pl := &plan{paths: map[string][]Hop{}}
+	pl := &plan{paths: map[string][]facts.Hop{}}
 	for _, f := range fams {
 		// Each side probes from the very address the other probes, so that
 		// both directions test one pair (the kernel's own choice of source
@@ -124,7 +125,7 @@ func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error
 		if slices.Contains(addresses(b, f.v), f.b) {
 			ba.src = f.b // not a --to address B does not have
 		}
-		var lk []Lookup
+		var lk []facts.Lookup
 		ab.path, ba.path, lk, ab.pathCut, ba.pathCut = discoverPaths(w, a.name, b.name, f.a, f.b)
 		ab.backPath, ba.backPath = ba.path, ab.path
 		ab.backCut, ba.backCut = ba.pathCut, ab.pathCut
@@ -133,7 +134,7 @@ func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error
 			pl.paths[ab.direction()], pl.paths[ba.direction()] = ab.path, ba.path
 		}
 		for _, r := range []*run{ab, ba} {
-			pl.famPaths = append(pl.famPaths, FamilyPath{Direction: r.direction(), Family: f.v, Hops: r.path, Truncated: r.pathCut})
+			pl.famPaths = append(pl.famPaths, facts.FamilyPath{Direction: r.direction(), Family: f.v, Hops: r.path, Truncated: r.pathCut})
 		}
 		if !cfg.NoListen {
 			for _, r := range []*run{ab, ba} {
@@ -269,12 +270,12 @@ func probe(ctx context.Context, runs []*run) {
 type run struct {
 	cfg      Config
 	from, to *side
-	fam      int        // 4 or 6
-	dst      netip.Addr // the address of to that from probes
-	back     netip.Addr // the address of from that to probes back
-	src      netip.Addr // the address from's probes are bound to, if any
-	listener *listener  // the one this trace started on to, if any
-	existing *Listener  // what listened on to before the trace, if anything
+	fam      int             // 4 or 6
+	dst      netip.Addr      // the address of to that from probes
+	back     netip.Addr      // the address of from that to probes back
+	src      netip.Addr      // the address from's probes are bound to, if any
+	listener *listener       // the one this trace started on to, if any
+	existing *facts.Listener // what listened on to before the trace, if anything
 	echo     echoResult
 	echoErr  error
 	tcp      tcpResult
@@ -283,7 +284,7 @@ type run struct {
 	msg      string
 	arrived  bool
 	// the way from's packets go to to, and to's answers back
-	path, backPath []Hop
+	path, backPath []facts.Hop
 	// path (backPath) goes on past MaxHops namespaces
 	pathCut, backCut bool
 }

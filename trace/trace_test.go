@@ -15,6 +15,7 @@ import (
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // testLab builds a lab of the test's own, without routes.
@@ -58,36 +59,36 @@ func TestFaultMatrix(t *testing.T) {
 	}{
 		{name: "healthy", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) }},
 		{name: "no routes at all", want: []want{
-			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
-			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
-			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
-			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"A->B", "icmp-echo", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"A->B", "tcp", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", facts.CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"B->A", "tcp", facts.CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
 		}},
 		{name: "route only in A", break_: func(t *testing.T, l topology.Lab) {
 			ip(t, "-n", l.NS0, "route", "add", l.Route0().String(), "dev", l.Veth0)
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
-			{"A->B", "tcp", CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
-			{"B->A", "icmp-echo", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
-			{"B->A", "tcp", CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"A->B", "icmp-echo", facts.CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
+			{"A->B", "tcp", facts.CauseNoReturnRoute, "B", "ip -n B route replace SUBNET0 dev V1", "reached"},
+			{"B->A", "icmp-echo", facts.CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
+			{"B->A", "tcp", facts.CauseNoRoute, "B", "ip -n B route replace SUBNET0 dev V1", ""},
 		}},
 		{name: "route only in B", break_: func(t *testing.T, l topology.Lab) {
 			ip(t, "-n", l.NS1, "route", "add", l.Route1().String(), "dev", l.Veth1)
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
-			{"A->B", "tcp", CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
-			{"B->A", "icmp-echo", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
-			{"B->A", "tcp", CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
+			{"A->B", "icmp-echo", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"A->B", "tcp", facts.CauseNoRoute, "A", "ip -n A route replace SUBNET1 dev V0", ""},
+			{"B->A", "icmp-echo", facts.CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
+			{"B->A", "tcp", facts.CauseNoReturnRoute, "A", "ip -n A route replace SUBNET1 dev V0", "reached"},
 		}},
 		{name: "veth in B down", break_: func(t *testing.T, l topology.Lab) {
 			topology.Setup(l, true)
 			ip(t, "-n", l.NS1, "link", "set", l.Veth1, "down")
 		}, want: []want{
 			// Setting veth1 down also removed B's route back, so the fix restores both.
-			{"A->B", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
-			{"A->B", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
-			{"B->A", "icmp-echo", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
-			{"B->A", "tcp", CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"A->B", "icmp-echo", facts.CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"A->B", "tcp", facts.CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"B->A", "icmp-echo", facts.CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
+			{"B->A", "tcp", facts.CauseLinkDown, "B", "ip -n B link set V1 up && ip -n B route replace SUBNET0 dev V1", "routes went down"},
 		}},
 		{name: "nftables drop in B", break_: func(t *testing.T, l topology.Lab) {
 			topology.Setup(l, true)
@@ -95,10 +96,10 @@ func TestFaultMatrix(t *testing.T) {
 			nft(t, l.NS1, "add", "chain", "inet", "nsdt", "in", "{ type filter hook input priority 0; }")
 			nft(t, l.NS1, "add", "rule", "inet", "nsdt", "in", "ip", "saddr", l.Addr0.Addr().String(), "drop")
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
-			{"A->B", "tcp", CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
-			{"B->A", "icmp-echo", CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
-			{"B->A", "tcp", CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
+			{"A->B", "icmp-echo", facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
+			{"A->B", "tcp", facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
+			{"B->A", "icmp-echo", facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
+			{"B->A", "tcp", facts.CauseDropped, "B", "ip netns exec B nft delete rule inet nsdt in handle ", "nftables rule"},
 		}},
 		{name: "rp_filter in B, route back through another interface", break_: func(t *testing.T, l topology.Lab) {
 			topology.Setup(l, true)
@@ -120,17 +121,17 @@ func TestFaultMatrix(t *testing.T) {
 				}
 			}
 		}, want: []want{
-			{"A->B", "icmp-echo", CauseDropped, "B", "", "TcpExt:IPReversePathFilter +"},
-			{"A->B", "tcp", CauseDropped, "B", "", "strict rp_filter"},
+			{"A->B", "icmp-echo", facts.CauseDropped, "B", "", "TcpExt:IPReversePathFilter +"},
+			{"A->B", "tcp", facts.CauseDropped, "B", "", "strict rp_filter"},
 			// B's own route back leaves by rpx0, whose peer is in B itself.
-			{"B->A", "icmp-echo", CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "leaves by rpx0"},
-			{"B->A", "tcp", CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "ARP for the next hop was seen leaving on rpx0"},
+			{"B->A", "icmp-echo", facts.CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "leaves by rpx0"},
+			{"B->A", "tcp", facts.CauseWrongRoute, "B", "ip -n B route replace SUBNET0 dev V1", "ARP for the next hop was seen leaving on rpx0"},
 		}},
 		{name: "closed port without listener", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
 			cfg: func(l topology.Lab) Config { return Config{NoListen: true, Port: 7} },
 			want: []want{
-				{"A->B", "tcp", CausePortClosed, "B", "ip netns exec B nc -l 7", "reset"},
-				{"B->A", "tcp", CausePortClosed, "A", "ip netns exec A nc -l 7", "reset"},
+				{"A->B", "tcp", facts.CausePortClosed, "B", "ip netns exec B nc -l 7", "reset"},
+				{"B->A", "tcp", facts.CausePortClosed, "A", "ip netns exec A nc -l 7", "reset"},
 			},
 			unfixed: "the fix starts a listener that runs until it is stopped (and nc is not installed here); TestBusyPort traces a port something listens on"},
 		{name: "address nobody owns", break_: func(t *testing.T, l topology.Lab) { topology.Setup(l, true) },
@@ -140,8 +141,8 @@ func TestFaultMatrix(t *testing.T) {
 				return Config{ToAddr: netip.AddrFrom4(a)}
 			},
 			want: []want{
-				{"A->B", "icmp-echo", CauseNeighbor, "A", "", "no interface"},
-				{"A->B", "tcp", CauseNeighbor, "A", "", "no interface"},
+				{"A->B", "icmp-echo", facts.CauseNeighbor, "A", "", "no interface"},
+				{"A->B", "tcp", facts.CauseNeighbor, "A", "", "no interface"},
 			},
 			unfixed: "the target is an address no namespace has: no fix is printed"},
 	}
@@ -194,7 +195,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 			}
 			for _, p := range res.Probes {
-				if !checked[p.Direction+" "+p.Kind] && (!p.OK || p.Cause != CauseOK) {
+				if !checked[p.Direction+" "+p.Kind] && (!p.OK || p.Cause != facts.CauseOK) {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // rejudged is a file's stored facts judged again by this nsdump
@@ -24,21 +25,21 @@ type rejudged struct {
 type rejudgedProbe struct {
 	trace.Probe
 	Differs  bool                   `json:"differs"`
-	Recorded *trace.RecordedVerdict `json:"recorded"`
+	Recorded *facts.RecordedVerdict `json:"recorded"`
 }
 
 // rejudge judges again the facts stored in a file's Custom Blocks; what
 // keeps it from doing so is a warning, one line each.
 func rejudge(file string, blocks []capture.CustomBlock) (out []rejudged, warnings []string) {
 	for _, b := range blocks {
-		if b.PEN != trace.FactsPEN {
+		if b.PEN != facts.FactsPEN {
 			continue
 		}
 		if b.Data == nil {
 			warnings = append(warnings, fmt.Sprintf("%s: stored facts of %d bytes not judged again: more than the %d bytes of custom blocks read keeps", file, b.Size, capture.MaxCustom))
 			continue
 		}
-		if !trace.IsRecord(b.Data) {
+		if !facts.IsRecord(b.Data) {
 			continue // another tool's block under the same placeholder PEN
 		}
 		rj, err := trace.Rejudge(b.Data)

@@ -14,6 +14,7 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // readJSON is what the tests read of `read --json`.
@@ -77,7 +78,7 @@ func TestTraceFactsReadBack(t *testing.T) {
 	}
 	failed := 0
 	for _, p := range res.Probes {
-		if p.Direction == l.NS0+"->"+l.NS1 && p.Kind == "icmp-echo" && (p.Cause != trace.CauseNoReturnRoute || p.Namespace != l.NS1) {
+		if p.Direction == l.NS0+"->"+l.NS1 && p.Kind == "icmp-echo" && (p.Cause != facts.CauseNoReturnRoute || p.Namespace != l.NS1) {
 			t.Fatalf("the lab's echo: %s in %s, want no-return-route in %s", p.Cause, p.Namespace, l.NS1)
 		}
 		if !p.OK {
@@ -86,7 +87,7 @@ func TestTraceFactsReadBack(t *testing.T) {
 	}
 
 	frames, custom := fileBlocks(t, file)
-	if len(custom) != 1 || custom[0].PEN != trace.FactsPEN || !bytes.HasPrefix(custom[0].Data, []byte(`{"nsdump_facts":1,`)) {
+	if len(custom) != 1 || custom[0].PEN != facts.FactsPEN || !bytes.HasPrefix(custom[0].Data, []byte(`{"nsdump_facts":1,`)) {
 		t.Fatalf("%d custom blocks in the file, want one of facts", len(custom))
 	}
 
@@ -98,7 +99,7 @@ func TestTraceFactsReadBack(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rj); err != nil {
 		t.Fatal(err)
 	}
-	if len(rj.Rejudged) != 1 || len(rj.Rejudged[0].Probes) != len(res.Probes) || rj.Rejudged[0].Version != trace.FactsVersion {
+	if len(rj.Rejudged) != 1 || len(rj.Rejudged[0].Probes) != len(res.Probes) || rj.Rejudged[0].Version != facts.FactsVersion {
 		t.Fatalf("rejudged: %+v, want the trace's %d probes", rj.Rejudged, len(res.Probes))
 	}
 	for i, p := range rj.Rejudged[0].Probes {
@@ -172,17 +173,17 @@ func factsFile(t *testing.T, pen uint32, blocks ...[]byte) string {
 
 // recordedFacts is a trace's recorded facts (trace/testdata/facts) as
 // trace -w stores them, after edit.
-func recordedFacts(t *testing.T, name string, edit func(*trace.Record)) []byte {
+func recordedFacts(t *testing.T, name string, edit func(*facts.Record)) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "trace", "testdata", "facts", name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := trace.Record{Version: trace.FactsVersion}
+	rec := facts.Record{Version: facts.FactsVersion}
 	if err := json.Unmarshal(b, &rec); err != nil {
 		t.Fatal(err)
 	}
-	rec.Version = trace.FactsVersion
+	rec.Version = facts.FactsVersion
 	if edit != nil {
 		edit(&rec)
 	}
@@ -197,7 +198,7 @@ func recordedFacts(t *testing.T, name string, edit func(*trace.Record)) []byte {
 // read says, per probe, that it differs from the one recorded.
 func TestReadRejudgesEditedFacts(t *testing.T) {
 	var router, out string
-	down := func(rec *trace.Record) {
+	down := func(rec *facts.Record) {
 		h := rec.Facts.Probes[0].Path[1]
 		router, out = h.Namespace, h.Out
 		for _, st := range rec.Facts.Namespaces {
@@ -206,7 +207,7 @@ func TestReadRejudgesEditedFacts(t *testing.T) {
 			}
 		}
 	}
-	file := factsFile(t, trace.FactsPEN, recordedFacts(t, "router-forwarding-off", down))
+	file := factsFile(t, facts.FactsPEN, recordedFacts(t, "router-forwarding-off", down))
 	text, e, code := nsdump("read", file)
 	if code != 0 || e != "" {
 		t.Fatalf("read: exit %d, %s", code, e)
@@ -227,7 +228,7 @@ func TestReadRejudgesEditedFacts(t *testing.T) {
 	for _, p := range rj.Rejudged[0].Probes {
 		if p.Differs {
 			differ++
-			if p.Cause != trace.CauseLinkDown || p.Recorded.Cause != trace.CauseDropped {
+			if p.Cause != facts.CauseLinkDown || p.Recorded.Cause != facts.CauseDropped {
 				t.Errorf("%s %s: %s, recorded %s", p.Direction, p.Kind, p.Cause, p.Recorded.Cause)
 			}
 		}
@@ -236,7 +237,7 @@ func TestReadRejudgesEditedFacts(t *testing.T) {
 		t.Errorf("%d probes differ in JSON, want 2", differ)
 	}
 	// Unedited, the same file reads as recorded.
-	text, _, _ = nsdump("read", factsFile(t, trace.FactsPEN, recordedFacts(t, "router-forwarding-off", nil)))
+	text, _, _ = nsdump("read", factsFile(t, facts.FactsPEN, recordedFacts(t, "router-forwarding-off", nil)))
 	if !strings.Contains(text, "some probes failed, as recorded") || strings.Contains(text, "DIFFERS") {
 		t.Errorf("the unedited facts do not read as recorded:\n%s", text)
 	}
@@ -255,10 +256,10 @@ func TestReadHostileFacts(t *testing.T) {
 		warning string // "" for none
 		judged  bool
 	}{
-		{"cut short", trace.FactsPEN, good[:len(good)/3], "stored facts not judged again: not nsdump facts", false},
-		{"wrong types", trace.FactsPEN, []byte(`{"nsdump_facts":1,"facts":{"probes":{"a":1}}}`), "stored facts not judged again: stored facts (version 1) unreadable", false},
-		{"a later version", trace.FactsPEN, later, "stored by a later nsdump (version 2; this one reads up to 1)", true},
-		{"another tool's binary block", trace.FactsPEN, []byte{0xde, 0xad, 0xbe, 0xef}, "", false},
+		{"cut short", facts.FactsPEN, good[:len(good)/3], "stored facts not judged again: not nsdump facts", false},
+		{"wrong types", facts.FactsPEN, []byte(`{"nsdump_facts":1,"facts":{"probes":{"a":1}}}`), "stored facts not judged again: stored facts (version 1) unreadable", false},
+		{"a later version", facts.FactsPEN, later, "stored by a later nsdump (version 2; this one reads up to 1)", true},
+		{"another tool's binary block", facts.FactsPEN, []byte{0xde, 0xad, 0xbe, 0xef}, "", false},
 		{"another enterprise's block", 12345, good, "", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

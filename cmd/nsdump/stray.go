@@ -6,7 +6,7 @@ import (
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
-	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // A `trace -w` file holds, beside the probes' packets, kernel drops of
@@ -43,7 +43,7 @@ type strays struct {
 // rejudging says what is wrong with them).
 func (s *strays) learn(blocks []capture.CustomBlock) {
 	for _, b := range blocks {
-		if b.PEN != trace.FactsPEN || b.Data == nil || !trace.IsRecord(b.Data) {
+		if b.PEN != facts.FactsPEN || b.Data == nil || !facts.IsRecord(b.Data) {
 			continue
 		}
 		var rec struct {
@@ -51,7 +51,7 @@ func (s *strays) learn(blocks []capture.CustomBlock) {
 				Probes []struct {
 					Direction string                 `json:"direction"`
 					Kind      string                 `json:"kind"`
-					Drops     []trace.KernelDropSeen `json:"kernel_drops"`
+					Drops     []facts.KernelDropSeen `json:"kernel_drops"`
 				} `json:"probes"`
 			} `json:"facts"`
 		}

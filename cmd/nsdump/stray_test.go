@@ -12,7 +12,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/nsdump/nsdump/capture"
-	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // writeTraceFile crafts what trace -w writes for one echo probe A->B of 2
@@ -21,7 +21,7 @@ import (
 // ping_rcv, one QUEUE_PURGE of no probe's packet, and facts that record
 // the ping_rcv drops with stray as given. section is the file's section
 // comment; facts false leaves the facts out.
-func writeTraceFile(t *testing.T, section string, facts, stray bool) string {
+func writeTraceFile(t *testing.T, section string, withFacts, stray bool) string {
 	name := filepath.Join(t.TempDir(), "trace.pcapng")
 	f, err := os.Create(name)
 	if err != nil {
@@ -56,11 +56,11 @@ func writeTraceFile(t *testing.T, section string, facts, stray bool) string {
 		put(time.Millisecond, 1, capture.DirIn, id, echo(false, 0, seq), "drop: NO_SOCKET at ping_rcv (a0)\n"+verdict)
 	}
 	put(time.Millisecond, 1, capture.DirIn, 9, make([]byte, 50), "drop: QUEUE_PURGE at skb_queue_purge_reason (no device)")
-	if facts {
+	if withFacts {
 		rec := fmt.Sprintf(`{"nsdump_facts":1,"facts":{"probes":[{"direction":"A->B","kind":"icmp-echo","from":"A","to":"B",
 "kernel_drops":[{"namespace":"A","reason":"NO_SOCKET","location":"ping_rcv","what":"echo reply","stray":%t},
 {"namespace":"A","reason":"NO_SOCKET","location":"ping_rcv","what":"echo reply","stray":%t}]}]},"verdicts":[]}`, stray, stray)
-		if err := w.WriteCustom(trace.FactsPEN, []byte(rec)); err != nil {
+		if err := w.WriteCustom(facts.FactsPEN, []byte(rec)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 	"golang.org/x/sys/unix"
 )
 
@@ -211,9 +212,9 @@ func writeTrace(ctx context.Context, stderr io.Writer, name string, points []cap
 		if err != nil {
 			break
 		}
-		var facts []byte
-		if facts, err = r.Record(); err == nil && facts != nil {
-			err = w.WriteCustom(trace.FactsPEN, facts)
+		var stored []byte
+		if stored, err = r.Record(); err == nil && stored != nil {
+			err = w.WriteCustom(facts.FactsPEN, stored)
 		}
 	}
 	if err == nil {
@@ -251,8 +252,8 @@ func savePartial(e env, name string, points []capture.Point, results []*trace.Re
 func printPath(w io.Writer, res *trace.Result) {
 	dirs := []string{res.From.Namespace + "->" + res.To.Namespace, res.To.Namespace + "->" + res.From.Namespace}
 	for _, dir := range dirs {
-		first := trace.FamilyPath{Direction: dir, Hops: res.Path[dir]}
-		var others []trace.FamilyPath
+		first := facts.FamilyPath{Direction: dir, Hops: res.Path[dir]}
+		var others []facts.FamilyPath
 		for _, p := range res.Paths {
 			switch {
 			case p.Direction != dir:
@@ -275,8 +276,8 @@ func printPath(w io.Writer, res *trace.Result) {
 
 // printHops prints one path's line, unless it joins its two ends directly
 // and always is false.
-func printHops(w io.Writer, title string, p trace.FamilyPath, always bool) {
-	between := func(h trace.Hop) bool { return h.Role == trace.RoleBridge || h.Role == trace.RoleRouter }
+func printHops(w io.Writer, title string, p facts.FamilyPath, always bool) {
+	between := func(h facts.Hop) bool { return h.Role == facts.RoleBridge || h.Role == facts.RoleRouter }
 	if !always && !p.Truncated && !slices.ContainsFunc(p.Hops, between) {
 		return
 	}
@@ -293,9 +294,9 @@ func printHops(w io.Writer, title string, p trace.FamilyPath, always bool) {
 			s += " " + decode.Printable(h.Out)
 		}
 		switch {
-		case i < len(p.Hops)-1 || h.Role == trace.RoleDestination:
+		case i < len(p.Hops)-1 || h.Role == facts.RoleDestination:
 		case p.Truncated:
-			s += fmt.Sprintf(" > ... (goes on past %d namespaces: not followed or captured further)", trace.MaxHops)
+			s += fmt.Sprintf(" > ... (goes on past %d namespaces: not followed or captured further)", facts.MaxHops)
 		default:
 			s += " ... (no way on)"
 		}

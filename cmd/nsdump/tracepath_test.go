@@ -7,14 +7,15 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // The text output shows a path through other namespaces, one line per
 // direction, and none for two namespaces joined directly.
 func TestPrintPath(t *testing.T) {
-	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"}, Path: map[string][]trace.Hop{
-		"A->B": {{Namespace: "A", Out: "a0", Role: trace.RoleSource}, {Namespace: "M", In: "pa", Out: "pb", Role: trace.RoleBridge}, {Namespace: "B", In: "b0", Role: trace.RoleDestination}},
-		"B->A": {{Namespace: "B", Out: "b0", Role: trace.RoleSource}, {Namespace: "R", In: "pb", Role: trace.RoleRouter}},
+	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"}, Path: map[string][]facts.Hop{
+		"A->B": {{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: "M", In: "pa", Out: "pb", Role: facts.RoleBridge}, {Namespace: "B", In: "b0", Role: facts.RoleDestination}},
+		"B->A": {{Namespace: "B", Out: "b0", Role: facts.RoleSource}, {Namespace: "R", In: "pb", Role: facts.RoleRouter}},
 	}}
 	var b bytes.Buffer
 	printPath(&b, res)
@@ -23,7 +24,7 @@ func TestPrintPath(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 	b.Reset()
-	res.Path = map[string][]trace.Hop{"A->B": {{Namespace: "A", Out: "v0", Role: trace.RoleSource}, {Namespace: "B", In: "v1", Role: trace.RoleDestination}}}
+	res.Path = map[string][]facts.Hop{"A->B": {{Namespace: "A", Out: "v0", Role: facts.RoleSource}, {Namespace: "B", In: "v1", Role: facts.RoleDestination}}}
 	if printPath(&b, res); strings.Contains(b.String(), "path") {
 		t.Errorf("a direct path printed: %q", b.String())
 	}
@@ -32,12 +33,12 @@ func TestPrintPath(t *testing.T) {
 // IPv4 and IPv6 taking different routers: both paths, each marked with
 // its family; a family whose path is the same adds no line.
 func TestPrintPathFamilies(t *testing.T) {
-	hops := func(r string) []trace.Hop {
-		return []trace.Hop{{Namespace: "A", Out: "a0", Role: trace.RoleSource}, {Namespace: r, In: "x", Out: "y", Role: trace.RoleRouter}, {Namespace: "B", In: "b0", Role: trace.RoleDestination}}
+	hops := func(r string) []facts.Hop {
+		return []facts.Hop{{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: r, In: "x", Out: "y", Role: facts.RoleRouter}, {Namespace: "B", In: "b0", Role: facts.RoleDestination}}
 	}
 	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"},
-		Path: map[string][]trace.Hop{"A->B": hops("R1")},
-		Paths: []trace.FamilyPath{
+		Path: map[string][]facts.Hop{"A->B": hops("R1")},
+		Paths: []facts.FamilyPath{
 			{Direction: "A->B", Family: 4, Hops: hops("R1")}, {Direction: "B->A", Family: 4},
 			{Direction: "A->B", Family: 6, Hops: hops("R2")}, {Direction: "B->A", Family: 6},
 		}}
@@ -55,19 +56,19 @@ func TestPrintPathFamilies(t *testing.T) {
 	}
 }
 
-// A path longer than trace.MaxHops says it goes on, unfollowed.
+// A path longer than facts.MaxHops says it goes on, unfollowed.
 func TestPrintPathTruncated(t *testing.T) {
-	var hops []trace.Hop
-	for i := range trace.MaxHops {
-		h := trace.Hop{Namespace: fmt.Sprintf("R%d", i), In: "l", Out: "r", Role: trace.RoleRouter}
+	var hops []facts.Hop
+	for i := range facts.MaxHops {
+		h := facts.Hop{Namespace: fmt.Sprintf("R%d", i), In: "l", Out: "r", Role: facts.RoleRouter}
 		if i == 0 {
-			h = trace.Hop{Namespace: "A", Out: "r", Role: trace.RoleSource}
+			h = facts.Hop{Namespace: "A", Out: "r", Role: facts.RoleSource}
 		}
 		hops = append(hops, h)
 	}
 	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"},
-		Path:  map[string][]trace.Hop{"A->B": hops},
-		Paths: []trace.FamilyPath{{Direction: "A->B", Family: 4, Hops: hops, Truncated: true}}}
+		Path:  map[string][]facts.Hop{"A->B": hops},
+		Paths: []facts.FamilyPath{{Direction: "A->B", Family: 4, Hops: hops, Truncated: true}}}
 	var b bytes.Buffer
 	printPath(&b, res)
 	if want := "l R7 (router) r > ... (goes on past 8 namespaces: not followed or captured further)\n"; !strings.HasSuffix(b.String(), want) {

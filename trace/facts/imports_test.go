@@ -1,4 +1,4 @@
-package facts
+package facts_test
 
 import (
 	"testing"

@@ -6,13 +6,14 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
 
 // TestGapsJudged: what gathering could not read is said in every failed
 // verdict whose probe crossed the namespace, never in a passing one or
 // one that did not cross it, and travels in the record.
 func TestGapsJudged(t *testing.T) {
-	recs := loadRecorded(t)
+	recs := tracetest.LoadRecorded(t)
 	for _, name := range []string{"router-forwarding-off", "lab-nftables-drop-in-B", "router-healthy"} {
 		t.Run(name, func(t *testing.T) {
 			rec, ok := recs[name]

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -13,39 +11,14 @@ import (
 
 	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
-
-// recorded is a testdata/facts file: what a live trace gathered and the
-// verdicts it gave, as trace -w stores them (written by
-// TestPathFaultMatrix and TestFaultMatrix with -update, as root).
-type recorded = facts.Record
-
-func loadRecorded(t *testing.T) map[string]recorded {
-	t.Helper()
-	files, _ := filepath.Glob(filepath.Join("..", "testdata", "facts", "*.json"))
-	if len(files) == 0 {
-		t.Fatal("no recorded facts under testdata/facts (go test -run TestPathFaultMatrix -update, as root)")
-	}
-	out := map[string]recorded{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r recorded
-		if err := json.Unmarshal(b, &r); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".json")] = r
-	}
-	return out
-}
 
 // TestJudgeRecorded judges recorded facts again, without root: every
 // probe, healthy or not, on a path through other namespaces or between
 // two, gets the verdict the live trace gave, detail included.
 func TestJudgeRecorded(t *testing.T) {
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
 			if len(rec.Facts.Probes) != len(rec.Verdicts) {
 				t.Fatalf("%d probes' facts, %d verdicts", len(rec.Facts.Probes), len(rec.Verdicts))
@@ -80,7 +53,7 @@ func (w factsWorld) Route(ns string, dst, from netip.Addr, iif string) facts.Loo
 // TestWalkRecorded discovers the paths again from recorded kernel state:
 // the same hops as the live trace found.
 func TestWalkRecorded(t *testing.T) {
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		t.Run(name, func(t *testing.T) {
 			w := factsWorld{rec.Facts}
 			for _, pf := range rec.Facts.Probes {
@@ -337,7 +310,7 @@ func TestWalkSynthetic(t *testing.T) {
 // follows the facts (the link, the rule, the socket's errno, the counters),
 // not the kernel of the machine that judges.
 func TestJudgeLab(t *testing.T) {
-	recs := loadRecorded(t)
+	recs := tracetest.LoadRecorded(t)
 	type check struct {
 		cause, ns string // ns: A or B
 		fix       string // a prefix; A and B replaced
@@ -428,7 +401,7 @@ func TestJudgeLab(t *testing.T) {
 // address too; without the neighbour entry that points at it (the
 // state after the probes), the echo the impostor answered is ok again.
 func TestJudgeConflictRecorded(t *testing.T) {
-	rec, ok := loadRecorded(t)["bridge-address-conflict"]
+	rec, ok := tracetest.LoadRecorded(t)["bridge-address-conflict"]
 	if !ok {
 		t.Fatal("no testdata/facts/bridge-address-conflict.json")
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
 
 // TestKernelFactsDecide: in every recording of the kernel-state matrix,
@@ -13,7 +14,7 @@ import (
 // failed probe gets another verdict (the one issue 19 reported wrong).
 func TestKernelFactsDecide(t *testing.T) {
 	n := 0
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		if !strings.HasPrefix(name, "kstate-") {
 			continue
 		}

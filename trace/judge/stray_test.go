@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
 
 // TestStrayDropsNotWeighed: drops of trace's own making (a SYN-ACK
@@ -16,7 +17,7 @@ import (
 // sender still contradicts it (issue 22: under load "bridge-family drop"
 // and "router missing route back" failed on a stray SYN-ACK's drop).
 func TestStrayDropsNotWeighed(t *testing.T) {
-	recs := loadRecorded(t)
+	recs := tracetest.LoadRecorded(t)
 	for _, name := range []string{"bridge-family-drop", "router-missing-route-back"} {
 		rec := recs[name]
 		for i, pf := range rec.Facts.Probes {
@@ -59,7 +60,7 @@ func TestStrayDropsNotWeighed(t *testing.T) {
 // namespace holds.
 func TestEveryErrorNamed(t *testing.T) {
 	from := netip.MustParseAddr("192.0.2.99")
-	for name, rec := range loadRecorded(t) {
+	for name, rec := range tracetest.LoadRecorded(t) {
 		for _, pf := range rec.Facts.Probes {
 			if Judge(rec.Facts, pf).OK {
 				continue
@@ -79,7 +80,7 @@ func TestEveryErrorNamed(t *testing.T) {
 // which fits the link-down verdict (issue 22: "bridge port down" failed
 // under load on it). In a namespace that asked nothing, it still does not.
 func TestLinkDownNeighbourGivesUp(t *testing.T) {
-	rec := loadRecorded(t)["bridge-port-down"]
+	rec := tracetest.LoadRecorded(t)["bridge-port-down"]
 	for i, pf := range rec.Facts.Probes {
 		for _, tt := range []struct {
 			ns    string
@@ -101,7 +102,7 @@ func TestLinkDownNeighbourGivesUp(t *testing.T) {
 // router never lets resolve. CI once failed on "the kernel says otherwise"
 // there. A SYN that entered A once only and was dropped is still weighed.
 func TestRetransmittedSYNInDestination(t *testing.T) {
-	rec := loadRecorded(t)["router-rp_filter-with-an-asymmetric-route"]
+	rec := tracetest.LoadRecorded(t)["router-rp_filter-with-an-asymmetric-route"]
 	for i, pf := range rec.Facts.Probes {
 		if pf.Kind != "tcp" || len(pf.RequestSeen) == 0 {
 			continue
