@@ -54,7 +54,7 @@ func (e *Exchange) DropNotes() []string {
 
 // PacketNoun names a sighting's packet (its What) in an exchange of kind
 // for a sentence: "SYN", "echo request", "ARP request".
-func PacketNoun(kind, what string) string {
+func PacketNoun(kind ExchangeKind, what string) string {
 	switch what {
 	case "[S]":
 		return "SYN"

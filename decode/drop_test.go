@@ -57,7 +57,10 @@ func TestDropNotes(t *testing.T) {
 }
 
 func TestPacketNoun(t *testing.T) {
-	for _, tt := range []struct{ kind, what, want string }{
+	for _, tt := range []struct {
+		kind       ExchangeKind
+		what, want string
+	}{
 		{KindTCPConn, "[S]", "SYN"},
 		{KindTCPConn, "[S.]", "SYN-ACK"},
 		{KindTCPConn, "[P.]", "TCP segment [P.]"},

@@ -8,24 +8,49 @@ import (
 	"github.com/nsdump/nsdump/capture"
 )
 
+// ExchangeKind is what an exchange is, as DESIGN.md names it.
+type ExchangeKind string
+
+// Status is how an exchange ended, as DESIGN.md names it.
+type Status string
+
 // Exchange kinds and statuses, as DESIGN.md names them.
 const (
-	KindEcho      = "icmp-echo"
-	KindEcho6     = "icmp6-echo"
-	KindTCPConn   = "tcp"
-	KindARPRes    = "arp"
-	KindNDP       = "ndp"
-	KindICMPError = "icmp-error"
+	KindEcho      ExchangeKind = "icmp-echo"
+	KindEcho6     ExchangeKind = "icmp6-echo"
+	KindTCPConn   ExchangeKind = "tcp"
+	KindARPRes    ExchangeKind = "arp"
+	KindNDP       ExchangeKind = "ndp"
+	KindICMPError ExchangeKind = "icmp-error"
 
-	StatusAnswered    = "answered"
-	StatusUnanswered  = "unanswered"
-	StatusEstablished = "established"
-	StatusRefused     = "refused"
-	StatusError       = "error" // an ICMP error came back
+	StatusAnswered    Status = "answered"
+	StatusUnanswered  Status = "unanswered"
+	StatusEstablished Status = "established"
+	StatusRefused     Status = "refused"
+	StatusError       Status = "error" // an ICMP error came back
 )
 
+// MarshalText writes the kind's name.
+func (k ExchangeKind) MarshalText() ([]byte, error) { return []byte(k), nil }
+
+// UnmarshalText reads a kind's name as written: a later nsdump's kind
+// reads as itself.
+func (k *ExchangeKind) UnmarshalText(b []byte) error {
+	*k = ExchangeKind(b)
+	return nil
+}
+
+// MarshalText writes the status's name.
+func (s Status) MarshalText() ([]byte, error) { return []byte(s), nil }
+
+// UnmarshalText reads a status's name as written.
+func (s *Status) UnmarshalText(b []byte) error {
+	*s = Status(b)
+	return nil
+}
+
 // Kinds lists every exchange kind with the statuses it can end in.
-var Kinds = map[string][]string{
+var Kinds = map[ExchangeKind][]Status{
 	KindEcho:      {StatusAnswered, StatusUnanswered, StatusError},
 	KindEcho6:     {StatusAnswered, StatusUnanswered, StatusError},
 	KindTCPConn:   {StatusEstablished, StatusRefused, StatusUnanswered, StatusError},
@@ -106,10 +131,10 @@ type ICMPErr struct {
 // Exchange is one request and what answered it. Fields that do not apply
 // to a kind stay empty.
 type Exchange struct {
-	Kind   string `json:"kind"`
-	Status string `json:"status"`
-	Src    string `json:"src"` // address, or address:port for TCP
-	Dst    string `json:"dst"`
+	Kind   ExchangeKind `json:"kind"`
+	Status Status       `json:"status"`
+	Src    string       `json:"src"` // address, or address:port for TCP
+	Dst    string       `json:"dst"`
 
 	SrcAddr netip.Addr `json:"src_addr"`
 	SrcPort uint16     `json:"src_port,omitempty"`

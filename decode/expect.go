@@ -22,8 +22,8 @@ type Expectation struct {
 	Got    int    `json:"got"`
 	OK     bool   `json:"ok"`
 	what   string // "packets", "drops" or "exchanges"
-	kind   string
-	status string
+	kind   ExchangeKind
+	status Status
 	sel    []selector
 	probe  string // probe=: the trace probe kind, "none", or "" (any)
 	stray  *bool  // drops[stray=...]: trace's own drops, or the path's
@@ -43,17 +43,17 @@ const ProbeNone = "none"
 const ProbeAny = "any"
 
 // probeNames are the values of probe=.
-var probeNames = []string{KindEcho, KindEcho6, KindTCPConn, "mtu", ProbeAny, ProbeNone}
+var probeNames = []string{string(KindEcho), string(KindEcho6), string(KindTCPConn), "mtu", ProbeAny, ProbeNone}
 
 // probeKinds are the probes of `nsdump trace` whose packets an exchange
 // of each kind can hold (trace's probe kinds, and "mtu": the large
 // echoes of the mtu probe): a probe= selector outside them could never
 // match.
-var probeKinds = map[string][]string{
-	KindEcho:      {KindEcho, "mtu", ProbeNone},
-	KindEcho6:     {KindEcho6, "mtu", ProbeNone},
-	KindTCPConn:   {KindTCPConn, ProbeNone},
-	KindICMPError: {KindEcho, KindEcho6, "mtu", KindTCPConn, ProbeNone},
+var probeKinds = map[ExchangeKind][]string{
+	KindEcho:      {string(KindEcho), "mtu", ProbeNone},
+	KindEcho6:     {string(KindEcho6), "mtu", ProbeNone},
+	KindTCPConn:   {string(KindTCPConn), ProbeNone},
+	KindICMPError: {string(KindEcho), string(KindEcho6), "mtu", string(KindTCPConn), ProbeNone},
 	KindARPRes:    {ProbeNone},
 	KindNDP:       {ProbeNone},
 }
@@ -104,13 +104,13 @@ func (e *Expectation) parseCount(c string) error {
 		return fmt.Errorf("%q names no status; %s", c, expectGrammar)
 	}
 	kind, sel, hasSel := strings.Cut(head, "[")
-	e.kind, e.status = strings.TrimSpace(kind), strings.TrimSpace(status)
+	e.kind, e.status = ExchangeKind(strings.TrimSpace(kind)), Status(strings.TrimSpace(status))
 	statuses, known := Kinds[e.kind]
 	if !known {
 		return fmt.Errorf("unknown kind %q (want one of %s, or packets, drops)", e.kind, strings.Join(kindNames(), ", "))
 	}
 	if !slices.Contains(statuses, e.status) {
-		return fmt.Errorf("%s has no status %q (want one of %s)", e.kind, e.status, strings.Join(statuses, ", "))
+		return fmt.Errorf("%s has no status %q (want one of %s)", e.kind, e.status, joinStatuses(statuses))
 	}
 	if !hasSel {
 		return nil
@@ -140,7 +140,7 @@ func (e *Expectation) parseCount(c string) error {
 // portKinds are the kinds whose exchanges carry ports: a port on any
 // other kind's selector could never match, and the expectation would
 // hold or fail for a reason the user did not write.
-var portKinds = map[string]bool{KindTCPConn: true, KindICMPError: true}
+var portKinds = map[ExchangeKind]bool{KindTCPConn: true, KindICMPError: true}
 
 // admit refuses a selector that could never match beside the others: a
 // port on a kind without ports, a second src= or dst=.
@@ -241,10 +241,19 @@ func parseSelector(s string) (selector, error) {
 	return sel, nil
 }
 
+// joinStatuses lists statuses for a message.
+func joinStatuses(ss []Status) string {
+	names := make([]string, len(ss))
+	for i, s := range ss {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}
+
 func kindNames() []string {
 	var names []string
 	for k := range Kinds {
-		names = append(names, k)
+		names = append(names, string(k))
 	}
 	slices.Sort(names)
 	return names
@@ -354,7 +363,10 @@ func (e *Expectation) Failure() string {
 type Summary map[SummaryKey]int
 
 // SummaryKey is a kind and a status.
-type SummaryKey struct{ Kind, Status string }
+type SummaryKey struct {
+	Kind   ExchangeKind
+	Status Status
+}
 
 // Add counts one exchange.
 func (s Summary) Add(ex *Exchange) { s[SummaryKey{ex.Kind, ex.Status}]++ }
@@ -363,7 +375,7 @@ func (s Summary) Add(ex *Exchange) { s[SummaryKey{ex.Kind, ex.Status}]++ }
 func (s Summary) MarshalJSON() ([]byte, error) {
 	m := make(map[string]int, len(s))
 	for k, n := range s {
-		m[k.Kind+":"+k.Status] = n
+		m[string(k.Kind)+":"+string(k.Status)] = n
 	}
 	return json.Marshal(m)
 }

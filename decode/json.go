@@ -24,8 +24,8 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 	}
 	w := jsonWriter{b: b, prefix: prefix, indent: indent}
 	w.open('{')
-	w.str("kind", e.Kind)
-	w.str("status", e.Status)
+	w.str("kind", string(e.Kind))
+	w.str("status", string(e.Status))
 	if e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" {
 		// As named would fill them, without the strings.
 		w.end("src", e.SrcAddr, e.SrcPort, e.ports)

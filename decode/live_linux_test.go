@@ -187,7 +187,7 @@ func count(lines []string, sub string) int {
 	return n
 }
 
-func answered(tr *Tracker, kind, src string) int {
+func answered(tr *Tracker, kind ExchangeKind, src string) int {
 	n := 0
 	for _, ex := range tr.Exchanges() {
 		if ex.Kind == kind && ex.Status == StatusAnswered && strings.HasPrefix(ex.Src, src) {

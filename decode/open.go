@@ -82,7 +82,7 @@ func (t *Tracker) remove(m map[flowKey]*Exchange, k flowKey, ex *Exchange) {
 }
 
 // table is the lookup table of a kind of exchange, nil for ICMP errors.
-func (t *Tracker) table(kind string) map[flowKey]*Exchange {
+func (t *Tracker) table(kind ExchangeKind) map[flowKey]*Exchange {
 	switch kind {
 	case KindEcho, KindEcho6:
 		return t.echo

@@ -43,7 +43,7 @@ func TestRoutedSighting(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		frames [][]byte // at points 0, 1, 2
-		kind   string
+		kind   ExchangeKind
 	}{
 		{"IPv4 SYN", [][]byte{syn(64), syn(64), syn(63)}, KindTCPConn},
 		{"IPv6 echo", [][]byte{echo6(64), echo6(64), echo6(63)}, KindEcho6},

@@ -354,7 +354,7 @@ func (t *Tracker) sweep() {
 	}
 }
 
-func (t *Tracker) start(p *Packet, kind string, src, dst netip.AddrPort, ports bool) *Exchange {
+func (t *Tracker) start(p *Packet, kind ExchangeKind, src, dst netip.AddrPort, ports bool) *Exchange {
 	t.order++
 	var ex *Exchange
 	if n := len(t.free); n > 0 {
@@ -526,7 +526,7 @@ func (t *Tracker) addNDP(p *Packet) *Exchange {
 
 // ask records a resolution request (ARP who-has, neighbour solicitation);
 // a retry before any answer joins the same exchange.
-func (t *Tracker) ask(m map[flowKey]*Exchange, kind string, requester, target netip.Addr, p *Packet, what string) *Exchange {
+func (t *Tracker) ask(m map[flowKey]*Exchange, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
 	k := mkResKey(requester, target)
 	ex := m[k]
 	if ex == nil {
@@ -541,7 +541,7 @@ func (t *Tracker) ask(m map[flowKey]*Exchange, kind string, requester, target ne
 }
 
 // answer closes the resolution it answers, or records an unsolicited one.
-func (t *Tracker) answer(m map[flowKey]*Exchange, kind string, requester, target netip.Addr, p *Packet, what string) *Exchange {
+func (t *Tracker) answer(m map[flowKey]*Exchange, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
 	k := mkResKey(requester, target)
 	ex := m[k]
 	if ex == nil {

@@ -104,20 +104,20 @@ func TestSYNRetransmissions(t *testing.T) {
 	tests := []struct {
 		name   string
 		pkts   []*Packet
-		status []string
+		status []Status
 		reqs   []int
 	}{
 		{"after the SYN-ACK", []*Packet{tcpSeg(0, true, 1, SYN, 9, 0), tcpSeg(ms, false, 1, SYN|ACK, 70, 0),
-			tcpSeg(2*ms, true, 1, SYN, 9, 0), tcpSeg(3*ms, true, 1, ACK, 10, 0)}, []string{StatusEstablished}, []int{2}},
+			tcpSeg(2*ms, true, 1, SYN, 9, 0), tcpSeg(3*ms, true, 1, ACK, 10, 0)}, []Status{StatusEstablished}, []int{2}},
 		{"once established", []*Packet{tcpSeg(0, true, 1, SYN, 9, 0), tcpSeg(ms, false, 1, SYN|ACK, 70, 0),
-			tcpSeg(2*ms, true, 1, ACK, 10, 0), tcpSeg(3*ms, true, 1, SYN, 9, 0), tcpSeg(4*ms, true, 1, ACK|PSH, 10, 5)}, []string{StatusEstablished}, []int{2}},
+			tcpSeg(2*ms, true, 1, ACK, 10, 0), tcpSeg(3*ms, true, 1, SYN, 9, 0), tcpSeg(4*ms, true, 1, ACK|PSH, 10, 5)}, []Status{StatusEstablished}, []int{2}},
 		{"after each reset", []*Packet{tcpSeg(0, true, 1, SYN, 9, 0), tcpSeg(ms, false, 1, RST|ACK, 0, 0),
 			tcpSeg(500*ms, true, 1, SYN, 9, 0), tcpSeg(501*ms, false, 1, RST|ACK, 0, 0),
-			tcpSeg(1000*ms, true, 1, SYN, 9, 0), tcpSeg(1001*ms, false, 1, RST|ACK, 0, 0)}, []string{StatusRefused}, []int{3}},
+			tcpSeg(1000*ms, true, 1, SYN, 9, 0), tcpSeg(1001*ms, false, 1, RST|ACK, 0, 0)}, []Status{StatusRefused}, []int{3}},
 		{"a new ISN", []*Packet{tcpSeg(0, true, 1, SYN, 9, 0), tcpSeg(ms, false, 1, RST|ACK, 0, 0),
-			tcpSeg(500*ms, true, 1, SYN, 99, 0)}, []string{StatusRefused, StatusUnanswered}, []int{1, 1}},
+			tcpSeg(500*ms, true, 1, SYN, 99, 0)}, []Status{StatusRefused, StatusUnanswered}, []int{1, 1}},
 		{"mid-stream then a SYN", []*Packet{tcpSeg(0, true, 1, ACK, 9, 5), tcpSeg(ms, true, 1, SYN, 9, 0)},
-			[]string{StatusEstablished, StatusUnanswered}, []int{0, 1}},
+			[]Status{StatusEstablished, StatusUnanswered}, []int{0, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,7 +67,7 @@ func TestErrorAboutAnswerNamed(t *testing.T) {
 
 	r := &run{cfg: Config{Count: 3, Port: port}, from: &side{name: a}, to: &side{name: b}, fam: 4, dst: dst, src: src,
 		echo: echoResult{ID: id, Sent: 3}, tcp: tcpResult{LocalPort: cport}}
-	for i, kind := range []string{decode.KindEcho, decode.KindTCPConn} {
+	for i, kind := range []facts.ProbeKind{facts.KindEcho, facts.KindTCP} {
 		_, pf, _ := r.probe(kind, exchanges)
 		if len(pf.Errors) == 0 || pf.Errors[0].From != router {
 			t.Errorf("%s: the router's error about its answer is not in its facts: %+v", kind, pf.Errors)
@@ -109,7 +109,7 @@ func TestErrorAboutEndedConnection(t *testing.T) {
 		{"about the SYN-ACK", errEx(7096, 40000), 1},
 		{"another connection", errEx(7096, 40001), 0},
 	} {
-		_, pf, _ := r.probe(decode.KindTCPConn, []*decode.Exchange{tt.ex})
+		_, pf, _ := r.probe(facts.KindTCP, []*decode.Exchange{tt.ex})
 		if len(pf.Errors) != tt.want {
 			t.Errorf("%s: %d errors in the probe's facts, want %d: %+v", tt.name, len(pf.Errors), tt.want, pf.Errors)
 		}

@@ -54,7 +54,7 @@ func runCauses(t *testing.T, cases []causeCase) {
 			checked := map[string]bool{}
 			var fixes []string
 			for _, w := range tt.want {
-				key := names.Replace(w.direction) + " " + w.kind
+				key := names.Replace(w.direction) + " " + string(w.kind)
 				checked[key] = true
 				p := find(res, names.Replace(w.direction), w.kind)
 				if p == nil {
@@ -76,7 +76,7 @@ func runCauses(t *testing.T, cases []causeCase) {
 				if !p.OK {
 					t.Logf("%s %s: %s in %s, fix %q: %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Detail)
 				}
-				if !checked[p.Direction+" "+p.Kind] && !p.OK {
+				if !checked[p.Direction+" "+string(p.Kind)] && !p.OK {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
 			}
@@ -143,7 +143,7 @@ func extraNamespace(t *testing.T, l topology.Lab, suffix string) string {
 
 func TestRouteCauses(t *testing.T) {
 	labtest.RequireRoot(t)
-	all := func(dir, cause, ns, fix, detail string) []want {
+	all := func(dir string, cause facts.Cause, ns, fix, detail string) []want {
 		return []want{{dir, "icmp-echo", cause, ns, fix, detail}, {dir, "tcp", cause, ns, fix, detail}}
 	}
 	cases := []causeCase{

@@ -79,7 +79,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	for _, r := range runs {
 		routeGets := r.routeGets()
-		for _, kind := range []string{r.echoKind(), decode.KindTCPConn, facts.KindMTU} {
+		for _, kind := range []facts.ProbeKind{r.echoKind(), facts.KindTCP, facts.KindMTU} {
 			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
 			if !ok {
 				continue
@@ -207,12 +207,12 @@ func (r *run) routeGets() []facts.Lookup {
 
 func (r *run) direction() string { return r.from.name + "->" + r.to.name }
 
-// echoKind is the exchange kind of the family's echo.
-func (r *run) echoKind() string {
+// echoKind is the kind of the family's echo probe (its echoes' exchange kind).
+func (r *run) echoKind() facts.ProbeKind {
 	if r.fam == 6 {
-		return decode.KindEcho6
+		return facts.KindEcho6
 	}
-	return decode.KindEcho
+	return facts.KindEcho
 }
 
 func (r *run) echoOK() bool {
@@ -258,7 +258,7 @@ func socketError(err error) facts.SocketError {
 
 // probe is one probe of r as shown (what it sent and got, where it was
 // seen) and its facts; ok is false for an mtu probe that was not sent.
-func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, facts.ProbeFacts, bool) {
+func (r *run) probe(kind facts.ProbeKind, exchanges []*decode.Exchange) (Probe, facts.ProbeFacts, bool) {
 	src := r.srcAddr()
 	pr := Probe{Direction: r.direction(), Kind: kind, Family: r.fam}
 	pf := facts.ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, From: r.from.name, To: r.to.name,
@@ -286,10 +286,10 @@ func (r *run) probe(kind string, exchanges []*decode.Exchange) (Probe, facts.Pro
 
 // socketFacts fills in what the probe's socket said, and returns the echo
 // id its packets carry; false for an mtu probe that did not run.
-func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *facts.ProbeFacts, exchanges []*decode.Exchange) (uint16, bool) {
+func (r *run) socketFacts(kind facts.ProbeKind, src netip.Addr, pr *Probe, pf *facts.ProbeFacts, exchanges []*decode.Exchange) (uint16, bool) {
 	id := r.echo.ID
 	switch kind {
-	case decode.KindTCPConn:
+	case facts.KindTCP:
 		pf.Request = facts.Packet{Family: r.fam, Proto: "tcp", Src: src, Dst: r.dst, SPort: r.tcp.LocalPort, DPort: r.cfg.Port}
 		pf.OK = r.tcpOK()
 		pf.Socket = facts.SocketFacts{ConnErr: socketError(r.tcp.Err), Connected: r.tcp.Connected, Listener: r.existing}
@@ -324,18 +324,18 @@ func (r *run) socketFacts(kind string, src netip.Addr, pr *Probe, pf *facts.Prob
 
 // roles says whether exchange ex is the probe's, and which of its
 // sightings are the probe's request and which its answer.
-func (r *run) roles(kind string, ex *decode.Exchange, src netip.Addr, id uint16) (req, ans func(decode.Sighting) bool, ok bool) {
+func (r *run) roles(kind facts.ProbeKind, ex *decode.Exchange, src netip.Addr, id uint16) (req, ans func(decode.Sighting) bool, ok bool) {
 	none := func(decode.Sighting) bool { return false }
 	switch {
-	case kind == decode.KindTCPConn && ex.Kind == kind && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
+	case kind == facts.KindTCP && ex.Kind == decode.ExchangeKind(kind) && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
 		return decode.Sighting.TCPConnect, func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }, true
-	case kind != decode.KindTCPConn && ex.Kind == r.echoKind() && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
+	case kind != facts.KindTCP && ex.Kind == decode.ExchangeKind(r.echoKind()) && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
 		return func(s decode.Sighting) bool { return s.What == "request" }, func(s decode.Sighting) bool { return s.What == "reply" }, true
-	case kind == decode.KindTCPConn && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
+	case kind == facts.KindTCP && ex.Kind == decode.KindICMPError && r.ownTCP(ex, src):
 		// An error about a segment of its connection whose exchange had
 		// ended (a retransmission after the reset or the close).
 		return none, none, true
-	case kind != decode.KindTCPConn && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
+	case kind != facts.KindTCP && ex.Kind == decode.KindICMPError && ex.ID != nil && *ex.ID == id &&
 		(ex.SrcAddr == src && ex.DstAddr == r.dst || ex.SrcAddr == r.dst && ex.DstAddr == src):
 		// An error about one of its echoes whose exchange had ended
 		// (the reply seen on its way back, before a hop refused it).
@@ -347,14 +347,14 @@ func (r *run) roles(kind string, ex *decode.Exchange, src netip.Addr, id uint16)
 // seeExchange adds to pf where the probe's exchange ex was seen: its
 // request and answer at each capture point, the kernel's drops, and the
 // ICMP errors about it.
-func seeExchange(pf *facts.ProbeFacts, kind string, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
+func seeExchange(pf *facts.ProbeFacts, kind facts.ProbeKind, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
 	for _, s := range ex.Seen {
 		sight, ok := sightOf(s)
 		switch {
 		case !s.Drop.IsZero():
 			ns, _ := capture.DropsNamespace(s.Point)
 			kd := facts.KernelDropSeen{Namespace: ns, Reason: s.Drop.Reason, Location: s.Drop.Location,
-				What: decode.PacketNoun(kind, s.What)}
+				What: decode.PacketNoun(decode.ExchangeKind(kind), s.What)}
 			kd.Stray = judge.Stray(*pf, kd)
 			pf.Drops = append(pf.Drops, kd)
 		case !ok:
@@ -418,7 +418,7 @@ func (r *run) mtuFacts(exchanges []*decode.Exchange) *facts.MTUFacts {
 		}
 	}
 	for _, ex := range exchanges {
-		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.mtu.echo.ID {
+		if ex.Kind != decode.ExchangeKind(r.echoKind()) || ex.ID == nil || *ex.ID != r.mtu.echo.ID {
 			continue
 		}
 		for _, e := range ex.Errors {
@@ -444,7 +444,7 @@ func (r *run) echoRTT(exchanges []*decode.Exchange) *float64 {
 	var sum time.Duration
 	n := 0
 	for _, ex := range exchanges {
-		if ex.Kind != r.echoKind() || ex.ID == nil || *ex.ID != r.echo.ID {
+		if ex.Kind != decode.ExchangeKind(r.echoKind()) || ex.ID == nil || *ex.ID != r.echo.ID {
 			continue
 		}
 		var out, in time.Time

@@ -31,7 +31,7 @@ func sixLab(t *testing.T, dual bool) topology.Lab {
 	return l
 }
 
-func probeOf(res *Result, direction, kind string, family int) *Probe {
+func probeOf(res *Result, direction string, kind facts.ProbeKind, family int) *Probe {
 	for i, p := range res.Probes {
 		if p.Direction == direction && p.Kind == kind && p.Family == family {
 			return &res.Probes[i]
@@ -72,9 +72,9 @@ func TestTraceIPv6(t *testing.T) {
 				}
 				return res
 			}
-			check := func(res *Result, dir, cause, ns, fix string) {
+			check := func(res *Result, dir string, cause facts.Cause, ns, fix string) {
 				t.Helper()
-				for _, kind := range []string{"icmp6-echo", "tcp"} {
+				for _, kind := range []facts.ProbeKind{"icmp6-echo", "tcp"} {
 					p := probeOf(res, dir, kind, 6)
 					if p == nil {
 						t.Fatalf("no %s %s probe", dir, kind)

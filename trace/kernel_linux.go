@@ -109,7 +109,7 @@ func (res *Result) attachKernelDrops() {
 				iface = ""
 			}
 			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
-				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(p.Kind, s.What)}
+				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(decode.ExchangeKind(p.Kind), s.What)}
 			kd.Stray = judge.Stray(res.Facts.Probes[i], facts.KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 			p.KernelDrops = append(p.KernelDrops, kd)
 		}

@@ -36,7 +36,7 @@ func TestTraceKernelDrops(t *testing.T) {
 		h.Close()
 		inodes[ino] = ns
 	}
-	for _, kind := range []string{"icmp-echo", "tcp"} {
+	for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
 		p := find(res, l.NS0+"->"+l.NS1, kind)
 		if p == nil || p.Cause != facts.CauseDropped || p.Namespace != l.NS1 {
 			t.Fatalf("%s: %+v", kind, p)

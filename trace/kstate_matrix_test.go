@@ -43,10 +43,10 @@ func macOf(t *testing.T, ns, iface string) string {
 // firewalls (issue 19), each named where it lies, its fix applied as
 // printed, all ok after.
 func TestKernelStateMatrix(t *testing.T) {
-	all := func(cause, ns string, detail ...string) []pathWant {
+	all := func(cause facts.Cause, ns string, detail ...string) []pathWant {
 		var w []pathWant
 		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []string{"icmp-echo", "tcp"} {
+			for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
 				w = append(w, pathWant{dir, kind, cause, ns, detail})
 			}
 		}

@@ -32,7 +32,7 @@ func TestNFTraceNDPDropped(t *testing.T) {
 	var fixes []string
 	v6 := 0
 	for _, p := range res.Probes {
-		what := p.Direction + " " + p.Kind
+		what := p.Direction + " " + string(p.Kind)
 		if p.Family != 6 || p.Kind == "mtu" {
 			if !p.OK {
 				t.Errorf("%s (IPv%d): %s in %s (%s), want ok", what, p.Family, p.Cause, p.Namespace, p.Detail)

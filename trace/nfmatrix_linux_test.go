@@ -22,8 +22,11 @@ import (
 
 // nfWant is one failing probe; namespaces by letter (A, B, M, C).
 type nfWant struct {
-	direction, kind, cause, namespace string
-	detail                            []string
+	direction string
+	kind      facts.ProbeKind
+	cause     facts.Cause
+	namespace string
+	detail    []string
 }
 
 type nfCase struct {
@@ -247,7 +250,7 @@ func runNFCase(t *testing.T, tt nfCase) {
 	var fixes []string
 	for _, w := range tt.want {
 		dir := letters.Replace(w.direction)
-		checked[dir+" "+w.kind] = true
+		checked[dir+" "+string(w.kind)] = true
 		p := findFamily(res, dir, w.kind, 4)
 		if p == nil {
 			t.Fatalf("no %s %s probe", dir, w.kind)
@@ -274,7 +277,7 @@ func runNFCase(t *testing.T, tt nfCase) {
 		}
 	}
 	for _, p := range res.Probes {
-		if !p.OK && !checked[p.Direction+" "+p.Kind] {
+		if !p.OK && !checked[p.Direction+" "+string(p.Kind)] {
 			t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 		}
 		if p.Direction == tp.A+"->"+tp.B && p.Kind == "tcp" && p.OK {

@@ -123,8 +123,11 @@ func (tp *topo) trace(t *testing.T, timeout time.Duration) *Result {
 
 // pathWant is one failing probe: namespaces by letter (A, B, M).
 type pathWant struct {
-	direction, kind, cause, namespace string
-	detail                            []string // parts of it
+	direction string
+	kind      facts.ProbeKind
+	cause     facts.Cause
+	namespace string
+	detail    []string // parts of it
 }
 
 // pathCase is one fault of a three-namespace topology: break it, trace,
@@ -423,7 +426,7 @@ func record(t *testing.T, name string, res *Result) {
 	}
 }
 
-func findFamily(res *Result, direction, kind string, family int) *Probe {
+func findFamily(res *Result, direction string, kind facts.ProbeKind, family int) *Probe {
 	for i, p := range res.Probes {
 		if p.Direction == direction && p.Kind == kind && p.Family == family {
 			return &res.Probes[i]

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
@@ -104,7 +103,7 @@ func judgeAll(f *facts.Facts) []Probe {
 		p := Probe{Direction: pf.Direction, Kind: pf.Kind, Family: pf.Family}
 		p.take(judge.Judge(f, pf))
 		switch pf.Kind {
-		case decode.KindTCPConn:
+		case facts.KindTCP:
 			p.Listener, p.Delivered = pf.Socket.Listener, pf.Socket.Delivered
 		case facts.KindMTU:
 			p.Sent, p.Received = pf.Socket.Count, pf.Socket.Received

@@ -48,10 +48,10 @@ type Container struct {
 // Probe is one probe's verdict.
 type Probe struct {
 	Direction string            `json:"direction"`
-	Kind      string            `json:"kind"`
+	Kind      facts.ProbeKind   `json:"kind"`
 	Family    int               `json:"family"`
 	OK        bool              `json:"ok"`
-	Cause     string            `json:"cause"`
+	Cause     facts.Cause       `json:"cause"`
 	Namespace string            `json:"namespace"`
 	RouteGet  *judge.RouteGet   `json:"route_get"`
 	Fix       string            `json:"fix,omitempty"`

@@ -43,8 +43,12 @@ func ipRouteGet(ns string, dst string) string {
 }
 
 type want struct {
-	direction, kind, cause, namespace, fix string
-	detail                                 string // a part of it
+	direction string
+	kind      facts.ProbeKind
+	cause     facts.Cause
+	namespace string
+	fix       string
+	detail    string // a part of it
 }
 
 func TestFaultMatrix(t *testing.T) {
@@ -171,7 +175,7 @@ func TestFaultMatrix(t *testing.T) {
 			checked := map[string]bool{}
 			var fixes []string
 			for _, w := range tt.want {
-				key := names.Replace(w.direction) + " " + w.kind
+				key := names.Replace(w.direction) + " " + string(w.kind)
 				checked[key] = true
 				p := find(res, names.Replace(w.direction), w.kind)
 				if p == nil {
@@ -195,7 +199,7 @@ func TestFaultMatrix(t *testing.T) {
 				}
 			}
 			for _, p := range res.Probes {
-				if !checked[p.Direction+" "+p.Kind] && (!p.OK || p.Cause != facts.CauseOK) {
+				if !checked[p.Direction+" "+string(p.Kind)] && (!p.OK || p.Cause != facts.CauseOK) {
 					t.Errorf("%s %s: %s in %s (%s), want ok", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 				}
 			}
@@ -223,7 +227,7 @@ func TestFaultMatrix(t *testing.T) {
 	}
 }
 
-func find(res *Result, direction, kind string) *Probe {
+func find(res *Result, direction string, kind facts.ProbeKind) *Probe {
 	for i := range res.Probes {
 		if res.Probes[i].Direction == direction && res.Probes[i].Kind == kind {
 			return &res.Probes[i]

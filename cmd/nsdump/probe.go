@@ -35,7 +35,7 @@ func printProbe(w io.Writer, p trace.Probe, port uint16, paint func(code, s stri
 		}
 		fmt.Fprintf(w, "%-*s %-10s %s  %s%s\n", width, decode.Printable(p.Direction), kind, paint("32", "ok"), rtt, decode.Printable(p.Detail))
 	} else {
-		fmt.Fprintf(w, "%-*s %-10s %s  %s in %s\n", width, decode.Printable(p.Direction), kind, paint("31", "FAIL"), decode.Printable(p.Cause), decode.Printable(p.Namespace))
+		fmt.Fprintf(w, "%-*s %-10s %s  %s in %s\n", width, decode.Printable(p.Direction), kind, paint("31", "FAIL"), decode.Printable(string(p.Cause)), decode.Printable(p.Namespace))
 	}
 	if seen {
 		fmt.Fprintf(w, "    seen: %s\n", timeline(p))
@@ -66,7 +66,7 @@ func probeKind(p trace.Probe, port uint16) string {
 	case "mtu":
 		return "mtu" + six
 	}
-	return p.Kind
+	return string(p.Kind)
 }
 
 // timeline is where the probe's packets were seen, in order, ending in "no

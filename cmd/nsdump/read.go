@@ -295,7 +295,7 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 		b, err = json.MarshalIndent(ex, "    ", "  ")
 	}
 	if err != nil {
-		b, _ = json.Marshal(map[string]string{"kind": ex.Kind, "error": err.Error()})
+		b, _ = json.Marshal(map[string]string{"kind": string(ex.Kind), "error": err.Error()})
 	}
 	j.w.Write(b)
 	j.n++

@@ -93,7 +93,7 @@ func printRejudged(w io.Writer, all []rejudged) {
 			}
 			was := "ok"
 			if !p.Recorded.OK {
-				was = p.Recorded.Cause + " in " + p.Recorded.Namespace
+				was = string(p.Recorded.Cause) + " in " + p.Recorded.Namespace
 			}
 			if p.Recorded.Fix != "" {
 				// Quoted: the file's text, not a command to paste.

@@ -19,8 +19,8 @@ const keepListed = 200
 type summary struct {
 	bad, good           []*decode.Exchange
 	badCount, goodCount int
-	kinds               map[string]*kindStats
-	kindOrder           []string
+	kinds               map[decode.ExchangeKind]*kindStats
+	kindOrder           []decode.ExchangeKind
 }
 
 type kindStats struct {
@@ -36,7 +36,7 @@ func (s *summary) add(ex *decode.Exchange) {
 			s.good = append(s.good, ex.Clone()) // the tracker reuses ex
 		}
 		if s.kinds == nil {
-			s.kinds = map[string]*kindStats{}
+			s.kinds = map[decode.ExchangeKind]*kindStats{}
 		}
 		k := s.kinds[ex.Kind]
 		if k == nil {

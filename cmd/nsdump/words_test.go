@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsdump/nsdump/internal/labtest"
 	"github.com/nsdump/nsdump/trace"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // TestProbeColumnsAligned: the verdict lines of a trace keep their kind
@@ -98,7 +99,7 @@ func TestRouteAsIPRouteGet(t *testing.T) {
 // icmp6-echo and TCP tcp6:PORT.
 func TestProbeKindShowsFamily(t *testing.T) {
 	for _, tt := range []struct {
-		kind   string
+		kind   facts.ProbeKind
 		family int
 		want   string
 	}{

@@ -147,11 +147,11 @@ type Packet struct {
 // ProbeFacts is one probe: what its socket said, where its packets were
 // seen, and the route lookups of the namespaces a verdict may blame.
 type ProbeFacts struct {
-	Direction string `json:"direction"`
-	Kind      string `json:"kind"`
-	Family    int    `json:"family"`
-	From      string `json:"from"` // the sender's namespace
-	To        string `json:"to"`   // the destination's
+	Direction string    `json:"direction"`
+	Kind      ProbeKind `json:"kind"`
+	Family    int       `json:"family"`
+	From      string    `json:"from"` // the sender's namespace
+	To        string    `json:"to"`   // the destination's
 	// OK says the probe passed at its socket: every echo answered, or
 	// connected and the test message delivered. The verdict may still
 	// fail it (an address conflict).

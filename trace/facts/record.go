@@ -32,14 +32,14 @@ type Record struct {
 
 // RecordedVerdict is a probe's verdict as a record keeps it.
 type RecordedVerdict struct {
-	Direction string `json:"direction"`
-	Kind      string `json:"kind"`
-	Family    int    `json:"family"`
-	OK        bool   `json:"ok"`
-	Cause     string `json:"cause"`
-	Namespace string `json:"namespace"`
-	Fix       string `json:"fix"`
-	Detail    string `json:"detail,omitempty"`
+	Direction string    `json:"direction"`
+	Kind      ProbeKind `json:"kind"`
+	Family    int       `json:"family"`
+	OK        bool      `json:"ok"`
+	Cause     Cause     `json:"cause"`
+	Namespace string    `json:"namespace"`
+	Fix       string    `json:"fix"`
+	Detail    string    `json:"detail,omitempty"`
 }
 
 // IsRecord reports whether data, a Custom Block's under FactsPEN, is
@@ -180,17 +180,17 @@ func (f *Facts) check() error {
 	}
 	for _, p := range f.Probes {
 		if len(p.Path) > MaxHops || len(p.Back) > MaxHops {
-			return fmt.Errorf("probe %s %s: a path of more than %d namespaces", clip(p.Direction), clip(p.Kind), MaxHops)
+			return fmt.Errorf("probe %s %s: a path of more than %d namespaces", clip(p.Direction), clip(string(p.Kind)), MaxHops)
 		}
 		if len(p.RequestSeen) > maxSightings || len(p.AnswerSeen) > maxSightings || len(p.Drops) > maxSightings || len(p.Errors) > maxICMPErrors {
-			return fmt.Errorf("probe %s %s: more sightings, kernel drops or ICMP errors than a trace records", clip(p.Direction), clip(p.Kind))
+			return fmt.Errorf("probe %s %s: more sightings, kernel drops or ICMP errors than a trace records", clip(p.Direction), clip(string(p.Kind)))
 		}
 		if len(p.RouteGets) > maxLookups {
-			return fmt.Errorf("probe %s %s: more than %d route lookups", clip(p.Direction), clip(p.Kind), maxLookups)
+			return fmt.Errorf("probe %s %s: more than %d route lookups", clip(p.Direction), clip(string(p.Kind)), maxLookups)
 		}
 		for _, e := range p.Errors {
 			if len(e.Seen) > maxSightings {
-				return fmt.Errorf("probe %s %s: an ICMP error seen more than %d times", clip(p.Direction), clip(p.Kind), maxSightings)
+				return fmt.Errorf("probe %s %s: an ICMP error seen more than %d times", clip(p.Direction), clip(string(p.Kind)), maxSightings)
 			}
 		}
 	}

@@ -13,12 +13,12 @@ import (
 
 // Verdict is what Judge concludes for one probe.
 type Verdict struct {
-	OK        bool      `json:"ok"`
-	Cause     string    `json:"cause"`
-	Namespace string    `json:"namespace"`
-	Detail    string    `json:"detail"`
-	Fix       string    `json:"fix,omitempty"`
-	RouteGet  *RouteGet `json:"route_get,omitempty"`
+	OK        bool        `json:"ok"`
+	Cause     facts.Cause `json:"cause"`
+	Namespace string      `json:"namespace"`
+	Detail    string      `json:"detail"`
+	Fix       string      `json:"fix,omitempty"`
+	RouteGet  *RouteGet   `json:"route_get,omitempty"`
 	// Story is where the packets went: "left A on a0, entered R on r0,
 	// never left R".
 	Story string `json:"story"`

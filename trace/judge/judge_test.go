@@ -92,10 +92,11 @@ func TestJudgeTable(t *testing.T) {
 		Answer:      facts.Packet{Family: 4, Proto: "icmp", Src: dst, Dst: src, ICMPType: "echo-reply"},
 		RequestSeen: []facts.Sight{{Namespace: "A", Iface: "a0", Dir: facts.DirOut}, {Namespace: "R", Iface: "r0", Dir: facts.DirIn}}}
 	tests := []struct {
-		name                  string
-		edit                  func(f *facts.Facts, p *facts.ProbeFacts)
-		cause, namespace, fix string
-		detail                string
+		name           string
+		edit           func(f *facts.Facts, p *facts.ProbeFacts)
+		cause          facts.Cause
+		namespace, fix string
+		detail         string
 	}{
 		{"r1 down", func(f *facts.Facts, p *facts.ProbeFacts) { f.State("R").Link("r1").Up = false },
 			facts.CauseLinkDown, "R", "ip -n R link set r1 up", "r1 in R is down"},
@@ -312,14 +313,16 @@ func TestWalkSynthetic(t *testing.T) {
 func TestJudgeLab(t *testing.T) {
 	recs := tracetest.LoadRecorded(t)
 	type check struct {
-		cause, ns string // ns: A or B
-		fix       string // a prefix; A and B replaced
-		detail    string // a part; A and B replaced
+		cause  facts.Cause
+		ns     string // A or B
+		fix    string // a prefix; A and B replaced
+		detail string // a part; A and B replaced
 	}
 	tests := []struct {
-		file, direction, kind string
-		edit                  func(f *facts.Facts, p *facts.ProbeFacts)
-		want                  check
+		file, direction string
+		kind            facts.ProbeKind
+		edit            func(f *facts.Facts, p *facts.ProbeFacts)
+		want            check
 	}{
 		{"lab-no-routes-at-all", "A->B", "icmp-echo", nil, check{facts.CauseNoRoute, "A", "ip -n A route replace ", "A has no route to"}},
 		{"lab-no-routes-at-all", "B->A", "tcp", nil, check{facts.CauseNoRoute, "B", "ip -n B route replace ", "nothing leaves it"}},
@@ -354,7 +357,7 @@ func TestJudgeLab(t *testing.T) {
 		{"lab-veth-ends-at-9000-and-1500", "B->A", facts.KindMTU, nil, check{facts.CauseMTU, "B", "ip -n B link set ", "the two ends of a veth pair disagree on the MTU"}},
 	}
 	for _, tt := range tests {
-		name := tt.file + " " + tt.direction + " " + tt.kind
+		name := tt.file + " " + tt.direction + " " + string(tt.kind)
 		if tt.edit != nil {
 			name += " edited"
 		}

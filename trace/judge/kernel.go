@@ -89,7 +89,7 @@ func kernelSaysOtherwise(v Verdict, drops []facts.KernelDropSeen) string {
 
 // causeReasons are the kernel's reasons that fit a cause; a cause not
 // listed fits any reason in its namespace.
-var causeReasons = map[string][]string{
+var causeReasons = map[facts.Cause][]string{
 	facts.CauseNoRoute:       {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS"},
 	facts.CauseNoReturnRoute: {"IP_OUTNOROUTES", "IP_INNOROUTES", "IP_INADDRERRORS", "IP_RPFILTER"},
 	facts.CauseNeighbor:      {"NEIGH_FAILED", "NEIGH_QUEUEFULL", "NEIGH_DEAD", "NEIGH_CREATEFAIL"},

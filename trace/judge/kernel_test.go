@@ -15,7 +15,8 @@ func TestKernelAgreement(t *testing.T) {
 	nft, rp, nothing := blame{rule: true}, blame{rpFilter: true}, blame{}
 	for _, tt := range []struct {
 		name          string
-		cause, ns     string
+		cause         facts.Cause
+		ns            string
 		blamed        blame
 		reason, where string
 		agree         bool

@@ -36,7 +36,7 @@ func checkKernel(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) 
 }
 
 // kernelVerdict is a verdict blaming ns, told after the story of v.
-func kernelVerdict(p facts.ProbeFacts, v Verdict, cause, ns, detail, fix string) Verdict {
+func kernelVerdict(p facts.ProbeFacts, v Verdict, cause facts.Cause, ns, detail, fix string) Verdict {
 	if v.Story != "" {
 		detail = v.Story + ": " + detail
 	}

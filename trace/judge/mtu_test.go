@@ -13,7 +13,8 @@ func TestJudgeMTU(t *testing.T) {
 		name       string
 		change     func(m *mtuFacts)
 		judged, ok bool
-		cause, ns  string
+		cause      facts.Cause
+		ns         string
 		fix        string
 		detailHas  string
 	}{

@@ -13,7 +13,7 @@ import (
 
 // nfFacts is A - M - B, A's echo to B failed in M; the kernel's word is
 // what each case adds.
-func nfFacts(kind string) (*facts.Facts, facts.ProbeFacts) {
+func nfFacts(kind facts.ProbeKind) (*facts.Facts, facts.ProbeFacts) {
 	a, b := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2")
 	proto := "icmp"
 	if kind == "tcp" {
@@ -43,7 +43,7 @@ func TestJudgeKernelDecision(t *testing.T) {
 		d      facts.NFDecision
 		fix    []string // the words the printed fix runs; nil: none
 		detail []string
-		cause  string
+		cause  facts.Cause
 		blamed string
 	}{
 		{name: "iptables-nft rule in a user chain",

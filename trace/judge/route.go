@@ -26,7 +26,7 @@ type wrongWay struct {
 
 // judgeWrongWay is the verdict on a wrongWay; false when the facts do not
 // show one (the packet arrived, or the route takes the right interface).
-func judgeWrongWay(w wrongWay) (cause, detail, fix string, ok bool) {
+func judgeWrongWay(w wrongWay) (cause facts.Cause, detail, fix string, ok bool) {
 	if w.arrivedAtTo || w.dev == "" || w.right == "" || w.dev == w.right {
 		return "", "", "", false
 	}
