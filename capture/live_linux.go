@@ -52,6 +52,10 @@ type Config struct {
 	// frames are IP packets); frames queued before it was attached are
 	// checked again in userland, as libpcap does.
 	Filter *Filter
+	// Targets are the namespaces the command holds open: a point's
+	// namespace is reached through them, never found again by its name;
+	// nil opens each by name.
+	Targets *topology.Targets
 }
 
 func (c *Config) withDefaults() Config {
@@ -72,6 +76,7 @@ func (c *Config) withDefaults() Config {
 			out.PollTimeout = c.PollTimeout
 		}
 		out.Filter = c.Filter
+		out.Targets = c.Targets
 	}
 	return out
 }
@@ -85,7 +90,8 @@ type Stats struct {
 
 type source struct {
 	ns, ifc string
-	nsIno   uint64 // the namespace's inode when opened, to notice its removal
+	ts      *topology.Targets // that hold ns (Config.Targets)
+	nsIno   uint64            // the namespace's inode when opened, to notice its removal
 	point   Point
 	ring    *rxRing
 	filter  *Filter // Config.Filter compiled for the point's link type
@@ -111,7 +117,7 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	found := make([][]topology.Interface, len(targets))
 	err := parallel(len(targets), func(i int) error {
 		var err error
-		found[i], err = interfaces(targets[i])
+		found[i], err = interfaces(s.cfg.Targets, targets[i])
 		return s.skip(err)
 	})
 	if err != nil {
@@ -144,11 +150,11 @@ func Open(targets []Target, cfg *Config) (*Session, error) {
 	return s, nil
 }
 
-func interfaces(t Target) ([]topology.Interface, error) {
+func interfaces(ts *topology.Targets, t Target) ([]topology.Interface, error) {
 	if t.Link != nil {
 		return []topology.Interface{*t.Link}, nil
 	}
-	links, err := topology.LinksWithPeers(t.Namespace)
+	links, err := ts.LinksWithPeers(t.Namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -168,16 +174,16 @@ func interfaces(t Target) ([]topology.Interface, error) {
 }
 
 func (s *Session) open(nsName, container string, ifc topology.Interface) (*source, error) {
-	ns, err := topology.OpenNamespace(nsName)
+	ns, err := s.cfg.Targets.OpenNamespace(nsName)
 	if err != nil {
 		return nil, err
 	}
 	defer ns.Close()
 	ino, _ := topology.Inode(ns)
 	if container == "" {
-		container = topology.HeldContainer(nsName)
+		container = s.cfg.Targets.Container(nsName)
 	}
-	src := &source{ns: nsName, ifc: ifc.Name, nsIno: ino, point: Point{
+	src := &source{ns: nsName, ifc: ifc.Name, ts: s.cfg.Targets, nsIno: ino, point: Point{
 		Name:        nsName + "/" + ifc.Name,
 		Description: pointInfo(nsName, container, ino, ifc).Description(),
 		SnapLen:     uint32(s.cfg.SnapLen),
@@ -276,7 +282,7 @@ func (src *source) namespaceThere() error {
 
 // stillThere checks that the capture point's namespace and interface exist.
 func (src *source) stillThere() error {
-	links, err := topology.Links(src.ns)
+	links, err := src.ts.Links(src.ns)
 	if err != nil {
 		return fmt.Errorf("capture on %s: %w: %w", src.point.Name, err, ErrVanished)
 	}

@@ -13,8 +13,8 @@ import (
 // BlockingRoutes lists the blocking routes of namespace ns's main table
 // that hold dst, the most specific first: the first is the one a failed
 // route lookup for dst met.
-func BlockingRoutes(ns string, dst netip.Addr) ([]nsstate.BlockingRoute, error) {
-	h, err := openHandle(ns)
+func (ts *Targets) BlockingRoutes(ns string, dst netip.Addr) ([]nsstate.BlockingRoute, error) {
+	h, err := ts.openHandle(ns)
 	if err != nil {
 		return nil, err
 	}
@@ -48,4 +48,9 @@ func BlockingRoutes(ns string, dst netip.Addr) ([]nsstate.BlockingRoute, error) 
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Dst.Bits() > out[j].Dst.Bits() })
 	return out, nil
+}
+
+// BlockingRoutes is ts.BlockingRoutes of a nil Targets: by name, nothing held.
+func BlockingRoutes(ns string, dst netip.Addr) ([]nsstate.BlockingRoute, error) {
+	return (*Targets)(nil).BlockingRoutes(ns, dst)
 }

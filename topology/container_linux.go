@@ -110,33 +110,35 @@ func storeContainer(k containerKey, c *containers.Container) {
 	containerCache.m[k] = c
 }
 
-// heldContainer is the container of the held namespace shown as name.
-func heldContainer(name string) *containers.Container {
-	held.Lock()
-	defer held.Unlock()
-	if n, ok := held.m[name]; ok {
+// container is the container of the namespace ts holds as name, or nil.
+func (ts *Targets) container(name string) *containers.Container {
+	if ts == nil {
+		return nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if n, ok := ts.m[name]; ok {
 		return n.Container
 	}
 	return nil
 }
 
 // HoldContainer holds the namespace of a container already found (by
-// containers.List): no engine is asked again. Close releases it.
-func HoldContainer(c containers.Container) (*NetNS, error) {
+// containers.List) in ts: no engine is asked again. Close releases it.
+func (ts *Targets) HoldContainer(c containers.Container) (*NetNS, error) {
 	key := c.Target()
-	held.Lock()
-	if n, ok := held.m[key]; ok {
-		n.refs++
-		held.Unlock()
+	if ts == nil {
+		return nil, errors.New("hold container " + key + ": no Targets to hold it in")
+	}
+	if n := ts.lookup(key); n != nil {
 		return n, nil
 	}
-	held.Unlock()
-	n := &NetNS{Spec: key, fd: -1, pidfd: -1, Container: &c, PID: c.PID}
+	n := &NetNS{Spec: key, fd: -1, pidfd: -1, Container: &c, PID: c.PID, ts: ts}
 	if err := n.open(procNet(c.PID)); err != nil {
 		return nil, err
 	}
 	n.Name = c.Display()
-	return n.register(key), nil
+	return ts.register(n, key), nil
 }
 
 // containerExists reports whether a bare word or container target names a

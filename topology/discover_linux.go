@@ -217,12 +217,15 @@ func (h *nsHandle) peerNamespace(nsid int) (*Found, bool) {
 	return nil, false
 }
 
-// heldName is the Name of a held target with this identity (the user's own
-// words for it), else def.
-func heldName(ino, dev uint64, def string) string {
-	held.Lock()
-	defer held.Unlock()
-	for _, n := range held.m {
+// nameOf is the Name of a target ts holds with this identity (the user's
+// own words for it), else def.
+func (ts *Targets) nameOf(ino, dev uint64, def string) string {
+	if ts == nil {
+		return def
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	for _, n := range ts.m {
 		if n.Inode == ino && n.Dev == dev {
 			return n.Name
 		}

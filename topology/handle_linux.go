@@ -14,10 +14,13 @@ type nsHandle struct {
 	name string
 	ns   netns.NsHandle
 	nl   *netlink.Handle
+	ts   *Targets // that names the namespaces it meets
 }
 
-func openHandle(name string) (*nsHandle, error) {
-	ns, err := OpenNamespace(name)
+// openHandle opens name through ts (nil: by name) with a route netlink
+// handle bound to it.
+func (ts *Targets) openHandle(name string) (*nsHandle, error) {
+	ns, err := ts.OpenNamespace(name)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +29,7 @@ func openHandle(name string) (*nsHandle, error) {
 		ns.Close()
 		return nil, fmt.Errorf("netlink in namespace %q: %w", name, err)
 	}
-	return &nsHandle{name: name, ns: ns, nl: h}, nil
+	return &nsHandle{name: name, ns: ns, nl: h, ts: ts}, nil
 }
 
 func (h *nsHandle) Close() {

@@ -49,11 +49,16 @@ func IdentityOf(ns netns.NsHandle) (Identity, error) {
 }
 
 // NamespaceIdentity is IdentityOf the namespace named name.
-func NamespaceIdentity(name string) (Identity, error) {
-	ns, err := OpenNamespace(name)
+func (ts *Targets) NamespaceIdentity(name string) (Identity, error) {
+	ns, err := ts.OpenNamespace(name)
 	if err != nil {
 		return Identity{}, err
 	}
 	defer ns.Close()
 	return IdentityOf(ns)
+}
+
+// NamespaceIdentity is ts.NamespaceIdentity of a nil Targets: by name, nothing held.
+func NamespaceIdentity(name string) (Identity, error) {
+	return (*Targets)(nil).NamespaceIdentity(name)
 }

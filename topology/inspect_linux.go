@@ -53,8 +53,8 @@ type Route struct {
 
 // Inspect reads the interfaces, addresses, veth peers and main-table IPv4
 // routes of a named namespace.
-func Inspect(name string) (*Namespace, error) {
-	h, err := openHandle(name)
+func (ts *Targets) Inspect(name string) (*Namespace, error) {
+	h, err := ts.openHandle(name)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +63,7 @@ func Inspect(name string) (*Namespace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", name, err)
 	}
-	out := &Namespace{Name: name, Inode: ino, Container: heldContainer(name)}
+	out := &Namespace{Name: name, Inode: ino, Container: ts.container(name)}
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces in %q: %w", name, err)
@@ -91,8 +91,8 @@ func Inspect(name string) (*Namespace, error) {
 
 // Links lists a namespace's interfaces with their state and MAC only: no
 // addresses, routes or peers, for callers that just need to bind to them.
-func Links(name string) ([]Interface, error) {
-	h, err := openHandle(name)
+func (ts *Targets) Links(name string) ([]Interface, error) {
+	h, err := ts.openHandle(name)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +110,8 @@ func Links(name string) ([]Interface, error) {
 
 // LinksWithPeers is Links with each veth's peer and each port's master:
 // what a capture file says of its capture points.
-func LinksWithPeers(name string) ([]Interface, error) {
-	h, err := openHandle(name)
+func (ts *Targets) LinksWithPeers(name string) ([]Interface, error) {
+	h, err := ts.openHandle(name)
 	if err != nil {
 		return nil, err
 	}
@@ -187,9 +187,9 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *nsstate.Pee
 			p.Namespace = other
 			var st unix.Stat_t
 			if unix.Fstat(int(ns), &st) == nil { // held under another name (a container's)?
-				p.Namespace = heldName(st.Ino, st.Dev, other)
+				p.Namespace = h.ts.nameOf(st.Ino, st.Dev, other)
 			}
-			if oh, err := openHandle(other); err == nil {
+			if oh, err := h.ts.openHandle(other); err == nil {
 				p.Interface = oh.linkName(uint32(a.ParentIndex))
 				oh.Close()
 			}
@@ -199,7 +199,7 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *nsstate.Pee
 		ns.Close()
 	}
 	if f, ok := h.peerNamespace(a.NetNsID); ok {
-		p.Namespace = heldName(f.Inode, f.Dev, f.Display())
+		p.Namespace = h.ts.nameOf(f.Inode, f.Dev, f.Display())
 		if ns, err := f.Open(); err == nil {
 			p.Interface = linkNameIn(ns, a.ParentIndex)
 			ns.Close()
@@ -251,4 +251,19 @@ func describeRoute(r netlink.Route, names map[int]string) Route {
 	}
 	out.Text = strings.Join(f, " ")
 	return out
+}
+
+// Inspect is ts.Inspect of a nil Targets: by name, nothing held.
+func Inspect(name string) (*Namespace, error) {
+	return (*Targets)(nil).Inspect(name)
+}
+
+// Links is ts.Links of a nil Targets: by name, nothing held.
+func Links(name string) ([]Interface, error) {
+	return (*Targets)(nil).Links(name)
+}
+
+// LinksWithPeers is ts.LinksWithPeers of a nil Targets: by name, nothing held.
+func LinksWithPeers(name string) ([]Interface, error) {
+	return (*Targets)(nil).LinksWithPeers(name)
 }

@@ -69,7 +69,7 @@ func TestSetupIPv6AllOrNothing(t *testing.T) {
 	if err := CreateNamespace(l.NS1); err != nil {
 		t.Fatal(err)
 	}
-	h, err := openHandle(l.NS1)
+	h, err := (*Targets)(nil).openHandle(l.NS1)
 	if err != nil {
 		t.Fatal(err)
 	}

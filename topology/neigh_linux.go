@@ -8,27 +8,33 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // Sysctl reads /proc/sys/PATH as seen from inside the namespace.
-func Sysctl(ns, path string) (string, error) {
+func (ts *Targets) Sysctl(ns, path string) (string, error) {
 	if strings.Contains(path, "..") {
 		return "", fmt.Errorf("sysctl path %q", path)
 	}
-	return procFileIn(ns, filepath.Join("/proc/sys", path))
+	return ts.procFileIn(ns, filepath.Join("/proc/sys", path))
 }
 
 // procFileIn reads a /proc file opened from a thread inside the namespace:
 // /proc/sys/net and /proc/thread-self/net follow the opener's namespace.
-func procFileIn(ns, path string) (string, error) {
-	h, err := OpenNamespace(ns)
+func (ts *Targets) procFileIn(ns, path string) (string, error) {
+	h, err := ts.OpenNamespace(ns)
 	if err != nil {
 		return "", err
 	}
 	defer h.Close()
+	return procFileAt(h, ns, path)
+}
+
+// procFileAt is procFileIn of the namespace h, open already, named ns.
+func procFileAt(h netns.NsHandle, ns, path string) (string, error) {
 	fd := -1
-	err = Do(h, func() error {
+	err := Do(h, func() error {
 		var err error
 		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		return err
@@ -45,10 +51,10 @@ func procFileIn(ns, path string) (string, error) {
 // NetCounters returns the kernel's protocol counters of the namespace
 // (/proc/net/snmp and /proc/net/netstat), keyed "Proto:Name", e.g.
 // "TcpExt:IPReversePathFilter".
-func NetCounters(ns string) (map[string]uint64, error) {
+func (ts *Targets) NetCounters(ns string) (map[string]uint64, error) {
 	out := map[string]uint64{}
 	for _, name := range []string{"snmp", "netstat"} {
-		text, err := procFileIn(ns, "/proc/thread-self/net/"+name)
+		text, err := ts.procFileIn(ns, "/proc/thread-self/net/"+name)
 		if err != nil {
 			return nil, err
 		}
@@ -70,9 +76,24 @@ func NetCounters(ns string) (map[string]uint64, error) {
 }
 
 // ProcNetFile reads /proc/net/NAME (tcp, tcp6, ...) as the namespace sees it.
-func ProcNetFile(ns, name string) (string, error) {
+func (ts *Targets) ProcNetFile(ns, name string) (string, error) {
 	if strings.ContainsAny(name, "/.") {
 		return "", fmt.Errorf("proc net file %q", name)
 	}
-	return procFileIn(ns, "/proc/thread-self/net/"+name)
+	return ts.procFileIn(ns, "/proc/thread-self/net/"+name)
+}
+
+// NetCounters is ts.NetCounters of a nil Targets: by name, nothing held.
+func NetCounters(ns string) (map[string]uint64, error) {
+	return (*Targets)(nil).NetCounters(ns)
+}
+
+// ProcNetFile is ts.ProcNetFile of a nil Targets: by name, nothing held.
+func ProcNetFile(ns, name string) (string, error) {
+	return (*Targets)(nil).ProcNetFile(ns, name)
+}
+
+// Sysctl is ts.Sysctl of a nil Targets: by name, nothing held.
+func Sysctl(ns, path string) (string, error) {
+	return (*Targets)(nil).Sysctl(ns, path)
 }

@@ -26,10 +26,16 @@ var (
 // NamespacePath is the file that names the namespace.
 func NamespacePath(name string) string { return filepath.Join(RunDir, name) }
 
-// OpenNamespace opens a named namespace as iproute2 would find it.
-// A target held by Hold, a pid:N or a path (see target.go) is opened too.
+// OpenNamespace opens a named namespace as iproute2 would find it, or a
+// pid:N or a path (see target.go), by name: nothing held is consulted.
 func OpenNamespace(name string) (netns.NsHandle, error) {
-	if ns, ok, err := dupHeld(name); ok {
+	return (*Targets)(nil).OpenNamespace(name)
+}
+
+// OpenNamespace opens a fresh descriptor of the target ts holds under
+// name, else opens name as the function OpenNamespace does.
+func (ts *Targets) OpenNamespace(name string) (netns.NsHandle, error) {
+	if ns, ok, err := ts.dupHeld(name); ok {
 		return ns, err
 	}
 	if !IsNamed(name) {

@@ -3,17 +3,19 @@ package topology
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strings"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
 // GatherState reads a namespace's NamespaceState: its links as Inspect
 // describes them, with what a path judgement also needs, through one handle.
-func GatherState(ns string) (*nsstate.NamespaceState, error) {
-	h, err := openHandle(ns)
+func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
+	h, err := ts.openHandle(ns)
 	if err != nil {
 		return nil, err
 	}
@@ -46,19 +48,19 @@ func GatherState(ns string) (*nsstate.NamespaceState, error) {
 			}
 		}
 		if ls.Peer != nil && ls.Peer.Namespace != "" {
-			if pns, err := OpenNamespace(ls.Peer.Namespace); err == nil {
+			if pns, err := ts.OpenNamespace(ls.Peer.Namespace); err == nil {
 				ls.PeerInode, _ = Inode(pns)
 				pns.Close()
 			}
 		}
 		st.Links = append(st.Links, ls)
 		if a.Name != "lo" {
-			st.RPFilter[a.Name] = sysctlInt(ns, "net/ipv4/conf/"+a.Name+"/rp_filter")
+			st.RPFilter[a.Name] = sysctlInt(h.ns, ns, "net/ipv4/conf/"+a.Name+"/rp_filter")
 		}
 	}
-	st.RPFilter["all"] = sysctlInt(ns, "net/ipv4/conf/all/rp_filter")
-	st.Forwarding4 = sysctlInt(ns, "net/ipv4/ip_forward") == 1
-	st.Forwarding6 = sysctlInt(ns, "net/ipv6/conf/all/forwarding") == 1
+	st.RPFilter["all"] = sysctlInt(h.ns, ns, "net/ipv4/conf/all/rp_filter")
+	st.Forwarding4 = sysctlInt(h.ns, ns, "net/ipv4/ip_forward") == 1
+	st.Forwarding6 = sysctlInt(h.ns, ns, "net/ipv6/conf/all/forwarding") == 1
 	if fdb, err := h.nl.NeighList(0, unix.AF_BRIDGE); err == nil {
 		for _, n := range fdb {
 			port := names[n.LinkIndex]
@@ -87,12 +89,19 @@ func GatherState(ns string) (*nsstate.NamespaceState, error) {
 	return st, nil
 }
 
-func sysctlInt(ns, path string) int {
-	v, err := Sysctl(ns, path)
+// sysctlInt reads a sysctl of the namespace h, open already, named ns; -1
+// when it cannot be read.
+func sysctlInt(h netns.NsHandle, ns, path string) int {
+	v, err := procFileAt(h, ns, filepath.Join("/proc/sys", path))
 	if err != nil {
 		return -1
 	}
 	n := 0
 	fmt.Sscan(strings.TrimSpace(v), &n)
 	return n
+}
+
+// GatherState is ts.GatherState of a nil Targets: by name, nothing held.
+func GatherState(ns string) (*nsstate.NamespaceState, error) {
+	return (*Targets)(nil).GatherState(ns)
 }

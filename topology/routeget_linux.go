@@ -62,7 +62,7 @@ func strerror(e syscall.Errno) string {
 
 // RouteGet asks the kernel of namespace ns for the route to q.Dst, as
 // `ip -n NS route get` does, and formats the answer the same way.
-func RouteGet(ns string, q RouteQuery) (*RouteResult, error) {
+func (ts *Targets) RouteGet(ns string, q RouteQuery) (*RouteResult, error) {
 	if err := ValidateTarget(ns); err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func RouteGet(ns string, q RouteQuery) (*RouteResult, error) {
 	if q.From.IsValid() && q.From.Is4() != q.Dst.Is4() {
 		return nil, fmt.Errorf("source %s and destination %s are not of one family", q.From, q.Dst)
 	}
-	h, err := openHandle(ns)
+	h, err := ts.openHandle(ns)
 	if err != nil {
 		return nil, err
 	}
@@ -389,4 +389,9 @@ func protoName(p byte) string {
 		return n
 	}
 	return fmt.Sprint(p)
+}
+
+// RouteGet is ts.RouteGet of a nil Targets: by name, nothing held.
+func RouteGet(ns string, q RouteQuery) (*RouteResult, error) {
+	return (*Targets)(nil).RouteGet(ns, q)
 }

@@ -92,7 +92,7 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 		}
 		created = append(created, e.ns)
 		done = append(done, cmdline.Command{"ip", "netns", "add", e.ns}.String())
-		if e.h, err = openHandle(e.ns); err != nil {
+		if e.h, err = (*Targets)(nil).openHandle(e.ns); err != nil {
 			return done, err
 		}
 	}
@@ -111,7 +111,7 @@ func setup(l Lab, withRoutes, transient bool) (done []string, err error) {
 }
 
 func (e *end) look() error {
-	h, err := openHandle(e.ns)
+	h, err := (*Targets)(nil).openHandle(e.ns)
 	if errors.Is(err, ErrNoNamespace) {
 		return nil
 	}

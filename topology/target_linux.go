@@ -37,54 +37,73 @@ type NetNS struct {
 	Container *containers.Container
 
 	fd     int
-	pidfd  int    // -1 unless PID
-	unshow func() // forgets the process cmdline enters a container by
-	refs   int    // holds in the registry
+	pidfd  int      // -1 unless PID
+	unshow func()   // forgets the process cmdline enters a container by
+	refs   int      // holds in ts
+	ts     *Targets // that holds it
 }
 
-// held pins targets for the commands running in this process: every open
-// of a held target's spec or display name gets the very namespace held.
-var held = struct {
-	sync.Mutex
-	m map[string]*NetNS
-}{m: map[string]*NetNS{}}
+// Targets are the namespaces a command holds open for its lifetime, by
+// the spec the user wrote and by the name shown: the command opens each
+// target once (Hold) and passes its Targets down, so that every later
+// OpenNamespace, Inspect, RouteGet... of that spec or name through it
+// reaches the very namespace held, never one found again by name. There
+// is no registry besides the ones commands make. A nil *Targets holds
+// nothing: its methods open by name.
+type Targets struct {
+	mu sync.Mutex
+	m  map[string]*NetNS
+}
 
-// Hold opens a target and pins it until Close: later OpenNamespace, Inspect,
-// Links, RouteGet... calls by its spec or its Name reach this namespace.
-func Hold(spec string) (*NetNS, error) {
+// NewTargets returns an empty set of held targets.
+func NewTargets() *Targets { return &Targets{m: map[string]*NetNS{}} }
+
+// Hold opens a target and pins it in ts until Close: later calls through
+// ts by its spec or its Name reach this namespace.
+func (ts *Targets) Hold(spec string) (*NetNS, error) {
+	if ts == nil {
+		return nil, errors.New("hold namespace " + spec + ": no Targets to hold it in")
+	}
 	if err := ValidateTarget(spec); err != nil {
 		return nil, err
 	}
-	held.Lock()
-	if n, ok := held.m[spec]; ok {
-		n.refs++
-		held.Unlock()
+	if n := ts.lookup(spec); n != nil {
 		return n, nil
 	}
-	held.Unlock()
-	n, err := openTarget(spec)
+	n, err := ts.openTarget(spec)
 	if err != nil {
 		return nil, err
 	}
-	return n.register(spec), nil
+	return ts.register(n, spec), nil
+}
+
+// lookup returns the target held under key with one more hold, or nil.
+func (ts *Targets) lookup(key string) *NetNS {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if n, ok := ts.m[key]; ok {
+		n.refs++
+		return n
+	}
+	return nil
 }
 
 // register pins an opened namespace under key and its display name, or
 // returns the one another goroutine registered under key meanwhile.
-func (n *NetNS) register(key string) *NetNS {
-	held.Lock()
-	defer held.Unlock()
-	if old, ok := held.m[key]; ok {
+func (ts *Targets) register(n *NetNS, key string) *NetNS {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if old, ok := ts.m[key]; ok {
 		n.close()
 		old.refs++
 		return old
 	}
-	n.refs = 1
-	held.m[key] = n
-	if _, taken := held.m[n.Name]; !taken {
-		held.m[n.Name] = n
+	n.refs, n.ts = 1, ts
+	ts.m[key] = n
+	if _, taken := ts.m[n.Name]; !taken {
+		ts.m[n.Name] = n
 	}
-	if n.Container != nil && held.m[n.Name] == n {
+	if n.Container != nil && ts.m[n.Name] == n {
 		n.unshow = cmdline.ShowAs(n.Name, n.PID)
 	}
 	return n
@@ -95,14 +114,15 @@ func (n *NetNS) Close() {
 	if n == nil {
 		return
 	}
-	held.Lock()
-	defer held.Unlock()
+	ts := n.ts
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
 	if n.refs--; n.refs > 0 {
 		return
 	}
-	for k, v := range held.m {
+	for k, v := range ts.m {
 		if v == n {
-			delete(held.m, k)
+			delete(ts.m, k)
 		}
 	}
 	if n.unshow != nil {
@@ -119,10 +139,13 @@ func (n *NetNS) close() {
 }
 
 // dupHeld returns a fresh fd of the namespace held under key.
-func dupHeld(key string) (netns.NsHandle, bool, error) {
-	held.Lock()
-	defer held.Unlock()
-	n, ok := held.m[key]
+func (ts *Targets) dupHeld(key string) (netns.NsHandle, bool, error) {
+	if ts == nil {
+		return netns.None(), false, nil
+	}
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	n, ok := ts.m[key]
 	if !ok {
 		return netns.None(), false, nil
 	}
@@ -133,9 +156,10 @@ func dupHeld(key string) (netns.NsHandle, bool, error) {
 	return netns.NsHandle(fd), true, nil
 }
 
-// openTarget opens a target and works out its identity and display name.
-func openTarget(spec string) (*NetNS, error) {
-	n := &NetNS{Spec: spec, fd: -1, pidfd: -1}
+// openTarget opens a target and works out its identity and display name,
+// preferring the names ts shows already.
+func (ts *Targets) openTarget(spec string) (*NetNS, error) {
+	n := &NetNS{Spec: spec, fd: -1, pidfd: -1, ts: ts}
 	path, err := n.locate()
 	if err != nil {
 		return nil, err
@@ -149,7 +173,7 @@ func openTarget(spec string) (*NetNS, error) {
 		// The name under /run/netns it was opened by, unless the command
 		// holds the namespace already: one namespace, one name (a podman
 		// container's namespace is also /run/netns/netns-UUID).
-		n.Name = heldName(n.Inode, n.Dev, spec)
+		n.Name = ts.nameOf(n.Inode, n.Dev, spec)
 	case n.Container != nil:
 		n.Name = n.Container.Display()
 	default:
@@ -262,7 +286,7 @@ func openUnheld(spec string) (netns.NsHandle, error) {
 	if err := ValidateTarget(spec); err != nil {
 		return netns.None(), err
 	}
-	n, err := openTarget(spec)
+	n, err := (*Targets)(nil).openTarget(spec)
 	if err != nil {
 		return netns.None(), err
 	}
@@ -278,7 +302,7 @@ func openUnheld(spec string) (netns.NsHandle, error) {
 // lowest that holds it), else the path.
 func (n *NetNS) displayName(ino, dev uint64) string {
 	spec, pid := n.Spec, n.PID
-	if name := heldName(ino, dev, ""); name != "" {
+	if name := n.ts.nameOf(ino, dev, ""); name != "" {
 		return name
 	}
 	if c, ok := containerIn(pid, ino, dev); ok {
@@ -435,14 +459,17 @@ func isNsfs(path string) bool {
 // namespace, alone or with /IFACE: a name under /run/netns, a namespace
 // file, pid:N of a running process, or a running container. Capture uses it to tell targets from
 // the filter words that follow them.
-func IsTarget(word string) bool {
+func (ts *Targets) IsTarget(word string) bool {
 	ns, _, err := SplitTarget(word)
 	if err != nil {
 		return false
 	}
-	held.Lock()
-	_, ok := held.m[ns]
-	held.Unlock()
+	ok := false
+	if ts != nil {
+		ts.mu.Lock()
+		_, ok = ts.m[ns]
+		ts.mu.Unlock()
+	}
 	switch {
 	case ok:
 		return true
@@ -456,20 +483,20 @@ func IsTarget(word string) bool {
 	return NamespaceExists(ns) || containerExists(ns)
 }
 
-// HeldContainer describes the container whose namespace a held target of
-// that spec or display name is ("docker web 3f2a1b9c0d4e"), for the
+// Container describes the container whose namespace the target ts holds
+// under that spec or display name is ("docker web 3f2a1b9c0d4e"), for the
 // capture file's interface descriptions; empty when it is no container's.
-func HeldContainer(name string) string {
-	held.Lock()
-	defer held.Unlock()
-	n, ok := held.m[name]
-	if !ok || n.Container == nil {
+func (ts *Targets) Container(name string) string {
+	c := ts.container(name)
+	if c == nil {
 		return ""
 	}
-	c := n.Container
 	id := c.ID
 	if len(id) > 12 {
 		id = id[:12]
 	}
 	return strings.TrimSpace(c.Engine + " " + c.Display() + " " + id)
 }
+
+// IsTarget is ts.IsTarget of a nil Targets: nothing held.
+func IsTarget(word string) bool { return (*Targets)(nil).IsTarget(word) }

@@ -17,15 +17,16 @@ import (
 func TestUnnamedNamespace(t *testing.T) {
 	j := labtest.NewJoined(t, "ns")
 	u := j.Unnamed
+	ts := topology.NewTargets()
 	for _, spec := range []string{u.Spec(), u.Path()} {
-		n, err := topology.Hold(spec)
+		n, err := ts.Hold(spec)
 		if err != nil {
 			t.Fatalf("Hold(%s): %v", spec, err)
 		}
 		if n.Name != u.Spec() || n.PID != u.PID || n.Inode == 0 {
 			t.Errorf("Hold(%s) = name %q pid %d inode %d, want %s", spec, n.Name, n.PID, n.Inode, u.Spec())
 		}
-		ns, err := topology.Inspect(n.Name)
+		ns, err := ts.Inspect(n.Name)
 		if err != nil {
 			t.Fatalf("Inspect(%s): %v", n.Name, err)
 		}
@@ -81,7 +82,8 @@ func TestUnnamedNamespace(t *testing.T) {
 // is one clear error naming the target.
 func TestHolderExits(t *testing.T) {
 	u := labtest.NewUnnamed(t)
-	n, err := topology.Hold(u.Spec())
+	ts := topology.NewTargets()
+	n, err := ts.Hold(u.Spec())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +97,11 @@ func TestHolderExits(t *testing.T) {
 		t.Fatalf("WaitHolders after the kill: %v, want an error naming %s", err, u.Spec())
 	}
 	// The fd still holds the namespace: it can be inspected.
-	if _, err := topology.Inspect(n.Name); err != nil {
+	if _, err := ts.Inspect(n.Name); err != nil {
 		t.Errorf("the held namespace after its process exited: %v", err)
 	}
 	n.Close()
-	_, err = topology.Hold(fmt.Sprintf("pid:%d", u.PID))
+	_, err = ts.Hold(fmt.Sprintf("pid:%d", u.PID))
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid:%d: process %d", u.PID, u.PID)) {
 		t.Errorf("Hold of an exited process: %v, want one error naming it", err)
 	}

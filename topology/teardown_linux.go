@@ -48,7 +48,7 @@ func Teardown(l Lab, force bool) ([]string, error) {
 }
 
 func checkOnlyLab(ns, veth string) error {
-	h, err := openHandle(ns)
+	h, err := (*Targets)(nil).openHandle(ns)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func reach(from, to *side, v int) netip.Addr {
 	}
 	facing := facingIfaces(from, to.name)
 	for _, c := range cands {
-		if res, err := topology.RouteGet(from.name, topology.RouteQuery{Dst: c}); err == nil && slices.Contains(facing, res.Dev) && res.Type == "unicast" {
+		if res, err := from.ts.RouteGet(from.name, topology.RouteQuery{Dst: c}); err == nil && slices.Contains(facing, res.Dev) && res.Type == "unicast" {
 			return c
 		}
 	}

@@ -62,9 +62,9 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 		}
 	}
 	var gaps []facts.Gap
-	f.After, gaps = afterStates(a.name, b.name)
+	f.After, gaps = afterStates(a.ts, a.name, b.name)
 	f.Gaps = append(f.Gaps, gaps...)
-	f.Kernel, gaps = gatherKernel(names, runs, runs[0].cfg.Port)
+	f.Kernel, gaps = gatherKernel(a.ts, names, runs, runs[0].cfg.Port)
 	f.Gaps = append(f.Gaps, gaps...)
 	f.Counters = grownCounters(a, b)
 	for _, s := range []*side{a, b} {
@@ -74,7 +74,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	f.Resolutions = resolutions(res.Report.Exchanges)
 	if failed {
-		f.Rules, gaps = gatherAllRules(names, names) // iptables-legacy's too: the nftables trace cannot see them
+		f.Rules, gaps = gatherAllRules(a.ts, names, names) // iptables-legacy's too: the nftables trace cannot see them
 		f.Gaps = append(f.Gaps, gaps...)
 	}
 	for _, r := range runs {
@@ -107,7 +107,7 @@ func pathNames(a, b *side, runs []*run) []string {
 
 // neighbours are the namespaces behind the bridge ports and veth peers
 // the two ends reach, read now: where an impostor may sit.
-func neighbours(ends ...*nsstate.NamespaceState) []*nsstate.NamespaceState {
+func neighbours(ts *topology.Targets, ends ...*nsstate.NamespaceState) []*nsstate.NamespaceState {
 	var out []*nsstate.NamespaceState
 	seen := map[string]bool{}
 	for _, e := range ends {
@@ -120,7 +120,7 @@ func neighbours(ends ...*nsstate.NamespaceState) []*nsstate.NamespaceState {
 				continue
 			}
 			seen[l.Peer.Namespace] = true
-			nst, err := topology.GatherState(l.Peer.Namespace)
+			nst, err := ts.GatherState(l.Peer.Namespace)
 			if err != nil {
 				continue
 			}
@@ -197,9 +197,9 @@ func (r *run) routeGets() []facts.Lookup {
 	}
 	for _, ns := range names {
 		if ns == r.to.name {
-			out = append(out, liveLookup(ns, r.srcAddr(), netip.Addr{}, ""))
+			out = append(out, liveLookup(r.cfg.Targets, ns, r.srcAddr(), netip.Addr{}, ""))
 		} else {
-			out = append(out, liveLookup(ns, r.dst, netip.Addr{}, ""))
+			out = append(out, liveLookup(r.cfg.Targets, ns, r.dst, netip.Addr{}, ""))
 		}
 	}
 	return out
@@ -237,7 +237,7 @@ func (r *run) srcAddr() netip.Addr {
 	if r.src.IsValid() {
 		return r.src
 	}
-	if lk := liveLookup(r.from.name, r.dst, netip.Addr{}, ""); lk.Src.IsValid() {
+	if lk := liveLookup(r.cfg.Targets, r.from.name, r.dst, netip.Addr{}, ""); lk.Src.IsValid() {
 		return lk.Src
 	}
 	return r.back

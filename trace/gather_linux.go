@@ -14,7 +14,7 @@ import (
 
 // gatherAllRules reads the nftables rules of every namespace (at once)
 // and the iptables-legacy rules of the ends, with what it could not read.
-func gatherAllRules(names, ends []string) ([]facts.Rule, []facts.Gap) {
+func gatherAllRules(ts *topology.Targets, names, ends []string) ([]facts.Rule, []facts.Gap) {
 	type got struct {
 		rules []facts.Rule
 		gaps  []facts.Gap
@@ -23,11 +23,11 @@ func gatherAllRules(names, ends []string) ([]facts.Rule, []facts.Gap) {
 	var wg sync.WaitGroup
 	for i, ns := range names {
 		wg.Add(1)
-		go func() { defer wg.Done(); all[i].rules, all[i].gaps = gatherRules(ns) }()
+		go func() { defer wg.Done(); all[i].rules, all[i].gaps = gatherRules(ts, ns) }()
 	}
 	for i, ns := range ends {
 		wg.Add(1)
-		go func() { defer wg.Done(); all[len(names)+i].rules, all[len(names)+i].gaps = gatherLegacy(ns) }()
+		go func() { defer wg.Done(); all[len(names)+i].rules, all[len(names)+i].gaps = gatherLegacy(ts, ns) }()
 	}
 	wg.Wait()
 	var rules []facts.Rule
@@ -40,8 +40,8 @@ func gatherAllRules(names, ends []string) ([]facts.Rule, []facts.Gap) {
 
 // gatherRules reads the nftables ruleset of ns (every family); what keeps
 // it from reading them (nft missing, refused, unreadable output) is a gap.
-func gatherRules(ns string) ([]facts.Rule, []facts.Gap) {
-	js, err := outputIn(ns, "nft", "-j", "list", "ruleset")
+func gatherRules(ts *topology.Targets, ns string) ([]facts.Rule, []facts.Gap) {
+	js, err := outputIn(ts, ns, "nft", "-j", "list", "ruleset")
 	if err != nil {
 		return nil, []facts.Gap{{What: facts.GapNftables, Namespace: ns, Error: runError(err)}}
 	}
@@ -55,14 +55,14 @@ func gatherRules(ns string) ([]facts.Rule, []facts.Gap) {
 // gatherLegacy reads the iptables-legacy rules of ns, both families. A
 // host without the legacy tools has no legacy rules (nothing could have
 // added them): no gap; any other failure is one.
-func gatherLegacy(ns string) ([]facts.Rule, []facts.Gap) {
+func gatherLegacy(ts *topology.Targets, ns string) ([]facts.Rule, []facts.Gap) {
 	var out []facts.Rule
 	var gaps []facts.Gap
 	for _, c := range []struct{ tool, family string }{{"iptables-legacy-save", "ip"}, {"ip6tables-legacy-save", "ip6"}} {
 		if _, err := exec.LookPath(c.tool); err != nil {
 			continue
 		}
-		text, err := outputIn(ns, c.tool)
+		text, err := outputIn(ts, ns, c.tool)
 		if err != nil {
 			gaps = append(gaps, facts.Gap{What: facts.GapLegacy, Namespace: ns, Error: c.tool + ": " + runError(err)})
 			continue
@@ -87,8 +87,8 @@ func runError(err error) string {
 
 // outputIn runs prog inside namespace ns through the descriptor of the
 // namespace held for the trace (topology.OutputIn), not by its name.
-func outputIn(ns, prog string, args ...string) ([]byte, error) {
-	h, err := topology.OpenNamespace(ns)
+func outputIn(ts *topology.Targets, ns, prog string, args ...string) ([]byte, error) {
+	h, err := ts.OpenNamespace(ns)
 	if err != nil {
 		return nil, err
 	}
@@ -98,11 +98,11 @@ func outputIn(ns, prog string, args ...string) ([]byte, error) {
 
 // afterStates reads the two ends now, then the namespaces behind their
 // veth peers and bridge ports; an end it cannot read is a gap.
-func afterStates(a, b string) ([]*nsstate.NamespaceState, []facts.Gap) {
+func afterStates(ts *topology.Targets, a, b string) ([]*nsstate.NamespaceState, []facts.Gap) {
 	var out []*nsstate.NamespaceState
 	var gaps []facts.Gap
 	for _, ns := range []string{a, b} {
-		st, err := topology.GatherState(ns)
+		st, err := ts.GatherState(ns)
 		if err != nil {
 			gaps = append(gaps, facts.Gap{What: facts.GapLinkState, Namespace: ns, Error: err.Error()})
 			continue
@@ -112,5 +112,5 @@ func afterStates(a, b string) ([]*nsstate.NamespaceState, []facts.Gap) {
 	if len(out) < 2 {
 		return out, gaps
 	}
-	return append(out, neighbours(out...)...), gaps
+	return append(out, neighbours(ts, out...)...), gaps
 }

@@ -16,7 +16,7 @@ import (
 // with it, there is no gap.
 func TestGatherRulesGap(t *testing.T) {
 	u := labtest.NewUnnamed(t)
-	if _, gaps := gatherRules(u.Spec()); len(gaps) != 0 {
+	if _, gaps := gatherRules(nil, u.Spec()); len(gaps) != 0 {
 		t.Fatalf("with nft: gaps %+v, want none", gaps)
 	}
 	nsenter, err := exec.LookPath("nsenter")
@@ -28,7 +28,7 @@ func TestGatherRulesGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", dir) // nsenter, and no nft
-	rules, gaps := gatherRules(u.Spec())
+	rules, gaps := gatherRules(nil, u.Spec())
 	if len(rules) != 0 || len(gaps) != 1 {
 		t.Fatalf("without nft: %d rules, gaps %+v; want one gap", len(rules), gaps)
 	}

@@ -33,7 +33,7 @@ func openDropWatch(a, b *side, between []string) (*dropWatch, error) {
 		namespaces = append(namespaces, drops.Namespace{Name: s.name, Inode: ino})
 	}
 	for _, name := range between {
-		ns, err := topology.OpenNamespace(name)
+		ns, err := a.ts.OpenNamespace(name)
 		if err != nil {
 			return nil, err
 		}

@@ -16,19 +16,19 @@ import (
 // gatherKernel reads the kernel facts of every namespace in names, after
 // the probes: neighbour entries as the probes left them, so a fault fixed
 // since an earlier trace is not judged from what that trace left behind.
-func gatherKernel(names []string, runs []*run, port uint16) (*facts.KernelFacts, []facts.Gap) {
+func gatherKernel(ts *topology.Targets, names []string, runs []*run, port uint16) (*facts.KernelFacts, []facts.Gap) {
 	kf := &facts.KernelFacts{}
 	var gaps []facts.Gap
 	for _, ns := range names {
-		kf.States = append(kf.States, readKernelState(&gaps, ns, runs, port))
+		kf.States = append(kf.States, readKernelState(ts, &gaps, ns, runs, port))
 	}
 	return kf, gaps
 }
 
 // readKernelState reads one namespace, each gap noted in gaps.
-func readKernelState(gaps *[]facts.Gap, name string, runs []*run, port uint16) facts.KernelState {
+func readKernelState(ts *topology.Targets, gaps *[]facts.Gap, name string, runs []*run, port uint16) facts.KernelState {
 	ks := facts.KernelState{Namespace: name}
-	h, err := topology.OpenNamespace(name)
+	h, err := ts.OpenNamespace(name)
 	if err != nil {
 		addGap(gaps, "namespace", name, err)
 		return ks

@@ -23,7 +23,7 @@ func listenOrFind(s *side, v int, port uint16) (*listener, *facts.Listener, erro
 	if !errors.Is(err, unix.EADDRINUSE) {
 		return nil, nil, fmt.Errorf("listen on port %d in %s: %w (use --no-listen to probe what listens there)", port, s.name, err)
 	}
-	who, ferr := findListener(s.name, v, port)
+	who, ferr := findListener(s.ts, s.name, v, port)
 	if ferr != nil {
 		return nil, nil, fmt.Errorf("listen on port %d in %s: %w, and no listening socket found: %v", port, s.name, err, ferr)
 	}
@@ -33,13 +33,13 @@ func listenOrFind(s *side, v int, port uint16) (*listener, *facts.Listener, erro
 // findListener finds the listening TCP socket on port that takes family v
 // in namespace ns (/proc/net/tcp, tcp6: an IPv6 wildcard socket may take
 // IPv4 too), and the process holding it.
-func findListener(ns string, v int, port uint16) (*facts.Listener, error) {
+func findListener(ts *topology.Targets, ns string, v int, port uint16) (*facts.Listener, error) {
 	files := []string{"tcp", "tcp6"}
 	if v == 6 {
 		files = []string{"tcp6"}
 	}
 	for _, f := range files {
-		text, err := topology.ProcNetFile(ns, f)
+		text, err := ts.ProcNetFile(ns, f)
 		if err != nil {
 			return nil, err
 		}

@@ -44,7 +44,7 @@ func dontFragment(fd int, dst netip.Addr, size int) (int, error) {
 // probeMTU sends the large echo requests out of the interface the route
 // to the destination takes, sized by its MTU.
 func (r *run) probeMTU(ctx context.Context) {
-	lk := liveLookup(r.from.name, r.dst, netip.Addr{}, "")
+	lk := liveLookup(r.cfg.Targets, r.from.name, r.dst, netip.Addr{}, "")
 	if !lk.OK {
 		return // no route: the small echo says so
 	}

@@ -98,7 +98,7 @@ func publish(t *testing.T, b string) {
 // listenIn listens on port in namespace ns until the test ends.
 func listenAt(t *testing.T, ns string, port uint16) {
 	t.Helper()
-	s, err := openSide(ns)
+	s, err := openSide(nil, ns)
 	if err != nil {
 		t.Fatal(err)
 	}

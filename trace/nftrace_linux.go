@@ -26,7 +26,8 @@ type nfTracing struct {
 // nfSpace is tracing in one namespace.
 type nfSpace struct {
 	name   string
-	ns     netns.NsHandle // opened here, closed by close
+	ts     *topology.Targets // that hold it
+	ns     netns.NsHandle    // opened here, closed by close
 	probes []netfilter.Probe
 	tracer *netfilter.Tracer
 	gaps   []facts.Gap
@@ -42,7 +43,7 @@ func startNFTrace(ctx context.Context, names []string, runs []*run) *nfTracing {
 	probes := nfProbes(runs)
 	tr := &nfTracing{}
 	for _, name := range names {
-		tr.spaces = append(tr.spaces, &nfSpace{name: name, probes: probes, ns: -1})
+		tr.spaces = append(tr.spaces, &nfSpace{name: name, ts: runs[0].cfg.Targets, probes: probes, ns: -1})
 	}
 	var wg sync.WaitGroup
 	for _, s := range tr.spaces {
@@ -54,7 +55,7 @@ func startNFTrace(ctx context.Context, names []string, runs []*run) *nfTracing {
 }
 
 func (s *nfSpace) start(ctx context.Context, bridge bool) {
-	ns, err := topology.OpenNamespace(s.name)
+	ns, err := s.ts.OpenNamespace(s.name)
 	if err != nil {
 		s.gap("nftables trace", err)
 		return

@@ -13,12 +13,21 @@ import (
 
 // liveWorld is the running kernel, each namespace read once.
 type liveWorld struct {
+	ts     *topology.Targets
+	held   []*topology.NetNS // the namespaces met, held into ts
 	states map[string]*nsstate.NamespaceState
 	errs   map[string]error
 }
 
-func newLiveWorld() *liveWorld {
-	return &liveWorld{states: map[string]*nsstate.NamespaceState{}, errs: map[string]error{}}
+func newLiveWorld(ts *topology.Targets) *liveWorld {
+	return &liveWorld{ts: ts, states: map[string]*nsstate.NamespaceState{}, errs: map[string]error{}}
+}
+
+// close releases the namespaces the world held.
+func (w *liveWorld) close() {
+	for _, n := range w.held {
+		n.Close()
+	}
 }
 
 func (w *liveWorld) State(ns string) *nsstate.NamespaceState {
@@ -28,7 +37,15 @@ func (w *liveWorld) State(ns string) *nsstate.NamespaceState {
 	if _, failed := w.errs[ns]; failed {
 		return nil
 	}
-	st, err := topology.GatherState(ns)
+	// A namespace the path meets is held from here on: everything the
+	// trace does in it reaches the namespace read now.
+	n, err := w.ts.Hold(ns)
+	if err != nil {
+		w.errs[ns] = err
+		return nil
+	}
+	w.held = append(w.held, n)
+	st, err := w.ts.GatherState(ns)
 	if err != nil {
 		w.errs[ns] = err
 		return nil
@@ -38,23 +55,23 @@ func (w *liveWorld) State(ns string) *nsstate.NamespaceState {
 }
 
 func (w *liveWorld) Route(ns string, dst, from netip.Addr, iif string) facts.Lookup {
-	return liveLookup(ns, dst, from, iif)
+	return liveLookup(w.ts, ns, dst, from, iif)
 }
 
 // liveLookup asks the kernel of ns for its route to dst, as `ip route get`.
-func liveLookup(ns string, dst, from netip.Addr, iif string) facts.Lookup {
+func liveLookup(ts *topology.Targets, ns string, dst, from netip.Addr, iif string) facts.Lookup {
 	lk := facts.Lookup{Namespace: ns, Dst: dst, Iif: iif}
 	if iif != "" {
 		lk.From = from // an input lookup needs the packet's source
 	}
 	lk.Command = lk.RouteGetCommand().String()
-	res, err := topology.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
+	res, err := ts.RouteGet(ns, topology.RouteQuery{Dst: dst, From: lk.From, Iif: iif})
 	if err != nil {
 		lk.Output = err.Error()
 		if re := (*topology.RouteError)(nil); errors.As(err, &re) {
 			lk.Errno = unix.ErrnoName(re.Errno)
 		}
-		if brs, err := topology.BlockingRoutes(ns, dst); err == nil && len(brs) > 0 && iif == "" {
+		if brs, err := ts.BlockingRoutes(ns, dst); err == nil && len(brs) > 0 && iif == "" {
 			lk.Blocking = brs[0]
 		}
 		return lk

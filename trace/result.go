@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
@@ -25,6 +26,10 @@ type Config struct {
 	// NoNFTrace: ask no namespace's nftables what it did to the probes
 	// (no table of nsdump's in anyone's firewall); rules are evaluated.
 	NoNFTrace bool
+	// Targets hold From and To, and the namespaces the paths cross as
+	// the trace finds them: each is opened once and reached through them
+	// from then on. nil: Run holds its own for the trace's time.
+	Targets *topology.Targets
 }
 
 // Endpoint is one side of the trace: Address is the one probed in the

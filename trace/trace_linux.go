@@ -31,6 +31,7 @@ func containerOf(ns *topology.Namespace) *Container {
 type side struct {
 	name string
 	ns   netns.NsHandle
+	ts   *topology.Targets // that hold it, and the trace's other namespaces
 	info *topology.Namespace
 	// the kernel's protocol counters before and after the probes, and
 	// why they could not be read
@@ -41,7 +42,7 @@ type side struct {
 // counters reads the kernel's protocol counters of the side; the first
 // error is kept for the facts' gaps.
 func (s *side) counters() map[string]uint64 {
-	c, err := topology.NetCounters(s.name)
+	c, err := s.ts.NetCounters(s.name)
 	if err != nil && s.countersErr == nil {
 		s.countersErr = err
 	}
@@ -54,6 +55,9 @@ func (s *side) counters() map[string]uint64 {
 // Frames.
 func Run(ctx context.Context, cfg Config) (*Result, error) {
 	cfg = cfg.WithDefaults()
+	if cfg.Targets == nil {
+		cfg.Targets = topology.NewTargets()
+	}
 	a, b, err := openSides(cfg)
 	if err != nil {
 		return nil, err
@@ -64,7 +68,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := newLiveWorld()
+	w := newLiveWorld(cfg.Targets)
+	defer w.close()
 	pl, err := planRuns(cfg, w, a, b, fams)
 	defer pl.close()
 	if err != nil {
@@ -170,10 +175,10 @@ func openSides(cfg Config) (a, b *side, err error) {
 	if cfg.From == cfg.To {
 		return nil, nil, fmt.Errorf("trace needs two namespaces, got %q twice", cfg.From)
 	}
-	if a, err = openSide(cfg.From); err != nil {
+	if a, err = openSide(cfg.Targets, cfg.From); err != nil {
 		return nil, nil, err
 	}
-	if b, err = openSide(cfg.To); err != nil {
+	if b, err = openSide(cfg.Targets, cfg.To); err != nil {
 		a.ns.Close()
 		return nil, nil, err
 	}
@@ -199,7 +204,7 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 	for _, ns := range between {
 		targets = append(targets, capture.Target{Namespace: ns})
 	}
-	sess, err := capture.Open(targets, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8})
+	sess, err := capture.Open(targets, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8, Targets: a.ts})
 	dw := <-dropsOpen
 	if err != nil {
 		if dw.w != nil {
@@ -304,16 +309,16 @@ func randomID() uint16 {
 	return binary.BigEndian.Uint16(b[:])
 }
 
-func openSide(name string) (*side, error) {
-	info, err := topology.Inspect(name)
+func openSide(ts *topology.Targets, name string) (*side, error) {
+	info, err := ts.Inspect(name)
 	if err != nil {
 		return nil, err
 	}
-	ns, err := topology.OpenNamespace(name)
+	ns, err := ts.OpenNamespace(name)
 	if err != nil {
 		return nil, err
 	}
-	return &side{name: name, ns: ns, info: info}, nil
+	return &side{name: name, ns: ns, info: info, ts: ts}, nil
 }
 
 // pathNamespaces are the namespaces the runs' paths cross besides a and b,

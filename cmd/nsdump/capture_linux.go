@@ -28,7 +28,8 @@ func runCapture(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	lessGarbage()
-	held, release, err := holdCaptureTargets(o.targets)
+	ts := topology.NewTargets()
+	held, release, err := holdCaptureTargets(ts, o.targets)
 	if err != nil {
 		return err
 	}
@@ -37,7 +38,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	defer stopWatch()
 	targets := o.targets
 	if o.all {
-		more, releaseAll, err := everyInterface(e)
+		more, releaseAll, err := everyInterface(e, ts)
 		if err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func runCapture(ctx context.Context, e env, args []string) error {
 	// --all) is garbage now: give its pages back before the capture runs
 	// for hours. Not once the sockets are open: their rings fill meanwhile.
 	debug.FreeOSMemory()
-	return o.run(ctx, e, targets)
+	return o.run(ctx, e, ts, targets)
 }
 
 // captureOpts are capture's flags and targets, checked.
@@ -119,8 +120,8 @@ func parseCapture(e env, args []string) (*captureOpts, error) {
 }
 
 // run captures on the targets until ctx ends or o.count packets came.
-func (o *captureOpts) run(ctx context.Context, e env, targets []capture.Target) error {
-	s, err := capture.Open(targets, &capture.Config{SnapLen: o.snap, Filter: o.filter, RingSize: o.ringKiB << 10, SkipVanished: o.all, PollTimeout: 50 * time.Millisecond})
+func (o *captureOpts) run(ctx context.Context, e env, ts *topology.Targets, targets []capture.Target) error {
+	s, err := capture.Open(targets, &capture.Config{SnapLen: o.snap, Filter: o.filter, RingSize: o.ringKiB << 10, SkipVanished: o.all, PollTimeout: 50 * time.Millisecond, Targets: ts})
 	if err != nil {
 		return err
 	}
@@ -131,7 +132,7 @@ func (o *captureOpts) run(ctx context.Context, e env, targets []capture.Target) 
 	points := s.Points()
 	var dr *dropRecorder
 	if o.drops {
-		dr, points = openDrops(e.stderr, targets, points)
+		dr, points = openDrops(e.stderr, ts, targets, points)
 		defer dr.release()
 	}
 	if o.write != "" && strings.HasSuffix(o.write, ".pcap") && len(points) > 1 {

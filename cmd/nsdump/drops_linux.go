@@ -23,10 +23,10 @@ type dropRecorder struct {
 // openDrops starts the monitor for the targets' namespaces and appends
 // their NS/drops points. When the kernel or the process cannot, it says
 // so once on stderr and capture goes on without drops (nil recorder).
-func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Point) (*dropRecorder, []capture.Point) {
+func openDrops(stderr io.Writer, ts *topology.Targets, targets []capture.Target, points []capture.Point) (*dropRecorder, []capture.Point) {
 	var namespaces []drops.Namespace
 	for _, t := range targets {
-		ino, err := namespaceInode(t.Namespace)
+		ino, err := namespaceInode(ts, t.Namespace)
 		if err != nil {
 			fmt.Fprintf(stderr, "nsdump: --drops: %v; capturing without drops\n", err)
 			return nil, points
@@ -45,8 +45,8 @@ func openDrops(stderr io.Writer, targets []capture.Target, points []capture.Poin
 	return &dropRecorder{rec: rec}, append(points, rec.Points(len(points), true)...)
 }
 
-func namespaceInode(ns string) (uint64, error) {
-	h, err := topology.OpenNamespace(ns)
+func namespaceInode(ts *topology.Targets, ns string) (uint64, error) {
+	h, err := ts.OpenNamespace(ns)
 	if err != nil {
 		return 0, err
 	}

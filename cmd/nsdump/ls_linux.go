@@ -43,13 +43,14 @@ func runLs(ctx context.Context, e env, args []string) error {
 	}
 	warned := warnLeftovers(e)
 	all := len(names) == 0
+	ts := topology.NewTargets()
 	if all {
 		var err error
 		if names, err = topology.ListNamespaces(); err != nil {
 			return err
 		}
 	} else {
-		held, release, err := holdTargets(names)
+		held, release, err := holdTargets(ts, names)
 		if err != nil {
 			return err
 		}
@@ -61,7 +62,7 @@ func runLs(ctx context.Context, e env, args []string) error {
 	out := []*topology.Namespace{}
 	var skipped []string
 	for _, n := range names {
-		ns, err := topology.Inspect(n)
+		ns, err := ts.Inspect(n)
 		switch {
 		case err == nil:
 			out = append(out, ns)

@@ -65,12 +65,13 @@ func lsAll(e env, asJSON bool) error {
 // inspectFound holds the namespace for the time of its inspection, by the
 // path it was found through, and shows it by its display name.
 func inspectFound(f *topology.Found) (*topology.Namespace, error) {
-	n, err := topology.Hold(f.Spec())
+	ts := topology.NewTargets()
+	n, err := ts.Hold(f.Spec())
 	if err != nil {
 		return nil, err
 	}
 	defer n.Close()
-	return topology.Inspect(n.Name)
+	return ts.Inspect(n.Name)
 }
 
 func printHostNamespace(w io.Writer, h hostNamespace) {

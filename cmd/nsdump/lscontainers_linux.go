@@ -47,6 +47,7 @@ func lsContainers(ctx context.Context, e env, asJSON bool) error {
 // inspectContainers holds and inspects each container's namespace, a few
 // at a time, and groups the containers that share one.
 func inspectContainers(e env, all []containers.Container) []containerNamespace {
+	ts := topology.NewTargets()
 	spaces := make([]*topology.Namespace, len(all))
 	errs := make([]error, len(all))
 	var wg sync.WaitGroup
@@ -57,13 +58,13 @@ func inspectContainers(e env, all []containers.Container) []containerNamespace {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			n, err := topology.HoldContainer(c)
+			n, err := ts.HoldContainer(c)
 			if err != nil {
 				errs[i] = err
 				return
 			}
 			defer n.Close()
-			spaces[i], errs[i] = topology.Inspect(n.Name)
+			spaces[i], errs[i] = ts.Inspect(n.Name)
 		}()
 	}
 	wg.Wait()

@@ -42,13 +42,14 @@ func runRoute(_ context.Context, e env, args []string) error {
 	if err := topology.CheckPrivileges(); err != nil {
 		return err
 	}
-	held, release, err := holdTargets([]string{ns})
+	ts := topology.NewTargets()
+	held, release, err := holdTargets(ts, []string{ns})
 	if err != nil {
 		return err
 	}
 	defer release()
 	ns = held[0].Name
-	res, err := topology.RouteGet(ns, q)
+	res, err := ts.RouteGet(ns, q)
 	var rerr *topology.RouteError
 	if errors.As(err, &rerr) {
 		if *asJSON {

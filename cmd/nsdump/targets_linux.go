@@ -23,17 +23,18 @@ func validateTargets(specs []string) error {
 	return nil
 }
 
-// holdTargets opens every namespace target once, for the whole command:
-// the namespaces keep their identity however their process or mount
-// changes meanwhile. release closes them all.
-func holdTargets(specs []string) (held []*topology.NetNS, release func(), err error) {
+// holdTargets opens every namespace target once into ts, for the whole
+// command: the namespaces keep their identity however their process or
+// mount changes meanwhile, and what the command does in them goes through
+// ts. release closes them all.
+func holdTargets(ts *topology.Targets, specs []string) (held []*topology.NetNS, release func(), err error) {
 	release = func() {
 		for _, n := range held {
 			n.Close()
 		}
 	}
 	for _, s := range specs {
-		n, err := topology.Hold(s)
+		n, err := ts.Hold(s)
 		if err != nil {
 			release()
 			return nil, func() {}, err
@@ -59,7 +60,7 @@ func missingTarget(word string) error {
 	}
 	if !topology.IsNamed(ns) {
 		// Opening it says why: no such process, not a namespace file...
-		n, err := topology.Hold(ns)
+		n, err := topology.NewTargets().Hold(ns)
 		if err != nil {
 			return err
 		}
@@ -70,12 +71,12 @@ func missingTarget(word string) error {
 
 // holdCaptureTargets holds each target's namespace and names the target by
 // the namespace's display name, which the capture points then carry.
-func holdCaptureTargets(targets []capture.Target) ([]*topology.NetNS, func(), error) {
+func holdCaptureTargets(ts *topology.Targets, targets []capture.Target) ([]*topology.NetNS, func(), error) {
 	specs := make([]string, len(targets))
 	for i, t := range targets {
 		specs[i] = t.Namespace
 	}
-	held, release, err := holdTargets(specs)
+	held, release, err := holdTargets(ts, specs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,8 +128,9 @@ func extraTargets(args []string) ([]capture.Target, []string, error) {
 // everyInterface is capture --all: every interface but lo of every network
 // namespace on the host, each namespace held for the whole capture (not
 // watched: the processes that make --all find a namespace come and go).
-// Namespaces are held and listed in parallel: there may be hundreds.
-func everyInterface(e env) ([]capture.Target, func(), error) {
+// Namespaces are held into ts and listed in parallel: there may be
+// hundreds.
+func everyInterface(e env, ts *topology.Targets) ([]capture.Target, func(), error) {
 	found, err := topology.AllNamespaces()
 	if err != nil {
 		return nil, nil, err
@@ -144,8 +146,8 @@ func everyInterface(e env) ([]capture.Target, func(), error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if held[i], errs[i] = topology.Hold(f.Spec()); errs[i] == nil {
-				links[i], errs[i] = topology.Links(held[i].Name)
+			if held[i], errs[i] = ts.Hold(f.Spec()); errs[i] == nil {
+				links[i], errs[i] = ts.Links(held[i].Name)
 			}
 		}()
 	}

@@ -30,7 +30,8 @@ func runTrace(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	warnLeftovers(e)
-	held, release, err := holdTargets([]string{cfg.From, cfg.To})
+	ts := topology.NewTargets()
+	held, release, err := holdTargets(ts, []string{cfg.From, cfg.To})
 	if err != nil {
 		return err
 	}
@@ -38,7 +39,7 @@ func runTrace(ctx context.Context, e env, args []string) error {
 	if err := sameNamespace(held[0], held[1]); err != nil {
 		return err
 	}
-	cfg.From, cfg.To = held[0].Name, held[1].Name
+	cfg.From, cfg.To, cfg.Targets = held[0].Name, held[1].Name, ts
 	res, err := trace.Run(ctx, cfg)
 	if err != nil {
 		if res != nil && o.write != "" {
