@@ -145,12 +145,25 @@ func TestSetupRefusesVethWithoutPeer(t *testing.T) {
 	}
 }
 
+// TestTeardownLeavesTheHostAsItWas: teardown removes the lab's
+// namespaces, which teardown says it removed, and leaves none of the
+// lab's links in the host. It looks only at the names the lab owns:
+// other tests make and remove namespaces of their own meanwhile.
 func TestTeardownLeavesTheHostAsItWas(t *testing.T) {
 	l := testLab(t)
-	hostLinks := ip(t, "-o", "link", "show")
-	before := ip(t, "netns", "list")
+	ours := []string{l.NS0, l.NS1}
+	ourLinks := []string{l.Veth0, l.Veth1, "extra0", "extra1"}
+	if got := listed(ip(t, "netns", "list"), ours); len(got) != 0 {
+		t.Fatalf("before setup, ip netns list has %q", got)
+	}
+	if got := hostLinks(ip(t, "-o", "link", "show"), ourLinks); len(got) != 0 {
+		t.Fatalf("before setup, the host has links %q", got)
+	}
 	if _, err := Setup(l, true); err != nil {
 		t.Fatal(err)
+	}
+	if got := listed(ip(t, "netns", "list"), ours); !slices.Equal(got, ours) {
+		t.Fatalf("after setup, ip netns list has %q of %q", got, ours)
 	}
 	ip(t, "-n", l.NS1, "link", "add", "extra0", "type", "veth", "peer", "name", "extra1")
 	if _, err := Teardown(l, false); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "extra0") {
@@ -160,18 +173,60 @@ func TestTeardownLeavesTheHostAsItWas(t *testing.T) {
 		t.Fatal("a refused teardown removed a namespace")
 	}
 	done, err := Teardown(l, true)
-	if err != nil || len(done) != 2 {
-		t.Fatalf("teardown --force: done=%q err=%v", done, err)
+	if want := []string{"ip netns del " + l.NS0, "ip netns del " + l.NS1}; err != nil || !slices.Equal(sorted(done), want) {
+		t.Fatalf("teardown --force: done=%q err=%v, want %q", done, err, want)
 	}
-	if after := ip(t, "netns", "list"); after != before {
-		t.Errorf("ip netns list after teardown:\n%s\nbefore setup:\n%s", after, before)
+	if got := listed(ip(t, "netns", "list"), ours); len(got) != 0 {
+		t.Errorf("ip netns list after teardown still has %q", got)
 	}
-	if after := ip(t, "-o", "link", "show"); after != hostLinks {
-		t.Errorf("host links changed:\n%s\nwere:\n%s", after, hostLinks)
+	if got := hostLinks(ip(t, "-o", "link", "show"), ourLinks); len(got) != 0 {
+		t.Errorf("after teardown, the host has links %q", got)
 	}
 	if done, err := Teardown(l, false); err != nil || len(done) != 0 {
 		t.Fatalf("teardown of nothing: done=%q err=%v", done, err)
 	}
+}
+
+// listed are the names of `ip netns list` output that are among names,
+// in the order of names.
+func listed(out string, names []string) []string {
+	var have []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			have = append(have, f[0])
+		}
+	}
+	var got []string
+	for _, n := range names {
+		if slices.Contains(have, n) {
+			got = append(got, n)
+		}
+	}
+	return got
+}
+
+// hostLinks are the links of `ip -o link show` output named one of
+// names ("3: veth0@if2: <...>").
+func hostLinks(out string, names []string) []string {
+	var got []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+		if slices.Contains(names, name) {
+			got = append(got, name)
+		}
+	}
+	return got
+}
+
+// sorted is s sorted, s left as it is.
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
 
 func TestInspectFindsVethPeers(t *testing.T) {
