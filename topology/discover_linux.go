@@ -196,27 +196,6 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// peerNamespace finds the namespace that h's namespace knows as nsid, by
-// asking h for the id of every namespace on the host: named ones first.
-func (h *nsHandle) peerNamespace(nsid int) (*Found, bool) {
-	all, err := AllNamespaces()
-	if err != nil {
-		return nil, false
-	}
-	for _, f := range all {
-		ns, err := f.Open()
-		if err != nil {
-			continue
-		}
-		id, err := h.nl.GetNetNsIdByFd(int(ns))
-		ns.Close()
-		if err == nil && id == nsid {
-			return f, true
-		}
-	}
-	return nil, false
-}
-
 // nameOf is the Name of a target ts holds with this identity (the user's
 // own words for it), else def.
 func (ts *Targets) nameOf(ino, dev uint64, def string) string {

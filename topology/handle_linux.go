@@ -15,6 +15,11 @@ type nsHandle struct {
 	ns   netns.NsHandle
 	nl   *netlink.Handle
 	ts   *Targets // that names the namespaces it meets
+	// peerIDs are the ids this namespace knows others by, learnt from
+	// the first asked candidates (peer_linux.go): named ones, then all
+	asked   int
+	peerIDs map[int]peerCandidate
+	addrs   map[int][]netlink.Addr // by link index, once asked (addrList)
 }
 
 // openHandle opens name through ts (nil: by name) with a route netlink

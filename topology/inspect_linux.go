@@ -154,7 +154,7 @@ func linkState(l netlink.Link) Interface {
 func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, error) {
 	a := l.Attrs()
 	ifc := linkState(l)
-	addrs, err := h.nl.AddrList(l, netlink.FAMILY_ALL)
+	addrs, err := h.addrList(a.Index)
 	if err != nil {
 		return ifc, fmt.Errorf("list addresses of %s in %q: %w", a.Name, h.name, err)
 	}
@@ -167,43 +167,35 @@ func (h *nsHandle) describe(l netlink.Link, names map[int]string) (Interface, er
 	return ifc, nil
 }
 
+// addrList lists the addresses of link index, from one dump of the
+// namespace's addresses: a dump per link of a bridge's hundreds of ports
+// dumped every address hundreds of times.
+func (h *nsHandle) addrList(index int) ([]netlink.Addr, error) {
+	if h.addrs == nil {
+		all, err := h.nl.AddrList(nil, netlink.FAMILY_ALL)
+		if err != nil {
+			return nil, err
+		}
+		h.addrs = map[int][]netlink.Addr{}
+		for _, ad := range all {
+			h.addrs[ad.LinkIndex] = append(h.addrs[ad.LinkIndex], ad)
+		}
+	}
+	return h.addrs[index], nil
+}
+
 // peer finds a veth's other end: IFLA_LINK is its index and
 // IFLA_LINK_NETNSID the id, in this namespace's view, of the namespace it is
-// in. Named namespaces are matched by asking this namespace for their ids.
+// in. Namespaces are matched by asking this namespace for their ids
+// (peer_linux.go).
 func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *nsstate.Peer {
 	p := &nsstate.Peer{Index: a.ParentIndex}
 	if a.NetNsID < 0 {
 		p.Namespace, p.Interface = h.name, names[a.ParentIndex]
 		return p
 	}
-	all, _ := ListNamespaces()
-	for _, other := range all {
-		ns, err := OpenNamespace(other)
-		if err != nil {
-			continue
-		}
-		id, err := h.nl.GetNetNsIdByFd(int(ns))
-		if err == nil && id == a.NetNsID {
-			p.Namespace = other
-			var st unix.Stat_t
-			if unix.Fstat(int(ns), &st) == nil { // held under another name (a container's)?
-				p.Namespace = h.ts.nameOf(st.Ino, st.Dev, other)
-			}
-			if oh, err := h.ts.openHandle(other); err == nil {
-				p.Interface = oh.linkName(uint32(a.ParentIndex))
-				oh.Close()
-			}
-			ns.Close()
-			return p
-		}
-		ns.Close()
-	}
-	if f, ok := h.peerNamespace(a.NetNsID); ok {
-		p.Namespace = h.ts.nameOf(f.Inode, f.Dev, f.Display())
-		if ns, err := f.Open(); err == nil {
-			p.Interface = linkNameIn(ns, a.ParentIndex)
-			ns.Close()
-		}
+	if c, ok := h.peerNS(a.NetNsID); ok {
+		h.peerIn(p, c)
 		return p
 	}
 	p.Interface = fmt.Sprintf("if%d", a.ParentIndex)

@@ -3,12 +3,10 @@ package topology
 import (
 	"fmt"
 	"net/netip"
-	"path/filepath"
 	"strings"
 
 	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,13 +52,8 @@ func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
 			}
 		}
 		st.Links = append(st.Links, ls)
-		if a.Name != "lo" {
-			st.RPFilter[a.Name] = sysctlInt(h.ns, ns, "net/ipv4/conf/"+a.Name+"/rp_filter")
-		}
 	}
-	st.RPFilter["all"] = sysctlInt(h.ns, ns, "net/ipv4/conf/all/rp_filter")
-	st.Forwarding4 = sysctlInt(h.ns, ns, "net/ipv4/ip_forward") == 1
-	st.Forwarding6 = sysctlInt(h.ns, ns, "net/ipv6/conf/all/forwarding") == 1
+	gatherSysctls(st, h)
 	if fdb, err := h.nl.NeighList(0, unix.AF_BRIDGE); err == nil {
 		for _, n := range fdb {
 			port := names[n.LinkIndex]
@@ -89,16 +82,27 @@ func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
 	return st, nil
 }
 
-// sysctlInt reads a sysctl of the namespace h, open already, named ns; -1
+// gatherSysctls reads the rp_filter of every link but lo and of all, and
+// forwarding, in one switch into the namespace (readSysctls); each is -1
 // when it cannot be read.
-func sysctlInt(h netns.NsHandle, ns, path string) int {
-	v, err := procFileAt(h, ns, filepath.Join("/proc/sys", path))
-	if err != nil {
+func gatherSysctls(st *nsstate.NamespaceState, h *nsHandle) {
+	paths := []string{"ipv4/conf/all/rp_filter", "ipv4/ip_forward", "ipv6/conf/all/forwarding"}
+	for _, l := range st.Links {
+		if l.Name != "lo" {
+			paths = append(paths, "ipv4/conf/"+l.Name+"/rp_filter")
+		}
+	}
+	vals, _ := readSysctls(Held{Handle: h.ns, Name: h.name}, paths)
+	v := func(p string) int {
+		if n, ok := vals[p]; ok {
+			return n
+		}
 		return -1
 	}
-	n := 0
-	fmt.Sscan(strings.TrimSpace(v), &n)
-	return n
+	st.RPFilter["all"], st.Forwarding4, st.Forwarding6 = v(paths[0]), v(paths[1]) == 1, v(paths[2]) == 1
+	for _, p := range paths[3:] {
+		st.RPFilter[strings.Split(p, "/")[2]] = v(p)
+	}
 }
 
 // GatherState is ts.GatherState of a nil Targets: by name, nothing held.

@@ -51,8 +51,9 @@ type NetNS struct {
 // is no registry besides the ones commands make. A nil *Targets holds
 // nothing: its methods open by name.
 type Targets struct {
-	mu sync.Mutex
-	m  map[string]*NetNS
+	mu    sync.Mutex
+	m     map[string]*NetNS
+	hints peerHints // far ends of veths lately found (peer_linux.go)
 }
 
 // NewTargets returns an empty set of held targets.

@@ -79,7 +79,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	nftables := startNFTraceAsync(ctx, cfg.NoNFTrace, pathNames(a, b, runs), runs)
 	defer func() { nftables().close() }()
 	a.before, b.before = a.counters(), b.counters()
-	res, err := captureWhile(ctx, a, b, pathNamespaces(a, b, runs), func() {
+	between := pathNamespaces(a, b, runs)
+	res, err := captureWhile(ctx, a, b, between, capturePoints(w, a, b, between, runs), func() {
 		nftables() // its tables are made while the capture opens
 		probe(ctx, runs)
 		a.after, b.after = a.counters(), b.counters()
@@ -185,14 +186,13 @@ func openSides(cfg Config) (a, b *side, err error) {
 	return a, b, nil
 }
 
-// captureWhile captures every interface of both namespaces while work
-// runs. Nothing is waited for after it: every packet a verdict reads came
-// before an event a probe waited for (a reply reaches its socket only
-// after every capture point on its way has copied it into its ring), and
-// stopping drains what the rings hold. A trace sees a few hundred frames:
-// 8 MiB rings, not capture's 64 MiB, which take a tenth of a second each
-// to set up.
-func captureWhile(ctx context.Context, a, b *side, between []string, work func()) (*Result, error) {
+// captureWhile captures the targets (every interface of both ends, and
+// the interfaces of the namespaces between them that capturePoints
+// chose) while work runs. Nothing is waited for after it: every packet a
+// verdict reads came before an event a probe waited for (a reply reaches
+// its socket only after every capture point on its way has copied it into
+// its ring), and stopping drains what the rings hold.
+func captureWhile(ctx context.Context, a, b *side, between []string, targets []capture.Target, work func()) (*Result, error) {
 	// The drop monitor loads the kernel's BTF meanwhile.
 	type opened struct {
 		w   *dropWatch
@@ -200,11 +200,7 @@ func captureWhile(ctx context.Context, a, b *side, between []string, work func()
 	}
 	dropsOpen := make(chan opened, 1)
 	go func() { w, err := openDropWatch(a, b, between); dropsOpen <- opened{w, err} }()
-	targets := []capture.Target{{Namespace: a.name}, {Namespace: b.name}}
-	for _, ns := range between {
-		targets = append(targets, capture.Target{Namespace: ns})
-	}
-	sess, err := capture.Open(targets, &capture.Config{PollTimeout: 50 * time.Millisecond, NumBlocks: 8, Targets: a.ts})
+	sess, err := capture.Open(targets, &capture.Config{PollTimeout: 50 * time.Millisecond, RingSize: traceRing, Targets: a.ts})
 	dw := <-dropsOpen
 	if err != nil {
 		if dw.w != nil {
