@@ -20,13 +20,19 @@ func AddressStates(ns Held) ([]nsstate.AddrState, error) {
 	if err != nil {
 		return nil, ns.unreadable("addresses", fmt.Errorf("list links: %w", err))
 	}
+	// One dump for every link: a dump per link on a bridge of hundreds of
+	// ports dumped every address hundreds of times.
+	all, err := nh.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return nil, ns.unreadable("addresses", fmt.Errorf("list addresses: %w", err))
+	}
+	byLink := map[int][]netlink.Addr{}
+	for _, a := range all {
+		byLink[a.LinkIndex] = append(byLink[a.LinkIndex], a)
+	}
 	var out []nsstate.AddrState
 	for _, l := range links {
-		addrs, err := nh.AddrList(l, netlink.FAMILY_ALL)
-		if err != nil {
-			return nil, ns.unreadable("addresses", fmt.Errorf("addresses of %s: %w", l.Attrs().Name, err))
-		}
-		for _, a := range addrs {
+		for _, a := range byLink[l.Attrs().Index] {
 			ip, ok := netip.AddrFromSlice(a.IP)
 			if !ok {
 				continue

@@ -103,12 +103,26 @@ func FDB(ns Held, macs ...net.HardwareAddr) ([]nsstate.BridgeFDBEntry, error) {
 		return nil, ns.unreadable("bridge fdb", err)
 	}
 	var out []nsstate.BridgeFDBEntry
+	// Named from one link dump: a bridge's entries name its hundreds of
+	// ports again and again.
+	names := map[int]string{0: ""}
+	if links, err := nh.LinkList(); err == nil {
+		for _, l := range links {
+			names[l.Attrs().Index] = l.Attrs().Name
+		}
+	}
+	name := func(i int) string {
+		if _, ok := names[i]; !ok {
+			names[i] = indexName(nh, uint32(i))
+		}
+		return names[i]
+	}
 	for _, n := range neighs {
 		if !wanted(n.HardwareAddr, macs) {
 			continue
 		}
-		e := nsstate.BridgeFDBEntry{MAC: n.HardwareAddr.String(), Port: indexName(nh, uint32(n.LinkIndex)), VLAN: n.Vlan}
-		e.Bridge = indexName(nh, uint32(n.MasterIndex))
+		e := nsstate.BridgeFDBEntry{MAC: n.HardwareAddr.String(), Port: name(n.LinkIndex), VLAN: n.Vlan}
+		e.Bridge = name(n.MasterIndex)
 		switch {
 		case n.State&netlink.NUD_PERMANENT != 0:
 			e.State = "permanent"

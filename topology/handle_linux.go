@@ -20,6 +20,10 @@ type nsHandle struct {
 	asked   int
 	peerIDs map[int]peerCandidate
 	addrs   map[int][]netlink.Addr // by link index, once asked (addrList)
+	// raw is a raw route socket, once asked for (linkNameAt); -1 when
+	// none could be made
+	raw      int
+	rawAsked bool
 }
 
 // openHandle opens name through ts (nil: by name) with a route netlink
@@ -43,6 +47,9 @@ func (h *nsHandle) Close() {
 	}
 	h.nl.Close()
 	h.ns.Close()
+	if h.rawAsked && h.raw >= 0 {
+		unix.Close(h.raw)
+	}
 }
 
 // linkByName returns nil, nil when the interface does not exist.

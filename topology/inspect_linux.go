@@ -195,7 +195,7 @@ func (h *nsHandle) peer(a *netlink.LinkAttrs, names map[int]string) *nsstate.Pee
 		return p
 	}
 	if c, ok := h.peerNS(a.NetNsID); ok {
-		h.peerIn(p, c)
+		h.peerIn(p, c, a.NetNsID)
 		return p
 	}
 	p.Interface = fmt.Sprintf("if%d", a.ParentIndex)

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"encoding/binary"
 	"slices"
 	"sync"
 
@@ -76,14 +77,17 @@ func (ts *Targets) hint(c peerCandidate) {
 // peerNS finds the namespace h knows as nsid: a hint, else a named
 // namespace, else any other on the host.
 func (h *nsHandle) peerNS(nsid int) (peerCandidate, bool) {
-	for _, c := range h.ts.hinted() {
-		if h.idOf(c) == nsid {
-			return c, true
-		}
-	}
 	if c, ok := h.peerIDs[nsid]; ok {
-		h.ts.hint(c)
+		h.hint(c)
 		return c, true
+	}
+	if h.asked == 0 {
+		for _, c := range h.ts.hinted() {
+			if h.idOf(c) == nsid {
+				h.hint(c)
+				return c, true
+			}
+		}
 	}
 	for _, more := range []func() []peerCandidate{namedCandidates, unnamedCandidates}[h.asked:] {
 		h.asked++
@@ -98,11 +102,18 @@ func (h *nsHandle) peerNS(nsid int) (peerCandidate, bool) {
 			}
 		}
 		if c, ok := h.peerIDs[nsid]; ok {
-			h.ts.hint(c)
+			h.hint(c)
 			return c, true
 		}
 	}
 	return peerCandidate{}, false
+}
+
+// hint remembers c, and h's own namespace before it: a bridge's namespace
+// stays first while its ports' peers pass through.
+func (h *nsHandle) hint(c peerCandidate) {
+	h.ts.hint(c)
+	h.ts.hint(peerCandidate{name: h.name})
 }
 
 // idOf is the id h knows c by, or -1.
@@ -140,8 +151,9 @@ func unnamedCandidates() []peerCandidate {
 	return out
 }
 
-// peerIn fills in p's namespace and interface, the namespace being c.
-func (h *nsHandle) peerIn(p *nsstate.Peer, c peerCandidate) {
+// peerIn fills in p's namespace and interface, the namespace being c,
+// known to h as nsid.
+func (h *nsHandle) peerIn(p *nsstate.Peer, c peerCandidate, nsid int) {
 	p.Namespace = c.display()
 	ns, err := c.open(h.ts)
 	if err != nil {
@@ -152,5 +164,37 @@ func (h *nsHandle) peerIn(p *nsstate.Peer, c peerCandidate) {
 	if unix.Fstat(int(ns), &st) == nil { // held under another name (a container's)?
 		p.Namespace = h.ts.nameOf(st.Ino, st.Dev, p.Namespace)
 	}
+	if name, ok := h.linkNameAt(nsid, p.Index); ok {
+		p.Interface = name
+		return
+	}
 	p.Interface = linkNameIn(ns, p.Index)
+}
+
+// linkNameAt asks h's namespace for the name of link index of the
+// namespace it knows as nsid (RTM_GETLINK with IFLA_TARGET_NETNSID, Linux
+// 4.20): no switch into that namespace, which for each of a bridge's
+// hundreds of ports was most of reading the bridge.
+func (h *nsHandle) linkNameAt(nsid, index int) (string, bool) {
+	if !h.rawAsked {
+		h.rawAsked, h.raw = true, -1
+		if fd, err := (Held{Handle: h.ns, Name: h.name}).routeSocket(); err == nil {
+			h.raw = fd
+		}
+	}
+	if h.raw < 0 {
+		return "", false
+	}
+	body := make([]byte, unix.SizeofIfInfomsg, unix.SizeofIfInfomsg+8)
+	binary.NativeEndian.PutUint32(body[4:], uint32(index))
+	attr := make([]byte, 8)
+	binary.NativeEndian.PutUint16(attr[0:], 8)
+	binary.NativeEndian.PutUint16(attr[2:], unix.IFLA_TARGET_NETNSID)
+	binary.NativeEndian.PutUint32(attr[4:], uint32(int32(nsid)))
+	msgs, err := exchange(h.raw, unix.RTM_GETLINK, 0, append(body, attr...))
+	if err != nil || len(msgs) != 1 || len(msgs[0]) < unix.SizeofIfInfomsg {
+		return "", false
+	}
+	name := attrString(attrs(msgs[0][unix.SizeofIfInfomsg:]), unix.IFLA_IFNAME)
+	return name, name != ""
 }

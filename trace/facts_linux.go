@@ -62,7 +62,11 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 		}
 	}
 	var gaps []facts.Gap
-	f.After, gaps = afterStates(a.ts, a.name, b.name)
+	var addrs []netip.Addr
+	for _, fm := range fams {
+		addrs = append(addrs, fm.a, fm.b)
+	}
+	f.After, gaps = afterStates(w, a.name, b.name, failed, addrs)
 	f.Gaps = append(f.Gaps, gaps...)
 	f.Kernel, gaps = gatherKernel(a.ts, names, runs, runs[0].cfg.Port)
 	f.Gaps = append(f.Gaps, gaps...)

@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/nsdump/nsdump/topology"
-	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
@@ -94,23 +93,4 @@ func outputIn(ts *topology.Targets, ns, prog string, args ...string) ([]byte, er
 	}
 	defer h.Close()
 	return topology.OutputIn(h, prog, args...)
-}
-
-// afterStates reads the two ends now, then the namespaces behind their
-// veth peers and bridge ports; an end it cannot read is a gap.
-func afterStates(ts *topology.Targets, a, b string) ([]*nsstate.NamespaceState, []facts.Gap) {
-	var out []*nsstate.NamespaceState
-	var gaps []facts.Gap
-	for _, ns := range []string{a, b} {
-		st, err := ts.GatherState(ns)
-		if err != nil {
-			gaps = append(gaps, facts.Gap{What: facts.GapLinkState, Namespace: ns, Error: err.Error()})
-			continue
-		}
-		out = append(out, st)
-	}
-	if len(out) < 2 {
-		return out, gaps
-	}
-	return append(out, neighbours(ts, out...)...), gaps
 }
