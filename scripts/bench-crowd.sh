@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A crowded bridge, as a Docker host has one: N namespaces, each with a veth
 # whose peer is a port of one bridge in a namespace of its own, all on one
-# subnet. A healthy trace between the first two (--count 3), as a whole
+# subnet. A healthy trace between the two in the middle (their ports come
+# late to a walk over the ports in order), with their neighbour entries
+# flushed as a fresh container's are (--count 3), as a whole
 # process, ROUNDS times: the median wall time (goal 0.5 s at N=200 on a
 # quiet machine), the largest peak RSS (goal 64 MiB) from /usr/bin/time -v,
 # and, from one more run under strace, the AF_PACKET sockets it opened.
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 dir=$(mktemp -d)
 br=n3c-br$$
 member() { echo "n3c-$$-$1"; }
+addr() { echo "172.29.$(($1 / 250)).$(($1 % 250 + 1))"; }
 cleanup() {
 	for ((i = 1; i <= n; i++)); do ip netns del "$(member "$i")" 2>/dev/null || true; done
 	ip netns del "$br" 2>/dev/null || true
@@ -41,32 +44,39 @@ for ((i = 1; i <= n; i++)); do
 	ip netns add "$m"
 	ip -n "$br" link add "p$i" type veth peer name eth0 netns "$m"
 	ip -n "$br" link set "p$i" master br0 up
-	ip -n "$m" addr add "172.29.$((i / 250)).$((i % 250 + 1))/16" dev eth0
+	ip -n "$m" addr add "$(addr "$i")/16" dev eth0
 	ip -n "$m" link set eth0 up
 	ip -n "$m" link set lo up
 done
-a=$(member 1) b=$(member 2)
+a=$(member $((n / 2))) b=$(member $((n / 2 + 1)))
 # The bridge's ports forward only once they are up and learning; one ping
 # through makes sure before any timing.
-ip netns exec "$a" ping -c1 -W5 172.29.0.3 >/dev/null
+ip netns exec "$a" ping -c1 -W5 "$(addr $((n / 2 + 1)))" >/dev/null
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
-for bin in "${bins[@]}"; do
-	declare -a wall=() rss=()
-	for ((r = 0; r < rounds; r++)); do
+# Rounds alternate between the builds, so that a load that comes and goes
+# weighs on both alike.
+declare -A wall rss
+for ((r = 0; r < rounds; r++)); do
+	for bin in "${bins[@]}"; do
 		# Neighbour entries from the run before would spare the next its ARP.
 		ip -n "$a" neigh flush dev eth0; ip -n "$b" neigh flush dev eth0
 		t0=$EPOCHREALTIME
 		/usr/bin/time -v -o "$dir/time" "$dir/$bin" trace "$a" "$b" --count 3 >"$dir/out" 2>&1 || {
 			cat "$dir/out" >&2; echo "bench-crowd: the trace failed" >&2; exit 1; }
 		t1=$EPOCHREALTIME
-		wall+=($(( ${t1/./} - ${t0/./} )))
-		rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$dir/time")")
+		wall[$bin]+=" $(( ${t1/./} - ${t0/./} ))"
+		rss[$bin]+=" $(awk -F': ' '/Maximum resident/ {print $2}' "$dir/time")"
 	done
+done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+for bin in "${bins[@]}"; do
 	strace -f -qq -e trace=socket -o "$dir/strace" "$dir/$bin" trace "$a" "$b" --count 3 >/dev/null 2>&1 || true
 	sockets=$(grep -c 'socket(AF_PACKET' "$dir/strace" || true)
-	w=$(printf '%s\n' "${wall[@]}" | median)
-	m=$(printf '%s\n' "${rss[@]}" | sort -n | tail -1)
-	printf '%-6s N=%-4d rounds=%d  wall median %.3f s  peak RSS max %d MiB  AF_PACKET sockets %d\n' \
-		"$bin" "$n" "$rounds" "$(echo "$w / 1000000" | bc -l)" $((m / 1024)) "$sockets"
+	w=$(printf '%s\n' ${wall[$bin]} | median)
+	lo=$(printf '%s\n' ${wall[$bin]} | sort -n | head -1)
+	hi=$(printf '%s\n' ${wall[$bin]} | sort -n | tail -1)
+	m=$(printf '%s\n' ${rss[$bin]} | sort -n | tail -1)
+	printf '%-6s N=%-4d rounds=%d  wall median %.3f s (%.3f-%.3f)  peak RSS max %d MiB  AF_PACKET sockets %d\n' \
+		"$bin" "$n" "$rounds" "$(echo "$w / 1000000" | bc -l)" "$(echo "$lo / 1000000" | bc -l)" "$(echo "$hi / 1000000" | bc -l)" $((m / 1024)) "$sockets"
 done
