@@ -68,7 +68,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	f.After, gaps = afterStates(w, a.name, b.name, failed, addrs)
 	f.Gaps = append(f.Gaps, gaps...)
-	f.Kernel, gaps = gatherKernel(a.ts, names, runs, runs[0].cfg.Port)
+	f.Kernel, gaps = gatherKernel(a.ts, names, runs, runs[0].cfg.Port, settingsOf(w, a, b, runs))
 	f.Gaps = append(f.Gaps, gaps...)
 	f.Counters = grownCounters(a, b)
 	for _, s := range []*side{a, b} {

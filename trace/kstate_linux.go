@@ -16,17 +16,19 @@ import (
 // gatherKernel reads the kernel facts of every namespace in names, after
 // the probes: neighbour entries as the probes left them, so a fault fixed
 // since an earlier trace is not judged from what that trace left behind.
-func gatherKernel(ts *topology.Targets, names []string, runs []*run, port uint16) (*facts.KernelFacts, []facts.Gap) {
+// ifaces names the interfaces whose sysctls are read in a namespace
+// (every one when it has no entry).
+func gatherKernel(ts *topology.Targets, names []string, runs []*run, port uint16, ifaces map[string][]string) (*facts.KernelFacts, []facts.Gap) {
 	kf := &facts.KernelFacts{}
 	var gaps []facts.Gap
 	for _, ns := range names {
-		kf.States = append(kf.States, readKernelState(ts, &gaps, ns, runs, port))
+		kf.States = append(kf.States, readKernelState(ts, &gaps, ns, runs, port, ifaces[ns]))
 	}
 	return kf, gaps
 }
 
 // readKernelState reads one namespace, each gap noted in gaps.
-func readKernelState(ts *topology.Targets, gaps *[]facts.Gap, name string, runs []*run, port uint16) facts.KernelState {
+func readKernelState(ts *topology.Targets, gaps *[]facts.Gap, name string, runs []*run, port uint16, ifaces []string) facts.KernelState {
 	ks := facts.KernelState{Namespace: name}
 	h, err := ts.OpenNamespace(name)
 	if err != nil {
@@ -37,7 +39,7 @@ func readKernelState(ts *topology.Targets, gaps *[]facts.Gap, name string, runs 
 	ns := topology.Held{Handle: h, Name: name}
 	var errs []error
 	var e error
-	ks.Settings, e = topology.ReadSettings(ns)
+	ks.Settings, e = topology.ReadSettings(ns, ifaces...)
 	errs = append(errs, e)
 	ks.Bridges, e = topology.Bridges(ns)
 	errs = append(errs, e)

@@ -30,21 +30,53 @@ const traceRing = 2 << 20
 // from the FDB (suspects).
 func capturePoints(w *liveWorld, a, b *side, between []string, runs []*run) []capture.Target {
 	targets := []capture.Target{{Namespace: a.name}, {Namespace: b.name}}
-	onPath := append([]string{a.name, b.name}, between...)
 	for _, ns := range between {
-		st := w.State(ns)
-		if st == nil {
+		links, ok := usable(w, a, b, between, runs, ns)
+		if !ok {
 			targets = append(targets, capture.Target{Namespace: ns})
 			continue
 		}
-		for _, l := range st.Links {
-			if l.Name == "lo" || bridgePort(st, l) && !pathUses(runs, ns, l.Name) && !(l.Peer != nil && slices.Contains(onPath, l.Peer.Namespace)) {
-				continue
+		for _, l := range links {
+			if l.Name != "lo" {
+				targets = append(targets, capture.Target{Namespace: ns, Interface: l.Name, Link: linkInterface(l)})
 			}
-			targets = append(targets, capture.Target{Namespace: ns, Interface: l.Name, Link: linkInterface(l)})
 		}
 	}
 	return targets
+}
+
+// usable are the links of ns, between a and b, but the bridge ports the
+// probes cannot use; false when ns could not be read.
+func usable(w *liveWorld, a, b *side, between []string, runs []*run, ns string) ([]nsstate.LinkState, bool) {
+	st := w.State(ns)
+	if st == nil {
+		return nil, false
+	}
+	onPath := append([]string{a.name, b.name}, between...)
+	var out []nsstate.LinkState
+	for _, l := range st.Links {
+		if !bridgePort(st, l) || pathUses(runs, ns, l.Name) || l.Peer != nil && slices.Contains(onPath, l.Peer.Namespace) {
+			out = append(out, l)
+		}
+	}
+	return out, true
+}
+
+// settingsOf names the interfaces whose sysctls are read in each
+// namespace between a and b: the ones captured (the sysctls of a bridge's
+// hundreds of ports took longer than the rest of the trace). A namespace
+// not named has every interface read.
+func settingsOf(w *liveWorld, a, b *side, runs []*run) map[string][]string {
+	between := pathNamespaces(a, b, runs)
+	out := map[string][]string{}
+	for _, ns := range between {
+		if links, ok := usable(w, a, b, between, runs, ns); ok {
+			for _, l := range links {
+				out[ns] = append(out[ns], l.Name)
+			}
+		}
+	}
+	return out
 }
 
 // bridgePort reports whether l is a port of a bridge of st.
