@@ -82,13 +82,14 @@ func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
 	return st, nil
 }
 
-// gatherSysctls reads the rp_filter of every link but lo and of all, and
-// forwarding, in one switch into the namespace (readSysctls); each is -1
-// when it cannot be read.
+// gatherSysctls reads the rp_filter of all and of every link but lo and
+// bridge ports (a bridged frame meets no reverse-path filter, and a bridge
+// may have hundreds of ports), and forwarding, in one switch into the
+// namespace (readSysctls); each is -1 when it cannot be read.
 func gatherSysctls(st *nsstate.NamespaceState, h *nsHandle) {
 	paths := []string{"ipv4/conf/all/rp_filter", "ipv4/ip_forward", "ipv6/conf/all/forwarding"}
 	for _, l := range st.Links {
-		if l.Name != "lo" {
+		if m := st.Link(l.Master); l.Name != "lo" && (m == nil || m.Kind != "bridge") {
 			paths = append(paths, "ipv4/conf/"+l.Name+"/rp_filter")
 		}
 	}
