@@ -20,12 +20,23 @@ dir=$(mktemp -d)
 br=n3c-br$$
 member() { echo "n3c-$$-$1"; }
 addr() { echo "172.29.$(($1 / 250)).$(($1 % 250 + 1))"; }
+# Whatever ends the script (an error, ^C, a kill by PID), cleanup removes
+# every namespace it made: it lists them rather than counting to N, so a
+# run stopped while building the bridge leaves none either, and it ignores
+# a second ^C while it runs. (Only SIGKILL escapes it; then
+# `ip netns list | grep n3c-` shows what to delete.)
 cleanup() {
-	for ((i = 1; i <= n; i++)); do ip netns del "$(member "$i")" 2>/dev/null || true; done
-	ip netns del "$br" 2>/dev/null || true
+	trap '' INT TERM HUP
+	local ns
+	for ns in $(ip netns list | awk '{print $1}' | grep -E "^(n3c-$$-[0-9]+|$br)\$" || true); do
+		ip netns del "$ns" 2>/dev/null || true
+	done
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
 go build -o "$dir/after" ./cmd/nsdump
 bins=(after)
 if [ -n "$rev" ]; then
