@@ -16,8 +16,9 @@ import (
 // of N ports asked that of every namespace for every port, and a trace
 // reading N members asked it N times more: N² questions, seconds at 200.
 // Now a handle asks each namespace once (peerIDs), and the namespaces
-// lately found at a far end are asked first (peerHints): a crowd's
-// members all peer into one bridge's namespace.
+// lately found at a far end are asked first (peerHints, kept in the
+// command's Targets, no global): a crowd's members all peer into one
+// bridge's namespace.
 
 // peerCandidate is a namespace a peer may be in: a name under /run/netns,
 // or one found otherwise (a container's, held by a process or a mount).
