@@ -63,9 +63,14 @@ func PacketNoun(kind ExchangeKind, what string) string {
 	case "[R]", "[R.]":
 		return "reset"
 	case "request", "reply":
-		if kind == KindEcho || kind == KindEcho6 {
+		switch kind {
+		case KindEcho, KindEcho6:
 			return "echo " + what
+		case KindUDPFlow:
+			return "UDP " + what
 		}
+	case "query", "response":
+		return "DNS " + what
 	case "who-has":
 		return "ARP request"
 	case "is-at":

@@ -22,6 +22,8 @@ const (
 	KindARPRes    ExchangeKind = "arp"
 	KindNDP       ExchangeKind = "ndp"
 	KindICMPError ExchangeKind = "icmp-error"
+	KindUDPFlow   ExchangeKind = "udp" // a datagram and the first one back
+	KindDNS       ExchangeKind = "dns" // a UDP exchange with port 53 on one end
 
 	StatusAnswered    Status = "answered"
 	StatusUnanswered  Status = "unanswered"
@@ -57,6 +59,8 @@ var Kinds = map[ExchangeKind][]Status{
 	KindARPRes:    {StatusAnswered, StatusUnanswered},
 	KindNDP:       {StatusAnswered, StatusUnanswered},
 	KindICMPError: {StatusError},
+	KindUDPFlow:   {StatusAnswered, StatusUnanswered, StatusError},
+	KindDNS:       {StatusAnswered, StatusUnanswered, StatusError},
 }
 
 // MaxSightings is how many sightings an exchange keeps unless its
@@ -110,7 +114,7 @@ func (s Sighting) Answer() bool {
 		return answer
 	}
 	switch s.What {
-	case "request", "who-has", "packet", "echo request", "neighbor solicitation", "router solicitation", "multicast listener":
+	case "request", "query", "who-has", "packet", "echo request", "neighbor solicitation", "router solicitation", "multicast listener":
 		return false
 	}
 	return true
@@ -301,6 +305,8 @@ func mkEchoKey(src, dst netip.Addr, id, seq uint16) flowKey {
 func mkTCPKey(client, server netip.AddrPort) flowKey {
 	return flowKey{client.Addr().As16(), server.Addr().As16(), client.Port(), server.Port()}
 }
+
+func mkUDPKey(client, server netip.AddrPort) flowKey { return mkTCPKey(client, server) }
 
 func mkResKey(requester, target netip.Addr) flowKey {
 	return flowKey{a: requester.As16(), b: target.As16()}

@@ -43,7 +43,7 @@ const ProbeNone = "none"
 const ProbeAny = "any"
 
 // probeNames are the values of probe=.
-var probeNames = []string{string(KindEcho), string(KindEcho6), string(KindTCPConn), "mtu", ProbeAny, ProbeNone}
+var probeNames = []string{string(KindEcho), string(KindEcho6), string(KindTCPConn), string(KindUDPFlow), string(KindDNS), "mtu", ProbeAny, ProbeNone}
 
 // probeKinds are the probes of `nsdump trace` whose packets an exchange
 // of each kind can hold (trace's probe kinds, and "mtu": the large
@@ -53,7 +53,9 @@ var probeKinds = map[ExchangeKind][]string{
 	KindEcho:      {string(KindEcho), "mtu", ProbeNone},
 	KindEcho6:     {string(KindEcho6), "mtu", ProbeNone},
 	KindTCPConn:   {string(KindTCPConn), ProbeNone},
-	KindICMPError: {string(KindEcho), string(KindEcho6), "mtu", string(KindTCPConn), ProbeNone},
+	KindUDPFlow:   {string(KindUDPFlow), ProbeNone},
+	KindDNS:       {string(KindDNS), ProbeNone},
+	KindICMPError: {string(KindEcho), string(KindEcho6), "mtu", string(KindTCPConn), string(KindUDPFlow), string(KindDNS), ProbeNone},
 	KindARPRes:    {ProbeNone},
 	KindNDP:       {ProbeNone},
 }
@@ -140,7 +142,7 @@ func (e *Expectation) parseCount(c string) error {
 // portKinds are the kinds whose exchanges carry ports: a port on any
 // other kind's selector could never match, and the expectation would
 // hold or fail for a reason the user did not write.
-var portKinds = map[ExchangeKind]bool{KindTCPConn: true, KindICMPError: true}
+var portKinds = map[ExchangeKind]bool{KindTCPConn: true, KindUDPFlow: true, KindDNS: true, KindICMPError: true}
 
 // admit refuses a selector that could never match beside the others: a
 // port on a kind without ports, a second src= or dst=.

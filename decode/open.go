@@ -88,6 +88,8 @@ func (t *Tracker) table(kind ExchangeKind) map[flowKey]*Exchange {
 		return t.echo
 	case KindTCPConn:
 		return t.tcp
+	case KindUDPFlow, KindDNS:
+		return t.udp
 	case KindARPRes:
 		return t.arp
 	case KindNDP:

@@ -88,6 +88,7 @@ type Tracker struct {
 	doneHead int
 	echo     map[flowKey]*Exchange
 	tcp      map[flowKey]*Exchange
+	udp      map[flowKey]*Exchange
 	arp      map[flowKey]*Exchange
 	ndp      map[flowKey]*Exchange
 	seen     map[fileID]recent // packets of files with ids
@@ -110,7 +111,7 @@ const maxFree = 256
 func NewTracker(points []capture.Point) *Tracker {
 	return &Tracker{
 		Points: points,
-		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{},
+		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{}, udp: map[flowKey]*Exchange{},
 		arp: map[flowKey]*Exchange{}, ndp: map[flowKey]*Exchange{},
 		seen: map[fileID]recent{},
 	}
@@ -196,6 +197,8 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 		ex = t.addEcho(p)
 	case p.Kind == KindTCP && (!p.Truncated || p.Malformed == ""):
 		ex = t.addTCP(p)
+	case p.Kind == KindUDP && !p.Frag:
+		ex = t.addUDP(p)
 	}
 	if ex != nil {
 		ex.selected = ex.selected || match
@@ -290,6 +293,7 @@ func (t *Tracker) Flush() {
 	t.first, t.tail, t.nopen = nil, nil, 0
 	clear(t.echo)
 	clear(t.tcp)
+	clear(t.udp)
 	clear(t.arp)
 	clear(t.ndp)
 	clear(t.seen)
@@ -572,6 +576,8 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 			if ex = t.tcp[mkTCPKey(qs, qd)]; ex == nil {
 				ex = t.tcp[mkTCPKey(qd, qs)] // the server's packet: a SYN-ACK dropped on the way back
 			}
+		case q.Proto == 17:
+			ex = t.udp[mkUDPKey(netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort))]
 		}
 	}
 	if ex == nil {
