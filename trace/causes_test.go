@@ -25,15 +25,21 @@ type causeCase struct {
 	six    bool   // an IPv6-only lab
 	want   []want // probes not listed must be ok
 	record bool   // -update records its facts under testdata/facts
+	prefix string // of the lab's names, when not the matrix's own "cz"
 }
 
 // causesLab is a lab of the test's own with routes both ways; IPv6 only
 // when six is set.
 func causesLab(t *testing.T, six bool) topology.Lab {
+	return prefixedLab(t, "cz", six)
+}
+
+// prefixedLab is causesLab with names of prefix.
+func prefixedLab(t *testing.T, prefix string, six bool) topology.Lab {
 	if !six {
-		return labtest.New(t, "cz", true)
+		return labtest.New(t, prefix, true)
 	}
-	l := labtest.Names(t, "cz")
+	l := labtest.Names(t, prefix)
 	n := l.Addr0.Addr().As4()[2]
 	l.Addr0 = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:c::1/64", n))
 	l.Addr1 = netip.MustParsePrefix(fmt.Sprintf("fd00:%x:d::1/64", n))
@@ -46,7 +52,11 @@ func causesLab(t *testing.T, six bool) topology.Lab {
 func runCauses(t *testing.T, cases []causeCase) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
-			l := causesLab(t, tt.six)
+			prefix := tt.prefix
+			if prefix == "" {
+				prefix = "cz"
+			}
+			l := prefixedLab(t, prefix, tt.six)
 			tt.break_(t, l)
 			res := traceLab(t, l, tt.cfg)
 			names := labNames(l)

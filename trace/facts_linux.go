@@ -52,7 +52,10 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 		if r.tcpErr != nil {
 			return r.tcpErr
 		}
-		failed = failed || !r.echoOK() || !r.tcpOK() || !r.mtuOK()
+		if r.udpErr != nil {
+			return r.udpErr
+		}
+		failed = failed || !r.echoOK() || !r.tcpOK() || !r.mtuOK() || !r.udpOK()
 	}
 	f := res.Facts
 	names := pathNames(a, b, runs)
@@ -83,7 +86,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 	}
 	for _, r := range runs {
 		routeGets := r.routeGets()
-		for _, kind := range []facts.ProbeKind{r.echoKind(), facts.KindTCP, facts.KindMTU} {
+		for _, kind := range r.kinds() {
 			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
 			if !ok {
 				continue
@@ -304,6 +307,8 @@ func (r *run) socketFacts(kind facts.ProbeKind, src netip.Addr, pr *Probe, pf *f
 		if pf.OK {
 			pr.RTTms = ptr(float64(r.tcp.RTT.Microseconds()) / 1000)
 		}
+	case facts.KindUDP:
+		r.udpFacts(src, pr, pf)
 	case facts.KindMTU:
 		if r.mtu.size == 0 || !r.echoOK() {
 			return 0, false
@@ -330,6 +335,9 @@ func (r *run) socketFacts(kind facts.ProbeKind, src netip.Addr, pr *Probe, pf *f
 // sightings are the probe's request and which its answer.
 func (r *run) roles(kind facts.ProbeKind, ex *decode.Exchange, src netip.Addr, id uint16) (req, ans func(decode.Sighting) bool, ok bool) {
 	none := func(decode.Sighting) bool { return false }
+	if kind == facts.KindUDP {
+		return r.udpRoles(ex, src)
+	}
 	switch {
 	case kind == facts.KindTCP && ex.Kind == decode.ExchangeKind(kind) && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
 		return decode.Sighting.TCPConnect, func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }, true

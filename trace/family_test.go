@@ -186,7 +186,7 @@ while True:
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
 	if !eventually(func() bool {
 		text, _ := topology.ProcNetFile(l.NS1, "tcp6")
-		_, _, ok := listening(text, 7096)
+		_, _, ok := listening(text, 7096, tcpListen)
 		return ok
 	}) {
 		t.Fatal("the python3 listener never listened")

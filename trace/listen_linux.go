@@ -23,27 +23,34 @@ func listenOrFind(s *side, v int, port uint16) (*listener, *facts.Listener, erro
 	if !errors.Is(err, unix.EADDRINUSE) {
 		return nil, nil, fmt.Errorf("listen on port %d in %s: %w (use --no-listen to probe what listens there)", port, s.name, err)
 	}
-	who, ferr := findListener(s.ts, s.name, v, port)
+	who, ferr := findSocket(s.ts, s.name, v, port, "tcp", tcpListen)
 	if ferr != nil {
 		return nil, nil, fmt.Errorf("listen on port %d in %s: %w, and no listening socket found: %v", port, s.name, err, ferr)
 	}
 	return nil, who, nil
 }
 
-// findListener finds the listening TCP socket on port that takes family v
-// in namespace ns (/proc/net/tcp, tcp6: an IPv6 wildcard socket may take
-// IPv4 too), and the process holding it.
-func findListener(ts *topology.Targets, ns string, v int, port uint16) (*facts.Listener, error) {
-	files := []string{"tcp", "tcp6"}
+// The socket states /proc/net/{tcp,udp} show for a listening TCP socket
+// and an unconnected UDP one.
+const (
+	tcpListen = "0A"
+	udpBound  = "07"
+)
+
+// findSocket finds the socket of proto (tcp, udp) in state on port that
+// takes family v in namespace ns (/proc/net/tcp, tcp6: an IPv6 wildcard
+// socket may take IPv4 too), and the process holding it.
+func findSocket(ts *topology.Targets, ns string, v int, port uint16, proto, state string) (*facts.Listener, error) {
+	files := []string{proto, proto + "6"}
 	if v == 6 {
-		files = []string{"tcp6"}
+		files = []string{proto + "6"}
 	}
 	for _, f := range files {
 		text, err := ts.ProcNetFile(ns, f)
 		if err != nil {
 			return nil, err
 		}
-		if addr, ino, ok := listening(text, port); ok {
+		if addr, ino, ok := listening(text, port, state); ok {
 			l := &facts.Listener{Address: addr}
 			l.PID, l.Comm = socketOwner(ino)
 			return l, nil
@@ -52,13 +59,13 @@ func findListener(ts *topology.Targets, ns string, v int, port uint16) (*facts.L
 	return nil, fmt.Errorf("no socket listens on port %d", port)
 }
 
-// listening reads /proc/net/tcp{,6} text: the local address and inode of
-// the socket in state LISTEN (0A) on port.
-func listening(text string, port uint16) (addr string, inode uint64, ok bool) {
+// listening reads /proc/net/{tcp,udp}{,6} text: the local address and
+// inode of the socket in state on port.
+func listening(text string, port uint16, state string) (addr string, inode uint64, ok bool) {
 	sc := bufio.NewScanner(strings.NewReader(text))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 10 || f[3] != "0A" {
+		if len(f) < 10 || f[3] != state {
 			continue
 		}
 		host, p, found := strings.Cut(f[1], ":")

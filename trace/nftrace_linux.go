@@ -95,6 +95,9 @@ func nfProbes(runs []*run) []netfilter.Probe {
 		out = append(out,
 			netfilter.Probe{Src: src, Dst: r.dst, Proto: icmp},
 			netfilter.Probe{Src: src, Dst: r.dst, Proto: netfilter.ProtoTCP, DstPort: r.cfg.Port})
+		if r.cfg.UDPPort != 0 {
+			out = append(out, netfilter.Probe{Src: src, Dst: r.dst, Proto: netfilter.ProtoUDP, DstPort: r.cfg.UDPPort})
+		}
 	}
 	return out
 }

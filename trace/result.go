@@ -30,6 +30,12 @@ type Config struct {
 	// the trace finds them: each is opened once and reached through them
 	// from then on. nil: Run holds its own for the trace's time.
 	Targets *topology.Targets
+	// UDPPort, when not 0, adds the udp probe: datagrams each way to this
+	// port, echoed by a responder trace runs there (unless NoListen).
+	UDPPort uint16
+	// DNSName, when not empty, adds the dns probe: From asks the first
+	// nameserver of its own resolv.conf for the name's addresses.
+	DNSName string
 }
 
 // Endpoint is one side of the trace: Address is the one probed in the

@@ -110,11 +110,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 // in every family, the paths found from kernel state, the route lookups
 // made on the way, and the listeners it started.
 type plan struct {
-	runs      []*run
-	paths     map[string][]facts.Hop // the first family's, by direction
-	famPaths  []facts.FamilyPath
-	lookups   []facts.Lookup
-	listeners []*listener
+	runs       []*run
+	paths      map[string][]facts.Hop // the first family's, by direction
+	famPaths   []facts.FamilyPath
+	lookups    []facts.Lookup
+	listeners  []*listener
+	responders []*responder
 }
 
 // planRuns discovers both directions' paths in every family and, unless
@@ -152,6 +153,17 @@ func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error
 					pl.listeners = append(pl.listeners, l)
 				}
 				r.listener, r.existing = l, existing
+				if cfg.UDPPort == 0 {
+					continue
+				}
+				u, existing, err := respondOrFind(r.to, f.v, cfg.UDPPort)
+				if err != nil {
+					return pl, err
+				}
+				if u != nil {
+					pl.responders = append(pl.responders, u)
+				}
+				r.responder, r.udpExisting = u, existing
 			}
 		}
 		pl.runs = append(pl.runs, ab, ba)
@@ -163,6 +175,9 @@ func planRuns(cfg Config, w *liveWorld, a, b *side, fams []family) (*plan, error
 func (pl *plan) close() {
 	for _, l := range pl.listeners {
 		l.Close()
+	}
+	for _, r := range pl.responders {
+		r.Close()
 	}
 }
 
@@ -263,6 +278,10 @@ func probe(ctx context.Context, runs []*run) {
 			}
 		}()
 		go func() { defer wg.Done(); r.tcpProbe(ctx) }()
+		if r.cfg.UDPPort != 0 {
+			wg.Add(1)
+			go func() { defer wg.Done(); r.udpProbe(ctx) }()
+		}
 	}
 	wg.Wait()
 }
@@ -284,6 +303,12 @@ type run struct {
 	mtu      mtuProbe
 	msg      string
 	arrived  bool
+	// the udp probe: the responder trace started on to (or what was
+	// bound there before), and what the sender's socket saw
+	responder   *responder
+	udpExisting *facts.Listener
+	udp         udpResult
+	udpErr      error
 	// the way from's packets go to to, and to's answers back
 	path, backPath []facts.Hop
 	// path (backPath) goes on past MaxHops namespaces

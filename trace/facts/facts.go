@@ -176,6 +176,7 @@ type ProbeFacts struct {
 	Errors      []ICMPSeen       `json:"icmp_errors,omitempty"`
 	Drops       []KernelDropSeen `json:"kernel_drops,omitempty"`
 	MTU         *MTUFacts        `json:"mtu,omitempty"` // the mtu probe's own
+	DNS         *DNSFacts        `json:"dns,omitempty"` // the dns probe's own (udp.go)
 }
 
 // SocketFacts is what the probe's socket said.
@@ -185,6 +186,7 @@ type SocketFacts struct {
 	Received int         `json:"received,omitempty"`
 	SendErr  SocketError `json:"send_error,omitzero"`    // sendto's first error
 	ConnErr  SocketError `json:"connect_error,omitzero"` // a TCP connect's
+	RecvErr  SocketError `json:"recv_error,omitzero"`    // a UDP socket's: ECONNREFUSED is an ICMP port unreachable
 	ICMPErr  string      `json:"icmp_error,omitempty"`   // an ICMP error that reached the socket
 	// Connected: the TCP handshake completed; Delivered: the test
 	// message reached the listener the trace started (nil without one).

@@ -46,6 +46,9 @@ func judgeEnds(f *facts.Facts, p facts.ProbeFacts) Verdict {
 			Detail: fmt.Sprintf("%s answered the SYN to port %d with a reset: nothing listens there", d, p.Request.DPort),
 			Fix:    cmdline.InNamespace(d, append(nc, strconv.Itoa(int(p.Request.DPort)))...).String()}
 	}
+	if p.Datagram() && p.Socket.RecvErr.Is("ECONNREFUSED") && !ev.replyBack {
+		return portUnreachable(p)
+	}
 	hop := dst
 	if fwd.Gateway.IsValid() {
 		hop = fwd.Gateway

@@ -42,7 +42,7 @@ func sysctlIface(name string) string { return strings.ReplaceAll(name, ".", "/")
 
 // echoIgnored: the destination ignores every echo request.
 func echoIgnored(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
-	if p.Kind == facts.KindTCP || p.Kind == facts.KindMTU || len(p.AnswerSeen) > 0 {
+	if p.Kind == facts.KindTCP || p.Kind == facts.KindMTU || p.Datagram() || len(p.AnswerSeen) > 0 {
 		return v, false
 	}
 	ks := f.KernelIn(p.To)

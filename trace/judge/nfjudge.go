@@ -86,7 +86,7 @@ func ofProbe(d facts.NFDecision, p facts.ProbeFacts) bool {
 	if d.Answer {
 		src, dst, dport = d.Dst, d.Src, d.SPort
 	}
-	return src == r.Src && dst == r.Dst && (r.Proto != "tcp" || dport == r.DPort)
+	return src == r.Src && dst == r.Dst && (!r.Ports() || dport == r.DPort)
 }
 
 // deciding is the decision that stopped p: its request's first on its
@@ -227,7 +227,7 @@ func probeTranslations(f *facts.Facts, p facts.ProbeFacts) []Translation {
 	r := p.Request
 	for _, c := range f.Conntrack {
 		o := c.Original
-		if o.Proto != protoNumber(r.Proto) || o.Src != r.Src || o.Dst != r.Dst || r.Proto == "tcp" && o.DPort != r.DPort {
+		if o.Proto != protoNumber(r.Proto) || o.Src != r.Src || o.Dst != r.Dst || r.Ports() && o.DPort != r.DPort {
 			continue
 		}
 		if !f.Spend(1 + len(f.Namespaces) + len(f.After)) {

@@ -237,12 +237,16 @@ func packetField(p facts.Packet, key string, where at) (v []string, known bool) 
 			return []string{"ipv4", "ip", "2048", "0x0800"}, true
 		}
 		return []string{"ipv6", "ip6", "34525", "0x86dd"}, true
-	case "tcp dport", "th dport":
-		return only(proto == "tcp", strconv.Itoa(int(p.DPort))), true
-	case "tcp sport", "th sport":
-		return only(proto == "tcp", strconv.Itoa(int(p.SPort))), true
+	case "tcp dport", "udp dport":
+		return only(proto == strings.Fields(key)[0], strconv.Itoa(int(p.DPort))), true
+	case "tcp sport", "udp sport":
+		return only(proto == strings.Fields(key)[0], strconv.Itoa(int(p.SPort))), true
+	case "th dport":
+		return only(p.Ports(), strconv.Itoa(int(p.DPort))), true
+	case "th sport":
+		return only(p.Ports(), strconv.Itoa(int(p.SPort))), true
 	case "icmp type", "icmpv6 type":
-		return only(proto != "tcp", p.ICMPType), true
+		return only(!p.Ports(), p.ICMPType), true
 	case "meta iifname", "meta iif":
 		return []string{where.in}, where.in != ""
 	case "meta oifname", "meta oif":
@@ -268,6 +272,8 @@ func protoNames(proto string) []string {
 	switch proto {
 	case "tcp":
 		return []string{"tcp", "6"}
+	case "udp":
+		return []string{"udp", "17"}
 	case "icmp":
 		return []string{"icmp", "1"}
 	}

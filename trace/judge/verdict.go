@@ -26,6 +26,8 @@ func Judge(f *facts.Facts, p facts.ProbeFacts) Verdict {
 		}
 	case p.OK:
 		v = passed(p)
+	case p.Kind == facts.KindDNS && p.DNS != nil && p.DNS.Answered:
+		v = judgeDNSAnswer(f, p)
 	default:
 		v = judgeFailed(f, p)
 		v, _ = judgeKernel(f, p, v)
@@ -80,6 +82,10 @@ func crosses(p facts.ProbeFacts, ns string) bool {
 // passed is the verdict of a probe whose socket got everything.
 func passed(p facts.ProbeFacts) Verdict {
 	v := Verdict{OK: true, Cause: facts.CauseOK, Namespace: p.From}
+	if p.Datagram() {
+		v.Detail = passedDatagram(p)
+		return v
+	}
 	if p.Kind != facts.KindTCP {
 		v.Detail = fmt.Sprintf("%d/%d echo replies", p.Socket.Received, p.Socket.Count)
 		return v
@@ -127,6 +133,9 @@ func judgeFailed(f *facts.Facts, p facts.ProbeFacts) Verdict {
 	socket := p.Socket.ICMPErr
 	if p.Kind == facts.KindTCP {
 		socket = p.Socket.ConnErr.Text
+	}
+	if p.Datagram() {
+		socket = p.Socket.RecvErr.Text
 	}
 	if rv, ok := judgeRejected(f, two, socket); ok {
 		rv.RouteGet = routeGetIn(p, rv.Namespace)
