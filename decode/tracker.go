@@ -175,7 +175,7 @@ func (t *Tracker) AddMatched(p *Packet, match bool) {
 	ex, dup := t.sighting(p)
 	if dup {
 		if ex != nil {
-			ex.see(p, t.Points, describe(p))
+			ex.see(p, t.Points, ex.describe(p))
 			ex.selected = ex.selected || match
 			t.touch(ex)
 		}

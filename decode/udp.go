@@ -7,21 +7,20 @@ import "net/netip"
 const dnsPort = 53
 
 // addUDP joins a datagram to its exchange: the client's datagrams to a
-// server until one comes back, which answers them all. UDP has no
-// handshake, so the sender of the first datagram seen plays the client
-// (on port 53 the side that is not port 53). An exchange ends with its
-// answer: the client's next datagram starts the next one, as each echo
-// request does.
+// server until one comes back, which answers them. UDP has no handshake,
+// so the sender of the first datagram seen plays the client (on port 53
+// the side that is not port 53), and stays the client for the flow: what
+// the server sends after the answer joins that exchange too, and the
+// client's next datagram starts the next one, as each echo request does.
+// A late answer never turns the flow around.
 func (t *Tracker) addUDP(p *Packet) *Exchange {
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
 	if ex := t.udp[mkUDPKey(dst, src)]; ex != nil {
-		if !p.NoTime {
+		if ex.Status != StatusAnswered && !p.NoTime {
 			ex.setRTT(p.Time.Sub(ex.req))
 		}
 		ex.Status = StatusAnswered
-		t.remove(t.udp, ex.key, ex)
 		ex.see(p, t.Points, udpWhat(ex.Kind, true))
-		t.finish(ex)
 		return ex
 	}
 	if p.SrcPort == dnsPort && p.DstPort != dnsPort {
@@ -35,6 +34,11 @@ func (t *Tracker) addUDP(p *Packet) *Exchange {
 	}
 	k := mkUDPKey(src, dst)
 	ex := t.udp[k]
+	if ex != nil && ex.Status == StatusAnswered {
+		t.remove(t.udp, k, ex)
+		t.finish(ex)
+		ex = nil
+	}
 	if ex == nil {
 		kind := KindUDPFlow
 		if p.DstPort == dnsPort {
@@ -61,4 +65,13 @@ func udpWhat(kind ExchangeKind, answer bool) string {
 		return "reply"
 	}
 	return "request"
+}
+
+// describe names a packet of ex seen again at another capture point: a
+// datagram by its side of the exchange, as when it was first seen.
+func (ex *Exchange) describe(p *Packet) string {
+	if p.Kind == KindUDP && (ex.Kind == KindUDPFlow || ex.Kind == KindDNS) {
+		return udpWhat(ex.Kind, p.Src != ex.SrcAddr || p.SrcPort != ex.SrcPort)
+	}
+	return describe(p)
 }

@@ -25,7 +25,7 @@ import (
 // judgement needs: the namespaces on the paths, the ends after the
 // probes, their counters, route lookups and, when a probe failed, the
 // firewall rules.
-func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) error {
+func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run, dns *dnsProbe) error {
 	tr := decode.NewTracker(res.Points)
 	// A request and its answer across MaxHops namespaces are seen 4 times
 	// per link; retransmissions and the kernel's drops come on top.
@@ -56,6 +56,15 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 			return r.udpErr
 		}
 		failed = failed || !r.echoOK() || !r.tcpOK() || !r.mtuOK() || !r.udpOK()
+	}
+	var dnsShown Probe
+	var dnsFacts facts.ProbeFacts
+	if dns != nil {
+		if dns.err != nil {
+			return dns.err
+		}
+		dnsShown, dnsFacts = dns.probe(res.Report.Exchanges)
+		failed = failed || !dnsFacts.OK
 	}
 	f := res.Facts
 	names := pathNames(a, b, runs)
@@ -95,6 +104,10 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run) 
 			res.Probes = append(res.Probes, pr)
 			f.Probes = append(f.Probes, pf)
 		}
+	}
+	if dns != nil {
+		res.Probes = append(res.Probes, dnsShown)
+		f.Probes = append(f.Probes, dnsFacts)
 	}
 	return nil
 }

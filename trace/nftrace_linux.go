@@ -39,8 +39,8 @@ type nfSpace struct {
 // startNFTrace starts a tracer in each namespace of names (a bridge
 // family table too where a path bridges), for the runs' probe flows, all
 // at once. What cannot be traced becomes a gap.
-func startNFTrace(ctx context.Context, names []string, runs []*run) *nfTracing {
-	probes := nfProbes(runs)
+func startNFTrace(ctx context.Context, names []string, runs []*run, dns *dnsProbe) *nfTracing {
+	probes := nfProbes(runs, dns)
 	tr := &nfTracing{}
 	for _, name := range names {
 		tr.spaces = append(tr.spaces, &nfSpace{name: name, ts: runs[0].cfg.Targets, probes: probes, ns: -1})
@@ -81,8 +81,13 @@ func (s *nfSpace) gap(what string, err error) {
 
 // nfProbes are the flows the runs' probes use: echoes (the mtu probe's
 // too) and TCP connections to the port, from the address each is bound to.
-func nfProbes(runs []*run) []netfilter.Probe {
+func nfProbes(runs []*run, dns *dnsProbe) []netfilter.Probe {
 	var out []netfilter.Probe
+	if dns != nil {
+		if src := dns.src(); src.IsValid() {
+			out = append(out, netfilter.Probe{Src: src, Dst: dns.server, Proto: netfilter.ProtoUDP, DstPort: 53})
+		}
+	}
 	for _, r := range runs {
 		src := r.src
 		if !src.IsValid() {
@@ -130,12 +135,12 @@ func (tr *nfTracing) tables() []string {
 // own, so that its tables are made while the capture opens; the function
 // it returns waits for it. Off, it is a tracing of nothing whose gap says
 // so.
-func startNFTraceAsync(ctx context.Context, off bool, names []string, runs []*run) func() *nfTracing {
+func startNFTraceAsync(ctx context.Context, off bool, names []string, runs []*run, dns *dnsProbe) func() *nfTracing {
 	started := make(chan *nfTracing, 1)
 	if off {
 		started <- &nfTracing{gaps: []facts.Gap{{What: facts.GapNFTrace, Error: "turned off (--no-nftrace)"}}}
 	} else {
-		go func() { started <- startNFTrace(ctx, names, runs) }()
+		go func() { started <- startNFTrace(ctx, names, runs, dns) }()
 	}
 	var once sync.Once
 	var tr *nfTracing

@@ -76,13 +76,19 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	runs := pl.runs
-	nftables := startNFTraceAsync(ctx, cfg.NoNFTrace, pathNames(a, b, runs), runs)
+	var dns *dnsProbe
+	if cfg.DNSName != "" {
+		if dns, err = planDNS(cfg, a, b, runs); err != nil {
+			return nil, err
+		}
+	}
+	nftables := startNFTraceAsync(ctx, cfg.NoNFTrace, pathNames(a, b, runs), runs, dns)
 	defer func() { nftables().close() }()
 	a.before, b.before = a.counters(), b.counters()
 	between := pathNamespaces(a, b, runs)
 	res, err := captureWhile(ctx, a, b, between, capturePoints(w, a, b, between, runs), func() {
 		nftables() // its tables are made while the capture opens
-		probe(ctx, runs)
+		probe(ctx, runs, dns)
 		a.after, b.after = a.counters(), b.counters()
 	})
 	if err != nil {
@@ -93,7 +99,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	nft := nftables()
 	res.NFTables = nft.tables()
 	finished := nft.finishAsync(ctx) // while the capture is decoded
-	err = res.gather(w, a, b, fams, runs)
+	err = res.gather(w, a, b, fams, runs, dns)
 	<-finished
 	if err != nil {
 		return nil, err
@@ -262,9 +268,13 @@ func captureWhile(ctx context.Context, a, b *side, between []string, targets []c
 	return res, ctx.Err()
 }
 
-// probe runs both directions' ICMP and TCP probes at once.
-func probe(ctx context.Context, runs []*run) {
+// probe runs both directions' probes, and the dns probe, at once.
+func probe(ctx context.Context, runs []*run, dns *dnsProbe) {
 	var wg sync.WaitGroup
+	if dns != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); dns.run(ctx, runs[0].cfg) }()
+	}
 	for _, r := range runs {
 		wg.Add(2)
 		go func() {

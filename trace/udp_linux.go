@@ -52,8 +52,15 @@ func probeUDP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 	res.LocalPort = localPort(fd)
 	start := time.Now()
 	for i, b := range payloads {
-		if _, err := unix.Write(fd, b); err != nil {
-			if res.SendErr == nil {
+		_, err := unix.Write(fd, b)
+		if errors.Is(err, unix.ECONNREFUSED) {
+			// The port unreachable an earlier datagram met, reported to
+			// this write, which sent nothing: once more.
+			res.RecvErr = err
+			_, err = unix.Write(fd, b)
+		}
+		if err != nil {
+			if res.SendErr == nil && !errors.Is(err, unix.ECONNREFUSED) {
 				res.SendErr = err
 			}
 			continue

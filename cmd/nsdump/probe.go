@@ -63,8 +63,8 @@ func probeKind(p trace.Probe, port uint16) string {
 	switch p.Kind {
 	case "tcp":
 		return fmt.Sprintf("tcp%s:%d", six, port)
-	case "mtu":
-		return "mtu" + six
+	case "mtu", "udp", "dns":
+		return string(p.Kind) + six
 	}
 	return string(p.Kind)
 }

@@ -88,13 +88,16 @@ func parseTrace(e env, args []string) (*traceOpts, error) {
 	write := fs.StringP("write", "w", "", "write everything captured to this pcapng file, with the verdicts as comments and the facts they were judged from (nsdump read judges them again)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	noNFTrace := fs.Bool("no-nftrace", false, "make no nftables table of nsdump's to ask the kernel which rule took each probe packet; evaluate the rules instead")
+	udp := fs.Uint16("udp", 0, "also send datagrams each way to this UDP port, echoed by a responder trace runs there (unless --no-listen)")
+	dns := fs.String("dns", "", "also resolve this name from NS_A as it would: a query to the first nameserver of its own resolv.conf")
 	if err := parse(fs, args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() != 2 {
 		return nil, errors.New("trace needs two namespaces: nsdump trace NS_A NS_B")
 	}
-	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen, NoNFTrace: *noNFTrace}
+	cfg := trace.Config{From: fs.Arg(0), To: fs.Arg(1), Port: *port, Count: *count, Timeout: *timeout, NoListen: *noListen, NoNFTrace: *noNFTrace,
+		UDPPort: *udp, DNSName: *dns}
 	if err := validateTargets([]string{cfg.From, cfg.To}); err != nil {
 		return nil, err
 	}
@@ -126,6 +129,14 @@ func parseTrace(e env, args []string) (*traceOpts, error) {
 	if *port == 0 {
 		return nil, errors.New("--port 0: the TCP port must be 1-65535")
 	}
+	if fs.Changed("udp") && *udp == 0 {
+		return nil, errors.New("--udp 0: the UDP port must be 1-65535")
+	}
+	if fs.Changed("dns") {
+		if err := trace.ValidateDNSName(*dns); err != nil {
+			return nil, err
+		}
+	}
 	return &traceOpts{cfg: cfg, write: *write, json: *asJSON}, nil
 }
 
@@ -149,8 +160,15 @@ func printTrace(w io.Writer, res *trace.Result, cfg trace.Config, color bool) {
 	if cfg.Count == 1 {
 		echoes = "echo"
 	}
-	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d, timeout %s)\n",
-		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, cfg.Timeout)
+	more := ""
+	if cfg.UDPPort != 0 {
+		more += fmt.Sprintf(", UDP port %d", cfg.UDPPort)
+	}
+	if cfg.DNSName != "" {
+		more += ", DNS " + cfg.DNSName // checked: printable
+	}
+	fmt.Fprintf(w, "trace %s %s <-> %s %s (%d %s, TCP port %d%s, timeout %s)\n",
+		decode.Printable(res.From.Namespace), strings.Join(res.From.Addresses, ","), decode.Printable(res.To.Namespace), strings.Join(res.To.Addresses, ","), cfg.Count, echoes, cfg.Port, more, cfg.Timeout)
 	printPath(w, res)
 	if len(res.NFTables) > 0 {
 		fmt.Fprintf(w, "nftables trace (tables made and removed): %s\n", decode.Printable(strings.Join(res.NFTables, ", ")))
