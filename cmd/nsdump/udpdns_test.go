@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/internal/enginetest"
 	"github.com/nsdump/nsdump/internal/labtest"
 )
 
@@ -104,5 +105,50 @@ func TestTraceUDPDNS(t *testing.T) {
 	out, e, code = nsdump("read", file, "--json")
 	if code != 0 || !strings.Contains(out, `"kind": "udp"`) || strings.Contains(out, `"differs": true`) {
 		t.Errorf("read --json: exit %d, %s; want the udp probes re-judged as recorded", code, e)
+	}
+}
+
+// TestTraceDNSDockerEmbedded: a real dockerd of the test's own, two
+// containers on a user network. A container's resolv.conf names Docker's
+// embedded DNS, 127.0.0.11, which the engine's NAT rules in the
+// container's namespace send to its resolver there: trace --dns of the
+// other container's name, from the first, follows them and gets the
+// other's address, by the container's own file, not the host's.
+func TestTraceDNSDockerEmbedded(t *testing.T) {
+	d := enginetest.StartDocker(t, "n3u")
+	t.Setenv("DOCKER_HOST", d.Host)
+	t.Setenv("CONTAINER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-podman.sock"))
+	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
+	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	d.Docker("network", "create", "n3u-net")
+	d.Run("n3u-web", "--network", "n3u-net")
+	d.Run("n3u-db", "--network", "n3u-net")
+	db := d.Docker("inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", "n3u-db")
+	out, e, code := nsdump("trace", "docker:n3u-web", "docker:n3u-db", "--dns", "n3u-db", "--json", "--timeout", "3s")
+	if code != 0 {
+		t.Fatalf("trace --dns: exit %d: %s\n%s", code, e, out)
+	}
+	var res struct {
+		Probes []struct {
+			Direction, Kind, Cause, Detail string
+			OK                             bool
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range res.Probes {
+		if p.Kind != "dns" {
+			continue
+		}
+		found = true
+		t.Logf("%s dns: %s: %s", p.Direction, p.Cause, p.Detail)
+		if !p.OK || p.Direction != "n3u-web->n3u-web" || !strings.Contains(p.Detail, "n3u-db. is "+db+", answered by nameserver 127.0.0.11 (/proc/") {
+			t.Errorf("%s dns: ok=%v %s: %q; want ok, %s from 127.0.0.11 by the container's resolv.conf", p.Direction, p.OK, p.Cause, p.Detail, db)
+		}
+	}
+	if !found {
+		t.Errorf("no dns probe in %s", out)
 	}
 }
