@@ -19,17 +19,26 @@ import (
 
 // dnsProbe is the dns probe: the sender asks the first nameserver of its
 // own resolv.conf for the name's A and AAAA records, from a socket of its
-// namespace, as its resolver would.
+// namespace, trying the names its search list makes as its resolver
+// would.
 type dnsProbe struct {
-	name       dnsmessage.Name
+	names      []dnsmessage.Name // to ask, in order (searchNames)
 	resolvConf string
 	server     netip.Addr
 	from       *side
 	to         string // the namespace of the trace that holds server, else the address
 	via        *run   // the run whose path leads to server, when to is the other end
-	ids        [2]uint16
-	res        udpResult
+	tries      []dnsTry
 	err        error
+}
+
+// dnsTry is one name asked: its A and AAAA queries, what the socket saw
+// and what the responses said.
+type dnsTry struct {
+	name dnsmessage.Name
+	ids  [2]uint16
+	res  udpResult
+	got  *facts.DNSFacts
 }
 
 // resolvConfOf is the resolv.conf a process of the namespace reads: a
@@ -57,11 +66,10 @@ func resolvConfOf(target string, s *side) string {
 // path), in the sender itself (a local resolver, Docker's 127.0.0.11),
 // or elsewhere.
 func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
-	name, err := dnsName(cfg.DNSName)
-	if err != nil {
+	if _, err := dnsName(cfg.DNSName); err != nil {
 		return nil, err
 	}
-	d := &dnsProbe{name: name, resolvConf: resolvConfOf(cfg.From, a), from: a}
+	d := &dnsProbe{resolvConf: resolvConfOf(cfg.From, a), from: a}
 	f, err := os.Open(d.resolvConf)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("--dns: %s has no %s: it resolves no name", a.name, d.resolvConf)
@@ -69,14 +77,16 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--dns: %w", err)
 	}
-	servers, err := parseResolvConf(f)
+	rc, err := parseResolvConf(f)
 	f.Close()
 	if err != nil {
 		return nil, fmt.Errorf("--dns: %s: %w", d.resolvConf, err)
 	}
-	if len(servers) == 0 {
+	if len(rc.servers) == 0 {
 		return nil, fmt.Errorf("--dns: %s names no nameserver", d.resolvConf)
 	}
+	d.names = rc.searchNames(cfg.DNSName)
+	servers := rc.servers
 	d.server = servers[0].WithZone("")
 	d.to = d.server.String()
 	for _, r := range runs {
@@ -88,49 +98,72 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	if d.via == nil && (d.server.IsLoopback() || slices.Contains(addresses(a, famOf(d.server)), d.server)) {
 		d.to = a.name
 	}
-	d.ids = [2]uint16{randomID(), randomID()}
 	return d, nil
 }
 
-// query is the DNS query of type t with id, recursion desired.
-func (d *dnsProbe) query(id uint16, t dnsmessage.Type) ([]byte, error) {
+// query is the DNS query for name of type t with id, recursion desired.
+func query(name dnsmessage.Name, id uint16, t dnsmessage.Type) ([]byte, error) {
 	b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: id, RecursionDesired: true})
 	b.EnableCompression()
 	if err := b.StartQuestions(); err != nil {
 		return nil, err
 	}
-	if err := b.Question(dnsmessage.Question{Name: d.name, Type: t, Class: dnsmessage.ClassINET}); err != nil {
+	if err := b.Question(dnsmessage.Question{Name: name, Type: t, Class: dnsmessage.ClassINET}); err != nil {
 		return nil, err
 	}
 	return b.Finish()
 }
 
-// run sends the A and AAAA queries and reads their responses.
+// run asks the names in order, as the C library's resolver does: the
+// next only when the server said this one does not exist or has no
+// address (NXDOMAIN, or NOERROR without a record); silence, a refusal or
+// another error ends it.
 func (d *dnsProbe) run(ctx context.Context, cfg Config) {
-	qa, err := d.query(d.ids[0], dnsmessage.TypeA)
-	if err != nil {
-		d.err = err
-		return
+	for _, n := range d.names {
+		try, err := d.ask(ctx, cfg, n)
+		if err != nil {
+			d.err = err
+			return
+		}
+		d.tries = append(d.tries, try)
+		g := try.got
+		if !g.Answered || g.RCode != "NXDOMAIN" && (g.RCode != "NOERROR" || len(g.Addresses) > 0) || ctx.Err() != nil {
+			return
+		}
 	}
-	qaaaa, err := d.query(d.ids[1], dnsmessage.TypeAAAA)
-	if err != nil {
-		d.err = err
-		return
+}
+
+// ask sends name's A and AAAA queries from a socket of the sender's own
+// (the kernel picks the source address, as for its resolver) and reads
+// the responses.
+func (d *dnsProbe) ask(ctx context.Context, cfg Config, name dnsmessage.Name) (dnsTry, error) {
+	try := dnsTry{name: name, ids: [2]uint16{randomID(), randomID()}}
+	var qs [][]byte
+	for i, t := range []dnsmessage.Type{dnsmessage.TypeA, dnsmessage.TypeAAAA} {
+		q, err := query(name, try.ids[i], t)
+		if err != nil {
+			return try, fmt.Errorf("--dns %s: %w", name, err)
+		}
+		qs = append(qs, q)
 	}
 	match := func(b []byte) bool {
 		var p dnsmessage.Parser
 		h, err := p.Start(b)
-		return err == nil && h.Response && slices.Contains(d.ids[:], h.ID)
+		return err == nil && h.Response && slices.Contains(try.ids[:], h.ID)
 	}
-	// As a resolver does: the kernel picks the source address.
-	d.res, d.err = probeUDP(ctx, d.from.ns, netip.Addr{}, netip.AddrPortFrom(d.server, 53), [][]byte{qa, qaaaa}, cfg.Timeout, match)
+	var err error
+	try.res, err = probeUDP(ctx, d.from.ns, netip.Addr{}, netip.AddrPortFrom(d.server, 53), qs, cfg.Timeout, match)
+	try.got = responseFacts(try.res.Answers)
+	try.got.Name = name.String()
+	return try, err
 }
 
-// facts reads the responses: the first one's code (NXDOMAIN from either
-// wins: the name does not exist) and the addresses both gave.
-func (d *dnsProbe) facts() *facts.DNSFacts {
-	f := &facts.DNSFacts{Name: d.name.String(), Server: d.server, ResolvConf: d.resolvConf}
-	for _, b := range d.res.Answers {
+// responseFacts reads the responses to one name's queries: the first
+// one's code (NXDOMAIN from either wins: the name does not exist) and
+// the addresses both gave.
+func responseFacts(answers [][]byte) *facts.DNSFacts {
+	f := &facts.DNSFacts{}
+	for _, b := range answers {
 		var p dnsmessage.Parser
 		h, err := p.Start(b)
 		if err != nil {
@@ -143,26 +176,45 @@ func (d *dnsProbe) facts() *facts.DNSFacts {
 		if err := p.SkipAllQuestions(); err != nil {
 			continue
 		}
-		for {
-			rh, err := p.AnswerHeader()
-			if err != nil {
-				break
+		f.Addresses = append(f.Addresses, answerAddrs(&p)...)
+	}
+	return f
+}
+
+// answerAddrs are the A and AAAA records of a response's answer section.
+func answerAddrs(p *dnsmessage.Parser) []netip.Addr {
+	var out []netip.Addr
+	for {
+		rh, err := p.AnswerHeader()
+		if err != nil {
+			return out
+		}
+		switch rh.Type {
+		case dnsmessage.TypeA:
+			if r, err := p.AResource(); err == nil {
+				out = append(out, netip.AddrFrom4(r.A))
 			}
-			switch rh.Type {
-			case dnsmessage.TypeA:
-				if r, err := p.AResource(); err == nil {
-					f.Addresses = append(f.Addresses, netip.AddrFrom4(r.A))
-				}
-			case dnsmessage.TypeAAAA:
-				if r, err := p.AAAAResource(); err == nil {
-					f.Addresses = append(f.Addresses, netip.AddrFrom16(r.AAAA))
-				}
-			default:
-				p.SkipAnswer()
+		case dnsmessage.TypeAAAA:
+			if r, err := p.AAAAResource(); err == nil {
+				out = append(out, netip.AddrFrom16(r.AAAA))
+			}
+		default:
+			if p.SkipAnswer() != nil {
+				return out
 			}
 		}
 	}
-	return f
+}
+
+// facts is what the last name asked got, with the names asked before it.
+func (d *dnsProbe) facts() *facts.DNSFacts {
+	last := d.tries[len(d.tries)-1]
+	f := *last.got
+	f.Server, f.ResolvConf = d.server, d.resolvConf
+	for _, t := range d.tries[:len(d.tries)-1] {
+		f.Tried = append(f.Tried, t.name.String())
+	}
+	return &f
 }
 
 // rcodeName is a response code as DNS tools print it.
@@ -205,34 +257,30 @@ func (d *dnsProbe) src() netip.Addr {
 func (d *dnsProbe) probe(exchanges []*decode.Exchange) (Probe, facts.ProbeFacts) {
 	fam := famOf(d.server)
 	src := d.src()
+	last := d.tries[len(d.tries)-1].res
 	pr := Probe{Direction: d.direction(), Kind: facts.KindDNS, Family: fam}
 	pf := facts.ProbeFacts{Direction: pr.Direction, Kind: facts.KindDNS, Family: fam, From: d.from.name, To: d.to,
 		RequestSeen: []facts.Sight{}, AnswerSeen: []facts.Sight{}}
-	pf.Request = facts.Packet{Family: fam, Proto: "udp", Src: src, Dst: d.server, SPort: d.res.LocalPort, DPort: 53}
-	pf.Answer = facts.Packet{Family: fam, Proto: "udp", Src: d.server, Dst: src, SPort: 53, DPort: d.res.LocalPort}
+	pf.Request = facts.Packet{Family: fam, Proto: "udp", Src: src, Dst: d.server, SPort: last.LocalPort, DPort: 53}
+	pf.Answer = facts.Packet{Family: fam, Proto: "udp", Src: d.server, Dst: src, SPort: 53, DPort: last.LocalPort}
 	pf.DNS = d.facts()
 	pf.OK = d.ok(pf.DNS)
-	pf.Socket = facts.SocketFacts{Count: 2, Sent: d.res.Sent, Received: d.res.Replies,
-		SendErr: socketError(d.res.SendErr), RecvErr: socketError(d.res.RecvErr)}
-	pr.Sent, pr.Received = d.res.Sent, d.res.Replies
-	if pf.OK {
-		pr.RTTms = ptr(float64(d.res.RTT.Microseconds()) / 1000)
+	pf.Socket = facts.SocketFacts{SendErr: socketError(last.SendErr), RecvErr: socketError(last.RecvErr)}
+	for _, t := range d.tries {
+		pf.Socket.Count += 2
+		pf.Socket.Sent += t.res.Sent
+		pf.Socket.Received += t.res.Replies
 	}
-	pf.RouteGets = []facts.Lookup{liveLookup(d.from.ts, d.from.name, d.server, netip.Addr{}, "")}
+	pr.Sent, pr.Received = pf.Socket.Sent, pf.Socket.Received
+	if pf.OK {
+		pr.RTTms = ptr(float64(last.RTT.Microseconds()) / 1000)
+	}
+	pf.RouteGets = d.routeGets(src)
 	if r := d.via; r != nil {
 		pf.Path, pf.Back, pf.PathTruncated, pf.BackTruncated = r.path, r.backPath, r.pathCut, r.backCut
-		pf.RouteGets = append(pf.RouteGets, liveLookup(d.from.ts, r.to.name, src, netip.Addr{}, ""))
-		for _, h := range append(slices.Clone(r.path), r.backPath...) {
-			if h.Namespace != d.from.name && h.Namespace != r.to.name && !slices.ContainsFunc(pf.RouteGets, func(l facts.Lookup) bool { return l.Namespace == h.Namespace }) {
-				pf.RouteGets = append(pf.RouteGets, liveLookup(d.from.ts, h.Namespace, d.server, netip.Addr{}, ""))
-			}
-		}
 	}
-	c := netip.AddrPortFrom(src, d.res.LocalPort)
-	s := netip.AddrPortFrom(d.server, 53)
 	for _, ex := range exchanges {
-		a, b := netip.AddrPortFrom(ex.SrcAddr, ex.SrcPort), netip.AddrPortFrom(ex.DstAddr, ex.DstPort)
-		if d.res.LocalPort == 0 || !(a == c && b == s || a == s && b == c) {
+		if !d.owns(ex, src) {
 			continue
 		}
 		pr.Seen = append(pr.Seen, ex.Seen...)
@@ -241,4 +289,36 @@ func (d *dnsProbe) probe(exchanges []*decode.Exchange) (Probe, facts.ProbeFacts)
 			func(s decode.Sighting) bool { return s.What == "response" })
 	}
 	return pr, pf
+}
+
+// routeGets are the lookups its verdict may show: the sender's to the
+// nameserver and, when the other end holds it, that end's back and every
+// namespace's on the way.
+func (d *dnsProbe) routeGets(src netip.Addr) []facts.Lookup {
+	out := []facts.Lookup{liveLookup(d.from.ts, d.from.name, d.server, netip.Addr{}, "")}
+	r := d.via
+	if r == nil {
+		return out
+	}
+	out = append(out, liveLookup(d.from.ts, r.to.name, src, netip.Addr{}, ""))
+	for _, h := range append(slices.Clone(r.path), r.backPath...) {
+		if h.Namespace != d.from.name && h.Namespace != r.to.name && !slices.ContainsFunc(out, func(l facts.Lookup) bool { return l.Namespace == h.Namespace }) {
+			out = append(out, liveLookup(d.from.ts, h.Namespace, d.server, netip.Addr{}, ""))
+		}
+	}
+	return out
+}
+
+// owns reports whether an exchange is between one of the probe's sockets
+// and the nameserver, either way.
+func (d *dnsProbe) owns(ex *decode.Exchange, src netip.Addr) bool {
+	s := netip.AddrPortFrom(d.server, 53)
+	a, b := netip.AddrPortFrom(ex.SrcAddr, ex.SrcPort), netip.AddrPortFrom(ex.DstAddr, ex.DstPort)
+	for _, t := range d.tries {
+		c := netip.AddrPortFrom(src, t.res.LocalPort)
+		if t.res.LocalPort != 0 && (a == c && b == s || a == s && b == c) {
+			return true
+		}
+	}
+	return false
 }

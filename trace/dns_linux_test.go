@@ -93,9 +93,9 @@ func answerDNS(q []byte, zone map[string]netip.Addr) ([]byte, bool) {
 	return out, err == nil
 }
 
-// resolvConf gives named namespace ns its own resolv.conf, as `ip netns
+// writeResolvConf gives named namespace ns its own resolv.conf, as `ip netns
 // exec` reads it, removed when the test ends.
-func resolvConf(t *testing.T, ns, text string) {
+func writeResolvConf(t *testing.T, ns, text string) {
 	t.Helper()
 	dir := filepath.Join("/etc/netns", ns)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -141,7 +141,9 @@ func TestDNSCauses(t *testing.T) {
 	}{
 		{name: "answered", resolve: testZoneName, ok: true, detail: []string{"web.n3u.test. is 10.3.0.80, answered by nameserver SUBNET1HOST (/etc/netns/"}},
 		{name: "nxdomain", resolve: "nope.n3u.test", cause: facts.CauseNXDomain, ns: "B",
-			detail: []string{"nameserver SUBNET1HOST (/etc/netns/", "answered NXDOMAIN: nope.n3u.test. does not exist there"}},
+			// nope.n3u.test has the 1 dot ndots asks for: asked as it is, then with the search domain.
+			detail: []string{"nameserver SUBNET1HOST (/etc/netns/", "answered NXDOMAIN: nope.n3u.test.n3u.test. does not exist there (asked before it: nope.n3u.test.; none has an address)"}},
+		{name: "a short name by the search list", resolve: "web", ok: true, detail: []string{"web.n3u.test. is 10.3.0.80"}},
 		{name: "nothing listens on port 53", resolve: testZoneName, noServer: true, cause: facts.CausePortClosed, ns: "B",
 			detail: []string{"answered the DNS query to UDP port 53 with ICMP port unreachable: nothing listens there"}},
 		{name: "query dropped by nft", resolve: testZoneName, break_: func(t *testing.T, l topology.Lab) {
@@ -155,7 +157,7 @@ func TestDNSCauses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := prefixedLab(t, "n3u", false)
 			names := labNames(l)
-			resolvConf(t, l.NS0, fmt.Sprintf("# nsdump test\nsearch n3u.test\nnameserver %s\n", l.Addr1.Addr()))
+			writeResolvConf(t, l.NS0, fmt.Sprintf("# nsdump test\nsearch n3u.test\nnameserver %s\n", l.Addr1.Addr()))
 			if !tt.noServer {
 				serveDNS(t, l.NS1, netip.AddrPortFrom(l.Addr1.Addr(), 53), testZone)
 			}
@@ -213,7 +215,7 @@ func TestDNSCauses(t *testing.T) {
 // do, and the name resolves.
 func TestDNSDockerEmbedded(t *testing.T) {
 	l := prefixedLab(t, "n3u", false)
-	resolvConf(t, l.NS0, "nameserver 127.0.0.11\noptions ndots:0\n")
+	writeResolvConf(t, l.NS0, "nameserver 127.0.0.11\noptions ndots:0\n")
 	const port = 40053
 	serveDNS(t, l.NS0, netip.AddrPortFrom(netip.MustParseAddr("127.0.0.11"), port), testZone)
 	shf(t, "ip netns exec %s nft 'add table ip n3u_dns; add chain ip n3u_dns out { type nat hook output priority -100; }; add rule ip n3u_dns out ip daddr 127.0.0.11 udp dport 53 dnat to 127.0.0.11:%d'", l.NS0, port)

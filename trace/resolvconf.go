@@ -5,34 +5,93 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/net/dns/dnsmessage"
 )
 
 // maxNameservers is how many nameserver lines the C library reads
-// (MAXNS): the others are ignored.
-const maxNameservers = 3
+// (MAXNS): the others are ignored; maxSearch is how many search domains it
+// takes (MAXDNSRCH), and maxNdots the most ndots it takes.
+const (
+	maxNameservers = 3
+	maxSearch      = 6
+	maxNdots       = 15
+)
 
-// parseResolvConf reads the nameservers of a resolv.conf, as the C
-// library does: at most three `nameserver ADDR` lines, an IPv6 address
-// with a zone (fe80::1%eth0) kept with it, anything unparsable skipped.
-func parseResolvConf(r io.Reader) ([]netip.Addr, error) {
-	var out []netip.Addr
+// resolvConf is what a resolver reads of resolv.conf.
+type resolvConf struct {
+	servers []netip.Addr
+	search  []string // the last search or domain line's
+	ndots   int
+}
+
+// parseResolvConf reads a resolv.conf as the C library does: at most
+// three `nameserver ADDR` lines (an IPv6 address with a zone kept with
+// it), the last `search` or `domain` line, `options ndots:N` (1 when
+// absent); anything unparsable skipped.
+func parseResolvConf(r io.Reader) (resolvConf, error) {
+	rc := resolvConf{ndots: 1}
 	sc := bufio.NewScanner(io.LimitReader(r, 1<<20))
-	for sc.Scan() && len(out) < maxNameservers {
+	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) < 2 || f[0] != "nameserver" {
+		if len(f) < 2 {
 			continue
 		}
-		if a, err := netip.ParseAddr(f[1]); err == nil {
-			out = append(out, a)
+		switch f[0] {
+		case "nameserver":
+			if a, err := netip.ParseAddr(f[1]); err == nil && len(rc.servers) < maxNameservers {
+				rc.servers = append(rc.servers, a)
+			}
+		case "domain":
+			rc.search = f[1:2]
+		case "search":
+			rc.search = f[1:min(len(f), 1+maxSearch)]
+		case "options":
+			for _, o := range f[1:] {
+				if v, ok := strings.CutPrefix(o, "ndots:"); ok {
+					if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+						rc.ndots = min(n, maxNdots)
+					}
+				}
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read: %w", err)
+		return rc, fmt.Errorf("read: %w", err)
 	}
-	return out, nil
+	return rc, nil
+}
+
+// searchNames are the names a resolver asks for name, in order, as the
+// C library's res_search does: a name ending in a dot alone; one with at
+// least ndots dots as it is, then with each search domain; one with fewer
+// with each search domain first, then as it is. Names too long to ask
+// are left out.
+func (rc resolvConf) searchNames(name string) []dnsmessage.Name {
+	if strings.HasSuffix(name, ".") {
+		n, _ := dnsName(name)
+		return []dnsmessage.Name{n}
+	}
+	var with []string
+	for _, d := range rc.search {
+		if d = strings.Trim(d, "."); d != "" {
+			with = append(with, name+"."+d)
+		}
+	}
+	order := append([]string{name}, with...)
+	if strings.Count(name, ".") < rc.ndots {
+		order = append(with, name)
+	}
+	var out []dnsmessage.Name
+	for _, s := range order {
+		if n, err := dnsName(s); err == nil && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // ValidateDNSName checks a name given to --dns: a domain name of labels

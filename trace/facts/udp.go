@@ -18,7 +18,10 @@ const (
 
 // DNSFacts is what the dns probe asked, of whom, and what came back.
 type DNSFacts struct {
-	Name string `json:"name"` // as queried, fully qualified
+	Name string `json:"name"` // the last name asked, fully qualified
+	// Tried are the names asked before it, from resolv.conf's search
+	// list, which the server said do not exist or have no address.
+	Tried []string `json:"tried,omitempty"`
 	// Server is the nameserver asked, the first of ResolvConf's.
 	Server     netip.Addr `json:"server"`
 	ResolvConf string     `json:"resolv_conf"` // the file it was read from

@@ -40,16 +40,20 @@ func judgeDNSAnswer(f *facts.Facts, p facts.ProbeFacts) Verdict {
 		ns = p.To
 	}
 	by := fmt.Sprintf("nameserver %s (%s of %s)", d.Server, d.ResolvConf, p.From)
+	tried := ""
+	if len(d.Tried) > 0 {
+		tried = fmt.Sprintf(" (asked before it: %s; none has an address)", strings.Join(d.Tried, ", "))
+	}
 	switch d.RCode {
 	case "NXDOMAIN":
 		return Verdict{Cause: facts.CauseNXDomain, Namespace: ns,
-			Detail: fmt.Sprintf("%s answered NXDOMAIN: %s does not exist there", by, d.Name)}
+			Detail: fmt.Sprintf("%s answered NXDOMAIN: %s does not exist there%s", by, d.Name, tried)}
 	case "NOERROR":
 		return Verdict{Cause: facts.CauseDNS, Namespace: ns,
-			Detail: fmt.Sprintf("%s answered NOERROR with no A or AAAA record for %s", by, d.Name)}
+			Detail: fmt.Sprintf("%s answered NOERROR with no A or AAAA record for %s%s", by, d.Name, tried)}
 	}
 	return Verdict{Cause: facts.CauseDNS, Namespace: ns,
-		Detail: fmt.Sprintf("%s answered %s for %s", by, d.RCode, d.Name)}
+		Detail: fmt.Sprintf("%s answered %s for %s%s", by, d.RCode, d.Name, tried)}
 }
 
 // portUnreachable: the destination's stack answered the datagram with an
