@@ -2,6 +2,7 @@ package trace
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -14,30 +15,35 @@ const udpTestPort = 7097
 
 // TestUDPHealthy: with --udp, each direction sends its datagrams to the
 // responder trace runs on the other side, which echoes them all; the
-// capture saw each datagram leave and its echo come back.
+// capture saw each datagram leave and its echo come back. IPv4 and IPv6.
 func TestUDPHealthy(t *testing.T) {
-	l := prefixedLab(t, "n3u", false)
-	res := traceLab(t, l, Config{UDPPort: udpTestPort})
-	allOK(t, "healthy lab with --udp", res)
-	n := 0
-	for _, p := range res.Probes {
-		if p.Kind != facts.KindUDP {
-			continue
-		}
-		n++
-		if !strings.Contains(p.Detail, fmt.Sprintf("3/3 datagrams to %s:%d echoed", map[string]string{l.NS0 + "->" + l.NS1: l.Addr1.Addr().String(), l.NS1 + "->" + l.NS0: l.Addr0.Addr().String()}[p.Direction], udpTestPort)) {
-			t.Errorf("%s udp: %q", p.Direction, p.Detail)
-		}
-		whats := map[string]bool{}
-		for _, s := range p.Seen {
-			whats[s.What] = true
-		}
-		if !whats["request"] || !whats["reply"] || p.Sent != 3 || p.Received != 3 {
-			t.Errorf("%s udp: sent %d received %d, seen %v; want 3, 3 and datagrams and their echoes", p.Direction, p.Sent, p.Received, whats)
-		}
-	}
-	if n != 2 {
-		t.Errorf("%d udp probes, want one each way", n)
+	for _, six := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ipv6=%v", six), func(t *testing.T) {
+			l := prefixedLab(t, "n3u", six)
+			res := traceLab(t, l, Config{UDPPort: udpTestPort})
+			allOK(t, "healthy lab with --udp", res)
+			dst := map[string]string{l.NS0 + "->" + l.NS1: l.Addr1.Addr().String(), l.NS1 + "->" + l.NS0: l.Addr0.Addr().String()}
+			n := 0
+			for _, p := range res.Probes {
+				if p.Kind != facts.KindUDP {
+					continue
+				}
+				n++
+				if want := fmt.Sprintf("3/3 datagrams to %s echoed", netip.AddrPortFrom(netip.MustParseAddr(dst[p.Direction]), udpTestPort)); !strings.Contains(p.Detail, want) {
+					t.Errorf("%s udp: %q, want %q", p.Direction, p.Detail, want)
+				}
+				whats := map[string]bool{}
+				for _, s := range p.Seen {
+					whats[s.What] = true
+				}
+				if !whats["request"] || !whats["reply"] || p.Sent != 3 || p.Received != 3 {
+					t.Errorf("%s udp: sent %d received %d, seen %v; want 3, 3 and datagrams and their echoes", p.Direction, p.Sent, p.Received, whats)
+				}
+			}
+			if n != 2 {
+				t.Errorf("%d udp probes, want one each way", n)
+			}
+		})
 	}
 }
 
