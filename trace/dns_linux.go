@@ -24,7 +24,8 @@ import (
 type dnsProbe struct {
 	names      []dnsmessage.Name // to ask, in order (searchNames)
 	resolvConf string
-	server     netip.Addr
+	server     netip.Addr // without its zone, as packets show it
+	zone       string     // a link-local server's interface in the sender (resolv.conf's fe80::1%eth0)
 	from       *side
 	to         string // the namespace of the trace that holds server, else the address
 	via        *run   // the run whose path leads to server, when to is the other end
@@ -87,7 +88,12 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	}
 	d.names = rc.searchNames(cfg.DNSName)
 	servers := rc.servers
-	d.server = servers[0].WithZone("")
+	d.server, d.zone = servers[0].WithZone(""), servers[0].Zone()
+	if d.zone != "" {
+		if _, err := zoneIndex(a.ns, d.zone); err != nil {
+			return nil, fmt.Errorf("--dns: %s names nameserver %s, but %s has no interface %s", d.resolvConf, decode.Printable(servers[0].String()), a.name, decode.Printable(d.zone))
+		}
+	}
 	d.to = d.server.String()
 	for _, r := range runs {
 		if r.from == a && slices.Contains(addresses(b, famOf(d.server)), d.server) {
@@ -116,8 +122,9 @@ func query(name dnsmessage.Name, id uint16, t dnsmessage.Type) ([]byte, error) {
 
 // run asks the names in order, as the C library's resolver does: the
 // next only when the server said this one does not exist or has no
-// address (NXDOMAIN, or NOERROR without a record); silence, a refusal or
-// another error ends it.
+// address (NXDOMAIN, or NOERROR without a record); silence, a refusal,
+// another error or a truncated response (which a resolver asks again
+// over TCP) ends it.
 func (d *dnsProbe) run(ctx context.Context, cfg Config) {
 	for _, n := range d.names {
 		try, err := d.ask(ctx, cfg, n)
@@ -127,7 +134,7 @@ func (d *dnsProbe) run(ctx context.Context, cfg Config) {
 		}
 		d.tries = append(d.tries, try)
 		g := try.got
-		if !g.Answered || g.RCode != "NXDOMAIN" && (g.RCode != "NOERROR" || len(g.Addresses) > 0) || ctx.Err() != nil {
+		if !g.Answered || g.Truncated || g.RCode != "NXDOMAIN" && (g.RCode != "NOERROR" || len(g.Addresses) > 0) || ctx.Err() != nil {
 			return
 		}
 	}
@@ -152,16 +159,18 @@ func (d *dnsProbe) ask(ctx context.Context, cfg Config, name dnsmessage.Name) (d
 		return err == nil && h.Response && slices.Contains(try.ids[:], h.ID)
 	}
 	var err error
-	try.res, err = probeUDP(ctx, d.from.ns, netip.Addr{}, netip.AddrPortFrom(d.server, 53), qs, cfg.Timeout, match)
-	try.got = responseFacts(try.res.Answers)
+	try.res, err = probeUDP(ctx, d.from.ns, netip.Addr{}, netip.AddrPortFrom(d.server.WithZone(d.zone), 53), qs, cfg.Timeout, match)
+	try.got = responseFacts(name, try.res.Answers)
 	try.got.Name = name.String()
 	return try, err
 }
 
 // responseFacts reads the responses to one name's queries: the first
-// one's code (NXDOMAIN from either wins: the name does not exist) and
-// the addresses both gave.
-func responseFacts(answers [][]byte) *facts.DNSFacts {
+// one's code (NXDOMAIN from either wins: the name does not exist), the
+// aliases the answer led through from name and the addresses of the last
+// one, as the C library takes them (records of other owners are not the
+// name's), and whether a response was truncated.
+func responseFacts(name dnsmessage.Name, answers [][]byte) *facts.DNSFacts {
 	f := &facts.DNSFacts{}
 	for _, b := range answers {
 		var p dnsmessage.Parser
@@ -173,44 +182,92 @@ func responseFacts(answers [][]byte) *facts.DNSFacts {
 			f.RCode = rcodeName(h.RCode)
 		}
 		f.Answered = true
+		f.Truncated = f.Truncated || h.Truncated
 		if err := p.SkipAllQuestions(); err != nil {
 			continue
 		}
-		f.Addresses = append(f.Addresses, answerAddrs(&p)...)
+		cnames, addrs := answerOf(&p, name)
+		if len(f.CNAMEs) == 0 {
+			f.CNAMEs = cnames
+		}
+		f.Addresses = append(f.Addresses, addrs...)
 	}
 	return f
 }
 
-// answerAddrs are the A and AAAA records of a response's answer section.
-func answerAddrs(p *dnsmessage.Parser) []netip.Addr {
-	var out []netip.Addr
+// maxCNAMEs is how many aliases answerOf follows: a longer chain is a
+// loop or a misconfiguration, and the addresses after it are not taken.
+const maxCNAMEs = 16
+
+// answerOf reads a response's answer section: the CNAME chain from name
+// (each alias's target, in order) and the A and AAAA records of its end.
+// A record it cannot parse ends the reading: the parser would offer the
+// same record again.
+func answerOf(p *dnsmessage.Parser, name dnsmessage.Name) (cnames []string, addrs []netip.Addr) {
+	type record struct {
+		owner string
+		addr  netip.Addr
+	}
+	alias := map[string]string{}
+	var recs []record
 	for {
 		rh, err := p.AnswerHeader()
 		if err != nil {
-			return out
+			break
 		}
+		owner := strings.ToLower(rh.Name.String())
+		var a netip.Addr
 		switch rh.Type {
+		case dnsmessage.TypeCNAME:
+			r, err := p.CNAMEResource()
+			if err != nil {
+				break
+			}
+			alias[owner] = r.CNAME.String()
+			continue
 		case dnsmessage.TypeA:
-			if r, err := p.AResource(); err == nil {
-				out = append(out, netip.AddrFrom4(r.A))
+			r, err := p.AResource()
+			if err != nil {
+				break
 			}
+			a = netip.AddrFrom4(r.A)
 		case dnsmessage.TypeAAAA:
-			if r, err := p.AAAAResource(); err == nil {
-				out = append(out, netip.AddrFrom16(r.AAAA))
+			r, err := p.AAAAResource()
+			if err != nil {
+				break
 			}
+			a = netip.AddrFrom16(r.AAAA)
 		default:
-			if p.SkipAnswer() != nil {
-				return out
+			if p.SkipAnswer() == nil {
+				continue
 			}
+		}
+		if !a.IsValid() {
+			break // a record that did not parse
+		}
+		recs = append(recs, record{owner, a})
+	}
+	end := strings.ToLower(name.String())
+	for next, ok := alias[end]; ok; next, ok = alias[end] {
+		if len(cnames) == maxCNAMEs {
+			return cnames, nil
+		}
+		cnames = append(cnames, next)
+		end = strings.ToLower(next)
+	}
+	for _, r := range recs {
+		if r.owner == end {
+			addrs = append(addrs, r.addr)
 		}
 	}
+	return cnames, addrs
 }
 
 // facts is what the last name asked got, with the names asked before it.
 func (d *dnsProbe) facts() *facts.DNSFacts {
 	last := d.tries[len(d.tries)-1]
 	f := *last.got
-	f.Server, f.ResolvConf = d.server, d.resolvConf
+	f.Server, f.ResolvConf = d.server.WithZone(d.zone), d.resolvConf
 	for _, t := range d.tries[:len(d.tries)-1] {
 		f.Tried = append(f.Tried, t.name.String())
 	}

@@ -230,3 +230,35 @@ func TestDNSDockerEmbedded(t *testing.T) {
 	}
 	allOK(t, "docker's embedded DNS", res)
 }
+
+// TestDNSLinkLocalNameserver: A's resolv.conf names a link-local IPv6
+// nameserver with its zone, A's interface toward B, as a router
+// advertisement's RDNSS often gives it. The queries leave by that
+// interface (a link-local address without its zone is no destination
+// at all), the nameserver of the test's own in B answers, and the
+// verdict names the server with its zone. A zone naming an interface A
+// does not have is an error naming the file, before any probe.
+func TestDNSLinkLocalNameserver(t *testing.T) {
+	labtest.RequireRoot(t)
+	l := prefixedLab(t, "n3u", false)
+	// Link-local addresses of the test's own, without duplicate address
+	// detection: the ones the kernel made stay tentative for a while.
+	shf(t, "ip -n %s addr add fe80::53/64 dev %s nodad", l.NS1, l.Veth1)
+	shf(t, "ip -n %s addr add fe80::a/64 dev %s nodad", l.NS0, l.Veth0)
+	serveDNS(t, l.NS1, netip.MustParseAddrPort("[::]:53"), testZone)
+	server := "fe80::53%" + l.Veth0
+	writeResolvConf(t, l.NS0, "nameserver "+server+"\n")
+	res := traceLab(t, l, Config{DNSName: testZoneName})
+	p := dnsProbeOf(t, res)
+	t.Logf("%s %s: ok=%v %s in %s: %s", p.Direction, p.Kind, p.OK, p.Cause, p.Namespace, p.Detail)
+	if !p.OK || !strings.Contains(p.Detail, "web.n3u.test. is 10.3.0.80, answered by nameserver "+server+" (/etc/netns/") {
+		t.Errorf("ok=%v %s: %q; want ok, answered by nameserver %s", p.OK, p.Cause, p.Detail, server)
+	}
+
+	writeResolvConf(t, l.NS0, "nameserver fe80::53%n3unosuch0\n")
+	_, err := Run(context.Background(), Config{From: l.NS0, To: l.NS1, DNSName: testZoneName, Timeout: 2 * time.Second})
+	want := fmt.Sprintf("--dns: /etc/netns/%s/resolv.conf names nameserver fe80::53%%n3unosuch0, but %s has no interface n3unosuch0", l.NS0, l.NS0)
+	if err == nil || err.Error() != want {
+		t.Errorf("a zone A lacks: %v; want %q", err, want)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/nsdump/nsdump/decode"
@@ -45,7 +47,16 @@ func probeUDP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 			return res, nil
 		}
 	}
-	if err := unix.Connect(fd, sockaddr(dst.Addr(), dst.Port())); err != nil {
+	sa := sockaddr(dst.Addr(), dst.Port())
+	if z := dst.Addr().Zone(); z != "" {
+		idx, err := zoneIndex(ns, z)
+		if err != nil {
+			res.SendErr = fmt.Errorf("the zone of %s: %w", dst.Addr(), err)
+			return res, nil
+		}
+		sa.(*unix.SockaddrInet6).ZoneId = uint32(idx)
+	}
+	if err := unix.Connect(fd, sa); err != nil {
 		res.SendErr = err // ENETUNREACH: no route
 		return res, nil
 	}
@@ -74,6 +85,24 @@ func probeUDP(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.
 		res.awaitReplies(ctx, fd, start, time.Now().Add(timeout), match)
 	}
 	return res, nil
+}
+
+// zoneIndex is the interface index of a link-local address's zone in
+// ns: its number, or the index of the interface ns has by that name.
+func zoneIndex(ns netns.NsHandle, zone string) (int, error) {
+	if n, err := strconv.Atoi(zone); err == nil {
+		return n, nil
+	}
+	idx := 0
+	err := topology.Do(ns, func() error {
+		ifi, err := net.InterfaceByName(zone)
+		if err != nil {
+			return err
+		}
+		idx = ifi.Index
+		return nil
+	})
+	return idx, err
 }
 
 // awaitReplies reads the socket until every datagram sent is answered,

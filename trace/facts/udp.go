@@ -31,6 +31,13 @@ type DNSFacts struct {
 	Answered  bool         `json:"answered,omitempty"`
 	RCode     string       `json:"rcode,omitempty"`
 	Addresses []netip.Addr `json:"addresses,omitempty"`
+	// CNAMEs are the aliases the answer led through, in order: the name
+	// asked is an alias of the first, and so on; the addresses are the
+	// last one's.
+	CNAMEs []string `json:"cnames,omitempty"`
+	// Truncated: a response had the TC bit (too large for a datagram); a
+	// resolver asks again over TCP, which the probe does not.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Ports reports whether the packet's protocol has ports.

@@ -20,7 +20,7 @@ import (
 func passedDatagram(p facts.ProbeFacts) string {
 	if p.Kind == facts.KindDNS && p.DNS != nil {
 		d := p.DNS
-		return fmt.Sprintf("%s is %s, answered by nameserver %s (%s)", d.Name, joinAddrs(d.Addresses), d.Server, d.ResolvConf)
+		return fmt.Sprintf("%s is %s%s, answered by nameserver %s (%s)", d.Name, joinAddrs(d.Addresses), through(d), d.Server, d.ResolvConf)
 	}
 	s := fmt.Sprintf("%d/%d datagrams to %s echoed", p.Socket.Received, p.Socket.Count, netip.AddrPortFrom(p.Request.Dst, p.Request.DPort))
 	if p.Socket.Listener != nil {
@@ -44,13 +44,16 @@ func judgeDNSAnswer(f *facts.Facts, p facts.ProbeFacts) Verdict {
 	if len(d.Tried) > 0 {
 		tried = fmt.Sprintf(" (asked before it: %s; none has an address)", strings.Join(d.Tried, ", "))
 	}
-	switch d.RCode {
-	case "NXDOMAIN":
+	switch {
+	case d.RCode == "NXDOMAIN":
 		return Verdict{Cause: facts.CauseNXDomain, Namespace: ns,
 			Detail: fmt.Sprintf("%s answered NXDOMAIN: %s does not exist there%s", by, d.Name, tried)}
-	case "NOERROR":
+	case d.RCode == "NOERROR" && d.Truncated:
 		return Verdict{Cause: facts.CauseDNS, Namespace: ns,
-			Detail: fmt.Sprintf("%s answered NOERROR with no A or AAAA record for %s%s", by, d.Name, tried)}
+			Detail: fmt.Sprintf("%s answered with a truncated response (TC: too large for a datagram) and no address for %s%s%s: a resolver asks again over TCP, which this probe does not", by, d.Name, through(d), tried)}
+	case d.RCode == "NOERROR":
+		return Verdict{Cause: facts.CauseDNS, Namespace: ns,
+			Detail: fmt.Sprintf("%s answered NOERROR with no A or AAAA record for %s%s%s", by, d.Name, through(d), tried)}
 	}
 	return Verdict{Cause: facts.CauseDNS, Namespace: ns,
 		Detail: fmt.Sprintf("%s answered %s for %s%s", by, d.RCode, d.Name, tried)}
@@ -66,6 +69,18 @@ func portUnreachable(p facts.ProbeFacts) Verdict {
 	}
 	return Verdict{Cause: facts.CausePortClosed, Namespace: p.To, RouteGet: routeGetIn(p, p.To),
 		Detail: fmt.Sprintf("%s answered %s to UDP port %d with ICMP port unreachable: nothing listens there", p.To, what, p.Request.DPort)}
+}
+
+// through names the aliases a dns answer led through: " (through CNAME
+// cdn.example.)".
+func through(d *facts.DNSFacts) string {
+	switch len(d.CNAMEs) {
+	case 0:
+		return ""
+	case 1:
+		return " (through CNAME " + d.CNAMEs[0] + ")"
+	}
+	return " (through CNAMEs " + strings.Join(d.CNAMEs, ", ") + ")"
 }
 
 func joinAddrs(as []netip.Addr) string {

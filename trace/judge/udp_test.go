@@ -10,7 +10,8 @@ import (
 )
 
 // TestJudgeDNS: the dns probe judged from its facts alone: by the
-// response when one came (ok with the addresses, nxdomain, dns-error),
+// response when one came (ok with the addresses and the aliases they came
+// through, nxdomain, dns-error, a truncated response without an address),
 // and as the other probes when none did (no route from the sender to a
 // nameserver the trace does not hold; a port unreachable).
 func TestJudgeDNS(t *testing.T) {
@@ -35,6 +36,13 @@ func TestJudgeDNS(t *testing.T) {
 	refused.Socket.RecvErr = facts.SocketError{Errno: "ECONNREFUSED", Text: "connection refused"}
 	ok := base(dns("NOERROR", "10.3.0.80", "fd00::80"))
 	ok.OK = true
+	aliased := base(dns("NOERROR", "10.3.0.81"))
+	aliased.DNS.CNAMEs = []string{"lb.example.", "cdn.example."}
+	aliased.OK = true
+	aliasOnly := base(dns("NOERROR"))
+	aliasOnly.DNS.CNAMEs = []string{"gone.example."}
+	truncated := base(dns("NOERROR"))
+	truncated.DNS.Truncated = true
 	for _, tt := range []struct {
 		name   string
 		p      facts.ProbeFacts
@@ -47,6 +55,9 @@ func TestJudgeDNS(t *testing.T) {
 		{"nxdomain", base(dns("NXDOMAIN")), false, facts.CauseNXDomain, "A", "nameserver 10.9.0.53 (/etc/netns/A/resolv.conf of A) answered NXDOMAIN: web.example. does not exist there"},
 		{"servfail", base(dns("SERVFAIL")), false, facts.CauseDNS, "A", "answered SERVFAIL for web.example."},
 		{"no address", base(dns("NOERROR")), false, facts.CauseDNS, "A", "answered NOERROR with no A or AAAA record for web.example."},
+		{"answered through a CNAME chain", aliased, true, facts.CauseOK, "A", "web.example. is 10.3.0.81 (through CNAMEs lb.example., cdn.example.), answered by"},
+		{"a CNAME without an address", aliasOnly, false, facts.CauseDNS, "A", "answered NOERROR with no A or AAAA record for web.example. (through CNAME gone.example.)"},
+		{"truncated without an address", truncated, false, facts.CauseDNS, "A", "answered with a truncated response (TC: too large for a datagram) and no address for web.example.: a resolver asks again over TCP"},
 		{"no route to the nameserver", noRoute, false, facts.CauseNoRoute, "A", "A has no route to 10.9.0.53"},
 		{"port unreachable", refused, false, facts.CausePortClosed, server.String(), "answered the DNS query to UDP port 53 with ICMP port unreachable"},
 	} {

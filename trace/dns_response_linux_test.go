@@ -1,0 +1,105 @@
+package trace
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// TestDNSResponseFacts: what the dns probe takes of the responses it got,
+// without a network: the addresses at the end of a CNAME chain (names
+// compared without case, records of other owners left out, as the C
+// library does), a truncated response, NXDOMAIN from either query, a
+// CNAME loop, and a response cut inside a record, which ends the reading
+// instead of offering the record again forever.
+func TestDNSResponseFacts(t *testing.T) {
+	name := dnsmessage.MustNewName("web.example.")
+	type rr struct {
+		owner, cname, addr string
+	}
+	msg := func(t *testing.T, h dnsmessage.Header, rrs ...rr) []byte {
+		h.Response = true
+		b := dnsmessage.NewBuilder(nil, h)
+		b.EnableCompression()
+		if err := b.StartQuestions(); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Question(dnsmessage.Question{Name: name, Type: dnsmessage.TypeA, Class: dnsmessage.ClassINET}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.StartAnswers(); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rrs {
+			rh := dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(r.owner), Class: dnsmessage.ClassINET, TTL: 60}
+			var err error
+			switch a := netip.MustParseAddr(orZero(r.addr)); {
+			case r.cname != "":
+				err = b.CNAMEResource(rh, dnsmessage.CNAMEResource{CNAME: dnsmessage.MustNewName(r.cname)})
+			case a.Is4():
+				err = b.AResource(rh, dnsmessage.AResource{A: a.As4()})
+			default:
+				err = b.AAAAResource(rh, dnsmessage.AAAAResource{AAAA: a.As16()})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	ok := dnsmessage.Header{RCode: dnsmessage.RCodeSuccess}
+	chain := msg(t, ok,
+		rr{owner: "web.example.", cname: "lb.example."},
+		rr{owner: "LB.Example.", cname: "cdn.example."},
+		rr{owner: "cdn.example.", addr: "10.3.0.81"},
+		rr{owner: "other.example.", addr: "10.9.9.9"})
+	chain6 := msg(t, ok,
+		rr{owner: "web.example.", cname: "lb.example."},
+		rr{owner: "lb.example.", cname: "cdn.example."},
+		rr{owner: "CDN.example.", addr: "fd00::81"})
+	cut := msg(t, ok, rr{owner: "web.example.", addr: "10.3.0.80"}, rr{owner: "web.example.", addr: "10.3.0.82"})
+	cut = cut[:len(cut)-2]
+	for _, tt := range []struct {
+		name      string
+		answers   [][]byte
+		rcode     string
+		addrs     string
+		cnames    string
+		truncated bool
+	}{
+		{"a CNAME chain, A and AAAA", [][]byte{chain, chain6}, "NOERROR", "10.3.0.81 fd00::81", "lb.example. cdn.example.", false},
+		{"truncated, no answer", [][]byte{msg(t, dnsmessage.Header{Truncated: true})}, "NOERROR", "", "", true},
+		{"NXDOMAIN from the second wins", [][]byte{msg(t, dnsmessage.Header{RCode: dnsmessage.RCodeServerFailure}), msg(t, dnsmessage.Header{RCode: dnsmessage.RCodeNameError})}, "NXDOMAIN", "", "", false},
+		{"a CNAME loop", [][]byte{msg(t, ok, rr{owner: "web.example.", cname: "loop.example."}, rr{owner: "loop.example.", cname: "web.example."}, rr{owner: "web.example.", addr: "10.3.0.80"})},
+			"NOERROR", "", "loop.example. web.example. loop.example. web.example. loop.example. web.example. loop.example. web.example. loop.example. web.example. loop.example. web.example. loop.example. web.example. loop.example. web.example.", false},
+		{"cut inside its second record", [][]byte{cut}, "NOERROR", "10.3.0.80", "", false},
+		{"not a DNS message", [][]byte{[]byte("nsdump")}, "", "", "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := responseFacts(name, tt.answers)
+			var addrs []string
+			for _, a := range f.Addresses {
+				addrs = append(addrs, a.String())
+			}
+			got := []string{f.RCode, strings.Join(addrs, " "), strings.Join(f.CNAMEs, " ")}
+			want := []string{tt.rcode, tt.addrs, tt.cnames}
+			if !slices.Equal(got, want) || f.Truncated != tt.truncated || f.Answered != (tt.rcode != "") {
+				t.Errorf("rcode, addresses, cnames %q, truncated %v, answered %v; want %q, %v, %v", got, f.Truncated, f.Answered, want, tt.truncated, tt.rcode != "")
+			}
+		})
+	}
+}
+
+func orZero(a string) string {
+	if a == "" {
+		return "0.0.0.0"
+	}
+	return a
+}
