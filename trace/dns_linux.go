@@ -15,6 +15,7 @@ import (
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace/facts"
 	"golang.org/x/net/dns/dnsmessage"
+	"golang.org/x/sys/unix"
 )
 
 // dnsProbe is the dns probe: the sender asks the first nameserver of its
@@ -43,23 +44,46 @@ type dnsTry struct {
 }
 
 // resolvConfOf is the resolv.conf a process of the namespace reads: a
-// container's own (through its process's root), a named namespace's
+// container's own (inside its process's root), a named namespace's
 // /etc/netns/NAME/resolv.conf (which `ip netns exec` mounts over
-// /etc/resolv.conf), else the host's.
-func resolvConfOf(target string, s *side) string {
+// /etc/resolv.conf), else the host's. root is the process's root
+// (/proc/PID/root) when the file is a container's, else "".
+func resolvConfOf(target string, s *side) (path, root string) {
 	if c := s.info.Container; c != nil && c.PID > 0 {
-		return fmt.Sprintf("/proc/%d/root/etc/resolv.conf", c.PID)
+		root = fmt.Sprintf("/proc/%d/root", c.PID)
+		return root + "/etc/resolv.conf", root
 	}
 	if rest, ok := strings.CutPrefix(target, "pid:"); ok {
-		return "/proc/" + rest + "/root/etc/resolv.conf"
+		root = "/proc/" + rest + "/root"
+		return root + "/etc/resolv.conf", root
 	}
 	if topology.IsNamed(target) {
 		p := "/etc/netns/" + target + "/resolv.conf"
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, ""
 		}
 	}
-	return "/etc/resolv.conf"
+	return "/etc/resolv.conf", ""
+}
+
+// openResolvConf opens path; a container's (under root) is resolved
+// inside that root, as its own processes see it: a symbolic link there
+// (/etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf) leads to
+// the container's file, not the host's of the same name.
+func openResolvConf(path, root string) (*os.File, error) {
+	if root == "" {
+		return os.Open(path)
+	}
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, strings.TrimPrefix(path, root+"/"), &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // planDNS reads the sender's resolv.conf and finds where its first
@@ -70,10 +94,11 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	if _, err := dnsName(cfg.DNSName); err != nil {
 		return nil, err
 	}
-	d := &dnsProbe{resolvConf: resolvConfOf(cfg.From, a), from: a}
-	f, err := os.Open(d.resolvConf)
+	path, root := resolvConfOf(cfg.From, a)
+	d := &dnsProbe{resolvConf: path, from: a}
+	f, err := openResolvConf(path, root)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("--dns: %s has no %s: it resolves no name", a.name, d.resolvConf)
+		return nil, fmt.Errorf("--dns: %s has no %s: it resolves no name", a.name, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--dns: %w", err)
@@ -81,7 +106,7 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	rc, err := parseResolvConf(f)
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("--dns: %s: %w", d.resolvConf, err)
+		return nil, fmt.Errorf("--dns: %w", err)
 	}
 	if len(rc.servers) == 0 {
 		return nil, fmt.Errorf("--dns: %s names no nameserver", d.resolvConf)

@@ -1,7 +1,11 @@
 package trace
 
 import (
+	"errors"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -102,4 +106,44 @@ func orZero(a string) string {
 		return "0.0.0.0"
 	}
 	return a
+}
+
+// TestOpenResolvConf: a container's resolv.conf is read inside its root:
+// an absolute symbolic link there leads to the container's file, not the
+// host's; a missing file and a directory are errors that name the path.
+func TestOpenResolvConf(t *testing.T) {
+	root := t.TempDir()
+	stub := "/run/n3u-" + filepath.Base(root) + "/stub-resolv.conf" // no such file in the host
+	for _, dir := range []string{"etc", filepath.Dir(stub)} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, stub), []byte("nameserver 127.0.0.53\nsearch n3u.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(stub, filepath.Join(root, "etc/resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openResolvConf(root+"/etc/resolv.conf", root)
+	if err != nil {
+		t.Fatalf("a link inside the root: %v", err)
+	}
+	rc, err := parseResolvConf(f)
+	f.Close()
+	if err != nil || len(rc.servers) != 1 || rc.servers[0].String() != "127.0.0.53" || !slices.Equal(rc.search, []string{"n3u.test"}) {
+		t.Errorf("read %+v, %v; want the container's nameserver 127.0.0.53, search n3u.test", rc, err)
+	}
+
+	if _, err := openResolvConf(root+"/etc/none.conf", root); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), root+"/etc/none.conf") {
+		t.Errorf("a missing file: %v; want not exist, naming the path", err)
+	}
+	f, err = openResolvConf(root+"/etc", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := parseResolvConf(f); err == nil || err.Error() != "read "+root+"/etc: is a directory" {
+		t.Errorf("a directory: %v; want %q", err, "read "+root+"/etc: is a directory")
+	}
 }

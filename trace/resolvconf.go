@@ -59,10 +59,7 @@ func parseResolvConf(r io.Reader) (resolvConf, error) {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return rc, fmt.Errorf("read: %w", err)
-	}
-	return rc, nil
+	return rc, sc.Err()
 }
 
 // searchNames are the names a resolver asks for name, in order, as the
