@@ -121,7 +121,7 @@ func planDNS(cfg Config, a, b *side, runs []*run) (*dnsProbe, error) {
 	}
 	d.to = d.server.String()
 	for _, r := range runs {
-		if r.from == a && slices.Contains(addresses(b, famOf(d.server)), d.server) {
+		if r.from == a && r.fam == famOf(d.server) && slices.Contains(addresses(b, r.fam), d.server) {
 			d.to, d.via = b.name, r
 			break
 		}
