@@ -66,6 +66,25 @@ func serveDNS(t *testing.T, ns string, at netip.AddrPort, zone map[string]netip.
 	}()
 }
 
+// bindSilent binds a UDP socket on at inside namespace ns that never
+// reads: a nameserver that hangs. It is closed when the test ends.
+func bindSilent(t *testing.T, ns string, at netip.AddrPort) {
+	t.Helper()
+	h, err := netns.GetFromName(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	fd, err := socketIn(h, domain(at.Addr()), unix.SOCK_DGRAM, unix.IPPROTO_UDP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(fd) })
+	if err := unix.Bind(fd, sockaddr(at.Addr(), at.Port())); err != nil {
+		t.Fatalf("bind a silent socket to %s in %s: %v", at, ns, err)
+	}
+}
+
 // answerDNS is the test nameserver's response to query q.
 func answerDNS(q []byte, zone map[string]netip.Addr) ([]byte, bool) {
 	var p dnsmessage.Parser
@@ -132,6 +151,7 @@ func TestDNSCauses(t *testing.T) {
 		name     string
 		resolve  string
 		noServer bool
+		silent   bool // a socket bound to port 53 that never answers
 		break_   func(t *testing.T, l topology.Lab)
 		ok       bool
 		cause    facts.Cause
@@ -146,6 +166,8 @@ func TestDNSCauses(t *testing.T) {
 		{name: "a short name by the search list", resolve: "web", ok: true, detail: []string{"web.n3u.test. is 10.3.0.80"}},
 		{name: "nothing listens on port 53", resolve: testZoneName, noServer: true, cause: facts.CausePortClosed, ns: "B",
 			detail: []string{"answered the DNS query to UDP port 53 with ICMP port unreachable: nothing listens there"}},
+		{name: "a nameserver that never answers", resolve: testZoneName, noServer: true, silent: true, cause: facts.CauseDropped, ns: "B",
+			detail: []string{"which has a route back, yet nothing answered", "nor did an ICMP port unreachable come back, which", "'s kernel sends when nothing is bound to UDP port 53: what is bound there does not answer"}},
 		{name: "query dropped by nft", resolve: testZoneName, break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s nft 'add table inet n3u; add chain inet n3u in { type filter hook input priority 0; }; add rule inet n3u in udp dport 53 drop'", l.NS1)
 		}, cause: facts.CauseDropped, ns: "B", fix: "ip netns exec B nft delete rule inet n3u in handle ", detail: []string{`by nftables rule "udp dport 53 drop"`}},
@@ -160,6 +182,9 @@ func TestDNSCauses(t *testing.T) {
 			writeResolvConf(t, l.NS0, fmt.Sprintf("# nsdump test\nsearch n3u.test\nnameserver %s\n", l.Addr1.Addr()))
 			if !tt.noServer {
 				serveDNS(t, l.NS1, netip.AddrPortFrom(l.Addr1.Addr(), 53), testZone)
+			}
+			if tt.silent {
+				bindSilent(t, l.NS1, netip.AddrPortFrom(l.Addr1.Addr(), 53))
 			}
 			if tt.break_ != nil {
 				tt.break_(t, l)

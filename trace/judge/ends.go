@@ -133,6 +133,9 @@ func reachedVerdict(f *facts.Facts, p facts.ProbeFacts, fwd facts.Lookup, ev evi
 			Detail: fmt.Sprintf("the answer came back into %s but never reached the probe: %s", s, why)}
 	}
 	why, b := whyDropped(f, d)
+	if p.Datagram() && b == (blame{}) && !p.Socket.RecvErr.Is("ECONNREFUSED") {
+		why += fmt.Sprintf("; nor did an ICMP port unreachable come back, which %s's kernel sends when nothing is bound to UDP port %d: what is bound there does not answer", d, p.Request.DPort)
+	}
 	return Verdict{Cause: facts.CauseDropped, Namespace: d, RouteGet: routeGetOf(back), blamed: b,
 		Detail: fmt.Sprintf("the request reached %s, which has a route back, yet nothing answered: %s", d, why)}
 }
