@@ -44,10 +44,10 @@ type dnsTry struct {
 }
 
 // resolvConfOf is the resolv.conf a process of the namespace reads: a
-// container's own (inside its process's root), a named namespace's
-// /etc/netns/NAME/resolv.conf (which `ip netns exec` mounts over
-// /etc/resolv.conf), else the host's. root is the process's root
-// (/proc/PID/root) when the file is a container's, else "".
+// container's or a process's own (inside its root: pid:N, /proc/N/ns/net),
+// a named namespace's /etc/netns/NAME/resolv.conf (which `ip netns exec`
+// mounts over /etc/resolv.conf), else the host's. root is the process's
+// root (/proc/PID/root) when the file is a process's, else "".
 func resolvConfOf(target string, s *side) (path, root string) {
 	if c := s.info.Container; c != nil && c.PID > 0 {
 		root = fmt.Sprintf("/proc/%d/root", c.PID)
@@ -56,6 +56,12 @@ func resolvConfOf(target string, s *side) (path, root string) {
 	if rest, ok := strings.CutPrefix(target, "pid:"); ok {
 		root = "/proc/" + rest + "/root"
 		return root + "/etc/resolv.conf", root
+	}
+	if rest, ok := strings.CutPrefix(target, "/proc/"); ok {
+		if pid, ok := strings.CutSuffix(rest, "/ns/net"); ok && pid != "" && strings.Trim(pid, "0123456789") == "" {
+			root = "/proc/" + pid + "/root"
+			return root + "/etc/resolv.conf", root
+		}
 	}
 	if topology.IsNamed(target) {
 		p := "/etc/netns/" + target + "/resolv.conf"

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/topology"
 	"golang.org/x/net/dns/dnsmessage"
 )
 
@@ -145,5 +146,24 @@ func TestOpenResolvConf(t *testing.T) {
 	defer f.Close()
 	if _, err := parseResolvConf(f); err == nil || err.Error() != "read "+root+"/etc: is a directory" {
 		t.Errorf("a directory: %v; want %q", err, "read "+root+"/etc: is a directory")
+	}
+}
+
+// TestResolvConfOf: the file a target's processes read: a process's own
+// inside its root, by pid: or by its namespace's path; the host's for a
+// namespace path that is not a process's, and for a named namespace
+// without /etc/netns/NAME/resolv.conf.
+func TestResolvConfOf(t *testing.T) {
+	s := &side{info: &topology.Namespace{}}
+	for _, tt := range []struct{ target, path, root string }{
+		{"pid:4242", "/proc/4242/root/etc/resolv.conf", "/proc/4242/root"},
+		{"/proc/4242/ns/net", "/proc/4242/root/etc/resolv.conf", "/proc/4242/root"},
+		{"/proc/self/ns/net", "/etc/resolv.conf", ""},
+		{"/run/netns/n3u-none", "/etc/resolv.conf", ""},
+		{"n3u-no-such-netns", "/etc/resolv.conf", ""},
+	} {
+		if path, root := resolvConfOf(tt.target, s); path != tt.path || root != tt.root {
+			t.Errorf("%s: %s in %q; want %s in %q", tt.target, path, root, tt.path, tt.root)
+		}
 	}
 }
