@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/containers"
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
@@ -482,6 +483,17 @@ func (ts *Targets) IsTarget(word string) bool {
 		return containerExists(ns)
 	}
 	return NamespaceExists(ns) || containerExists(ns)
+}
+
+// ContainerOf is the container whose namespace the target ts holds under
+// that spec or display name is, as facts record it; nil when it is no
+// container's.
+func (ts *Targets) ContainerOf(name string) *nsstate.Container {
+	c := ts.container(name)
+	if c == nil {
+		return nil
+	}
+	return &nsstate.Container{Engine: c.Engine, Name: c.Name, ID: c.ID}
 }
 
 // Container describes the container whose namespace the target ts holds

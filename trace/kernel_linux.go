@@ -110,6 +110,9 @@ func (res *Result) attachKernelDrops() {
 			}
 			kd := KernelDrop{Namespace: ns, Inode: res.dropInodes[s.Point],
 				Reason: s.Drop.Reason, Location: s.Drop.Location, Interface: iface, Time: s.Time, What: decode.PacketNoun(decode.ExchangeKind(p.Kind), s.What)}
+			if st := res.Facts.State(ns); st != nil {
+				kd.Container = st.Container
+			}
 			kd.Stray = judge.Stray(res.Facts.Probes[i], facts.KernelDropSeen{Namespace: kd.Namespace, Reason: kd.Reason, Location: kd.Location})
 			p.KernelDrops = append(p.KernelDrops, kd)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
 	"github.com/nsdump/nsdump/topology"
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
@@ -195,8 +196,9 @@ func (p *Probe) take(v judge.Verdict) {
 // KernelDrop is the kernel's own word on a packet of a probe it dropped
 // (skb:kfree_skb): evidence beside the rule or setting nsdump found.
 type KernelDrop struct {
-	Namespace string    `json:"namespace"`
-	Inode     uint64    `json:"inode"`
+	Namespace string             `json:"namespace"`
+	Inode     uint64             `json:"inode"`
+	Container *nsstate.Container `json:"container,omitempty"`
 	Reason    string    `json:"reason"`   // e.g. NETFILTER_DROP
 	Location  string    `json:"location"` // e.g. nft_do_chain
 	Interface string    `json:"interface,omitempty"`

@@ -9,6 +9,7 @@ import "net/netip"
 type NamespaceState struct {
 	Name        string          `json:"namespace"`
 	Inode       uint64          `json:"inode"`
+	Container   *Container      `json:"container,omitempty"`
 	Links       []LinkState     `json:"links"`
 	Forwarding4 bool            `json:"ip_forward"`
 	Forwarding6 bool            `json:"ipv6_forwarding"`
@@ -106,4 +107,13 @@ func (p *Peer) String() string {
 		ns = "(unnamed)"
 	}
 	return ns + "/" + p.Interface
+}
+
+// Container is the container whose namespace a state is, as its engine
+// names it: what JSON shows beside the inode, and what a fix for the
+// namespace enters it by (a container name is no /run/netns name).
+type Container struct {
+	Engine string `json:"engine"` // docker, podman, containerd, cri-o
+	Name   string `json:"name"`
+	ID     string `json:"id"`
 }

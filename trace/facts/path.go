@@ -26,6 +26,7 @@ const (
 type Hop struct {
 	Namespace string
 	Inode     uint64
+	Container *nsstate.Container // the container whose namespace it is
 	In, Out   string
 	Role      Role
 }
@@ -42,10 +43,11 @@ type FamilyPath struct {
 
 type hopJSON struct {
 	Namespace string  `json:"namespace"`
-	Inode     uint64  `json:"inode"`
-	In        *string `json:"in"`
-	Out       *string `json:"out"`
-	Role      Role    `json:"role"`
+	Inode     uint64             `json:"inode"`
+	Container *nsstate.Container `json:"container,omitempty"`
+	In        *string            `json:"in"`
+	Out       *string            `json:"out"`
+	Role      Role               `json:"role"`
 }
 
 func nullable(s string) *string {
@@ -57,7 +59,7 @@ func nullable(s string) *string {
 
 // MarshalJSON writes a missing interface as null.
 func (h Hop) MarshalJSON() ([]byte, error) {
-	return json.Marshal(hopJSON{h.Namespace, h.Inode, nullable(h.In), nullable(h.Out), h.Role})
+	return json.Marshal(hopJSON{h.Namespace, h.Inode, h.Container, nullable(h.In), nullable(h.Out), h.Role})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -66,7 +68,7 @@ func (h *Hop) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Role: j.Role}
+	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Container: j.Container, Role: j.Role}
 	if j.In != nil {
 		h.In = *j.In
 	}

@@ -25,7 +25,7 @@ func Walk(w World, src string, from, dst netip.Addr) (hops []facts.Hop, lookups 
 	if st == nil {
 		return nil, nil, false
 	}
-	hops = []facts.Hop{{Namespace: st.Name, Inode: st.Inode, Role: facts.RoleSource}}
+	hops = []facts.Hop{{Namespace: st.Name, Inode: st.Inode, Container: st.Container, Role: facts.RoleSource}}
 	cur, iif := st, ""
 	for {
 		lk := w.Route(cur.Name, dst, from, iif)
@@ -64,7 +64,7 @@ func Walk(w World, src string, from, dst netip.Addr) (hops []facts.Hop, lookups 
 		if owns(next, dst) {
 			role = facts.RoleDestination
 		}
-		hops = append(hops, facts.Hop{Namespace: next.Name, Inode: next.Inode, In: in, Role: role})
+		hops = append(hops, facts.Hop{Namespace: next.Name, Inode: next.Inode, Container: next.Container, In: in, Role: role})
 		if role == facts.RoleDestination {
 			return hops, lookups, false
 		}
@@ -111,7 +111,7 @@ func cross(w World, st *nsstate.NamespaceState, dev string, nh netip.Addr) ([]fa
 			return bridges, pst, pl.Master // the bridge device is where its own packets enter
 		}
 		port := choosePort(w, pst, pl.Master, pl.Name, nh, mac)
-		bridges = append(bridges, facts.Hop{Namespace: pst.Name, Inode: pst.Inode, In: pl.Name, Out: port, Role: facts.RoleBridge})
+		bridges = append(bridges, facts.Hop{Namespace: pst.Name, Inode: pst.Inode, Container: pst.Container, In: pl.Name, Out: port, Role: facts.RoleBridge})
 		if l = pst.Link(port); l == nil {
 			return bridges, nil, ""
 		}
