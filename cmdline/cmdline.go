@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,9 @@ func (c Command) String() string {
 	q := make([]string, len(c))
 	for i, w := range c {
 		q[i] = Quote(w)
+		if engineWord.MatchString(w) {
+			q[i] = w
+		}
 	}
 	return strings.Join(q, " ")
 }
@@ -57,13 +61,17 @@ func needsQuote(r rune) bool {
 var ErrName = errors.New("name a command cannot carry")
 
 // InNamespace runs a program inside a namespace target: `ip netns exec
-// NAME` for a name under /run/netns, nsenter for pid:N or a path.
+// NAME` for a name under /run/netns, nsenter for pid:N or a path, and for
+// a Docker or Podman container's namespace nsenter by the pid its engine
+// gives when the command is run (ShowContainer).
 func InNamespace(target string, prog ...string) Command {
-	if pid, ok := shownAs(target); ok {
-		target = "pid:" + strconv.Itoa(pid)
-	}
 	var c Command
+	e, shown := shownAs(target)
 	switch {
+	case shown && e.engine != "":
+		c = Command{"nsenter", "-t", enginePID(e.engine, e.name), "-n"}
+	case shown:
+		c = Command{"nsenter", "-t", strconv.Itoa(e.pid), "-n"}
 	case strings.HasPrefix(target, "pid:"):
 		c = Command{"nsenter", "-t", strings.TrimPrefix(target, "pid:"), "-n"}
 	case strings.HasPrefix(target, "/"):
@@ -73,6 +81,33 @@ func InNamespace(target string, prog ...string) Command {
 	}
 	return append(c, prog...)
 }
+
+// enginePID is the one word a command carries unquoted: the shell asks
+// the engine for the container's process when the command runs, so a
+// fix stays right after the container restarts (a printed pid would then
+// name whatever holds that number). Stopped, the engine says pid 0 and
+// nsenter refuses.
+func enginePID(engine, name string) string {
+	return `"$(` + engine + ` inspect -f '{{.State.Pid}}' ` + name + `)"`
+}
+
+// engineWord is what enginePID makes, and nothing else: the only words
+// String leaves unquoted though they hold characters a shell reads.
+// Expanded, it runs `docker|podman inspect` on a container name (letters,
+// digits, _ . -), which runs nothing else whatever a file held.
+var engineWord = regexp.MustCompile(`^"\$\((docker|podman) inspect -f '\{\{\.State\.Pid\}\}' [A-Za-z0-9][A-Za-z0-9_.-]*\)"$`)
+
+// ContainerEngines are the engines whose containers a command enters by
+// name (ShowContainer): their CLIs inspect a container by its name.
+var ContainerEngines = []string{"docker", "podman"}
+
+// ValidContainerName says whether a Docker or Podman name can be carried
+// into a command unquoted (what both engines accept for names).
+func ValidContainerName(name string) bool {
+	return containerName.MatchString(name)
+}
+
+var containerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 
 // IP is an iproute2 command acting on a namespace target: `ip -n NAME`
 // for a name, `nsenter ... ip` otherwise.
@@ -113,34 +148,67 @@ func IsNamed(target string) bool {
 var containerEngines = []string{"docker", "podman", "containerd", "pod"}
 
 // processOf maps the names the running command shows containers'
-// namespaces by (web, pod:shop/cart) to a process in each: iproute2 takes
-// no container name, so commands enter them by the process, nsenter -t PID
-// -n. The map is the command's own: facts read back from a file have none.
+// namespaces by (web, pod:shop/cart) to how commands enter each: iproute2
+// takes no container name, so they enter by a process, nsenter -t PID -n,
+// or for Docker and Podman by the pid the engine gives then. The map is
+// the command's own: facts read back from a file fill it from the
+// containers they recorded (ShowContainer).
 var processOf = struct {
 	sync.Mutex
-	m map[string]int
-}{m: map[string]int{}}
+	m map[string][]entry // the latest shown last: two commands' holds may overlap
+}{m: map[string][]entry{}}
+
+// entry is how commands enter a namespace shown by a container's name: by
+// pid, or by the engine and the container's name.
+type entry struct {
+	pid          int
+	engine, name string
+}
 
 // ShowAs records that the namespace shown as name is entered through
 // process pid, until undo is called.
 func ShowAs(name string, pid int) (undo func()) {
+	return show(name, entry{pid: pid})
+}
+
+// ShowContainer records that the namespace shown as shown is the Docker
+// or Podman container name's, entered by the pid the engine gives when a
+// printed command runs, until undo is called. It refuses (ErrName) an
+// engine other than docker and podman or a name their CLIs would not take.
+func ShowContainer(shown, engine, name string) (undo func(), err error) {
+	if !slices.Contains(ContainerEngines, engine) || !ValidContainerName(name) {
+		return nil, fmt.Errorf("container %s %q: %w", engine, name, ErrName)
+	}
+	return show(shown, entry{engine: engine, name: name}), nil
+}
+
+func show(name string, e entry) (undo func()) {
 	processOf.Lock()
 	defer processOf.Unlock()
-	processOf.m[name] = pid
+	processOf.m[name] = append(processOf.m[name], e)
 	return func() {
 		processOf.Lock()
 		defer processOf.Unlock()
-		if processOf.m[name] == pid {
-			delete(processOf.m, name)
+		es := processOf.m[name]
+		if i := slices.Index(es, e); i >= 0 {
+			es = slices.Delete(es, i, i+1)
 		}
+		if len(es) == 0 {
+			delete(processOf.m, name)
+			return
+		}
+		processOf.m[name] = es
 	}
 }
 
-func shownAs(name string) (int, bool) {
+func shownAs(name string) (entry, bool) {
 	processOf.Lock()
 	defer processOf.Unlock()
-	pid, ok := processOf.m[name]
-	return pid, ok
+	es := processOf.m[name]
+	if len(es) == 0 {
+		return entry{}, false
+	}
+	return es[len(es)-1], true
 }
 
 // nftMaxName is NFT_NAME_MAXLEN without the terminating NUL.

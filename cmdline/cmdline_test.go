@@ -130,3 +130,32 @@ func TestShowAs(t *testing.T) {
 		t.Errorf("after undo: %q, want ip -n web link", got)
 	}
 }
+
+// TestShowContainer: a Docker container's namespace is entered by the pid
+// dockerd gives when the command runs, the one word left to the shell;
+// the same word from anywhere else, or any near miss, is quoted.
+func TestShowContainer(t *testing.T) {
+	undo, err := cmdline.ShowContainer("web", "docker", "web-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := cmdline.IP("web", "route", "replace", "10.0.0.0/24", "dev", "eth0").String()
+	want := `nsenter -t "$(docker inspect -f '{{.State.Pid}}' web-1)" -n ip route replace 10.0.0.0/24 dev eth0`
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	undo()
+	if got := cmdline.IP("web", "link").String(); got != "ip -n web link" {
+		t.Errorf("after undo: %q", got)
+	}
+	for _, bad := range [][2]string{{"docker", "we b"}, {"docker", "$(id)"}, {"ctr", "web"}, {"docker", "-web"}} {
+		if _, err := cmdline.ShowContainer("x", bad[0], bad[1]); !errors.Is(err, cmdline.ErrName) {
+			t.Errorf("ShowContainer(%q, %q): %v, want ErrName", bad[0], bad[1], err)
+		}
+	}
+	for _, w := range []string{`"$(docker inspect -f '{{.State.Pid}}' web;id)"`, `"$(sh inspect -f '{{.State.Pid}}' web)"`, `"$(docker inspect -f '{{.State.Pid}}' web)"x`} {
+		if got := (cmdline.Command{"echo", w}).String(); got == "echo "+w {
+			t.Errorf("%q left unquoted", w)
+		}
+	}
+}

@@ -107,6 +107,12 @@ func (ts *Targets) register(n *NetNS, key string) *NetNS {
 	}
 	if n.Container != nil && ts.m[n.Name] == n {
 		n.unshow = cmdline.ShowAs(n.Name, n.PID)
+		if undo, err := cmdline.ShowContainer(n.Name, n.Container.Engine, n.Container.Name); err == nil {
+			// Docker's and Podman's: entered by the pid the engine gives
+			// when a printed command runs, right after a restart too.
+			pid := n.unshow
+			n.unshow = func() { undo(); pid() }
+		}
 	}
 	return n
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
 )
@@ -70,6 +71,7 @@ func Rejudge(data []byte) (res *Rejudged, err error) {
 		}
 	}()
 	rec.Facts.SetBudget(workPerByte * len(data))
+	defer showContainers(rec.Facts)()
 	probes := judgeAll(rec.Facts)
 	if rec.Facts.OverBudget() {
 		return nil, fmt.Errorf("the stored facts could not be judged: their rules take more than %d comparisons (%d a byte), far more than a trace's", rec.Facts.Budget(), workPerByte)
@@ -120,3 +122,20 @@ func judgeAll(f *facts.Facts) []Probe {
 // trace's facts take less than a quarter (TestJudgeWorkLinear); a file shaped
 // to make each probe match every rule again runs out instead.
 const workPerByte = 1
+
+// showContainers makes the fixes judged from f enter the Docker and
+// Podman containers' namespaces it shows as a live trace's do, by the
+// engine and the container's name, until the returned func is called.
+func showContainers(f *facts.Facts) (undo func()) {
+	var undos []func()
+	for shown, c := range f.EngineContainers() {
+		if u, err := cmdline.ShowContainer(shown, c.Engine, c.Name); err == nil {
+			undos = append(undos, u)
+		}
+	}
+	return func() {
+		for _, u := range undos {
+			u()
+		}
+	}
+}

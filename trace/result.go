@@ -199,11 +199,11 @@ type KernelDrop struct {
 	Namespace string             `json:"namespace"`
 	Inode     uint64             `json:"inode"`
 	Container *nsstate.Container `json:"container,omitempty"`
-	Reason    string    `json:"reason"`   // e.g. NETFILTER_DROP
-	Location  string    `json:"location"` // e.g. nft_do_chain
-	Interface string    `json:"interface,omitempty"`
-	Time      time.Time `json:"time"`
-	What      string    `json:"what"` // the packet, as its sighting names it
+	Reason    string             `json:"reason"`   // e.g. NETFILTER_DROP
+	Location  string             `json:"location"` // e.g. nft_do_chain
+	Interface string             `json:"interface,omitempty"`
+	Time      time.Time          `json:"time"`
+	What      string             `json:"what"` // the packet, as its sighting names it
 	// Stray: trace's own making, not the path's (ProbeFacts.stray).
 	Stray bool `json:"stray,omitempty"`
 }

@@ -2,6 +2,7 @@ package facts
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/nsdump/nsdump/cmdline"
 	"github.com/nsdump/nsdump/topology/names"
@@ -19,6 +20,9 @@ func (f *Facts) Unpasteable() string {
 	ns := func(name string) {
 		if bad != "" || name == "" {
 			return
+		}
+		if _, ok := f.EngineContainers()[name]; ok {
+			return // entered by the engine's pid when the fix runs
 		}
 		if !cmdline.IsNamed(name) {
 			bad = fmt.Sprintf("namespace %q is a process or a path, which names another namespace now", clip(name))
@@ -70,6 +74,22 @@ func (f *Facts) Unpasteable() string {
 		}
 	}
 	return bad
+}
+
+// EngineContainers are the Docker and Podman containers whose namespaces
+// the facts show, by the name they show them by: a command enters one by
+// the pid its engine gives when the command runs (cmdline.ShowContainer),
+// never by a pid recorded then, nor by `ip -n` (no /run/netns name).
+func (f *Facts) EngineContainers() map[string]nsstate.Container {
+	m := map[string]nsstate.Container{}
+	for _, states := range [][]*nsstate.NamespaceState{f.Namespaces, f.After} {
+		for _, st := range states {
+			if c := st.Container; c != nil && slices.Contains(cmdline.ContainerEngines, c.Engine) && cmdline.ValidContainerName(c.Name) {
+				m[st.Name] = *c
+			}
+		}
+	}
+	return m
 }
 
 func (f *Facts) checkLookup(lk Lookup, ns, iface func(string)) {

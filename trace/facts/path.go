@@ -42,7 +42,7 @@ type FamilyPath struct {
 }
 
 type hopJSON struct {
-	Namespace string  `json:"namespace"`
+	Namespace string             `json:"namespace"`
 	Inode     uint64             `json:"inode"`
 	Container *nsstate.Container `json:"container,omitempty"`
 	In        *string            `json:"in"`
