@@ -105,6 +105,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	nft.into(res.Facts)
+	gatherEngines(ctx, res.Facts)
 	res.judgeAll()
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()

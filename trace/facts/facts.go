@@ -40,6 +40,9 @@ type Facts struct {
 	NFTrace   []NFDecision     `json:"nft_trace,omitempty"`
 	NFTraced  []string         `json:"nft_traced,omitempty"`
 	Conntrack []ConntrackEntry `json:"conntrack,omitempty"`
+	// Engines is what Docker and Podman said of their networks and
+	// containers (engine.go).
+	Engines *EngineFacts `json:"engines,omitempty"`
 
 	// work counts what judging the facts compared: rules walked and the
 	// values of their conditions. budget, when not 0, is how much may be
@@ -320,4 +323,5 @@ const (
 	GapNFTrace         = "nftables trace"
 	GapConntrack       = "conntrack"
 	GapConntrackEvents = "conntrack events"
+	GapEngine          = "container engine"
 )

@@ -33,6 +33,7 @@ func Judge(f *facts.Facts, p facts.ProbeFacts) Verdict {
 		v, _ = judgeKernel(f, p, v)
 	}
 	v = judgeNetfilter(f, p, v)
+	v = engineWords(f, p, v)
 	if c, ok := conflictOf(f, p); ok && !translated(f, p) {
 		// Whatever the probe got: an echo the impostor answered is not ok.
 		detail, fix := c.verdict()

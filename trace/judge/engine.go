@@ -1,0 +1,264 @@
+package judge
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/nsdump/nsdump/cmdline"
+)
+
+// The engine's words (issue 24 item 2): when a rule, chain or bridge of
+// Docker (or Podman) decided a probe, the verdict says which network and
+// container, as the engine names them, and gives the engine's fix, not
+// the rule's (the engine writes its rules again). Judged from what the
+// engines said when the trace ran (EngineFacts), like every other fact.
+
+// EngineFacts are the container engines' own account of their networks
+// and containers, read through their API during the trace: only when a
+// namespace on the path is a container's or holds an engine's bridge.
+type EngineFacts struct {
+	Networks   []EngineNetwork   `json:"networks"`
+	Containers []EngineContainer `json:"containers"`
+}
+
+// EngineNetwork is one of an engine's networks.
+type EngineNetwork struct {
+	Engine   string         `json:"engine"`
+	Name     string         `json:"name"`
+	ID       string         `json:"id"`
+	Bridge   string         `json:"bridge,omitempty"` // its bridge in the engine's namespace
+	Subnets  []netip.Prefix `json:"subnets,omitempty"`
+	Internal bool           `json:"internal,omitempty"` // --internal
+	// ICCOff: com.docker.network.bridge.enable_icc=false.
+	ICCOff bool `json:"icc_off,omitempty"`
+}
+
+// EngineContainer is one container, running or not.
+type EngineContainer struct {
+	Engine    string          `json:"engine"`
+	Name      string          `json:"name"`
+	ID        string          `json:"id"`
+	State     string          `json:"state"` // running, exited, restarting, paused, created, dead
+	Networks  []string        `json:"networks,omitempty"`
+	Addresses []netip.Addr    `json:"addresses,omitempty"`
+	Ports     []PublishedPort `json:"ports,omitempty"`
+}
+
+// PublishedPort is a port the engine publishes for a container: HostPort
+// on HostIP (zero: every address of the engine's namespace) to Port.
+type PublishedPort struct {
+	HostIP   netip.Addr `json:"host_ip,omitzero"`
+	HostPort uint16     `json:"host_port"`
+	Port     uint16     `json:"port"`
+	Proto    string     `json:"proto"`
+}
+
+// The chain Docker leaves to its users.
+const dockerUserChain = "DOCKER-USER"
+
+// engineWords adds the engine's words to v where the engine decided.
+func engineWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
+	e := f.Engines
+	if e == nil || v.OK {
+		return v
+	}
+	if d, ok := deciding(f, p); ok && v.Namespace == d.Namespace && (v.Cause == CauseDropped || v.Cause == CauseRejected) {
+		return e.ruleWords(f, p, v, d)
+	}
+	if nv, ok := e.publishedWords(f, p, v); ok {
+		return nv
+	}
+	if v.Cause == CauseNoRoute {
+		return e.internalWords(f, v)
+	}
+	return v
+}
+
+// ruleWords names the network behind a Docker rule that dropped p.
+func (e *EngineFacts) ruleWords(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
+	in, out := d.bridges(p)
+	nin, nout := e.network(in), e.network(out)
+	switch {
+	case d.Chain == dockerUserChain:
+		v.Detail += "; DOCKER-USER is your own chain: Docker only jumps to it from FORWARD, before its own rules, and never writes or deletes a rule in it, so this drop is a rule of yours (or of a tool of yours); the fix deletes it"
+	case nin != nil && nin.Internal || nout != nil && nout.Internal:
+		n := nin
+		if n == nil || !n.Internal {
+			n = nout
+		}
+		v.Detail += fmt.Sprintf("; %s network %s (bridge %s) is internal (%s network create --internal): %s drops whatever would leave or enter it from elsewhere", n.Engine, n.Name, n.Bridge, n.Engine, n.Engine)
+		v.Fix = e.joinFix(f, p, n)
+	case strings.HasPrefix(d.Chain, "DOCKER-ISOLATION-STAGE") && nin != nil && nout != nil && nin != nout:
+		v.Detail += fmt.Sprintf("; docker isolates its networks from each other: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
+			f.shown(p.From), nin.Name, nin.Bridge, f.shown(p.To), nout.Name, nout.Bridge)
+		v.Fix = e.joinFix(f, p, nout)
+	case in != "" && in == out && nin != nil && nin.ICCOff:
+		v.Detail += fmt.Sprintf("; %s network %s (bridge %s) has inter-container communication off (com.docker.network.bridge.enable_icc=false): %s drops traffic between its containers. No command changes that option: recreate the network without it (%s network rm %s, %s network create %s, then connect its containers again), or connect both containers to another network",
+			nin.Engine, nin.Name, nin.Bridge, nin.Engine, nin.Engine, nin.Name, nin.Engine, nin.Name)
+		v.Fix = "" // deleting the rule lasts until the engine writes it again
+	}
+	return v
+}
+
+// bridges are the interfaces the deciding rule's packet came in by and
+// would have left by: the rule's own -i and -o, else its hop's.
+func (d NFDecision) bridges(p ProbeFacts) (in, out string) {
+	for i := 0; i+1 < len(d.Spec); i++ {
+		switch d.Spec[i] {
+		case "-i", "--in-interface":
+			if i == 0 || d.Spec[i-1] != "!" {
+				in = d.Spec[i+1]
+			}
+		case "-o", "--out-interface":
+			if i == 0 || d.Spec[i-1] != "!" {
+				out = d.Spec[i+1]
+			}
+		}
+	}
+	path := p.Path
+	if d.Answer {
+		path = p.Back
+	}
+	for _, h := range path {
+		if h.Namespace == d.Namespace && h.Role == RoleRouter {
+			if in == "" {
+				in = h.In
+			}
+			if out == "" {
+				out = h.Out
+			}
+		}
+	}
+	return in, out
+}
+
+// network is the engine network whose bridge is br, or nil.
+func (e *EngineFacts) network(br string) *EngineNetwork {
+	if br == "" {
+		return nil
+	}
+	for i := range e.Networks {
+		if e.Networks[i].Bridge == br {
+			return &e.Networks[i]
+		}
+	}
+	return nil
+}
+
+// container is the engine's container whose namespace the facts show as
+// ns, or nil.
+func (e *EngineFacts) container(f *Facts, ns string) *EngineContainer {
+	c, ok := f.EngineContainers()[ns]
+	if !ok {
+		return nil
+	}
+	for i := range e.Containers {
+		if x := &e.Containers[i]; x.Engine == c.Engine && (x.ID == c.ID || x.Name == c.Name) {
+			return x
+		}
+	}
+	return nil
+}
+
+// shown is how the verdict names a namespace: a container as engine:NAME.
+func (f *Facts) shown(ns string) string {
+	if c, ok := f.EngineContainers()[ns]; ok {
+		return c.Engine + ":" + c.Name
+	}
+	return ns
+}
+
+// joinFix connects the probe's source container, else its destination,
+// to network n: `docker network connect NET CONTAINER`, the engine's way
+// for two containers of different networks to reach each other. None
+// when neither end is a container of n's engine or n is internal and
+// the container already on it.
+func (e *EngineFacts) joinFix(f *Facts, p ProbeFacts, n *EngineNetwork) string {
+	for _, ns := range []string{p.From, p.To} {
+		c := e.container(f, ns)
+		if c == nil || c.Engine != n.Engine || slices.Contains(c.Networks, n.Name) || !cmdline.ValidContainerName(c.Name) {
+			continue
+		}
+		return cmdline.Command{n.Engine, "network", "connect", n.Name, c.Name}.String()
+	}
+	return ""
+}
+
+// internalWords says why a container whose networks are all internal has
+// no route: the engine gave it none, and its rules would drop the rest.
+func (e *EngineFacts) internalWords(f *Facts, v Verdict) Verdict {
+	c := e.container(f, v.Namespace)
+	if c == nil || len(c.Networks) == 0 {
+		return v
+	}
+	for _, name := range c.Networks {
+		if !slices.ContainsFunc(e.Networks, func(n EngineNetwork) bool { return n.Engine == c.Engine && n.Name == name && n.Internal }) {
+			return v
+		}
+	}
+	v.Detail += fmt.Sprintf("; %s:%s is only on internal network %s (%s network create --internal): %s gives it no route out and drops what would leave the network; connect it to a network that is not internal (%s network connect NETWORK %s)",
+		c.Engine, c.Name, strings.Join(c.Networks, ", "), c.Engine, c.Engine, c.Engine, c.Name)
+	v.Fix = "" // a route added by hand leads to the engine's drop
+	return v
+}
+
+// publishedWords judges a probe to a port an engine publishes: the
+// container behind it not listening, or not running.
+func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+	if p.Request.Proto != "tcp" {
+		return v, false
+	}
+	for _, c := range e.Containers {
+		for _, pp := range c.Ports {
+			if pp.Proto != p.Request.Proto || pp.HostPort != p.Request.DPort || pp.HostIP.IsValid() && pp.HostIP != p.Request.Dst {
+				continue
+			}
+			said := fmt.Sprintf("%s:%s publishes %d -> %d", c.Engine, c.Name, pp.HostPort, pp.Port)
+			switch {
+			case c.State == "running" && v.Cause == CausePortClosed && f.shown(v.Namespace) == c.Engine+":"+c.Name:
+				v.Detail = fmt.Sprintf("%s; nothing listens on %d in %s; %s", said, pp.Port, v.Namespace, v.Detail)
+				return v, true
+			case c.State != "running" && e.hostsEngine(f, p.To, c.Engine):
+				v.Detail = fmt.Sprintf("%s, but %s:%s is %s: %s forwards a published port only while its container runs; %s", said, c.Engine, c.Name, c.State, c.Engine, v.Detail)
+				if c.State == "restarting" {
+					v.Detail = strings.Replace(v.Detail, " only while its container runs;", fmt.Sprintf(" only while its container runs, and it keeps exiting (%s logs %s says why);", c.Engine, c.Name), 1)
+				}
+				v.Fix = stoppedFix(c)
+				return v, true
+			}
+		}
+	}
+	return v, false
+}
+
+// hostsEngine says whether namespace ns holds one of engine's bridges:
+// the namespace its published ports are on.
+func (e *EngineFacts) hostsEngine(f *Facts, ns, engine string) bool {
+	st := f.State(ns)
+	if st == nil {
+		return false
+	}
+	for _, n := range e.Networks {
+		if n.Engine == engine && n.Bridge != "" && st.Link(n.Bridge) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// stoppedFix starts a stopped container, unpauses a paused one; a
+// restarting one keeps exiting, which no command here mends.
+func stoppedFix(c EngineContainer) string {
+	if !cmdline.ValidContainerName(c.Name) {
+		return ""
+	}
+	switch c.State {
+	case "exited", "created":
+		return cmdline.Command{c.Engine, "start", c.Name}.String()
+	case "paused":
+		return cmdline.Command{c.Engine, "unpause", c.Name}.String()
+	}
+	return ""
+}
