@@ -304,6 +304,8 @@ type Gap struct {
 // in B: ...".
 func (g Gap) String() string {
 	switch {
+	case g.What == GapEngine:
+		return "could not ask a container engine: " + g.Error
 	case g.What != GapNFTrace && g.What != GapConntrack && g.What != GapConntrackEvents:
 		return "could not list " + g.What + " in " + g.Namespace + ": " + g.Error
 	case g.Namespace == "":

@@ -61,17 +61,29 @@ const dockerUserChain = "DOCKER-USER"
 // engineWords adds the engine's words to v where the engine decided.
 func engineWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
 	e := f.Engines
-	if e == nil || v.OK {
+	if v.OK {
 		return v
 	}
-	if d, ok := deciding(f, p); ok && v.Namespace == d.Namespace && (v.Cause == CauseDropped || v.Cause == CauseRejected) {
+	d, decided := deciding(f, p)
+	decided = decided && v.Namespace == d.Namespace && (v.Cause == CauseDropped || v.Cause == CauseRejected)
+	if e == nil {
+		if decided && d.WrittenBy != "" {
+			for _, g := range f.Gaps {
+				if g.What == GapEngine {
+					v.Detail += "; " + g.String()
+				}
+			}
+		}
+		return v
+	}
+	if decided {
 		return e.ruleWords(f, p, v, d)
 	}
 	if nv, ok := e.publishedWords(f, p, v); ok {
 		return nv
 	}
 	if v.Cause == CauseNoRoute {
-		return e.internalWords(f, v)
+		return e.internalWords(f, p, v)
 	}
 	return v
 }
@@ -89,7 +101,7 @@ func (e *EngineFacts) ruleWords(f *Facts, p ProbeFacts, v Verdict, d NFDecision)
 			n = nout
 		}
 		v.Detail += fmt.Sprintf("; %s network %s (bridge %s) is internal (%s network create --internal): %s drops whatever would leave or enter it from elsewhere", n.Engine, n.Name, n.Bridge, n.Engine, n.Engine)
-		v.Fix = e.joinFix(f, p, n)
+		v.Fix = e.leaveInternal(f, p, n)
 	case strings.HasPrefix(d.Chain, "DOCKER-ISOLATION-STAGE") && nin != nil && nout != nil && nin != nout:
 		v.Detail += fmt.Sprintf("; docker isolates its networks from each other: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
 			f.shown(p.From), nin.Name, nin.Bridge, f.shown(p.To), nout.Name, nout.Bridge)
@@ -188,20 +200,50 @@ func (e *EngineFacts) joinFix(f *Facts, p ProbeFacts, n *EngineNetwork) string {
 
 // internalWords says why a container whose networks are all internal has
 // no route: the engine gave it none, and its rules would drop the rest.
-func (e *EngineFacts) internalWords(f *Facts, v Verdict) Verdict {
+func (e *EngineFacts) internalWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
 	c := e.container(f, v.Namespace)
-	if c == nil || len(c.Networks) == 0 {
+	if c == nil || len(c.Networks) == 0 || slices.ContainsFunc(c.Networks, func(name string) bool { return !e.internal(c.Engine, name) }) {
 		return v
 	}
-	for _, name := range c.Networks {
-		if !slices.ContainsFunc(e.Networks, func(n EngineNetwork) bool { return n.Engine == c.Engine && n.Name == name && n.Internal }) {
-			return v
+	v.Detail += fmt.Sprintf("; %s:%s is only on internal network %s (%s network create --internal): %s gives it no route out and drops what would leave the network; connect it to a network that is not internal",
+		c.Engine, c.Name, strings.Join(c.Networks, ", "), c.Engine, c.Engine)
+	v.Fix = e.connectOut(f, p, c) // a route added by hand leads to the engine's drop
+	return v
+}
+
+// leaveInternal is the fix for a packet dropped at the edge of internal
+// network n: the end's container on n joins the other end's network.
+func (e *EngineFacts) leaveInternal(f *Facts, p ProbeFacts, n *EngineNetwork) string {
+	for _, ns := range []string{p.From, p.To} {
+		if c := e.container(f, ns); c != nil && c.Engine == n.Engine && slices.Contains(c.Networks, n.Name) {
+			return e.connectOut(f, p, c)
 		}
 	}
-	v.Detail += fmt.Sprintf("; %s:%s is only on internal network %s (%s network create --internal): %s gives it no route out and drops what would leave the network; connect it to a network that is not internal (%s network connect NETWORK %s)",
-		c.Engine, c.Name, strings.Join(c.Networks, ", "), c.Engine, c.Engine, c.Engine, c.Name)
-	v.Fix = "" // a route added by hand leads to the engine's drop
-	return v
+	return ""
+}
+
+// connectOut connects c, a container of an internal network at one end
+// of p, to a network of the other end's container that is not internal:
+// `docker network connect NET CONTAINER`. None when the other end is no
+// container of c's engine.
+func (e *EngineFacts) connectOut(f *Facts, p ProbeFacts, c *EngineContainer) string {
+	for _, ns := range []string{p.To, p.From} {
+		o := e.container(f, ns)
+		if o == nil || o == c || o.Engine != c.Engine || !cmdline.ValidContainerName(c.Name) {
+			continue
+		}
+		for _, name := range o.Networks {
+			if !e.internal(o.Engine, name) {
+				return cmdline.Command{c.Engine, "network", "connect", name, c.Name}.String()
+			}
+		}
+	}
+	return ""
+}
+
+// internal says whether engine's network name is internal.
+func (e *EngineFacts) internal(engine, name string) bool {
+	return slices.ContainsFunc(e.Networks, func(n EngineNetwork) bool { return n.Engine == engine && n.Name == name && n.Internal })
 }
 
 // publishedWords judges a probe to a port an engine publishes: the
@@ -217,8 +259,8 @@ func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict
 			}
 			said := fmt.Sprintf("%s:%s publishes %d -> %d", c.Engine, c.Name, pp.HostPort, pp.Port)
 			switch {
-			case c.State == "running" && v.Cause == CausePortClosed && f.shown(v.Namespace) == c.Engine+":"+c.Name:
-				v.Detail = fmt.Sprintf("%s; nothing listens on %d in %s; %s", said, pp.Port, v.Namespace, v.Detail)
+			case c.State == "running" && v.Cause == CausePortClosed && (f.shown(v.Namespace) == c.Engine+":"+c.Name || translatedTo(f, p, c, pp.Port)):
+				v.Detail = fmt.Sprintf("%s; nothing listens on %d in %s; %s", said, pp.Port, c.Name, v.Detail)
 				return v, true
 			case c.State != "running" && e.hostsEngine(f, p.To, c.Engine):
 				v.Detail = fmt.Sprintf("%s, but %s:%s is %s: %s forwards a published port only while its container runs; %s", said, c.Engine, c.Name, c.State, c.Engine, v.Detail)
@@ -231,6 +273,14 @@ func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict
 		}
 	}
 	return v, false
+}
+
+// translatedTo says whether conntrack saw p's destination rewritten to
+// an address of c, on port.
+func translatedTo(f *Facts, p ProbeFacts, c EngineContainer, port uint16) bool {
+	return slices.ContainsFunc(probeTranslations(f, p), func(t Translation) bool {
+		return t.Kind != NATSource && t.To.Port() == port && slices.Contains(c.Addresses, t.To.Addr())
+	})
 }
 
 // hostsEngine says whether namespace ns holds one of engine's bridges:
