@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/nsdump/nsdump/containers"
+	"github.com/nsdump/nsdump/topology/nsstate"
 	"golang.org/x/sys/unix"
 )
 
@@ -108,6 +110,29 @@ func storeContainer(k containerKey, c *containers.Container) {
 	containerCache.Lock()
 	defer containerCache.Unlock()
 	containerCache.m[k] = c
+}
+
+// stateContainer is the container whose namespace a state read under
+// the name ns is: a held target's, or for pid:N the container of process
+// N, if an engine knows one (a namespace found behind a bridge port).
+func (ts *Targets) stateContainer(ns string) *nsstate.Container {
+	if c := ts.ContainerOf(ns); c != nil {
+		return c
+	}
+	rest, ok := strings.CutPrefix(ns, "pid:")
+	pid, err := strconv.Atoi(rest)
+	if !ok || err != nil {
+		return nil
+	}
+	var st unix.Stat_t
+	if unix.Stat(procNet(pid), &st) != nil {
+		return nil
+	}
+	c, found := containerIn(pid, st.Ino, st.Dev)
+	if !found {
+		return nil
+	}
+	return &nsstate.Container{Engine: c.Engine, Name: c.Name, ID: c.ID}
 }
 
 // container is the container of the namespace ts holds as name, or nil.

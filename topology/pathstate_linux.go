@@ -22,7 +22,7 @@ func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("namespace %q: %w", ns, err)
 	}
-	st := &nsstate.NamespaceState{Name: ns, Inode: ino, Container: ts.ContainerOf(ns), RPFilter: map[string]int{}}
+	st := &nsstate.NamespaceState{Name: ns, Inode: ino, Container: ts.stateContainer(ns), RPFilter: map[string]int{}}
 	links, err := h.nl.LinkList()
 	if err != nil {
 		return nil, fmt.Errorf("list interfaces in %q: %w", ns, err)

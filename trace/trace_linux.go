@@ -106,6 +106,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	nft.into(res.Facts)
 	gatherEngines(ctx, res.Facts)
+	defer showContainers(res.Facts)() // as a file's facts are judged again
 	res.judgeAll()
 	if res.DropsUnavailable == nil {
 		res.attachKernelDrops()

@@ -232,23 +232,26 @@ func captureByName(t *testing.T, dbPID int, webAddr string) {
 	}
 }
 
-// fixByName breaks web (its eth0 down), traces web db, runs the printed
-// fix as printed (it enters web by its process: iproute2 takes no
-// container name), and traces again: all ok.
+// fixByName breaks web (its eth0 down), traces web db with -w, runs the
+// fix the file's re-judged verdict prints (it enters web by the pid
+// dockerd gives when it runs: iproute2 takes no container name, and a pid
+// printed at trace time names another process after a restart), and
+// traces again: all ok. The live trace prints the same fix.
 func fixByName(t *testing.T, webPID int) {
 	web := strconv.Itoa(webPID)
 	if out, err := exec.Command("nsenter", "-t", web, "-n", "ip", "link", "set", "eth0", "down").CombinedOutput(); err != nil {
 		t.Fatalf("ip link set eth0 down in web: %v\n%s", err, out)
 	}
-	out, e, code := nsdump("trace", "web", "db", "--timeout", "1s", "--count", "1")
-	fix := ""
-	for _, line := range strings.Split(out, "\n") {
-		if f, ok := strings.CutPrefix(strings.TrimSpace(line), "fix:"); ok && fix == "" {
-			fix = strings.TrimSpace(f)
-		}
+	file := filepath.Join(t.TempDir(), "web-down.pcapng")
+	out, e, code := nsdump("trace", "web", "db", "--timeout", "1s", "--count", "1", "-w", file)
+	want := `nsenter -t "$(docker inspect -f '{{.State.Pid}}' web)" -n ip link set eth0 up`
+	if live := firstFix(out); code != 1 || live != want {
+		t.Fatalf("trace with web's eth0 down: exit %d, fix %q; want %q\n%s%s", code, live, want, out, e)
 	}
-	if code != 1 || !strings.HasPrefix(fix, "nsenter -t "+web+" -n ip ") {
-		t.Fatalf("trace with web's eth0 down: exit %d, fix %q; want one entering web by pid %s\n%s%s", code, fix, web, out, e)
+	read, e, _ := nsdump("read", file)
+	fix := firstFix(read)
+	if fix != want || strings.Contains(read, "ip -n web") || strings.Contains(read, "no fix or route lookup shown") {
+		t.Fatalf("read of the trace's file: fix %q; want %q\n%s%s", fix, want, read, e)
 	}
 	if out, err := exec.Command("sh", "-c", fix).CombinedOutput(); err != nil {
 		t.Fatalf("the printed fix %q: %v\n%s", fix, err, out)
@@ -256,6 +259,16 @@ func fixByName(t *testing.T, webPID int) {
 	if out, e, code := nsdump("trace", "web", "db", "--timeout", "5s", "--count", "1"); code != 0 {
 		t.Errorf("trace after the fix %q: exit %d\n%s%s", fix, code, out, e)
 	}
+}
+
+// firstFix is the first fix: line of a trace's or read's text.
+func firstFix(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if f, ok := strings.CutPrefix(strings.TrimSpace(line), "fix:"); ok {
+			return strings.TrimSpace(f)
+		}
+	}
+	return ""
 }
 
 func uniq(s []string) []string {
