@@ -6,8 +6,8 @@ import (
 	"slices"
 
 	"github.com/nsdump/nsdump/containers"
-	"github.com/nsdump/nsdump/topology"
-	judge "github.com/nsdump/nsdump/trace/judge"
+	"github.com/nsdump/nsdump/topology/nsstate"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // engineBridge is what Docker and Podman name their bridges.
@@ -17,26 +17,26 @@ var engineBridge = regexp.MustCompile(`^(br-[0-9a-f]{12}|docker0|docker_gwbridge
 // when the trace met either: a namespace on the path is a container's,
 // or holds a bridge named as theirs. What an engine could not say is a
 // gap; an engine that is not there is nothing.
-func gatherEngines(ctx context.Context, f *Facts) {
+func gatherEngines(ctx context.Context, f *facts.Facts) {
 	if !metEngine(f) {
 		return
 	}
 	nets, infos, errs := containers.Inventory(ctx)
 	for _, err := range errs {
-		f.Gaps = append(f.Gaps, Gap{What: judge.GapEngine, Error: err.Error()})
+		f.Gaps = append(f.Gaps, facts.Gap{What: facts.GapEngine, Error: err.Error()})
 	}
 	if len(nets) == 0 && len(infos) == 0 {
 		return
 	}
-	e := &judge.EngineFacts{Networks: []judge.EngineNetwork{}, Containers: []judge.EngineContainer{}}
+	e := &facts.EngineFacts{Networks: []facts.EngineNetwork{}, Containers: []facts.EngineContainer{}}
 	for _, n := range nets {
-		e.Networks = append(e.Networks, judge.EngineNetwork{Engine: n.Engine, Name: n.Name, ID: n.ID, Bridge: n.Bridge,
+		e.Networks = append(e.Networks, facts.EngineNetwork{Engine: n.Engine, Name: n.Name, ID: n.ID, Bridge: n.Bridge,
 			Subnets: n.Subnets, Internal: n.Internal, ICCOff: n.ICCOff})
 	}
 	for _, c := range infos {
-		ec := judge.EngineContainer{Engine: c.Engine, Name: c.Name, ID: c.ID, State: c.State, Networks: c.Networks, Addresses: c.Addresses}
+		ec := facts.EngineContainer{Engine: c.Engine, Name: c.Name, ID: c.ID, State: c.State, Networks: c.Networks, Addresses: c.Addresses}
 		for _, p := range c.Ports {
-			ec.Ports = append(ec.Ports, judge.PublishedPort{HostIP: p.HostIP, HostPort: p.HostPort, Port: p.Port, Proto: p.Proto})
+			ec.Ports = append(ec.Ports, facts.PublishedPort{HostIP: p.HostIP, HostPort: p.HostPort, Port: p.Port, Proto: p.Proto})
 		}
 		e.Containers = append(e.Containers, ec)
 	}
@@ -45,12 +45,12 @@ func gatherEngines(ctx context.Context, f *Facts) {
 
 // metEngine says whether the facts' namespaces show a container of
 // Docker or Podman, or one of their bridges.
-func metEngine(f *Facts) bool {
+func metEngine(f *facts.Facts) bool {
 	if len(f.EngineContainers()) > 0 {
 		return true
 	}
 	for _, st := range f.Namespaces {
-		if slices.ContainsFunc(st.Links, func(l topology.LinkState) bool { return engineBridge.MatchString(l.Name) }) {
+		if slices.ContainsFunc(st.Links, func(l nsstate.LinkState) bool { return engineBridge.MatchString(l.Name) }) {
 			return true
 		}
 	}

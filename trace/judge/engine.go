@@ -2,11 +2,11 @@ package judge
 
 import (
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
 )
 
 // The engine's words (issue 24 item 2): when a rule, chain or bridge of
@@ -15,61 +15,24 @@ import (
 // the rule's (the engine writes its rules again). Judged from what the
 // engines said when the trace ran (EngineFacts), like every other fact.
 
-// EngineFacts are the container engines' own account of their networks
-// and containers, read through their API during the trace: only when a
-// namespace on the path is a container's or holds an engine's bridge.
-type EngineFacts struct {
-	Networks   []EngineNetwork   `json:"networks"`
-	Containers []EngineContainer `json:"containers"`
-}
-
-// EngineNetwork is one of an engine's networks.
-type EngineNetwork struct {
-	Engine   string         `json:"engine"`
-	Name     string         `json:"name"`
-	ID       string         `json:"id"`
-	Bridge   string         `json:"bridge,omitempty"` // its bridge in the engine's namespace
-	Subnets  []netip.Prefix `json:"subnets,omitempty"`
-	Internal bool           `json:"internal,omitempty"` // --internal
-	// ICCOff: com.docker.network.bridge.enable_icc=false.
-	ICCOff bool `json:"icc_off,omitempty"`
-}
-
-// EngineContainer is one container, running or not.
-type EngineContainer struct {
-	Engine    string          `json:"engine"`
-	Name      string          `json:"name"`
-	ID        string          `json:"id"`
-	State     string          `json:"state"` // running, exited, restarting, paused, created, dead
-	Networks  []string        `json:"networks,omitempty"`
-	Addresses []netip.Addr    `json:"addresses,omitempty"`
-	Ports     []PublishedPort `json:"ports,omitempty"`
-}
-
-// PublishedPort is a port the engine publishes for a container: HostPort
-// on HostIP (zero: every address of the engine's namespace) to Port.
-type PublishedPort struct {
-	HostIP   netip.Addr `json:"host_ip,omitzero"`
-	HostPort uint16     `json:"host_port"`
-	Port     uint16     `json:"port"`
-	Proto    string     `json:"proto"`
-}
+// engines are the facts' engines, with what the judgement asks of them.
+type engines struct{ *facts.EngineFacts }
 
 // The chain Docker leaves to its users.
 const dockerUserChain = "DOCKER-USER"
 
 // engineWords adds the engine's words to v where the engine decided.
-func engineWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
-	e := f.Engines
+func engineWords(f *facts.Facts, p facts.ProbeFacts, v Verdict) Verdict {
+	e := engines{f.Engines}
 	if v.OK {
 		return v
 	}
 	d, decided := deciding(f, p)
-	decided = decided && v.Namespace == d.Namespace && (v.Cause == CauseDropped || v.Cause == CauseRejected)
-	if e == nil {
+	decided = decided && v.Namespace == d.Namespace && (v.Cause == facts.CauseDropped || v.Cause == facts.CauseRejected)
+	if f.Engines == nil {
 		if decided && d.WrittenBy != "" {
 			for _, g := range f.Gaps {
-				if g.What == GapEngine {
+				if g.What == facts.GapEngine {
 					v.Detail += "; " + g.String()
 				}
 			}
@@ -82,15 +45,15 @@ func engineWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
 	if nv, ok := e.publishedWords(f, p, v); ok {
 		return nv
 	}
-	if v.Cause == CauseNoRoute {
+	if v.Cause == facts.CauseNoRoute {
 		return e.internalWords(f, p, v)
 	}
 	return v
 }
 
 // ruleWords names the network behind a Docker rule that dropped p.
-func (e *EngineFacts) ruleWords(f *Facts, p ProbeFacts, v Verdict, d NFDecision) Verdict {
-	in, out := d.bridges(p)
+func (e engines) ruleWords(f *facts.Facts, p facts.ProbeFacts, v Verdict, d facts.NFDecision) Verdict {
+	in, out := bridges(d, p)
 	nin, nout := e.network(in), e.network(out)
 	switch {
 	case d.Chain == dockerUserChain:
@@ -104,7 +67,7 @@ func (e *EngineFacts) ruleWords(f *Facts, p ProbeFacts, v Verdict, d NFDecision)
 		v.Fix = e.leaveInternal(f, p, n)
 	case strings.HasPrefix(d.Chain, "DOCKER-ISOLATION-STAGE") && nin != nil && nout != nil && nin != nout:
 		v.Detail += fmt.Sprintf("; docker isolates its networks from each other: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
-			f.shown(p.From), nin.Name, nin.Bridge, f.shown(p.To), nout.Name, nout.Bridge)
+			shown(f, p.From), nin.Name, nin.Bridge, shown(f, p.To), nout.Name, nout.Bridge)
 		v.Fix = e.joinFix(f, p, nout)
 	case in != "" && in == out && nin != nil && nin.ICCOff:
 		v.Detail += fmt.Sprintf("; %s network %s (bridge %s) has inter-container communication off (com.docker.network.bridge.enable_icc=false): %s drops traffic between its containers. No command changes that option: recreate the network without it (%s network rm %s, %s network create %s, then connect its containers again), or connect both containers to another network",
@@ -116,7 +79,7 @@ func (e *EngineFacts) ruleWords(f *Facts, p ProbeFacts, v Verdict, d NFDecision)
 
 // bridges are the interfaces the deciding rule's packet came in by and
 // would have left by: the rule's own -i and -o, else its hop's.
-func (d NFDecision) bridges(p ProbeFacts) (in, out string) {
+func bridges(d facts.NFDecision, p facts.ProbeFacts) (in, out string) {
 	for i := 0; i+1 < len(d.Spec); i++ {
 		switch d.Spec[i] {
 		case "-i", "--in-interface":
@@ -134,7 +97,7 @@ func (d NFDecision) bridges(p ProbeFacts) (in, out string) {
 		path = p.Back
 	}
 	for _, h := range path {
-		if h.Namespace == d.Namespace && h.Role == RoleRouter {
+		if h.Namespace == d.Namespace && h.Role == facts.RoleRouter {
 			if in == "" {
 				in = h.In
 			}
@@ -147,7 +110,7 @@ func (d NFDecision) bridges(p ProbeFacts) (in, out string) {
 }
 
 // network is the engine network whose bridge is br, or nil.
-func (e *EngineFacts) network(br string) *EngineNetwork {
+func (e engines) network(br string) *facts.EngineNetwork {
 	if br == "" {
 		return nil
 	}
@@ -161,7 +124,7 @@ func (e *EngineFacts) network(br string) *EngineNetwork {
 
 // container is the engine's container whose namespace the facts show as
 // ns, or nil.
-func (e *EngineFacts) container(f *Facts, ns string) *EngineContainer {
+func (e engines) container(f *facts.Facts, ns string) *facts.EngineContainer {
 	c, ok := f.EngineContainers()[ns]
 	if !ok {
 		return nil
@@ -175,7 +138,7 @@ func (e *EngineFacts) container(f *Facts, ns string) *EngineContainer {
 }
 
 // shown is how the verdict names a namespace: a container as engine:NAME.
-func (f *Facts) shown(ns string) string {
+func shown(f *facts.Facts, ns string) string {
 	if c, ok := f.EngineContainers()[ns]; ok {
 		return c.Engine + ":" + c.Name
 	}
@@ -187,7 +150,7 @@ func (f *Facts) shown(ns string) string {
 // for two containers of different networks to reach each other. None
 // when neither end is a container of n's engine or n is internal and
 // the container already on it.
-func (e *EngineFacts) joinFix(f *Facts, p ProbeFacts, n *EngineNetwork) string {
+func (e engines) joinFix(f *facts.Facts, p facts.ProbeFacts, n *facts.EngineNetwork) string {
 	for _, ns := range []string{p.From, p.To} {
 		c := e.container(f, ns)
 		if c == nil || c.Engine != n.Engine || slices.Contains(c.Networks, n.Name) || !cmdline.ValidContainerName(c.Name) {
@@ -200,7 +163,7 @@ func (e *EngineFacts) joinFix(f *Facts, p ProbeFacts, n *EngineNetwork) string {
 
 // internalWords says why a container whose networks are all internal has
 // no route: the engine gave it none, and its rules would drop the rest.
-func (e *EngineFacts) internalWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
+func (e engines) internalWords(f *facts.Facts, p facts.ProbeFacts, v Verdict) Verdict {
 	c := e.container(f, v.Namespace)
 	if c == nil || len(c.Networks) == 0 || slices.ContainsFunc(c.Networks, func(name string) bool { return !e.internal(c.Engine, name) }) {
 		return v
@@ -213,7 +176,7 @@ func (e *EngineFacts) internalWords(f *Facts, p ProbeFacts, v Verdict) Verdict {
 
 // leaveInternal is the fix for a packet dropped at the edge of internal
 // network n: the end's container on n joins the other end's network.
-func (e *EngineFacts) leaveInternal(f *Facts, p ProbeFacts, n *EngineNetwork) string {
+func (e engines) leaveInternal(f *facts.Facts, p facts.ProbeFacts, n *facts.EngineNetwork) string {
 	for _, ns := range []string{p.From, p.To} {
 		if c := e.container(f, ns); c != nil && c.Engine == n.Engine && slices.Contains(c.Networks, n.Name) {
 			return e.connectOut(f, p, c)
@@ -226,7 +189,7 @@ func (e *EngineFacts) leaveInternal(f *Facts, p ProbeFacts, n *EngineNetwork) st
 // of p, to a network of the other end's container that is not internal:
 // `docker network connect NET CONTAINER`. None when the other end is no
 // container of c's engine.
-func (e *EngineFacts) connectOut(f *Facts, p ProbeFacts, c *EngineContainer) string {
+func (e engines) connectOut(f *facts.Facts, p facts.ProbeFacts, c *facts.EngineContainer) string {
 	for _, ns := range []string{p.To, p.From} {
 		o := e.container(f, ns)
 		if o == nil || o == c || o.Engine != c.Engine || !cmdline.ValidContainerName(c.Name) {
@@ -242,13 +205,13 @@ func (e *EngineFacts) connectOut(f *Facts, p ProbeFacts, c *EngineContainer) str
 }
 
 // internal says whether engine's network name is internal.
-func (e *EngineFacts) internal(engine, name string) bool {
-	return slices.ContainsFunc(e.Networks, func(n EngineNetwork) bool { return n.Engine == engine && n.Name == name && n.Internal })
+func (e engines) internal(engine, name string) bool {
+	return slices.ContainsFunc(e.Networks, func(n facts.EngineNetwork) bool { return n.Engine == engine && n.Name == name && n.Internal })
 }
 
 // publishedWords judges a probe to a port an engine publishes: the
 // container behind it not listening, or not running.
-func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict, bool) {
+func (e engines) publishedWords(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	if p.Request.Proto != "tcp" {
 		return v, false
 	}
@@ -259,7 +222,7 @@ func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict
 			}
 			said := fmt.Sprintf("%s:%s publishes %d -> %d", c.Engine, c.Name, pp.HostPort, pp.Port)
 			switch {
-			case c.State == "running" && v.Cause == CausePortClosed && (f.shown(v.Namespace) == c.Engine+":"+c.Name || translatedTo(f, p, c, pp.Port)):
+			case c.State == "running" && v.Cause == facts.CausePortClosed && (shown(f, v.Namespace) == c.Engine+":"+c.Name || translatedTo(f, p, c, pp.Port)):
 				v.Detail = fmt.Sprintf("%s; nothing listens on %d in %s; %s", said, pp.Port, c.Name, v.Detail)
 				return v, true
 			case c.State != "running" && e.hostsEngine(f, p.To, c.Engine):
@@ -277,7 +240,7 @@ func (e *EngineFacts) publishedWords(f *Facts, p ProbeFacts, v Verdict) (Verdict
 
 // translatedTo says whether conntrack saw p's destination rewritten to
 // an address of c, on port.
-func translatedTo(f *Facts, p ProbeFacts, c EngineContainer, port uint16) bool {
+func translatedTo(f *facts.Facts, p facts.ProbeFacts, c facts.EngineContainer, port uint16) bool {
 	return slices.ContainsFunc(probeTranslations(f, p), func(t Translation) bool {
 		return t.Kind != NATSource && t.To.Port() == port && slices.Contains(c.Addresses, t.To.Addr())
 	})
@@ -285,7 +248,7 @@ func translatedTo(f *Facts, p ProbeFacts, c EngineContainer, port uint16) bool {
 
 // hostsEngine says whether namespace ns holds one of engine's bridges:
 // the namespace its published ports are on.
-func (e *EngineFacts) hostsEngine(f *Facts, ns, engine string) bool {
+func (e engines) hostsEngine(f *facts.Facts, ns, engine string) bool {
 	st := f.State(ns)
 	if st == nil {
 		return false
@@ -300,7 +263,7 @@ func (e *EngineFacts) hostsEngine(f *Facts, ns, engine string) bool {
 
 // stoppedFix starts a stopped container, unpauses a paused one; a
 // restarting one keeps exiting, which no command here mends.
-func stoppedFix(c EngineContainer) string {
+func stoppedFix(c facts.EngineContainer) string {
 	if !cmdline.ValidContainerName(c.Name) {
 		return ""
 	}

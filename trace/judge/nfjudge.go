@@ -179,7 +179,7 @@ func missingEvidence(f *facts.Facts, p facts.ProbeFacts, v Verdict) string {
 	crossed := false
 	for _, g := range f.Gaps {
 		switch {
-		case g.What == GapEngine:
+		case g.What == facts.GapEngine:
 			continue // not the rules' evidence (engine.go says it)
 		case g.Namespace == "":
 			gaps = append(gaps, g.String())
