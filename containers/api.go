@@ -20,6 +20,10 @@ import (
 // compatible service answer; the calls used have not changed since.
 const apiVersion = "/v1.40"
 
+// libpodVersion prefixes Podman's own API (/libpod/...), which refuses
+// the compatible API's versions; every Podman since 4.0 answers it.
+const libpodVersion = "/v4.0.0"
+
 // apiTimeout bounds one call: a hung engine must not hang nsdump.
 const apiTimeout = 3 * time.Second
 
@@ -108,7 +112,11 @@ var errNotFound = errors.New("not found")
 
 // get decodes the JSON answer of GET path.
 func (e *endpoint) get(ctx context.Context, path string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+apiVersion+path, nil)
+	version := apiVersion
+	if strings.HasPrefix(path, "/libpod/") {
+		version = libpodVersion
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+version+path, nil)
 	if err != nil {
 		return err
 	}

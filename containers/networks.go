@@ -22,6 +22,9 @@ type Network struct {
 	// ICCOff: com.docker.network.bridge.enable_icc=false, Docker drops
 	// traffic between the network's containers.
 	ICCOff bool
+	// Isolated: podman network create --opt isolate=true (or strict),
+	// netavark drops traffic between it and other networks.
+	Isolated bool
 }
 
 // Published is one port an engine publishes for a container: HostPort on
@@ -114,14 +117,56 @@ type listJSON struct {
 	}
 }
 
-func (e *endpoint) inventory(ctx context.Context) ([]Network, []Info, error) {
+// libpodNetworkJSON is the part of Podman's own GET /libpod/networks/json
+// nsdump reads: unlike its Docker-compatible list, it names the bridge
+// and keeps the isolate option.
+type libpodNetworkJSON struct {
+	Name             string            `json:"name"`
+	ID               string            `json:"id"`
+	Driver           string            `json:"driver"`
+	NetworkInterface string            `json:"network_interface"`
+	Internal         bool              `json:"internal"`
+	Options          map[string]string `json:"options"`
+	Subnets          []struct {
+		Subnet string `json:"subnet"`
+	} `json:"subnets"`
+}
+
+func (e *endpoint) networks(ctx context.Context) ([]Network, error) {
+	var nets []Network
+	if e.engine == Podman {
+		var nj []libpodNetworkJSON
+		if err := e.get(ctx, "/libpod/networks/json", &nj); err != nil {
+			return nil, err
+		}
+		for _, n := range nj {
+			net := Network{Engine: e.engine, Name: n.Name, ID: n.ID, Internal: n.Internal, Isolated: n.Options["isolate"] == "true" || n.Options["isolate"] == "strict"}
+			if n.Driver == "bridge" {
+				net.Bridge = n.NetworkInterface
+			}
+			for _, sn := range n.Subnets {
+				if p, err := netip.ParsePrefix(sn.Subnet); err == nil {
+					net.Subnets = append(net.Subnets, p)
+				}
+			}
+			nets = append(nets, net)
+		}
+		return nets, nil
+	}
 	var nj []networkJSON
 	if err := e.get(ctx, "/networks", &nj); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var nets []Network
 	for _, n := range nj {
 		nets = append(nets, e.network(n))
+	}
+	return nets, nil
+}
+
+func (e *endpoint) inventory(ctx context.Context) ([]Network, []Info, error) {
+	nets, err := e.networks(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	var cj []listJSON
 	if err := e.get(ctx, "/containers/json?all=1", &cj); err != nil {

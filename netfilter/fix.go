@@ -42,14 +42,20 @@ func shellQuote(s string) string {
 var dockerBridge = regexp.MustCompile(`\bbr-[0-9a-f]{12}\b|\bdocker0\b|\bdocker_gwbridge\b`)
 
 // WrittenBy names the tool that manages the rule and will write it again
-// after it is deleted ("docker", "kube-proxy", "firewalld", "libvirt",
-// "cilium", "calico"), from the names those tools give their chains, tables
-// and bridges; "" when none does. A fix should then go through that tool.
+// after it is deleted ("docker", "podman", "kube-proxy", "firewalld",
+// "libvirt", "cilium", "calico"), from the names those tools give their
+// chains, tables and bridges; "" when none does. A fix should then go
+// through that tool. Podman's rules are told by netavark's names (its
+// NETAVARK chains, its nftables table netavark); Podman on the CNI
+// plugins writes CNI- chains, which Kubernetes' runtimes write too, so
+// those are nobody's in particular.
 func (r Rule) WrittenBy() string {
 	names := r.Table + " " + r.Chain + " " + strings.Join(r.ChainPath, " ") + " " + r.Text
 	switch {
 	case strings.Contains(names, "DOCKER") || dockerBridge.MatchString(names):
 		return "docker"
+	case strings.Contains(names, "NETAVARK") || r.Table == "netavark":
+		return "podman"
 	case strings.Contains(names, "KUBE-"):
 		return "kube-proxy"
 	case r.Table == "firewalld":

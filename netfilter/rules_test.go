@@ -175,6 +175,13 @@ func TestUndoAndWrittenBy(t *testing.T) {
 			"nft delete rule inet firewalld filter_FORWARD handle 3", "firewalld"},
 		{Rule{Family: FamilyIP, Table: "filter", Chain: "KUBE-FORWARD", Text: "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP", Xtables: true},
 			"iptables -t filter -D KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP", "kube-proxy"},
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "NETAVARK_ISOLATION_2", Text: "-A NETAVARK_ISOLATION_2 -o podman1 -j DROP", Xtables: true,
+			ChainPath: []string{"FORWARD", "NETAVARK_ISOLATION_1", "NETAVARK_ISOLATION_2"}},
+			"iptables -t filter -D NETAVARK_ISOLATION_2 -o podman1 -j DROP", "podman"},
+		{Rule{Family: FamilyInet, Table: "netavark", Chain: "NETAVARK-ISOLATION-3", Handle: 12, Text: `oifname "podman1" drop`},
+			"nft delete rule inet netavark NETAVARK-ISOLATION-3 handle 12", "podman"},
+		{Rule{Family: FamilyIP, Table: "filter", Chain: "CNI-FORWARD", Text: "-A CNI-FORWARD -d 10.88.0.5/32 -j DROP", Xtables: true},
+			"iptables -t filter -D CNI-FORWARD -d 10.88.0.5/32 -j DROP", ""},
 	}
 	for _, tt := range tests {
 		if got := tt.r.Undo(); got != tt.undo {

@@ -19,21 +19,28 @@ go build -o "$bin" ./cmd/nsdump
 cleanup() {
 	ids=$(docker ps -aq 2>/dev/null || true)
 	[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1 || true
-	if [ -s "$dir/docker.pid" ]; then
-		pid=$(cat "$dir/docker.pid")
-		kill "$pid" 2>/dev/null || true
-		for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	# dockerd by the pid it was started as (its pidfile may not be written
+	# yet); it stops its containerd and the containers' shims itself.
+	if [ -n "${dockerd:-}" ]; then
+		kill "$dockerd" 2>/dev/null || true
+		for _ in $(seq 600); do kill -0 "$dockerd" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$dockerd" 2>/dev/null || true
 	fi
+	# Whatever of ours still runs in the namespace (containerd, shims of a
+	# dockerd that did not stop), by pid.
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
 	grep -o " $dir[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 	rm -rf "$dir"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP # the EXIT trap cleans up on a signal too
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 nsenter --net=/run/netns/"$ns" dockerd --data-root "$dir/data" --exec-root "$dir/exec" \
 	--pidfile "$dir/docker.pid" -H "$DOCKER_HOST" --shutdown-timeout 1 >"$dir/dockerd.log" 2>&1 &
+dockerd=$! # nsenter execs dockerd: the same process
 for _ in $(seq 600); do docker version >/dev/null 2>&1 && break; sleep 0.1; done
 mkdir -p "$dir/rootfs/bin"
 cp /bin/busybox "$dir/rootfs/bin/"

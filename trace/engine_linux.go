@@ -31,7 +31,7 @@ func gatherEngines(ctx context.Context, f *facts.Facts) {
 	e := &facts.EngineFacts{Networks: []facts.EngineNetwork{}, Containers: []facts.EngineContainer{}}
 	for _, n := range nets {
 		e.Networks = append(e.Networks, facts.EngineNetwork{Engine: n.Engine, Name: n.Name, ID: n.ID, Bridge: n.Bridge,
-			Subnets: n.Subnets, Internal: n.Internal, ICCOff: n.ICCOff})
+			Subnets: n.Subnets, Internal: n.Internal, ICCOff: n.ICCOff, Isolated: n.Isolated})
 	}
 	for _, c := range infos {
 		ec := facts.EngineContainer{Engine: c.Engine, Name: c.Name, ID: c.ID, State: c.State, Networks: c.Networks, Addresses: c.Addresses}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsdump/nsdump/containers"
 	"github.com/nsdump/nsdump/internal/enginetest"
 	"golang.org/x/sys/unix"
 )
@@ -292,6 +294,13 @@ func TestPodmanContainersByName(t *testing.T) {
 		var pid int
 		fmt.Sscan(p.Podman("inspect", "-f", "{{.State.Pid}}", name), &pid)
 		pids[name] = pid
+	}
+	// The engine's words need the network's bridge: Podman's own list
+	// names it (its Docker-compatible one does not).
+	nets, _, errs := containers.Inventory(context.Background())
+	if i := slices.IndexFunc(nets, func(n containers.Network) bool { return n.Engine == "podman" && n.Name == net }); i < 0 || nets[i].Bridge == "" ||
+		exec.Command("ip", "-n", p.Netns, "link", "show", "dev", nets[i].Bridge).Run() != nil {
+		t.Errorf("podman's networks: %+v (%v); want %s with its bridge in %s", nets, errs, net, p.Netns)
 	}
 	for _, target := range []string{"podman:web", "web", "podman:" + ids["web"]} {
 		got := lsJSON(t, target)

@@ -24,6 +24,8 @@ type EngineNetwork struct {
 	Internal bool           `json:"internal,omitempty"` // --internal
 	// ICCOff: com.docker.network.bridge.enable_icc=false.
 	ICCOff bool `json:"icc_off,omitempty"`
+	// Isolated: Podman's --opt isolate=true (netavark's isolation chains).
+	Isolated bool `json:"isolated,omitempty"`
 }
 
 // EngineContainer is one container, running or not.

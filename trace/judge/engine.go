@@ -10,7 +10,7 @@ import (
 )
 
 // The engine's words (issue 24 item 2): when a rule, chain or bridge of
-// Docker (or Podman) decided a probe, the verdict says which network and
+// Docker (or Podman's netavark) decided a probe, the verdict says which network and
 // container, as the engine names them, and gives the engine's fix, not
 // the rule's (the engine writes its rules again). Judged from what the
 // engines said when the trace ran (EngineFacts), like every other fact.
@@ -69,12 +69,27 @@ func (e engines) ruleWords(f *facts.Facts, p facts.ProbeFacts, v Verdict, d fact
 		v.Detail += fmt.Sprintf("; docker isolates its networks from each other: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
 			shown(f, p.From), nin.Name, nin.Bridge, shown(f, p.To), nout.Name, nout.Bridge)
 		v.Fix = e.joinFix(f, p, nout)
+	case netavarkIsolation(d.Chain) && nin != nil && nout != nil && nin != nout && nin.Engine == "podman" && nout.Engine == "podman":
+		iso := nout
+		if !iso.Isolated {
+			iso = nin
+		}
+		v.Detail += fmt.Sprintf("; podman isolates network %s (podman network create --opt isolate=true) from its other networks: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
+			iso.Name, shown(f, p.From), nin.Name, nin.Bridge, shown(f, p.To), nout.Name, nout.Bridge)
+		v.Fix = e.joinFix(f, p, nout)
 	case in != "" && in == out && nin != nil && nin.ICCOff:
 		v.Detail += fmt.Sprintf("; %s network %s (bridge %s) has inter-container communication off (com.docker.network.bridge.enable_icc=false): %s drops traffic between its containers. No command changes that option: recreate the network without it (%s network rm %s, %s network create %s, then connect its containers again), or connect both containers to another network",
 			nin.Engine, nin.Name, nin.Bridge, nin.Engine, nin.Engine, nin.Name, nin.Engine, nin.Name)
 		v.Fix = "" // deleting the rule lasts until the engine writes it again
 	}
 	return v
+}
+
+// netavarkIsolation says whether chain is one of netavark's isolation
+// chains: NETAVARK_ISOLATION_N of its iptables driver (older releases),
+// NETAVARK-ISOLATION-N of its nftables and later iptables drivers.
+func netavarkIsolation(chain string) bool {
+	return strings.HasPrefix(chain, "NETAVARK_ISOLATION_") || strings.HasPrefix(chain, "NETAVARK-ISOLATION-")
 }
 
 // bridges are the interfaces the deciding rule's packet came in by and

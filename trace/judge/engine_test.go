@@ -62,6 +62,22 @@ func TestEngineWords(t *testing.T) {
 			edit:  func(f *facts.Facts) { f.Engines.Networks[0].Internal = true },
 			cause: facts.CauseDropped, fix: "docker network connect net-b A",
 			detail: []string{"docker network net-a (bridge br-aaaaaaaaaaaa) is internal (docker network create --internal)"}},
+		{name: "podman's isolated network (netavark)",
+			d: &facts.NFDecision{Namespace: "M", Src: a, Dst: b, Proto: 6, DPort: 7096, Family: "ip", Table: "filter", Base: "FORWARD", Chain: "NETAVARK_ISOLATION_2",
+				Verdict: "drop", Path: []string{"FORWARD", "NETAVARK_ISOLATION_1", "NETAVARK_ISOLATION_2"}, Xtables: true,
+				Rule: "iptables -t filter -A NETAVARK_ISOLATION_2 -o br-bbbbbbbbbbbb -j DROP", Spec: []string{"-o", "br-bbbbbbbbbbbb", "-j", "DROP"}, WrittenBy: "podman"},
+			edit: func(f *facts.Facts) {
+				f.Namespaces[0].Container.Engine, f.Namespaces[2].Container.Engine = "podman", "podman"
+				for i := range f.Engines.Networks {
+					f.Engines.Networks[i].Engine = "podman"
+				}
+				f.Engines.Networks[1].Isolated = true
+				for i := range f.Engines.Containers {
+					f.Engines.Containers[i].Engine = "podman"
+				}
+			},
+			cause: facts.CauseDropped, fix: "podman network connect net-b A",
+			detail: []string{"podman isolates network net-b (podman network create --opt isolate=true) from its other networks: podman:A is on network net-a (bridge br-aaaaaaaaaaaa), podman:B on net-b"}},
 		{name: "stopped container behind a published port",
 			edit: func(f *facts.Facts) {
 				f.Engines.Containers = append(f.Engines.Containers, facts.EngineContainer{Engine: "docker", Name: "gone", State: "exited",
