@@ -226,3 +226,35 @@ func TestDockerEngineWords(t *testing.T) {
 		}
 	})
 }
+
+// TestPodmanEngineWords makes Podman's own isolation (two networks made
+// with --opt isolate=true; on the CNI plugins here, the firewall
+// plugin's CNI-ISOLATION-STAGE chains) with a real Podman in a namespace
+// of the test's own, traces it by container name, checks that the
+// verdict names Podman's networks and gives podman network connect, runs
+// the fix as printed (CONTAINER_HOST makes that podman ask the test's
+// service) and traces again.
+func TestPodmanEngineWords(t *testing.T) {
+	p := enginetest.StartPodman(t, "n3e")
+	t.Setenv("CONTAINER_HOST", p.Host)
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
+	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	na := p.Network("n3e-pa", "--opt", "isolate=true")
+	nb := p.Network("n3e-pb", "--opt", "isolate=true")
+	p.Run("web", "--network", na)
+	p.Run("db", "--network", nb)
+	probes, out := engineTrace(t, "web", "db")
+	want := fmt.Sprintf("podman isolates network %s (podman network create --opt isolate=true) from its other networks: podman:web is on network %s (bridge ", nb, na)
+	for _, kind := range []string{"icmp-echo", "tcp"} {
+		pr := probes["web->db "+kind]
+		if pr.Cause != "dropped" || pr.Namespace != p.Netns || pr.Fix != "podman network connect "+nb+" web" || !strings.Contains(pr.Detail, want) {
+			t.Fatalf("web->db %s: %+v; want dropped@%s by Podman's isolation (%s), fix podman network connect %s web\n%s", kind, pr, p.Netns, want, nb, out)
+		}
+	}
+	runFix(t, probes["web->db tcp"].Fix)
+	webB := p.Podman("inspect", "-f", fmt.Sprintf(`{{(index .NetworkSettings.Networks %q).IPAddress}}`, nb), "web")
+	if out, e, code := nsdump("trace", "web", "db", "--from", webB, "--count", "1", "--timeout", "5s"); code != 0 {
+		t.Errorf("trace web db --from %s after the fix: exit %d\n%s%s", webB, code, out, e)
+	}
+}

@@ -59,11 +59,11 @@ func (p *Podman) Podman(args ...string) string {
 
 // Network creates a network named NAME plus a suffix unique to this run
 // (the CNI plugins keep their address leases under /var/lib/cni by
-// network name), and returns its name.
-func (p *Podman) Network(name string) string {
+// network name), with podman network create's opts, and returns its name.
+func (p *Podman) Network(name string, opts ...string) string {
 	p.t.Helper()
 	full := name + strings.TrimPrefix(p.Netns, p.prefix+"-pm")
-	p.Podman("network", "create", full)
+	p.Podman(append(append([]string{"network", "create"}, opts...), full)...)
 	p.networks = append(p.networks, full)
 	return full
 }

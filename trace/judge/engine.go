@@ -69,7 +69,7 @@ func (e engines) ruleWords(f *facts.Facts, p facts.ProbeFacts, v Verdict, d fact
 		v.Detail += fmt.Sprintf("; docker isolates its networks from each other: %s is on network %s (bridge %s), %s on %s (bridge %s), and a container reaches another network's only by joining it",
 			shown(f, p.From), nin.Name, nin.Bridge, shown(f, p.To), nout.Name, nout.Bridge)
 		v.Fix = e.joinFix(f, p, nout)
-	case netavarkIsolation(d.Chain) && nin != nil && nout != nil && nin != nout && nin.Engine == "podman" && nout.Engine == "podman":
+	case podmanIsolation(d.Chain) && nin != nil && nout != nil && nin != nout && nin.Engine == "podman" && nout.Engine == "podman":
 		iso := nout
 		if !iso.Isolated {
 			iso = nin
@@ -85,11 +85,20 @@ func (e engines) ruleWords(f *facts.Facts, p facts.ProbeFacts, v Verdict, d fact
 	return v
 }
 
-// netavarkIsolation says whether chain is one of netavark's isolation
-// chains: NETAVARK_ISOLATION_N of its iptables driver (older releases),
-// NETAVARK-ISOLATION-N of its nftables and later iptables drivers.
-func netavarkIsolation(chain string) bool {
-	return strings.HasPrefix(chain, "NETAVARK_ISOLATION_") || strings.HasPrefix(chain, "NETAVARK-ISOLATION-")
+// podmanIsolation says whether chain is one of the isolation chains
+// Podman's networks made with --opt isolate get: netavark's
+// (NETAVARK_ISOLATION_N of its older iptables driver, NETAVARK-ISOLATION-N
+// of the later ones), or on the CNI plugins the firewall plugin's
+// CNI-ISOLATION-STAGE-N. That plugin's chains may be anyone's; the
+// caller takes the rule for Podman's only when both bridges are its
+// networks'.
+func podmanIsolation(chain string) bool {
+	for _, prefix := range []string{"NETAVARK_ISOLATION_", "NETAVARK-ISOLATION-", "CNI-ISOLATION-STAGE-"} {
+		if strings.HasPrefix(chain, prefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // bridges are the interfaces the deciding rule's packet came in by and
