@@ -72,7 +72,7 @@ func commands() []command {
 			examples: "nsdump capture vnet0 vnet1/veth1\n  nsdump capture vnet0 -w lab.pcapng -c 20\n  nsdump capture vnet1/veth1 -e -X tcp port 7096\n  nsdump capture vnet0 -w - | tshark -r -\n  nsdump capture pid:4242/eth0 icmp6\n  nsdump capture --all -w all.pcapng icmp", run: runCapture},
 		{name: "read", args: "FILE... [--json] [--packets [-e] [-X|-XX|-A|-AA] [-v] [-S] [-t...] [-n]] [--expect EXPR]... [--expect-file FILE] [--idle 1m] [--max-open 20000] [FILTER...]", summary: "exchange report from pcap/pcapng files",
 			examples: "nsdump read lab.pcapng\n  nsdump read --packets a.pcap b.pcapng\n  nsdump read --packets -v -X lab.pcapng icmp\n  nsdump read - --json < lab.pcapng\n  nsdump read b.pcapng --expect 'icmp-echo[probe=mtu]:answered>=1' --expect 'drops[probe=icmp-echo,stray=false]==0'", run: runRead},
-		{name: "trace", args: "NS_A NS_B [--to ADDR] [--from ADDR] [--port 7096] [--no-listen] [--no-nftrace] [--count 3] [--timeout 1s] [-w FILE] [--json]",
+		{name: "trace", args: "NS_A NS_B [--to ADDR] [--from ADDR] [--port 7096] [--udp PORT] [--dns NAME] [--no-listen] [--no-nftrace] [--count 3] [--timeout 1s] [-w FILE] [--json]",
 			summary:  "probe both ways while capturing both ends, then explain every failure",
 			examples: "nsdump trace vnet0 vnet1\n  nsdump trace vnet0 vnet1 --json -w trace.pcapng\n  nsdump trace vnet0 vnet1 --no-listen --port 22\n  nsdump trace vnet0 vnet1 --to 10.0.2.9",
 			run:      runTrace},
