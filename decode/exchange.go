@@ -174,6 +174,7 @@ type Exchange struct {
 	keep       int       // sightings kept (0: MaxSightings)
 	finished   bool
 	tabled     bool      // the entry of key in its kind's table
+	hash       uint64    // key's in that table
 	prev, next *Exchange // the open list, least recently active first
 	open       bool
 	vals       struct { // what the pointer fields point at: one allocation per exchange

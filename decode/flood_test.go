@@ -37,8 +37,8 @@ func TestPackedFloodBounded(t *testing.T) {
 			t.Fatalf("after %d SYNs: %d open, %d lingering, %d free; want at most %d, %d, %d",
 				i+1, tr.nopen, len(tr.done)-tr.doneHead, len(tr.free), tr.MaxOpen, tr.maxLingering(), maxFree)
 		}
-		if len(tr.tcp) > tr.MaxOpen {
-			t.Fatalf("after %d SYNs: %d in the TCP table", i+1, len(tr.tcp))
+		if tr.tcp.len() > tr.MaxOpen {
+			t.Fatalf("after %d SYNs: %d in the TCP table", i+1, tr.tcp.len())
 		}
 	}
 	tr.Flush()

@@ -91,3 +91,54 @@ func everyField(rtt float64) *Exchange {
 	ex.vals.toServer, ex.vals.toClient = -1, math.MaxInt
 	return ex
 }
+
+// TestAppendRFC3339Nano: the times AppendJSON writes, the whole second
+// remembered from the time before, are time.RFC3339Nano's, whatever the
+// fraction, the location and the order (the same second in another zone,
+// the years at both ends).
+func TestAppendRFC3339Nano(t *testing.T) {
+	locs := []*time.Location{time.UTC, time.FixedZone("", -5*3600), time.FixedZone("x", 5*3600+1800), time.Local}
+	if l, err := time.LoadLocation("Europe/Berlin"); err == nil {
+		locs = append(locs, l) // a summer time change at 01:00 UTC, 2024-03-31
+	}
+	bases := []time.Time{epoch, time.Date(2024, 3, 31, 0, 59, 59, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), time.Date(1969, 12, 31, 23, 59, 59, 0, time.UTC)}
+	fracs := []time.Duration{0, 1, 10, 999_999_999, 500 * time.Millisecond, 7 * time.Microsecond, 120_000_000, 1_000_000_001}
+	for _, base := range bases {
+		for _, loc := range locs {
+			for _, f := range fracs {
+				at := base.Add(f).In(loc)
+				if at.Year() < 0 || at.Year() > 9999 {
+					continue
+				}
+				want := at.Format(time.RFC3339Nano)
+				for i := 0; i < 2; i++ { // formatted, then from the second remembered
+					if got := string(appendRFC3339Nano(nil, at)); got != want {
+						t.Fatalf("%v: %q, want %q", at, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkAppendJSON: one exchange of a flood as `read --json` writes it,
+// an unanswered echo request and an unanswered SYN.
+func BenchmarkAppendJSON(b *testing.B) {
+	tr := NewTracker(nil)
+	var list []*Exchange
+	tr.Emit = func(ex *Exchange) { list = append(list, ex) }
+	tr.Add(echoReq(7*time.Microsecond, 1, 2))
+	tr.Add(packedSYN(5, 0))
+	tr.Flush()
+	for _, ex := range list {
+		b.Run(string(ex.Kind), func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf, _ = ex.AppendJSON(buf[:0], "    ", "  ")
+			}
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}

@@ -59,30 +59,27 @@ func (t *Tracker) expire() {
 // forget removes ex from its table if it is still the entry there.
 func (t *Tracker) forget(ex *Exchange) {
 	if ex.tabled {
-		t.remove(t.table(ex.Kind), ex.key, ex)
+		t.remove(t.table(ex.Kind), ex)
 	}
 }
 
-// put makes ex the entry of key k in table m, which has none.
-func (t *Tracker) put(m map[flowKey]*Exchange, k flowKey, ex *Exchange) {
-	m[k] = ex
+// put makes ex the entry of its key, ex.key, in table m, which has none.
+func (t *Tracker) put(m *table, ex *Exchange) {
+	m.set(ex)
 	ex.tabled = true
 }
 
-// remove takes ex, the entry of k in m if tabled, out of m. Knowing that
-// spares a lookup of a key already gone, which probes past every deleted
-// slot of a table churned by a flood. (Go's maps prune deleted slots
-// themselves since 1.25: the tables are no longer rebuilt by hand, which
-// cost more than it saved on issue 22's floods.)
-func (t *Tracker) remove(m map[flowKey]*Exchange, k flowKey, ex *Exchange) {
+// remove takes ex, an entry of m if tabled, out of m. Knowing that spares
+// a lookup of a key already gone.
+func (t *Tracker) remove(m *table, ex *Exchange) {
 	if ex.tabled {
-		delete(m, k)
+		m.del(ex)
 		ex.tabled = false
 	}
 }
 
 // table is the lookup table of a kind of exchange, nil for ICMP errors.
-func (t *Tracker) table(kind ExchangeKind) map[flowKey]*Exchange {
+func (t *Tracker) table(kind ExchangeKind) *table {
 	switch kind {
 	case KindEcho, KindEcho6:
 		return t.echo

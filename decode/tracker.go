@@ -86,11 +86,11 @@ type Tracker struct {
 	all      []*Exchange
 	done     []*Exchange // finished, waiting out the linger
 	doneHead int
-	echo     map[flowKey]*Exchange
-	tcp      map[flowKey]*Exchange
-	udp      map[flowKey]*Exchange
-	arp      map[flowKey]*Exchange
-	ndp      map[flowKey]*Exchange
+	echo     *table
+	tcp      *table
+	udp      *table
+	arp      *table
+	ndp      *table
 	seen     map[fileID]recent // packets of files with ids
 	ids      identity          // numbers packets of files without ids
 	file     uint32            // the file being read: its packet ids are its own
@@ -111,8 +111,7 @@ const maxFree = 256
 func NewTracker(points []capture.Point) *Tracker {
 	return &Tracker{
 		Points: points,
-		echo:   map[flowKey]*Exchange{}, tcp: map[flowKey]*Exchange{}, udp: map[flowKey]*Exchange{},
-		arp: map[flowKey]*Exchange{}, ndp: map[flowKey]*Exchange{},
+		echo:   newTable(), tcp: newTable(), udp: newTable(), arp: newTable(), ndp: newTable(),
 		seen: map[fileID]recent{},
 	}
 }
@@ -291,11 +290,11 @@ func (t *Tracker) Flush() {
 	}
 	t.done, t.doneHead = nil, 0
 	t.first, t.tail, t.nopen = nil, nil, 0
-	clear(t.echo)
-	clear(t.tcp)
-	clear(t.udp)
-	clear(t.arp)
-	clear(t.ndp)
+	t.echo.clear()
+	t.tcp.clear()
+	t.udp.clear()
+	t.arp.clear()
+	t.ndp.clear()
 	clear(t.seen)
 	t.ids.reset()
 }
@@ -389,20 +388,20 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 	switch {
 	case req:
 		k := mkEchoKey(p.Src, p.Dst, p.ID, p.Seq)
-		ex := t.echo[k]
+		ex := t.echo.get(k)
 		if ex == nil {
 			src, dst := addrs(p.Src, p.Dst)
 			ex = t.start(p, kind, src, dst, false)
 			ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
 			ex.setEcho(p.ID, p.Seq)
-			t.put(t.echo, k, ex)
+			t.put(t.echo, ex)
 		}
 		ex.Requests++
 		ex.see(p, t.Points, "request")
 		return ex
 	case rep:
 		k := mkEchoKey(p.Dst, p.Src, p.ID, p.Seq)
-		ex := t.echo[k]
+		ex := t.echo.get(k)
 		if ex == nil {
 			src, dst := addrs(p.Dst, p.Src)
 			ex = t.start(p, kind, src, dst, false)
@@ -411,7 +410,7 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 			ex.setRTT(p.Time.Sub(ex.req))
 		}
 		ex.Status = StatusAnswered
-		t.remove(t.echo, k, ex)
+		t.remove(t.echo, ex)
 		ex.see(p, t.Points, "reply")
 		t.finish(ex)
 		return ex
@@ -425,9 +424,9 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 	if syn && !ack {
 		return t.addSYN(p, src, dst)
 	}
-	ex, toServer := t.tcp[mkTCPKey(src, dst)], true
+	ex, toServer := t.tcp.get(mkTCPKey(src, dst)), true
 	if ex == nil {
-		ex, toServer = t.tcp[mkTCPKey(dst, src)], false
+		ex, toServer = t.tcp.get(mkTCPKey(dst, src)), false
 	}
 	if ex == nil {
 		if rst {
@@ -437,7 +436,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
 		toServer = true // the sender of the first packet seen plays the client
 		ex.setTCP(false)
-		t.put(t.tcp, ex.key, ex)
+		t.put(t.tcp, ex)
 	}
 	what := tcpFlags(p.Flags)
 	switch {
@@ -465,21 +464,21 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 // with the same client 4-tuple and ISN, whatever state it reached.
 func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
 	k := mkTCPKey(src, dst)
-	ex := t.tcp[k]
+	ex := t.tcp.get(k)
 	if ex != nil && ex.ISN != nil && *ex.ISN == p.TCPSeq {
 		ex.Requests++
 		ex.see(p, t.Points, "[S] (retransmission)")
 		return ex
 	}
 	if ex != nil {
-		t.remove(t.tcp, k, ex)
+		t.remove(t.tcp, ex)
 		t.finish(ex) // a new attempt on the same 4-tuple
 	}
 	ex = t.start(p, KindTCPConn, src, dst, true)
 	ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
 	ex.setTCP(true)
 	ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
-	t.put(t.tcp, k, ex)
+	t.put(t.tcp, ex)
 	ex.see(p, t.Points, "[S]")
 	return ex
 }
@@ -530,14 +529,14 @@ func (t *Tracker) addNDP(p *Packet) *Exchange {
 
 // ask records a resolution request (ARP who-has, neighbour solicitation);
 // a retry before any answer joins the same exchange.
-func (t *Tracker) ask(m map[flowKey]*Exchange, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
+func (t *Tracker) ask(m *table, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
 	k := mkResKey(requester, target)
-	ex := m[k]
+	ex := m.get(k)
 	if ex == nil {
 		src, dst := addrs(requester, target)
 		ex = t.start(p, kind, src, dst, false)
 		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
-		t.put(m, k, ex)
+		t.put(m, ex)
 	}
 	ex.Requests++
 	ex.see(p, t.Points, what)
@@ -545,16 +544,16 @@ func (t *Tracker) ask(m map[flowKey]*Exchange, kind ExchangeKind, requester, tar
 }
 
 // answer closes the resolution it answers, or records an unsolicited one.
-func (t *Tracker) answer(m map[flowKey]*Exchange, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
+func (t *Tracker) answer(m *table, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
 	k := mkResKey(requester, target)
-	ex := m[k]
+	ex := m.get(k)
 	if ex == nil {
 		src, dst := addrs(requester, target)
 		ex = t.start(p, kind, src, dst, false)
 	} else if !p.NoTime {
 		ex.setRTT(p.Time.Sub(ex.req))
 	}
-	t.remove(m, k, ex)
+	t.remove(m, ex)
 	ex.Status = StatusAnswered
 	ex.see(p, t.Points, what)
 	t.finish(ex)
@@ -570,14 +569,14 @@ func (t *Tracker) addICMPError(p *Packet) *Exchange {
 	if q.Valid {
 		switch {
 		case q.Proto == 1 && q.ICMPType == 8, q.Proto == 58 && q.ICMPType == 128:
-			ex = t.echo[mkEchoKey(q.Src, q.Dst, q.ID, q.Seq)]
+			ex = t.echo.get(mkEchoKey(q.Src, q.Dst, q.ID, q.Seq))
 		case q.Proto == 6:
 			qs, qd := netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort)
-			if ex = t.tcp[mkTCPKey(qs, qd)]; ex == nil {
-				ex = t.tcp[mkTCPKey(qd, qs)] // the server's packet: a SYN-ACK dropped on the way back
+			if ex = t.tcp.get(mkTCPKey(qs, qd)); ex == nil {
+				ex = t.tcp.get(mkTCPKey(qd, qs)) // the server's packet: a SYN-ACK dropped on the way back
 			}
 		case q.Proto == 17:
-			ex = t.udp[mkUDPKey(netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort))]
+			ex = t.udp.get(mkUDPKey(netip.AddrPortFrom(q.Src, q.SrcPort), netip.AddrPortFrom(q.Dst, q.DstPort)))
 		}
 	}
 	if ex == nil {

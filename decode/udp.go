@@ -15,7 +15,7 @@ const dnsPort = 53
 // A late answer never turns the flow around.
 func (t *Tracker) addUDP(p *Packet) *Exchange {
 	src, dst := netip.AddrPortFrom(p.Src, p.SrcPort), netip.AddrPortFrom(p.Dst, p.DstPort)
-	if ex := t.udp[mkUDPKey(dst, src)]; ex != nil {
+	if ex := t.udp.get(mkUDPKey(dst, src)); ex != nil {
 		if ex.Status != StatusAnswered && !p.NoTime {
 			ex.setRTT(p.Time.Sub(ex.req))
 		}
@@ -33,9 +33,9 @@ func (t *Tracker) addUDP(p *Packet) *Exchange {
 		return ex
 	}
 	k := mkUDPKey(src, dst)
-	ex := t.udp[k]
+	ex := t.udp.get(k)
 	if ex != nil && ex.Status == StatusAnswered {
-		t.remove(t.udp, k, ex)
+		t.remove(t.udp, ex)
 		t.finish(ex)
 		ex = nil
 	}
@@ -46,7 +46,7 @@ func (t *Tracker) addUDP(p *Packet) *Exchange {
 		}
 		ex = t.start(p, kind, src, dst, true)
 		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
-		t.put(t.udp, k, ex)
+		t.put(t.udp, ex)
 	}
 	ex.Requests++
 	ex.see(p, t.Points, udpWhat(ex.Kind, false))
