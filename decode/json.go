@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 )
@@ -23,84 +24,82 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		e.named() // for encoding/json
 		return b, false
 	}
-	w := jsonWriter{b: b, prefix: prefix, indent: indent}
-	if pad := 1 + len(prefix) + 4*len(indent); pad <= len(w.pad) {
-		w.padLen = pad
-		w.pad[0] = '\n'
-		n := 1 + copy(w.pad[1:], prefix)
-		for range 4 {
-			n += copy(w.pad[n:], indent)
-		}
-	}
+	w := jsonWriter{b: b, layout: layoutFor(prefix, indent)}
 	w.open('{')
-	w.str("kind", string(e.Kind))
-	w.str("status", string(e.Status))
+	w.str(kKind, string(e.Kind))
+	w.str(kStatus, string(e.Status))
 	if e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" {
-		// As named would fill them, without the strings.
-		w.end("src", e.SrcAddr, e.SrcPort, e.ports)
-		w.end("dst", e.DstAddr, e.DstPort, e.ports)
+		// As named would fill them, without the strings; src_addr and
+		// dst_addr are the same text again.
+		src := w.end(kSrc, e.SrcAddr, e.SrcPort, e.ports)
+		dst := w.end(kDst, e.DstAddr, e.DstPort, e.ports)
+		w.addrAgain(kSrcAddr, e.SrcAddr, src)
+		if e.SrcPort != 0 {
+			w.uint(kSrcPort, uint64(e.SrcPort))
+		}
+		w.addrAgain(kDstAddr, e.DstAddr, dst)
 	} else {
 		e.named()
-		w.str("src", e.Src)
-		w.str("dst", e.Dst)
+		w.str(kSrc, e.Src)
+		w.str(kDst, e.Dst)
+		w.addr(kSrcAddr, e.SrcAddr)
+		if e.SrcPort != 0 {
+			w.uint(kSrcPort, uint64(e.SrcPort))
+		}
+		w.addr(kDstAddr, e.DstAddr)
 	}
-	w.addr("src_addr", e.SrcAddr)
-	if e.SrcPort != 0 {
-		w.uint("src_port", uint64(e.SrcPort))
-	}
-	w.addr("dst_addr", e.DstAddr)
 	if e.DstPort != 0 {
-		w.uint("dst_port", uint64(e.DstPort))
+		w.uint(kDstPort, uint64(e.DstPort))
 	}
 	if e.ID != nil {
-		w.uint("id", uint64(*e.ID))
+		w.uint(kId, uint64(*e.ID))
 	}
 	if e.Seq != nil {
-		w.uint("seq", uint64(*e.Seq))
+		w.uint(kSeq, uint64(*e.Seq))
 	}
 	if e.RTTms != nil {
-		w.key("rtt_ms")
+		w.key(kRttMs)
 		w.b = appendFloat(w.b, *e.RTTms)
 	}
 	if e.Requests != 0 {
-		w.int("requests", int64(e.Requests))
+		w.int(kRequests, int64(e.Requests))
 	}
 	if e.Answer != "" {
-		w.str("answer", e.Answer)
+		w.str(kAnswer, e.Answer)
 	}
 	if e.ISN != nil {
-		w.uint("isn", uint64(*e.ISN))
+		w.uint(kIsn, uint64(*e.ISN))
 	}
 	if e.SynSeen != nil {
-		w.bool("syn_seen", *e.SynSeen)
+		w.bool(kSynSeen, *e.SynSeen)
 	}
 	if e.SynAckSeen {
-		w.bool("syn_ack_seen", true)
+		w.bool(kSynAckSeen, true)
 	}
 	if e.BytesToServer != nil {
-		w.int("bytes_to_server", int64(*e.BytesToServer))
+		w.int(kBytesToServer, int64(*e.BytesToServer))
 	}
 	if e.BytesToClient != nil {
-		w.int("bytes_to_client", int64(*e.BytesToClient))
+		w.int(kBytesToClient, int64(*e.BytesToClient))
 	}
 	if e.Close != "" {
-		w.str("close", e.Close)
+		w.str(kClose, e.Close)
 	}
 	if len(e.Errors) > 0 {
-		w.key("icmp_errors")
+		w.key(kIcmpErrors)
 		w.open('[')
 		for _, x := range e.Errors {
 			w.elem()
 			w.open('{')
-			w.str("from", x.From)
-			w.uint("type", uint64(x.Type))
-			w.uint("code", uint64(x.Code))
-			w.str("text", x.Text)
+			w.str(kFrom, x.From)
+			w.uint(kType, uint64(x.Type))
+			w.uint(kCode, uint64(x.Code))
+			w.str(kText, x.Text)
 			w.close('}')
 		}
 		w.close(']')
 	}
-	w.key("seen")
+	w.key(kSeen)
 	if e.Seen == nil {
 		w.b = append(w.b, "null"...)
 	} else {
@@ -108,30 +107,30 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		for _, s := range e.Seen {
 			w.elem()
 			w.open('{')
-			w.str("point", s.Point)
-			w.str("dir", s.Dir)
-			w.time("time", s.Time)
-			w.str("what", s.What)
+			w.str(kPoint, s.Point)
+			w.str(kDir, s.Dir)
+			w.time(kTime, s.Time)
+			w.str(kWhat, s.What)
 			if !s.Drop.IsZero() {
-				w.str("drop", s.Drop.String())
+				w.str(kDrop, s.Drop.String())
 			}
 			if s.PacketID != 0 {
-				w.uint("packet_id", s.PacketID)
+				w.uint(kPacketId, s.PacketID)
 			}
 			if s.Probe != "" {
-				w.str("probe", s.Probe)
+				w.str(kProbe, s.Probe)
 			}
 			if s.Stray {
-				w.bool("stray", true)
+				w.bool(kStray, true)
 			}
 			w.close('}')
 		}
 		w.close(']')
 	}
 	if e.SeenMore != 0 {
-		w.int("seen_more", int64(e.SeenMore))
+		w.int(kSeenMore, int64(e.SeenMore))
 	}
-	w.time("start", e.Start)
+	w.time(kStart, e.Start)
 	w.close('}')
 	return w.b, true
 }
@@ -153,19 +152,43 @@ func (e *Exchange) plain() bool {
 
 // jsonWriter writes indented JSON as json.Indent lays it out.
 type jsonWriter struct {
-	b              []byte
+	b     []byte
+	depth int
+	empty bool // nothing written yet in the innermost object or array
+	*layout
+}
+
+// layout is the text between values for one prefix and indent, each piece
+// appended at once: a flood's report writes twenty lines an exchange, and
+// writing them a byte and an indent at a time took a third of its time.
+type layout struct {
 	prefix, indent string
-	depth          int
-	empty          bool // nothing written yet in the innermost object or array
-	// pad[:padLen] is a newline, the prefix and four indents: a flood's
-	// report writes twenty lines an exchange, each one append.
-	pad    [64]byte
-	padLen int
+	lines          [5]string       // a newline and the indent of each depth
+	fields         [numKeys]string // ",", the line, and the field's name: what comes before its value
+}
+
+var lastLayout atomic.Pointer[layout]
+
+// layoutFor returns the layout of prefix and indent, made once for the
+// pair used last (read --json uses one).
+func layoutFor(prefix, indent string) *layout {
+	if l := lastLayout.Load(); l != nil && l.prefix == prefix && l.indent == indent {
+		return l
+	}
+	l := &layout{prefix: prefix, indent: indent}
+	for d := range l.lines {
+		l.lines[d] = "\n" + prefix + strings.Repeat(indent, d)
+	}
+	for k, f := range jsonKeys {
+		l.fields[k] = "," + l.lines[f.depth] + `"` + f.name + `": `
+	}
+	lastLayout.Store(l)
+	return l
 }
 
 func (w *jsonWriter) newline() {
-	if n := 1 + len(w.prefix) + w.depth*len(w.indent); n <= w.padLen {
-		w.b = append(w.b, w.pad[:n]...)
+	if w.depth < len(w.lines) {
+		w.b = append(w.b, w.lines[w.depth]...)
 		return
 	}
 	w.b = append(w.b, '\n')
@@ -199,37 +222,65 @@ func (w *jsonWriter) elem() {
 	w.empty = false
 }
 
-func (w *jsonWriter) key(k string) {
-	if !w.empty {
-		w.b = append(w.b, ',')
+// key starts field k, at the depth jsonKeys gives it.
+func (w *jsonWriter) key(k jsonKey) {
+	f := w.fields[k]
+	if w.empty {
+		f = f[1:]
 	}
-	w.newline()
+	w.b = append(w.b, f...)
 	w.empty = false
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, `": `...)
 }
 
-func (w *jsonWriter) str(k, v string) {
+func (w *jsonWriter) str(k jsonKey, v string) {
 	w.key(k)
 	w.b = appendJSONString(w.b, v)
 }
 
 // end writes an exchange's end as named does: the address, with the port
-// (netip.AddrPort's form) when the exchange has ports.
-func (w *jsonWriter) end(k string, a netip.Addr, port uint16, ports bool) {
+// (netip.AddrPort's form) when the exchange has ports. The address has no
+// zone. It returns where the address's own text is in w.b, for addrAgain.
+func (w *jsonWriter) end(k jsonKey, a netip.Addr, port uint16, ports bool) (text [2]int) {
 	w.key(k)
 	w.b = append(w.b, '"')
-	if ports {
-		w.b = netip.AddrPortFrom(a, port).AppendTo(w.b)
-	} else {
+	switch {
+	case !ports || !a.IsValid():
+		text[0] = len(w.b)
 		w.b = a.AppendTo(w.b)
+		text[1] = len(w.b)
+	case a.Is4():
+		text[0] = len(w.b)
+		w.b = a.AppendTo(w.b)
+		text[1] = len(w.b)
+		w.b = append(w.b, ':')
+		w.b = strconv.AppendUint(w.b, uint64(port), 10)
+	default:
+		w.b = append(w.b, '[')
+		text[0] = len(w.b)
+		w.b = a.AppendTo(w.b)
+		text[1] = len(w.b)
+		w.b = append(w.b, "]:"...)
+		w.b = strconv.AppendUint(w.b, uint64(port), 10)
 	}
+	w.b = append(w.b, '"')
+	return text
+}
+
+// addrAgain writes a, which has no zone, as addr does, copying the text
+// end wrote for it.
+func (w *jsonWriter) addrAgain(k jsonKey, a netip.Addr, text [2]int) {
+	if !a.IsValid() {
+		w.addr(k, a)
+		return
+	}
+	w.key(k)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, w.b[text[0]:text[1]]...)
 	w.b = append(w.b, '"')
 }
 
 // addr writes a as its MarshalText does: "" for the zero Addr.
-func (w *jsonWriter) addr(k string, a netip.Addr) {
+func (w *jsonWriter) addr(k jsonKey, a netip.Addr) {
 	switch {
 	case !a.IsValid():
 		w.str(k, "")
@@ -243,22 +294,22 @@ func (w *jsonWriter) addr(k string, a netip.Addr) {
 	}
 }
 
-func (w *jsonWriter) uint(k string, v uint64) {
+func (w *jsonWriter) uint(k jsonKey, v uint64) {
 	w.key(k)
 	w.b = strconv.AppendUint(w.b, v, 10)
 }
 
-func (w *jsonWriter) int(k string, v int64) {
+func (w *jsonWriter) int(k jsonKey, v int64) {
 	w.key(k)
 	w.b = strconv.AppendInt(w.b, v, 10)
 }
 
-func (w *jsonWriter) bool(k string, v bool) {
+func (w *jsonWriter) bool(k jsonKey, v bool) {
 	w.key(k)
 	w.b = strconv.AppendBool(w.b, v)
 }
 
-func (w *jsonWriter) time(k string, t time.Time) {
+func (w *jsonWriter) time(k jsonKey, t time.Time) {
 	w.key(k)
 	w.b = append(w.b, '"')
 	w.b = appendRFC3339Nano(w.b, t)
@@ -313,7 +364,7 @@ var lastSecond atomic.Pointer[formattedSecond]
 // ASCII that needs no escaping goes through encoding/json itself.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+		if !jsonPlain[s[i]] {
 			q, _ := json.Marshal(s)
 			return append(b, q...)
 		}
@@ -322,6 +373,14 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// jsonPlain says which bytes encoding/json writes as they are.
+var jsonPlain = func() (plain [256]bool) {
+	for c := 0x20; c <= 0x7e; c++ {
+		plain[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return plain
+}()
 
 // appendFloat writes a finite f as encoding/json's floatEncoder does.
 func appendFloat(b []byte, f float64) []byte {
@@ -374,4 +433,89 @@ func jsonTags(t reflect.Type) []string {
 		}
 	}
 	return tags
+}
+
+// jsonKey is a field AppendJSON writes.
+type jsonKey uint8
+
+const (
+	kKind jsonKey = iota
+	kStatus
+	kSrc
+	kDst
+	kSrcAddr
+	kSrcPort
+	kDstAddr
+	kDstPort
+	kId
+	kSeq
+	kRttMs
+	kRequests
+	kAnswer
+	kIsn
+	kSynSeen
+	kSynAckSeen
+	kBytesToServer
+	kBytesToClient
+	kClose
+	kIcmpErrors
+	kSeen
+	kSeenMore
+	kStart
+	kFrom
+	kType
+	kCode
+	kText
+	kPoint
+	kDir
+	kTime
+	kWhat
+	kDrop
+	kPacketId
+	kProbe
+	kStray
+	numKeys
+)
+
+// jsonKeys are the fields' names and the depth each is written at (an
+// exchange's fields at 1, a sighting's and an ICMP error's at 3).
+var jsonKeys = [numKeys]struct {
+	name  string
+	depth int
+}{
+	kKind:          {"kind", 1},
+	kStatus:        {"status", 1},
+	kSrc:           {"src", 1},
+	kDst:           {"dst", 1},
+	kSrcAddr:       {"src_addr", 1},
+	kSrcPort:       {"src_port", 1},
+	kDstAddr:       {"dst_addr", 1},
+	kDstPort:       {"dst_port", 1},
+	kId:            {"id", 1},
+	kSeq:           {"seq", 1},
+	kRttMs:         {"rtt_ms", 1},
+	kRequests:      {"requests", 1},
+	kAnswer:        {"answer", 1},
+	kIsn:           {"isn", 1},
+	kSynSeen:       {"syn_seen", 1},
+	kSynAckSeen:    {"syn_ack_seen", 1},
+	kBytesToServer: {"bytes_to_server", 1},
+	kBytesToClient: {"bytes_to_client", 1},
+	kClose:         {"close", 1},
+	kIcmpErrors:    {"icmp_errors", 1},
+	kSeen:          {"seen", 1},
+	kSeenMore:      {"seen_more", 1},
+	kStart:         {"start", 1},
+	kFrom:          {"from", 3},
+	kType:          {"type", 3},
+	kCode:          {"code", 3},
+	kText:          {"text", 3},
+	kPoint:         {"point", 3},
+	kDir:           {"dir", 3},
+	kTime:          {"time", 3},
+	kWhat:          {"what", 3},
+	kDrop:          {"drop", 3},
+	kPacketId:      {"packet_id", 3},
+	kProbe:         {"probe", 3},
+	kStray:         {"stray", 3},
 }

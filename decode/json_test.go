@@ -142,3 +142,27 @@ func BenchmarkAppendJSON(b *testing.B) {
 		})
 	}
 }
+
+// TestAppendJSONEnds: an exchange whose ends are only typed (as a tracker
+// that reuses exchanges emits them) is written as encoding/json writes
+// its Clone, which names them: IPv4, IPv6, IPv4 in IPv6, with ports and
+// without.
+func TestAppendJSONEnds(t *testing.T) {
+	addrs := []string{"10.0.0.1", "fe80::1", "::ffff:10.0.0.2", "2001:db8::", "0.0.0.0", "::"}
+	for _, a := range addrs {
+		for _, b := range addrs {
+			for _, ports := range []bool{false, true} {
+				ex := &Exchange{Kind: KindTCPConn, Status: StatusUnanswered, Seen: []Sighting{}, Start: epoch}
+				ex.setEnds(netip.AddrPortFrom(netip.MustParseAddr(a), 40000), netip.AddrPortFrom(netip.MustParseAddr(b), 80), ports)
+				want, err := json.MarshalIndent(ex.Clone(), "  ", " ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := ex.AppendJSON(nil, "  ", " ")
+				if !ok || string(got) != string(want) {
+					t.Fatalf("%s > %s, ports %v:\nAppendJSON:\n%s\nencoding/json:\n%s", a, b, ports, got, want)
+				}
+			}
+		}
+	}
+}

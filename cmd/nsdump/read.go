@@ -185,7 +185,10 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 	t.Dropped = r.strays.dropped
 	r.t = t
 	if o.asJSON {
-		r.json = &jsonStream{w: r.out}
+		r.json = &jsonStream{w: r.out, chunk: jsonChunk}
+		if o.packets {
+			r.json.chunk = 0
+		}
 		r.json.open()
 	}
 	var line []byte
@@ -270,25 +273,44 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 // jsonStream writes {"exchanges": [...], "packets": N, "summary": {...},
 // ...} as exchanges finish, so that memory does not grow with the capture.
 // The document is always whole: warnings and an error go inside it.
+// Exchanges gather in buf and go to w a chunk at a time: bufio writes a
+// chunk larger than its buffer straight through, so a flood's report is
+// not copied once more.
 type jsonStream struct {
-	w   *bufio.Writer
-	n   int
-	buf []byte
+	w     *bufio.Writer
+	n     int
+	buf   []byte
+	chunk int // 0 when packet lines go to w between exchanges
 }
+
+// jsonChunk is how much of the report jsonStream gathers before writing.
+const jsonChunk = 1 << 17
 
 func (j *jsonStream) open() { j.w.WriteString("{\n  \"exchanges\": [") }
 
 func (j *jsonStream) add(ex *decode.Exchange) {
 	if j.n > 0 {
-		j.w.WriteString(",")
+		j.buf = append(j.buf, ',')
 	}
-	j.w.WriteString("\n    ")
+	j.buf = append(j.buf, "\n    "...)
+	j.n++
 	var ok bool
-	if j.buf, ok = ex.AppendJSON(j.buf[:0], "    ", "  "); ok {
-		j.w.Write(j.buf)
-		j.n++
-		return
+	if j.buf, ok = ex.AppendJSON(j.buf, "    ", "  "); !ok {
+		j.buf = append(j.buf, marshalExchange(ex)...)
 	}
+	if len(j.buf) >= j.chunk {
+		j.flush()
+	}
+}
+
+func (j *jsonStream) flush() {
+	j.w.Write(j.buf)
+	j.buf = j.buf[:0]
+}
+
+// marshalExchange is ex as encoding/json writes it, for what AppendJSON
+// leaves to it.
+func marshalExchange(ex *decode.Exchange) []byte {
 	b, err := json.MarshalIndent(ex, "    ", "  ")
 	if err != nil {
 		clampTimes(ex)
@@ -297,11 +319,11 @@ func (j *jsonStream) add(ex *decode.Exchange) {
 	if err != nil {
 		b, _ = json.Marshal(map[string]string{"kind": string(ex.Kind), "error": err.Error()})
 	}
-	j.w.Write(b)
-	j.n++
+	return b
 }
 
 func (j *jsonStream) close(packets, drops, stray int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, rj []rejudged, readErr error) {
+	j.flush()
 	if j.n > 0 {
 		j.w.WriteString("\n  ")
 	}
