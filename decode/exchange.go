@@ -236,11 +236,12 @@ func (e *Exchange) repoint(from *Exchange) {
 	}
 }
 
-// reset empties e for a new exchange, keeping its sightings' array.
+// reset empties e for a new exchange, keeping its sightings' array. The
+// array is not cleared: append writes each sighting whole, and clearing
+// it wrote cache lines a flood's exchange never uses (an echo request has
+// one sighting in room for two), long out of the cache by then.
 func (e *Exchange) reset() {
-	seen := e.Seen[:0]
-	clear(e.Seen[:cap(e.Seen)])
-	*e = Exchange{Seen: seen}
+	*e = Exchange{Seen: e.Seen[:0]}
 }
 
 func (e *Exchange) setEcho(id, seq uint16) {
