@@ -135,6 +135,15 @@ type ICMPErr struct {
 // Exchange is one request and what answered it. Fields that do not apply
 // to a kind stay empty.
 type Exchange struct {
+	// What finishing and emitting read first, in one cache line (at least
+	// when the exchange starts on one): a flood touches each exchange
+	// again only when --max-open finishes it, long out of the cache, and
+	// then once more when it is emitted.
+	last                             int64     // last packet, ns since the epoch: idle expiry and linger
+	prev, next                       *Exchange // the open list, least recently active first
+	hash                             uint32    // key's in its kind's table (its low bits: where it sits)
+	open, finished, tabled, selected bool      // tabled: the entry of key in its kind's table; selected: a packet of it matched the filter
+
 	Kind   ExchangeKind `json:"kind"`
 	Status Status       `json:"status"`
 	Src    string       `json:"src"` // address, or address:port for TCP
@@ -163,21 +172,14 @@ type Exchange struct {
 	SeenMore int        `json:"seen_more,omitempty"` // sightings past MaxSightings, counted only
 	Start    time.Time  `json:"start"`
 
-	ports      bool      // Src and Dst carry ports
-	selected   bool      // a packet of it matched the filter
-	state      tcpState  // TCP progress
-	fins       uint8     // FIN seen from the client (1) and the server (2)
-	key        flowKey   // its entry in its kind's table
-	req        time.Time // first request
-	last       int64     // last packet, ns since the epoch: idle expiry and linger
-	order      uint64    // creation order
-	keep       int       // sightings kept (0: MaxSightings)
-	finished   bool
-	tabled     bool      // the entry of key in its kind's table
-	hash       uint64    // key's in that table
-	prev, next *Exchange // the open list, least recently active first
-	open       bool
-	vals       struct { // what the pointer fields point at: one allocation per exchange
+	ports bool      // Src and Dst carry ports
+	state tcpState  // TCP progress
+	fins  uint8     // FIN seen from the client (1) and the server (2)
+	key   flowKey   // its entry in its kind's table
+	req   time.Time // first request
+	order uint64    // creation order
+	keep  int       // sightings kept (0: MaxSightings)
+	vals  struct {  // what the pointer fields point at: one allocation per exchange
 		id, seq            uint16
 		rtt                float64
 		isn                uint32

@@ -53,8 +53,9 @@ func (m *table) set(ex *Exchange) {
 	if 2*(m.n+1) > len(m.slots) {
 		m.grow()
 	}
-	ex.hash = m.hash(ex.key)
-	m.insert(ex.hash, ex)
+	h := m.hash(ex.key)
+	ex.hash = uint32(h)
+	m.insert(h, ex)
 }
 
 func (m *table) insert(h uint64, ex *Exchange) {
@@ -80,7 +81,7 @@ func (m *table) del(ex *Exchange) {
 		return
 	}
 	mask := len(m.slots) - 1
-	i := int(ex.hash) & mask
+	i := int(ex.hash) & mask // the table has fewer than 2^32 slots
 	for ; m.slots[i].ex != ex; i = (i + 1) & mask {
 		if m.slots[i].ex == nil {
 			return
