@@ -222,6 +222,24 @@ func (e *Exchange) Clone() *Exchange {
 	return &c
 }
 
+// CopyTo makes c a copy of e that shares nothing with it, as Clone does,
+// reusing c's own arrays: what a reader that formats exchanges on another
+// goroutine keeps, over and over, while the tracker reuses e (Reuse).
+// Src and Dst stay as they are in e (AppendJSON fills them when empty).
+func (e *Exchange) CopyTo(c *Exchange) {
+	seen, errs := c.Seen[:0], c.Errors[:0]
+	*c = *e
+	c.prev, c.next = nil, nil
+	c.Seen, c.Errors = nil, nil
+	if e.Seen != nil {
+		c.Seen = append(seen, e.Seen...)
+	}
+	if e.Errors != nil {
+		c.Errors = append(errs, e.Errors...)
+	}
+	c.repoint(e)
+}
+
 // repoint aims the pointer fields of a copy of from at its own vals.
 func (e *Exchange) repoint(from *Exchange) {
 	if from.ID != nil {

@@ -118,3 +118,35 @@ func TestCloneSharesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyToSharesNothing: a copy made with CopyTo keeps its values when
+// the exchange is reused, writes the same JSON as a clone, and reuses the
+// arrays of the exchange it overwrites.
+func TestCopyToSharesNothing(t *testing.T) {
+	tr := NewTracker(nil)
+	tr.Reuse, tr.MaxOpen = true, 1
+	var copies [2]Exchange
+	var want [2]string
+	n := 0
+	tr.Emit = func(ex *Exchange) {
+		c := &copies[n%2]
+		before := cap(c.Seen)
+		ex.CopyTo(c)
+		if n >= 2 && cap(c.Seen) != before {
+			t.Errorf("copy %d: sightings' array reallocated (cap %d, was %d)", n, cap(c.Seen), before)
+		}
+		b, _ := ex.Clone().AppendJSON(nil, "", " ")
+		want[n%2] = string(b)
+		n++
+	}
+	for i := 0; i < 50; i++ {
+		tr.Add(echoReq(time.Duration(i)*time.Second, uint16(i), uint16(i)))
+		if n >= 2 {
+			for j, c := range copies {
+				if got, _ := c.AppendJSON(nil, "", " "); string(got) != want[j] {
+					t.Fatalf("after %d requests, copy %d writes\n%s\nwant\n%s", i+1, j, got, want[j])
+				}
+			}
+		}
+	}
+}

@@ -190,6 +190,9 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			r.json.chunk = 0
 		}
 		r.json.open()
+		if r.json.chunk != 0 {
+			r.json.startFormatter()
+		}
 	}
 	var line []byte
 	var each func(*decode.Packet, string, []byte)
@@ -281,6 +284,9 @@ type jsonStream struct {
 	n     int
 	buf   []byte
 	chunk int // 0 when packet lines go to w between exchanges
+	// async, when chunk is not 0, writes the exchanges on a goroutine of
+	// its own (startFormatter).
+	async *jsonFormatter
 }
 
 // jsonChunk is how much of the report jsonStream gathers before writing.
@@ -289,6 +295,15 @@ const jsonChunk = 1 << 17
 func (j *jsonStream) open() { j.w.WriteString("{\n  \"exchanges\": [") }
 
 func (j *jsonStream) add(ex *decode.Exchange) {
+	if j.async != nil {
+		j.async.add(ex)
+		return
+	}
+	j.append(ex)
+}
+
+// append writes ex to the report.
+func (j *jsonStream) append(ex *decode.Exchange) {
 	if j.n > 0 {
 		j.buf = append(j.buf, ',')
 	}
@@ -323,6 +338,10 @@ func marshalExchange(ex *decode.Exchange) []byte {
 }
 
 func (j *jsonStream) close(packets, drops, stray int, sum decode.Summary, expects []*decode.Expectation, warnings []string, rec []recorded, rj []rejudged, readErr error) {
+	if j.async != nil {
+		j.async.wait()
+		j.async = nil
+	}
 	j.flush()
 	if j.n > 0 {
 		j.w.WriteString("\n  ")
