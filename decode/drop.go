@@ -17,6 +17,9 @@ import (
 // "A->B mtu: ok in A" (after the kernel's line on a drop point). "" for
 // a packet of no probe, or a comment of another tool.
 func probeOf(comment string) string {
+	if comment == "" {
+		return "" // most packets: every sighting asks
+	}
 	if i := strings.LastIndexByte(comment, '\n'); i >= 0 {
 		comment = comment[i+1:]
 	} else if _, drop := capture.ParseDropComment(comment); drop {
