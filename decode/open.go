@@ -63,9 +63,10 @@ func (t *Tracker) forget(ex *Exchange) {
 	}
 }
 
-// put makes ex the entry of its key, ex.key, in table m, which has none.
-func (t *Tracker) put(m *table, ex *Exchange) {
-	m.set(ex)
+// put makes ex the entry of its key, ex.key, in table m, which has none;
+// h is the key's hash, as m.lookup gave it.
+func (t *Tracker) put(m *table, ex *Exchange, h uint64) {
+	m.set(ex, h)
 	ex.tabled = true
 }
 

@@ -32,28 +32,35 @@ func (m *table) hash(k flowKey) uint64 { return maphash.Comparable(m.seed, k) }
 
 // get returns the exchange of key k, or nil.
 func (m *table) get(k flowKey) *Exchange {
+	ex, _ := m.lookup(k)
+	return ex
+}
+
+// lookup returns the exchange of key k, or nil, and k's hash, for a set
+// of the same key to spare hashing it again.
+func (m *table) lookup(k flowKey) (*Exchange, uint64) {
+	h := m.hash(k)
 	if m.n == 0 {
-		return nil
+		return nil, h
 	}
-	h, mask := m.hash(k), len(m.slots)-1
+	mask := len(m.slots) - 1
 	for i := int(h) & mask; ; i = (i + 1) & mask {
 		s := &m.slots[i]
 		if s.ex == nil {
-			return nil
+			return nil, h
 		}
 		if s.hash == h && s.ex.key == k {
-			return s.ex
+			return s.ex, h
 		}
 	}
 }
 
-// set makes ex the entry of its key, ex.key, replacing any there; ex
-// keeps the key's hash, for del.
-func (m *table) set(ex *Exchange) {
+// set makes ex the entry of its key, ex.key, whose hash is h (lookup's),
+// replacing any there; ex keeps the hash, for del.
+func (m *table) set(ex *Exchange, h uint64) {
 	if 2*(m.n+1) > len(m.slots) {
 		m.grow()
 	}
-	h := m.hash(ex.key)
 	ex.hash = uint32(h)
 	m.insert(h, ex)
 }

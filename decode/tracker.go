@@ -388,13 +388,13 @@ func (t *Tracker) addEcho(p *Packet) *Exchange {
 	switch {
 	case req:
 		k := mkEchoKey(p.Src, p.Dst, p.ID, p.Seq)
-		ex := t.echo.get(k)
+		ex, h := t.echo.lookup(k)
 		if ex == nil {
 			src, dst := addrs(p.Src, p.Dst)
 			ex = t.start(p, kind, src, dst, false)
 			ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
 			ex.setEcho(p.ID, p.Seq)
-			t.put(t.echo, ex)
+			t.put(t.echo, ex, h)
 		}
 		ex.Requests++
 		ex.see(p, t.Points, "request")
@@ -424,7 +424,8 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 	if syn && !ack {
 		return t.addSYN(p, src, dst)
 	}
-	ex, toServer := t.tcp.get(mkTCPKey(src, dst)), true
+	ex, h := t.tcp.lookup(mkTCPKey(src, dst))
+	toServer := true
 	if ex == nil {
 		ex, toServer = t.tcp.get(mkTCPKey(dst, src)), false
 	}
@@ -436,7 +437,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 		ex.Status, ex.state, ex.Close, ex.key = StatusEstablished, tcpEstablished, "open", mkTCPKey(src, dst)
 		toServer = true // the sender of the first packet seen plays the client
 		ex.setTCP(false)
-		t.put(t.tcp, ex)
+		t.put(t.tcp, ex, h)
 	}
 	what := tcpFlags(p.Flags)
 	switch {
@@ -464,7 +465,7 @@ func (t *Tracker) addTCP(p *Packet) *Exchange {
 // with the same client 4-tuple and ISN, whatever state it reached.
 func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
 	k := mkTCPKey(src, dst)
-	ex := t.tcp.get(k)
+	ex, h := t.tcp.lookup(k)
 	if ex != nil && ex.ISN != nil && *ex.ISN == p.TCPSeq {
 		ex.Requests++
 		ex.see(p, t.Points, "[S] (retransmission)")
@@ -478,7 +479,7 @@ func (t *Tracker) addSYN(p *Packet, src, dst netip.AddrPort) *Exchange {
 	ex.Status, ex.Requests, ex.req, ex.Close, ex.key = StatusUnanswered, 1, p.Time, "open", k
 	ex.setTCP(true)
 	ex.vals.isn, ex.ISN = p.TCPSeq, &ex.vals.isn
-	t.put(t.tcp, ex)
+	t.put(t.tcp, ex, h)
 	ex.see(p, t.Points, "[S]")
 	return ex
 }
@@ -531,12 +532,12 @@ func (t *Tracker) addNDP(p *Packet) *Exchange {
 // a retry before any answer joins the same exchange.
 func (t *Tracker) ask(m *table, kind ExchangeKind, requester, target netip.Addr, p *Packet, what string) *Exchange {
 	k := mkResKey(requester, target)
-	ex := m.get(k)
+	ex, h := m.lookup(k)
 	if ex == nil {
 		src, dst := addrs(requester, target)
 		ex = t.start(p, kind, src, dst, false)
 		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
-		t.put(m, ex)
+		t.put(m, ex, h)
 	}
 	ex.Requests++
 	ex.see(p, t.Points, what)

@@ -33,7 +33,7 @@ func (t *Tracker) addUDP(p *Packet) *Exchange {
 		return ex
 	}
 	k := mkUDPKey(src, dst)
-	ex := t.udp.get(k)
+	ex, h := t.udp.lookup(k)
 	if ex != nil && ex.Status == StatusAnswered {
 		t.remove(t.udp, ex)
 		t.finish(ex)
@@ -46,7 +46,7 @@ func (t *Tracker) addUDP(p *Packet) *Exchange {
 		}
 		ex = t.start(p, kind, src, dst, true)
 		ex.Status, ex.req, ex.key = StatusUnanswered, p.Time, k
-		t.put(t.udp, ex)
+		t.put(t.udp, ex, h)
 	}
 	ex.Requests++
 	ex.see(p, t.Points, udpWhat(ex.Kind, false))
