@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/nsdump/nsdump/capture"
 )
@@ -175,7 +176,9 @@ func produce(rd *capture.Reader, filter *capture.FilterSet, full chan<- *batch, 
 			if filter != nil {
 				b.match = append(b.match, ok)
 			}
-			b.pkts = append(b.pkts, Packet{})
+			// Decode writes the packet whole: appending a zero one wrote
+			// its 648 bytes twice.
+			b.pkts = slices.Grow(b.pkts, 1)[:len(b.pkts)+1]
 			frame++
 			d.Decode(f, &b.pkts[len(b.pkts)-1])
 			b.pkts[len(b.pkts)-1].Frame = frame
