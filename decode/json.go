@@ -156,6 +156,10 @@ type jsonWriter struct {
 	depth int
 	empty bool // nothing written yet in the innermost object or array
 	*layout
+	// The last time written and where its text is in b: an exchange's
+	// start is its first sighting's time, written again.
+	lastTime time.Time
+	lastText [2]int
 }
 
 // layout is the text between values for one prefix and indent, each piece
@@ -312,7 +316,13 @@ func (w *jsonWriter) bool(k jsonKey, v bool) {
 func (w *jsonWriter) time(k jsonKey, t time.Time) {
 	w.key(k)
 	w.b = append(w.b, '"')
-	w.b = appendRFC3339Nano(w.b, t)
+	if w.lastText[1] != 0 && t == w.lastTime { // the same instant, location and all
+		w.b = append(w.b, w.b[w.lastText[0]:w.lastText[1]]...)
+	} else {
+		from := len(w.b)
+		w.b = appendRFC3339Nano(w.b, t)
+		w.lastTime, w.lastText = t, [2]int{from, len(w.b)}
+	}
 	w.b = append(w.b, '"')
 }
 
