@@ -138,7 +138,13 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 // plain reports whether every time is one encoding/json writes (years 0
 // to 9999) and the RTT a number.
 func (e *Exchange) plain() bool {
-	ok := func(t time.Time) bool { y := t.Year(); return y >= 0 && y <= 9999 }
+	ok := func(t time.Time) bool {
+		if u := t.Unix(); u > plainFrom && u < plainTo {
+			return true // whatever t's zone: Year is dear, a flood asks it twice an exchange
+		}
+		y := t.Year()
+		return y >= 0 && y <= 9999
+	}
 	if !ok(e.Start) || e.RTTms != nil && (math.IsNaN(*e.RTTms) || math.IsInf(*e.RTTms, 0)) {
 		return false
 	}
@@ -149,6 +155,14 @@ func (e *Exchange) plain() bool {
 	}
 	return true
 }
+
+// Between plainFrom and plainTo (Unix seconds) a time is in the years 0
+// to 9999 in any zone: two days within 0000-01-01T00:00:00Z and
+// 9999-12-31T23:59:59Z, more than any zone's offset.
+const (
+	plainFrom = -62167219200 + 2*86400
+	plainTo   = 253402300799 - 2*86400
+)
 
 // jsonWriter writes indented JSON as json.Indent lays it out.
 type jsonWriter struct {
