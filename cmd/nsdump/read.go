@@ -171,11 +171,11 @@ func (r *reading) release() {
 
 func (r *reading) report(ex *decode.Exchange) {
 	r.strays.mark(ex)
-	r.summary.Add(ex)
 	for _, e := range r.expects {
 		e.Count(ex)
 	}
 	if r.json != nil {
+		r.summary.Add(ex) // the text report counts its own (r.text)
 		r.json.add(ex)
 	} else {
 		r.text.add(ex)
