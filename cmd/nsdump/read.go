@@ -209,6 +209,13 @@ func (r *reading) report(ex *decode.Exchange) {
 }
 
 func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, filter *capture.FilterSet) error {
+	r.start(o)
+	readErr := r.readFiles(ctx, files, filter, r.packetPrinter(o))
+	return r.finish(e, o, readErr)
+}
+
+// start makes the tracker and, for --json, the stream the exchanges go to.
+func (r *reading) start(o readOpts) {
 	t := decode.NewTracker(nil)
 	t.Emit, t.Idle, t.MaxOpen, t.Reuse = r.emit, o.idle, o.maxOpen, true
 	t.Dropped = r.strays.dropped
@@ -223,20 +230,30 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			r.json.startFormatter()
 		}
 	}
-	var line []byte
-	var each func(*decode.Packet, string, []byte)
-	if o.packets {
-		print := o.print.printer()
-		each = func(p *decode.Packet, point string, data []byte) {
-			line = print(line[:0], p, point, data)
-			line = append(line, '\n')
-			r.out.Write(line)
-		}
+}
+
+// packetPrinter prints each packet's line for --packets, or is nil.
+func (r *reading) packetPrinter(o readOpts) func(*decode.Packet, string, []byte) {
+	if !o.packets {
+		return nil
 	}
-	var readErr error
+	var line []byte
+	print := o.print.printer()
+	return func(p *decode.Packet, point string, data []byte) {
+		line = print(line[:0], p, point, data)
+		line = append(line, '\n')
+		r.out.Write(line)
+	}
+}
+
+// readFiles reads the files in turn into the tracker, re-judging each
+// trace file's facts as it ends, and says why it stopped early, if it
+// did: a truncated file is a warning and the next one is read.
+func (r *reading) readFiles(ctx context.Context, files []string, filter *capture.FilterSet, each func(*decode.Packet, string, []byte)) error {
+	t := r.t
 	for _, name := range files {
-		if readErr = ctx.Err(); readErr != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		var cut *decode.TruncatedError
 		before, blocks := len(t.Comments), len(t.Custom)
@@ -261,10 +278,18 @@ func (r *reading) run(ctx context.Context, e env, o readOpts, files []string, fi
 			r.warnings = append(r.warnings, fmt.Sprintf("%s: %v; every packet before it is reported", name, cut))
 			continue
 		}
-		if readErr = err; err != nil {
-			break
+		if err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// finish reports what is still open, settles the expectations and
+// writes the summary, the recorded comments, the re-judged verdicts and
+// the warnings.
+func (r *reading) finish(e env, o readOpts, readErr error) error {
+	t := r.t
 	t.Flush()
 	r.release()
 	if r.spill {
