@@ -41,6 +41,13 @@ func runLs(ctx context.Context, e env, args []string) error {
 	if *withContainers {
 		return lsContainers(ctx, e, *asJSON)
 	}
+	return lsNamed(e, names, *asJSON)
+}
+
+// lsNamed shows the namespaces named, or every one under /run/netns
+// when none is named (those that cannot be read are skipped, with a
+// warning, only then).
+func lsNamed(e env, names []string, asJSON bool) error {
 	warned := warnLeftovers(e)
 	all := len(names) == 0
 	ts := topology.NewTargets()
@@ -82,7 +89,7 @@ func runLs(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stderr, "nsdump: warning: skipped %s under %s: not a namespace (an empty file left by an interrupted `ip netns add` or nsdump setup); nsdump teardown --ns0 NAME or ip netns del NAME removes it\n",
 			strings.Join(skipped, ", "), topology.RunDir)
 	}
-	if *asJSON {
+	if asJSON {
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"namespaces": out})
