@@ -270,7 +270,7 @@ func TestIptablesCauses(t *testing.T) {
 		{name: "iptables-legacy drop", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables-legacy -A INPUT -p udp --dport 9 -j DROP", l.NS1) // matches no probe
 			shf(t, "ip netns exec %s iptables-legacy -A INPUT -s %s -j DROP", l.NS1, l.Addr0.Addr())
-		}, want: all("ip netns exec B iptables-legacy -D INPUT 2", "iptables-legacy rule 2 of chain INPUT (table filter)")},
+		}, want: all("ip netns exec B iptables-legacy -D INPUT -s SUBNET0HOST/32 -j DROP", "iptables-legacy rule 2 of chain INPUT (table filter)")},
 		{name: "iptables-legacy policy drop", break_: func(t *testing.T, l topology.Lab) {
 			shf(t, "ip netns exec %s iptables-legacy -P INPUT DROP", l.NS1)
 		}, want: all("ip netns exec B iptables-legacy -P INPUT ACCEPT", "policy DROP of iptables-legacy chain INPUT")},

@@ -42,6 +42,9 @@ type nfCase struct {
 	noRetrace string
 	// absent is what no detail may say.
 	absent string
+	// fixes, when set, are the fixes the failed probes must print, all
+	// of them, applied in this order.
+	fixes []string
 }
 
 // ipt runs iptables-nft in ns.
@@ -132,6 +135,11 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2"}},
 			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2", "-o pa -j DROP"}},
 			{"B->A", "tcp", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2"}},
+		}, fixes: []string{
+			// By spec: rule 1 deleted first renumbers the other, which a
+			// fix by number ("-D ... 2") would then miss.
+			"ip netns exec M iptables-legacy -D DOCKER-ISOLATION-STAGE-2 -o pa -j DROP",
+			"ip netns exec M iptables-legacy -D DOCKER-ISOLATION-STAGE-2 -o pb -j DROP",
 		}},
 		{name: "docker icc off on a bridge with br_netfilter", bridge: true, break_: func(t *testing.T, tp *topo, _ string) {
 			// Docker's enable_icc=false: bridged frames pass iptables'
@@ -301,6 +309,16 @@ func runNFCase(t *testing.T, tt nfCase) {
 		t.Logf("not traced again: %s", tt.noRetrace)
 		return
 	}
+	if tt.fixes != nil {
+		want := make([]string, len(tt.fixes))
+		for i, f := range tt.fixes {
+			want[i] = strings.TrimSpace(letters.Replace(" " + f + " "))
+		}
+		if !sameSet(fixes, want) {
+			t.Fatalf("fixes %q, want %q", fixes, want)
+		}
+		fixes = want
+	}
 	applyFixes(t, fixes)
 	again := nfTrace(t, tp, 2*time.Second)
 	for _, p := range again.Probes {
@@ -308,6 +326,14 @@ func runNFCase(t *testing.T, tt nfCase) {
 			t.Errorf("after %q: %s %s: %s in %s (%s)", fixes, p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 		}
 	}
+}
+
+// sameSet says whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func btoi(b bool) int {

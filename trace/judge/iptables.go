@@ -152,6 +152,11 @@ func nameRule(rules []facts.Rule, r facts.Rule) (detail, fix string) {
 		if len(r.Path) > 1 {
 			detail += ", reached by " + strings.Join(r.Path, " -> ")
 		}
+		// By its spec, as iptables-nft's are (undo): a number goes stale
+		// when another rule of the chain is deleted first.
+		if spec := legacySpec(r); spec != nil {
+			return detail, run(append([]string{"-D", r.Chain}, spec...)...)
+		}
 		return detail, run("-D", r.Chain, strconv.Itoa(r.Handle))
 	case ruleIptablesNFT(r) && r.Policy:
 		return ruleDescribe(r) + ", an iptables chain", run("-P", r.Chain, "ACCEPT")
@@ -189,4 +194,42 @@ func judgeDropRule(f *facts.Facts, p facts.ProbeFacts, ns string) (Verdict, bool
 		}
 	}
 	return Verdict{}, false
+}
+
+// legacySpec is a legacy rule's words after `-A CHAIN`, read as
+// iptables-restore reads iptables-save's line: a double-quoted word (a
+// comment) may hold blanks, \" and \\. nil when the line does not read
+// so; the fix then deletes by number.
+func legacySpec(r facts.Rule) []string {
+	var words []string
+	var w strings.Builder
+	inWord, quoted := false, false
+	for i := 0; i < len(r.Text); i++ {
+		c := r.Text[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(r.Text) && (r.Text[i+1] == '"' || r.Text[i+1] == '\\'):
+			i++
+			w.WriteByte(r.Text[i])
+		case c == '"':
+			quoted, inWord = !quoted, true
+		case !quoted && (c == ' ' || c == '\t'):
+			if inWord {
+				words = append(words, w.String())
+				w.Reset()
+			}
+			inWord = false
+		case !quoted && (c == '\'' || c == '\\'):
+			return nil
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	if quoted || len(words) < 3 || words[0] != "-A" || words[1] != r.Chain {
+		return nil
+	}
+	return words[2:]
 }

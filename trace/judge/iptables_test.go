@@ -20,6 +20,7 @@ func TestIptablesJudgement(t *testing.T) {
 -A INPUT -p udp -m udp --dport 9 -j DROP
 -A INPUT -s 10.0.1.1/32 -p tcp -m tcp --dport 7096 -j DROP
 -A INPUT ! -s 10.0.0.0/8 -j DROP
+-A INPUT -s 10.0.3.3/32 -m comment --comment "say \"hi\" to\\me" -j DROP
 COMMIT
 `
 	rules := ParseIptablesSave("B", "ip", save)
@@ -33,10 +34,14 @@ COMMIT
 		describe string
 	}{
 		{"tcp to the port", facts.Packet{Family: 4, Proto: "tcp", Src: a, Dst: b, SPort: 40000, DPort: 7096}, true,
-			"ip netns exec B iptables-legacy -D INPUT 2", `iptables-legacy rule 2 of chain INPUT (table filter) in B: "-A INPUT -s 10.0.1.1/32 -p tcp -m tcp --dport 7096 -j DROP"`},
+			"ip netns exec B iptables-legacy -D INPUT -s 10.0.1.1/32 -p tcp -m tcp --dport 7096 -j DROP", `iptables-legacy rule 2 of chain INPUT (table filter) in B: "-A INPUT -s 10.0.1.1/32 -p tcp -m tcp --dport 7096 -j DROP"`},
 		{"echo passes", facts.Packet{Family: 4, Proto: "icmp", Src: a, Dst: b, ICMPType: "echo-request"}, false, "", ""},
 		{"from outside 10/8", facts.Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("192.168.1.1"), Dst: b}, true,
-			"ip netns exec B iptables-legacy -D INPUT 3", "rule 3"},
+			"ip netns exec B iptables-legacy -D INPUT '!' -s 10.0.0.0/8 -j DROP", "rule 3"},
+		// iptables-save's quoting read as iptables-restore reads it: the
+		// comment is one word, its quote and backslash unescaped.
+		{"from the commented address", facts.Packet{Family: 4, Proto: "icmp", Src: netip.MustParseAddr("10.0.3.3"), Dst: b}, true,
+			`ip netns exec B iptables-legacy -D INPUT -s 10.0.3.3/32 -m comment --comment 'say "hi" to\me' -j DROP`, "rule 4"},
 		{"IPv6 is not its family", facts.Packet{Family: 6, Proto: "tcp", Src: netip.MustParseAddr("fd00::1"), Dst: netip.MustParseAddr("fd00::2"), DPort: 7096}, false, "", ""},
 	}
 	for _, tt := range tests {
