@@ -29,6 +29,10 @@ type Config struct {
 	// Tracer.Conntrack: entries the kernel deletes at once (a connection
 	// refused by a reset alone) are seen there and nowhere else.
 	Conntrack bool
+	// ConntrackOnly listens to the conntrack events alone: no table is
+	// made and no packet traced (Tables and Events are empty). A trace
+	// asks so where its probes' flows go before it traces them.
+	ConntrackOnly bool
 }
 
 // Tracer marks the probes' packets in one namespace and collects the trace
@@ -98,6 +102,13 @@ func Start(ctx context.Context, ns Namespace, probes []Probe, cfg *Config) (*Tra
 
 func (t *Tracer) open(probes []Probe, cfg *Config) error {
 	var err error
+	if cfg.ConntrackOnly {
+		if t.ct, err = dial(t.ns.Handle, unix.NFNLGRP_CONNTRACK_NEW, unix.NFNLGRP_CONNTRACK_UPDATE, unix.NFNLGRP_CONNTRACK_DESTROY); err != nil {
+			return unreadable("conntrack events", t.ns.Name, err)
+		}
+		_ = unix.SetsockoptInt(t.ct.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, monitorBuffer)
+		return nil
+	}
 	if t.mon, err = dial(t.ns.Handle, unix.NFNLGRP_NFTRACE); err != nil {
 		return unreadable("nftables trace", t.ns.Name, err)
 	}
@@ -155,7 +166,7 @@ func (t *Tracer) Tables() []Table { return append([]Table(nil), t.tables...) }
 func (t *Tracer) Events() ([]Event, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if !t.closed {
+	if !t.closed && t.mon != nil {
 		t.drain()
 	}
 	evs := append([]Event(nil), t.events...)

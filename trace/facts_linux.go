@@ -116,7 +116,7 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run, 
 func pathNames(a, b *side, runs []*run) []string {
 	names := []string{a.name, b.name}
 	for _, r := range runs {
-		for _, h := range append(slices.Clone(r.path), r.backPath...) {
+		for _, h := range r.hops() {
 			if !slices.Contains(names, h.Namespace) {
 				names = append(names, h.Namespace)
 			}
@@ -205,18 +205,24 @@ func resolutions(exchanges []*decode.Exchange) []facts.Resolution {
 }
 
 // routeGets are the lookups r's verdicts may show, made now: in its
-// destination the route back to the source, in every other namespace of
-// its paths the route to the destination.
+// destination (and a backend behind a DNAT) the route back to the source,
+// in every other namespace of its paths the route to the destination.
 func (r *run) routeGets() []facts.Lookup {
 	var out []facts.Lookup
 	var names []string
-	for _, h := range append(append([]facts.Hop{{Namespace: r.from.name}, {Namespace: r.to.name}}, r.path...), r.backPath...) {
+	ends := []string{r.to.name}
+	for _, w := range r.nat {
+		if last := w.path[len(w.path)-1]; last.Role == facts.RoleDestination {
+			ends = append(ends, last.Namespace)
+		}
+	}
+	for _, h := range append([]facts.Hop{{Namespace: r.from.name}, {Namespace: r.to.name}}, r.hops()...) {
 		if !slices.Contains(names, h.Namespace) {
 			names = append(names, h.Namespace)
 		}
 	}
 	for _, ns := range names {
-		if ns == r.to.name {
+		if slices.Contains(ends, ns) {
 			out = append(out, liveLookup(r.cfg.Targets, ns, r.srcAddr(), netip.Addr{}, ""))
 		} else {
 			out = append(out, liveLookup(r.cfg.Targets, ns, r.dst, netip.Addr{}, ""))
@@ -281,8 +287,9 @@ func socketError(err error) facts.SocketError {
 func (r *run) probe(kind facts.ProbeKind, exchanges []*decode.Exchange) (Probe, facts.ProbeFacts, bool) {
 	src := r.srcAddr()
 	pr := Probe{Direction: r.direction(), Kind: kind, Family: r.fam}
+	path, back, pathCut, backCut := r.way(kind)
 	pf := facts.ProbeFacts{Direction: r.direction(), Kind: kind, Family: r.fam, From: r.from.name, To: r.to.name,
-		Path: r.path, Back: r.backPath, PathTruncated: r.pathCut, BackTruncated: r.backCut, RequestSeen: []facts.Sight{}, AnswerSeen: []facts.Sight{}}
+		Path: path, Back: back, PathTruncated: pathCut, BackTruncated: backCut, RequestSeen: []facts.Sight{}, AnswerSeen: []facts.Sight{}}
 	proto := "icmp"
 	if r.fam == 6 {
 		proto = "ipv6-icmp"
@@ -293,13 +300,32 @@ func (r *run) probe(kind facts.ProbeKind, exchanges []*decode.Exchange) (Probe, 
 		return pr, pf, false
 	}
 	pf.Answer = facts.Packet{Family: r.fam, Proto: pf.Request.Proto, Src: r.dst, Dst: src, SPort: pf.Request.DPort, DPort: pf.Request.SPort, ICMPType: "echo-reply"}
+	var flow *decode.Exchange // past a DNAT: the flow's exchanges before and after it, as one
+	var flowReq, flowAns func(decode.Sighting) bool
+	_, translated := r.natTo(kind)
 	for _, ex := range exchanges {
 		req, ans, ok := r.roles(kind, ex, src, id)
-		if !ok {
+		switch {
+		case !ok:
+			continue
+		case translated && ex.Kind != decode.KindICMPError:
+			if flow == nil {
+				c := *ex
+				flow, flowReq, flowAns = &c, req, ans
+				flow.Seen, flow.Errors = nil, nil
+			}
+			flow.Seen, flow.Errors = append(flow.Seen, ex.Seen...), append(flow.Errors, ex.Errors...)
 			continue
 		}
 		pr.Seen = append(pr.Seen, ex.Seen...)
 		seeExchange(&pf, kind, ex, req, ans)
+	}
+	if flow != nil {
+		// In time order, so that where the request and the answer were
+		// seen last is where they went last, whichever side of the DNAT.
+		slices.SortStableFunc(flow.Seen, func(x, y decode.Sighting) int { return x.Time.Compare(y.Time) })
+		pr.Seen = append(pr.Seen, flow.Seen...)
+		seeExchange(&pf, kind, flow, flowReq, flowAns)
 	}
 	return pr, pf, true
 }
@@ -346,13 +372,19 @@ func (r *run) socketFacts(kind facts.ProbeKind, src netip.Addr, pr *Probe, pf *f
 
 // roles says whether exchange ex is the probe's, and which of its
 // sightings are the probe's request and which its answer.
+//
+// Past a DNAT its packets carry the destination the kernel gave them
+// (natTo): there the exchange is the same flow's, matched by that.
 func (r *run) roles(kind facts.ProbeKind, ex *decode.Exchange, src netip.Addr, id uint16) (req, ans func(decode.Sighting) bool, ok bool) {
 	none := func(decode.Sighting) bool { return false }
 	if kind == facts.KindUDP {
 		return r.udpRoles(ex, src)
 	}
+	dst := netip.AddrPortFrom(r.dst, r.cfg.Port)
+	to, translated := r.natTo(kind)
+	exDst := netip.AddrPortFrom(ex.DstAddr, ex.DstPort)
 	switch {
-	case kind == facts.KindTCP && ex.Kind == decode.ExchangeKind(kind) && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && ex.DstAddr == r.dst && ex.DstPort == r.cfg.Port:
+	case kind == facts.KindTCP && ex.Kind == decode.ExchangeKind(kind) && ex.SrcAddr == src && ex.SrcPort == r.tcp.LocalPort && (exDst == dst || translated && exDst == to):
 		return decode.Sighting.TCPConnect, func(s decode.Sighting) bool { a, _ := s.TCPAnswer(); return a }, true
 	case kind != facts.KindTCP && ex.Kind == decode.ExchangeKind(r.echoKind()) && ex.ID != nil && *ex.ID == id && ex.SrcAddr == src:
 		return func(s decode.Sighting) bool { return s.What == "request" }, func(s decode.Sighting) bool { return s.What == "reply" }, true

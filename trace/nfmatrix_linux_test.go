@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsdump/nsdump/capture"
+	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/internal/shellwords"
 	"github.com/nsdump/nsdump/trace/facts"
 )
 
@@ -40,6 +43,12 @@ type nfCase struct {
 	// noRetrace says why the printed fixes are not applied and traced
 	// again.
 	noRetrace string
+	// listenFix: the fix starts a listener that runs until stopped (nc
+	// -l): it is started in the background and waited for.
+	listenFix bool
+	// into is the path A->B's TCP probe takes past a DNAT in B: the
+	// hops' namespaces by letter ("A M B C"), C's sightings its own.
+	into string
 	// absent is what no detail may say.
 	absent string
 	// fixes, when set, are the fixes the failed probes must print, all
@@ -202,31 +211,34 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-P FORWARD DROP"}},
 			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-P FORWARD DROP"}},
 		}},
-		{name: "published port healthy", break_: func(t *testing.T, tp *topo, c string) {
+		// The DNAT is the kernel's word (conntrack): the path goes on into
+		// C, captured and traced like every hop, and C's sightings of the
+		// flow, to 10.94.1.5:8080, are the probe's.
+		{name: "published port followed into a healthy backend", break_: func(t *testing.T, tp *topo, c string) {
 			container(t, tp.B, c)
 			publish(t, tp.B)
 			listenAt(t, c, 8080)
-		}, okDetail: []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "-j DNAT --to-destination 10.94.1.5:8080", "which answered"}},
-		{name: "published port backend not listening", break_: func(t *testing.T, tp *topo, c string) {
+		}, into: "A M B C", okDetail: []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "-j DNAT --to-destination 10.94.1.5:8080", "which answered"}},
+		{name: "published port followed into a backend not listening", break_: func(t *testing.T, tp *topo, c string) {
 			container(t, tp.B, c)
 			publish(t, tp.B)
-		}, want: []nfWant{
+		}, into: "A M B C", want: []nfWant{
 			{"A->B", "tcp", facts.CausePortClosed, "C", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (\"iptables -t nat -A DOCKER ! -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080\")", "10.94.1.5 answered with a reset: nothing listens on 8080 there"}},
-		}, noRetrace: "the fix starts a listener (nc -l 8080) that runs until stopped"},
-		{name: "published port backend gone", break_: func(t *testing.T, tp *topo, c string) {
+		}, listenFix: true},
+		{name: "published port whose backend is gone", break_: func(t *testing.T, tp *topo, c string) {
 			container(t, tp.B, c)
 			publish(t, tp.B)
 			// The container stops: its veth goes (at once; a namespace's
 			// removal takes its links later, from the kernel's cleanup).
 			inNS(t, tp.B, "ip", "link", "del", "vethc")
-		}, want: []nfWant{
+		}, into: "A M B", want: []nfWant{
 			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
 		}},
 		{name: "redirect to a closed port", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.B, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7096", "-j", "REDIRECT", "--to-ports", "15001")
 		}, want: []nfWant{
 			{"A->B", "tcp", facts.CausePortClosed, "B", []string{"10.96.2.2:7096 is REDIRECT'd in B to 10.96.2.2:15001", "-j REDIRECT --to-ports 15001", "nothing listens on 15001 there"}},
-		}, noRetrace: "the fix starts a listener (nc -l 15001) that runs until stopped"},
+		}, listenFix: true},
 		{name: "snat to an address nobody holds", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-t", "nat", "-A", "POSTROUTING", "-o", "pb", "-s", "10.96.1.2", "-j", "SNAT", "--to-source", "10.96.2.77")
 		}, want: []nfWant{
@@ -247,7 +259,11 @@ func runNFCase(t *testing.T, tt nfCase) {
 	if tt.bridge {
 		kind = "bridge"
 	}
-	tp := newTopoPrefix(t, "nj", kind, false, false)
+	prefix := "nj"
+	if tt.into != "" {
+		prefix = "n3n" // the cases that follow a DNAT
+	}
+	tp := newTopoPrefix(t, prefix, kind, false, false)
 	c := strings.Replace(tp.B, "-b", "-c", 1)
 	tt.break_(t, tp, c)
 	res := nfTrace(t, tp, time.Second)
@@ -296,8 +312,12 @@ func runNFCase(t *testing.T, tt nfCase) {
 			}
 		}
 	}
-	if want := 3 + btoi(tt.bridge); len(res.NFTables) != want { // a bridge family one in a bridge
-		t.Errorf("tables made: %q, want %d: one in each of the 3 namespaces", res.NFTables, want)
+	followed := strings.HasSuffix(tt.into, " C")
+	if want := 3 + btoi(tt.bridge) + btoi(followed); len(res.NFTables) != want { // a bridge family one in a bridge
+		t.Errorf("tables made: %q, want %d: one in each namespace on the paths", res.NFTables, want)
+	}
+	if tt.into != "" {
+		checkDNATPath(t, res, tp, c, tt.into)
 	}
 	if *update {
 		record(t, "nftrace "+tt.name, res)
@@ -308,6 +328,12 @@ func runNFCase(t *testing.T, tt nfCase) {
 	if tt.noRetrace != "" {
 		t.Logf("not traced again: %s", tt.noRetrace)
 		return
+	}
+	if tt.listenFix {
+		for _, fix := range fixes {
+			startListenerFix(t, fix)
+		}
+		fixes = nil
 	}
 	if tt.fixes != nil {
 		want := make([]string, len(tt.fixes))
@@ -325,6 +351,95 @@ func runNFCase(t *testing.T, tt nfCase) {
 		if !p.OK {
 			t.Errorf("after %q: %s %s: %s in %s (%s)", fixes, p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail)
 		}
+	}
+}
+
+// checkDNATPath checks the A->B TCP probe's way past B's DNAT to C's
+// 10.94.1.5:8080: its path (namespaces by letter, B's hop naming the new
+// destination), the JSON's path showing it, and, when it reaches C, C's
+// sightings of the flow counted as the probe's (request in, answer out),
+// C's interface among the capture points.
+func checkDNATPath(t *testing.T, res *Result, tp *topo, c, into string) {
+	t.Helper()
+	ns := map[string]string{"A": tp.A, "B": tp.B, "M": tp.M, "C": c}
+	var want []string
+	for _, l := range strings.Fields(into) {
+		want = append(want, ns[l])
+	}
+	dir := tp.A + "->" + tp.B
+	pf := findFacts(res, dir, "tcp", 4)
+	if pf == nil {
+		t.Fatalf("no %s tcp probe facts", dir)
+	}
+	t.Logf("tcp path %+v, back %+v; request seen %+v, answer seen %+v", pf.Path, pf.Back, pf.RequestSeen, pf.AnswerSeen)
+	var got []string
+	for _, h := range pf.Path {
+		got = append(got, h.Namespace)
+		if h.Namespace == tp.B && (h.DNATTo.String() != "10.94.1.5:8080" || h.Role != facts.RoleRouter) {
+			t.Errorf("B's hop %+v: want a router with dnat_to 10.94.1.5:8080", h)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("tcp path %q, want %q", got, want)
+	}
+	if !slices.Equal(res.Path[dir], pf.Path) {
+		t.Errorf("path shown %+v, want the tcp probe's %+v", res.Path[dir], pf.Path)
+	}
+	if echo := findFacts(res, dir, "icmp-echo", 4); echo == nil || len(echo.Path) != 3 || echo.Path[2].Role != facts.RoleDestination {
+		t.Errorf("the echo, which no DNAT takes, goes %+v; want A M B, B its destination", echo)
+	}
+	if want[len(want)-1] != c {
+		return
+	}
+	if last := pf.Path[len(pf.Path)-1]; last.Role != facts.RoleDestination || last.In != "eth0" {
+		t.Errorf("C's hop %+v: want the destination, in by eth0", last)
+	}
+	if !slices.Contains(pf.RequestSeen, facts.Sight{Namespace: c, Iface: "eth0", Dir: facts.DirIn}) ||
+		!slices.Contains(pf.AnswerSeen, facts.Sight{Namespace: c, Iface: "eth0", Dir: facts.DirOut}) {
+		t.Errorf("C's sightings not the probe's: request %+v, answer %+v", pf.RequestSeen, pf.AnswerSeen)
+	}
+	p := findFamily(res, dir, "tcp", 4)
+	if !slices.ContainsFunc(p.Seen, func(s decode.Sighting) bool { return s.Point == c+"/eth0" && s.Frame > 0 }) {
+		t.Errorf("the probe's seen lacks C/eth0: %+v", p.Seen)
+	}
+	if !slices.ContainsFunc(res.Points, func(pt capture.Point) bool { return pt.Name == c+"/eth0" }) {
+		t.Errorf("C/eth0 not captured: %+v", res.Points)
+	}
+}
+
+// findFacts is a probe's facts.
+func findFacts(res *Result, direction string, kind facts.ProbeKind, family int) *facts.ProbeFacts {
+	for i, p := range res.Facts.Probes {
+		if p.Direction == direction && p.Kind == kind && p.Family == family {
+			return &res.Facts.Probes[i]
+		}
+	}
+	return nil
+}
+
+// startListenerFix starts a printed fix that listens until stopped
+// ("ip netns exec NS nc -l PORT"), as a user would in another terminal,
+// word by word as the shell reads it, and waits until NS listens on PORT;
+// it is stopped by its PID when the test ends.
+func startListenerFix(t *testing.T, fix string) {
+	t.Helper()
+	cmds, err := shellwords.Parse(fix)
+	if err != nil || len(cmds) != 1 || len(cmds[0]) < 7 || !slices.Equal(cmds[0][:3], []string{"ip", "netns", "exec"}) || cmds[0][4] != "nc" {
+		t.Fatalf("fix %q is no listener in a namespace (%v)", fix, err)
+	}
+	words := cmds[0]
+	ns, port := words[3], words[len(words)-1]
+	t.Logf("starting %s", fix)
+	cmd := exec.Command(words[0], words[1:]...)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("the printed fix %q: %v", fix, err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if !eventually(func() bool {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "ss", "-Hltn", "sport", "=", ":"+port).Output()
+		return strings.Contains(string(out), "LISTEN")
+	}) {
+		t.Fatalf("%q never listened on %s in %s", fix, port, ns)
 	}
 }
 

@@ -80,7 +80,9 @@ func (s *nfSpace) gap(what string, err error) {
 }
 
 // nfProbes are the flows the runs' probes use: echoes (the mtu probe's
-// too) and TCP connections to the port, from the address each is bound to.
+// too) and TCP connections to the port (UDP datagrams to its udp port, the
+// dns probe's query), from the address each is bound to, and past a DNAT
+// the same flows to the destination it gave them.
 func nfProbes(runs []*run, dns *dnsProbe) []netfilter.Probe {
 	var out []netfilter.Probe
 	if dns != nil {
@@ -89,19 +91,18 @@ func nfProbes(runs []*run, dns *dnsProbe) []netfilter.Probe {
 		}
 	}
 	for _, r := range runs {
-		src := r.src
-		if !src.IsValid() {
-			src = r.back
-		}
-		icmp := netfilter.ProtoICMP
-		if r.fam == 6 {
-			icmp = netfilter.ProtoICMPv6
-		}
+		src, icmp := r.probeSrc(), r.icmpProto()
 		out = append(out,
 			netfilter.Probe{Src: src, Dst: r.dst, Proto: icmp},
 			netfilter.Probe{Src: src, Dst: r.dst, Proto: netfilter.ProtoTCP, DstPort: r.cfg.Port})
 		if r.cfg.UDPPort != 0 {
 			out = append(out, netfilter.Probe{Src: src, Dst: r.dst, Proto: netfilter.ProtoUDP, DstPort: r.cfg.UDPPort})
+		}
+		if w := r.nat[icmp]; w != nil {
+			out = append(out, netfilter.Probe{Src: src, Dst: w.to.Addr(), Proto: icmp})
+		}
+		if w := r.nat[netfilter.ProtoTCP]; w != nil {
+			out = append(out, netfilter.Probe{Src: src, Dst: w.to.Addr(), Proto: netfilter.ProtoTCP, DstPort: w.to.Port()})
 		}
 	}
 	return out
@@ -110,7 +111,7 @@ func nfProbes(runs []*run, dns *dnsProbe) []netfilter.Probe {
 // bridges says whether a path bridges in ns.
 func bridges(runs []*run, ns string) bool {
 	for _, r := range runs {
-		if slices.ContainsFunc(r.path, func(h facts.Hop) bool { return h.Namespace == ns && h.Role == facts.RoleBridge }) {
+		if slices.ContainsFunc(r.hops(), func(h facts.Hop) bool { return h.Namespace == ns && h.Role == facts.RoleBridge }) {
 			return true
 		}
 	}

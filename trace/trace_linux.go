@@ -82,6 +82,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
+	if !cfg.NoNFTrace {
+		// Where a DNAT sends the probes, asked of the kernel: the paths go
+		// on there, captured and traced (nat_linux.go).
+		pl.followNAT(w, askNAT(ctx, cfg.Targets, pathNames(a, b, runs), runs))
+	}
 	nftables := startNFTraceAsync(ctx, cfg.NoNFTrace, pathNames(a, b, runs), runs, dns)
 	defer func() { nftables().close() }()
 	a.before, b.before = a.counters(), b.counters()
@@ -278,6 +283,7 @@ func probe(ctx context.Context, runs []*run, dns *dnsProbe) {
 		go func() { defer wg.Done(); dns.run(ctx, runs[0].cfg) }()
 	}
 	for _, r := range runs {
+		r.mtu, r.arrived = mtuProbe{}, false // a round before this one's
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
@@ -325,6 +331,9 @@ type run struct {
 	path, backPath []facts.Hop
 	// path (backPath) goes on past MaxHops namespaces
 	pathCut, backCut bool
+	// nat are the ways of the probes whose flow a DNAT sent elsewhere, by
+	// IP protocol (nat_linux.go)
+	nat map[uint8]*natWay
 }
 
 func (r *run) tcpProbe(ctx context.Context) {
@@ -359,7 +368,7 @@ func openSide(ts *topology.Targets, name string) (*side, error) {
 func pathNamespaces(a, b *side, runs []*run) []string {
 	var out []string
 	for _, r := range runs {
-		for _, h := range r.path {
+		for _, h := range r.hops() {
 			if h.Namespace != a.name && h.Namespace != b.name && !slices.Contains(out, h.Namespace) {
 				out = append(out, h.Namespace)
 			}

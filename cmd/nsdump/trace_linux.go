@@ -303,7 +303,10 @@ func printHops(w io.Writer, title string, p facts.FamilyPath, always bool) {
 	var parts []string
 	for i, h := range p.Hops {
 		s := decode.Printable(h.Namespace)
-		if between(h) {
+		switch {
+		case h.DNATTo.IsValid():
+			s += " (" + string(h.Role) + ", DNAT to " + h.DNATTo.String() + ")"
+		case between(h):
 			s += " (" + string(h.Role) + ")"
 		}
 		if h.In != "" {

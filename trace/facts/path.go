@@ -29,6 +29,9 @@ type Hop struct {
 	Container *nsstate.Container // the container whose namespace it is
 	In, Out   string
 	Role      Role
+	// DNATTo is where a DNAT in this namespace, as conntrack showed it,
+	// sent the packet (judge.WalkNAT): the path goes on toward it.
+	DNATTo netip.AddrPort
 }
 
 // FamilyPath is one direction's path in one IP family. Truncated says it
@@ -48,6 +51,7 @@ type hopJSON struct {
 	In        *string            `json:"in"`
 	Out       *string            `json:"out"`
 	Role      Role               `json:"role"`
+	DNATTo    netip.AddrPort     `json:"dnat_to,omitzero"`
 }
 
 func nullable(s string) *string {
@@ -59,7 +63,7 @@ func nullable(s string) *string {
 
 // MarshalJSON writes a missing interface as null.
 func (h Hop) MarshalJSON() ([]byte, error) {
-	return json.Marshal(hopJSON{h.Namespace, h.Inode, h.Container, nullable(h.In), nullable(h.Out), h.Role})
+	return json.Marshal(hopJSON{h.Namespace, h.Inode, h.Container, nullable(h.In), nullable(h.Out), h.Role, h.DNATTo})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote.
@@ -68,7 +72,7 @@ func (h *Hop) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &j); err != nil {
 		return err
 	}
-	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Container: j.Container, Role: j.Role}
+	*h = Hop{Namespace: j.Namespace, Inode: j.Inode, Container: j.Container, Role: j.Role, DNATTo: j.DNATTo}
 	if j.In != nil {
 		h.In = *j.In
 	}

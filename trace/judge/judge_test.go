@@ -60,7 +60,13 @@ func TestWalkRecorded(t *testing.T) {
 				if len(pf.Path) == 0 {
 					continue
 				}
-				got, _, _ := Walk(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst)
+				// Through the rewrites conntrack showed, where the live
+				// trace followed them (traces before it did not).
+				var dnat []Translation
+				if slices.ContainsFunc(pf.Path, func(h facts.Hop) bool { return h.DNATTo.IsValid() }) {
+					dnat = probeTranslations(rec.Facts, pf)
+				}
+				got, _, _ := WalkNAT(w, pf.Path[0].Namespace, pf.Request.Src, pf.Request.Dst, dnat)
 				if !reflect.DeepEqual(got, pf.Path) {
 					t.Errorf("%s: walked %+v, recorded %+v", pf.Direction, got, pf.Path)
 				}

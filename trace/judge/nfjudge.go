@@ -402,3 +402,10 @@ func translations(c facts.ConntrackEntry, owns func(netip.Addr) bool) []Translat
 	}
 	return out
 }
+
+// Rewrites are the entry's translations as the namespace that made them
+// sees them, before it is known which addresses it holds: a REDIRECT reads
+// as a DNAT to its own address (WalkNAT stays there).
+func Rewrites(c facts.ConntrackEntry) []Translation {
+	return translations(c, func(netip.Addr) bool { return false })
+}

@@ -19,13 +19,25 @@ type World interface {
 // Walk follows a packet from src to dst through the namespaces' route
 // lookups, veth peers and bridges, and returns its hops and the lookups it
 // made. from is the packet's source address. cut says the path goes on
-// past MaxHops namespaces: the last hop's out leads to one not followed.
+// past facts.MaxHops namespaces: the last hop's out leads to one not followed.
 func Walk(w World, src string, from, dst netip.Addr) (hops []facts.Hop, lookups []facts.Lookup, cut bool) {
+	return WalkNAT(w, src, from, dst, nil)
+}
+
+// WalkNAT is Walk through the destination rewrites conntrack showed for
+// the packet's flow (dnat: Translations whose From is a destination): in
+// the namespace that rewrote dst, the route lookups there and beyond are
+// asked for the new destination, and the path goes on to whoever holds it
+// (a published port leads into the container behind it). That hop's
+// DNATTo says where to. Which rule rewrites what is the kernel's word,
+// never matched here.
+func WalkNAT(w World, src string, from, dst netip.Addr, dnat []Translation) (hops []facts.Hop, lookups []facts.Lookup, cut bool) {
 	st := w.State(src)
 	if st == nil {
 		return nil, nil, false
 	}
 	hops = []facts.Hop{{Namespace: st.Name, Inode: st.Inode, Container: st.Container, Role: facts.RoleSource}}
+	dst = rewrite(&hops[0], dnat, dst) // a DNAT in the output hook
 	cur, iif := st, ""
 	for {
 		lk := w.Route(cur.Name, dst, from, iif)
@@ -60,16 +72,28 @@ func Walk(w World, src string, from, dst netip.Addr) (hops []facts.Hop, lookups 
 		if len(hops) == facts.MaxHops {
 			return hops, lookups, true
 		}
-		role := facts.RoleRouter
+		hop := facts.Hop{Namespace: next.Name, Inode: next.Inode, Container: next.Container, In: in, Role: facts.RoleRouter}
+		dst = rewrite(&hop, dnat, dst) // in the prerouting hook, before its lookup
 		if owns(next, dst) {
-			role = facts.RoleDestination
+			hop.Role = facts.RoleDestination
 		}
-		hops = append(hops, facts.Hop{Namespace: next.Name, Inode: next.Inode, Container: next.Container, In: in, Role: role})
-		if role == facts.RoleDestination {
+		hops = append(hops, hop)
+		if hop.Role == facts.RoleDestination {
 			return hops, lookups, false
 		}
 		cur, iif = next, in
 	}
+}
+
+// rewrite is dst as a DNAT of dnat in h's namespace left it, noted on h.
+func rewrite(h *facts.Hop, dnat []Translation, dst netip.Addr) netip.Addr {
+	for _, t := range dnat {
+		if t.Kind != NATSource && t.Namespace == h.Namespace && t.From.Addr() == dst && t.To.Addr() != dst {
+			h.DNATTo = t.To
+			return t.To.Addr()
+		}
+	}
+	return dst
 }
 
 func visited(hops []facts.Hop, inode uint64) bool {
