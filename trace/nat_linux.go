@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nsdump/nsdump/netfilter"
@@ -170,15 +171,20 @@ func (r *run) hops() []facts.Hop {
 
 // askNAT asks the kernel where the runs' flows go before they are traced:
 // each run sends a bare TCP SYN to the port and one echo request while
-// the conntrack events of every namespace of names are watched, and the
-// entries they showed are returned (the namespaces held by ts). No listener ever sees the SYN: the
-// answer (SYN-ACK) reaches a sender none of whose sockets has the port,
-// and its kernel resets it, so a listener that serves one connection
-// (nc -l) is still there for the probes. A SYN or echo no one answers is
-// waited for until the probes' timeout.
+// the conntrack events of every namespace of names (held by ts) are
+// watched, and the entries they showed are returned. No listener ever
+// sees the SYN: the answer (SYN-ACK) reaches a sender none of whose
+// sockets has the port, and its kernel resets it, so a listener that
+// serves one connection (nc -l) is still there for the probes. A SYN or
+// echo no one answers is waited for until the probes' timeout.
+//
+// Only where some namespace on the paths can translate at all (a nat
+// chain or table: netfilter.MayNAT) is anything sent: elsewhere the
+// probes meet the path as they always did, no packet ahead of them.
 func askNAT(ctx context.Context, ts *topology.Targets, names []string, runs []*run) []facts.ConntrackEntry {
 	probes := nfProbes(runs, nil) // the dns probe is not asked about
 	watches := make([]*netfilter.Tracer, len(names))
+	var mayNAT atomic.Bool
 	var wg sync.WaitGroup
 	for i, name := range names {
 		wg.Add(1)
@@ -189,10 +195,24 @@ func askNAT(ctx context.Context, ts *topology.Targets, names []string, runs []*r
 				return
 			}
 			defer ns.Close() // the watch's socket keeps the namespace
-			watches[i], _ = netfilter.Start(ctx, netfilter.Namespace{Handle: ns, Name: name}, probes, &netfilter.Config{ConntrackOnly: true})
+			nsf := netfilter.Namespace{Handle: ns, Name: name}
+			if may, err := netfilter.MayNAT(nsf); may || err != nil {
+				mayNAT.Store(true)
+			}
+			watches[i], _ = netfilter.Start(ctx, nsf, probes, &netfilter.Config{ConntrackOnly: true})
 		}()
 	}
 	wg.Wait()
+	defer func() {
+		for _, t := range watches {
+			if t != nil {
+				t.Close()
+			}
+		}
+	}()
+	if !mayNAT.Load() {
+		return nil
+	}
 	for _, r := range runs {
 		wg.Add(2)
 		go func() {
@@ -211,7 +231,6 @@ func askNAT(ctx context.Context, ts *topology.Targets, names []string, runs []*r
 		for _, c := range seen {
 			out = append(out, conntrackEntry(names[i], c))
 		}
-		t.Close()
 	}
 	return out
 }
