@@ -237,20 +237,20 @@ func askNAT(ctx context.Context, ts *topology.Targets, names []string, runs []*r
 
 // askSYN sends a bare TCP SYN from src (a port of no socket's; the
 // checksum is over src, so src must be the address the kernel sends
-// from) to dst in ns and waits until dst answers it (SYN-ACK or reset), the timeout
-// passes or ctx ends.
-func askSYN(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.AddrPort, timeout time.Duration) {
+// from) to dst in ns and waits until dst answers it (SYN-ACK or reset),
+// the timeout passes or ctx ends. It says whether dst answered.
+func askSYN(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.AddrPort, timeout time.Duration) bool {
 	fd, err := socketIn(ns, domain(dst.Addr()), unix.SOCK_RAW, unix.IPPROTO_TCP)
 	if err != nil {
-		return
+		return false
 	}
 	defer unix.Close(fd)
 	if unix.Bind(fd, sockaddr(src, 0)) != nil {
-		return // an address not usable: the probes say so
+		return false // an address not usable: the probes say so
 	}
 	sport := 32768 + randomID()%28232 // the ephemeral range, as a connect would pick
 	if unix.Sendto(fd, synSegment(src, dst, sport), 0, sockaddr(dst.Addr(), 0)) != nil {
-		return
+		return false
 	}
 	buf := make([]byte, 1500)
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline) && ctx.Err() == nil; {
@@ -258,9 +258,10 @@ func askSYN(ctx context.Context, ns netns.NsHandle, src netip.Addr, dst netip.Ad
 		unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 		n, from, err := unix.Recvfrom(fd, buf, 0)
 		if err == nil && answersSYN(buf[:n], from, dst, sport) {
-			return
+			return true
 		}
 	}
+	return false
 }
 
 // synSegment is a TCP SYN from src:sport to dst, its checksum over the
