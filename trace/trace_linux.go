@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsdump/nsdump/capture"
 	"github.com/nsdump/nsdump/decode"
+	"github.com/nsdump/nsdump/netfilter"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/vishvananda/netns"
@@ -340,7 +341,9 @@ func (r *run) tcpProbe(ctx context.Context) {
 	r.msg = fmt.Sprintf("nsdump trace %s->%s %08x\n", r.from.name, r.to.name, randomID())
 	dst := netip.AddrPortFrom(r.dst, r.cfg.Port)
 	r.tcp, r.tcpErr = probeTCP(ctx, r.from.ns, r.src, dst, r.msg, r.cfg.Timeout, r.listener != nil)
-	if r.tcp.Connected && r.listener != nil {
+	if r.tcp.Connected && r.listener != nil && r.nat[netfilter.ProtoTCP] == nil {
+		// Past a DNAT the message goes to what listens behind it, never
+		// to trace's listener: not waited for.
 		r.arrived = r.listener.received(ctx, r.msg, r.cfg.Timeout)
 	}
 }
