@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -73,5 +74,19 @@ func TestPrintPathTruncated(t *testing.T) {
 	printPath(&b, res)
 	if want := "l R7 (router) r > ... (goes on past 8 namespaces: not followed or captured further)\n"; !strings.HasSuffix(b.String(), want) {
 		t.Errorf("got %q, want it to end %q", b.String(), want)
+	}
+}
+
+// A path past a DNAT: the hop that rewrote the destination says where to,
+// and the path goes on into the namespace behind it.
+func TestPrintPathDNAT(t *testing.T) {
+	res := &trace.Result{From: trace.Endpoint{Namespace: "A"}, To: trace.Endpoint{Namespace: "B"}, Path: map[string][]facts.Hop{
+		"A->B": {{Namespace: "A", Out: "a0", Role: facts.RoleSource}, {Namespace: "B", In: "b0", Out: "br-1f2e", Role: facts.RoleRouter, DNATTo: netip.MustParseAddrPort("10.94.1.5:8080")},
+			{Namespace: "C", In: "eth0", Role: facts.RoleDestination}},
+	}}
+	var b bytes.Buffer
+	printPath(&b, res)
+	if want := "path A->B: A a0 > b0 B (router, DNAT to 10.94.1.5:8080) br-1f2e > eth0 C\n"; b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
