@@ -49,6 +49,9 @@ type nfCase struct {
 	// into is the path A->B's TCP probe takes past a DNAT in B: the
 	// hops' namespaces by letter ("A M B C"), C's sightings its own.
 	into string
+	// ownDNAT is where B's DNAT sends the flow when it is an address of
+	// B's own (B the path's destination); else it is C's 10.94.1.5:8080.
+	ownDNAT string
 	// absent is what no detail may say.
 	absent string
 	// fixes, when set, are the fixes the failed probes must print, all
@@ -105,6 +108,15 @@ func publish(t *testing.T, b string) {
 	ipt(t, b, "-t", "nat", "-N", "DOCKER")
 	ipt(t, b, "-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER")
 	ipt(t, b, "-t", "nat", "-A", "DOCKER", "!", "-i", "br-1f2e3d4c5b6a", "-p", "tcp", "--dport", "7096", "-j", "DNAT", "--to-destination", "10.94.1.5:8080")
+}
+
+// nftPublish writes B's published port 7096 as a plain nft DNAT to
+// (not iptables), as a host's own nftables.conf does.
+func nftPublish(t *testing.T, b, to string) {
+	t.Helper()
+	inNS(t, b, "nft", "add table ip nat")
+	inNS(t, b, "nft", "add chain ip nat prerouting { type nat hook prerouting priority dstnat; }")
+	inNS(t, b, "nft", "add rule ip nat prerouting tcp dport 7096 dnat to "+to)
 }
 
 // listenIn listens on port in namespace ns until the test ends.
@@ -234,6 +246,22 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 		}, into: "A M B", want: []nfWant{
 			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
 		}},
+		// The same with a plain nft DNAT: once "address-conflict", since
+		// the answer came from elsewhere than the probed address.
+		{name: "nft dnat followed into a backend not listening", break_: func(t *testing.T, tp *topo, c string) {
+			container(t, tp.B, c)
+			nftPublish(t, tp.B, "10.94.1.5:8080")
+		}, into: "A M B C", want: []nfWant{
+			{"A->B", "tcp", facts.CausePortClosed, "C", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (nftables rule \"tcp dport 7096 dnat to 10.94.1.5:8080\" (ip nat prerouting handle ", "10.94.1.5 answered with a reset: nothing listens on 8080 there"}},
+		}, listenFix: true},
+		// A DNAT to another address the NAT host holds: no address
+		// conflict, and no other namespace to blame.
+		{name: "nft dnat to an address the nat host owns", break_: func(t *testing.T, tp *topo, _ string) {
+			inNS(t, tp.B, "ip", "addr", "add", "10.97.0.1/32", "dev", "lo")
+			nftPublish(t, tp.B, "10.97.0.1:8080")
+		}, into: "A M B", ownDNAT: "10.97.0.1:8080", want: []nfWant{
+			{"A->B", "tcp", facts.CausePortClosed, "B", []string{"10.96.2.2:7096 is REDIRECT'd in B to 10.97.0.1:8080 (nftables rule \"tcp dport 7096 dnat to 10.97.0.1:8080\" (ip nat prerouting handle ", "10.97.0.1 answered with a reset", "nothing listens on 8080 there"}},
+		}, listenFix: true},
 		{name: "redirect to a closed port", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.B, "-t", "nat", "-A", "PREROUTING", "-p", "tcp", "--dport", "7096", "-j", "REDIRECT", "--to-ports", "15001")
 		}, want: []nfWant{
@@ -279,6 +307,7 @@ func runNFCase(t *testing.T, tt nfCase) {
 		if p == nil {
 			t.Fatalf("no %s %s probe", dir, w.kind)
 		}
+		t.Logf("%s %s: %s in %s: %s; fix %q", dir, w.kind, p.Cause, p.Namespace, p.Detail, p.Fix)
 		if p.OK || p.Cause != w.cause || p.Namespace != ns[w.namespace] {
 			t.Errorf("%s %s: %s in %s (%s), want %s in %s", dir, w.kind, p.Cause, p.Namespace, p.Detail, w.cause, ns[w.namespace])
 		}
@@ -317,7 +346,7 @@ func runNFCase(t *testing.T, tt nfCase) {
 		t.Errorf("tables made: %q, want %d: one in each namespace on the paths", res.NFTables, want)
 	}
 	if tt.into != "" {
-		checkDNATPath(t, res, tp, c, tt.into)
+		checkDNATPath(t, res, tp, c, tt.into, tt.ownDNAT)
 	}
 	if *update {
 		record(t, "nftrace "+tt.name, res)
@@ -355,11 +384,11 @@ func runNFCase(t *testing.T, tt nfCase) {
 }
 
 // checkDNATPath checks the A->B TCP probe's way past B's DNAT to C's
-// 10.94.1.5:8080: its path (namespaces by letter, B's hop naming the new
+// 10.94.1.5:8080 (or to ownDNAT, an address of B's own): its path (namespaces by letter, B's hop naming the new
 // destination), the JSON's path showing it, and, when it reaches C, C's
 // sightings of the flow counted as the probe's (request in, answer out),
 // C's interface among the capture points.
-func checkDNATPath(t *testing.T, res *Result, tp *topo, c, into string) {
+func checkDNATPath(t *testing.T, res *Result, tp *topo, c, into, ownDNAT string) {
 	t.Helper()
 	ns := map[string]string{"A": tp.A, "B": tp.B, "M": tp.M, "C": c}
 	var want []string
@@ -372,11 +401,15 @@ func checkDNATPath(t *testing.T, res *Result, tp *topo, c, into string) {
 		t.Fatalf("no %s tcp probe facts", dir)
 	}
 	t.Logf("tcp path %+v, back %+v; request seen %+v, answer seen %+v", pf.Path, pf.Back, pf.RequestSeen, pf.AnswerSeen)
+	to, role := "10.94.1.5:8080", facts.RoleRouter
+	if ownDNAT != "" {
+		to, role = ownDNAT, facts.RoleDestination
+	}
 	var got []string
 	for _, h := range pf.Path {
 		got = append(got, h.Namespace)
-		if h.Namespace == tp.B && (h.DNATTo.String() != "10.94.1.5:8080" || h.Role != facts.RoleRouter) {
-			t.Errorf("B's hop %+v: want a router with dnat_to 10.94.1.5:8080", h)
+		if h.Namespace == tp.B && (h.DNATTo.String() != to || h.Role != role) {
+			t.Errorf("B's hop %+v: want a %s with dnat_to %s", h, role, to)
 		}
 	}
 	if !slices.Equal(got, want) {
