@@ -84,6 +84,16 @@ func dockerChains(t *testing.T, tool, m string) {
 	}
 }
 
+// legacy runs iptables-legacy in ns with each of cmds, its filter table
+// flushed when the test ends.
+func legacy(t *testing.T, ns string, cmds [][]string) {
+	t.Helper()
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", ns, "iptables-legacy", "-F").Run() })
+	for _, args := range cmds {
+		inNS(t, ns, append([]string{"iptables-legacy"}, args...)...)
+	}
+}
+
 // container puts namespace c on a bridge in b, as Docker does a user
 // network's container: B 10.94.1.1/24 on br-1f2e3d4c5b6a, C 10.94.1.5.
 func container(t *testing.T, b, c string) {
@@ -214,6 +224,51 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
 			{"B->A", "tcp", facts.CauseDropped, "M", []string{"the answer was dropped in M", "-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
 		}, absent: "docker writes it again"}, // DOCKER-USER holds the user's own rules
+		// Docker's other chains as its iptables-legacy back end writes
+		// them: nsdump's evaluator follows the jumps, and each fix deletes
+		// the rule by its spec.
+		{name: "docker internal network with iptables-legacy", break_: func(t *testing.T, tp *topo, _ string) {
+			legacy(t, tp.M, [][]string{
+				{"-N", "DOCKER-ISOLATION-STAGE-1"}, {"-A", "FORWARD", "-j", "DOCKER-ISOLATION-STAGE-1"},
+				{"-A", "DOCKER-ISOLATION-STAGE-1", "!", "-s", "10.96.1.0/24", "-o", "pa", "-j", "DROP"},
+				{"-A", "DOCKER-ISOLATION-STAGE-1", "!", "-d", "10.96.1.0/24", "-i", "pa", "-j", "DROP"},
+				{"-A", "DOCKER-ISOLATION-STAGE-1", "-j", "RETURN"},
+			})
+		}, want: []nfWant{
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-1 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1`, "own evaluation of the rules"}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-1", "-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
+		}, fixes: []string{
+			"ip netns exec M iptables-legacy -D DOCKER-ISOLATION-STAGE-1 '!' -s 10.96.1.0/24 -o pa -j DROP",
+			"ip netns exec M iptables-legacy -D DOCKER-ISOLATION-STAGE-1 '!' -d 10.96.1.0/24 -i pa -j DROP",
+		}},
+		{name: "docker-user drop with iptables-legacy", break_: func(t *testing.T, tp *topo, _ string) {
+			dockerChains(t, "iptables-legacy", tp.M)
+			legacy(t, tp.M, [][]string{
+				{"-D", "DOCKER-ISOLATION-STAGE-2", "-o", "pa", "-j", "DROP"},
+				{"-D", "DOCKER-ISOLATION-STAGE-2", "-o", "pb", "-j", "DROP"},
+				{"-I", "DOCKER-USER", "-s", "10.96.1.2", "-j", "DROP"},
+			})
+		}, want: []nfWant{
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 1 of chain DOCKER-USER (table filter) in M: "-A DOCKER-USER -s 10.96.1.2/32 -j DROP", reached by FORWARD -> DOCKER-USER`}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-USER -s 10.96.1.2/32 -j DROP"}},
+		}, absent: "docker writes it again", fixes: []string{
+			"ip netns exec M iptables-legacy -D DOCKER-USER -s 10.96.1.2/32 -j DROP",
+		}},
+		{name: "docker icc off on a bridge with br_netfilter and iptables-legacy", bridge: true, break_: func(t *testing.T, tp *topo, _ string) {
+			inNS(t, tp.M, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1")
+			legacy(t, tp.M, [][]string{{"-A", "FORWARD", "-i", "br0", "-o", "br0", "-j", "DROP"}})
+		}, want: []nfWant{
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 1 of chain FORWARD (table filter) in M: "-A FORWARD -i br0 -o br0 -j DROP"`}},
+			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A FORWARD -i br0 -o br0 -j DROP"}},
+		}, fixes: []string{
+			"ip netns exec M iptables-legacy -D FORWARD -i br0 -o br0 -j DROP",
+		}},
 		{name: "iptables chain policy drop", break_: func(t *testing.T, tp *topo, _ string) {
 			ipt(t, tp.M, "-P", "FORWARD", "DROP")
 			ipt(t, tp.M, "-A", "FORWARD", "-p", "tcp", "--dport", "22", "-j", "ACCEPT") // lets no probe through
