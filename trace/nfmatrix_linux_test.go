@@ -120,6 +120,19 @@ func publish(t *testing.T, b string) {
 	ipt(t, b, "-t", "nat", "-A", "DOCKER", "!", "-i", "br-1f2e3d4c5b6a", "-p", "tcp", "--dport", "7096", "-j", "DNAT", "--to-destination", "10.94.1.5:8080")
 }
 
+// legacyPublish writes Docker's DNAT of B's port 7096 to C's 8080 as its
+// iptables-legacy back end does; B's legacy nat table is flushed at the
+// end.
+func legacyPublish(t *testing.T, b string) {
+	t.Helper()
+	t.Cleanup(func() { exec.Command("ip", "netns", "exec", b, "iptables-legacy", "-t", "nat", "-F").Run() })
+	legacy(t, b, [][]string{
+		{"-t", "nat", "-N", "DOCKER"},
+		{"-t", "nat", "-A", "PREROUTING", "-m", "addrtype", "--dst-type", "LOCAL", "-j", "DOCKER"},
+		{"-t", "nat", "-A", "DOCKER", "!", "-i", "br-1f2e3d4c5b6a", "-p", "tcp", "--dport", "7096", "-j", "DNAT", "--to-destination", "10.94.1.5:8080"},
+	})
+}
+
 // nftPublish writes B's published port 7096 as a plain nft DNAT to
 // (not iptables), as a host's own nftables.conf does.
 func nftPublish(t *testing.T, b, to string) {
@@ -300,6 +313,26 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			inNS(t, tp.B, "ip", "link", "del", "vethc")
 		}, into: "A M B", want: []nfWant{
 			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
+		}},
+		// Docker's legacy back end: the nftables trace cannot see the
+		// DNAT, conntrack still shows it (netfilter.MayNAT finds the
+		// legacy nat table, so the trace asks).
+		// The rule is named by its target, the only legacy one that makes
+		// the translation.
+		{name: "published port by iptables-legacy followed into a backend not listening", break_: func(t *testing.T, tp *topo, c string) {
+			container(t, tp.B, c)
+			legacyPublish(t, tp.B)
+		}, into: "A M B C", want: []nfWant{
+			{"A->B", "tcp", facts.CausePortClosed, "C", []string{`10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (by its target, iptables-legacy rule 1 of chain DOCKER (table nat) in B`, `: "-A DOCKER ! -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080", reached by PREROUTING -> DOCKER); 10.94.1.5 answered with a reset: nothing listens on 8080 there`}},
+		}, listenFix: true},
+		{name: "published port by iptables-legacy whose backend is gone", break_: func(t *testing.T, tp *topo, c string) {
+			container(t, tp.B, c)
+			legacyPublish(t, tp.B)
+			inNS(t, tp.B, "ip", "link", "del", "vethc")
+		}, into: "A M B", want: []nfWant{
+			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (by its target, iptables-legacy rule 1 of chain DOCKER (table nat) in B", "an address no namespace nsdump read holds"}},
+		}, fixes: []string{
+			"ip netns exec B iptables-legacy -t nat -D DOCKER '!' -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080",
 		}},
 		// The same with a plain nft DNAT: once "address-conflict", since
 		// the answer came from elsewhere than the probed address.

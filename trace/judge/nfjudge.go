@@ -259,6 +259,69 @@ func (t Translation) natRule(f *facts.Facts) (facts.NFDecision, bool) {
 	return facts.NFDecision{}, false
 }
 
+// legacyNATRule is the iptables-legacy nat rule of t's namespace whose
+// target makes t (a DNAT to t.To, a REDIRECT to its port, an SNAT to its
+// address, a MASQUERADE), when it is the only one. The nftables trace
+// cannot see legacy rules, so the rule is read from the targets, never
+// from matching the packet.
+func (t Translation) legacyNATRule(f *facts.Facts) (facts.Rule, bool) {
+	var found []facts.Rule
+	for _, r := range f.Rules {
+		if r.Namespace != t.Namespace || r.Table != "nat" || r.Policy || !ruleLegacy(r) || (r.Family == "ip6") != t.To.Addr().Is6() {
+			continue
+		}
+		if t.madeBy(r.Text) && !slices.ContainsFunc(found, func(o facts.Rule) bool { return o.Chain == r.Chain && o.Handle == r.Handle }) {
+			found = append(found, r)
+		}
+	}
+	if len(found) != 1 {
+		return facts.Rule{}, false
+	}
+	return found[0], true
+}
+
+// madeBy says whether an iptables rule's target (text as iptables-save
+// writes it) rewrites to where t did.
+func (t Translation) madeBy(text string) bool {
+	var target, to string
+	w := strings.Fields(text)
+	for i := 0; i+1 < len(w); i++ {
+		switch w[i] {
+		case "-j":
+			target = w[i+1]
+		case "--to-destination", "--to-source", "--to-ports":
+			to = w[i+1]
+		}
+	}
+	addr := t.To.Addr().String()
+	if t.To.Addr().Is6() {
+		addr = "[" + addr + "]"
+	}
+	sameAddr := to == t.To.Addr().String() || to == addr
+	samePort := t.To.Port() == t.From.Port()
+	switch {
+	case t.Kind == NATSource:
+		return target == "MASQUERADE" || target == "SNAT" && (sameAddr || to == t.To.String())
+	case target == "DNAT":
+		return to == t.To.String() || sameAddr && (samePort || t.To.Port() == 0)
+	case target == "REDIRECT":
+		return t.To.Addr() == t.From.Addr() && (to == strconv.Itoa(int(t.To.Port())) || to == "" && samePort)
+	}
+	return false
+}
+
+// undo is the fix that removes the rule that made t, if nsdump knows it.
+func (t Translation) undo(f *facts.Facts) string {
+	if d, ok := t.natRule(f); ok {
+		return undoOf(d)
+	}
+	if r, ok := t.legacyNATRule(f); ok {
+		_, fix := nameRule(f.Rules, r)
+		return fix
+	}
+	return ""
+}
+
 // said is the translation as a verdict says it.
 func (t Translation) said(f *facts.Facts) string {
 	from, to := t.From.String(), t.To.String()
@@ -271,6 +334,9 @@ func (t Translation) said(f *facts.Facts) string {
 	}
 	if d, ok := t.natRule(f); ok {
 		s += " (" + decisionNamed(d) + ")"
+	} else if r, ok := t.legacyNATRule(f); ok {
+		detail, _ := nameRule(f.Rules, r)
+		s += " (by its target, " + detail + ")"
 	}
 	return s
 }
@@ -283,9 +349,7 @@ func natVerdict(f *facts.Facts, p facts.ProbeFacts, tr []Translation) (Verdict, 
 		case t.Kind == NATSource && !nsOwns(f, t.Namespace, t.To.Addr()) && f.State(t.Namespace) != nil:
 			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address %s does not hold: the answers go to it and never come back", t.said(f), t.Namespace)}
-			if d, ok := t.natRule(f); ok {
-				v.Fix = undoOf(d)
-			}
+			v.Fix = t.undo(f)
 			return v, true
 		case t.Kind == NATSource:
 			continue
@@ -310,9 +374,7 @@ func natVerdict(f *facts.Facts, p facts.ProbeFacts, tr []Translation) (Verdict, 
 		if backend == "" {
 			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address no namespace nsdump read holds: nothing answers there", t.said(f))}
-			if d, ok := t.natRule(f); ok {
-				v.Fix = undoOf(d)
-			}
+			v.Fix = t.undo(f)
 			return v, true
 		}
 	}

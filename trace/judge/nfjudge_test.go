@@ -139,3 +139,72 @@ func TestJudgeTranslations(t *testing.T) {
 		}
 	})
 }
+
+// A translation made by an iptables-legacy rule, which the nftables trace
+// cannot see: the rule is named (and undone) when it is the only legacy
+// nat rule of that namespace whose target makes the translation.
+func TestJudgeLegacyNATRule(t *testing.T) {
+	a, b := netip.MustParseAddr("10.96.1.2"), netip.MustParseAddr("10.96.2.2")
+	dnat := func(to string) facts.ConntrackEntry {
+		return facts.ConntrackEntry{Namespace: "B", Original: facts.Tuple{Src: a, Dst: b, Proto: 6, SPort: 40000, DPort: 7096},
+			Reply: facts.Tuple{Src: netip.MustParseAddr(to), Dst: a, Proto: 6, SPort: 8080, DPort: 40000}, Destroyed: true}
+	}
+	save := func(rules ...string) string {
+		return "*nat\n:PREROUTING ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n:DOCKER - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER\n" +
+			strings.Join(rules, "\n") + "\nCOMMIT\n"
+	}
+	const other = "-A DOCKER ! -i br-1 -p tcp -m tcp --dport 7000 -j DNAT --to-destination 10.94.1.6:8080"
+	const published = "-A DOCKER ! -i br-1 -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080"
+	tests := []struct {
+		name   string
+		ns     string
+		save   string
+		entry  facts.ConntrackEntry
+		kind   facts.ProbeKind
+		cause  facts.Cause
+		blamed string
+		detail string   // "" : no rule named
+		fix    []string // the words the printed fix runs; nil: none
+	}{
+		{name: "the only DNAT to the backend", ns: "B", save: save(other, published), entry: dnat("10.94.1.5"), kind: "tcp",
+			cause: facts.CausePortClosed, blamed: "C",
+			detail: `10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (by its target, iptables-legacy rule 2 of chain DOCKER (table nat) in B: "` + published + `", reached by PREROUTING -> DOCKER); 10.94.1.5 answered with a reset`,
+			fix:    []string{"ip", "netns", "exec", "C", "nc", "-l", "8080"}},
+		{name: "two DNATs to the backend name neither", ns: "B", entry: dnat("10.94.1.5"), kind: "tcp",
+			save:  save(published, "-A DOCKER -p tcp -m tcp --dport 7097 -j DNAT --to-destination 10.94.1.5:8080"),
+			cause: facts.CausePortClosed, blamed: "C", fix: []string{"ip", "netns", "exec", "C", "nc", "-l", "8080"}},
+		{name: "a DNAT to an address nobody holds is deleted by its spec", ns: "B", entry: dnat("10.94.1.99"), kind: "tcp",
+			save:  save("-A DOCKER ! -i br-1 -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.99:8080"),
+			cause: facts.CauseNAT, blamed: "B",
+			detail: "(by its target, iptables-legacy rule 1 of chain DOCKER (table nat) in B",
+			fix:    []string{"ip", "netns", "exec", "B", "iptables-legacy", "-t", "nat", "-D", "DOCKER", "!", "-i", "br-1", "-p", "tcp", "-m", "tcp", "--dport", "7096", "-j", "DNAT", "--to-destination", "10.94.1.99:8080"}},
+		{name: "an SNAT to an address the router does not hold", ns: "M", kind: "icmp-echo",
+			save:  save("-A POSTROUTING -s 10.96.1.2/32 -o pb -j SNAT --to-source 10.96.2.77"),
+			entry: facts.ConntrackEntry{Namespace: "M", Original: facts.Tuple{Src: a, Dst: b, Proto: 1}, Reply: facts.Tuple{Src: b, Dst: netip.MustParseAddr("10.96.2.77"), Proto: 1}},
+			cause: facts.CauseNAT, blamed: "M", detail: `(by its target, iptables-legacy rule 1 of chain POSTROUTING (table nat) in M: "-A POSTROUTING -s 10.96.1.2/32 -o pb -j SNAT --to-source 10.96.2.77")`,
+			fix: []string{"ip", "netns", "exec", "M", "iptables-legacy", "-t", "nat", "-D", "POSTROUTING", "-s", "10.96.1.2/32", "-o", "pb", "-j", "SNAT", "--to-source", "10.96.2.77"}},
+		{name: "a DNAT elsewhere names no rule of this one", ns: "M", save: save(published), entry: dnat("10.94.1.5"), kind: "tcp",
+			cause: facts.CausePortClosed, blamed: "C", fix: []string{"ip", "netns", "exec", "C", "nc", "-l", "8080"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, p := nfFacts(tt.kind)
+			if tt.cause == facts.CausePortClosed {
+				p.Refused, p.Socket.ConnErr = true, facts.SocketError{Errno: "ECONNREFUSED", Text: "connection refused"}
+			}
+			f.Conntrack = []facts.ConntrackEntry{tt.entry}
+			f.Rules = ParseIptablesSave(tt.ns, "ip", tt.save)
+			v := Judge(f, p)
+			if v.OK || v.Cause != tt.cause || v.Namespace != tt.blamed {
+				t.Fatalf("%s in %s (%s), want %s in %s", v.Cause, v.Namespace, v.Detail, tt.cause, tt.blamed)
+			}
+			if tt.detail == "" && strings.Contains(v.Detail, "iptables-legacy") || !strings.Contains(v.Detail, tt.detail) {
+				t.Errorf("detail %q, want it to say %q", v.Detail, tt.detail)
+			}
+			cmds, err := shellwords.Check(v.Fix)
+			if err != nil || len(cmds) != 1 || !reflect.DeepEqual(cmds[0], tt.fix) {
+				t.Errorf("fix %q reads as %q (%v), want %q", v.Fix, cmds, err, tt.fix)
+			}
+		})
+	}
+}
