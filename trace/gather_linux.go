@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nsdump/nsdump/netfilter"
 	"github.com/nsdump/nsdump/topology"
 	"github.com/nsdump/nsdump/trace/facts"
 	"github.com/nsdump/nsdump/trace/judge"
@@ -66,9 +67,21 @@ func gatherLegacy(ts *topology.Targets, ns string) ([]facts.Rule, []facts.Gap) {
 			gaps = append(gaps, facts.Gap{What: facts.GapLegacy, Namespace: ns, Error: c.tool + ": " + runError(err)})
 			continue
 		}
-		out = append(out, judge.ParseIptablesSave(ns, c.family, string(text))...)
+		for _, r := range judge.ParseIptablesSave(ns, c.family, string(text)) {
+			r.WrittenBy = writtenBy(netfilter.Rule{Table: r.Table, Chain: r.Chain, ChainPath: r.Path, Text: r.Text})
+			out = append(out, r)
+		}
 	}
 	return out, gaps
+}
+
+// writtenBy is the tool that writes r again, if one does: never for
+// DOCKER-USER, Docker's place for the user's own rules, which it leaves be.
+func writtenBy(r netfilter.Rule) string {
+	if r.Chain == "DOCKER-USER" {
+		return ""
+	}
+	return r.WrittenBy()
 }
 
 // runError is a failed program's error with the first line it wrote on

@@ -175,7 +175,7 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 		}, want: []nfWant{
 			// Legacy rules are invisible to the nftables trace: nsdump's
 			// evaluator follows the jumps, and the verdict says so.
-			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-2 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2`, "own evaluation of the rules"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-2 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2`, "own evaluation of the rules", "docker writes it again"}},
 			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-2 -o pb -j DROP", "FORWARD -> DOCKER-ISOLATION-STAGE-1 -> DOCKER-ISOLATION-STAGE-2"}},
 			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2", "-o pa -j DROP"}},
 			{"B->A", "tcp", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-2"}},
@@ -248,7 +248,7 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 				{"-A", "DOCKER-ISOLATION-STAGE-1", "-j", "RETURN"},
 			})
 		}, want: []nfWant{
-			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-1 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1`, "own evaluation of the rules"}},
+			{"A->B", "icmp-echo", facts.CauseDropped, "M", []string{`iptables-legacy rule 2 of chain DOCKER-ISOLATION-STAGE-1 (table filter) in M: "-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP", reached by FORWARD -> DOCKER-ISOLATION-STAGE-1`, "own evaluation of the rules", "docker writes it again"}},
 			{"A->B", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -d 10.96.1.0/24 -i pa -j DROP"}},
 			{"B->A", "icmp-echo", facts.CauseDropped, "M", []string{"iptables-legacy rule 1 of chain DOCKER-ISOLATION-STAGE-1", "-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},
 			{"B->A", "tcp", facts.CauseDropped, "M", []string{"-A DOCKER-ISOLATION-STAGE-1 ! -s 10.96.1.0/24 -o pa -j DROP"}},

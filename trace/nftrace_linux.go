@@ -283,12 +283,9 @@ func (s *nfSpace) decide(ctx context.Context, pkts []netfilter.Packet) {
 			if err != nil {
 				s.gap("nftables rules", err)
 			} else {
-				d.Rule, d.Xtables, d.WrittenBy = r.Text, r.Xtables, r.WrittenBy()
+				d.Rule, d.Xtables, d.WrittenBy = r.Text, r.Xtables, writtenBy(r)
 				if r.Xtables {
 					d.Rule, d.Spec = r.Command(), iptablesSpec(r)
-				}
-				if r.Chain == "DOCKER-USER" {
-					d.WrittenBy = "" // Docker's place for the user's own rules: it leaves them be
 				}
 			}
 			s.decisions = append(s.decisions, d)

@@ -24,6 +24,9 @@ type Rule struct {
 	// Path is the chain of jumps from the base chain to Chain, for an
 	// iptables-legacy rule in a user chain.
 	Path []string `json:"path,omitempty"`
+	// WrittenBy is the tool that writes an iptables-legacy rule again
+	// ("docker"), as NFDecision.WrittenBy is a traced rule's.
+	WrittenBy string `json:"written_by,omitempty"`
 }
 
 // RuleVerdict is what a rule or chain policy does with a packet it

@@ -190,7 +190,7 @@ func judgeDropRule(f *facts.Facts, p facts.ProbeFacts, ns string) (Verdict, bool
 			if rs[0].Verdict == facts.RuleReject {
 				cause = facts.CauseRejected
 			}
-			return Verdict{Cause: cause, Namespace: ns, Detail: detail, Fix: fix}, true
+			return Verdict{Cause: cause, Namespace: ns, Detail: detail + rewrites(rs[0].WrittenBy), Fix: fix}, true
 		}
 	}
 	return Verdict{}, false

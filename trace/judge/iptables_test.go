@@ -55,6 +55,19 @@ COMMIT
 			}
 		})
 	}
+	// A rule a tool writes again (gathered with WrittenBy) says so; the
+	// same rule written by no tool does not.
+	for _, by := range []string{"docker", ""} {
+		docker := ParseIptablesSave("B", "ip", save)
+		for i := range docker {
+			docker[i].WrittenBy = by
+		}
+		v, ok := judgeDropRule(&facts.Facts{Rules: docker}, facts.ProbeFacts{Path: path, Request: tests[0].req}, "B")
+		const said = "; the rule is docker's: docker writes it again (on restart, on any change of its networks), so change it through docker"
+		if !ok || strings.HasSuffix(v.Detail, said) != (by != "") {
+			t.Errorf("written by %q: ok=%v, detail %q", by, ok, v.Detail)
+		}
+	}
 	policy := ParseIptablesSave("B", "ip6", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n")
 	v, ok := judgeDropRule(&facts.Facts{Rules: policy}, facts.ProbeFacts{Path: path, Request: facts.Packet{Family: 6, Proto: "ipv6-icmp"}}, "B")
 	if !ok || v.Fix != "ip netns exec B ip6tables-legacy -P INPUT ACCEPT" {

@@ -379,10 +379,19 @@ func ruleVerdict(rs []facts.Rule) Verdict {
 	r := rs[0]
 	cause := facts.CauseDropped
 	if r.Verdict == facts.RuleReject {
-		cause = "rejected"
+		cause = facts.CauseRejected
 	}
 	_, fix := nameRule(nil, r)
-	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; "), Fix: fix, blamed: blame{rule: true}}
+	return Verdict{Cause: cause, Namespace: r.Namespace, Detail: strings.Join(names, "; ") + rewrites(r.WrittenBy), Fix: fix, blamed: blame{rule: true}}
+}
+
+// rewrites says that tool, which manages the rule, writes it again; ""
+// for no tool.
+func rewrites(tool string) string {
+	if tool == "" {
+		return ""
+	}
+	return fmt.Sprintf("; the rule is %s's: %s writes it again (on restart, on any change of its networks), so change it through %s", tool, tool, tool)
 }
 
 func linkDown(ns string, l *nsstate.LinkState) Verdict {

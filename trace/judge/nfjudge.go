@@ -133,9 +133,7 @@ func ruleDecided(f *facts.Facts, p facts.ProbeFacts, v Verdict, d facts.NFDecisi
 	if len(d.Path) > 1 {
 		said += ", reached by " + d.ChainPath()
 	}
-	if d.WrittenBy != "" {
-		said += fmt.Sprintf("; the rule is %s's: %s writes it again (on restart, on any change of its networks), so change it through %s", d.WrittenBy, d.WrittenBy, d.WrittenBy)
-	}
+	said += rewrites(d.WrittenBy)
 	if (v.blamed.rule || v.Cause == facts.CauseRejected) && v.Namespace == d.Namespace {
 		// nsdump's own evaluation found a rule there too: what it said
 		// stands (a reject's answer, where it was seen), the kernel's word
