@@ -601,6 +601,11 @@ func unanswered(f *facts.Facts, p facts.ProbeFacts, path []facts.Hop, e event, p
 	if lk, ok := f.Lookup(h.Namespace, pkt.Dst, h.In); ok && rpFiltered(f, lk) {
 		v := routeVerdict(f, p, h, lk, pkt, answer)
 		v.Detail += fmt.Sprintf(", its ARP requests included: %s's route back to %s leaves by another interface", h.Namespace, pkt.Src)
+		if e.hop > 0 {
+			// The namespace that asked gives up on its neighbour (after
+			// its retries, NEIGH_FAILED) and drops what it queued.
+			v.blamed.neighborOf = path[e.hop-1].Namespace
+		}
 		return v, true
 	}
 	if rs := arpCulprits(f, h.Namespace, "input", "output"); len(rs) > 0 {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/nsdump/nsdump/trace/facts"
+	"github.com/nsdump/nsdump/trace/internal/tracetest"
 )
 
 // TestKernelAgreement: the kernel's reason fits a verdict when it names the
@@ -81,5 +82,30 @@ func TestKernelAgreesIPv6NoReturnRoute(t *testing.T) {
 		if (said == "") != tt.agree {
 			t.Errorf("%+v: agree %v, but the kernel's word reads %q", tt.kd, tt.agree, said)
 		}
+	}
+}
+
+// A router whose strict rp_filter refuses the sender's ARP: once the
+// sender gives up on its neighbour (after its retries, on a slow or loaded
+// machine within the probes' time) the kernel drops what it queued with
+// NEIGH_FAILED in the sender. That fits the verdict: dropped in the router,
+// whose rp_filter left the resolution unanswered.
+func TestRPFilterRefusedARPGivenUp(t *testing.T) {
+	rec := tracetest.LoadOne(t, "kstate-rp_filter-in-a-router-with-an-asymmetric-route")
+	judged := 0
+	for _, pf := range rec.Facts.Probes {
+		v := Judge(rec.Facts, pf)
+		if v.OK || !strings.Contains(v.Detail, "its ARP requests included") || pf.Direction != pf.From+"->"+pf.To || len(pf.Path) < 2 {
+			continue
+		}
+		asker := pf.Path[0].Namespace
+		pf.Drops = append(pf.Drops, facts.KernelDropSeen{Namespace: asker, Reason: "NEIGH_FAILED", Location: "neigh_invalidate", What: "echo request"})
+		if got := Judge(rec.Facts, pf); got.Cause != v.Cause || got.Namespace != v.Namespace || strings.Contains(got.Detail, "says otherwise") {
+			t.Errorf("%s %s with %s giving up on its neighbour: %s in %s: %s", pf.Direction, pf.Kind, asker, got.Cause, got.Namespace, got.Detail)
+		}
+		judged++
+	}
+	if judged == 0 {
+		t.Fatal("no probe of the recording is judged by its unanswered neighbour resolution")
 	}
 }
