@@ -312,7 +312,7 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			// removal takes its links later, from the kernel's cleanup).
 			inNS(t, tp.B, "ip", "link", "del", "vethc")
 		}, into: "A M B", want: []nfWant{
-			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds"}},
+			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080", "an address no namespace nsdump read holds", "the rule is docker's: docker writes it again"}},
 		}},
 		// Docker's legacy back end: the nftables trace cannot see the
 		// DNAT, conntrack still shows it (netfilter.MayNAT finds the
@@ -330,7 +330,7 @@ func TestNFTraceFaultMatrix(t *testing.T) {
 			legacyPublish(t, tp.B)
 			inNS(t, tp.B, "ip", "link", "del", "vethc")
 		}, into: "A M B", want: []nfWant{
-			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (by its target, iptables-legacy rule 1 of chain DOCKER (table nat) in B", "an address no namespace nsdump read holds"}},
+			{"A->B", "tcp", facts.CauseNAT, "B", []string{"10.96.2.2:7096 is DNAT'd in B to 10.94.1.5:8080 (by its target, iptables-legacy rule 1 of chain DOCKER (table nat) in B", "an address no namespace nsdump read holds", "the rule is docker's: docker writes it again"}},
 		}, fixes: []string{
 			"ip netns exec B iptables-legacy -t nat -D DOCKER '!' -i br-1f2e3d4c5b6a -p tcp -m tcp --dport 7096 -j DNAT --to-destination 10.94.1.5:8080",
 		}},

@@ -308,16 +308,17 @@ func (t Translation) madeBy(text string) bool {
 	return false
 }
 
-// undo is the fix that removes the rule that made t, if nsdump knows it.
-func (t Translation) undo(f *facts.Facts) string {
+// undo is the fix that removes the rule that made t, if nsdump knows it,
+// and what the detail adds when a tool writes that rule again.
+func (t Translation) undo(f *facts.Facts) (fix, said string) {
 	if d, ok := t.natRule(f); ok {
-		return undoOf(d)
+		return undoOf(d), rewrites(d.WrittenBy)
 	}
 	if r, ok := t.legacyNATRule(f); ok {
 		_, fix := nameRule(f.Rules, r)
-		return fix
+		return fix, rewrites(r.WrittenBy)
 	}
-	return ""
+	return "", ""
 }
 
 // said is the translation as a verdict says it.
@@ -347,7 +348,8 @@ func natVerdict(f *facts.Facts, p facts.ProbeFacts, tr []Translation) (Verdict, 
 		case t.Kind == NATSource && !nsOwns(f, t.Namespace, t.To.Addr()) && f.State(t.Namespace) != nil:
 			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address %s does not hold: the answers go to it and never come back", t.said(f), t.Namespace)}
-			v.Fix = t.undo(f)
+			fix, said := t.undo(f)
+			v.Fix, v.Detail = fix, v.Detail+said
 			return v, true
 		case t.Kind == NATSource:
 			continue
@@ -372,7 +374,8 @@ func natVerdict(f *facts.Facts, p facts.ProbeFacts, tr []Translation) (Verdict, 
 		if backend == "" {
 			v := Verdict{Cause: facts.CauseNAT, Namespace: t.Namespace, RouteGet: routeGetIn(p, t.Namespace),
 				Detail: fmt.Sprintf("%s, an address no namespace nsdump read holds: nothing answers there", t.said(f))}
-			v.Fix = t.undo(f)
+			fix, said := t.undo(f)
+			v.Fix, v.Detail = fix, v.Detail+said
 			return v, true
 		}
 	}
