@@ -11,6 +11,7 @@
 // Package rules: everything that reads the kernel or runs a program lives
 // here or below (topology, capture, drops); nothing here decides a verdict.
 // The facts are package facts', the verdicts judge's; a trace's Result
-// carries them under their own names. A trace's result and the record of a -w file (result.go, record.go) build on every
-// system, for nsdump read; all that reaches the kernel is in _linux.go files.
+// carries them under their own names. A trace's result and the record of
+// a -w file (result.go, record.go) build on every system, for nsdump
+// read; all that reaches the kernel is in _linux.go files.
 package trace
