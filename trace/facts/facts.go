@@ -30,8 +30,9 @@ type Facts struct {
 	// neighbor solicitation) the captures saw, by the address asked for.
 	Resolutions []Resolution `json:"resolutions,omitempty"`
 	Probes      []ProbeFacts `json:"probes,omitempty"`
-	// Kernel is the per-namespace kernel state of issue 19 (kstate.go).
-	Kernel *KernelFacts `json:"kernel,omitempty"`
+	// Kernel is the per-namespace kernel state of issue 19 (kstate.go),
+	// stored under top-level keys of its own (kstate_json.go).
+	Kernel *KernelFacts `json:"-"`
 	// Gaps are the evidence gathering could not read.
 	Gaps []Gap `json:"gaps,omitempty"`
 	// NFTrace, NFTraced and Conntrack are the kernel's own word on the
