@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,9 @@ type topo struct {
 	kind    string // bridge or router
 	// addresses of A and B, and M's on each side (router)
 	addrA, addrB, mA, mB string
+	// toAddr, when a break sets it, is the address of B the traces probe
+	// (trace --to).
+	toAddr netip.Addr
 }
 
 var topoSeq atomic.Int32
@@ -114,7 +118,7 @@ func newTopoPrefix(t *testing.T, prefix, kind string, unnamed, v6 bool) *topo {
 
 func (tp *topo) trace(t *testing.T, timeout time.Duration) *Result {
 	t.Helper()
-	res, err := Run(context.Background(), Config{From: tp.A, To: tp.B, Timeout: timeout})
+	res, err := Run(context.Background(), Config{From: tp.A, To: tp.B, ToAddr: tp.toAddr, Timeout: timeout})
 	if err != nil {
 		t.Fatalf("trace: %v", err)
 	}

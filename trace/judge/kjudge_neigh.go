@@ -157,7 +157,8 @@ func addressVerdict(f *facts.Facts, p facts.ProbeFacts, v Verdict, ns string, a 
 	}
 	if a.Flags&nsstate.AddrDADFailed == 0 {
 		return kernelVerdict(p, v, facts.CauseDropped, ns,
-			fmt.Sprintf("%s on %s in %s is tentative: duplicate address detection is still under way, and the kernel lets no socket use it nor answers for it until it ends", a.Prefix.Addr(), a.Interface, ns), "")
+			fmt.Sprintf("%s on %s in %s is tentative: duplicate address detection is still under way, and the kernel lets no socket use it nor answers for it until it ends; added again with nodad, it is usable at once", a.Prefix.Addr(), a.Interface, ns),
+			cmdline.Join(readd...))
 	}
 	detail := fmt.Sprintf("%s on %s in %s is dadfailed: duplicate address detection found another interface with it, and the kernel lets no socket use it nor answers for it", a.Prefix.Addr(), a.Interface, ns)
 	for _, sts := range [][]*nsstate.NamespaceState{f.After, f.Namespaces} {

@@ -133,3 +133,26 @@ func leadsAway(f *facts.Facts, ns, dev string) bool {
 	}
 	return st.Link(dev).Peer.Namespace != ns
 }
+
+// ifaceForwarding6 completes the verdict on a router whose IPv6
+// forwarding is off (net.ipv6.conf.all.forwarding=0) while the interface
+// the packet came in by has its own on: ip6_forward reads conf.all only,
+// so the interface's value, which looks like it should forward, does not.
+func ifaceForwarding6(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	if p.Family != 6 || v.Cause != facts.CauseDropped {
+		return v, false
+	}
+	for _, path := range legs(p) {
+		for _, h := range path {
+			ks := f.KernelIn(h.Namespace)
+			if h.Role != facts.RoleRouter || h.Namespace != v.Namespace || ks == nil || ks.Settings == nil || ks.Settings.IPv6Forwarding != 0 {
+				continue
+			}
+			if i := ks.Settings.Interface(h.In); i != nil && i.IPv6Forwarding == 1 {
+				v.Detail += fmt.Sprintf("; net.ipv6.conf.%s.forwarding=1 does not forward by itself: the kernel forwards IPv6 by conf.all alone", sysctlIface(h.In))
+				return v, true
+			}
+		}
+	}
+	return v, false
+}

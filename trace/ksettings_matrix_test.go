@@ -1,0 +1,127 @@
+package trace
+
+import (
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/nsdump/nsdump/cmdline"
+	"github.com/nsdump/nsdump/trace/facts"
+)
+
+// reachable is the ground truth of a way that works: ping from ns to
+// addr is answered.
+func reachable(t *testing.T, ns string, args ...string) {
+	t.Helper()
+	c := cmdline.InNamespace(ns, append([]string{"ping", "-c", "1", "-W", "2"}, args...)...)
+	if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v %s", strings.Join(c, " "), err, out)
+	}
+}
+
+// neighborUnresolved is the ground truth of an ARP or ND question nobody
+// answers: ns's entry for addr is INCOMPLETE or FAILED.
+func neighborUnresolved(t *testing.T, ns, addr string) {
+	t.Helper()
+	c := cmdline.IP(ns, "neigh", "show", addr)
+	out, err := exec.Command(c[0], c[1:]...).Output()
+	if err != nil || !strings.Contains(string(out), "FAILED") && !strings.Contains(string(out), "INCOMPLETE") {
+		t.Fatalf("%s: %v %q, want an unresolved entry", c, err, out)
+	}
+}
+
+// TestKernelSettingsMatrix: per-interface settings that decide a probe's
+// fate (issue 19) — arp_ignore, proxy_arp, IPv6 forwarding per interface,
+// an address DAD holds tentative — each named where it lies, its fix
+// applied as printed, all ok after; and a setting that decides nothing
+// blamed for nothing.
+func TestKernelSettingsMatrix(t *testing.T) {
+	all := func(cause, ns string, detail ...string) []pathWant {
+		var w []pathWant
+		for _, dir := range []string{"A->B", "B->A"} {
+			for _, kind := range []string{"icmp-echo", "tcp"} {
+				w = append(w, pathWant{dir, kind, cause, ns, detail})
+			}
+		}
+		return w
+	}
+	v6 := func(cause, ns string, detail ...string) []pathWant {
+		var w []pathWant
+		for _, dir := range []string{"A->B", "B->A"} {
+			for _, kind := range []string{"icmp6-echo", "tcp6"} {
+				w = append(w, pathWant{dir, kind, cause, ns, detail})
+			}
+		}
+		return w
+	}
+	tests := []pathCase{
+		{name: "kstate arp_ignore in B for an address on its loopback", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			// A real server of a direct-routing load balancer: the service
+			// address on lo, ARP for it ignored on b0, and B's own ARP
+			// questions asked from b0's address (arp_announce=2), so A
+			// never learns the service address's MAC from them.
+			sh(t, "ip", "-n", tp.B, "addr", "add", "10.95.0.10/32", "dev", "lo")
+			tp.in(t, tp.B, "sysctl", "-qw", "net.ipv4.conf.b0.arp_ignore=1", "net.ipv4.conf.b0.arp_announce=2")
+			tp.toAddr = netip.MustParseAddr("10.95.0.10")
+			unreachable(t, tp.A, "10.95.0.10")
+			neighborUnresolved(t, tp.A, "10.95.0.10")
+		}, want: all(facts.CauseNeighbor, "B", "B answers no ARP for 10.95.0.10 on b0", "arp_ignore is 1 on b0 (net.ipv4.conf.b0.arp_ignore=1, all 0)", "10.95.0.10 is on lo")},
+		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// A's address widened to /16: B's address looks on-link to A,
+			// which asks ARP for it on a0, where only M could answer.
+			sh(t, "ip", "-n", tp.A, "addr", "del", tp.addrA+"/24", "dev", "a0")
+			sh(t, "ip", "-n", tp.A, "addr", "add", tp.addrA+"/16", "dev", "a0")
+			sh(t, "ip", "-n", tp.A, "route", "replace", "default", "via", tp.mA)
+			unreachable(t, tp.A, tp.addrB)
+			neighborUnresolved(t, tp.A, tp.addrB)
+		}, want: all(facts.CauseNeighbor, "M", "A's route to 10.96.2.2 (10.96.0.0/16 dev a0) takes it to be on-link", "M answers ARP for 10.96.2.2 on pa only with proxy_arp (net.ipv4.conf.pa.proxy_arp=0, all 0)")},
+		{name: "kstate IPv6 forwarding off on one router interface only", kind: "router", v6: true, break_: func(t *testing.T, tp *topo) {
+			// ip6_forward reads conf.all: a router forwards IPv6 whatever
+			// the interface's own value says. Nothing to blame.
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.pa.forwarding=0")
+			// An interface that does not forward is a host's: its
+			// neighbour solicitations wait for its link-local address's
+			// duplicate address detection.
+			for _, ns := range []string{tp.A, tp.B, tp.M} {
+				c := cmdline.IP(ns, "-6", "addr", "show", "tentative")
+				if !eventually(func() bool {
+					out, _ := exec.Command(c[0], c[1:]...).Output()
+					return len(strings.TrimSpace(string(out))) == 0
+				}) {
+					t.Fatalf("%s: addresses still tentative after 30 s", c)
+				}
+			}
+			reachable(t, tp.A, "-6", "fd96:2::2")
+			reachable(t, tp.B, "-6", "fd96:1::2")
+		}},
+		{name: "kstate IPv6 forwarding on per interface only", kind: "router", v6: true, break_: func(t *testing.T, tp *topo) {
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=0")
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv6.conf.pa.forwarding=1", "net.ipv6.conf.pb.forwarding=1")
+			unreachable(t, tp.A, "fd96:2::2")
+		}, want: v6(facts.CauseDropped, "M", "forwarding is off in M (net.ipv6.conf.all.forwarding=0)", "forwarding=1 does not forward by itself: the kernel forwards IPv6 by conf.all alone")},
+		{name: "kstate tentative IPv6 address in A", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			// Duplicate address detection that takes ten minutes: A's
+			// address stays tentative through the trace.
+			sh(t, "ip", "-n", tp.B, "addr", "add", "fd95::2/64", "dev", "b0", "nodad")
+			tp.in(t, tp.A, "sysctl", "-qw", "net.ipv6.neigh.a0.retrans_time_ms=600000", "net.ipv6.conf.a0.dad_transmits=1")
+			sh(t, "ip", "-n", tp.A, "addr", "add", "fd95::1/64", "dev", "a0")
+			c := cmdline.IP(tp.A, "-6", "addr", "show", "dev", "a0", "tentative")
+			if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || !strings.Contains(string(out), "fd95::1") {
+				t.Fatalf("%s: %v %q, want fd95::1 tentative", c, err, out)
+			}
+			p := cmdline.InNamespace(tp.A, "ping", "-6", "-c", "1", "-W", "1", "-I", "fd95::1", "fd95::2")
+			if exec.Command(p[0], p[1:]...).Run() == nil {
+				t.Fatal("ping from the tentative address answered")
+			}
+		}, want: []pathWant{
+			{"A->B", "icmp6-echo", facts.CauseDropped, "A", []string{"fd95::1 on a0 in A is tentative", "added again with nodad"}},
+			{"A->B", "tcp6", facts.CauseDropped, "A", []string{"fd95::1 on a0 in A is tentative"}},
+			{"B->A", "icmp6-echo", facts.CauseDropped, "A", []string{"fd95::1 on a0 in A is tentative"}},
+			{"B->A", "tcp6", facts.CauseDropped, "A", []string{"fd95::1 on a0 in A is tentative"}},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { runPathCase(t, "n3k", tt) })
+	}
+}
