@@ -82,6 +82,9 @@ type Sighting struct {
 	// TCPFlags are a TCP segment's flags (SYN, ACK, RST, ...), 0 for
 	// other packets: what a sighting is, without reading What back.
 	TCPFlags uint8 `json:"-"`
+	// TTL is the IPv4 TTL or IPv6 hop limit the packet had there: one
+	// packet seen again at a point with a lower one went round a loop.
+	TTL uint8 `json:"-"`
 	// PacketID is the packet's id: every sighting of one packet has the
 	// same (epb_packetid in the file, Wireshark's frame.packet_id).
 	PacketID uint64 `json:"packet_id,omitempty"`
@@ -308,6 +311,7 @@ func (e *Exchange) see(p *Packet, points []capture.Point, what string) {
 	if p.Kind == KindTCP {
 		s.TCPFlags = p.Flags
 	}
+	s.TTL = p.TTL
 	e.Seen = append(e.Seen, s)
 }
 

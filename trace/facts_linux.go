@@ -405,6 +405,7 @@ func (r *run) roles(kind facts.ProbeKind, ex *decode.Exchange, src netip.Addr, i
 // request and answer at each capture point, the kernel's drops, and the
 // ICMP errors about it.
 func seeExchange(pf *facts.ProbeFacts, kind facts.ProbeKind, ex *decode.Exchange, req, ans func(decode.Sighting) bool) {
+	pf.Revisits = append(pf.Revisits, revisits(ex, req)...)
 	for _, s := range ex.Seen {
 		sight, ok := sightOf(s)
 		switch {
@@ -434,6 +435,34 @@ func seeExchange(pf *facts.ProbeFacts, kind facts.ProbeKind, ex *decode.Exchange
 		}
 		pf.Errors = append(pf.Errors, is)
 	}
+}
+
+// revisits are the request's packets of ex seen again at a capture point,
+// in the direction they were seen there first, with a lower TTL: each
+// point and direction once. Every request of a probe leaves with one TTL
+// and, on one way, reaches a point with one TTL: a lower one there has
+// been round. (Packet ids cannot tell: a packet seen again at a point is
+// a new packet to them, as a retransmission is.)
+func revisits(ex *decode.Exchange, req func(decode.Sighting) bool) []facts.Revisit {
+	type at struct{ point, dir string }
+	first := map[at]uint8{}
+	var out []facts.Revisit
+	for _, s := range ex.Seen {
+		sight, ok := sightOf(s)
+		if !ok || !s.Drop.IsZero() || !req(s) {
+			continue
+		}
+		k := at{s.Point, s.Dir}
+		ttl, seen := first[k]
+		if !seen {
+			first[k] = s.TTL
+			continue
+		}
+		if s.TTL < ttl && !slices.ContainsFunc(out, func(r facts.Revisit) bool { return r.Sight == sight }) {
+			out = append(out, facts.Revisit{Sight: sight, TTL: ttl, Again: s.TTL})
+		}
+	}
+	return out
 }
 
 // ownTCP reports whether an exchange's ends are the TCP probe's

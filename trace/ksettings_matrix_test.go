@@ -37,19 +37,19 @@ func neighborUnresolved(t *testing.T, ns, addr string) {
 // applied as printed, all ok after; and a setting that decides nothing
 // blamed for nothing.
 func TestKernelSettingsMatrix(t *testing.T) {
-	all := func(cause, ns string, detail ...string) []pathWant {
+	all := func(cause facts.Cause, ns string, detail ...string) []pathWant {
 		var w []pathWant
 		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []string{"icmp-echo", "tcp"} {
+			for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
 				w = append(w, pathWant{dir, kind, cause, ns, detail})
 			}
 		}
 		return w
 	}
-	v6 := func(cause, ns string, detail ...string) []pathWant {
+	v6 := func(cause facts.Cause, ns string, detail ...string) []pathWant {
 		var w []pathWant
 		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []string{"icmp6-echo", "tcp6"} {
+			for _, kind := range []facts.ProbeKind{"icmp6-echo", "tcp6"} {
 				w = append(w, pathWant{dir, kind, cause, ns, detail})
 			}
 		}

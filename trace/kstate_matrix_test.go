@@ -220,9 +220,27 @@ func TestLoopbackOnlyListener(t *testing.T) {
 
 // TestRoutingLoop: A - R1 - R2 - B, and a stale host route in R2 that
 // sends B's address back to R1: the packets go round R1 and R2 until
-// their TTL runs out. The verdict is a loop blamed on R2's route; its fix,
-// applied, makes the retrace all ok.
+// their TTL (hop limit) runs out. The verdict is a loop blamed on R2's
+// route, the request's packets seen again in the cycle with a lower TTL
+// named; its fix, applied, makes the retrace all ok. In IPv4 and IPv6.
 func TestRoutingLoop(t *testing.T) {
+	for _, tt := range []struct {
+		name, record string
+		fam          int
+	}{{"IPv4", "kstate routing loop", 4}, {"IPv6", "kstate routing loop IPv6", 6}} {
+		t.Run(tt.name, func(t *testing.T) { routingLoop(t, tt.fam, tt.record) })
+	}
+}
+
+// loopAddr is the address of side (1 or 2) of link i of the loop's chain.
+func loopAddr(fam, i, side int) string {
+	if fam == 6 {
+		return fmt.Sprintf("fd97:%d::%d", i, side)
+	}
+	return fmt.Sprintf("10.97.%d.%d", i, side)
+}
+
+func routingLoop(t *testing.T, fam int, name string) {
 	labtest.RequireRoot(t)
 	tag := fmt.Sprintf("%04x%02x", os.Getpid()&0xffff, topoSeq.Add(1)&0xff)
 	var n []string
@@ -237,21 +255,40 @@ func TestRoutingLoop(t *testing.T) {
 		n = append(n, ns)
 		inNS(t, ns, "ip", "link", "set", "lo", "up")
 	}
+	plen, flag, fwd, dst := "/24", "-4", "net.ipv4.ip_forward=1", loopAddr(fam, 2, 2)
+	if fam == 6 {
+		plen, flag, fwd = "/64", "-6", "net.ipv6.conf.all.forwarding=1"
+	}
+	subnet := func(i int) string { return fmt.Sprintf("10.97.%d.0/24", i) }
+	if fam == 6 {
+		subnet = func(i int) string { return fmt.Sprintf("fd97:%d::/64", i) }
+	}
 	for i := range 3 {
 		vethBetween(t, n[i], "tb", n[i+1], "ta")
-		inNS(t, n[i], "ip", "addr", "add", fmt.Sprintf("10.97.%d.1/24", i), "dev", "tb")
-		inNS(t, n[i+1], "ip", "addr", "add", fmt.Sprintf("10.97.%d.2/24", i), "dev", "ta")
+		args := func(side int) []string {
+			a := []string{"ip", "addr", "add", loopAddr(fam, i, side) + plen, "dev", []string{"", "tb", "ta"}[side]}
+			if fam == 6 {
+				a = append(a, "nodad")
+			}
+			return a
+		}
+		inNS(t, n[i], args(1)...)
+		inNS(t, n[i+1], args(2)...)
 	}
-	inNS(t, n[0], "ip", "route", "add", "default", "via", "10.97.0.2")
-	inNS(t, n[3], "ip", "route", "add", "default", "via", "10.97.2.1")
-	inNS(t, n[1], "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	inNS(t, n[2], "sysctl", "-qw", "net.ipv4.ip_forward=1")
-	inNS(t, n[1], "ip", "route", "add", "10.97.2.0/24", "via", "10.97.1.2")
-	inNS(t, n[2], "ip", "route", "add", "10.97.0.0/24", "via", "10.97.1.1")
-	inNS(t, n[2], "ip", "route", "add", "10.97.2.2/32", "via", "10.97.1.1") // the stale one
-	unreachable(t, n[0], "10.97.2.2")
-	c := cmdline.IP(n[2], "route", "get", "10.97.2.2", "from", "10.97.0.1", "iif", "ta")
-	if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || !strings.Contains(string(out), "via 10.97.1.1 dev ta") {
+	inNS(t, n[0], "ip", flag, "route", "add", "default", "via", loopAddr(fam, 0, 2))
+	inNS(t, n[3], "ip", flag, "route", "add", "default", "via", loopAddr(fam, 2, 1))
+	inNS(t, n[1], "sysctl", "-qw", fwd)
+	inNS(t, n[2], "sysctl", "-qw", fwd)
+	inNS(t, n[1], "ip", flag, "route", "add", subnet(2), "via", loopAddr(fam, 1, 2))
+	inNS(t, n[2], "ip", flag, "route", "add", subnet(0), "via", loopAddr(fam, 1, 1))
+	host := "/32"
+	if fam == 6 {
+		host = "/128"
+	}
+	inNS(t, n[2], "ip", flag, "route", "add", dst+host, "via", loopAddr(fam, 1, 1)) // the stale one
+	unreachable(t, n[0], dst)
+	c := cmdline.IP(n[2], flag, "route", "get", dst, "from", loopAddr(fam, 0, 1), "iif", "ta")
+	if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || !strings.Contains(string(out), "via "+loopAddr(fam, 1, 1)+" dev ta") {
 		t.Fatalf("%s: %v %q, want the route back to R1", c, err, out)
 	}
 	res, err := Run(context.Background(), Config{From: n[0], To: n[3], Timeout: time.Second})
@@ -265,8 +302,14 @@ func TestRoutingLoop(t *testing.T) {
 		}
 		t.Logf("%s %s: %s in %s, fix %q: %s", p.Direction, p.Kind, p.Cause, p.Namespace, p.Fix, p.Detail)
 		if p.Cause != facts.CauseLoop || p.Namespace != n[2] || !strings.Contains(p.Detail, n[1]+" -> "+n[2]+" -> "+n[1]) ||
-			!strings.Contains(p.Detail, n[2]+"'s route to 10.97.2.2") || strings.Contains(p.Detail, "the kernel says otherwise") {
+			!strings.Contains(p.Detail, n[2]+"'s route to "+dst) || strings.Contains(p.Detail, "the kernel says otherwise") {
 			t.Errorf("%s %s: %s in %s (%s), want a loop through %s and %s blamed on %s's route", p.Direction, p.Kind, p.Cause, p.Namespace, p.Detail, n[1], n[2], n[2])
+		}
+		// The request's own packets go round: each is seen again where it
+		// was, with a lower TTL, whether or not an ICMP error (rate-limited)
+		// is captured.
+		if p.Direction == n[0]+"->"+n[3] && !strings.Contains(p.Detail, "the same packet seen again") {
+			t.Errorf("%s %s: the detail %q names no packet seen again with a lower TTL", p.Direction, p.Kind, p.Detail)
 		}
 		if p.Fix == "" {
 			t.Errorf("%s %s: no fix", p.Direction, p.Kind)
@@ -275,7 +318,7 @@ func TestRoutingLoop(t *testing.T) {
 		}
 	}
 	if *update {
-		record(t, "kstate routing loop", res)
+		record(t, name, res)
 	}
 	if t.Failed() {
 		return

@@ -181,6 +181,17 @@ type ProbeFacts struct {
 	Drops       []KernelDropSeen `json:"kernel_drops,omitempty"`
 	MTU         *MTUFacts        `json:"mtu,omitempty"` // the mtu probe's own
 	DNS         *DNSFacts        `json:"dns,omitempty"` // the dns probe's own (udp.go)
+	// Revisits are the request's packets seen again where they had been,
+	// with a lower TTL (hop limit): a packet that went round a loop.
+	Revisits []Revisit `json:"revisits,omitempty"`
+}
+
+// Revisit is one packet seen twice at one capture point, in one
+// direction: first with TTL, then again with Again, lower.
+type Revisit struct {
+	Sight
+	TTL   uint8 `json:"ttl"`
+	Again uint8 `json:"ttl_again"`
 }
 
 // SocketFacts is what the probe's socket said.

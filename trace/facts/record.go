@@ -182,7 +182,7 @@ func (f *Facts) check() error {
 		if len(p.Path) > MaxHops || len(p.Back) > MaxHops {
 			return fmt.Errorf("probe %s %s: a path of more than %d namespaces", clip(p.Direction), clip(string(p.Kind)), MaxHops)
 		}
-		if len(p.RequestSeen) > maxSightings || len(p.AnswerSeen) > maxSightings || len(p.Drops) > maxSightings || len(p.Errors) > maxICMPErrors {
+		if len(p.RequestSeen) > maxSightings || len(p.AnswerSeen) > maxSightings || len(p.Drops) > maxSightings || len(p.Errors) > maxICMPErrors || len(p.Revisits) > maxSightings {
 			return fmt.Errorf("probe %s %s: more sightings, kernel drops or ICMP errors than a trace records", clip(p.Direction), clip(string(p.Kind)))
 		}
 		if len(p.RouteGets) > maxLookups {

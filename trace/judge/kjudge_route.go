@@ -68,13 +68,17 @@ func routingLoop(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) 
 		if closer == nil {
 			continue
 		}
-		exceeded := timeExceeded(p)
-		if exceeded == "" && !slices.ContainsFunc(seen, func(s facts.Sight) bool { return slices.Contains(cycle, s.Namespace) }) {
+		exceeded, again := timeExceeded(p), revisited(p, cycle, li)
+		if exceeded == "" && again == "" && !slices.ContainsFunc(seen, func(s facts.Sight) bool { return slices.Contains(cycle, s.Namespace) }) {
 			continue
 		}
 		ns := cycle[len(cycle)-1]
-		detail := fmt.Sprintf("%s goes round %s until its TTL runs out%s: %s's route to %s (%s) sends it back to %s", what,
-			strings.Join(append(slices.Clone(cycle), cycle[0]), " -> "), exceeded, ns, dst, closer.Route.Line, cycle[0])
+		limit := "TTL"
+		if p.Family == 6 {
+			limit = "hop limit"
+		}
+		detail := fmt.Sprintf("%s goes round %s until its %s runs out%s%s: %s's route to %s (%s) sends it back to %s", what,
+			strings.Join(append(slices.Clone(cycle), cycle[0]), " -> "), limit, exceeded, again, ns, dst, closer.Route.Line, cycle[0])
 		lv := kernelVerdict(p, v, facts.CauseLoop, ns, detail, loopFix(ns, closer))
 		lv.blamed.loopOf = strings.Join(cycle, "\n")
 		return lv, true
@@ -118,6 +122,30 @@ func timeExceeded(p facts.ProbeFacts) string {
 	for _, e := range p.Errors {
 		if p.Family == 4 && e.Type == 11 || p.Family == 6 && e.Type == 3 {
 			return fmt.Sprintf(" (ICMP time exceeded from %s)", e.From)
+		}
+	}
+	return ""
+}
+
+// revisited names the first packet of p's request seen again in a
+// namespace of the cycle with a lower TTL (hop limit): " (the same packet
+// seen again entering R2 by ta with TTL 61, after 63)", or "". Only the request's are
+// recorded: the answer's way (leg 1) has none.
+func revisited(p facts.ProbeFacts, cycle []string, leg int) string {
+	if leg != 0 {
+		return ""
+	}
+	word := "TTL"
+	if p.Family == 6 {
+		word = "hop limit"
+	}
+	for _, r := range p.Revisits {
+		if slices.Contains(cycle, r.Namespace) {
+			how := "entering " + r.Namespace + " by "
+			if r.Dir == facts.DirOut {
+				how = "leaving " + r.Namespace + " by "
+			}
+			return fmt.Sprintf(" (the same packet seen again %s%s with %s %d, after %d)", how, r.Iface, word, r.Again, r.TTL)
 		}
 	}
 	return ""

@@ -69,3 +69,33 @@ func TestBridgeDropAgreesWithNeighbourDrops(t *testing.T) {
 		t.Error("a firewall drop in B fits a verdict on M's bridge port")
 	}
 }
+
+// TestLoopFromRevisits: a loop is named from the request's packets seen
+// again in the cycle with a lower hop limit, when no ICMP time exceeded
+// was captured (the kernel rate-limits them); without either, the
+// recorded lookups alone name no loop.
+func TestLoopFromRevisits(t *testing.T) {
+	rec, ok := tracetest.LoadRecorded(t)["kstate-routing-loop-IPv6"]
+	if !ok {
+		t.Fatal("no kstate-routing-loop-IPv6 recording (go test -run TestRoutingLoop/IPv6 -update, as root)")
+	}
+	n := 0
+	for _, pf := range rec.Facts.Probes {
+		if len(pf.Revisits) == 0 {
+			continue
+		}
+		n++
+		pf.Errors = nil
+		v := Judge(rec.Facts, pf)
+		if v.Cause != facts.CauseLoop || !strings.Contains(v.Detail, "the same packet seen again") || !strings.Contains(v.Detail, "with hop limit") || strings.Contains(v.Detail, "ICMP time exceeded") {
+			t.Errorf("%s %s without ICMP errors: %s in %s (%s), want a loop named from the packet seen again", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Detail)
+		}
+		pf.Revisits, pf.RequestSeen = nil, pf.RequestSeen[:1] // seen leaving the sender only
+		if v := Judge(rec.Facts, pf); v.Cause == facts.CauseLoop {
+			t.Errorf("%s %s with no evidence of the cycle: still a loop (%s)", pf.Direction, pf.Kind, v.Detail)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no probe of the recording has a packet seen again")
+	}
+}
