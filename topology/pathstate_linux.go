@@ -51,6 +51,7 @@ func (ts *Targets) GatherState(ns string) (*nsstate.NamespaceState, error) {
 				pns.Close()
 			}
 		}
+		h.linkKind(l, &ls, names)
 		st.Links = append(st.Links, ls)
 	}
 	gatherSysctls(st, h)
@@ -109,4 +110,31 @@ func gatherSysctls(st *nsstate.NamespaceState, h *nsHandle) {
 // GatherState is ts.GatherState of a nil Targets: by name, nothing held.
 func GatherState(ns string) (*nsstate.NamespaceState, error) {
 	return (*Targets)(nil).GatherState(ns)
+}
+
+// linkKind fills in what a macvlan's or a vxlan's kind decides about the
+// frames it passes: the macvlan's mode and lower device, the vxlan's VNI,
+// addresses, port and underlay.
+func (h *nsHandle) linkKind(l netlink.Link, ls *nsstate.LinkState, names map[int]string) {
+	switch l := l.(type) {
+	case *netlink.Macvlan:
+		ls.MacvlanMode = macvlanModes[l.Mode]
+		if l.Attrs().ParentIndex > 0 {
+			ls.Lower = h.peer(l.Attrs(), names)
+		}
+	case *netlink.Vxlan:
+		v := &nsstate.VXLAN{ID: uint32(l.VxlanId), Port: l.Port, Dev: names[l.VtepDevIndex], NoLearning: !l.Learning}
+		if a, ok := netip.AddrFromSlice(l.Group); ok {
+			v.Remote = a.Unmap()
+		}
+		if a, ok := netip.AddrFromSlice(l.SrcAddr); ok {
+			v.Local = a.Unmap()
+		}
+		ls.VXLAN = v
+	}
+}
+
+var macvlanModes = map[netlink.MacvlanMode]string{
+	netlink.MACVLAN_MODE_PRIVATE: "private", netlink.MACVLAN_MODE_VEPA: "vepa", netlink.MACVLAN_MODE_BRIDGE: "bridge",
+	netlink.MACVLAN_MODE_PASSTHRU: "passthru", netlink.MACVLAN_MODE_SOURCE: "source",
 }

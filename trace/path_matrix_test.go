@@ -35,6 +35,8 @@ type topo struct {
 	// toAddr, when a break sets it, is the address of B the traces probe
 	// (trace --to).
 	toAddr netip.Addr
+	// fromAddr, when a break sets it, is A's address (trace --from).
+	fromAddr netip.Addr
 }
 
 var topoSeq atomic.Int32
@@ -118,7 +120,7 @@ func newTopoPrefix(t *testing.T, prefix, kind string, unnamed, v6 bool) *topo {
 
 func (tp *topo) trace(t *testing.T, timeout time.Duration) *Result {
 	t.Helper()
-	res, err := Run(context.Background(), Config{From: tp.A, To: tp.B, ToAddr: tp.toAddr, Timeout: timeout})
+	res, err := Run(context.Background(), Config{From: tp.A, To: tp.B, ToAddr: tp.toAddr, FromAddr: tp.fromAddr, Timeout: timeout})
 	if err != nil {
 		t.Fatalf("trace: %v", err)
 	}

@@ -34,6 +34,25 @@ type LinkState struct {
 	Addresses []netip.Prefix `json:"addresses"`
 	Peer      *Peer          `json:"peer,omitempty"` // a veth's other end
 	PeerInode uint64         `json:"peer_inode,omitempty"`
+	// Lower is the device a macvlan sits on (IFLA_LINK), wherever it is.
+	Lower *Peer `json:"lower,omitempty"`
+	// MacvlanMode is a macvlan's mode as `ip -d link` writes it: private,
+	// vepa, bridge, passthru, source.
+	MacvlanMode string `json:"macvlan_mode,omitempty"`
+	VXLAN       *VXLAN `json:"vxlan,omitempty"`
+}
+
+// VXLAN is what a vxlan device sends with and takes: its VNI, the remote
+// and local underlay addresses, the UDP port and the underlay device.
+type VXLAN struct {
+	ID     uint32     `json:"id"`
+	Remote netip.Addr `json:"remote,omitzero"`
+	Local  netip.Addr `json:"local,omitzero"`
+	Port   int        `json:"dstport"`
+	Dev    string     `json:"dev,omitempty"`
+	// NoLearning: the device learns no remote from what it receives; it
+	// sends where its FDB (its remote, unless told more) says.
+	NoLearning bool `json:"nolearning,omitempty"`
 }
 
 // FDBEntry is one learned or static MAC on a bridge port.
