@@ -31,8 +31,22 @@ func neighborUnresolved(t *testing.T, ns, addr string) {
 	}
 }
 
+// secondLink adds a direct link a1 - b1 (10.95.5.0/24) beside the bridge,
+// with reverse-path filtering off in A and B, which an asymmetric path
+// needs.
+func secondLink(t *testing.T, tp *topo) {
+	t.Helper()
+	sh(t, "ip", "-n", tp.A, "link", "add", "a1", "type", "veth", "peer", "name", "b1", "netns", tp.B)
+	sh(t, "ip", "-n", tp.A, "addr", "add", "10.95.5.1/24", "dev", "a1")
+	sh(t, "ip", "-n", tp.B, "addr", "add", "10.95.5.2/24", "dev", "b1")
+	for _, c := range [][]string{{tp.A, "a1"}, {tp.B, "b1"}} {
+		tp.in(t, c[0], "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf."+c[1]+".rp_filter=0")
+		tp.in(t, c[0], "ip", "link", "set", c[1], "up")
+	}
+}
+
 // TestKernelSettingsMatrix: per-interface settings that decide a probe's
-// fate (issue 19) — arp_ignore, proxy_arp, IPv6 forwarding per interface,
+// fate (issue 19) — arp_ignore, arp_filter, proxy_arp, IPv6 forwarding per interface,
 // an address DAD holds tentative — each named where it lies, its fix
 // applied as printed, all ok after; and a setting that decides nothing
 // blamed for nothing.
@@ -67,6 +81,29 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			unreachable(t, tp.A, "10.95.0.10")
 			neighborUnresolved(t, tp.A, "10.95.0.10")
 		}, want: all(facts.CauseNeighbor, "B", "B answers no ARP for 10.95.0.10 on b0", "arp_ignore is 1 on b0 (net.ipv4.conf.b0.arp_ignore=1, all 0)", "10.95.0.10 is on lo")},
+		{name: "kstate arp_filter in B whose route back to A leaves by another link", kind: "bridge", otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// A second, direct link a1 - b1, and B's route back to A's
+			// address by it: B answers A's ARP on b0 only while
+			// arp_filter is off there. Replies coming in by a1 for a0's
+			// address are taken with rp_filter off, as the fix needs.
+			secondLink(t, tp)
+			sh(t, "ip", "-n", tp.B, "route", "add", tp.addrA+"/32", "via", "10.95.5.1", "dev", "b1")
+			tp.in(t, tp.B, "sysctl", "-qw", "net.ipv4.conf.b0.arp_filter=1")
+			tp.fromAddr, tp.toAddr = netip.MustParseAddr(tp.addrA), netip.MustParseAddr(tp.addrB)
+			unreachable(t, tp.A, tp.addrB)
+			neighborUnresolved(t, tp.A, tp.addrB)
+		}, want: all(facts.CauseNeighbor, "B", "B answers no ARP for 10.95.0.2 on b0: arp_filter is on there (net.ipv4.conf.b0.arp_filter=1, all 0)", "its route back to the asker 10.95.0.1 leaves, and that route leaves by b1")},
+		{name: "kstate arp_filter and arp_accept where they decide nothing", kind: "bridge", otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// Both links in one subnet on one bridge: arp_filter makes
+			// the interface the route back leaves by answer, which is
+			// b0; arp_accept only decides whether unsolicited ARP makes
+			// entries. Nothing to blame.
+			for _, ns := range []string{tp.A, tp.B} {
+				tp.in(t, ns, "sysctl", "-qw", "net.ipv4.conf.all.arp_filter=1", "net.ipv4.conf.all.arp_accept=1")
+			}
+			reachable(t, tp.A, tp.addrB)
+			reachable(t, tp.B, tp.addrA)
+		}},
 		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// A's address widened to /16: B's address looks on-link to A,
 			// which asks ARP for it on a0, where only M could answer.

@@ -10,8 +10,10 @@ import (
 )
 
 // ARP settings that leave a probe's next hop unresolved (issue 19): the
-// owner of an address ignores ARP for it (arp_ignore), or a router that
-// could answer for an address behind it does not (proxy_arp).
+// owner of an address ignores ARP for it (arp_ignore), answers only where
+// its route back to the asker leaves (arp_filter), or a router that could
+// answer for an address behind it does not (proxy_arp). arp_accept decides
+// only whether unsolicited ARP makes entries, never a probe's own question.
 
 // unansweredARP is each ARP question about one of p's addresses that the
 // capture saw arrive in a namespace and never saw answered: the question's
@@ -63,6 +65,41 @@ func arpIgnored(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 		nv := kernelVerdict(p, v, facts.CauseNeighbor, r.Namespace, detail,
 			cmdline.InNamespace(r.Namespace, append([]string{"sysctl", "-w"}, keys...)...).String())
 		nv.blamed.neighborOf = firstAsker(f, r.Target) // it asked, and never heard back
+		return nv, true
+	}
+	return v, false
+}
+
+// arpFiltered: the owner of an address got the ARP question for it on
+// one interface, and with arp_filter on there answers only when its route
+// back to the asker leaves by that interface (arp.c's arp_filter, a route
+// lookup from the address to the asker's); it leaves by another.
+func arpFiltered(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	for _, r := range unansweredARP(f, p) {
+		ks, st := f.KernelIn(r.Namespace), f.State(r.Namespace)
+		if ks == nil || ks.Settings == nil || st == nil || !st.Owns(r.Target) {
+			continue
+		}
+		asker := p.Request.Src // the question is for the other end's address
+		if r.Target == p.Request.Src {
+			asker = p.Request.Dst
+		}
+		c, ok := ks.Settings.Effective(r.Iface)
+		back := anyLookup(ks, asker)
+		if !ok || c.ARPFilter != 1 || back == nil || back.Route == nil || back.Route.Dev == "" || back.Route.Dev == r.Iface {
+			continue
+		}
+		key := "net.ipv4.conf." + sysctlIface(r.Iface) + ".arp_filter"
+		detail := fmt.Sprintf("%s answers no ARP for %s on %s: arp_filter is on there (%s=%d, all %d), so it answers only where its route back to the asker %s leaves, and that route leaves by %s",
+			r.Namespace, r.Target, r.Iface, key, ifaceConf(ks.Settings, r.Iface).ARPFilter, ks.Settings.All.ARPFilter, asker, back.Route.Dev)
+		keys := []string{key + "=0"}
+		if ks.Settings.All.ARPFilter != 0 {
+			// The kernel takes arp_filter on when all or the interface has it.
+			keys = append(keys, "net.ipv4.conf.all.arp_filter=0")
+		}
+		nv := kernelVerdict(p, v, facts.CauseNeighbor, r.Namespace, detail,
+			cmdline.InNamespace(r.Namespace, append([]string{"sysctl", "-w"}, keys...)...).String())
+		nv.blamed.neighborOf = firstAsker(f, r.Target)
 		return nv, true
 	}
 	return v, false

@@ -1,6 +1,7 @@
 package judge
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -97,5 +98,62 @@ func TestLoopFromRevisits(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no probe of the recording has a packet seen again")
+	}
+}
+
+// TestARPFilterDecides: in the arp_filter recording, B is blamed for
+// arp_filter only while the facts hold what arp.c's arp_filter checks:
+// arp_filter on b0 (its own or all's), and B's route back to the asker
+// leaving by another interface. Edited away, either, it is not named.
+func TestARPFilterDecides(t *testing.T) {
+	rec, ok := tracetest.LoadRecorded(t)["kstate-arp_filter-in-B-whose-route-back-to-A-leaves-by-another-link"]
+	if !ok {
+		t.Fatal("no arp_filter recording (go test -run TestKernelSettingsMatrix/kstate_arp_filter -update, as root)")
+	}
+	b := rec.Facts.Probes[0].To
+	for _, tt := range []struct {
+		name  string
+		edit  func(ks *facts.KernelState)
+		named bool
+	}{
+		{"as recorded", func(*facts.KernelState) {}, true},
+		{"arp_filter on all only", func(ks *facts.KernelState) {
+			ks.Settings.Interface("b0").IPv4.ARPFilter, ks.Settings.All.ARPFilter = 0, 1
+		}, true},
+		{"arp_filter off", func(ks *facts.KernelState) { ks.Settings.Interface("b0").IPv4.ARPFilter = 0 }, false},
+		{"route back by b0", func(ks *facts.KernelState) {
+			for i := range ks.Lookups {
+				if ks.Lookups[i].Route != nil && ks.Lookups[i].Route.Dev == "b1" {
+					r := *ks.Lookups[i].Route
+					r.Dev = "b0"
+					ks.Lookups[i].Route = &r
+				}
+			}
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var f facts.Facts // a fresh copy: an edit must not leak into another case
+			if b, err := json.Marshal(rec.Facts); err != nil || json.Unmarshal(b, &f) != nil {
+				t.Fatal("copy the recorded facts:", err)
+			}
+			ks := f.KernelIn(b)
+			if ks == nil || ks.Settings == nil || ks.Settings.Interface("b0") == nil {
+				t.Fatal("no settings of b0 recorded in B")
+			}
+			tt.edit(ks)
+			for _, pf := range f.Probes {
+				if pf.Kind == facts.KindMTU {
+					continue // sent only when the echo passed
+				}
+				v := Judge(&f, pf)
+				named := strings.Contains(v.Detail, "arp_filter is on")
+				if named != tt.named || tt.named && (v.Cause != facts.CauseNeighbor || v.Namespace != b || !strings.Contains(v.Fix, "arp_filter=0")) {
+					t.Errorf("%s %s: %s in %s (%s), fix %q; arp_filter named %v, want %v", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Detail, v.Fix, named, tt.named)
+				}
+				if tt.name == "arp_filter on all only" && !strings.Contains(v.Fix, "net.ipv4.conf.all.arp_filter=0") {
+					t.Errorf("%s %s: fix %q leaves all's arp_filter on", pf.Direction, pf.Kind, v.Fix)
+				}
+			}
+		})
 	}
 }
