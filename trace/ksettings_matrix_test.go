@@ -104,6 +104,29 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			reachable(t, tp.A, tp.addrB)
 			reachable(t, tp.B, tp.addrA)
 		}},
+		{name: "kstate A's address left behind on the router M", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// A service address moved from M to A and left behind on M's
+			// loopback: M takes what comes from it for a martian source.
+			tp.in(t, tp.M, "ip", "addr", "add", tp.addrA+"/32", "dev", "lo")
+			unreachable(t, tp.A, tp.addrB)
+			neighborUnresolved(t, tp.A, tp.mA)
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", facts.CauseConflict, "M", []string{"ARP for 10.96.1.1 from 10.96.1.2, A's address, reaches M on pa, which holds 10.96.1.2 too (10.96.1.2/32 on lo)", "(accept_local is 0 on pa)"}},
+			{"A->B", "tcp", facts.CauseConflict, "M", []string{"(accept_local is 0 on pa)"}},
+			// B's echo to A's address is answered by M: ok at the socket.
+			{"B->A", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too (10.96.1.2/32 on lo): what is sent to it arrives in M on pb and stays there"}},
+		}},
+		{name: "kstate A's address left behind on the router M with accept_local on", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// accept_local lets A's packets in and through; B's answers
+			// to A's address stay in M.
+			tp.in(t, tp.M, "ip", "addr", "add", tp.addrA+"/32", "dev", "lo")
+			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.conf.pa.accept_local=1")
+			unreachable(t, tp.A, tp.addrB)
+		}, want: []pathWant{
+			{"A->B", "icmp-echo", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too (10.96.1.2/32 on lo): what is sent to it arrives in M on pb and stays there"}},
+			{"A->B", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
+			{"B->A", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
+		}},
 		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// A's address widened to /16: B's address looks on-link to A,
 			// which asks ARP for it on a0, where only M could answer.

@@ -38,6 +38,7 @@ type blame struct {
 	loopOf         string // the namespaces of a routing loop, each on its own line
 	strayedTo      string // where a wrong route sent the packet, dying there
 	neighborOf     string // the namespace whose neighbour entry never resolved (a neighbour verdict, or a link down on its resolution's way)
+	heldFor        string // the sender whose packet a namespace holding its peer's address kept (address-conflict)
 }
 
 // event is one place a packet is expected on a path: entering or leaving

@@ -133,6 +133,12 @@ func kernelAgrees(v Verdict, kd facts.KernelDropSeen) bool {
 	if v.Cause == facts.CauseWrongRoute && v.blamed.strayedTo != "" && kd.Namespace == v.blamed.strayedTo {
 		return true // the wrong way's namespace has nowhere to send it
 	}
+	if v.Cause == facts.CauseConflict && kd.Namespace == v.blamed.heldFor && strings.HasPrefix(kd.Location, "tcp_") {
+		// The namespace holding the address answers with its own stack
+		// (a reset to a SYN-ACK it never asked for), which the sender's
+		// connection drops.
+		return true
+	}
 	if v.Cause == facts.CauseLoop && slices.Contains(strings.Split(v.blamed.loopOf, "\n"), kd.Namespace) {
 		return true // a packet going round dies of its TTL wherever it is then
 	}

@@ -26,7 +26,7 @@ func judgeKernel(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) 
 // explains p gives its verdict.
 func checkKernel(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	for _, check := range []func(*facts.Facts, facts.ProbeFacts, Verdict) (Verdict, bool){
-		unusableAddress, macvlanMode, vxlanMismatch, routingLoop, policyUplink, bridgeFault, bridgeNetfilter, wrongNeighbor, arpIgnored, arpFiltered, proxyARPOff, unownedGateway, misdirected, ifaceForwarding, ifaceForwarding6, reversePath, echoIgnored, loopbackListener, policyTable,
+		unusableAddress, macvlanMode, vxlanMismatch, routingLoop, policyUplink, bridgeFault, bridgeNetfilter, wrongNeighbor, ownedTwice, arpIgnored, arpFiltered, proxyARPOff, unownedGateway, misdirected, ifaceForwarding, ifaceForwarding6, reversePath, echoIgnored, loopbackListener, policyTable,
 	} {
 		if kv, ok := check(f, p, v); ok {
 			return kv, true

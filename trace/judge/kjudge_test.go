@@ -157,3 +157,32 @@ func TestARPFilterDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestAcceptLocalDecides: in the recording of A's address left on M, A's
+// unanswered ARP question is blamed on M's martian-source check only
+// while accept_local is off on pa; on (edited), M would have answered,
+// and the verdict does not say it took A for a martian source.
+func TestAcceptLocalDecides(t *testing.T) {
+	rec, ok := tracetest.LoadRecorded(t)["kstate-A-s-address-left-behind-on-the-router-M"]
+	if !ok {
+		t.Fatal("no recording of A's address on M (go test -run TestKernelSettingsMatrix/kstate_A -update, as root)")
+	}
+	for _, on := range []int{0, 1} {
+		var f facts.Facts
+		if b, err := json.Marshal(rec.Facts); err != nil || json.Unmarshal(b, &f) != nil {
+			t.Fatal("copy the recorded facts:", err)
+		}
+		pf := f.Probes[0]
+		m := pf.Path[1].Namespace
+		ks := f.KernelIn(m)
+		if pf.Path[0].Namespace != pf.From || ks == nil || ks.Settings == nil || ks.Settings.Interface("pa") == nil {
+			t.Fatalf("first probe %s: no settings of pa in its second hop %s", pf.Direction, m)
+		}
+		ks.Settings.Interface("pa").IPv4.AcceptLocal = on
+		v := Judge(&f, pf)
+		martian := strings.Contains(v.Detail, "for a martian source (accept_local is 0 on pa)")
+		if martian != (on == 0) || on == 0 && (v.Cause != facts.CauseConflict || v.Namespace != m || !strings.Contains(v.Fix, "addr del ")) {
+			t.Errorf("accept_local %d: %s in %s (%s), fix %q", on, v.Cause, v.Namespace, v.Detail, v.Fix)
+		}
+	}
+}
