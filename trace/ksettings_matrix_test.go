@@ -31,6 +31,21 @@ func neighborUnresolved(t *testing.T, ns, addr string) {
 	}
 }
 
+// noTentative waits until no IPv6 address of A, B or M is tentative:
+// until then their link-local addresses send no neighbour solicitation.
+func noTentative(t *testing.T, tp *topo) {
+	t.Helper()
+	for _, ns := range []string{tp.A, tp.B, tp.M} {
+		c := cmdline.IP(ns, "-6", "addr", "show", "tentative")
+		if !eventually(func() bool {
+			out, _ := exec.Command(c[0], c[1:]...).Output()
+			return len(strings.TrimSpace(string(out))) == 0
+		}) {
+			t.Fatalf("%s: addresses still tentative after 30 s", c)
+		}
+	}
+}
+
 // secondLink adds a direct link a1 - b1 (10.95.5.0/24) beside the bridge,
 // with reverse-path filtering off in A and B, which an asymmetric path
 // needs.
@@ -127,6 +142,41 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			{"A->B", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
 			{"B->A", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
 		}},
+		{name: "kstate bridge port with learning and flooding off", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			// The bridge never learns b0's MAC behind pb, and sends frames
+			// for it to no port; ARP's broadcasts still cross.
+			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pb", "learning", "off", "flood", "off")
+			mac := macOf(t, tp.B, "b0")
+			// What b0 sent since it came up (IPv6 neighbour discovery) may
+			// have taught the bridge already: forgotten, if so.
+			del := cmdline.InNamespace(tp.M, "bridge", "fdb", "del", mac, "dev", "pb", "master")
+			exec.Command(del[0], del[1:]...).Run()
+			show := cmdline.InNamespace(tp.M, "bridge", "fdb", "show", "dev", "pb")
+			if out, err := exec.Command(show[0], show[1:]...).Output(); err != nil || strings.Contains(string(out), mac) {
+				t.Fatalf("%s: %v %q, want no entry for %s", show, err, out, mac)
+			}
+			unreachable(t, tp.A, tp.addrB)
+		}, want: all(facts.CauseDropped, "M", "port pb of bridge br0 in M has learning and flooding off, and the bridge has no FDB entry for")},
+		{name: "kstate bridge port with flooding off only", kind: "bridge", break_: func(t *testing.T, tp *topo) {
+			// Learning finds b0's MAC behind pb from B's first frame:
+			// nothing needs flooding there. Nothing to blame.
+			tp.in(t, tp.M, "bridge", "link", "set", "dev", "pb", "flood", "off")
+			reachable(t, tp.A, tp.addrB)
+			reachable(t, tp.B, tp.addrA)
+		}},
+		{name: "kstate deprecated addresses decide nothing", kind: "router", v6: true, break_: func(t *testing.T, tp *topo) {
+			// A deprecated address is still used when it is the only one
+			// of its scope, and still answered for.
+			sh(t, "ip", "-n", tp.A, "addr", "change", tp.addrA+"/24", "dev", "a0", "preferred_lft", "0")
+			sh(t, "ip", "-n", tp.A, "addr", "change", "fd96:1::2/64", "dev", "a0", "preferred_lft", "0", "nodad")
+			c := cmdline.IP(tp.A, "addr", "show", "dev", "a0", "deprecated")
+			if out, err := exec.Command(c[0], c[1:]...).Output(); err != nil || !strings.Contains(string(out), tp.addrA) || !strings.Contains(string(out), "fd96:1::2") {
+				t.Fatalf("%s: %v %q, want both addresses deprecated", c, err, out)
+			}
+			noTentative(t, tp)
+			reachable(t, tp.A, tp.addrB)
+			reachable(t, tp.A, "-6", "fd96:2::2")
+		}},
 		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// A's address widened to /16: B's address looks on-link to A,
 			// which asks ARP for it on a0, where only M could answer.
@@ -143,15 +193,7 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			// An interface that does not forward is a host's: its
 			// neighbour solicitations wait for its link-local address's
 			// duplicate address detection.
-			for _, ns := range []string{tp.A, tp.B, tp.M} {
-				c := cmdline.IP(ns, "-6", "addr", "show", "tentative")
-				if !eventually(func() bool {
-					out, _ := exec.Command(c[0], c[1:]...).Output()
-					return len(strings.TrimSpace(string(out))) == 0
-				}) {
-					t.Fatalf("%s: addresses still tentative after 30 s", c)
-				}
-			}
+			noTentative(t, tp)
 			reachable(t, tp.A, "-6", "fd96:2::2")
 			reachable(t, tp.B, "-6", "fd96:1::2")
 		}},

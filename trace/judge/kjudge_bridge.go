@@ -10,7 +10,7 @@ import (
 )
 
 // Bridges on a probe's ways (issue 19): the device, its ports' STP state
-// and isolation, static FDB entries.
+// and isolation, static FDB entries, learning and flooding.
 
 // bridgeFault finds a bridge on p's ways that forwards nothing between
 // the ports the path crosses: the bridge down, a port not in STP state
@@ -48,9 +48,54 @@ func bridgeHopFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.
 		return bv, true
 	}
 	if i+1 < len(path) {
-		return fdbFault(f, p, v, h, b, path[i+1])
+		if bv, ok := fdbFault(f, p, v, h, b, path[i+1]); ok {
+			return bv, true
+		}
+	}
+	return floodFault(f, p, v, path, i, b)
+}
+
+// floodFault is a port of path[i]'s bridge with learning and
+// unknown-unicast flooding both off, and no FDB entry for the MAC of the
+// interface behind it: the bridge never learns where that MAC is, and
+// sends a frame for it to no port (br_flood skips ports without
+// BR_FLOOD). Either side of the hop: the answers cross it the other way.
+func floodFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.Hop, i int, b *nsstate.Bridge) (Verdict, bool) {
+	h := path[i]
+	for _, side := range []struct {
+		port string
+		peer facts.Hop // the hop behind the port
+		ok   bool
+	}{{h.Out, hopAt(path, i+1), i+1 < len(path)}, {h.In, hopAt(path, i-1), i > 0}} {
+		port := b.Port(side.port)
+		if !side.ok || port == nil || port.Learning || port.Flood {
+			continue
+		}
+		iface := side.peer.In
+		if side.port == h.In {
+			iface = side.peer.Out
+		}
+		st := f.State(side.peer.Namespace)
+		if st == nil || st.Link(iface) == nil || st.Link(iface).MAC == "" {
+			continue
+		}
+		mac := st.Link(iface).MAC
+		if slices.ContainsFunc(f.KernelIn(h.Namespace).FDB, func(e nsstate.BridgeFDBEntry) bool { return e.MAC == mac && e.Bridge == b.Name }) {
+			continue
+		}
+		return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
+			fmt.Sprintf("port %s of bridge %s in %s has learning and flooding off, and the bridge has no FDB entry for %s (%s's %s): it never learns that MAC is behind %s, and floods no frame for it there", side.port, b.Name, h.Namespace, mac, side.peer.Namespace, iface, side.port),
+			cmdline.InNamespace(h.Namespace, "bridge", "link", "set", "dev", side.port, "learning", "on").String()), true
 	}
 	return v, false
+}
+
+// hopAt is path[i], or the zero hop outside the path.
+func hopAt(path []facts.Hop, i int) facts.Hop {
+	if i < 0 || i >= len(path) {
+		return facts.Hop{}
+	}
+	return path[i]
 }
 
 // portFault is a port of h's bridge, up with a carrier, that is not

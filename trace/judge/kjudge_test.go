@@ -186,3 +186,52 @@ func TestAcceptLocalDecides(t *testing.T) {
 		}
 	}
 }
+
+// TestFloodDecides: in the recording of a bridge port with learning and
+// flooding off, the port is blamed only while the facts hold both off and
+// no FDB entry for the MAC behind it; edited, any of them, it is not.
+func TestFloodDecides(t *testing.T) {
+	rec, ok := tracetest.LoadRecorded(t)["kstate-bridge-port-with-learning-and-flooding-off"]
+	if !ok {
+		t.Fatal("no recording (go test -run TestKernelSettingsMatrix/kstate_bridge_port_with_learning -update, as root)")
+	}
+	for _, tt := range []struct {
+		name  string
+		edit  func(ks *facts.KernelState, b *nsstate.Bridge, mac string)
+		named bool
+	}{
+		{"as recorded", func(*facts.KernelState, *nsstate.Bridge, string) {}, true},
+		{"flooding on", func(_ *facts.KernelState, b *nsstate.Bridge, _ string) { b.Port("pb").Flood = true }, false},
+		{"learning on", func(_ *facts.KernelState, b *nsstate.Bridge, _ string) { b.Port("pb").Learning = true }, false},
+		{"an entry learned", func(ks *facts.KernelState, b *nsstate.Bridge, mac string) {
+			ks.FDB = append(ks.FDB, nsstate.BridgeFDBEntry{MAC: mac, Port: "pb", Bridge: b.Name})
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var f facts.Facts
+			if b, err := json.Marshal(rec.Facts); err != nil || json.Unmarshal(b, &f) != nil {
+				t.Fatal("copy the recorded facts:", err)
+			}
+			pf := f.Probes[0]
+			m, b := pf.Path[1].Namespace, pf.Path[2]
+			ks := f.KernelIn(m)
+			br := ks.BridgeOf("pb")
+			st := f.State(b.Namespace)
+			if br == nil || br.Port("pb") == nil || st == nil || st.Link(b.In) == nil {
+				t.Fatalf("no bridge of pb in %s, or no %s in %s", m, b.In, b.Namespace)
+			}
+			mac := st.Link(b.In).MAC
+			tt.edit(ks, br, mac)
+			for _, pf := range f.Probes {
+				if pf.Kind == facts.KindMTU {
+					continue
+				}
+				v := Judge(&f, pf)
+				named := strings.Contains(v.Detail, "has learning and flooding off")
+				if named != tt.named || named && (v.Cause != facts.CauseDropped || v.Namespace != m || !strings.Contains(v.Fix, "bridge link set dev pb learning on")) {
+					t.Errorf("%s %s: %s in %s (%s), fix %q; named %v, want %v", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Detail, v.Fix, named, tt.named)
+				}
+			}
+		})
+	}
+}
