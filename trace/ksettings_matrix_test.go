@@ -177,6 +177,17 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			reachable(t, tp.A, tp.addrB)
 			reachable(t, tp.A, "-6", "fd96:2::2")
 		}},
+		{name: "kstate A's IPv6 address left behind on the router M", kind: "router", v6: true, otherPath: true, break_: func(t *testing.T, tp *topo) {
+			// IPv6 takes a packet from an address of its own; the answers
+			// to it stay in M.
+			tp.in(t, tp.M, "ip", "addr", "add", "fd96:1::2/128", "dev", "lo", "nodad")
+			noTentative(t, tp)
+			unreachable(t, tp.A, "fd96:2::2")
+		}, want: []pathWant{
+			{"A->B", "icmp6-echo", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too (fd96:1::2/128 on lo): what is sent to it arrives in M on pb and stays there"}},
+			{"A->B", "tcp6", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too"}},
+			{"B->A", "tcp6", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too"}},
+		}},
 		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			// A's address widened to /16: B's address looks on-link to A,
 			// which asks ARP for it on a0, where only M could answer.

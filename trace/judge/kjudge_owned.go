@@ -21,9 +21,6 @@ import (
 // it seen arriving there (it stays), or, when none was, ARP from that
 // address unanswered there.
 func ownedTwice(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
-	if p.Family != 4 {
-		return v, false
-	}
 	for li, path := range legs(p) {
 		dst, end, sender, seen := p.Request.Dst, p.To, p.From, p.RequestSeen
 		if li == 1 {
@@ -41,6 +38,9 @@ func ownedTwice(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 			nv.blamed.heldFor = sender
 			return nv, true
 		}
+	}
+	if p.Family != 4 {
+		return v, false // IPv6 has no martian-source check of its own addresses
 	}
 	ends := []endAddr{{p.Request.Src, p.From}, {p.Request.Dst, p.To}}
 	for _, r := range unansweredFrom(f, ends) {
