@@ -129,6 +129,7 @@ func TestKernelSettingsMatrix(t *testing.T) {
 			{"A->B", "icmp-echo", facts.CauseConflict, "M", []string{"ARP for 10.96.1.1 from 10.96.1.2, A's address, reaches M on pa, which holds 10.96.1.2 too (10.96.1.2/32 on lo)", "(accept_local is 0 on pa)"}},
 			{"A->B", "tcp", facts.CauseConflict, "M", []string{"(accept_local is 0 on pa)"}},
 			// B's echo to A's address is answered by M: ok at the socket.
+			{"B->A", "icmp-echo", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too", "the answers came from M itself"}},
 			{"B->A", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too (10.96.1.2/32 on lo): what is sent to it arrives in M on pb and stays there"}},
 		}},
 		{name: "kstate A's address left behind on the router M with accept_local on", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {
@@ -140,6 +141,7 @@ func TestKernelSettingsMatrix(t *testing.T) {
 		}, want: []pathWant{
 			{"A->B", "icmp-echo", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too (10.96.1.2/32 on lo): what is sent to it arrives in M on pb and stays there"}},
 			{"A->B", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
+			{"B->A", "icmp-echo", facts.CauseConflict, "M", []string{"the answers came from M itself"}},
 			{"B->A", "tcp", facts.CauseConflict, "M", []string{"M holds 10.96.1.2, A's address, too"}},
 		}},
 		{name: "kstate bridge port with learning and flooding off", kind: "bridge", break_: func(t *testing.T, tp *topo) {
@@ -186,6 +188,7 @@ func TestKernelSettingsMatrix(t *testing.T) {
 		}, want: []pathWant{
 			{"A->B", "icmp6-echo", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too (fd96:1::2/128 on lo): what is sent to it arrives in M on pb and stays there"}},
 			{"A->B", "tcp6", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too"}},
+			{"B->A", "icmp6-echo", facts.CauseConflict, "M", []string{"the answers came from M itself"}},
 			{"B->A", "tcp6", facts.CauseConflict, "M", []string{"M holds fd96:1::2, A's address, too"}},
 		}},
 		{name: "kstate proxy_arp off in the router A takes B to be on-link", kind: "router", otherPath: true, break_: func(t *testing.T, tp *topo) {

@@ -21,23 +21,8 @@ import (
 // it seen arriving there (it stays), or, when none was, ARP from that
 // address unanswered there.
 func ownedTwice(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
-	for li, path := range legs(p) {
-		dst, end, sender, seen := p.Request.Dst, p.To, p.From, p.RequestSeen
-		if li == 1 {
-			dst, end, sender, seen = p.Request.Src, p.From, p.To, p.AnswerSeen
-		}
-		for _, h := range path {
-			st := f.State(h.Namespace)
-			if h.Namespace == end || h.In == "" || st == nil || !st.Owns(dst) ||
-				!slices.Contains(seen, facts.Sight{Namespace: h.Namespace, Iface: h.In, Dir: facts.DirIn}) {
-				continue
-			}
-			detail := fmt.Sprintf("%s holds %s, %s's address, too (%s): what is sent to it arrives in %s on %s and stays there, never reaching %s",
-				h.Namespace, dst, end, heldOn(st, dst), h.Namespace, h.In, end)
-			nv := kernelVerdict(p, v, facts.CauseConflict, h.Namespace, detail, delAddrFix(st, h.Namespace, dst))
-			nv.blamed.heldFor = sender
-			return nv, true
-		}
+	if hv, ok := heldOnTheWay(f, p, v); ok {
+		return hv, true
 	}
 	if p.Family != 4 {
 		return v, false // IPv6 has no martian-source check of its own addresses
@@ -63,6 +48,51 @@ func ownedTwice(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 		}
 	}
 	return v, false
+}
+
+// heldOnTheWay finds a namespace on p's ways, routed to, holding the
+// address of the end the way leads to, where a packet of the probe's flow to it was seen
+// arriving while none was seen entering the end: it stays there, answered
+// (an echo, a reset) by the router's own stack if at all. So an echo it
+// answered is no ok. A namespace beside the end on a bridge answering for
+// its address is conflictOf's, told by the neighbour entries.
+func heldOnTheWay(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
+	for li, path := range legs(p) {
+		dst, end, sender, seen := p.Request.Dst, p.To, p.From, p.RequestSeen
+		if li == 1 {
+			dst, end, sender, seen = p.Request.Src, p.From, p.To, p.AnswerSeen
+		}
+		for i, h := range path {
+			st := f.State(h.Namespace)
+			if h.Namespace == end || h.In == "" || !routedTo(f, path, i) || st == nil || !st.Owns(dst) ||
+				!slices.Contains(seen, facts.Sight{Namespace: h.Namespace, Iface: h.In, Dir: facts.DirIn}) ||
+				slices.ContainsFunc(seen, func(s facts.Sight) bool { return s.Namespace == end && s.Dir == facts.DirIn }) {
+				continue
+			}
+			detail := fmt.Sprintf("%s holds %s, %s's address, too (%s): what is sent to it arrives in %s on %s and stays there, never reaching %s",
+				h.Namespace, dst, end, heldOn(st, dst), h.Namespace, h.In, end)
+			if p.OK {
+				detail += fmt.Sprintf("; the answers came from %s itself", h.Namespace)
+			}
+			nv := kernelVerdict(p, v, facts.CauseConflict, h.Namespace, detail, delAddrFix(st, h.Namespace, dst))
+			nv.blamed.heldFor = sender
+			return nv, true
+		}
+	}
+	return v, false
+}
+
+// routedTo reports whether path[i] is reached from the hop before by
+// routing, not across a bridge: by a link that is no bridge port nor
+// bridge device, from a hop that is no bridge. A namespace on the end's
+// own segment holds its address as a neighbour would, conflictOf's to
+// tell.
+func routedTo(f *facts.Facts, path []facts.Hop, i int) bool {
+	h := path[i]
+	if i == 0 || h.Role == facts.RoleBridge || path[i-1].Role == facts.RoleBridge {
+		return false
+	}
+	return f.KernelIn(h.Namespace).BridgeOf(h.In) == nil
 }
 
 // endAddr is an end of a probe: its address and namespace.

@@ -26,6 +26,9 @@ func Judge(f *facts.Facts, p facts.ProbeFacts) Verdict {
 		}
 	case p.OK:
 		v = passed(p)
+		if hv, ok := heldOnTheWay(f, p, v); ok {
+			v = hv // answered by a namespace holding the destination's address too
+		}
 	case p.Kind == facts.KindDNS && p.DNS != nil && p.DNS.Answered:
 		v = judgeDNSAnswer(f, p)
 	default:
