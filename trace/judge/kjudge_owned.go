@@ -51,11 +51,12 @@ func ownedTwice(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 }
 
 // heldOnTheWay finds a namespace on p's ways, routed to, holding the
-// address of the end the way leads to, where a packet of the probe's flow to it was seen
-// arriving while none was seen entering the end: it stays there, answered
-// (an echo, a reset) by the router's own stack if at all. So an echo it
-// answered is no ok. A namespace beside the end on a bridge answering for
-// its address is conflictOf's, told by the neighbour entries.
+// address of the end the way leads to, where a packet of the probe's flow
+// to it was seen arriving while none was seen entering the end: it stays
+// there, answered (an echo, a reset) by that namespace's own stack if at
+// all. So an echo it answered is no ok. A namespace beside the end on a
+// bridge answering for its address is conflictOf's, told by the
+// neighbour entries.
 func heldOnTheWay(f *facts.Facts, p facts.ProbeFacts, v Verdict) (Verdict, bool) {
 	for li, path := range legs(p) {
 		dst, end, sender, seen := p.Request.Dst, p.To, p.From, p.RequestSeen
