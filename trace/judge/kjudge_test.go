@@ -235,3 +235,27 @@ func TestFloodDecides(t *testing.T) {
 		})
 	}
 }
+
+// TestRPFilterARPFitsNeighbourDrops: a router whose strict rp_filter
+// refuses the sender's ARP leaves the sender's neighbour entry to fail;
+// the sender's NEIGH_FAILED drop of what it queued, which a trace on a
+// loaded machine lasts long enough to see, fits the verdict on the router.
+func TestRPFilterARPFitsNeighbourDrops(t *testing.T) {
+	rec, ok := tracetest.LoadRecorded(t)["kstate-rp_filter-in-a-router-with-an-asymmetric-route"]
+	if !ok {
+		t.Fatal("no recording (go test -run TestKernelStateMatrix/kstate_rp_filter_in_a_router -update, as root)")
+	}
+	pf := rec.Facts.Probes[0]
+	before := Judge(rec.Facts, pf)
+	if before.Cause != facts.CauseDropped || !strings.Contains(before.Detail, "its ARP requests included") {
+		t.Fatalf("%s %s as recorded: %s in %s (%s), want rp_filter refusing ARP", pf.Direction, pf.Kind, before.Cause, before.Namespace, before.Detail)
+	}
+	pf.Drops = append(pf.Drops, facts.KernelDropSeen{Namespace: pf.From, Reason: "NEIGH_FAILED", Location: "neigh_invalidate", What: "echo request"})
+	if v := Judge(rec.Facts, pf); v.Cause != before.Cause || v.Namespace != before.Namespace || strings.Contains(v.Detail, "the kernel says otherwise") {
+		t.Errorf("with %s's NEIGH_FAILED drop: %s in %s (%s)", pf.From, v.Cause, v.Namespace, v.Detail)
+	}
+	pf.Drops[len(pf.Drops)-1].Namespace = before.Namespace + "x"
+	if v := Judge(rec.Facts, pf); !strings.Contains(v.Detail, "the kernel says otherwise") {
+		t.Errorf("a NEIGH_FAILED drop in a namespace that asked nothing fits: %s", v.Detail)
+	}
+}
