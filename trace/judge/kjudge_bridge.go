@@ -60,6 +60,8 @@ func bridgeHopFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.
 // interface behind it: the bridge never learns where that MAC is, and
 // sends a frame for it to no port (br_flood skips ports without
 // BR_FLOOD). Either side of the hop: the answers cross it the other way.
+// The fix turns both on: learning alone waits for a frame from behind
+// the port, which may not come before the next probe.
 func floodFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.Hop, i int, b *nsstate.Bridge) (Verdict, bool) {
 	h := path[i]
 	for _, side := range []struct {
@@ -85,7 +87,7 @@ func floodFault(f *facts.Facts, p facts.ProbeFacts, v Verdict, path []facts.Hop,
 		}
 		return kernelVerdict(p, v, facts.CauseDropped, h.Namespace,
 			fmt.Sprintf("port %s of bridge %s in %s has learning and flooding off, and the bridge has no FDB entry for %s (%s's %s): it never learns that MAC is behind %s, and floods no frame for it there", side.port, b.Name, h.Namespace, mac, side.peer.Namespace, iface, side.port),
-			cmdline.InNamespace(h.Namespace, "bridge", "link", "set", "dev", side.port, "learning", "on").String()), true
+			cmdline.InNamespace(h.Namespace, "bridge", "link", "set", "dev", side.port, "learning", "on", "flood", "on").String()), true
 	}
 	return v, false
 }

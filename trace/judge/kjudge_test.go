@@ -228,7 +228,7 @@ func TestFloodDecides(t *testing.T) {
 				}
 				v := Judge(&f, pf)
 				named := strings.Contains(v.Detail, "has learning and flooding off")
-				if named != tt.named || named && (v.Cause != facts.CauseDropped || v.Namespace != m || !strings.Contains(v.Fix, "bridge link set dev pb learning on")) {
+				if named != tt.named || named && (v.Cause != facts.CauseDropped || v.Namespace != m || !strings.Contains(v.Fix, "bridge link set dev pb learning on flood on")) {
 					t.Errorf("%s %s: %s in %s (%s), fix %q; named %v, want %v", pf.Direction, pf.Kind, v.Cause, v.Namespace, v.Detail, v.Fix, named, tt.named)
 				}
 			}
