@@ -128,6 +128,8 @@ func FDB(ns Held, macs ...net.HardwareAddr) ([]nsstate.BridgeFDBEntry, error) {
 			e.State = "permanent"
 		case n.State&netlink.NUD_NOARP != 0:
 			e.State = "static"
+		case n.State&netlink.NUD_STALE != 0:
+			e.State = "stale" // learned, past its ageing time, not yet collected
 		}
 		out = append(out, e)
 	}

@@ -87,6 +87,8 @@ type BridgeFDBEntry struct {
 	Bridge string `json:"master,omitempty"` // the bridge whose table holds it
 	VLAN   int    `json:"vlan,omitempty"`
 	// State is "permanent" (the bridge's or a port's own MAC), "static"
-	// (added by hand, never aged or moved) or "" (learned).
+	// (added by hand, never aged or moved), "" (learned) or "stale"
+	// (learned and past its ageing time: the bridge has not yet removed
+	// it), as `bridge fdb show` says.
 	State string `json:"state,omitempty"`
 }
