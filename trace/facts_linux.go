@@ -26,6 +26,45 @@ import (
 // probes, their counters, route lookups and, when a probe failed, the
 // firewall rules.
 func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run, dns *dnsProbe) error {
+	res.decodeFrames()
+	res.endpoints(a, b, fams)
+	failed, err := probesFailed(runs)
+	if err != nil {
+		return err
+	}
+	var dnsShown Probe
+	var dnsFacts facts.ProbeFacts
+	if dns != nil {
+		if dns.err != nil {
+			return dns.err
+		}
+		dnsShown, dnsFacts = dns.probe(res.Report.Exchanges)
+		failed = failed || !dnsFacts.OK
+	}
+	res.gatherState(w, a, b, fams, runs, failed)
+	f := res.Facts
+	for _, r := range runs {
+		routeGets := r.routeGets()
+		for _, kind := range r.kinds() {
+			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
+			if !ok {
+				continue
+			}
+			pf.RouteGets = routeGets
+			res.Probes = append(res.Probes, pr)
+			f.Probes = append(f.Probes, pf)
+		}
+	}
+	if dns != nil {
+		res.Probes = append(res.Probes, dnsShown)
+		f.Probes = append(f.Probes, dnsFacts)
+	}
+	return nil
+}
+
+// decodeFrames decodes what was captured into the report's exchanges,
+// each frame numbered as the -w file numbers it.
+func (res *Result) decodeFrames() {
 	tr := decode.NewTracker(res.Points)
 	// A request and its answer across MaxHops namespaces are seen 4 times
 	// per link; retransmissions and the kernel's drops come on top.
@@ -38,34 +77,43 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run, 
 		tr.Add(&p)
 	}
 	res.Report = tr.Report()
+}
+
+// endpoints names the two ends, their containers and the addresses
+// probed, the first family's first.
+func (res *Result) endpoints(a, b *side, fams []family) {
 	res.From = Endpoint{Namespace: a.name, Inode: a.info.Inode, Container: containerOf(a.info), Address: fams[0].a.String()}
 	res.To = Endpoint{Namespace: b.name, Inode: b.info.Inode, Container: containerOf(b.info), Address: fams[0].b.String()}
 	for _, f := range fams {
 		res.From.Addresses = append(res.From.Addresses, f.a.String())
 		res.To.Addresses = append(res.To.Addresses, f.b.String())
 	}
+}
+
+// probesFailed says whether a probe of the runs failed, or the error
+// that kept one from being sent at all.
+func probesFailed(runs []*run) (bool, error) {
 	failed := false
 	for _, r := range runs {
 		if r.echoErr != nil {
-			return r.echoErr
+			return false, r.echoErr
 		}
 		if r.tcpErr != nil {
-			return r.tcpErr
+			return false, r.tcpErr
 		}
 		if r.udpErr != nil {
-			return r.udpErr
+			return false, r.udpErr
 		}
 		failed = failed || !r.echoOK() || !r.tcpOK() || !r.mtuOK() || !r.udpOK()
 	}
-	var dnsShown Probe
-	var dnsFacts facts.ProbeFacts
-	if dns != nil {
-		if dns.err != nil {
-			return dns.err
-		}
-		dnsShown, dnsFacts = dns.probe(res.Report.Exchanges)
-		failed = failed || !dnsFacts.OK
-	}
+	return failed, nil
+}
+
+// gatherState reads the kernel state of the namespaces on the paths into
+// the facts: their states, the ends after the probes, the kernel's
+// settings, counters and resolutions, and the firewall rules when a
+// probe failed; what could not be read goes in as gaps.
+func (res *Result) gatherState(w *liveWorld, a, b *side, fams []family, runs []*run, failed bool) {
 	f := res.Facts
 	names := pathNames(a, b, runs)
 	for _, ns := range names {
@@ -93,23 +141,6 @@ func (res *Result) gather(w *liveWorld, a, b *side, fams []family, runs []*run, 
 		f.Rules, gaps = gatherAllRules(a.ts, names, names) // iptables-legacy's too: the nftables trace cannot see them
 		f.Gaps = append(f.Gaps, gaps...)
 	}
-	for _, r := range runs {
-		routeGets := r.routeGets()
-		for _, kind := range r.kinds() {
-			pr, pf, ok := r.probe(kind, res.Report.Exchanges)
-			if !ok {
-				continue
-			}
-			pf.RouteGets = routeGets
-			res.Probes = append(res.Probes, pr)
-			f.Probes = append(f.Probes, pf)
-		}
-	}
-	if dns != nil {
-		res.Probes = append(res.Probes, dnsShown)
-		f.Probes = append(f.Probes, dnsFacts)
-	}
-	return nil
 }
 
 // pathNames are the namespaces of both ends and of every path, each once.
