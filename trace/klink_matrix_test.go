@@ -46,15 +46,7 @@ func vxlans(t *testing.T, tp *topo, vniB, remote string) {
 // private mode, a vxlan with another VNI or the wrong remote are named
 // where they lie, with a fix that works as printed.
 func TestLinkKindMatrix(t *testing.T) {
-	all := func(cause facts.Cause, ns string, detail ...string) []pathWant {
-		var w []pathWant
-		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
-				w = append(w, pathWant{dir, kind, cause, ns, detail})
-			}
-		}
-		return w
-	}
+	all := bothWays("icmp-echo", "tcp")
 	tests := []pathCase{
 		{name: "kstate macvlans in bridge mode", kind: "bridge", otherPath: true, break_: func(t *testing.T, tp *topo) {
 			macvlans(t, tp, "bridge")

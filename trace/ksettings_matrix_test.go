@@ -66,24 +66,8 @@ func secondLink(t *testing.T, tp *topo) {
 // applied as printed, all ok after; and a setting that decides nothing
 // blamed for nothing.
 func TestKernelSettingsMatrix(t *testing.T) {
-	all := func(cause facts.Cause, ns string, detail ...string) []pathWant {
-		var w []pathWant
-		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
-				w = append(w, pathWant{dir, kind, cause, ns, detail})
-			}
-		}
-		return w
-	}
-	v6 := func(cause facts.Cause, ns string, detail ...string) []pathWant {
-		var w []pathWant
-		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []facts.ProbeKind{"icmp6-echo", "tcp6"} {
-				w = append(w, pathWant{dir, kind, cause, ns, detail})
-			}
-		}
-		return w
-	}
+	all := bothWays("icmp-echo", "tcp")
+	v6 := bothWays("icmp6-echo", "tcp6")
 	tests := []pathCase{
 		{name: "kstate arp_ignore in B for an address on its loopback", kind: "bridge", break_: func(t *testing.T, tp *topo) {
 			// A real server of a direct-routing load balancer: the service

@@ -39,19 +39,25 @@ func macOf(t *testing.T, ns, iface string) string {
 	return f[2]
 }
 
-// TestKernelStateMatrix: faults the kernel decides outside routes and
-// firewalls (issue 19), each named where it lies, its fix applied as
-// printed, all ok after.
-func TestKernelStateMatrix(t *testing.T) {
-	all := func(cause facts.Cause, ns string, detail ...string) []pathWant {
+// bothWays wants a verdict of the probes of kinds, A->B and B->A alike:
+// the cause, where it lies and words of its detail.
+func bothWays(kinds ...facts.ProbeKind) func(facts.Cause, string, ...string) []pathWant {
+	return func(cause facts.Cause, ns string, detail ...string) []pathWant {
 		var w []pathWant
 		for _, dir := range []string{"A->B", "B->A"} {
-			for _, kind := range []facts.ProbeKind{"icmp-echo", "tcp"} {
+			for _, kind := range kinds {
 				w = append(w, pathWant{dir, kind, cause, ns, detail})
 			}
 		}
 		return w
 	}
+}
+
+// TestKernelStateMatrix: faults the kernel decides outside routes and
+// firewalls (issue 19), each named where it lies, its fix applied as
+// printed, all ok after.
+func TestKernelStateMatrix(t *testing.T) {
+	all := bothWays("icmp-echo", "tcp")
 	tests := []pathCase{
 		{name: "kstate router interface forwarding off", kind: "router", break_: func(t *testing.T, tp *topo) {
 			tp.in(t, tp.M, "sysctl", "-qw", "net.ipv4.conf.pa.forwarding=0")
