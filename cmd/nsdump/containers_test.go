@@ -283,10 +283,7 @@ func uniq(s []string) []string {
 // podman:NAME, a bare name, ls --containers, a trace by name.
 func TestPodmanContainersByName(t *testing.T) {
 	p := enginetest.StartPodman(t, "nsdct")
-	t.Setenv("CONTAINER_HOST", p.Host)
-	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
-	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	p.AskOnly(t)
 	net := p.Network("nsdct-pnet")
 	ids := map[string]string{"web": p.Run("web", "--network", net), "db": p.Run("db", "--network", net)}
 	pids := map[string]int{}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,10 +85,7 @@ func runFix(t *testing.T, fix string) {
 // trace repeated.
 func TestDockerEngineWords(t *testing.T) {
 	d := enginetest.StartDocker(t, "n3e")
-	t.Setenv("DOCKER_HOST", d.Host)
-	t.Setenv("CONTAINER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-podman.sock"))
-	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
-	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	d.AskOnly(t)
 	d.Docker("network", "create", "n3e-a")
 	d.Docker("network", "create", "n3e-b")
 	d.Run("web", "--network", "n3e-a")
@@ -236,10 +232,7 @@ func TestDockerEngineWords(t *testing.T) {
 // service) and traces again.
 func TestPodmanEngineWords(t *testing.T) {
 	p := enginetest.StartPodman(t, "n3e")
-	t.Setenv("CONTAINER_HOST", p.Host)
-	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
-	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
-	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	p.AskOnly(t)
 	na := p.Network("n3e-pa", "--opt", "isolate=true")
 	nb := p.Network("n3e-pb", "--opt", "isolate=true")
 	p.Run("web", "--network", na)

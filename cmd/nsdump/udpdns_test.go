@@ -116,10 +116,7 @@ func TestTraceUDPDNS(t *testing.T) {
 // other's address, by the container's own file, not the host's.
 func TestTraceDNSDockerEmbedded(t *testing.T) {
 	d := enginetest.StartDocker(t, "n3u")
-	t.Setenv("DOCKER_HOST", d.Host)
-	t.Setenv("CONTAINER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-podman.sock"))
-	t.Setenv("NSDUMP_CONTAINERD_STATE", filepath.Join(t.TempDir(), "no-containerd"))
-	t.Setenv("NSDUMP_CRIO_STATE", filepath.Join(t.TempDir(), "no-crio"))
+	d.AskOnly(t)
 	d.Docker("network", "create", "n3u-net")
 	d.Run("n3u-web", "--network", "n3u-net")
 	d.Run("n3u-db", "--network", "n3u-net")
