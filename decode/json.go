@@ -18,27 +18,43 @@ import (
 // them. ok is false, and b unchanged, where the hand-written encoder does
 // not apply: a field it does not know (exchangeFieldsKnown), a time
 // encoding/json refuses, an RTT that is not a number; Src and Dst are then
-// filled, for encoding/json.
+// filled, for encoding/json. An exchange of the shape of one written
+// shortly before is written from that one's template (jsontemplate.go).
 func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok bool) {
 	if !exchangeFieldsKnown || !e.plain() {
 		e.named() // for encoding/json
 		return b, false
 	}
 	w := jsonWriter{b: b, layout: layoutFor(prefix, indent)}
+	if t := w.templateFor(e); t != nil {
+		t.write(&w, e)
+		return w.b, true
+	}
+	w.record(e)
 	w.open('{')
 	w.str(kKind, string(e.Kind))
 	w.str(kStatus, string(e.Status))
 	if e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" {
 		// As named would fill them, without the strings; src_addr and
 		// dst_addr are the same text again.
-		src := w.end(kSrc, e.SrcAddr, e.SrcPort, e.ports)
-		dst := w.end(kDst, e.DstAddr, e.DstPort, e.ports)
-		w.addrAgain(kSrcAddr, e.SrcAddr, src)
+		w.key(kSrc)
+		src := w.end(e.SrcAddr, e.SrcPort, e.ports)
+		w.note(vSrc, 0)
+		w.key(kDst)
+		dst := w.end(e.DstAddr, e.DstPort, e.ports)
+		w.note(vDst, 0)
+		w.key(kSrcAddr)
+		w.addrAgain(e.SrcAddr, src)
+		w.note(vSrcAddr, 0)
 		if e.SrcPort != 0 {
 			w.uint(kSrcPort, uint64(e.SrcPort))
+			w.note(vSrcPort, 0)
 		}
-		w.addrAgain(kDstAddr, e.DstAddr, dst)
+		w.key(kDstAddr)
+		w.addrAgain(e.DstAddr, dst)
+		w.note(vDstAddr, 0)
 	} else {
+		w.unfit()
 		e.named()
 		w.str(kSrc, e.Src)
 		w.str(kDst, e.Dst)
@@ -50,25 +66,31 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 	}
 	if e.DstPort != 0 {
 		w.uint(kDstPort, uint64(e.DstPort))
+		w.note(vDstPort, 0)
 	}
 	if e.ID != nil {
 		w.uint(kId, uint64(*e.ID))
+		w.note(vID, 0)
 	}
 	if e.Seq != nil {
 		w.uint(kSeq, uint64(*e.Seq))
+		w.note(vSeq, 0)
 	}
 	if e.RTTms != nil {
 		w.key(kRttMs)
 		w.b = appendFloat(w.b, *e.RTTms)
+		w.note(vRTT, 0)
 	}
 	if e.Requests != 0 {
 		w.int(kRequests, int64(e.Requests))
+		w.note(vRequests, 0)
 	}
 	if e.Answer != "" {
 		w.str(kAnswer, e.Answer)
 	}
 	if e.ISN != nil {
 		w.uint(kIsn, uint64(*e.ISN))
+		w.note(vISN, 0)
 	}
 	if e.SynSeen != nil {
 		w.bool(kSynSeen, *e.SynSeen)
@@ -78,14 +100,17 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 	}
 	if e.BytesToServer != nil {
 		w.int(kBytesToServer, int64(*e.BytesToServer))
+		w.note(vToServer, 0)
 	}
 	if e.BytesToClient != nil {
 		w.int(kBytesToClient, int64(*e.BytesToClient))
+		w.note(vToClient, 0)
 	}
 	if e.Close != "" {
 		w.str(kClose, e.Close)
 	}
 	if len(e.Errors) > 0 {
+		w.unfit()
 		w.key(kIcmpErrors)
 		w.open('[')
 		for _, x := range e.Errors {
@@ -104,18 +129,22 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		w.b = append(w.b, "null"...)
 	} else {
 		w.open('[')
-		for _, s := range e.Seen {
+		for i, s := range e.Seen {
 			w.elem()
 			w.open('{')
 			w.str(kPoint, s.Point)
 			w.str(kDir, s.Dir)
-			w.time(kTime, s.Time)
+			w.key(kTime)
+			w.time(s.Time)
+			w.note(vSeenTime, i)
 			w.str(kWhat, s.What)
 			if !s.Drop.IsZero() {
+				w.unfit()
 				w.str(kDrop, s.Drop.String())
 			}
 			if s.PacketID != 0 {
 				w.uint(kPacketId, s.PacketID)
+				w.note(vPacketID, i)
 			}
 			if s.Probe != "" {
 				w.str(kProbe, s.Probe)
@@ -129,9 +158,13 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 	}
 	if e.SeenMore != 0 {
 		w.int(kSeenMore, int64(e.SeenMore))
+		w.note(vSeenMore, 0)
 	}
-	w.time(kStart, e.Start)
+	w.key(kStart)
+	w.time(e.Start)
+	w.note(vStart, 0)
 	w.close('}')
+	w.keep()
 	return w.b, true
 }
 
@@ -174,6 +207,10 @@ type jsonWriter struct {
 	// start is its first sighting's time, written again.
 	lastTime time.Time
 	lastText [2]int
+	// For templates (jsontemplate.go): where the value after the last key
+	// starts, and the template being recorded, if any.
+	valueAt int
+	rec     *recording
 }
 
 // layout is the text between values for one prefix and indent, each piece
@@ -248,6 +285,7 @@ func (w *jsonWriter) key(k jsonKey) {
 	}
 	w.b = append(w.b, f...)
 	w.empty = false
+	w.valueAt = len(w.b)
 }
 
 func (w *jsonWriter) str(k jsonKey, v string) {
@@ -255,11 +293,11 @@ func (w *jsonWriter) str(k jsonKey, v string) {
 	w.b = appendJSONString(w.b, v)
 }
 
-// end writes an exchange's end as named does: the address, with the port
-// (netip.AddrPort's form) when the exchange has ports. The address has no
-// zone. It returns where the address's own text is in w.b, for addrAgain.
-func (w *jsonWriter) end(k jsonKey, a netip.Addr, port uint16, ports bool) (text [2]int) {
-	w.key(k)
+// end writes an exchange's end, quoted, as named does: the address, with
+// the port (netip.AddrPort's form) when the exchange has ports. The
+// address has no zone. It returns where the address's own text is in w.b,
+// for addrAgain.
+func (w *jsonWriter) end(a netip.Addr, port uint16, ports bool) (text [2]int) {
 	w.b = append(w.b, '"')
 	switch {
 	case !ports || !a.IsValid():
@@ -284,14 +322,13 @@ func (w *jsonWriter) end(k jsonKey, a netip.Addr, port uint16, ports bool) (text
 	return text
 }
 
-// addrAgain writes a, which has no zone, as addr does, copying the text
-// end wrote for it.
-func (w *jsonWriter) addrAgain(k jsonKey, a netip.Addr, text [2]int) {
+// addrAgain writes a, which has no zone, as addr writes its value, copying
+// the text end wrote for it.
+func (w *jsonWriter) addrAgain(a netip.Addr, text [2]int) {
 	if !a.IsValid() {
-		w.addr(k, a)
+		w.b = append(w.b, `""`...)
 		return
 	}
-	w.key(k)
 	w.b = append(w.b, '"')
 	w.b = append(w.b, w.b[text[0]:text[1]]...)
 	w.b = append(w.b, '"')
@@ -327,8 +364,8 @@ func (w *jsonWriter) bool(k jsonKey, v bool) {
 	w.b = strconv.AppendBool(w.b, v)
 }
 
-func (w *jsonWriter) time(k jsonKey, t time.Time) {
-	w.key(k)
+// time writes t, quoted, as its MarshalJSON does.
+func (w *jsonWriter) time(t time.Time) {
 	w.b = append(w.b, '"')
 	if w.lastText[1] != 0 && t == w.lastTime { // the same instant, location and all
 		w.b = append(w.b, w.b[w.lastText[0]:w.lastText[1]]...)

@@ -28,20 +28,7 @@ func TestAppendJSONKnowsEveryField(t *testing.T) {
 // bytes for every exchange of the recorded captures and for exchanges with
 // every field set, strings that need escaping and odd numbers.
 func TestAppendJSONAsEncodingJSON(t *testing.T) {
-	var all []*Exchange
-	files, _ := filepath.Glob("../testdata/pcaps/*.pcap*")
-	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr := NewTracker(nil)
-		if err := ReadFile(f, tr, nil, nil); err != nil {
-			t.Logf("%s: %v", name, err)
-		}
-		f.Close()
-		all = append(all, tr.Exchanges()...)
-	}
+	all := recordedExchanges(t, false)
 	if len(all) < 50 {
 		t.Fatalf("only %d exchanges in ../testdata/pcaps", len(all))
 	}
@@ -62,6 +49,112 @@ func TestAppendJSONAsEncodingJSON(t *testing.T) {
 			t.Fatalf("exchange %d:\nAppendJSON:\n%s\nencoding/json:\n%s", i, got[1:], want)
 		}
 	}
+}
+
+// TestAppendJSONTemplates: an exchange written from the template of the
+// one before it (jsontemplate.go) comes out as encoding/json writes it,
+// and one of another shape is not written from it, whichever exchange was
+// written before: every ordered pair of the recorded captures' exchanges
+// (their ends typed, as read --json has them), and a flood's SYN beside
+// variants of it that differ in one thing the template holds constant.
+func TestAppendJSONTemplates(t *testing.T) {
+	all := recordedExchanges(t, true)
+	tr := NewTracker(nil)
+	tr.Reuse, tr.Emit = true, func(ex *Exchange) {
+		c := new(Exchange)
+		ex.CopyTo(c)
+		all = append(all, c)
+	}
+	tr.Add(packedSYN(5, 0))
+	tr.Add(echoReq(7*time.Microsecond, 1, 2))
+	tr.Flush()
+	syn := all[len(all)-2]
+	variant := func(change func(*Exchange)) {
+		c := new(Exchange)
+		syn.CopyTo(c)
+		change(c)
+		all = append(all, c)
+	}
+	variant(func(e *Exchange) { e.Status = StatusRefused })
+	variant(func(e *Exchange) { e.Close = "rst" })
+	variant(func(e *Exchange) { e.Requests = 0 })
+	variant(func(e *Exchange) { e.vals.syn = false })
+	variant(func(e *Exchange) { e.SynSeen, e.BytesToClient = nil, nil })
+	variant(func(e *Exchange) { e.SynAckSeen = true })
+	variant(func(e *Exchange) { e.SeenMore = 3 })
+	variant(func(e *Exchange) { e.Seen[0].Point = "ns/veth0" })
+	variant(func(e *Exchange) { e.Seen[0].Dir = "in" })
+	variant(func(e *Exchange) { e.Seen[0].What = "[S.]" })
+	variant(func(e *Exchange) { e.Seen[0].PacketID = 9 })
+	variant(func(e *Exchange) { e.Seen[0].Probe = "a->b tcp" })
+	variant(func(e *Exchange) { e.Seen[0].Stray = true })
+	variant(func(e *Exchange) { e.Seen[0].Drop = capture.Drop{Reason: "NO_SOCKET"} })
+	variant(func(e *Exchange) { e.Seen = append(e.Seen, e.Seen[0]) })
+	variant(func(e *Exchange) { e.Seen = nil })
+	variant(func(e *Exchange) { e.Seen = e.Seen[:0] })
+	variant(func(e *Exchange) { e.Errors = []ICMPErr{{From: "10.0.0.9", Type: 3, Code: 1}} })
+	variant(func(e *Exchange) { e.DstAddr = netip.MustParseAddr("fe80::1%eth0") })
+	variant(func(e *Exchange) { e.ports = false })
+	variant(func(e *Exchange) { e.SrcAddr = netip.MustParseAddr("2001:db8::1") })
+	if len(all) < 80 {
+		t.Fatalf("only %d exchanges", len(all))
+	}
+	want := make([]string, len(all))
+	for i, ex := range all {
+		b, err := json.MarshalIndent(ex.Clone(), "    ", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = string(b)
+	}
+	templated := 0
+	for i, a := range all {
+		for j, b := range all {
+			a.AppendJSON(nil, "    ", "  ")
+			if t := (&jsonWriter{layout: layoutFor("    ", "  ")}).templateFor(b); t != nil {
+				templated++
+			}
+			got, ok := b.AppendJSON(nil, "    ", "  ")
+			if !ok || string(got) != want[j] {
+				t.Fatalf("exchange %d after %d:\nAppendJSON:\n%s\nencoding/json:\n%s", j, i, got, want[j])
+			}
+		}
+	}
+	if templated < len(all) {
+		t.Errorf("%d of %d pairs written from a template: too few to test them", templated, len(all)*len(all))
+	}
+}
+
+// recordedExchanges are the exchanges of the captures in testdata/pcaps;
+// typed, their ends only typed, as a tracker that reuses exchanges (read)
+// emits them.
+func recordedExchanges(t *testing.T, typed bool) []*Exchange {
+	var all []*Exchange
+	files, _ := filepath.Glob("../testdata/pcaps/*.pcap*")
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := NewTracker(nil)
+		if typed {
+			tr.Reuse, tr.Emit = true, func(ex *Exchange) {
+				c := new(Exchange)
+				ex.CopyTo(c)
+				all = append(all, c)
+			}
+		}
+		if err := ReadFile(f, tr, nil, nil); err != nil {
+			t.Logf("%s: %v", name, err)
+		}
+		f.Close()
+		if typed {
+			tr.Flush()
+		} else {
+			all = append(all, tr.Exchanges()...)
+		}
+	}
+	return all
 }
 
 // TestAppendJSONDeclines: what encoding/json refuses, AppendJSON leaves
@@ -123,11 +216,17 @@ func TestAppendRFC3339Nano(t *testing.T) {
 }
 
 // BenchmarkAppendJSON: one exchange of a flood as `read --json` writes it,
-// an unanswered echo request and an unanswered SYN.
+// an unanswered echo request and an unanswered SYN, their ends typed as
+// a tracker that reuses exchanges leaves them.
 func BenchmarkAppendJSON(b *testing.B) {
 	tr := NewTracker(nil)
+	tr.Reuse = true
 	var list []*Exchange
-	tr.Emit = func(ex *Exchange) { list = append(list, ex) }
+	tr.Emit = func(ex *Exchange) {
+		c := new(Exchange)
+		ex.CopyTo(c)
+		list = append(list, c)
+	}
 	tr.Add(echoReq(7*time.Microsecond, 1, 2))
 	tr.Add(packedSYN(5, 0))
 	tr.Flush()
