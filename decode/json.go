@@ -26,71 +26,56 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		return b, false
 	}
 	w := jsonWriter{b: b, layout: layoutFor(prefix, indent)}
-	if t := w.templateFor(e); t != nil {
-		t.write(&w, e)
-		return w.b, true
+	if templated(e) {
+		if t := w.templateFor(e); t != nil {
+			t.write(&w, e)
+			return w.b, true
+		}
+		w.record(e)
 	}
-	w.record(e)
 	w.open('{')
 	w.str(kKind, string(e.Kind))
 	w.str(kStatus, string(e.Status))
-	if e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" {
+	if typedEnds(e) {
 		// As named would fill them, without the strings; src_addr and
 		// dst_addr are the same text again.
-		w.key(kSrc)
-		src := w.end(e.SrcAddr, e.SrcPort, e.ports)
-		w.note(vSrc, 0)
-		w.key(kDst)
-		dst := w.end(e.DstAddr, e.DstPort, e.ports)
-		w.note(vDst, 0)
-		w.key(kSrcAddr)
-		w.addrAgain(e.SrcAddr, src)
-		w.note(vSrcAddr, 0)
+		w.value(kSrc, e, vSrc, 0)
+		w.value(kDst, e, vDst, 0)
+		w.value(kSrcAddr, e, vSrcAddr, 0)
 		if e.SrcPort != 0 {
-			w.uint(kSrcPort, uint64(e.SrcPort))
-			w.note(vSrcPort, 0)
+			w.value(kSrcPort, e, vSrcPort, 0)
 		}
-		w.key(kDstAddr)
-		w.addrAgain(e.DstAddr, dst)
-		w.note(vDstAddr, 0)
+		w.value(kDstAddr, e, vDstAddr, 0)
 	} else {
-		w.unfit()
 		e.named()
 		w.str(kSrc, e.Src)
 		w.str(kDst, e.Dst)
 		w.addr(kSrcAddr, e.SrcAddr)
 		if e.SrcPort != 0 {
-			w.uint(kSrcPort, uint64(e.SrcPort))
+			w.value(kSrcPort, e, vSrcPort, 0)
 		}
 		w.addr(kDstAddr, e.DstAddr)
 	}
 	if e.DstPort != 0 {
-		w.uint(kDstPort, uint64(e.DstPort))
-		w.note(vDstPort, 0)
+		w.value(kDstPort, e, vDstPort, 0)
 	}
 	if e.ID != nil {
-		w.uint(kId, uint64(*e.ID))
-		w.note(vID, 0)
+		w.value(kId, e, vID, 0)
 	}
 	if e.Seq != nil {
-		w.uint(kSeq, uint64(*e.Seq))
-		w.note(vSeq, 0)
+		w.value(kSeq, e, vSeq, 0)
 	}
 	if e.RTTms != nil {
-		w.key(kRttMs)
-		w.b = appendFloat(w.b, *e.RTTms)
-		w.note(vRTT, 0)
+		w.value(kRttMs, e, vRTT, 0)
 	}
 	if e.Requests != 0 {
-		w.int(kRequests, int64(e.Requests))
-		w.note(vRequests, 0)
+		w.value(kRequests, e, vRequests, 0)
 	}
 	if e.Answer != "" {
 		w.str(kAnswer, e.Answer)
 	}
 	if e.ISN != nil {
-		w.uint(kIsn, uint64(*e.ISN))
-		w.note(vISN, 0)
+		w.value(kIsn, e, vISN, 0)
 	}
 	if e.SynSeen != nil {
 		w.bool(kSynSeen, *e.SynSeen)
@@ -99,18 +84,15 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		w.bool(kSynAckSeen, true)
 	}
 	if e.BytesToServer != nil {
-		w.int(kBytesToServer, int64(*e.BytesToServer))
-		w.note(vToServer, 0)
+		w.value(kBytesToServer, e, vToServer, 0)
 	}
 	if e.BytesToClient != nil {
-		w.int(kBytesToClient, int64(*e.BytesToClient))
-		w.note(vToClient, 0)
+		w.value(kBytesToClient, e, vToClient, 0)
 	}
 	if e.Close != "" {
 		w.str(kClose, e.Close)
 	}
 	if len(e.Errors) > 0 {
-		w.unfit()
 		w.key(kIcmpErrors)
 		w.open('[')
 		for _, x := range e.Errors {
@@ -134,17 +116,13 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 			w.open('{')
 			w.str(kPoint, s.Point)
 			w.str(kDir, s.Dir)
-			w.key(kTime)
-			w.time(s.Time)
-			w.note(vSeenTime, i)
+			w.value(kTime, e, vSeenTime, i)
 			w.str(kWhat, s.What)
 			if !s.Drop.IsZero() {
-				w.unfit()
 				w.str(kDrop, s.Drop.String())
 			}
 			if s.PacketID != 0 {
-				w.uint(kPacketId, s.PacketID)
-				w.note(vPacketID, i)
+				w.value(kPacketId, e, vPacketID, i)
 			}
 			if s.Probe != "" {
 				w.str(kProbe, s.Probe)
@@ -157,12 +135,9 @@ func (e *Exchange) AppendJSON(b []byte, prefix, indent string) (_ []byte, ok boo
 		w.close(']')
 	}
 	if e.SeenMore != 0 {
-		w.int(kSeenMore, int64(e.SeenMore))
-		w.note(vSeenMore, 0)
+		w.value(kSeenMore, e, vSeenMore, 0)
 	}
-	w.key(kStart)
-	w.time(e.Start)
-	w.note(vStart, 0)
+	w.value(kStart, e, vStart, 0)
 	w.close('}')
 	w.keep()
 	return w.b, true
@@ -207,10 +182,10 @@ type jsonWriter struct {
 	// start is its first sighting's time, written again.
 	lastTime time.Time
 	lastText [2]int
-	// For templates (jsontemplate.go): where the value after the last key
-	// starts, and the template being recorded, if any.
-	valueAt int
-	rec     *recording
+	// Where the text of the exchange's ends is in b, for addrAgain, and the
+	// template being recorded, if any (jsontemplate.go).
+	ends [2][2]int
+	rec  *recording
 }
 
 // layout is the text between values for one prefix and indent, each piece
@@ -285,7 +260,6 @@ func (w *jsonWriter) key(k jsonKey) {
 	}
 	w.b = append(w.b, f...)
 	w.empty = false
-	w.valueAt = len(w.b)
 }
 
 func (w *jsonWriter) str(k jsonKey, v string) {
@@ -352,11 +326,6 @@ func (w *jsonWriter) addr(k jsonKey, a netip.Addr) {
 func (w *jsonWriter) uint(k jsonKey, v uint64) {
 	w.key(k)
 	w.b = strconv.AppendUint(w.b, v, 10)
-}
-
-func (w *jsonWriter) int(k jsonKey, v int64) {
-	w.key(k)
-	w.b = strconv.AppendInt(w.b, v, 10)
 }
 
 func (w *jsonWriter) bool(k jsonKey, v bool) {

@@ -126,23 +126,39 @@ func presentFlags(e *Exchange) uint16 {
 	return f
 }
 
-// templated reports whether an exchange of e's kind may have a template.
-func templated(e *Exchange) bool {
-	return e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == "" &&
-		len(e.Errors) == 0 && len(e.Seen) <= templateSightings
+// typedEnds reports whether AppendJSON writes e's ends from its typed
+// addresses and ports, as named would fill Src and Dst.
+func typedEnds(e *Exchange) bool {
+	return e.Src == "" && e.SrcAddr.IsValid() && e.SrcAddr.Zone() == "" && e.DstAddr.Zone() == ""
 }
 
-// fits reports whether e has the shape t was recorded from.
+// templated reports whether e may be written from a template, or
+// recorded as one: its ends typed, no ICMP errors, no drops, at most
+// templateSightings sightings.
+func templated(e *Exchange) bool {
+	if !typedEnds(e) || len(e.Errors) != 0 || len(e.Seen) > templateSightings {
+		return false
+	}
+	for i := range e.Seen {
+		if !e.Seen[i].Drop.IsZero() {
+			return false
+		}
+	}
+	return true
+}
+
+// fits reports whether e, which may have a template, has the shape t was
+// recorded from.
 func (t *jsonTemplate) fits(e *Exchange) bool {
 	s := &t.shape
 	if e.Kind != s.kind || e.Status != s.status || e.Answer != s.answer || e.Close != s.close ||
-		(e.Seen == nil) != s.seenNil || len(e.Seen) != len(s.seen) || presentFlags(e) != s.present || !templated(e) {
+		(e.Seen == nil) != s.seenNil || len(e.Seen) != len(s.seen) || presentFlags(e) != s.present {
 		return false
 	}
 	for i := range e.Seen {
 		x, y := &e.Seen[i], &s.seen[i]
 		if x.Point != y.point || x.Dir != y.dir || x.What != y.what || x.Probe != y.probe ||
-			(x.PacketID != 0) != y.packetID || x.Stray != y.stray || !x.Drop.IsZero() {
+			(x.PacketID != 0) != y.packetID || x.Stray != y.stray {
 			return false
 		}
 	}
@@ -156,7 +172,8 @@ var (
 	nextTemplate atomic.Uint32
 )
 
-// templateFor returns the template that writes e in w's layout, or nil.
+// templateFor returns the template that writes e, which may have one, in
+// w's layout, or nil.
 func (w *jsonWriter) templateFor(e *Exchange) *jsonTemplate {
 	for i := range templates {
 		if t := templates[i].Load(); t != nil && t.layout == w.layout && t.fits(e) {
@@ -180,11 +197,8 @@ type recordedValue struct {
 	i        int
 }
 
-// record starts recording e's report, if e may have a template.
+// record starts recording the report of e, which may have a template.
 func (w *jsonWriter) record(e *Exchange) {
-	if !templated(e) {
-		return
-	}
 	r := &recording{from: len(w.b), shape: shape{kind: e.Kind, status: e.Status, answer: e.Answer, close: e.Close,
 		present: presentFlags(e), seenNil: e.Seen == nil}}
 	for _, s := range e.Seen {
@@ -193,17 +207,6 @@ func (w *jsonWriter) record(e *Exchange) {
 	}
 	w.rec = r
 }
-
-// note says that the text since the last key is value v (of sighting i).
-func (w *jsonWriter) note(v templateValue, i int) {
-	if w.rec != nil {
-		w.rec.values = append(w.rec.values, recordedValue{from: w.valueAt, to: len(w.b), v: v, i: i})
-	}
-}
-
-// unfit stops the recording: the exchange has what templates do not
-// write.
-func (w *jsonWriter) unfit() { w.rec = nil }
 
 // keep makes what was recorded a template, the exchange's text written.
 func (w *jsonWriter) keep() {
@@ -224,21 +227,37 @@ func (w *jsonWriter) keep() {
 }
 
 // write writes e, which fits t, from t.
-func (t *jsonTemplate) write(w *jsonWriter, e *Exchange) {
-	var src, dst [2]int
-	for _, op := range t.ops {
+func (t *jsonTemplate) write(w *jsonWriter, e *Exchange) { w.ops(e, t.ops) }
+
+// value writes key k and value v of e (of sighting i), and notes where
+// the value is for the template being recorded.
+func (w *jsonWriter) value(k jsonKey, e *Exchange, v templateValue, i int) {
+	w.key(k)
+	from := len(w.b)
+	w.ops(e, []templateOp{{v: v, i: i}})
+	if w.rec != nil {
+		w.rec.values = append(w.rec.values, recordedValue{from: from, to: len(w.b), v: v, i: i})
+	}
+}
+
+// ops writes each op's text and the value of e after it: the one place a
+// value's text is made, whether the exchange is written field by field
+// (value, an op without text) or from a template. One loop, not a call a
+// value: a flood's exchanges are a dozen values each.
+func (w *jsonWriter) ops(e *Exchange, ops []templateOp) {
+	for _, op := range ops {
 		w.b = append(w.b, op.text...)
 		switch op.v {
 		case vSrc:
-			src = w.end(e.SrcAddr, e.SrcPort, e.ports)
+			w.ends[0] = w.end(e.SrcAddr, e.SrcPort, e.ports)
 		case vDst:
-			dst = w.end(e.DstAddr, e.DstPort, e.ports)
+			w.ends[1] = w.end(e.DstAddr, e.DstPort, e.ports)
 		case vSrcAddr:
-			w.addrAgain(e.SrcAddr, src)
+			w.addrAgain(e.SrcAddr, w.ends[0])
 		case vSrcPort:
 			w.b = strconv.AppendUint(w.b, uint64(e.SrcPort), 10)
 		case vDstAddr:
-			w.addrAgain(e.DstAddr, dst)
+			w.addrAgain(e.DstAddr, w.ends[1])
 		case vDstPort:
 			w.b = strconv.AppendUint(w.b, uint64(e.DstPort), 10)
 		case vID:
