@@ -60,15 +60,14 @@ func TestAppendJSONAsEncodingJSON(t *testing.T) {
 func TestAppendJSONTemplates(t *testing.T) {
 	all := recordedExchanges(t, true)
 	tr := NewTracker(nil)
-	tr.Reuse, tr.Emit = true, func(ex *Exchange) {
-		c := new(Exchange)
-		ex.CopyTo(c)
-		all = append(all, c)
-	}
+	tr.Reuse, tr.Emit = true, copying(&all)
 	tr.Add(packedSYN(5, 0))
 	tr.Add(echoReq(7*time.Microsecond, 1, 2))
 	tr.Flush()
 	syn := all[len(all)-2]
+	if syn.Kind != KindTCPConn || syn.SynSeen == nil {
+		t.Fatalf("the flood's SYN is a %s exchange", syn.Kind)
+	}
 	variant := func(change func(*Exchange)) {
 		c := new(Exchange)
 		syn.CopyTo(c)
@@ -107,12 +106,12 @@ func TestAppendJSONTemplates(t *testing.T) {
 		}
 		want[i] = string(b)
 	}
-	templated := 0
+	fromTemplate := 0
 	for i, a := range all {
 		for j, b := range all {
 			a.AppendJSON(nil, "    ", "  ")
 			if t := (&jsonWriter{layout: layoutFor("    ", "  ")}).templateFor(b); t != nil {
-				templated++
+				fromTemplate++
 			}
 			got, ok := b.AppendJSON(nil, "    ", "  ")
 			if !ok || string(got) != want[j] {
@@ -120,8 +119,18 @@ func TestAppendJSONTemplates(t *testing.T) {
 			}
 		}
 	}
-	if templated < len(all) {
-		t.Errorf("%d of %d pairs written from a template: too few to test them", templated, len(all)*len(all))
+	if fromTemplate < len(all) {
+		t.Errorf("%d of %d pairs written from a template: too few to test them", fromTemplate, len(all)*len(all))
+	}
+}
+
+// copying is an Emit for a tracker that reuses exchanges: it appends a
+// copy of each exchange to list.
+func copying(list *[]*Exchange) func(*Exchange) {
+	return func(ex *Exchange) {
+		c := new(Exchange)
+		ex.CopyTo(c)
+		*list = append(*list, c)
 	}
 }
 
@@ -138,11 +147,7 @@ func recordedExchanges(t *testing.T, typed bool) []*Exchange {
 		}
 		tr := NewTracker(nil)
 		if typed {
-			tr.Reuse, tr.Emit = true, func(ex *Exchange) {
-				c := new(Exchange)
-				ex.CopyTo(c)
-				all = append(all, c)
-			}
+			tr.Reuse, tr.Emit = true, copying(&all)
 		}
 		if err := ReadFile(f, tr, nil, nil); err != nil {
 			t.Logf("%s: %v", name, err)
@@ -222,11 +227,7 @@ func BenchmarkAppendJSON(b *testing.B) {
 	tr := NewTracker(nil)
 	tr.Reuse = true
 	var list []*Exchange
-	tr.Emit = func(ex *Exchange) {
-		c := new(Exchange)
-		ex.CopyTo(c)
-		list = append(list, c)
-	}
+	tr.Emit = copying(&list)
 	tr.Add(echoReq(7*time.Microsecond, 1, 2))
 	tr.Add(packedSYN(5, 0))
 	tr.Flush()
